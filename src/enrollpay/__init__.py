@@ -1,0 +1,47 @@
+"""enrollpay: sell course and program enrollments on payment plans.
+
+This module only re-exports the public API.
+"""
+
+from enrollpay.domain.calendar import Interval
+from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
+from enrollpay.domain.money import Money
+from enrollpay.domain.plans import (
+    Deposit,
+    FullPayment,
+    Installments,
+    PaymentPlan,
+    PlanRule,
+    Subscription,
+    detect_plan,
+    eligible_plans,
+)
+from enrollpay.domain.refunds import RefundPolicy, RefundQuote, quote_refund
+from enrollpay.domain.retry import DeclineClass, RetryPolicy, next_retry_at
+from enrollpay.domain.schedule import ScheduleLine, build_schedule
+from enrollpay.errors import EnrollpayError
+
+__all__ = [
+    "AttemptStatus",
+    "DeclineClass",
+    "Deposit",
+    "EnrollmentStatus",
+    "EnrollpayError",
+    "FullPayment",
+    "Installments",
+    "Interval",
+    "ItemStatus",
+    "Money",
+    "PaymentPlan",
+    "PlanRule",
+    "RefundPolicy",
+    "RefundQuote",
+    "RetryPolicy",
+    "ScheduleLine",
+    "Subscription",
+    "build_schedule",
+    "detect_plan",
+    "eligible_plans",
+    "next_retry_at",
+    "quote_refund",
+]

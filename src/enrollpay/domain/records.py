@@ -1,0 +1,195 @@
+"""The entities the system stores, as frozen attrs classes.
+
+Records are values: a change is a new record made with ``attrs.evolve``.
+Stores map them to rows explicitly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, Literal
+
+import attrs
+
+from enrollpay.domain.calendar import Interval
+from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
+from enrollpay.domain.money import Money
+from enrollpay.domain.plans import PaymentPlan
+from enrollpay.domain.refunds import RefundPolicy
+from enrollpay.domain.retry import DeclineClass
+from enrollpay.domain.schedule import ItemKind
+
+__all__ = [
+    "AuditEntry",
+    "Customer",
+    "Enrollment",
+    "ManualMethod",
+    "Payment",
+    "PaymentAttempt",
+    "PaymentMethodKind",
+    "Product",
+    "Refund",
+    "ScheduleItem",
+    "WebhookReceipt",
+]
+
+ManualMethod = Literal["cash", "check", "bank_transfer", "other"]
+PaymentMethodKind = Literal["gateway", "cash", "check", "bank_transfer", "other"]
+AttemptMode = Literal["on_session", "off_session"]
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return dict(value or {})
+
+
+@attrs.frozen
+class Product:
+    """Something sold: a course, a program, a membership."""
+
+    id: str
+    product_type: str
+    product_id: str
+    name: str
+    price: Money
+    active: bool = True
+    auto_assign_payment_plan: bool = False
+    payment_plan: PaymentPlan | None = None
+    offered_plans: tuple[PaymentPlan, ...] = ()
+    refund_policy: RefundPolicy | None = None
+    #: How long one enrollment's service lasts, for time-prorated refunds.
+    service_period: Interval = Interval.years(1)  # noqa: RUF009 - Interval is frozen, sharing is safe
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+@attrs.frozen
+class Enrollment:
+    """A user's purchase of a product on a payment plan."""
+
+    id: str
+    user_id: str
+    product_id: str
+    status: EnrollmentStatus = attrs.field(converter=EnrollmentStatus)
+    plan: PaymentPlan
+    price: Money
+    start_date: date
+    created_at: datetime
+    updated_at: datetime
+    paused_on: date | None = None
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+    gateway_subscription_id: str | None = None
+    metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, hash=False)
+
+
+@attrs.frozen
+class ScheduleItem:
+    """One scheduled payment of an enrollment."""
+
+    id: str
+    enrollment_id: str
+    seq: int
+    kind: ItemKind
+    due: date
+    amount: Money
+    status: ItemStatus = attrs.field(converter=ItemStatus)
+    amount_paid: Money
+    failures: int = 0
+    next_attempt_at: datetime | None = None
+    lease_until: datetime | None = None
+    last_decline_code: str | None = None
+    paid_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def outstanding(self) -> Money:
+        """What is still owed on this item."""
+        return self.amount - self.amount_paid
+
+
+@attrs.frozen
+class PaymentAttempt:
+    """One try at collecting an item through the gateway, keyed for idempotency."""
+
+    id: str
+    item_id: str
+    enrollment_id: str
+    number: int
+    idempotency_key: str
+    status: AttemptStatus = attrs.field(converter=AttemptStatus)
+    amount: Money
+    mode: AttemptMode
+    created_at: datetime
+    updated_at: datetime
+    gateway_payment_id: str | None = None
+    decline_code: str | None = None
+    decline_class: DeclineClass | None = None
+    message: str | None = None
+
+
+@attrs.frozen
+class Payment:
+    """Money received for an item, through the gateway or recorded by hand."""
+
+    id: str
+    enrollment_id: str
+    item_id: str
+    amount: Money
+    method: PaymentMethodKind
+    received_at: datetime
+    gateway_payment_id: str | None = None
+    attempt_id: str | None = None
+    reference: str | None = None
+    notes: str | None = None
+    actor: str | None = None
+
+
+@attrs.frozen
+class Refund:
+    """Money given back against one payment."""
+
+    id: str
+    payment_id: str
+    enrollment_id: str
+    amount: Money
+    method: Literal["gateway", "manual"]
+    created_at: datetime
+    idempotency_key: str | None = None
+    gateway_refund_id: str | None = None
+    reason: str | None = None
+    actor: str | None = None
+
+
+@attrs.frozen
+class Customer:
+    """The gateway's customer for a user, and their saved payment method."""
+
+    user_id: str
+    gateway_customer_id: str
+    payment_method_id: str | None = None
+
+
+@attrs.frozen
+class WebhookReceipt:
+    """A gateway event the system has processed (for exactly-once handling)."""
+
+    event_id: str
+    event_type: str
+    received_at: datetime
+    outcome: str
+
+
+@attrs.frozen
+class AuditEntry:
+    """One link of the hash-chained audit trail."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str
+    data: Mapping[str, Any] = attrs.field(converter=_frozen_mapping, hash=False)
+    prev_hash: str
+    hash: str

@@ -1,0 +1,291 @@
+"""The exception hierarchy of enrollpay.
+
+Every error the library raises derives from :class:`EnrollpayError`. Each
+subclass also inherits the builtin exception a caller would naturally catch
+(``ValueError`` for bad input, ``LookupError`` for unknown ids, ``TypeError``
+for wrong types), so ``except ValueError`` keeps working in host code that
+knows nothing about enrollpay. Errors carry their data as attributes; their
+messages name the offending value but never a secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AmountPrecisionError",
+    "AuditChainError",
+    "ConcurrencyError",
+    "CurrencyMismatchError",
+    "DuplicateEnrollmentError",
+    "DuplicateError",
+    "EnrollmentNotFoundError",
+    "EnrollpayError",
+    "GatewayError",
+    "GatewayNotConfiguredError",
+    "GatewayRequestError",
+    "GatewayUnavailableError",
+    "InvalidAmountError",
+    "InvalidInputError",
+    "InvalidStateError",
+    "InvalidTransitionError",
+    "ItemNotPayableError",
+    "MoneyTypeError",
+    "NaiveDatetimeError",
+    "NotFoundError",
+    "OverpaymentError",
+    "PaymentNotFoundError",
+    "PermissionDeniedError",
+    "PlanError",
+    "PlanNotOffered",
+    "PlanNotOfferedError",
+    "ProductInactiveError",
+    "ProductNotFoundError",
+    "RefundExceedsPaidError",
+    "ScheduleItemNotFoundError",
+    "StorageError",
+    "UnknownCurrencyError",
+    "WebhookPayloadError",
+    "WebhookSignatureError",
+]
+
+
+class EnrollpayError(Exception):
+    """Root of every exception raised by enrollpay."""
+
+
+# --- bad input -------------------------------------------------------------
+
+
+class InvalidInputError(EnrollpayError, ValueError):
+    """An argument has a value the library refuses (the message names it)."""
+
+
+class MoneyTypeError(EnrollpayError, TypeError):
+    """A float (or another non-exact type) was used where money is expected."""
+
+
+class InvalidAmountError(InvalidInputError):
+    """An amount is not a number, not finite, or not allowed here."""
+
+
+class AmountPrecisionError(InvalidAmountError):
+    """An amount has more decimal places than its currency allows."""
+
+    def __init__(self, amount: object, currency: str, exponent: int) -> None:
+        super().__init__(
+            f"{amount!s} {currency} has more than {exponent} decimal place(s), "
+            f"the precision of {currency}; refusing to round silently"
+        )
+        self.amount = amount
+        self.currency = currency
+        self.exponent = exponent
+
+
+class UnknownCurrencyError(InvalidInputError):
+    """The currency code is not one babel (CLDR) knows."""
+
+    def __init__(self, currency: object) -> None:
+        super().__init__(f"unknown currency code {currency!r}")
+        self.currency = currency
+
+
+class CurrencyMismatchError(InvalidInputError):
+    """Two amounts in different currencies were combined or compared."""
+
+    def __init__(self, left: str, right: str) -> None:
+        super().__init__(f"cannot combine {left} with {right}")
+        self.left = left
+        self.right = right
+
+
+class NaiveDatetimeError(InvalidInputError):
+    """A datetime without a time zone was passed where an instant is needed."""
+
+
+class PlanError(InvalidInputError):
+    """A payment plan cannot produce a valid schedule for this price."""
+
+
+class PlanNotOffered(PlanError):  # noqa: N818 - public name fixed by the design
+    """The caller asked for a plan the product neither offers nor a rule yields."""
+
+
+PlanNotOfferedError = PlanNotOffered
+
+
+class RefundExceedsPaidError(InvalidInputError):
+    """A refund would return more than was paid and not yet refunded."""
+
+    def __init__(self, requested: object, refundable: object) -> None:
+        super().__init__(f"refund of {requested} exceeds the refundable {refundable}")
+        self.requested = requested
+        self.refundable = refundable
+
+
+class OverpaymentError(InvalidInputError):
+    """A manual payment is larger than what is outstanding on the item."""
+
+    def __init__(self, amount: object, outstanding: object) -> None:
+        super().__init__(f"payment of {amount} exceeds the outstanding {outstanding}")
+        self.amount = amount
+        self.outstanding = outstanding
+
+
+class WebhookSignatureError(InvalidInputError):
+    """A webhook's signature, timestamp or envelope failed verification."""
+
+
+class WebhookPayloadError(InvalidInputError):
+    """A webhook body is not a well-formed event."""
+
+
+# --- state -----------------------------------------------------------------
+
+
+class InvalidStateError(EnrollpayError, ValueError):
+    """The operation is not allowed in the entity's current state."""
+
+
+class InvalidTransitionError(InvalidStateError):
+    """A status change that the lifecycle tables forbid."""
+
+    def __init__(self, entity: str, current: str, target: str) -> None:
+        super().__init__(f"{entity} cannot go from {current!r} to {target!r}")
+        self.entity = entity
+        self.current = current
+        self.target = target
+
+
+class ItemNotPayableError(InvalidStateError):
+    """The schedule item is paid, cancelled, waived or has a payment in flight."""
+
+    def __init__(self, item_id: str, status: str) -> None:
+        super().__init__(f"schedule item {item_id!r} is {status} and cannot take a payment")
+        self.item_id = item_id
+        self.status = status
+
+
+class ProductInactiveError(InvalidStateError):
+    """The product exists but is deactivated."""
+
+    def __init__(self, product_id: str) -> None:
+        super().__init__(f"product {product_id!r} is inactive")
+        self.product_id = product_id
+
+
+# --- lookups ---------------------------------------------------------------
+
+
+class NotFoundError(EnrollpayError, LookupError):
+    """An id names nothing the store holds."""
+
+    kind = "entity"
+
+    def __init__(self, ident: object) -> None:
+        super().__init__(f"{self.kind} {ident!r} not found")
+        self.ident = ident
+
+
+class ProductNotFoundError(NotFoundError):
+    """No product with this id."""
+
+    kind = "product"
+
+
+class EnrollmentNotFoundError(NotFoundError):
+    """No enrollment with this id."""
+
+    kind = "enrollment"
+
+
+class ScheduleItemNotFoundError(NotFoundError):
+    """No schedule item with this id."""
+
+    kind = "schedule item"
+
+
+class PaymentNotFoundError(NotFoundError):
+    """No payment with this id."""
+
+    kind = "payment"
+
+
+# --- storage invariants ----------------------------------------------------
+
+
+class StorageError(EnrollpayError):
+    """The store failed in a way that is not the caller's input."""
+
+
+class DuplicateError(StorageError, ValueError):
+    """A uniqueness invariant of the store would be broken."""
+
+    def __init__(self, what: str, key: object) -> None:
+        super().__init__(f"duplicate {what}: {key!r}")
+        self.what = what
+        self.key = key
+
+
+class DuplicateEnrollmentError(DuplicateError):
+    """The user already has a non-cancelled enrollment in this product."""
+
+    def __init__(self, user_id: str, product_id: str, existing_id: str | None) -> None:
+        StorageError.__init__(
+            self,
+            f"user {user_id!r} already has enrollment {existing_id!r} in product {product_id!r}",
+        )
+        self.what = "enrollment"
+        self.key = (user_id, product_id)
+        self.user_id = user_id
+        self.product_id = product_id
+        self.existing_id = existing_id
+
+
+class ConcurrencyError(StorageError):
+    """A transaction kept losing to concurrent writers and was given up."""
+
+
+class AuditChainError(StorageError):
+    """The audit chain could not be extended (a concurrent writer won)."""
+
+
+# --- authorisation ---------------------------------------------------------
+
+
+class PermissionDeniedError(EnrollpayError, PermissionError):
+    """The authorisation policy refused an admin operation."""
+
+    def __init__(self, actor: str, action: str, target: str) -> None:
+        super().__init__(f"{actor!r} may not {action} {target!r}")
+        self.actor = actor
+        self.action = action
+        self.target = target
+
+
+# --- gateway ---------------------------------------------------------------
+
+
+class GatewayError(EnrollpayError):
+    """Base of errors raised by payment gateways."""
+
+
+class GatewayUnavailableError(GatewayError, ConnectionError):
+    """The gateway did not answer; the outcome of the call is unknown."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class GatewayRequestError(GatewayError, ValueError):
+    """The gateway refused the request as invalid (a programming or config error)."""
+
+    def __init__(self, message: str, *, param: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.param = param
+        self.extra = extra
+
+
+class GatewayNotConfiguredError(GatewayError, InvalidStateError):
+    """The operation needs a gateway but the system runs without one."""
