@@ -20,11 +20,25 @@ from enrollpay.domain.refunds import RefundPolicy, RefundQuote, quote_refund
 from enrollpay.domain.retry import DeclineClass, RetryPolicy, next_retry_at
 from enrollpay.domain.schedule import ScheduleLine, build_schedule
 from enrollpay.errors import EnrollpayError
+from enrollpay.service import (
+    CancellationResult,
+    CollectionReport,
+    EnrollmentResult,
+    PaymentDetails,
+    PaymentSystem,
+    ReconcileReport,
+    Stats,
+    SystemConfig,
+    WebhookOutcome,
+)
 
 __all__ = [
     "AttemptStatus",
+    "CancellationResult",
+    "CollectionReport",
     "DeclineClass",
     "Deposit",
+    "EnrollmentResult",
     "EnrollmentStatus",
     "EnrollpayError",
     "FullPayment",
@@ -32,13 +46,19 @@ __all__ = [
     "Interval",
     "ItemStatus",
     "Money",
+    "PaymentDetails",
     "PaymentPlan",
+    "PaymentSystem",
     "PlanRule",
+    "ReconcileReport",
     "RefundPolicy",
     "RefundQuote",
     "RetryPolicy",
     "ScheduleLine",
+    "Stats",
     "Subscription",
+    "SystemConfig",
+    "WebhookOutcome",
     "build_schedule",
     "detect_plan",
     "eligible_plans",

@@ -120,7 +120,9 @@ ITEM_TRANSITIONS: Final[Mapping[ItemStatus, frozenset[ItemStatus]]] = {
 
 ATTEMPT_TRANSITIONS: Final[Mapping[AttemptStatus, frozenset[AttemptStatus]]] = {
     _A.PENDING: frozenset({_A.SUCCEEDED, _A.FAILED, _A.REQUIRES_ACTION, _A.UNKNOWN}),
-    _A.UNKNOWN: frozenset({_A.SUCCEEDED, _A.FAILED, _A.REQUIRES_ACTION}),
+    # An unknown outcome that the gateway says never arrived is sent again,
+    # with the same idempotency key, so it goes back to pending.
+    _A.UNKNOWN: frozenset({_A.SUCCEEDED, _A.FAILED, _A.REQUIRES_ACTION, _A.PENDING}),
     # The customer may complete authentication, or fail it.
     _A.REQUIRES_ACTION: frozenset({_A.SUCCEEDED, _A.FAILED}),
     # An on-session payment can fail and then succeed with another card on the

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow
 from functools import lru_cache
 from typing import Any, Final
 
@@ -107,7 +107,13 @@ class Money:
         code = _normalise_currency(currency)
         exponent = currency_exponent(code)
         value = _to_decimal(amount)
-        scaled = value.scaleb(exponent)
+        try:
+            scaled = _shift(value, exponent)
+        except Overflow:  # a subclass of Inexact, so it goes first
+            raise InvalidAmountError(f"amount out of range: {amount!r}") from None
+        except Inexact:
+            # Only reachable below Decimal's exponent range (1e-1000000 and smaller).
+            raise AmountPrecisionError(amount, code, exponent) from None
         if scaled != scaled.to_integral_value():
             raise AmountPrecisionError(amount, code, exponent)
         return cls(int(scaled), code)
@@ -127,7 +133,7 @@ class Money:
     @property
     def amount(self) -> Decimal:
         """The amount in major units, exact (``Decimal("299.99")``)."""
-        return Decimal(self.minor).scaleb(-self.exponent)
+        return _shift(Decimal(self.minor), -self.exponent)
 
     def format(self, locale: str = "en_US") -> str:
         """Format for humans with babel (``$299.99``, ``299,99 $``, ...)."""
@@ -206,13 +212,25 @@ class Money:
         total = sum(ratios)
         shares = [units * r // total for r in ratios]
         leftover = units - sum(shares)
-        for index, ratio in enumerate(ratios):
-            if leftover == 0:
-                break
-            if ratio:
-                shares[index] += 1
-                leftover -= 1
+        # Flooring loses less than one unit per non-zero ratio, so the leftover
+        # is smaller than their count and one pass over them hands it all out.
+        receivers = [index for index, ratio in enumerate(ratios) if ratio]
+        for index in receivers[:leftover]:
+            shares[index] += 1
         return tuple(Money(sign * s * granularity, self.currency) for s in shares)
+
+
+def _shift(value: Decimal, places: int) -> Decimal:
+    """``value * 10**places`` exactly, or :class:`decimal.Inexact` / :class:`decimal.Overflow`.
+
+    Decimal arithmetic rounds to its context's precision (28 digits by
+    default), which would silently round large amounts; a context as wide as
+    the coefficient that traps inexact results keeps the shift exact.
+    """
+    context = Context(
+        prec=max(len(value.as_tuple().digits), 1), traps=[Inexact, Overflow, InvalidOperation]
+    )
+    return value.scaleb(places, context)
 
 
 def _ratios(parts: int | Sequence[int]) -> list[int]:
@@ -220,7 +238,9 @@ def _ratios(parts: int | Sequence[int]) -> list[int]:
         if parts < 1:
             raise InvalidAmountError(f"cannot allocate into {parts} parts")
         return [1] * parts
-    ratios = list(parts)  # type: ignore[arg-type]  # runtime check below
+    if not isinstance(parts, Sequence):
+        raise MoneyTypeError(f"parts is a count or a sequence of int ratios, got {parts!r}")
+    ratios = list(parts)
     if not ratios:
         raise InvalidAmountError("cannot allocate into zero parts")
     for ratio in ratios:

@@ -247,7 +247,7 @@ def eligible_plans(product: PlanSubject, rules: Sequence[PlanRule]) -> tuple[Pay
 
 
 def describe_plan(plan: PaymentPlan) -> str:
-    """A short English description: ``"20% deposit + 3 x 1 month"``."""
+    """A short English description: ``"20% deposit + 3 installments every 1 month"``."""
     if isinstance(plan, FullPayment):
         return "full payment"
     if isinstance(plan, Installments):

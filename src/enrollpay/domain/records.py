@@ -37,6 +37,7 @@ __all__ = [
 ManualMethod = Literal["cash", "check", "bank_transfer", "other"]
 PaymentMethodKind = Literal["gateway", "cash", "check", "bank_transfer", "other"]
 AttemptMode = Literal["on_session", "off_session"]
+RefundStatus = Literal["pending", "succeeded", "failed"]
 
 
 def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -123,6 +124,7 @@ class PaymentAttempt:
     created_at: datetime
     updated_at: datetime
     gateway_payment_id: str | None = None
+    payment_method_id: str | None = None
     decline_code: str | None = None
     decline_class: DeclineClass | None = None
     message: str | None = None
@@ -155,6 +157,7 @@ class Refund:
     amount: Money
     method: Literal["gateway", "manual"]
     created_at: datetime
+    status: RefundStatus = "succeeded"
     idempotency_key: str | None = None
     gateway_refund_id: str | None = None
     reason: str | None = None

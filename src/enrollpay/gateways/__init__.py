@@ -1,0 +1,1 @@
+"""Gateway adapters: the in-memory fake (:mod:`enrollpay.gateways.fake`) and Stripe."""

@@ -1,0 +1,179 @@
+"""Normalise Stripe-shaped event JSON into :class:`~enrollpay.ports.GatewayEvent`.
+
+Both the Stripe adapter and the fake gateway speak Stripe's event shapes,
+so the fake exercises the same parsing the real adapter uses. This module
+is plain dict work; it does not import the Stripe SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from enrollpay.domain.money import Money
+from enrollpay.domain.retry import DeclineClass, classify_decline
+from enrollpay.errors import EnrollpayError, WebhookPayloadError
+from enrollpay.ports import EventKind, GatewayEvent, GatewayRefund
+
+__all__ = ["HANDLED_EVENT_TYPES", "MoneyReader", "normalise_event"]
+
+MoneyReader = Callable[[int, str], Money]
+
+#: The event types the seed subscribes to, plus the setup flow for card updates.
+HANDLED_EVENT_TYPES: Mapping[str, EventKind] = {
+    "payment_intent.succeeded": "payment_succeeded",
+    "payment_intent.payment_failed": "payment_failed",
+    "payment_intent.requires_action": "payment_requires_action",
+    "invoice.paid": "invoice_paid",
+    "invoice.payment_failed": "invoice_payment_failed",
+    "customer.subscription.created": "subscription_created",
+    "customer.subscription.updated": "subscription_updated",
+    "customer.subscription.deleted": "subscription_deleted",
+    "charge.refunded": "refund_updated",
+    "setup_intent.succeeded": "payment_method_attached",
+}
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):  # an expanded object: take its id
+        inner = value.get("id")
+        return None if inner is None else str(inner)
+    return str(value)
+
+
+def _metadata(obj: Mapping[str, Any]) -> dict[str, str]:
+    raw = obj.get("metadata") or {}
+    if not isinstance(raw, Mapping):
+        raise WebhookPayloadError("event metadata is not an object")
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def _decline(obj: Mapping[str, Any]) -> tuple[str | None, DeclineClass | None, str | None]:
+    error = obj.get("last_payment_error") or obj.get("last_finalization_error")
+    if not isinstance(error, Mapping):
+        return None, None, None
+    code = _str(error.get("decline_code")) or _str(error.get("code"))
+    return code, classify_decline(code), _str(error.get("message"))
+
+
+def normalise_event(data: Mapping[str, Any], *, to_money: MoneyReader) -> GatewayEvent:
+    """Read a Stripe-shaped event dict; unknown types come back as ``ignored``."""
+    try:
+        return _normalise(data, to_money)
+    except EnrollpayError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise WebhookPayloadError(f"malformed event: {type(exc).__name__}") from None
+
+
+def _normalise(data: Mapping[str, Any], to_money: MoneyReader) -> GatewayEvent:
+    if data.get("object") != "event":
+        raise WebhookPayloadError("payload is not an event object")
+    event_id = str(data["id"])
+    event_type = str(data["type"])
+    created = datetime.fromtimestamp(int(data["created"]), UTC)
+    livemode = bool(data.get("livemode", False))
+    kind = HANDLED_EVENT_TYPES.get(event_type, "ignored")
+    obj = data["data"]["object"]
+    if not isinstance(obj, Mapping):
+        raise WebhookPayloadError("event data.object is not an object")
+    base: dict[str, Any] = {
+        "id": event_id,
+        "type": event_type,
+        "kind": kind,
+        "created": created,
+        "livemode": livemode,
+    }
+    if kind == "ignored":
+        return GatewayEvent(**base)
+    metadata = _metadata(obj)
+    customer = _str(obj.get("customer"))
+    if kind.startswith("payment_"):
+        if kind == "payment_method_attached":
+            return GatewayEvent(**base, customer_id=customer,
+                                payment_method_id=_str(obj.get("payment_method")),
+                                metadata=metadata)  # fmt: skip
+        code, decline_class, message = _decline(obj)
+        return GatewayEvent(
+            **base,
+            gateway_payment_id=str(obj["id"]),
+            amount=to_money(int(obj["amount"]), str(obj["currency"])),
+            customer_id=customer,
+            payment_method_id=_str(obj.get("payment_method")),
+            decline_code=code if kind == "payment_failed" else None,
+            decline_class=decline_class if kind == "payment_failed" else None,
+            message=message if kind == "payment_failed" else None,
+            metadata=metadata,
+        )
+    if kind.startswith("invoice_"):
+        amount_key = "amount_paid" if kind == "invoice_paid" else "amount_due"
+        code, decline_class, message = _decline(obj)
+        return GatewayEvent(
+            **base,
+            gateway_payment_id=_invoice_payment_intent(obj),
+            invoice_id=str(obj["id"]),
+            amount=to_money(int(obj[amount_key]), str(obj["currency"])),
+            customer_id=customer,
+            subscription_id=_invoice_subscription(obj),
+            decline_code=code,
+            decline_class=decline_class,
+            message=message,
+            metadata=metadata,
+        )
+    if kind.startswith("subscription_"):
+        return GatewayEvent(**base, subscription_id=str(obj["id"]),
+                            subscription_status=_str(obj.get("status")),
+                            customer_id=customer, metadata=metadata)  # fmt: skip
+    # charge.refunded
+    payment_intent = _str(obj.get("payment_intent"))
+    refunds = []
+    listing = obj.get("refunds")
+    for refund in (listing or {}).get("data", []) if isinstance(listing, Mapping) else []:
+        refunds.append(
+            GatewayRefund(
+                gateway_refund_id=str(refund["id"]),
+                gateway_payment_id=_str(refund.get("payment_intent")) or payment_intent or "",
+                amount=to_money(int(refund["amount"]), str(refund["currency"])),
+                status=_refund_status(refund.get("status")),
+                reference=_metadata(refund).get("enrollpay_refund_id"),
+            )
+        )
+    return GatewayEvent(**base, gateway_payment_id=payment_intent, customer_id=customer,
+                        refunds=tuple(refunds), metadata=metadata)  # fmt: skip
+
+
+def _refund_status(value: Any) -> Any:
+    if value in ("succeeded", "pending", "failed"):
+        return value
+    if value in ("requires_action",):
+        return "pending"
+    return "failed" if value == "canceled" else "pending"
+
+
+def _invoice_payment_intent(obj: Mapping[str, Any]) -> str | None:
+    direct = _str(obj.get("payment_intent"))
+    if direct:
+        return direct
+    # Newer API versions list invoice payments instead of a payment_intent field.
+    payments = obj.get("payments")
+    if isinstance(payments, Mapping):
+        for entry in payments.get("data", []):
+            payment = entry.get("payment") if isinstance(entry, Mapping) else None
+            if isinstance(payment, Mapping) and payment.get("payment_intent"):
+                return _str(payment["payment_intent"])
+    return None
+
+
+def _invoice_subscription(obj: Mapping[str, Any]) -> str | None:
+    direct = _str(obj.get("subscription"))
+    if direct:
+        return direct
+    parent = obj.get("parent")
+    if isinstance(parent, Mapping):
+        details = parent.get("subscription_details")
+        if isinstance(details, Mapping):
+            return _str(details.get("subscription"))
+    return None

@@ -1,0 +1,219 @@
+"""Shared state and helpers of the service layer (the imperative shell)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+
+from enrollpay.domain.calendar import ensure_aware
+from enrollpay.domain.lifecycle import (
+    EnrollmentStatus,
+    ItemState,
+    ItemStatus,
+    check_transition,
+    derive_enrollment_status,
+)
+from enrollpay.domain.money import Money
+from enrollpay.domain.plans import Subscription
+from enrollpay.domain.records import Enrollment, ScheduleItem
+from enrollpay.domain.refunds import RefundPolicy
+from enrollpay.domain.retry import RetryPolicy
+from enrollpay.domain.schedule import ScheduleLine
+from enrollpay.errors import (
+    CurrencyMismatchError,
+    GatewayNotConfiguredError,
+    InvalidInputError,
+    MoneyTypeError,
+    PermissionDeniedError,
+)
+from enrollpay.ports import AuditDraft, Clock, Gateway, Store, StoreTransaction
+
+__all__ = ["Authorizer", "IdFactory", "ServiceCore", "SystemConfig", "uuid_ids"]
+
+IdFactory = Callable[[str], str]
+#: ``authorize(actor, action, target) -> bool``; False refuses the operation.
+Authorizer = Callable[[str, str, str], bool]
+
+MAX_TEXT = 500
+MAX_ID = 200
+
+
+def uuid_ids(prefix: str) -> str:
+    """Random ids such as ``enr_3f2c...`` (the default id factory)."""
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+@attrs.frozen
+class SystemConfig:
+    """Settings of a :class:`~enrollpay.PaymentSystem`; every one has a sensible default."""
+
+    retry_policy: RetryPolicy = attrs.Factory(RetryPolicy)
+    refund_policy: RefundPolicy = attrs.Factory(RefundPolicy)
+    #: Business time zone: due dates are compared with the clock's date here.
+    timezone: str = "UTC"
+    #: Whether students keep access while a failed payment is being retried.
+    past_due_access: bool = True
+    #: How long a collection worker holds an item before another may take it.
+    lease: timedelta = timedelta(minutes=10)
+    #: Items claimed per batch by ``collect_due``.
+    batch_size: int = 100
+    #: Periods of an open-ended subscription kept scheduled ahead.
+    subscription_horizon: int = 12
+
+
+class ServiceCore:
+    """Holds the ports and the helpers every use case shares."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        gateway: Gateway | None,
+        clock: Clock,
+        config: SystemConfig,
+        ids: IdFactory,
+        authorize: Authorizer | None,
+    ) -> None:
+        self.store = store
+        self.gateway = gateway
+        self.clock = clock
+        self.config = config
+        self._ids = ids
+        self._authorize_fn = authorize
+        self._zone = ZoneInfo(config.timezone)
+
+    # -- time and ids -------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The clock's instant (refuses a clock that returns naive datetimes)."""
+        return ensure_aware(self.clock.now(), "clock.now()")
+
+    def today(self, now: datetime | None = None) -> date:
+        """The business date of ``now`` (default: the clock's)."""
+        return (now or self.now()).astimezone(self._zone).date()
+
+    def new_id(self, prefix: str) -> str:
+        """A new id from the injected factory."""
+        return self._ids(prefix)
+
+    def require_gateway(self) -> Gateway:
+        """The gateway, or a clear error when the system runs without one."""
+        if self.gateway is None:
+            raise GatewayNotConfiguredError("this operation needs a payment gateway")
+        return self.gateway
+
+    # -- audit and authorisation -------------------------------------------------
+
+    def audit(
+        self,
+        tx: StoreTransaction,
+        *,
+        actor: str,
+        action: str,
+        entity_type: str,
+        entity_id: str,
+        data: Mapping[str, Any] | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Append an audit entry inside the caller's transaction."""
+        tx.append_audit(
+            AuditDraft(
+                at=at or self.now(),
+                actor=actor,
+                action=action,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                data=dict(data or {}),
+            )
+        )
+
+    def authorize(self, actor: str, action: str, target: str) -> None:
+        """Ask the authorisation policy; on refusal write a denied entry and raise."""
+        check_text(actor, "actor")
+        if self._authorize_fn is None or self._authorize_fn(actor, action, target):
+            return
+        with self.store.transaction() as tx:
+            self.audit(tx, actor=actor, action="permission.denied", entity_type="operation",
+                       entity_id=target, data={"action": action})  # fmt: skip
+        raise PermissionDeniedError(actor, action, target)
+
+    # -- derived enrollment status ---------------------------------------------------
+
+    def refresh_enrollment(
+        self, tx: StoreTransaction, enrollment_id: str, *, actor: str = "system"
+    ) -> Enrollment:
+        """Recompute an enrollment's status from its items and store it if it changed."""
+        enrollment = tx.get_enrollment(enrollment_id, for_update=True)
+        assert enrollment is not None  # noqa: S101 - callers pass ids they just read
+        items = tx.items_of(enrollment_id)
+        status = derive_enrollment_status(
+            (ItemState(i.status, i.due) for i in items),
+            today=self.today(),
+            cancelled=enrollment.status == EnrollmentStatus.CANCELLED,
+            paused=enrollment.status == EnrollmentStatus.PAUSED,
+            open_ended=isinstance(enrollment.plan, Subscription) and enrollment.plan.cycles is None,
+        )
+        if status == enrollment.status:
+            return enrollment
+        check_transition(enrollment.status, status)
+        updated = attrs.evolve(enrollment, status=status, updated_at=self.now())
+        tx.update_enrollment(updated)
+        self.audit(tx, actor=actor, action="enrollment.status_changed", entity_type="enrollment",
+                   entity_id=enrollment_id,
+                   data={"from": enrollment.status, "to": status})  # fmt: skip
+        return updated
+
+    def item_from_line(self, enrollment_id: str, line: ScheduleLine) -> ScheduleItem:
+        """A new, scheduled item for one line of a schedule."""
+        return ScheduleItem(
+            id=self.new_id("itm"),
+            enrollment_id=enrollment_id,
+            seq=line.seq,
+            kind=line.kind,
+            due=line.due,
+            amount=line.amount,
+            status=ItemStatus.SCHEDULED,
+            amount_paid=Money.zero(line.amount.currency),
+            updated_at=self.now(),
+        )
+
+    def set_item(self, tx: StoreTransaction, item: ScheduleItem, **changes: Any) -> ScheduleItem:
+        """Change an item, checking its status move against the lifecycle table."""
+        if "status" in changes:
+            check_transition(item.status, changes["status"])
+        updated = attrs.evolve(item, updated_at=self.now(), **changes)
+        tx.update_item(updated)
+        return updated
+
+
+def check_text(value: object, name: str, *, limit: int = MAX_ID, required: bool = True) -> str:
+    """A non-empty string of at most ``limit`` characters."""
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{name} must be a string, got {type(value).__name__}")
+    if required and not value.strip():
+        raise InvalidInputError(f"{name} must not be empty")
+    if len(value) > limit:
+        raise InvalidInputError(f"{name} is longer than {limit} characters")
+    return value
+
+
+def check_money(value: object, name: str, *, currency: str | None = None) -> Money:
+    """A positive :class:`Money` (floats and other types refused), in ``currency``."""
+    if not isinstance(value, Money):
+        if isinstance(value, (float, int, str)):
+            raise MoneyTypeError(
+                f"{name} must be Money (use Money.of(amount, currency)), got {value!r}"
+            )
+        raise MoneyTypeError(f"{name} must be Money, got {type(value).__name__}")
+    if currency is not None and value.currency != currency:
+        raise CurrencyMismatchError(currency, value.currency)
+    if value.minor <= 0:
+        raise InvalidInputError(f"{name} must be positive, got {value}")
+    return value

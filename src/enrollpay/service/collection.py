@@ -1,0 +1,277 @@
+"""Charging what is due: off-session collection, retries and reconciliation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from enrollpay.domain.calendar import ensure_aware
+from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
+from enrollpay.domain.records import PaymentAttempt
+from enrollpay.errors import (
+    GatewayRequestError,
+    GatewayUnavailableError,
+    InvalidInputError,
+    InvalidStateError,
+    ScheduleItemNotFoundError,
+)
+from enrollpay.ports import Gateway, StoreTransaction
+from enrollpay.service.refunds import RefundMixin
+from enrollpay.service.results import (
+    CollectionReport,
+    ItemOutcome,
+    ItemResult,
+    ReconcileReport,
+)
+from enrollpay.service.settlement import apply_charge_result
+
+__all__ = ["CollectionMixin", "attempt_key"]
+
+_RETRYABLE = frozenset(
+    {
+        ItemStatus.SCHEDULED,
+        ItemStatus.FAILED,
+        ItemStatus.REQUIRES_PAYMENT_METHOD,
+        ItemStatus.DEFAULTED,
+        ItemStatus.REQUIRES_ACTION,
+    }
+)
+
+
+def attempt_key(item_id: str, number: int) -> str:
+    """The deterministic idempotency key of an item's ``number``-th attempt."""
+    return f"item:{item_id}:attempt:{number}"
+
+
+class CollectionMixin(RefundMixin):
+    """``collect_due``, ``retry_now`` and ``reconcile``."""
+
+    def collect_due(
+        self, now: datetime | None = None, limit: int | None = None
+    ) -> CollectionReport:
+        """Charge every item that is due (retries included) off-session.
+
+        Items are claimed in batches of ``config.batch_size`` with a lease, so
+        several workers can run this at once without taking the same item.
+        Paused and cancelled enrollments are not charged. Without a gateway
+        there is nothing to charge and the report is empty.
+        """
+        if limit is not None and (isinstance(limit, bool) or limit < 1):
+            raise InvalidInputError(f"limit must be a positive int, got {limit!r}")
+        at = ensure_aware(now, "now") if now is not None else self.now()
+        gateway = self.gateway
+        outcomes: list[ItemOutcome] = []
+        if gateway is None:
+            return CollectionReport()
+        while limit is None or len(outcomes) < limit:
+            size = self.config.batch_size if limit is None else min(
+                self.config.batch_size, limit - len(outcomes)
+            )  # fmt: skip
+            with self.store.transaction() as tx:
+                batch = tx.claim_due(today=self.today(at), now=at,
+                                     lease_until=at + self.config.lease, limit=size)  # fmt: skip
+            if not batch:
+                break
+            for item in batch:
+                assert item.lease_until is not None  # noqa: S101 - claim_due sets it
+                outcomes.append(self._collect_item(gateway, item.id, item.lease_until))
+        return CollectionReport(tuple(outcomes))
+
+    def retry_now(self, item_id: str, *, actor: str = "customer") -> ItemOutcome:
+        """Charge one failed, defaulted or card-less item immediately (once)."""
+        gateway = self.require_gateway()
+        now = self.now()
+        lease = now + self.config.lease
+        with self.store.transaction() as tx:
+            item = tx.get_item(item_id, for_update=True)
+            if item is None:
+                raise ScheduleItemNotFoundError(item_id)
+            enrollment = tx.get_enrollment(item.enrollment_id)
+            assert enrollment is not None  # noqa: S101
+            if enrollment.status in (EnrollmentStatus.PAUSED, EnrollmentStatus.CANCELLED):
+                raise InvalidStateError(f"enrollment {enrollment.id!r} is {enrollment.status}")
+            if item.status not in _RETRYABLE or (
+                item.lease_until is not None and item.lease_until > now
+            ):
+                raise InvalidStateError(f"schedule item {item_id!r} is {item.status}; "
+                                        "nothing to retry")  # fmt: skip
+            tx.update_item(attrs.evolve(item, lease_until=lease))
+            self.audit(tx, actor=actor, action="payment.retry_requested",
+                       entity_type="schedule_item", entity_id=item_id)  # fmt: skip
+        return self._collect_item(gateway, item_id, lease)
+
+    def _collect_item(self, gateway: Gateway, item_id: str, lease: datetime) -> ItemOutcome:
+        now = self.now()
+        with self.store.transaction() as tx:
+            item = tx.get_item(item_id, for_update=True)
+            if item is None or item.lease_until != lease:
+                return ItemOutcome(item_id, "skipped")  # another worker took it over
+            enrollment = tx.get_enrollment(item.enrollment_id)
+            assert enrollment is not None  # noqa: S101
+            if enrollment.status in (EnrollmentStatus.PAUSED, EnrollmentStatus.CANCELLED):
+                tx.update_item(attrs.evolve(item, lease_until=None))
+                return ItemOutcome(item_id, "skipped")
+            attempts = tx.attempts_of(item_id)
+            last = attempts[-1] if attempts else None
+            customer = tx.get_customer(enrollment.user_id)
+            if last is not None and last.status == AttemptStatus.UNKNOWN:
+                tx.update_item(attrs.evolve(item, lease_until=None))
+                return ItemOutcome(item_id, "unknown", last.id)  # reconcile decides
+            if last is not None and last.status == AttemptStatus.PENDING:
+                if last.mode == "on_session":
+                    tx.update_item(attrs.evolve(item, lease_until=None))
+                    return ItemOutcome(item_id, "skipped", last.id)
+                attempt = last  # a worker died after writing it: same key, no new charge
+            else:
+                if customer is None or not customer.payment_method_id:
+                    self.set_item(tx, item, status=ItemStatus.REQUIRES_PAYMENT_METHOD,
+                                  lease_until=None)  # fmt: skip
+                    self.audit(tx, actor="system", action="payment.requires_payment_method",
+                               entity_type="schedule_item", entity_id=item_id,
+                               data={"reason": "no saved payment method"})  # fmt: skip
+                    self.refresh_enrollment(tx, enrollment.id)
+                    return ItemOutcome(item_id, "requires_payment_method")
+                number = len(attempts) + 1
+                attempt = PaymentAttempt(
+                    id=self.new_id("att"),
+                    item_id=item_id,
+                    enrollment_id=enrollment.id,
+                    number=number,
+                    idempotency_key=attempt_key(item_id, number),
+                    status=AttemptStatus.PENDING,
+                    amount=item.outstanding,
+                    mode="off_session",
+                    created_at=now,
+                    updated_at=now,
+                    payment_method_id=customer.payment_method_id,
+                )
+                tx.add_attempt(attempt)
+                self.set_item(tx, item, status=ItemStatus.PROCESSING)
+                self.audit(tx, actor="system", action="attempt.created",
+                           entity_type="schedule_item", entity_id=item_id,
+                           data={"attempt_id": attempt.id, "number": number,
+                                 "amount": attempt.amount})  # fmt: skip
+            assert customer is not None  # noqa: S101 - an off-session attempt implies one
+            customer_id = customer.gateway_customer_id
+        # The attempt and its key are committed: whatever happens next, a
+        # retry of this call reuses the key and cannot charge twice.
+        try:
+            result = gateway.charge_off_session(
+                customer_id=customer_id,
+                payment_method_id=attempt.payment_method_id or "",
+                amount=attempt.amount,
+                idempotency_key=attempt.idempotency_key,
+                metadata={
+                    "enrollment_id": attempt.enrollment_id,
+                    "item_id": item_id,
+                    "attempt_id": attempt.id,
+                },  # fmt: skip
+            )
+        except GatewayUnavailableError as exc:
+            self._mark_unknown(attempt.id, str(exc))
+            return ItemOutcome(item_id, "unknown", attempt.id)
+        except GatewayRequestError as exc:
+            with self.store.transaction() as tx:
+                applied = self._refuse_attempt(tx, attempt.id, exc)
+            return ItemOutcome(item_id, applied, attempt.id)
+        with self.store.transaction() as tx:
+            applied_result = apply_charge_result(self, tx, attempt.id, result)
+            if applied_result is None:
+                fresh = tx.get_item(item_id)
+                assert fresh is not None  # noqa: S101
+                if fresh.lease_until is not None:
+                    tx.update_item(attrs.evolve(fresh, lease_until=None))
+        return ItemOutcome(item_id, applied_result or "processing", attempt.id,
+                           result.decline_code)  # fmt: skip
+
+    def _mark_unknown(self, attempt_id: str, message: str) -> None:
+        with self.store.transaction() as tx:
+            attempt = tx.get_attempt(attempt_id)
+            assert attempt is not None  # noqa: S101
+            if attempt.status != AttemptStatus.PENDING:
+                return
+            tx.update_attempt(attrs.evolve(attempt, status=AttemptStatus.UNKNOWN,
+                                           message=message, updated_at=self.now()))  # fmt: skip
+            item = tx.get_item(attempt.item_id, for_update=True)
+            assert item is not None  # noqa: S101
+            tx.update_item(attrs.evolve(item, lease_until=None))
+            self.audit(tx, actor="system", action="attempt.unknown", entity_type="schedule_item",
+                       entity_id=attempt.item_id,
+                       data={"attempt_id": attempt_id, "message": message})  # fmt: skip
+
+    def _refuse_attempt(
+        self, tx: StoreTransaction, attempt_id: str, exc: GatewayRequestError
+    ) -> ItemResult:
+        """The gateway refused the request itself (bad method, bad config).
+
+        Retrying the same request cannot help, so the item waits for a new
+        payment method and the error is kept on the attempt for the admin.
+        """
+        attempt = tx.get_attempt(attempt_id)
+        assert attempt is not None  # noqa: S101
+        tx.update_attempt(attrs.evolve(attempt, status=AttemptStatus.FAILED, message=str(exc),
+                                       updated_at=self.now()))  # fmt: skip
+        item = tx.get_item(attempt.item_id, for_update=True)
+        assert item is not None  # noqa: S101
+        self.set_item(tx, item, status=ItemStatus.REQUIRES_PAYMENT_METHOD, lease_until=None)
+        self.audit(tx, actor="system", action="payment.request_refused",
+                   entity_type="schedule_item", entity_id=item.id,
+                   data={"attempt_id": attempt_id, "param": exc.param, "message": str(exc)})  # fmt: skip
+        self.refresh_enrollment(tx, attempt.enrollment_id)
+        return "requires_payment_method"
+
+    def reconcile(self) -> ReconcileReport:
+        """Resolve attempts whose outcome is unknown, and finish pending refunds.
+
+        Each unknown (or stale pending) attempt is looked up at the gateway by
+        its payment id or idempotency key. A payment the gateway never saw
+        goes back to ``pending`` and is sent again by ``collect_due`` with the
+        *same* key; a new attempt is never made for it.
+        """
+        gateway = self.require_gateway()
+        now = self.now()
+        checked = resolved = resent = still_unknown = 0
+        with self.store.transaction() as tx:
+            attempts = tx.list_attempts(
+                statuses=frozenset({AttemptStatus.UNKNOWN, AttemptStatus.PENDING})
+            )
+        for attempt in attempts:
+            if attempt.status == AttemptStatus.PENDING:
+                with self.store.transaction() as tx:
+                    item = tx.get_item(attempt.item_id)
+                if attempt.mode == "off_session" and (
+                    item is None or item.lease_until is None or item.lease_until > now
+                ):
+                    continue  # a worker holds it (or will resend it): not ours to touch
+            checked += 1
+            try:
+                result = gateway.payment_status(gateway_payment_id=attempt.gateway_payment_id,
+                                                idempotency_key=attempt.idempotency_key,
+                                                amount=attempt.amount)  # fmt: skip
+            except GatewayUnavailableError:
+                still_unknown += attempt.status == AttemptStatus.UNKNOWN
+                continue
+            with self.store.transaction() as tx:
+                if result is None:
+                    if attempt.mode == "off_session" and attempt.status == AttemptStatus.UNKNOWN:
+                        self._resend_later(tx, attempt, now)
+                        resent += 1
+                    continue
+                if apply_charge_result(self, tx, attempt.id, result) is not None:
+                    resolved += 1
+                elif attempt.status == AttemptStatus.UNKNOWN and result.status == "processing":
+                    still_unknown += 1
+        done, failed = self._finish_pending_refunds(gateway)
+        return ReconcileReport(checked, resolved, resent, still_unknown, done, failed)
+
+    def _resend_later(self, tx: StoreTransaction, attempt: PaymentAttempt, now: datetime) -> None:
+        """The gateway never saw the attempt: make it collectible again, same key."""
+        tx.update_attempt(attrs.evolve(attempt, status=AttemptStatus.PENDING, updated_at=now))
+        item = tx.get_item(attempt.item_id, for_update=True)
+        assert item is not None  # noqa: S101
+        # An expired lease on a processing item is what claim_due picks up.
+        tx.update_item(attrs.evolve(item, lease_until=now))
+        self.audit(tx, actor="system", action="attempt.not_at_gateway",
+                   entity_type="schedule_item", entity_id=item.id,
+                   data={"attempt_id": attempt.id})  # fmt: skip

@@ -1,0 +1,164 @@
+"""Read-only views: payment details, listings, dashboard stats, the audit trail."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date
+
+from enrollpay.audit import AuditVerification, verify_audit_chain
+from enrollpay.domain.lifecycle import (
+    OPEN_ITEM_STATUSES,
+    EnrollmentStatus,
+    ItemStatus,
+    has_access,
+)
+from enrollpay.domain.money import Money
+from enrollpay.domain.records import AuditEntry, Enrollment, ScheduleItem
+from enrollpay.errors import EnrollmentNotFoundError, InvalidInputError, ProductNotFoundError
+from enrollpay.ports import ItemQuery
+from enrollpay.service.base import ServiceCore
+from enrollpay.service.results import PaymentDetails, Stats
+
+__all__ = ["QueryMixin"]
+
+
+def _statuses(value: str | Iterable[str] | None, kind: type[ItemStatus] | type[EnrollmentStatus]
+              ) -> frozenset[ItemStatus] | frozenset[EnrollmentStatus] | None:  # fmt: skip
+    if value is None:
+        return None
+    names = [value] if isinstance(value, str) else list(value)
+    try:
+        return frozenset(kind(name) for name in names)  # type: ignore[return-value]
+    except ValueError:
+        raise InvalidInputError(f"unknown status in {names!r}") from None
+
+
+class QueryMixin(ServiceCore):
+    """Views for student pages, admin pages and dashboards."""
+
+    def has_access(self, enrollment: Enrollment) -> bool:
+        """Whether the student may use the course (policy: ``past_due_access``)."""
+        return has_access(enrollment.status, past_due_access=self.config.past_due_access)
+
+    def payment_details(self, enrollment_id: str) -> PaymentDetails:
+        """The enrollment with its product, schedule, attempts, payments and refunds."""
+        today = self.today()
+        with self.store.transaction() as tx:
+            enrollment = tx.get_enrollment(enrollment_id)
+            if enrollment is None:
+                raise EnrollmentNotFoundError(enrollment_id)
+            product = tx.get_product(enrollment.product_id)
+            if product is None:
+                raise ProductNotFoundError(enrollment.product_id)
+            items = tuple(tx.items_of(enrollment_id))
+            attempts = tuple(a for i in items for a in tx.attempts_of(i.id))
+            payments = tuple(tx.payments_of(enrollment_id))
+            refunds = tuple(tx.refunds_of(enrollment_id))
+        currency = enrollment.price.currency
+        open_items = [i for i in items if i.status in OPEN_ITEM_STATUSES]
+        return PaymentDetails(
+            enrollment=enrollment,
+            product=product,
+            items=items,
+            attempts=attempts,
+            payments=payments,
+            refunds=refunds,
+            paid=Money(sum(p.amount.minor for p in payments), currency),
+            refunded=Money(sum(r.amount.minor for r in refunds if r.status != "failed"), currency),
+            outstanding=Money(sum(i.outstanding.minor for i in open_items), currency),
+            overdue=Money(sum(i.outstanding.minor for i in open_items if i.due < today), currency),
+            next_due=min(open_items, key=lambda i: (i.due, i.seq), default=None),
+            has_access=self.has_access(enrollment),
+        )
+
+    def get_enrollment(self, enrollment_id: str) -> Enrollment:
+        """One enrollment."""
+        with self.store.transaction() as tx:
+            enrollment = tx.get_enrollment(enrollment_id)
+        if enrollment is None:
+            raise EnrollmentNotFoundError(enrollment_id)
+        return enrollment
+
+    def list_enrollments(
+        self,
+        *,
+        user_id: str | None = None,
+        product_id: str | None = None,
+        status: str | Iterable[str] | None = None,
+    ) -> list[Enrollment]:
+        """Enrollments filtered by user, product and status (one or several)."""
+        statuses = _statuses(status, EnrollmentStatus)
+        with self.store.transaction() as tx:
+            return tx.list_enrollments(user_id=user_id, product_id=product_id,
+                                       statuses=statuses)  # type: ignore[arg-type]  # fmt: skip
+
+    def list_schedule_items(
+        self,
+        *,
+        status: str | Iterable[str] | None = None,
+        due_from: date | None = None,
+        due_to: date | None = None,
+        product_id: str | None = None,
+        user_id: str | None = None,
+        enrollment_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[ScheduleItem]:
+        """Every schedule item matching the filters (the admin's view of all schedules)."""
+        query = ItemQuery(
+            statuses=_statuses(status, ItemStatus),  # type: ignore[arg-type]
+            due_from=due_from,
+            due_to=due_to,
+            product_id=product_id,
+            user_id=user_id,
+            enrollment_id=enrollment_id,
+            limit=limit,
+        )
+        with self.store.transaction() as tx:
+            return tx.list_items(query)
+
+    def stats(self) -> Stats:
+        """Dashboard figures: money per currency and counts per status."""
+        today = self.today()
+        collected: Counter[str] = Counter()
+        refunded: Counter[str] = Counter()
+        outstanding: Counter[str] = Counter()
+        overdue: Counter[str] = Counter()
+        with self.store.transaction() as tx:
+            enrollments = tx.list_enrollments()
+            by_status = Counter(e.status for e in enrollments)
+            item_counts: Counter[str] = Counter()
+            for enrollment in enrollments:
+                for payment in tx.payments_of(enrollment.id):
+                    collected[payment.amount.currency] += payment.amount.minor
+                for refund in tx.refunds_of(enrollment.id):
+                    if refund.status != "failed":
+                        refunded[refund.amount.currency] += refund.amount.minor
+                for item in tx.items_of(enrollment.id):
+                    item_counts[item.status] += 1
+                    if item.status in OPEN_ITEM_STATUSES:
+                        outstanding[item.amount.currency] += item.outstanding.minor
+                        if item.due < today:
+                            overdue[item.amount.currency] += item.outstanding.minor
+        currencies = set(collected) | set(refunded) | set(outstanding)
+        return Stats(
+            today=today,
+            collected={c: Money(collected[c], c) for c in sorted(currencies)},
+            refunded={c: Money(refunded[c], c) for c in sorted(currencies)},
+            net={c: Money(collected[c] - refunded[c], c) for c in sorted(currencies)},
+            outstanding={c: Money(outstanding[c], c) for c in sorted(currencies)},
+            overdue={c: Money(overdue[c], c) for c in sorted(currencies)},
+            enrollments_by_status={s: by_status.get(s, 0) for s in EnrollmentStatus},
+            items_by_status=dict(item_counts),
+        )
+
+    def audit_log(
+        self, *, entity_type: str | None = None, entity_id: str | None = None
+    ) -> list[AuditEntry]:
+        """Audit entries in chain order, optionally for one entity."""
+        with self.store.transaction() as tx:
+            return tx.list_audit(entity_type=entity_type, entity_id=entity_id)
+
+    def verify_audit_chain(self) -> AuditVerification:
+        """Walk the whole audit chain; the result names the first broken entry."""
+        return verify_audit_chain(self.audit_log())

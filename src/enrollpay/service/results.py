@@ -1,0 +1,201 @@
+"""Values the use cases return."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Literal
+
+import attrs
+
+from enrollpay.domain.lifecycle import EnrollmentStatus
+from enrollpay.domain.money import Money
+from enrollpay.domain.plans import PaymentPlan
+from enrollpay.domain.records import (
+    Enrollment,
+    Payment,
+    PaymentAttempt,
+    Product,
+    Refund,
+    ScheduleItem,
+)
+from enrollpay.domain.refunds import RefundQuote
+
+__all__ = [
+    "CancellationResult",
+    "CollectionReport",
+    "EnrollmentResult",
+    "ItemOutcome",
+    "PaymentDetails",
+    "ReconcileReport",
+    "Stats",
+    "WebhookOutcome",
+]
+
+
+@attrs.frozen
+class EnrollmentResult:
+    """What ``enroll`` created and what the checkout page needs."""
+
+    enrollment_id: str
+    enrollment: Enrollment
+    payment_plan: PaymentPlan
+    schedule: tuple[ScheduleItem, ...]
+    requires_immediate_payment: bool
+    #: For Stripe Elements (or the fake's test form); never logged.
+    client_secret: str | None = attrs.field(default=None, repr=False)
+    #: The item the client secret pays, when one is due now.
+    payment_item_id: str | None = None
+    #: Set when the gateway could not be reached; pay later with ``start_payment``.
+    payment_error: str | None = None
+
+
+@attrs.frozen
+class PaymentDetails:
+    """Everything about an enrollment's money, for a student or admin page."""
+
+    enrollment: Enrollment
+    product: Product
+    items: tuple[ScheduleItem, ...]
+    attempts: tuple[PaymentAttempt, ...]
+    payments: tuple[Payment, ...]
+    refunds: tuple[Refund, ...]
+    paid: Money
+    refunded: Money
+    outstanding: Money
+    overdue: Money
+    next_due: ScheduleItem | None
+    has_access: bool
+
+
+ItemResult = Literal[
+    "succeeded",
+    "failed",
+    "requires_action",
+    "requires_payment_method",
+    "defaulted",
+    "unknown",
+    "processing",
+    "skipped",
+]
+
+
+@attrs.frozen
+class ItemOutcome:
+    """What collection did with one item."""
+
+    item_id: str
+    result: ItemResult
+    attempt_id: str | None = None
+    decline_code: str | None = None
+
+
+@attrs.frozen
+class CollectionReport:
+    """The summary of one ``collect_due`` run."""
+
+    outcomes: tuple[ItemOutcome, ...] = ()
+
+    def count(self, result: ItemResult) -> int:
+        """How many items ended with ``result``."""
+        return sum(1 for o in self.outcomes if o.result == result)
+
+    @property
+    def charged(self) -> int:
+        """Items for which the gateway was asked to charge."""
+        return sum(1 for o in self.outcomes if o.attempt_id is not None)
+
+    @property
+    def succeeded(self) -> int:
+        """Items paid."""
+        return self.count("succeeded")
+
+    @property
+    def failed(self) -> int:
+        """Items declined (retry pending, defaulted or needing a new card)."""
+        return sum(self.count(r) for r in ("failed", "defaulted", "requires_payment_method"))
+
+    @property
+    def requires_action(self) -> int:
+        """Items waiting for the customer to authenticate."""
+        return self.count("requires_action")
+
+    @property
+    def unknown(self) -> int:
+        """Items whose outcome is unknown until ``reconcile``."""
+        return self.count("unknown")
+
+    @property
+    def skipped(self) -> int:
+        """Items left alone (taken by another worker, paused, ...)."""
+        return self.count("skipped")
+
+    @property
+    def needs_attention(self) -> bool:
+        """True when something failed or is unknown."""
+        return bool(self.failed or self.unknown or self.requires_action)
+
+    def summary(self) -> str:
+        """One line for logs and cron mail."""
+        return (
+            f"charged={self.charged} succeeded={self.succeeded} failed={self.failed} "
+            f"requires_action={self.requires_action} unknown={self.unknown} skipped={self.skipped}"
+        )
+
+
+@attrs.frozen
+class ReconcileReport:
+    """The summary of one ``reconcile`` run."""
+
+    checked: int = 0
+    resolved: int = 0
+    resent: int = 0
+    still_unknown: int = 0
+    refunds_completed: int = 0
+    refunds_failed: int = 0
+
+    def summary(self) -> str:
+        """One line for logs."""
+        return (
+            f"checked={self.checked} resolved={self.resolved} resent={self.resent} "
+            f"still_unknown={self.still_unknown} refunds_completed={self.refunds_completed} "
+            f"refunds_failed={self.refunds_failed}"
+        )
+
+
+@attrs.frozen
+class CancellationResult:
+    """A cancellation and the refunds it made."""
+
+    enrollment: Enrollment
+    refund_total: Money
+    refunds: tuple[Refund, ...]
+    quote: RefundQuote | None
+    cancelled_items: int
+
+
+WebhookResult = Literal["processed", "duplicate", "ignored", "stale"]
+
+
+@attrs.frozen
+class WebhookOutcome:
+    """What ``handle_webhook`` did with an event."""
+
+    result: WebhookResult
+    event_id: str
+    event_type: str
+    detail: str = ""
+
+
+@attrs.frozen
+class Stats:
+    """Dashboard figures, per currency (currencies are never summed together)."""
+
+    today: date
+    collected: Mapping[str, Money]
+    refunded: Mapping[str, Money]
+    net: Mapping[str, Money]
+    outstanding: Mapping[str, Money]
+    overdue: Mapping[str, Money]
+    enrollments_by_status: Mapping[EnrollmentStatus, int]
+    items_by_status: Mapping[str, int]

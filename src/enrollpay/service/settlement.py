@@ -1,0 +1,251 @@
+"""The one place where a gateway outcome changes payment state.
+
+Synchronous charge results, webhooks and reconciliation all end here, so a
+success is recorded once however many times (and in whatever order) it is
+reported, and terminal states never move back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import attrs
+
+from enrollpay.domain.lifecycle import (
+    TERMINAL_ITEM_STATUSES,
+    AttemptStatus,
+    EnrollmentStatus,
+    ItemStatus,
+    can_transition,
+)
+from enrollpay.domain.money import Money
+from enrollpay.domain.plans import Subscription
+from enrollpay.domain.records import Payment, PaymentAttempt
+from enrollpay.domain.retry import DeclineClass, decide_after_decline
+from enrollpay.domain.schedule import subscription_line
+from enrollpay.ports import ChargeResult, StoreTransaction
+from enrollpay.service.base import ServiceCore
+from enrollpay.service.results import ItemResult
+
+__all__ = [
+    "apply_charge_result",
+    "apply_failure",
+    "apply_requires_action",
+    "apply_success",
+    "extend_subscription",
+]
+
+_RETRY_TO_ITEM = {
+    "retry": ItemStatus.FAILED,
+    "default": ItemStatus.DEFAULTED,
+    "requires_payment_method": ItemStatus.REQUIRES_PAYMENT_METHOD,
+    "requires_action": ItemStatus.REQUIRES_ACTION,
+}
+_DECISION_RESULT: dict[str, ItemResult] = {
+    "retry": "failed",
+    "default": "defaulted",
+    "requires_payment_method": "requires_payment_method",
+    "requires_action": "requires_action",
+}
+
+
+def _attempt_data(attempt: PaymentAttempt) -> dict[str, object]:
+    return {"item_id": attempt.item_id, "number": attempt.number, "amount": attempt.amount,
+            "gateway_payment_id": attempt.gateway_payment_id}  # fmt: skip
+
+
+def apply_charge_result(
+    core: ServiceCore, tx: StoreTransaction, attempt_id: str, result: ChargeResult
+) -> ItemResult | None:
+    """Apply a gateway answer; ``None`` when it changed nothing (stale or repeated)."""
+    if result.status == "succeeded":
+        applied = apply_success(
+            core, tx, attempt_id,
+            gateway_payment_id=result.gateway_payment_id, amount=result.amount,
+            payment_method_id=result.payment_method_id,
+        )  # fmt: skip
+        return "succeeded" if applied else None
+    if result.status == "failed":
+        return apply_failure(
+            core, tx, attempt_id,
+            gateway_payment_id=result.gateway_payment_id, decline_code=result.decline_code,
+            decline_class=result.decline_class, message=result.message,
+        )  # fmt: skip
+    if result.status == "requires_action":
+        applied = apply_requires_action(core, tx, attempt_id, result.gateway_payment_id)
+        return "requires_action" if applied else None
+    return None  # processing: the outcome comes later
+
+
+def apply_success(
+    core: ServiceCore,
+    tx: StoreTransaction,
+    attempt_id: str,
+    *,
+    gateway_payment_id: str | None,
+    amount: Money,
+    payment_method_id: str | None,
+    actor: str = "gateway",
+) -> bool:
+    """Record money received for an attempt; False if it was recorded already."""
+    attempt = tx.get_attempt(attempt_id)
+    assert attempt is not None  # noqa: S101 - callers pass ids they just read
+    gid = gateway_payment_id or attempt.gateway_payment_id
+    if attempt.status == AttemptStatus.SUCCEEDED:
+        return False
+    if gid is not None and tx.find_payment_by_gateway_id(gid) is not None:
+        return False
+    now = core.now()
+    attempt = attrs.evolve(attempt, status=AttemptStatus.SUCCEEDED, gateway_payment_id=gid,
+                           updated_at=now, decline_code=None, decline_class=None,
+                           message=None)  # fmt: skip
+    tx.update_attempt(attempt)
+    item = tx.get_item(attempt.item_id, for_update=True)
+    assert item is not None  # noqa: S101 - attempts always belong to an item
+    payment = Payment(
+        id=core.new_id("pay"),
+        enrollment_id=attempt.enrollment_id,
+        item_id=item.id,
+        amount=amount,
+        method="gateway",
+        received_at=now,
+        gateway_payment_id=gid,
+        attempt_id=attempt.id,
+    )
+    tx.add_payment(payment)
+    data = {**_attempt_data(attempt), "payment_id": payment.id, "received": amount}
+    if item.status in TERMINAL_ITEM_STATUSES:
+        # Money arrived for an item that no longer wants it (paid by hand,
+        # waived or cancelled meanwhile). Keep it on the books and flag it.
+        core.audit(tx, actor=actor, action="payment.unapplied", entity_type="payment",
+                   entity_id=payment.id, data={**data, "item_status": item.status})  # fmt: skip
+    else:
+        paid = item.amount_paid + amount
+        if paid >= item.amount:
+            core.set_item(tx, item, status=ItemStatus.PAID, amount_paid=paid, paid_at=now,
+                          lease_until=None, next_attempt_at=None)  # fmt: skip
+            if paid > item.amount:
+                core.audit(tx, actor=actor, action="payment.excess", entity_type="payment",
+                           entity_id=payment.id, data={**data, "excess": paid - item.amount})  # fmt: skip
+        else:
+            core.set_item(tx, item, status=ItemStatus.SCHEDULED, amount_paid=paid,
+                          lease_until=None)  # fmt: skip
+        core.audit(tx, actor=actor, action="payment.succeeded", entity_type="schedule_item",
+                   entity_id=item.id, data=data)  # fmt: skip
+    enrollment = tx.get_enrollment(attempt.enrollment_id)
+    assert enrollment is not None  # noqa: S101
+    if payment_method_id and attempt.mode == "on_session":
+        customer = tx.get_customer(enrollment.user_id)
+        if customer is not None and customer.payment_method_id != payment_method_id:
+            tx.put_customer(attrs.evolve(customer, payment_method_id=payment_method_id))
+            core.audit(tx, actor=actor, action="customer.payment_method_saved",
+                       entity_type="customer", entity_id=enrollment.user_id)  # fmt: skip
+    extend_subscription(core, tx, enrollment.id)
+    core.refresh_enrollment(tx, enrollment.id, actor=actor)
+    return True
+
+
+def apply_failure(
+    core: ServiceCore,
+    tx: StoreTransaction,
+    attempt_id: str,
+    *,
+    gateway_payment_id: str | None,
+    decline_code: str | None,
+    decline_class: DeclineClass | None,
+    message: str | None,
+    actor: str = "gateway",
+) -> ItemResult | None:
+    """Record a decline and apply the retry policy; None if stale or repeated."""
+    attempt = tx.get_attempt(attempt_id)
+    assert attempt is not None  # noqa: S101
+    if attempt.status in (AttemptStatus.SUCCEEDED, AttemptStatus.FAILED):
+        return None
+    now = core.now()
+    attempt = attrs.evolve(attempt, status=AttemptStatus.FAILED,
+                           gateway_payment_id=gateway_payment_id or attempt.gateway_payment_id,
+                           decline_code=decline_code, decline_class=decline_class,
+                           message=message, updated_at=now)  # fmt: skip
+    tx.update_attempt(attempt)
+    item = tx.get_item(attempt.item_id, for_update=True)
+    assert item is not None  # noqa: S101
+    data = {**_attempt_data(attempt), "decline_code": decline_code,
+            "decline_class": decline_class}  # fmt: skip
+    if item.status not in (ItemStatus.PROCESSING, ItemStatus.REQUIRES_ACTION):
+        # The item moved on (paid by hand, paused, ...): keep the record only.
+        core.audit(tx, actor=actor, action="attempt.failed", entity_type="schedule_item",
+                   entity_id=item.id, data=data)  # fmt: skip
+        return "failed"
+    if attempt.mode == "on_session":
+        # The customer is at the checkout and may try another card on the
+        # same payment; nothing is retried behind their back.
+        decision_action = "requires_payment_method"
+        failures = item.failures
+        retry_at: datetime | None = None
+    else:
+        failures = item.failures + 1
+        decision = decide_after_decline(
+            core.config.retry_policy, decline_class or DeclineClass.UNKNOWN, failures, now
+        )
+        decision_action, retry_at = decision.action, decision.retry_at
+    core.set_item(tx, item, status=_RETRY_TO_ITEM[decision_action], failures=failures,
+                  next_attempt_at=retry_at, lease_until=None,
+                  last_decline_code=decline_code)  # fmt: skip
+    core.audit(tx, actor=actor, action=f"payment.{_DECISION_RESULT[decision_action]}",
+               entity_type="schedule_item", entity_id=item.id,
+               data={**data, "failures": failures, "retry_at": retry_at})  # fmt: skip
+    core.refresh_enrollment(tx, attempt.enrollment_id, actor=actor)
+    return _DECISION_RESULT[decision_action]
+
+
+def apply_requires_action(
+    core: ServiceCore,
+    tx: StoreTransaction,
+    attempt_id: str,
+    gateway_payment_id: str | None,
+    actor: str = "gateway",
+) -> bool:
+    """The customer must authenticate; False if stale or repeated."""
+    attempt = tx.get_attempt(attempt_id)
+    assert attempt is not None  # noqa: S101
+    if attempt.status == AttemptStatus.REQUIRES_ACTION or not can_transition(
+        attempt.status, AttemptStatus.REQUIRES_ACTION
+    ):
+        return False
+    now = core.now()
+    attempt = attrs.evolve(attempt, status=AttemptStatus.REQUIRES_ACTION,
+                           gateway_payment_id=gateway_payment_id or attempt.gateway_payment_id,
+                           updated_at=now)  # fmt: skip
+    tx.update_attempt(attempt)
+    item = tx.get_item(attempt.item_id, for_update=True)
+    assert item is not None  # noqa: S101
+    if can_transition(item.status, ItemStatus.REQUIRES_ACTION) and item.status not in (
+        TERMINAL_ITEM_STATUSES | {ItemStatus.PAUSED}
+    ):
+        core.set_item(tx, item, status=ItemStatus.REQUIRES_ACTION, lease_until=None)
+    core.audit(tx, actor=actor, action="payment.requires_action", entity_type="schedule_item",
+               entity_id=item.id, data=_attempt_data(attempt))  # fmt: skip
+    core.refresh_enrollment(tx, attempt.enrollment_id, actor=actor)
+    return True
+
+
+def extend_subscription(core: ServiceCore, tx: StoreTransaction, enrollment_id: str) -> int:
+    """Keep an open-ended subscription's next periods scheduled; return periods added."""
+    enrollment = tx.get_enrollment(enrollment_id)
+    assert enrollment is not None  # noqa: S101
+    plan = enrollment.plan
+    if not isinstance(plan, Subscription) or plan.cycles is not None:
+        return 0
+    items = tx.items_of(enrollment_id)
+    open_count = sum(1 for i in items if i.status not in TERMINAL_ITEM_STATUSES)
+    missing = core.config.subscription_horizon - open_count
+    if missing <= 0 or enrollment.status == EnrollmentStatus.CANCELLED:
+        return 0
+    next_seq = max((i.seq for i in items), default=0) + 1
+    added = [
+        core.item_from_line(enrollment_id, subscription_line(plan, enrollment.price,
+                                                        enrollment.start_date, seq))
+        for seq in range(next_seq, next_seq + missing)
+    ]  # fmt: skip
+    tx.add_items(added)
+    return len(added)

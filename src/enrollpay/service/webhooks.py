@@ -1,0 +1,194 @@
+"""Gateway webhooks, processed exactly once and never moving state backwards."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+
+from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
+from enrollpay.domain.records import PaymentAttempt, Refund, WebhookReceipt
+from enrollpay.errors import DuplicateError, WebhookSignatureError
+from enrollpay.ports import GatewayEvent, StoreTransaction
+from enrollpay.service.admin import AdminMixin
+from enrollpay.service.results import WebhookOutcome, WebhookResult
+from enrollpay.service.settlement import apply_failure, apply_requires_action, apply_success
+
+__all__ = ["WebhookMixin"]
+
+
+class WebhookMixin(AdminMixin):
+    """``handle_webhook``."""
+
+    def handle_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
+        """Verify, deduplicate and apply one gateway webhook.
+
+        The gateway verifies the signature (``WebhookSignatureError`` if it
+        fails; nothing is written). The event id is recorded in the same
+        transaction as the event's effects, so a redelivered event is a
+        ``duplicate``; an event that would move state backwards is ``stale``;
+        events the library does not act on are ``ignored``.
+        """
+        gateway = self.require_gateway()
+        event = gateway.parse_webhook(payload, headers, now=self.now())
+        if event.livemode != getattr(gateway, "livemode", event.livemode):
+            raise WebhookSignatureError("event livemode does not match the gateway's mode")
+        try:
+            with self.store.transaction() as tx:
+                if tx.get_webhook_receipt(event.id) is not None:
+                    return WebhookOutcome("duplicate", event.id, event.type)
+                result, detail = self._apply_event(tx, event)
+                tx.add_webhook_receipt(WebhookReceipt(event.id, event.type, self.now(), result))
+        except DuplicateError as exc:
+            if exc.what != "webhook event":
+                raise
+            # A concurrent delivery of the same event committed first.
+            return WebhookOutcome("duplicate", event.id, event.type)
+        return WebhookOutcome(result, event.id, event.type, detail)
+
+    def _apply_event(self, tx: StoreTransaction, event: GatewayEvent) -> tuple[WebhookResult, str]:
+        kind = event.kind
+        if kind in ("payment_succeeded", "payment_failed", "payment_requires_action",
+                    "invoice_paid", "invoice_payment_failed"):  # fmt: skip
+            attempt = self._attempt_for(tx, event)
+            if attempt is None:
+                return "ignored", "no attempt of ours matches this payment"
+            if kind in ("payment_succeeded", "invoice_paid"):
+                assert event.amount is not None  # noqa: S101 - the parser sets it
+                applied = apply_success(self, tx, attempt.id,
+                                        gateway_payment_id=event.gateway_payment_id,
+                                        amount=event.amount,
+                                        payment_method_id=event.payment_method_id)  # fmt: skip
+                return ("processed", "payment recorded") if applied else ("stale", "already paid")
+            if kind == "payment_requires_action":
+                applied = apply_requires_action(self, tx, attempt.id, event.gateway_payment_id)
+                return ("processed", "requires action") if applied else ("stale", "")
+            outcome = apply_failure(self, tx, attempt.id,
+                                    gateway_payment_id=event.gateway_payment_id,
+                                    decline_code=event.decline_code,
+                                    decline_class=event.decline_class,
+                                    message=event.message)  # fmt: skip
+            return ("processed", outcome) if outcome else ("stale", "attempt already settled")
+        if kind == "refund_updated":
+            return self._apply_refunds(tx, event)
+        if kind == "payment_method_attached":
+            return self._apply_new_method(tx, event)
+        if kind == "subscription_deleted":
+            return self._apply_subscription_deleted(tx, event)
+        return "ignored", f"{event.type} needs no action"
+
+    def _attempt_for(self, tx: StoreTransaction, event: GatewayEvent) -> PaymentAttempt | None:
+        """Find our attempt for a payment event, refusing metadata that points elsewhere."""
+        if event.gateway_payment_id:
+            found = tx.find_attempt_by_gateway_id(event.gateway_payment_id)
+            if found is not None:
+                return found
+        attempt_id = event.metadata.get("attempt_id")
+        if not attempt_id:
+            return None
+        attempt = tx.get_attempt(attempt_id)
+        if attempt is None:
+            return None
+        if attempt.gateway_payment_id not in (None, event.gateway_payment_id):
+            return None  # metadata names an attempt that belongs to another payment
+        if event.amount is not None and event.amount != attempt.amount:
+            return None
+        enrollment = tx.get_enrollment(attempt.enrollment_id)
+        customer = None if enrollment is None else tx.get_customer(enrollment.user_id)
+        if customer is None or customer.gateway_customer_id != event.customer_id:
+            return None  # the event's customer is not the enrollment's: not ours to apply
+        return attempt
+
+    def _apply_refunds(
+        self, tx: StoreTransaction, event: GatewayEvent
+    ) -> tuple[WebhookResult, str]:
+        payment = (
+            None
+            if event.gateway_payment_id is None
+            else tx.find_payment_by_gateway_id(event.gateway_payment_id)
+        )
+        if payment is None:
+            return "ignored", "refund for a payment we did not record"
+        changed = 0
+        for info in event.refunds:
+            known = tx.find_refund_by_gateway_id(info.gateway_refund_id)
+            if known is None and info.reference:
+                mine = tx.get_refund(info.reference)
+                if mine is not None and mine.payment_id == payment.id:
+                    known = mine
+            status = info.status
+            if known is not None:
+                if known.gateway_refund_id == info.gateway_refund_id and known.status == status:
+                    continue
+                if known.status in ("succeeded", "failed") and known.gateway_refund_id:
+                    continue  # final states do not move
+                tx.update_refund(attrs.evolve(known, gateway_refund_id=info.gateway_refund_id,
+                                              status=status))  # fmt: skip
+                self.audit(tx, actor="gateway", action=f"refund.{status}", entity_type="refund",
+                           entity_id=known.id,
+                           data={"gateway_refund_id": info.gateway_refund_id})  # fmt: skip
+                changed += 1
+                continue
+            if status == "failed":
+                continue
+            # A refund made outside the library (e.g. in the gateway's dashboard).
+            refund = Refund(id=self.new_id("ref"), payment_id=payment.id,
+                            enrollment_id=payment.enrollment_id, amount=info.amount,
+                            method="gateway", created_at=self.now(), status=status,
+                            gateway_refund_id=info.gateway_refund_id,
+                            reason="refunded at the gateway", actor="gateway")  # fmt: skip
+            tx.add_refund(refund)
+            self.audit(tx, actor="gateway", action="refund.external", entity_type="refund",
+                       entity_id=refund.id,
+                       data={"payment_id": payment.id, "amount": info.amount,
+                             "gateway_refund_id": info.gateway_refund_id})  # fmt: skip
+            changed += 1
+        return ("processed", f"{changed} refund(s) updated") if changed else ("stale", "")
+
+    def _apply_new_method(
+        self, tx: StoreTransaction, event: GatewayEvent
+    ) -> tuple[WebhookResult, str]:
+        if not event.customer_id or not event.payment_method_id:
+            return "ignored", "no customer or payment method"
+        customer = tx.find_customer_by_gateway_id(event.customer_id)
+        if customer is None:
+            return "ignored", "unknown customer"
+        tx.put_customer(attrs.evolve(customer, payment_method_id=event.payment_method_id))
+        # Items waiting for a card are collected by the next collect_due run.
+        retried = 0
+        for enrollment in tx.list_enrollments(user_id=customer.user_id):
+            if enrollment.status in (EnrollmentStatus.CANCELLED, EnrollmentStatus.PAUSED):
+                continue
+            for item in tx.items_of(enrollment.id):
+                if item.status == ItemStatus.REQUIRES_PAYMENT_METHOD:
+                    self.set_item(tx, item, status=ItemStatus.FAILED,
+                                  next_attempt_at=self.now(), lease_until=None)  # fmt: skip
+                    retried += 1
+            self.refresh_enrollment(tx, enrollment.id, actor="gateway")
+        self.audit(tx, actor="gateway", action="customer.payment_method_updated",
+                   entity_type="customer", entity_id=customer.user_id,
+                   data={"items_to_retry": retried})  # fmt: skip
+        return "processed", f"{retried} item(s) will be retried"
+
+    def _apply_subscription_deleted(
+        self, tx: StoreTransaction, event: GatewayEvent
+    ) -> tuple[WebhookResult, str]:
+        enrollment = (
+            None
+            if event.subscription_id is None
+            else tx.find_enrollment_by_subscription(event.subscription_id)
+        )
+        if enrollment is None:
+            return "ignored", "no enrollment has this subscription"
+        if enrollment.status == EnrollmentStatus.CANCELLED:
+            return "stale", "already cancelled"
+        for item in tx.items_of(enrollment.id):
+            if item.status in (ItemStatus.SCHEDULED, ItemStatus.FAILED, ItemStatus.PAUSED):
+                self.set_item(tx, item, status=ItemStatus.CANCELLED, lease_until=None)
+        tx.update_enrollment(attrs.evolve(enrollment, status=EnrollmentStatus.CANCELLED,
+                                          cancelled_at=self.now(),
+                                          cancel_reason="subscription ended at the gateway",
+                                          updated_at=self.now()))  # fmt: skip
+        self.audit(tx, actor="gateway", action="enrollment.cancelled", entity_type="enrollment",
+                   entity_id=enrollment.id, data={"subscription_id": event.subscription_id})  # fmt: skip
+        return "processed", "enrollment cancelled"

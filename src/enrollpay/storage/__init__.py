@@ -1,0 +1,1 @@
+"""Storage adapters: :mod:`enrollpay.storage.memory` and :mod:`enrollpay.storage.sql`."""
