@@ -96,7 +96,8 @@ ENROLLMENT_TRANSITIONS: Final[Mapping[EnrollmentStatus, frozenset[EnrollmentStat
 _OPEN_MOVES = frozenset({_I.PROCESSING, _I.PAID, _I.WAIVED, _I.CANCELLED, _I.PAUSED})
 
 ITEM_TRANSITIONS: Final[Mapping[ItemStatus, frozenset[ItemStatus]]] = {
-    _I.SCHEDULED: _OPEN_MOVES,
+    # A due item with no saved payment method waits for one without an attempt.
+    _I.SCHEDULED: _OPEN_MOVES | {_I.REQUIRES_PAYMENT_METHOD},
     _I.PROCESSING: frozenset(
         {
             _I.PAID,
@@ -168,7 +169,7 @@ class ItemState:
     due: date
 
 
-def derive_enrollment_status(  # noqa: PLR0911 - one return per status reads as the rule
+def derive_enrollment_status(
     items: Iterable[ItemState],
     *,
     today: date,
@@ -178,11 +179,13 @@ def derive_enrollment_status(  # noqa: PLR0911 - one return per status reads as 
 ) -> EnrollmentStatus:
     """The enrollment status that its items imply, in this order.
 
-    cancelled / paused (explicit admin states); ``suspended`` if an item is
-    defaulted or needs a new payment method; ``past_due`` if an item failed
-    (retry pending) or waits for authentication; ``completed`` when every item
-    of a finite plan is paid, waived or cancelled; ``pending_payment`` while
-    nothing has been paid yet and an item is due by ``today``; else ``active``.
+    cancelled / paused (explicit admin states); ``pending_payment`` while
+    nothing has been paid (or waived) yet and an item is due by ``today``,
+    whatever happened to it, so a first payment that failed never grants
+    access; ``suspended`` if an item is defaulted or needs a new payment
+    method; ``past_due`` if an item failed (retry pending) or waits for
+    authentication; ``completed`` when every item of a finite plan is paid,
+    waived or cancelled; else ``active``.
     """
     if cancelled:
         return _E.CANCELLED
@@ -190,16 +193,16 @@ def derive_enrollment_status(  # noqa: PLR0911 - one return per status reads as 
         return _E.PAUSED
     states = list(items)
     statuses = {s.status for s in states}
+    nothing_paid = not statuses & {_I.PAID, _I.WAIVED}
+    due_unpaid = any(s.status in OPEN_ITEM_STATUSES and s.due <= today for s in states)
+    if nothing_paid and due_unpaid:
+        return _E.PENDING_PAYMENT
     if statuses & {_I.DEFAULTED, _I.REQUIRES_PAYMENT_METHOD}:
         return _E.SUSPENDED
     if statuses & {_I.FAILED, _I.REQUIRES_ACTION}:
         return _E.PAST_DUE
     if not open_ended and states and statuses <= TERMINAL_ITEM_STATUSES:
         return _E.COMPLETED
-    nothing_paid = not statuses & {_I.PAID, _I.WAIVED}
-    due_unpaid = any(s.status in OPEN_ITEM_STATUSES and s.due <= today for s in states)
-    if nothing_paid and due_unpaid:
-        return _E.PENDING_PAYMENT
     return _E.ACTIVE
 
 

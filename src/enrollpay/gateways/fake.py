@@ -144,7 +144,7 @@ class FakeGateway:
         self._counter = 0
         self.calls: list[FakeCall] = []
         self.charges: list[FakeCharge] = []
-        self.outbox: list[SignedWebhook] = []
+        self._pending: list[tuple[bytes, str, str]] = []
 
     def __repr__(self) -> str:
         return f"FakeGateway(charges={len(self.charges)}, livemode={self.livemode})"
@@ -238,8 +238,13 @@ class FakeGateway:
         """Create (once per key) a payment intent the customer completes."""
         with self._lock:
             memo = self._memo.get(("start", idempotency_key))
-            self._enter("start_payment", customer_id=customer_id, amount=amount,
-                        idempotency_key=idempotency_key, metadata=dict(metadata))  # fmt: skip
+            self._enter(
+                "start_payment",
+                customer_id=customer_id,
+                amount=amount,
+                idempotency_key=idempotency_key,
+                metadata=dict(metadata),
+            )
             if memo is not None:
                 intent = self._intents[memo]
             else:
@@ -253,8 +258,14 @@ class FakeGateway:
         if customer_id not in self._customers:
             raise GatewayRequestError("No such customer", param="customer")
         intent_id = self._new_id("pi")
-        intent = _Intent(intent_id, amount, customer_id, dict(metadata),
-                         f"{intent_id}_secret_{self._counter}", key)  # fmt: skip
+        intent = _Intent(
+            intent_id,
+            amount,
+            customer_id,
+            dict(metadata),
+            f"{intent_id}_secret_{self._counter}",
+            key,
+        )
         self._intents[intent_id] = intent
         return intent
 
@@ -272,12 +283,20 @@ class FakeGateway:
         with self._lock:
             memo = self._memo.get(("charge", idempotency_key))
             if memo is not None:
-                self.calls.append(FakeCall("charge_off_session",
-                                           {"idempotency_key": idempotency_key, "replay": True}))  # fmt: skip
+                self.calls.append(
+                    FakeCall(
+                        "charge_off_session", {"idempotency_key": idempotency_key, "replay": True}
+                    )
+                )
                 return self._result(self._intents[memo])
-        outcome = self._enter("charge_off_session", customer_id=customer_id,
-                              payment_method_id=payment_method_id, amount=amount,
-                              idempotency_key=idempotency_key, metadata=dict(metadata))  # fmt: skip
+        outcome = self._enter(
+            "charge_off_session",
+            customer_id=customer_id,
+            payment_method_id=payment_method_id,
+            amount=amount,
+            idempotency_key=idempotency_key,
+            metadata=dict(metadata),
+        )
         with self._lock:
             if not payment_method_id.startswith("pm_"):
                 raise GatewayRequestError("Invalid payment method id", param="payment_method")
@@ -327,8 +346,9 @@ class FakeGateway:
 
     def _apply(self, intent: _Intent, outcome: Outcome) -> None:
         if intent.status == "succeeded":
-            raise GatewayRequestError("This PaymentIntent has already succeeded",
-                                      param="payment_intent")  # fmt: skip
+            raise GatewayRequestError(
+                "This PaymentIntent has already succeeded", param="payment_intent"
+            )
         if outcome.kind in ("succeed", "timeout_after"):
             intent.status = "succeeded"
             intent.last_error = None
@@ -381,8 +401,11 @@ class FakeGateway:
     ) -> ChargeResult | None:
         """The current state of a payment, found by id or by the key that created it."""
         with self._lock:
-            self._enter("payment_status", gateway_payment_id=gateway_payment_id,
-                        idempotency_key=idempotency_key)  # fmt: skip
+            self._enter(
+                "payment_status",
+                gateway_payment_id=gateway_payment_id,
+                idempotency_key=idempotency_key,
+            )
             intent_id = gateway_payment_id
             if intent_id is None:
                 intent_id = self._memo.get(("charge", idempotency_key)) or self._memo.get(
@@ -406,8 +429,13 @@ class FakeGateway:
         """Refund part or all of a succeeded payment, once per key."""
         with self._lock:
             memo = self._memo.get(("refund", idempotency_key))
-            outcome = self._enter("refund", gateway_payment_id=gateway_payment_id, amount=amount,
-                                  idempotency_key=idempotency_key, reference=reference)  # fmt: skip
+            outcome = self._enter(
+                "refund",
+                gateway_payment_id=gateway_payment_id,
+                amount=amount,
+                idempotency_key=idempotency_key,
+                reference=reference,
+            )
             if memo is not None:
                 return memo  # type: ignore[no-any-return]
             intent = self._intents.get(gateway_payment_id)
@@ -457,10 +485,17 @@ class FakeGateway:
         with self._lock:
             customer_id = self._setups[client_secret]
             self.attach_payment_method(customer_id, payment_method)
-            self._emit("setup_intent.succeeded",
-                       {"id": client_secret.removesuffix("_secret"), "object": "setup_intent",
-                        "customer": customer_id, "payment_method": payment_method,
-                        "status": "succeeded", "metadata": {}})  # fmt: skip
+            self._emit(
+                "setup_intent.succeeded",
+                {
+                    "id": client_secret.removesuffix("_secret"),
+                    "object": "setup_intent",
+                    "customer": customer_id,
+                    "payment_method": payment_method,
+                    "status": "succeeded",
+                    "metadata": {},
+                },
+            )
 
     # -- webhooks -----------------------------------------------------------------
 
@@ -491,43 +526,76 @@ class FakeGateway:
             "refunds": {
                 "object": "list",
                 "data": [
-                    {"id": r.gateway_refund_id, "object": "refund", "amount": r.amount.minor,
-                     "currency": r.amount.currency.lower(), "payment_intent": intent.id,
-                     "status": r.status,
-                     "metadata": {} if r.reference is None else {"enrollpay_refund_id": r.reference}}
+                    {
+                        "id": r.gateway_refund_id,
+                        "object": "refund",
+                        "amount": r.amount.minor,
+                        "currency": r.amount.currency.lower(),
+                        "payment_intent": intent.id,
+                        "status": r.status,
+                        "metadata": {}
+                        if r.reference is None
+                        else {"enrollpay_refund_id": r.reference},
+                    }
                     for r in refunds
                 ],
             },
-        }  # fmt: skip
+        }
 
-    def webhook(self, event_type: str, obj: Mapping[str, Any], *, at: datetime | None = None,
-                event_id: str | None = None, secret: str | None = None) -> SignedWebhook:  # fmt: skip
-        """Build and sign an event as the gateway would send it (not queued)."""
-        when = at or self._clock.now()
+    def _event_body(
+        self, event_type: str, obj: Mapping[str, Any], at: datetime, event_id: str | None
+    ) -> tuple[bytes, str]:
         with self._lock:
             body = {
                 "id": event_id or self._new_id("evt"),
                 "object": "event",
                 "type": event_type,
-                "created": int(when.timestamp()),
+                "created": int(at.timestamp()),
                 "livemode": self.livemode,
                 "data": {"object": dict(obj)},
             }
-        payload = json.dumps(body, separators=(",", ":")).encode()
+        return json.dumps(body, separators=(",", ":")).encode(), str(body["id"])
+
+    def sign(
+        self, payload: bytes, *, at: datetime | None = None, secret: str | None = None
+    ) -> dict[str, str]:
+        """Signature headers for ``payload`` as the gateway would send them at ``at``."""
+        when = at or self._clock.now()
         header = sign_payload(payload, secret or self._secret, int(when.timestamp()))
-        return SignedWebhook(payload, {SIGNATURE_HEADER: header}, str(body["id"]), event_type)
+        return {SIGNATURE_HEADER: header}
+
+    def webhook(
+        self,
+        event_type: str,
+        obj: Mapping[str, Any],
+        *,
+        at: datetime | None = None,
+        event_id: str | None = None,
+        secret: str | None = None,
+    ) -> SignedWebhook:
+        """Build and sign an event as the gateway would send it (not queued)."""
+        when = at or self._clock.now()
+        payload, ident = self._event_body(event_type, obj, when, event_id)
+        return SignedWebhook(payload, self.sign(payload, at=when, secret=secret), ident, event_type)
 
     def _emit(self, event_type: str, obj: Mapping[str, Any]) -> None:
-        hook = self.webhook(event_type, obj)
-        self.outbox.append(hook)
+        # Like Stripe, the event is created now but signed when it is delivered.
+        payload, ident = self._event_body(event_type, obj, self._clock.now(), None)
+        self._pending.append((payload, ident, event_type))
         if self._on_event is not None:
-            self._on_event(hook)
+            for hook in self.take_events():
+                self._on_event(hook)
+
+    @property
+    def outbox(self) -> list[tuple[bytes, str, str]]:
+        """Events created but not delivered yet: (payload, event id, type)."""
+        return list(self._pending)
 
     def take_events(self) -> list[SignedWebhook]:
-        """Remove and return the queued webhooks, oldest first."""
+        """Remove and return the queued webhooks, oldest first, signed as of now."""
         with self._lock:
-            events, self.outbox = self.outbox, []
-            return events
+            pending, self._pending = self._pending, []
+        return [SignedWebhook(p, self.sign(p), ident, kind) for p, ident, kind in pending]
 
     def deliver(
         self, receiver: _WebhookReceiver, *, reverse: bool = False, times: int = 1
@@ -545,8 +613,13 @@ class FakeGateway:
         self, payload: bytes, headers: Mapping[str, str], *, now: datetime
     ) -> GatewayEvent:
         """Verify the signature (strictly) and normalise the event."""
-        verify_signature(payload, header_value(headers, SIGNATURE_HEADER), [self._secret],
-                         now=now, tolerance=self.tolerance)  # fmt: skip
+        verify_signature(
+            payload,
+            header_value(headers, SIGNATURE_HEADER),
+            [self._secret],
+            now=now,
+            tolerance=self.tolerance,
+        )
         try:
             data = json.loads(payload)
         except ValueError:

@@ -41,8 +41,15 @@ __all__ = ["MANUAL_METHODS", "AdminMixin"]
 
 MANUAL_METHODS: frozenset[str] = frozenset({"cash", "check", "bank_transfer", "other"})
 _PAUSABLE = frozenset({ItemStatus.SCHEDULED, ItemStatus.FAILED})
-_RESCHEDULABLE = frozenset({ItemStatus.SCHEDULED, ItemStatus.FAILED, ItemStatus.DEFAULTED,
-                            ItemStatus.REQUIRES_PAYMENT_METHOD, ItemStatus.PAUSED})  # fmt: skip
+_RESCHEDULABLE = frozenset(
+    {
+        ItemStatus.SCHEDULED,
+        ItemStatus.FAILED,
+        ItemStatus.DEFAULTED,
+        ItemStatus.REQUIRES_PAYMENT_METHOD,
+        ItemStatus.PAUSED,
+    }
+)
 
 
 class AdminMixin(EnrollmentMixin):
@@ -96,9 +103,14 @@ class AdminMixin(EnrollmentMixin):
         paid = Money(sum(m.minor for _, m in refundable), enrollment.price.currency)
         chosen = policy or product.refund_policy or self.config.refund_policy
         end = enrollment.start_date + product.service_period.times(1)
-        return quote_refund(chosen, price=enrollment.price, paid=paid,
-                            service_start=enrollment.start_date, service_end=end,
-                            cancelled_on=on)  # fmt: skip
+        return quote_refund(
+            chosen,
+            price=enrollment.price,
+            paid=paid,
+            service_start=enrollment.start_date,
+            service_end=end,
+            cancelled_on=on,
+        )
 
     def cancel_enrollment(
         self,
@@ -132,24 +144,38 @@ class AdminMixin(EnrollmentMixin):
                 total = quote.refund
             else:
                 if not isinstance(refund_amount, Money) or refund_amount.minor != 0:
-                    check_money(refund_amount, "refund_amount",
-                                currency=enrollment.price.currency)  # fmt: skip
+                    check_money(refund_amount, "refund_amount", currency=enrollment.price.currency)
                 total = refund_amount
             plan = self.plan_refunds(tx, enrollment_id, total) if total.minor else []
             cancelled_items = 0
             for item in tx.items_of(enrollment_id):
                 if item.status in TERMINAL_ITEM_STATUSES or self._in_flight(tx, item):
                     continue
-                self.set_item(tx, item, status=ItemStatus.CANCELLED, lease_until=None,
-                              next_attempt_at=None)  # fmt: skip
+                self.set_item(
+                    tx, item, status=ItemStatus.CANCELLED, lease_until=None, next_attempt_at=None
+                )
                 cancelled_items += 1
-            updated = attrs.evolve(enrollment, status=EnrollmentStatus.CANCELLED,
-                                   cancelled_at=now, cancel_reason=reason, updated_at=now)  # fmt: skip
+            updated = attrs.evolve(
+                enrollment,
+                status=EnrollmentStatus.CANCELLED,
+                cancelled_at=now,
+                cancel_reason=reason,
+                updated_at=now,
+            )
             tx.update_enrollment(updated)
-            self.audit(tx, actor=actor, action="enrollment.cancelled", entity_type="enrollment",
-                       entity_id=enrollment_id,
-                       data={"reason": reason, "refund": total, "items_cancelled": cancelled_items,
-                             "quote": None if quote is None else quote.basis})  # fmt: skip
+            self.audit(
+                tx,
+                actor=actor,
+                action="enrollment.cancelled",
+                entity_type="enrollment",
+                entity_id=enrollment_id,
+                data={
+                    "reason": reason,
+                    "refund": total,
+                    "items_cancelled": cancelled_items,
+                    "quote": None if quote is None else quote.basis,
+                },
+            )
             refunds = self.write_refunds(tx, plan, actor=actor, reason=reason)
         refunds = self.send_refunds(refunds)
         if updated.gateway_subscription_id is not None and self.gateway is not None:
@@ -161,13 +187,20 @@ class AdminMixin(EnrollmentMixin):
         if canceller is None or enrollment.gateway_subscription_id is None:
             return
         try:
-            canceller(enrollment.gateway_subscription_id,
-                      idempotency_key=f"cancel-subscription:{enrollment.id}")  # fmt: skip
+            canceller(
+                enrollment.gateway_subscription_id,
+                idempotency_key=f"cancel-subscription:{enrollment.id}",
+            )
         except (GatewayUnavailableError, GatewayRequestError) as exc:
             with self.store.transaction() as tx:
-                self.audit(tx, actor="system", action="subscription.cancel_failed",
-                           entity_type="enrollment", entity_id=enrollment.id,
-                           data={"message": str(exc)})  # fmt: skip
+                self.audit(
+                    tx,
+                    actor="system",
+                    action="subscription.cancel_failed",
+                    entity_type="enrollment",
+                    entity_id=enrollment.id,
+                    data={"message": str(exc)},
+                )
 
     # -- manual payments -------------------------------------------------------------
 
@@ -189,8 +222,9 @@ class AdminMixin(EnrollmentMixin):
         """
         self.authorize(actor, "record_manual_payment", item_id)
         if method not in MANUAL_METHODS:
-            raise InvalidInputError(f"method must be one of {sorted(MANUAL_METHODS)}, "
-                                    f"got {method!r}")  # fmt: skip
+            raise InvalidInputError(
+                f"method must be one of {sorted(MANUAL_METHODS)}, got {method!r}"
+            )
         check_text(reference, "reference", limit=MAX_TEXT, required=False)
         check_text(notes, "notes", limit=MAX_TEXT * 4, required=False)
         now = self.now()
@@ -203,24 +237,51 @@ class AdminMixin(EnrollmentMixin):
                 raise ItemNotPayableError(item_id, item.status)
             if self._in_flight(tx, item):
                 raise ItemNotPayableError(item_id, "being charged")
-            paying = item.outstanding if amount is None else check_money(
-                amount, "amount", currency=item.amount.currency)  # fmt: skip
+            paying = (
+                item.outstanding
+                if amount is None
+                else check_money(amount, "amount", currency=item.amount.currency)
+            )
             if paying > item.outstanding:
                 raise OverpaymentError(paying, item.outstanding)
-            payment = Payment(id=self.new_id("pay"), enrollment_id=enrollment.id, item_id=item_id,
-                              amount=paying, method=method, received_at=now, reference=reference,
-                              notes=notes, actor=actor)  # fmt: skip
+            payment = Payment(
+                id=self.new_id("pay"),
+                enrollment_id=enrollment.id,
+                item_id=item_id,
+                amount=paying,
+                method=method,
+                received_at=now,
+                reference=reference,
+                notes=notes,
+                actor=actor,
+            )
             tx.add_payment(payment)
             paid = item.amount_paid + paying
             if paid == item.amount:
-                self.set_item(tx, item, status=ItemStatus.PAID, amount_paid=paid, paid_at=now,
-                              lease_until=None, next_attempt_at=None)  # fmt: skip
+                self.set_item(
+                    tx,
+                    item,
+                    status=ItemStatus.PAID,
+                    amount_paid=paid,
+                    paid_at=now,
+                    lease_until=None,
+                    next_attempt_at=None,
+                )
             else:
                 tx.update_item(attrs.evolve(item, amount_paid=paid, updated_at=now))
-            self.audit(tx, actor=actor, action="payment.manual_recorded",
-                       entity_type="schedule_item", entity_id=item_id,
-                       data={"payment_id": payment.id, "method": method, "amount": paying,
-                             "reference": reference})  # fmt: skip
+            self.audit(
+                tx,
+                actor=actor,
+                action="payment.manual_recorded",
+                entity_type="schedule_item",
+                entity_id=item_id,
+                data={
+                    "payment_id": payment.id,
+                    "method": method,
+                    "amount": paying,
+                    "reference": reference,
+                },
+            )
             self.refresh_enrollment(tx, enrollment.id, actor=actor)
         return payment
 
@@ -237,13 +298,27 @@ class AdminMixin(EnrollmentMixin):
         with self.store.transaction() as tx:
             item = self._item(tx, item_id)
             if item.status not in _RESCHEDULABLE or self._in_flight(tx, item):
-                raise InvalidStateError(f"schedule item {item_id!r} is {item.status} and cannot "
-                                        "be rescheduled")  # fmt: skip
+                raise InvalidStateError(
+                    f"schedule item {item_id!r} is {item.status} and cannot be rescheduled"
+                )
             status = ItemStatus.PAUSED if item.status == ItemStatus.PAUSED else ItemStatus.SCHEDULED
-            updated = self.set_item(tx, item, due=new_due, status=status, failures=0,
-                                    next_attempt_at=None, lease_until=None)  # fmt: skip
-            self.audit(tx, actor=actor, action="item.rescheduled", entity_type="schedule_item",
-                       entity_id=item_id, data={"from": item.due, "to": new_due})  # fmt: skip
+            updated = self.set_item(
+                tx,
+                item,
+                due=new_due,
+                status=status,
+                failures=0,
+                next_attempt_at=None,
+                lease_until=None,
+            )
+            self.audit(
+                tx,
+                actor=actor,
+                action="item.rescheduled",
+                entity_type="schedule_item",
+                entity_id=item_id,
+                data={"from": item.due, "to": new_due},
+            )
             self.refresh_enrollment(tx, item.enrollment_id, actor=actor)
         return updated
 
@@ -254,20 +329,31 @@ class AdminMixin(EnrollmentMixin):
         today = self.today()
         with self.store.transaction() as tx:
             enrollment = self._enrollment(tx, enrollment_id)
-            if enrollment.status in (EnrollmentStatus.CANCELLED, EnrollmentStatus.COMPLETED,
-                                     EnrollmentStatus.PAUSED):  # fmt: skip
-                raise InvalidStateError(f"enrollment {enrollment_id!r} is {enrollment.status} "
-                                        "and cannot be paused")  # fmt: skip
+            if enrollment.status in (
+                EnrollmentStatus.CANCELLED,
+                EnrollmentStatus.COMPLETED,
+                EnrollmentStatus.PAUSED,
+            ):
+                raise InvalidStateError(
+                    f"enrollment {enrollment_id!r} is {enrollment.status} and cannot be paused"
+                )
             paused = 0
             for item in tx.items_of(enrollment_id):
                 if item.status in _PAUSABLE:
                     self.set_item(tx, item, status=ItemStatus.PAUSED, lease_until=None)
                     paused += 1
-            updated = attrs.evolve(enrollment, status=EnrollmentStatus.PAUSED, paused_on=today,
-                                   updated_at=self.now())  # fmt: skip
+            updated = attrs.evolve(
+                enrollment, status=EnrollmentStatus.PAUSED, paused_on=today, updated_at=self.now()
+            )
             tx.update_enrollment(updated)
-            self.audit(tx, actor=actor, action="enrollment.paused", entity_type="enrollment",
-                       entity_id=enrollment_id, data={"items": paused, "reason": reason})  # fmt: skip
+            self.audit(
+                tx,
+                actor=actor,
+                action="enrollment.paused",
+                entity_type="enrollment",
+                entity_id=enrollment_id,
+                data={"items": paused, "reason": reason},
+            )
         return updated
 
     def resume(self, enrollment_id: str, *, actor: str) -> Enrollment:
@@ -281,16 +367,27 @@ class AdminMixin(EnrollmentMixin):
             shift = timedelta(days=max((today - enrollment.paused_on).days, 0))
             for item in tx.items_of(enrollment_id):
                 if item.status == ItemStatus.PAUSED:
-                    self.set_item(tx, item, status=ItemStatus.SCHEDULED, due=item.due + shift,
-                                  next_attempt_at=None)  # fmt: skip
+                    self.set_item(
+                        tx,
+                        item,
+                        status=ItemStatus.SCHEDULED,
+                        due=item.due + shift,
+                        next_attempt_at=None,
+                    )
             # The derived status takes over again from the items.
-            interim = attrs.evolve(enrollment, status=EnrollmentStatus.ACTIVE, paused_on=None,
-                                   updated_at=self.now())  # fmt: skip
+            interim = attrs.evolve(
+                enrollment, status=EnrollmentStatus.ACTIVE, paused_on=None, updated_at=self.now()
+            )
             tx.update_enrollment(interim)
-            self.audit(tx, actor=actor, action="enrollment.resumed", entity_type="enrollment",
-                       entity_id=enrollment_id, data={"shifted_days": shift.days})  # fmt: skip
-            updated = self.refresh_enrollment(tx, enrollment_id, actor=actor)
-        return updated
+            self.audit(
+                tx,
+                actor=actor,
+                action="enrollment.resumed",
+                entity_type="enrollment",
+                entity_id=enrollment_id,
+                data={"shifted_days": shift.days},
+            )
+            return self.refresh_enrollment(tx, enrollment_id, actor=actor)
 
     def waive_item(self, item_id: str, *, actor: str, reason: str | None = None) -> ScheduleItem:
         """Forgive an unpaid item: it is no longer owed."""
@@ -300,9 +397,16 @@ class AdminMixin(EnrollmentMixin):
             item = self._item(tx, item_id)
             if item.status in TERMINAL_ITEM_STATUSES or self._in_flight(tx, item):
                 raise ItemNotPayableError(item_id, item.status)
-            updated = self.set_item(tx, item, status=ItemStatus.WAIVED, lease_until=None,
-                                    next_attempt_at=None)  # fmt: skip
-            self.audit(tx, actor=actor, action="item.waived", entity_type="schedule_item",
-                       entity_id=item_id, data={"amount": item.outstanding, "reason": reason})  # fmt: skip
+            updated = self.set_item(
+                tx, item, status=ItemStatus.WAIVED, lease_until=None, next_attempt_at=None
+            )
+            self.audit(
+                tx,
+                actor=actor,
+                action="item.waived",
+                entity_type="schedule_item",
+                entity_id=item_id,
+                data={"amount": item.outstanding, "reason": reason},
+            )
             self.refresh_enrollment(tx, item.enrollment_id, actor=actor)
         return updated

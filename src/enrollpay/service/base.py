@@ -138,8 +138,14 @@ class ServiceCore:
         if self._authorize_fn is None or self._authorize_fn(actor, action, target):
             return
         with self.store.transaction() as tx:
-            self.audit(tx, actor=actor, action="permission.denied", entity_type="operation",
-                       entity_id=target, data={"action": action})  # fmt: skip
+            self.audit(
+                tx,
+                actor=actor,
+                action="permission.denied",
+                entity_type="operation",
+                entity_id=target,
+                data={"action": action},
+            )
         raise PermissionDeniedError(actor, action, target)
 
     # -- derived enrollment status ---------------------------------------------------
@@ -163,9 +169,14 @@ class ServiceCore:
         check_transition(enrollment.status, status)
         updated = attrs.evolve(enrollment, status=status, updated_at=self.now())
         tx.update_enrollment(updated)
-        self.audit(tx, actor=actor, action="enrollment.status_changed", entity_type="enrollment",
-                   entity_id=enrollment_id,
-                   data={"from": enrollment.status, "to": status})  # fmt: skip
+        self.audit(
+            tx,
+            actor=actor,
+            action="enrollment.status_changed",
+            entity_type="enrollment",
+            entity_id=enrollment_id,
+            data={"from": enrollment.status, "to": status},
+        )
         return updated
 
     def item_from_line(self, enrollment_id: str, line: ScheduleLine) -> ScheduleItem:

@@ -65,12 +65,15 @@ class CollectionMixin(RefundMixin):
         if gateway is None:
             return CollectionReport()
         while limit is None or len(outcomes) < limit:
-            size = self.config.batch_size if limit is None else min(
-                self.config.batch_size, limit - len(outcomes)
-            )  # fmt: skip
+            size = (
+                self.config.batch_size
+                if limit is None
+                else min(self.config.batch_size, limit - len(outcomes))
+            )
             with self.store.transaction() as tx:
-                batch = tx.claim_due(today=self.today(at), now=at,
-                                     lease_until=at + self.config.lease, limit=size)  # fmt: skip
+                batch = tx.claim_due(
+                    today=self.today(at), now=at, lease_until=at + self.config.lease, limit=size
+                )
             if not batch:
                 break
             for item in batch:
@@ -94,11 +97,17 @@ class CollectionMixin(RefundMixin):
             if item.status not in _RETRYABLE or (
                 item.lease_until is not None and item.lease_until > now
             ):
-                raise InvalidStateError(f"schedule item {item_id!r} is {item.status}; "
-                                        "nothing to retry")  # fmt: skip
+                raise InvalidStateError(
+                    f"schedule item {item_id!r} is {item.status}; nothing to retry"
+                )
             tx.update_item(attrs.evolve(item, lease_until=lease))
-            self.audit(tx, actor=actor, action="payment.retry_requested",
-                       entity_type="schedule_item", entity_id=item_id)  # fmt: skip
+            self.audit(
+                tx,
+                actor=actor,
+                action="payment.retry_requested",
+                entity_type="schedule_item",
+                entity_id=item_id,
+            )
         return self._collect_item(gateway, item_id, lease)
 
     def _collect_item(self, gateway: Gateway, item_id: str, lease: datetime) -> ItemOutcome:
@@ -125,11 +134,17 @@ class CollectionMixin(RefundMixin):
                 attempt = last  # a worker died after writing it: same key, no new charge
             else:
                 if customer is None or not customer.payment_method_id:
-                    self.set_item(tx, item, status=ItemStatus.REQUIRES_PAYMENT_METHOD,
-                                  lease_until=None)  # fmt: skip
-                    self.audit(tx, actor="system", action="payment.requires_payment_method",
-                               entity_type="schedule_item", entity_id=item_id,
-                               data={"reason": "no saved payment method"})  # fmt: skip
+                    self.set_item(
+                        tx, item, status=ItemStatus.REQUIRES_PAYMENT_METHOD, lease_until=None
+                    )
+                    self.audit(
+                        tx,
+                        actor="system",
+                        action="payment.requires_payment_method",
+                        entity_type="schedule_item",
+                        entity_id=item_id,
+                        data={"reason": "no saved payment method"},
+                    )
                     self.refresh_enrollment(tx, enrollment.id)
                     return ItemOutcome(item_id, "requires_payment_method")
                 number = len(attempts) + 1
@@ -148,10 +163,14 @@ class CollectionMixin(RefundMixin):
                 )
                 tx.add_attempt(attempt)
                 self.set_item(tx, item, status=ItemStatus.PROCESSING)
-                self.audit(tx, actor="system", action="attempt.created",
-                           entity_type="schedule_item", entity_id=item_id,
-                           data={"attempt_id": attempt.id, "number": number,
-                                 "amount": attempt.amount})  # fmt: skip
+                self.audit(
+                    tx,
+                    actor="system",
+                    action="attempt.created",
+                    entity_type="schedule_item",
+                    entity_id=item_id,
+                    data={"attempt_id": attempt.id, "number": number, "amount": attempt.amount},
+                )
             assert customer is not None  # noqa: S101 - an off-session attempt implies one
             customer_id = customer.gateway_customer_id
         # The attempt and its key are committed: whatever happens next, a
@@ -166,7 +185,7 @@ class CollectionMixin(RefundMixin):
                     "enrollment_id": attempt.enrollment_id,
                     "item_id": item_id,
                     "attempt_id": attempt.id,
-                },  # fmt: skip
+                },
             )
         except GatewayUnavailableError as exc:
             self._mark_unknown(attempt.id, str(exc))
@@ -182,8 +201,7 @@ class CollectionMixin(RefundMixin):
                 assert fresh is not None  # noqa: S101
                 if fresh.lease_until is not None:
                     tx.update_item(attrs.evolve(fresh, lease_until=None))
-        return ItemOutcome(item_id, applied_result or "processing", attempt.id,
-                           result.decline_code)  # fmt: skip
+        return ItemOutcome(item_id, applied_result or "processing", attempt.id, result.decline_code)
 
     def _mark_unknown(self, attempt_id: str, message: str) -> None:
         with self.store.transaction() as tx:
@@ -191,14 +209,22 @@ class CollectionMixin(RefundMixin):
             assert attempt is not None  # noqa: S101
             if attempt.status != AttemptStatus.PENDING:
                 return
-            tx.update_attempt(attrs.evolve(attempt, status=AttemptStatus.UNKNOWN,
-                                           message=message, updated_at=self.now()))  # fmt: skip
+            tx.update_attempt(
+                attrs.evolve(
+                    attempt, status=AttemptStatus.UNKNOWN, message=message, updated_at=self.now()
+                )
+            )
             item = tx.get_item(attempt.item_id, for_update=True)
             assert item is not None  # noqa: S101
             tx.update_item(attrs.evolve(item, lease_until=None))
-            self.audit(tx, actor="system", action="attempt.unknown", entity_type="schedule_item",
-                       entity_id=attempt.item_id,
-                       data={"attempt_id": attempt_id, "message": message})  # fmt: skip
+            self.audit(
+                tx,
+                actor="system",
+                action="attempt.unknown",
+                entity_type="schedule_item",
+                entity_id=attempt.item_id,
+                data={"attempt_id": attempt_id, "message": message},
+            )
 
     def _refuse_attempt(
         self, tx: StoreTransaction, attempt_id: str, exc: GatewayRequestError
@@ -210,14 +236,22 @@ class CollectionMixin(RefundMixin):
         """
         attempt = tx.get_attempt(attempt_id)
         assert attempt is not None  # noqa: S101
-        tx.update_attempt(attrs.evolve(attempt, status=AttemptStatus.FAILED, message=str(exc),
-                                       updated_at=self.now()))  # fmt: skip
+        tx.update_attempt(
+            attrs.evolve(
+                attempt, status=AttemptStatus.FAILED, message=str(exc), updated_at=self.now()
+            )
+        )
         item = tx.get_item(attempt.item_id, for_update=True)
         assert item is not None  # noqa: S101
         self.set_item(tx, item, status=ItemStatus.REQUIRES_PAYMENT_METHOD, lease_until=None)
-        self.audit(tx, actor="system", action="payment.request_refused",
-                   entity_type="schedule_item", entity_id=item.id,
-                   data={"attempt_id": attempt_id, "param": exc.param, "message": str(exc)})  # fmt: skip
+        self.audit(
+            tx,
+            actor="system",
+            action="payment.request_refused",
+            entity_type="schedule_item",
+            entity_id=item.id,
+            data={"attempt_id": attempt_id, "param": exc.param, "message": str(exc)},
+        )
         self.refresh_enrollment(tx, attempt.enrollment_id)
         return "requires_payment_method"
 
@@ -246,9 +280,11 @@ class CollectionMixin(RefundMixin):
                     continue  # a worker holds it (or will resend it): not ours to touch
             checked += 1
             try:
-                result = gateway.payment_status(gateway_payment_id=attempt.gateway_payment_id,
-                                                idempotency_key=attempt.idempotency_key,
-                                                amount=attempt.amount)  # fmt: skip
+                result = gateway.payment_status(
+                    gateway_payment_id=attempt.gateway_payment_id,
+                    idempotency_key=attempt.idempotency_key,
+                    amount=attempt.amount,
+                )
             except GatewayUnavailableError:
                 still_unknown += attempt.status == AttemptStatus.UNKNOWN
                 continue
@@ -272,6 +308,11 @@ class CollectionMixin(RefundMixin):
         assert item is not None  # noqa: S101
         # An expired lease on a processing item is what claim_due picks up.
         tx.update_item(attrs.evolve(item, lease_until=now))
-        self.audit(tx, actor="system", action="attempt.not_at_gateway",
-                   entity_type="schedule_item", entity_id=item.id,
-                   data={"attempt_id": attempt.id})  # fmt: skip
+        self.audit(
+            tx,
+            actor="system",
+            action="attempt.not_at_gateway",
+            entity_type="schedule_item",
+            entity_id=item.id,
+            data={"attempt_id": attempt.id},
+        )

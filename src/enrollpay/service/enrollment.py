@@ -93,8 +93,10 @@ class EnrollmentMixin(CollectionMixin):
         """
         check_text(user_id, "user_id")
         check_text(product_id, "product_id")
-        meta = {check_text(k, "metadata key"): check_text(v, "metadata value", required=False)
-                for k, v in (metadata or {}).items()}  # fmt: skip
+        meta = {
+            check_text(k, "metadata key"): check_text(v, "metadata value", required=False)
+            for k, v in (metadata or {}).items()
+        }
         now = self.now()
         today = self.today(now)
         start_date = start or today
@@ -130,23 +132,40 @@ class EnrollmentMixin(CollectionMixin):
                 attempt = self._new_attempt(first, number=1, mode="on_session")
                 items[0] = attrs.evolve(first, status=ItemStatus.PROCESSING)
             status = derive_enrollment_status(
-                (ItemState(i.status, i.due) for i in items), today=today,
+                (ItemState(i.status, i.due) for i in items),
+                today=today,
                 open_ended=isinstance(chosen, Subscription) and chosen.cycles is None,
-            )  # fmt: skip
+            )
             enrollment = Enrollment(
-                id=enrollment_id, user_id=user_id, product_id=product.id, status=status,
-                plan=chosen, price=product.price, start_date=start_date, created_at=now,
-                updated_at=now, metadata=meta,
-            )  # fmt: skip
+                id=enrollment_id,
+                user_id=user_id,
+                product_id=product.id,
+                status=status,
+                plan=chosen,
+                price=product.price,
+                start_date=start_date,
+                created_at=now,
+                updated_at=now,
+                metadata=meta,
+            )
             tx.add_enrollment(enrollment)
             tx.add_items(items)
             if attempt is not None:
                 tx.add_attempt(attempt)
-            self.audit(tx, actor=user_id, action="enrollment.created", entity_type="enrollment",
-                       entity_id=enrollment_id,
-                       data={"product_id": product.id, "plan": chosen.kind,
-                             "price": product.price, "items": len(items),
-                             "first_attempt": None if attempt is None else attempt.id})  # fmt: skip
+            self.audit(
+                tx,
+                actor=user_id,
+                action="enrollment.created",
+                entity_type="enrollment",
+                entity_id=enrollment_id,
+                data={
+                    "product_id": product.id,
+                    "plan": chosen.kind,
+                    "price": product.price,
+                    "items": len(items),
+                    "first_attempt": None if attempt is None else attempt.id,
+                },
+            )
         result = EnrollmentResult(
             enrollment_id=enrollment_id,
             enrollment=enrollment,
@@ -194,8 +213,14 @@ class EnrollmentMixin(CollectionMixin):
                 return existing
             customer = Customer(user_id, customer_id)
             tx.put_customer(customer)
-            self.audit(tx, actor="system", action="customer.created", entity_type="customer",
-                       entity_id=user_id, data={"gateway_customer_id": customer_id})  # fmt: skip
+            self.audit(
+                tx,
+                actor="system",
+                action="customer.created",
+                entity_type="customer",
+                entity_id=user_id,
+                data={"gateway_customer_id": customer_id},
+            )
         return customer
 
     def _open_session(
@@ -210,19 +235,31 @@ class EnrollmentMixin(CollectionMixin):
                 "enrollment_id": attempt.enrollment_id,
                 "item_id": attempt.item_id,
                 "attempt_id": attempt.id,
-            },  # fmt: skip
+            },
             description=f"enrollment {attempt.enrollment_id}",
         )
         with self.store.transaction() as tx:
             current = tx.get_attempt(attempt.id)
             assert current is not None  # noqa: S101
             if current.gateway_payment_id != session.gateway_payment_id:
-                tx.update_attempt(attrs.evolve(current, gateway_payment_id=session.gateway_payment_id,
-                                               updated_at=self.now()))  # fmt: skip
-                self.audit(tx, actor="system", action="payment.session_opened",
-                           entity_type="schedule_item", entity_id=attempt.item_id,
-                           data={"attempt_id": attempt.id,
-                                 "gateway_payment_id": session.gateway_payment_id})  # fmt: skip
+                tx.update_attempt(
+                    attrs.evolve(
+                        current,
+                        gateway_payment_id=session.gateway_payment_id,
+                        updated_at=self.now(),
+                    )
+                )
+                self.audit(
+                    tx,
+                    actor="system",
+                    action="payment.session_opened",
+                    entity_type="schedule_item",
+                    entity_id=attempt.item_id,
+                    data={
+                        "attempt_id": attempt.id,
+                        "gateway_payment_id": session.gateway_payment_id,
+                    },
+                )
         return session
 
     def start_payment(self, item_id: str) -> PaymentSession:
@@ -260,19 +297,28 @@ class EnrollmentMixin(CollectionMixin):
             raise ItemNotPayableError(item_id, "awaiting reconciliation")
         if last is not None and last.mode == "off_session" and last.status == AttemptStatus.PENDING:
             raise ItemNotPayableError(item_id, "being charged")
-        if last is not None and last.mode == "on_session" and last.status in (
-            AttemptStatus.PENDING, AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION
-        ):  # fmt: skip
+        if (
+            last is not None
+            and last.mode == "on_session"
+            and last.status
+            in (AttemptStatus.PENDING, AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION)
+        ):
             return item, last
         if last is not None and last.status == AttemptStatus.REQUIRES_ACTION:
             return item, last
         attempt = self._new_attempt(item, number=len(attempts) + 1, mode="on_session")
         tx.add_attempt(attempt)
-        self.set_item(tx, item, status=ItemStatus.PROCESSING, lease_until=None,
-                      next_attempt_at=None)  # fmt: skip
-        self.audit(tx, actor="customer", action="attempt.created", entity_type="schedule_item",
-                   entity_id=item_id,
-                   data={"attempt_id": attempt.id, "mode": "on_session"})  # fmt: skip
+        self.set_item(
+            tx, item, status=ItemStatus.PROCESSING, lease_until=None, next_attempt_at=None
+        )
+        self.audit(
+            tx,
+            actor="customer",
+            action="attempt.created",
+            entity_type="schedule_item",
+            entity_id=item_id,
+            data={"attempt_id": attempt.id, "mode": "on_session"},
+        )
         self.refresh_enrollment(tx, item.enrollment_id)
         return item, attempt
 
@@ -301,8 +347,13 @@ class EnrollmentMixin(CollectionMixin):
         customer = self.ensure_customer(gateway, user_id)
         with self.store.transaction() as tx:
             tx.put_customer(attrs.evolve(customer, payment_method_id=method))
-            self.audit(tx, actor=actor, action="customer.payment_method_updated",
-                       entity_type="customer", entity_id=user_id)  # fmt: skip
+            self.audit(
+                tx,
+                actor=actor,
+                action="customer.payment_method_updated",
+                entity_type="customer",
+                entity_id=user_id,
+            )
             waiting = [
                 i.id
                 for e in tx.list_enrollments(user_id=user_id)

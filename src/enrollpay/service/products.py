@@ -72,9 +72,14 @@ class ProductMixin(ServiceCore):
                 "service_period": service_period or Interval.years(1),
             }
             if existing is None:
-                product = Product(id=self.new_id("prod"), product_type=product_type,
-                                  product_id=product_id, created_at=now, updated_at=now,
-                                  **fields)  # fmt: skip
+                product = Product(
+                    id=self.new_id("prod"),
+                    product_type=product_type,
+                    product_id=product_id,
+                    created_at=now,
+                    updated_at=now,
+                    **fields,
+                )
                 action = "product.registered"
             else:
                 candidate = attrs.evolve(existing, **fields)
@@ -83,10 +88,20 @@ class ProductMixin(ServiceCore):
                 product = attrs.evolve(candidate, updated_at=now)
                 action = "product.updated"
             tx.put_product(product)
-            self.audit(tx, actor=actor, action=action, entity_type="product",
-                       entity_id=product.id,
-                       data={"product_type": product_type, "product_id": product_id,
-                             "name": name, "price": price, "active": active})  # fmt: skip
+            self.audit(
+                tx,
+                actor=actor,
+                action=action,
+                entity_type="product",
+                entity_id=product.id,
+                data={
+                    "product_type": product_type,
+                    "product_id": product_id,
+                    "name": name,
+                    "price": price,
+                    "active": active,
+                },
+            )
         return product
 
     def _check_plan(self, plan: PaymentPlan, price: Money) -> None:
@@ -133,8 +148,13 @@ class ProductMixin(ServiceCore):
                 return product
             product = attrs.evolve(product, active=False, updated_at=self.now())
             tx.put_product(product)
-            self.audit(tx, actor=actor, action="product.deactivated", entity_type="product",
-                       entity_id=product_id)  # fmt: skip
+            self.audit(
+                tx,
+                actor=actor,
+                action="product.deactivated",
+                entity_type="product",
+                entity_id=product_id,
+            )
         return product
 
     def set_plan_rules(self, rules: Sequence[PlanRule], *, actor: str = "system") -> None:
@@ -144,9 +164,14 @@ class ProductMixin(ServiceCore):
                 raise InvalidInputError(f"expected PlanRule, got {type(rule).__name__}")
         with self.store.transaction() as tx:
             tx.replace_plan_rules(list(rules))
-            self.audit(tx, actor=actor, action="plan_rules.replaced", entity_type="plan_rules",
-                       entity_id="*",
-                       data={"rules": [r.name or describe_plan(r.plan) for r in rules]})  # fmt: skip
+            self.audit(
+                tx,
+                actor=actor,
+                action="plan_rules.replaced",
+                entity_type="plan_rules",
+                entity_id="*",
+                data={"rules": [r.name or describe_plan(r.plan) for r in rules]},
+            )
 
     def list_plan_rules(self) -> list[PlanRule]:
         """The plan rules in the order given."""

@@ -23,8 +23,9 @@ from enrollpay.service.results import PaymentDetails, Stats
 __all__ = ["QueryMixin"]
 
 
-def _statuses(value: str | Iterable[str] | None, kind: type[ItemStatus] | type[EnrollmentStatus]
-              ) -> frozenset[ItemStatus] | frozenset[EnrollmentStatus] | None:  # fmt: skip
+def _statuses(
+    value: str | Iterable[str] | None, kind: type[ItemStatus] | type[EnrollmentStatus]
+) -> frozenset[ItemStatus] | frozenset[EnrollmentStatus] | None:
     if value is None:
         return None
     names = [value] if isinstance(value, str) else list(value)
@@ -90,8 +91,7 @@ class QueryMixin(ServiceCore):
         """Enrollments filtered by user, product and status (one or several)."""
         statuses = _statuses(status, EnrollmentStatus)
         with self.store.transaction() as tx:
-            return tx.list_enrollments(user_id=user_id, product_id=product_id,
-                                       statuses=statuses)  # type: ignore[arg-type]  # fmt: skip
+            return tx.list_enrollments(user_id=user_id, product_id=product_id, statuses=statuses)  # type: ignore[arg-type]
 
     def list_schedule_items(
         self,

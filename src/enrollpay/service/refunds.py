@@ -92,10 +92,19 @@ class RefundMixin(ServiceCore):
                 actor=actor,
             )
             tx.add_refund(refund)
-            self.audit(tx, actor=actor, action="refund.created", entity_type="refund",
-                       entity_id=refund.id,
-                       data={"payment_id": payment.id, "amount": amount, "method": refund.method,
-                             "reason": reason})  # fmt: skip
+            self.audit(
+                tx,
+                actor=actor,
+                action="refund.created",
+                entity_type="refund",
+                entity_id=refund.id,
+                data={
+                    "payment_id": payment.id,
+                    "amount": amount,
+                    "method": refund.method,
+                    "reason": reason,
+                },
+            )
             written.append(refund)
         return written
 
@@ -113,12 +122,17 @@ class RefundMixin(ServiceCore):
     def _send_refund(self, gateway: Gateway, refund: Refund) -> Refund:
         with self.store.transaction() as tx:
             payment = tx.get_payment(refund.payment_id)
-        assert payment is not None and payment.gateway_payment_id is not None  # noqa: S101
+        assert payment is not None  # noqa: S101 - refunds reference recorded payments
+        assert payment.gateway_payment_id is not None  # noqa: S101 - method "gateway"
         assert refund.idempotency_key is not None  # noqa: S101
         try:
-            answer = gateway.refund(gateway_payment_id=payment.gateway_payment_id,
-                                    amount=refund.amount, idempotency_key=refund.idempotency_key,
-                                    reference=refund.id, reason=refund.reason)  # fmt: skip
+            answer = gateway.refund(
+                gateway_payment_id=payment.gateway_payment_id,
+                amount=refund.amount,
+                idempotency_key=refund.idempotency_key,
+                reference=refund.id,
+                reason=refund.reason,
+            )
         except GatewayUnavailableError:
             return refund  # stays pending; reconcile() sends it again with the same key
         except GatewayRequestError as exc:
@@ -145,10 +159,14 @@ class RefundMixin(ServiceCore):
                 gateway_refund_id=gateway_refund_id or current.gateway_refund_id,
             )
             tx.update_refund(updated)
-            self.audit(tx, actor="gateway", action=f"refund.{status}", entity_type="refund",
-                       entity_id=refund_id,
-                       data={"gateway_refund_id": updated.gateway_refund_id,
-                             "message": message})  # fmt: skip
+            self.audit(
+                tx,
+                actor="gateway",
+                action=f"refund.{status}",
+                entity_type="refund",
+                entity_id=refund_id,
+                data={"gateway_refund_id": updated.gateway_refund_id, "message": message},
+            )
             return updated
 
     def _finish_pending_refunds(self, gateway: Gateway) -> tuple[int, int]:
@@ -172,7 +190,7 @@ class RefundMixin(ServiceCore):
             if payment is None:
                 raise PaymentNotFoundError(payment_id)
             check_money(amount, "amount", currency=payment.amount.currency)
-            room = dict((p.id, m) for p, m in self.refundable_by_payment(tx, payment.enrollment_id))
+            room = {p.id: m for p, m in self.refundable_by_payment(tx, payment.enrollment_id)}
             left = room.get(payment.id, Money.zero(payment.amount.currency))
             if amount > left:
                 raise RefundExceedsPaidError(amount, left)

@@ -50,8 +50,12 @@ _DECISION_RESULT: dict[str, ItemResult] = {
 
 
 def _attempt_data(attempt: PaymentAttempt) -> dict[str, object]:
-    return {"item_id": attempt.item_id, "number": attempt.number, "amount": attempt.amount,
-            "gateway_payment_id": attempt.gateway_payment_id}  # fmt: skip
+    return {
+        "item_id": attempt.item_id,
+        "number": attempt.number,
+        "amount": attempt.amount,
+        "gateway_payment_id": attempt.gateway_payment_id,
+    }
 
 
 def apply_charge_result(
@@ -60,17 +64,24 @@ def apply_charge_result(
     """Apply a gateway answer; ``None`` when it changed nothing (stale or repeated)."""
     if result.status == "succeeded":
         applied = apply_success(
-            core, tx, attempt_id,
-            gateway_payment_id=result.gateway_payment_id, amount=result.amount,
+            core,
+            tx,
+            attempt_id,
+            gateway_payment_id=result.gateway_payment_id,
+            amount=result.amount,
             payment_method_id=result.payment_method_id,
-        )  # fmt: skip
+        )
         return "succeeded" if applied else None
     if result.status == "failed":
         return apply_failure(
-            core, tx, attempt_id,
-            gateway_payment_id=result.gateway_payment_id, decline_code=result.decline_code,
-            decline_class=result.decline_class, message=result.message,
-        )  # fmt: skip
+            core,
+            tx,
+            attempt_id,
+            gateway_payment_id=result.gateway_payment_id,
+            decline_code=result.decline_code,
+            decline_class=result.decline_class,
+            message=result.message,
+        )
     if result.status == "requires_action":
         applied = apply_requires_action(core, tx, attempt_id, result.gateway_payment_id)
         return "requires_action" if applied else None
@@ -96,9 +107,15 @@ def apply_success(
     if gid is not None and tx.find_payment_by_gateway_id(gid) is not None:
         return False
     now = core.now()
-    attempt = attrs.evolve(attempt, status=AttemptStatus.SUCCEEDED, gateway_payment_id=gid,
-                           updated_at=now, decline_code=None, decline_class=None,
-                           message=None)  # fmt: skip
+    attempt = attrs.evolve(
+        attempt,
+        status=AttemptStatus.SUCCEEDED,
+        gateway_payment_id=gid,
+        updated_at=now,
+        decline_code=None,
+        decline_class=None,
+        message=None,
+    )
     tx.update_attempt(attempt)
     item = tx.get_item(attempt.item_id, for_update=True)
     assert item is not None  # noqa: S101 - attempts always belong to an item
@@ -117,29 +134,58 @@ def apply_success(
     if item.status in TERMINAL_ITEM_STATUSES:
         # Money arrived for an item that no longer wants it (paid by hand,
         # waived or cancelled meanwhile). Keep it on the books and flag it.
-        core.audit(tx, actor=actor, action="payment.unapplied", entity_type="payment",
-                   entity_id=payment.id, data={**data, "item_status": item.status})  # fmt: skip
+        core.audit(
+            tx,
+            actor=actor,
+            action="payment.unapplied",
+            entity_type="payment",
+            entity_id=payment.id,
+            data={**data, "item_status": item.status},
+        )
     else:
         paid = item.amount_paid + amount
         if paid >= item.amount:
-            core.set_item(tx, item, status=ItemStatus.PAID, amount_paid=paid, paid_at=now,
-                          lease_until=None, next_attempt_at=None)  # fmt: skip
+            core.set_item(
+                tx,
+                item,
+                status=ItemStatus.PAID,
+                amount_paid=paid,
+                paid_at=now,
+                lease_until=None,
+                next_attempt_at=None,
+            )
             if paid > item.amount:
-                core.audit(tx, actor=actor, action="payment.excess", entity_type="payment",
-                           entity_id=payment.id, data={**data, "excess": paid - item.amount})  # fmt: skip
+                core.audit(
+                    tx,
+                    actor=actor,
+                    action="payment.excess",
+                    entity_type="payment",
+                    entity_id=payment.id,
+                    data={**data, "excess": paid - item.amount},
+                )
         else:
-            core.set_item(tx, item, status=ItemStatus.SCHEDULED, amount_paid=paid,
-                          lease_until=None)  # fmt: skip
-        core.audit(tx, actor=actor, action="payment.succeeded", entity_type="schedule_item",
-                   entity_id=item.id, data=data)  # fmt: skip
+            core.set_item(tx, item, status=ItemStatus.SCHEDULED, amount_paid=paid, lease_until=None)
+        core.audit(
+            tx,
+            actor=actor,
+            action="payment.succeeded",
+            entity_type="schedule_item",
+            entity_id=item.id,
+            data=data,
+        )
     enrollment = tx.get_enrollment(attempt.enrollment_id)
     assert enrollment is not None  # noqa: S101
     if payment_method_id and attempt.mode == "on_session":
         customer = tx.get_customer(enrollment.user_id)
         if customer is not None and customer.payment_method_id != payment_method_id:
             tx.put_customer(attrs.evolve(customer, payment_method_id=payment_method_id))
-            core.audit(tx, actor=actor, action="customer.payment_method_saved",
-                       entity_type="customer", entity_id=enrollment.user_id)  # fmt: skip
+            core.audit(
+                tx,
+                actor=actor,
+                action="customer.payment_method_saved",
+                entity_type="customer",
+                entity_id=enrollment.user_id,
+            )
     extend_subscription(core, tx, enrollment.id)
     core.refresh_enrollment(tx, enrollment.id, actor=actor)
     return True
@@ -162,19 +208,29 @@ def apply_failure(
     if attempt.status in (AttemptStatus.SUCCEEDED, AttemptStatus.FAILED):
         return None
     now = core.now()
-    attempt = attrs.evolve(attempt, status=AttemptStatus.FAILED,
-                           gateway_payment_id=gateway_payment_id or attempt.gateway_payment_id,
-                           decline_code=decline_code, decline_class=decline_class,
-                           message=message, updated_at=now)  # fmt: skip
+    attempt = attrs.evolve(
+        attempt,
+        status=AttemptStatus.FAILED,
+        gateway_payment_id=gateway_payment_id or attempt.gateway_payment_id,
+        decline_code=decline_code,
+        decline_class=decline_class,
+        message=message,
+        updated_at=now,
+    )
     tx.update_attempt(attempt)
     item = tx.get_item(attempt.item_id, for_update=True)
     assert item is not None  # noqa: S101
-    data = {**_attempt_data(attempt), "decline_code": decline_code,
-            "decline_class": decline_class}  # fmt: skip
+    data = {**_attempt_data(attempt), "decline_code": decline_code, "decline_class": decline_class}
     if item.status not in (ItemStatus.PROCESSING, ItemStatus.REQUIRES_ACTION):
         # The item moved on (paid by hand, paused, ...): keep the record only.
-        core.audit(tx, actor=actor, action="attempt.failed", entity_type="schedule_item",
-                   entity_id=item.id, data=data)  # fmt: skip
+        core.audit(
+            tx,
+            actor=actor,
+            action="attempt.failed",
+            entity_type="schedule_item",
+            entity_id=item.id,
+            data=data,
+        )
         return "failed"
     if attempt.mode == "on_session":
         # The customer is at the checkout and may try another card on the
@@ -188,12 +244,23 @@ def apply_failure(
             core.config.retry_policy, decline_class or DeclineClass.UNKNOWN, failures, now
         )
         decision_action, retry_at = decision.action, decision.retry_at
-    core.set_item(tx, item, status=_RETRY_TO_ITEM[decision_action], failures=failures,
-                  next_attempt_at=retry_at, lease_until=None,
-                  last_decline_code=decline_code)  # fmt: skip
-    core.audit(tx, actor=actor, action=f"payment.{_DECISION_RESULT[decision_action]}",
-               entity_type="schedule_item", entity_id=item.id,
-               data={**data, "failures": failures, "retry_at": retry_at})  # fmt: skip
+    core.set_item(
+        tx,
+        item,
+        status=_RETRY_TO_ITEM[decision_action],
+        failures=failures,
+        next_attempt_at=retry_at,
+        lease_until=None,
+        last_decline_code=decline_code,
+    )
+    core.audit(
+        tx,
+        actor=actor,
+        action=f"payment.{_DECISION_RESULT[decision_action]}",
+        entity_type="schedule_item",
+        entity_id=item.id,
+        data={**data, "failures": failures, "retry_at": retry_at},
+    )
     core.refresh_enrollment(tx, attempt.enrollment_id, actor=actor)
     return _DECISION_RESULT[decision_action]
 
@@ -213,9 +280,12 @@ def apply_requires_action(
     ):
         return False
     now = core.now()
-    attempt = attrs.evolve(attempt, status=AttemptStatus.REQUIRES_ACTION,
-                           gateway_payment_id=gateway_payment_id or attempt.gateway_payment_id,
-                           updated_at=now)  # fmt: skip
+    attempt = attrs.evolve(
+        attempt,
+        status=AttemptStatus.REQUIRES_ACTION,
+        gateway_payment_id=gateway_payment_id or attempt.gateway_payment_id,
+        updated_at=now,
+    )
     tx.update_attempt(attempt)
     item = tx.get_item(attempt.item_id, for_update=True)
     assert item is not None  # noqa: S101
@@ -223,8 +293,14 @@ def apply_requires_action(
         TERMINAL_ITEM_STATUSES | {ItemStatus.PAUSED}
     ):
         core.set_item(tx, item, status=ItemStatus.REQUIRES_ACTION, lease_until=None)
-    core.audit(tx, actor=actor, action="payment.requires_action", entity_type="schedule_item",
-               entity_id=item.id, data=_attempt_data(attempt))  # fmt: skip
+    core.audit(
+        tx,
+        actor=actor,
+        action="payment.requires_action",
+        entity_type="schedule_item",
+        entity_id=item.id,
+        data=_attempt_data(attempt),
+    )
     core.refresh_enrollment(tx, attempt.enrollment_id, actor=actor)
     return True
 
@@ -243,9 +319,10 @@ def extend_subscription(core: ServiceCore, tx: StoreTransaction, enrollment_id: 
         return 0
     next_seq = max((i.seq for i in items), default=0) + 1
     added = [
-        core.item_from_line(enrollment_id, subscription_line(plan, enrollment.price,
-                                                        enrollment.start_date, seq))
+        core.item_from_line(
+            enrollment_id, subscription_line(plan, enrollment.price, enrollment.start_date, seq)
+        )
         for seq in range(next_seq, next_seq + missing)
-    ]  # fmt: skip
+    ]
     tx.add_items(added)
     return len(added)

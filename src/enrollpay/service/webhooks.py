@@ -48,26 +48,39 @@ class WebhookMixin(AdminMixin):
 
     def _apply_event(self, tx: StoreTransaction, event: GatewayEvent) -> tuple[WebhookResult, str]:
         kind = event.kind
-        if kind in ("payment_succeeded", "payment_failed", "payment_requires_action",
-                    "invoice_paid", "invoice_payment_failed"):  # fmt: skip
+        if kind in (
+            "payment_succeeded",
+            "payment_failed",
+            "payment_requires_action",
+            "invoice_paid",
+            "invoice_payment_failed",
+        ):
             attempt = self._attempt_for(tx, event)
             if attempt is None:
                 return "ignored", "no attempt of ours matches this payment"
             if kind in ("payment_succeeded", "invoice_paid"):
                 assert event.amount is not None  # noqa: S101 - the parser sets it
-                applied = apply_success(self, tx, attempt.id,
-                                        gateway_payment_id=event.gateway_payment_id,
-                                        amount=event.amount,
-                                        payment_method_id=event.payment_method_id)  # fmt: skip
+                applied = apply_success(
+                    self,
+                    tx,
+                    attempt.id,
+                    gateway_payment_id=event.gateway_payment_id,
+                    amount=event.amount,
+                    payment_method_id=event.payment_method_id,
+                )
                 return ("processed", "payment recorded") if applied else ("stale", "already paid")
             if kind == "payment_requires_action":
                 applied = apply_requires_action(self, tx, attempt.id, event.gateway_payment_id)
                 return ("processed", "requires action") if applied else ("stale", "")
-            outcome = apply_failure(self, tx, attempt.id,
-                                    gateway_payment_id=event.gateway_payment_id,
-                                    decline_code=event.decline_code,
-                                    decline_class=event.decline_class,
-                                    message=event.message)  # fmt: skip
+            outcome = apply_failure(
+                self,
+                tx,
+                attempt.id,
+                gateway_payment_id=event.gateway_payment_id,
+                decline_code=event.decline_code,
+                decline_class=event.decline_class,
+                message=event.message,
+            )
             return ("processed", outcome) if outcome else ("stale", "attempt already settled")
         if kind == "refund_updated":
             return self._apply_refunds(tx, event)
@@ -122,26 +135,47 @@ class WebhookMixin(AdminMixin):
                     continue
                 if known.status in ("succeeded", "failed") and known.gateway_refund_id:
                     continue  # final states do not move
-                tx.update_refund(attrs.evolve(known, gateway_refund_id=info.gateway_refund_id,
-                                              status=status))  # fmt: skip
-                self.audit(tx, actor="gateway", action=f"refund.{status}", entity_type="refund",
-                           entity_id=known.id,
-                           data={"gateway_refund_id": info.gateway_refund_id})  # fmt: skip
+                tx.update_refund(
+                    attrs.evolve(known, gateway_refund_id=info.gateway_refund_id, status=status)
+                )
+                self.audit(
+                    tx,
+                    actor="gateway",
+                    action=f"refund.{status}",
+                    entity_type="refund",
+                    entity_id=known.id,
+                    data={"gateway_refund_id": info.gateway_refund_id},
+                )
                 changed += 1
                 continue
             if status == "failed":
                 continue
             # A refund made outside the library (e.g. in the gateway's dashboard).
-            refund = Refund(id=self.new_id("ref"), payment_id=payment.id,
-                            enrollment_id=payment.enrollment_id, amount=info.amount,
-                            method="gateway", created_at=self.now(), status=status,
-                            gateway_refund_id=info.gateway_refund_id,
-                            reason="refunded at the gateway", actor="gateway")  # fmt: skip
+            refund = Refund(
+                id=self.new_id("ref"),
+                payment_id=payment.id,
+                enrollment_id=payment.enrollment_id,
+                amount=info.amount,
+                method="gateway",
+                created_at=self.now(),
+                status=status,
+                gateway_refund_id=info.gateway_refund_id,
+                reason="refunded at the gateway",
+                actor="gateway",
+            )
             tx.add_refund(refund)
-            self.audit(tx, actor="gateway", action="refund.external", entity_type="refund",
-                       entity_id=refund.id,
-                       data={"payment_id": payment.id, "amount": info.amount,
-                             "gateway_refund_id": info.gateway_refund_id})  # fmt: skip
+            self.audit(
+                tx,
+                actor="gateway",
+                action="refund.external",
+                entity_type="refund",
+                entity_id=refund.id,
+                data={
+                    "payment_id": payment.id,
+                    "amount": info.amount,
+                    "gateway_refund_id": info.gateway_refund_id,
+                },
+            )
             changed += 1
         return ("processed", f"{changed} refund(s) updated") if changed else ("stale", "")
 
@@ -161,13 +195,23 @@ class WebhookMixin(AdminMixin):
                 continue
             for item in tx.items_of(enrollment.id):
                 if item.status == ItemStatus.REQUIRES_PAYMENT_METHOD:
-                    self.set_item(tx, item, status=ItemStatus.FAILED,
-                                  next_attempt_at=self.now(), lease_until=None)  # fmt: skip
+                    self.set_item(
+                        tx,
+                        item,
+                        status=ItemStatus.FAILED,
+                        next_attempt_at=self.now(),
+                        lease_until=None,
+                    )
                     retried += 1
             self.refresh_enrollment(tx, enrollment.id, actor="gateway")
-        self.audit(tx, actor="gateway", action="customer.payment_method_updated",
-                   entity_type="customer", entity_id=customer.user_id,
-                   data={"items_to_retry": retried})  # fmt: skip
+        self.audit(
+            tx,
+            actor="gateway",
+            action="customer.payment_method_updated",
+            entity_type="customer",
+            entity_id=customer.user_id,
+            data={"items_to_retry": retried},
+        )
         return "processed", f"{retried} item(s) will be retried"
 
     def _apply_subscription_deleted(
@@ -185,10 +229,21 @@ class WebhookMixin(AdminMixin):
         for item in tx.items_of(enrollment.id):
             if item.status in (ItemStatus.SCHEDULED, ItemStatus.FAILED, ItemStatus.PAUSED):
                 self.set_item(tx, item, status=ItemStatus.CANCELLED, lease_until=None)
-        tx.update_enrollment(attrs.evolve(enrollment, status=EnrollmentStatus.CANCELLED,
-                                          cancelled_at=self.now(),
-                                          cancel_reason="subscription ended at the gateway",
-                                          updated_at=self.now()))  # fmt: skip
-        self.audit(tx, actor="gateway", action="enrollment.cancelled", entity_type="enrollment",
-                   entity_id=enrollment.id, data={"subscription_id": event.subscription_id})  # fmt: skip
+        tx.update_enrollment(
+            attrs.evolve(
+                enrollment,
+                status=EnrollmentStatus.CANCELLED,
+                cancelled_at=self.now(),
+                cancel_reason="subscription ended at the gateway",
+                updated_at=self.now(),
+            )
+        )
+        self.audit(
+            tx,
+            actor="gateway",
+            action="enrollment.cancelled",
+            entity_type="enrollment",
+            entity_id=enrollment.id,
+            data={"subscription_id": event.subscription_id},
+        )
         return "processed", "enrollment cancelled"

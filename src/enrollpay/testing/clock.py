@@ -29,9 +29,14 @@ class FrozenClock:
             return self._now
 
     def advance(
-        self, delta: timedelta | None = None, *, days: float = 0, hours: float = 0,
-        minutes: float = 0, seconds: float = 0,
-    ) -> datetime:  # fmt: skip
+        self,
+        delta: timedelta | None = None,
+        *,
+        days: float = 0,
+        hours: float = 0,
+        minutes: float = 0,
+        seconds: float = 0,
+    ) -> datetime:
         """Move forward (never back) and return the new instant."""
         step = (delta or timedelta()) + timedelta(
             days=days, hours=hours, minutes=minutes, seconds=seconds

@@ -16,5 +16,6 @@ class SequentialIds:
         self._lock = threading.Lock()
 
     def __call__(self, prefix: str) -> str:
+        """The next id, with ``prefix``."""
         with self._lock:
             return f"{prefix}_{next(self._counter):06d}"

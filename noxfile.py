@@ -1,0 +1,61 @@
+"""Developer tasks: ``nox`` runs lint, typing, tests and docs; ``nox -s demo`` the demo."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typing", "tests", "docs"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+DEV = ".[dev]"
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Ruff: lint rules and formatting."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typing(session: nox.Session) -> None:
+    """mypy --strict over the library and its tests."""
+    session.install("-e", DEV)
+    session.run("mypy", "src", "tests", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The whole test suite with branch coverage; the domain must be fully covered."""
+    session.install("-e", DEV)
+    session.run(
+        "pytest",
+        "--cov=enrollpay",
+        "--cov-branch",
+        "--cov-report=term",
+        *session.posargs,
+    )
+    session.run(
+        "coverage",
+        "report",
+        "--include=src/enrollpay/domain/*",
+        "--fail-under=100",
+        "--show-missing",
+    )
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation with warnings as errors."""
+    session.install("-e", ".[dev,docs]")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The main job: the quick start on the embedded defaults."""
+    session.install("-e", DEV)
+    session.run("python", "examples/quickstart.py")
