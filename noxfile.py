@@ -22,8 +22,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typing(session: nox.Session) -> None:
-    """mypy --strict over the library and its tests."""
-    session.install("-e", DEV)
+    """Type-check the library, its tests and this file with mypy --strict."""
+    session.install("-e", DEV, "nox")
     session.run("mypy", "src", "tests", "noxfile.py")
 
 
