@@ -29,6 +29,15 @@ from enrollpay.domain.records import (
     WebhookReceipt,
 )
 from enrollpay.domain.retry import DeclineClass
+from enrollpay.reports import (
+    AgingRow,
+    ForecastRow,
+    Period,
+    ProductRow,
+    RecoveryRow,
+    RevenueRow,
+    StatusBreakdown,
+)
 
 __all__ = [
     "AuditDraft",
@@ -39,8 +48,10 @@ __all__ = [
     "Gateway",
     "GatewayEvent",
     "GatewayRefund",
+    "InvoiceInfo",
     "ItemQuery",
     "PaymentSession",
+    "ReportQueries",
     "Store",
     "StoreTransaction",
     "SubscriptionInfo",
@@ -115,6 +126,19 @@ class SubscriptionInfo:
     status: str
     customer_id: str
     client_secret: str | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen
+class InvoiceInfo:
+    """An invoice the gateway bills (and may collect automatically)."""
+
+    invoice_id: str
+    status: str
+    customer_id: str
+    amount: Money
+    collection_method: str = "charge_automatically"
+    #: Where the customer can pay it (a bearer link: keep it out of logs).
+    hosted_invoice_url: str | None = attrs.field(default=None, repr=False)
 
 
 EventKind = Literal[
@@ -265,7 +289,37 @@ class ItemQuery:
     limit: int | None = None
 
 
-class StoreTransaction(Protocol):
+class ReportQueries(Protocol):
+    """Report aggregations a store computes (see :mod:`enrollpay.reports` for definitions)."""
+
+    def report_revenue(
+        self, *, by: Period, date_from: date | None, date_to: date | None, timezone: str
+    ) -> list[RevenueRow]:
+        """Revenue per period and currency."""
+        ...
+
+    def report_status(self) -> StatusBreakdown:
+        """Enrollments and items per status."""
+        ...
+
+    def report_products(self) -> list[ProductRow]:
+        """Performance per product."""
+        ...
+
+    def report_aging(self, *, as_of: date) -> list[AgingRow]:
+        """Overdue amounts per currency and bucket."""
+        ...
+
+    def report_forecast(self, *, date_from: date, months: int) -> list[ForecastRow]:
+        """Amounts scheduled per future month."""
+        ...
+
+    def report_recovery(self) -> list[RecoveryRow]:
+        """Dunning recovery per currency."""
+        ...
+
+
+class StoreTransaction(ReportQueries, Protocol):
     """The repositories of one unit of work. Nothing is visible to others until commit."""
 
     # products and plan rules

@@ -17,6 +17,15 @@ from enrollpay.domain.money import Money
 from enrollpay.domain.records import AuditEntry, Enrollment, ScheduleItem
 from enrollpay.errors import EnrollmentNotFoundError, InvalidInputError, ProductNotFoundError
 from enrollpay.ports import ItemQuery
+from enrollpay.reports import (
+    AgingRow,
+    ForecastRow,
+    Period,
+    ProductRow,
+    RecoveryRow,
+    RevenueRow,
+    StatusBreakdown,
+)
 from enrollpay.service.base import ServiceCore
 from enrollpay.service.results import PaymentDetails, Stats
 
@@ -151,6 +160,52 @@ class QueryMixin(ServiceCore):
             enrollments_by_status={s: by_status.get(s, 0) for s in EnrollmentStatus},
             items_by_status=dict(item_counts),
         )
+
+    # -- reports (definitions in enrollpay.reports) ---------------------------------
+
+    def revenue_report(
+        self,
+        *,
+        by: Period = "month",
+        date_from: date | None = None,
+        date_to: date | None = None,
+    ) -> list[RevenueRow]:
+        """Gross, refunded and net money per period and currency."""
+        if by not in ("day", "week", "month"):
+            raise InvalidInputError(f"by must be day, week or month, got {by!r}")
+        with self.store.transaction() as tx:
+            return tx.report_revenue(
+                by=by, date_from=date_from, date_to=date_to, timezone=self.config.timezone
+            )
+
+    def status_report(self) -> StatusBreakdown:
+        """Enrollments by status; schedule items by status and currency."""
+        with self.store.transaction() as tx:
+            return tx.report_status()
+
+    def product_report(self) -> list[ProductRow]:
+        """Enrollments, outcomes, revenue, refund and default rates, plan mix per product."""
+        with self.store.transaction() as tx:
+            return tx.report_products()
+
+    def aging_report(self, *, as_of: date | None = None) -> list[AgingRow]:
+        """Overdue amounts in 1-30, 31-60, 61-90 and 90+ day buckets (default: today)."""
+        with self.store.transaction() as tx:
+            return tx.report_aging(as_of=as_of or self.today())
+
+    def forecast_report(
+        self, *, date_from: date | None = None, months: int = 12
+    ) -> list[ForecastRow]:
+        """Amounts scheduled per month from ``date_from`` (default: today)."""
+        if isinstance(months, bool) or not isinstance(months, int) or months < 1:
+            raise InvalidInputError(f"months must be a positive int, got {months!r}")
+        with self.store.transaction() as tx:
+            return tx.report_forecast(date_from=date_from or self.today(), months=months)
+
+    def recovery_report(self) -> list[RecoveryRow]:
+        """Of the payments that failed, how many were recovered and on which retry."""
+        with self.store.transaction() as tx:
+            return tx.report_recovery()
 
     def audit_log(
         self, *, entity_type: str | None = None, entity_id: str | None = None

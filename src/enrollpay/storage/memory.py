@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from enrollpay import reports
 from enrollpay.audit import link_entry
 from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.money import Money
@@ -277,6 +278,9 @@ class _MemoryTransaction:
             raise DuplicateError("attempt id", attempt.id)
         if any(a.idempotency_key == attempt.idempotency_key for a in self._t.attempts.values()):
             raise DuplicateError("idempotency key", attempt.idempotency_key)
+        gid = attempt.gateway_payment_id
+        if gid is not None and self.find_attempt_by_gateway_id(gid) is not None:
+            raise DuplicateError("gateway payment id", gid)
         self._t.attempts[attempt.id] = attempt
 
     def get_attempt(self, attempt_id: str) -> PaymentAttempt | None:
@@ -407,6 +411,40 @@ class _MemoryTransaction:
             if (entity_type is None or e.entity_type == entity_type)
             and (entity_id is None or e.entity_id == entity_id)
         ]
+
+    # reports -----------------------------------------------------------------------
+    def _report_data(self) -> reports.ReportData:
+        t = self._t
+        return reports.ReportData(
+            products=tuple(t.products.values()),
+            enrollments=tuple(t.enrollments.values()),
+            items=tuple(t.items.values()),
+            attempts=tuple(t.attempts.values()),
+            payments=tuple(t.payments.values()),
+            refunds=tuple(t.refunds.values()),
+        )
+
+    def report_revenue(
+        self, *, by: reports.Period, date_from: date | None, date_to: date | None, timezone: str
+    ) -> list[reports.RevenueRow]:
+        return reports.revenue(
+            self._report_data(), by=by, date_from=date_from, date_to=date_to, timezone=timezone
+        )
+
+    def report_status(self) -> reports.StatusBreakdown:
+        return reports.status_breakdown(self._report_data())
+
+    def report_products(self) -> list[reports.ProductRow]:
+        return reports.product_performance(self._report_data())
+
+    def report_aging(self, *, as_of: date) -> list[reports.AgingRow]:
+        return reports.aging(self._report_data(), as_of=as_of)
+
+    def report_forecast(self, *, date_from: date, months: int) -> list[reports.ForecastRow]:
+        return reports.forecast(self._report_data(), date_from=date_from, months=months)
+
+    def report_recovery(self) -> list[reports.RecoveryRow]:
+        return reports.recovery(self._report_data())
 
     # helpers -----------------------------------------------------------------------
     @staticmethod
