@@ -33,11 +33,33 @@ from enrollpay.errors import (
 )
 from enrollpay.ports import AuditDraft, Clock, Gateway, Store, StoreTransaction
 
-__all__ = ["Authorizer", "IdFactory", "ServiceCore", "SystemConfig", "uuid_ids"]
+__all__ = [
+    "FAULT_POINTS",
+    "Authorizer",
+    "FaultHook",
+    "IdFactory",
+    "ServiceCore",
+    "SystemConfig",
+    "uuid_ids",
+]
 
 IdFactory = Callable[[str], str]
 #: ``authorize(actor, action, target) -> bool``; False refuses the operation.
 Authorizer = Callable[[str, str, str], bool]
+#: Called at each named fault-injection point; tests raise from it to simulate a crash.
+FaultHook = Callable[[str], None]
+
+#: The named points where a crash is simulated in tests (see docs/reliability.md).
+FAULT_POINTS = (
+    "after_attempt_written",
+    "after_gateway_answered",
+    "before_commit",
+    "after_commit",
+    "webhook_before_commit",
+    "webhook_after_commit",
+    "after_refund_written",
+    "after_refund_answered",
+)
 
 MAX_TEXT = 500
 MAX_ID = 200
@@ -78,6 +100,7 @@ class ServiceCore:
         config: SystemConfig,
         ids: IdFactory,
         authorize: Authorizer | None,
+        faults: FaultHook | None = None,
     ) -> None:
         self.store = store
         self.gateway = gateway
@@ -85,6 +108,7 @@ class ServiceCore:
         self.config = config
         self._ids = ids
         self._authorize_fn = authorize
+        self._faults = faults
         self._zone = ZoneInfo(config.timezone)
 
     # -- time and ids -------------------------------------------------------------
@@ -106,6 +130,11 @@ class ServiceCore:
         if self.gateway is None:
             raise GatewayNotConfiguredError("this operation needs a payment gateway")
         return self.gateway
+
+    def checkpoint(self, name: str) -> None:
+        """A named fault-injection point: calls the test hook, if any."""
+        if self._faults is not None:
+            self._faults(name)
 
     # -- audit and authorisation -------------------------------------------------
 

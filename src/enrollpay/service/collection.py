@@ -175,6 +175,7 @@ class CollectionMixin(RefundMixin):
             customer_id = customer.gateway_customer_id
         # The attempt and its key are committed: whatever happens next, a
         # retry of this call reuses the key and cannot charge twice.
+        self.checkpoint("after_attempt_written")
         try:
             result = gateway.charge_off_session(
                 customer_id=customer_id,
@@ -194,6 +195,7 @@ class CollectionMixin(RefundMixin):
             with self.store.transaction() as tx:
                 applied = self._refuse_attempt(tx, attempt.id, exc)
             return ItemOutcome(item_id, applied, attempt.id)
+        self.checkpoint("after_gateway_answered")
         with self.store.transaction() as tx:
             applied_result = apply_charge_result(self, tx, attempt.id, result)
             if applied_result is None:
@@ -201,6 +203,8 @@ class CollectionMixin(RefundMixin):
                 assert fresh is not None  # noqa: S101
                 if fresh.lease_until is not None:
                     tx.update_item(attrs.evolve(fresh, lease_until=None))
+            self.checkpoint("before_commit")
+        self.checkpoint("after_commit")
         return ItemOutcome(item_id, applied_result or "processing", attempt.id, result.decline_code)
 
     def _mark_unknown(self, attempt_id: str, message: str) -> None:

@@ -176,6 +176,7 @@ class EnrollmentMixin(CollectionMixin):
         )
         if attempt is None or gateway is None:
             return result
+        self.checkpoint("after_attempt_written")
         try:
             session = self._open_session(gateway, tx_user=user_id, attempt=attempt)
         except GatewayUnavailableError as exc:

@@ -125,6 +125,7 @@ class RefundMixin(ServiceCore):
         assert payment is not None  # noqa: S101 - refunds reference recorded payments
         assert payment.gateway_payment_id is not None  # noqa: S101 - method "gateway"
         assert refund.idempotency_key is not None  # noqa: S101
+        self.checkpoint("after_refund_written")
         try:
             answer = gateway.refund(
                 gateway_payment_id=payment.gateway_payment_id,
@@ -137,6 +138,7 @@ class RefundMixin(ServiceCore):
             return refund  # stays pending; reconcile() sends it again with the same key
         except GatewayRequestError as exc:
             return self._settle_refund(refund.id, None, "failed", str(exc))
+        self.checkpoint("after_refund_answered")
         return self._settle_refund(refund.id, answer.gateway_refund_id, answer.status, None)
 
     def _settle_refund(

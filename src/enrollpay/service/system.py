@@ -6,7 +6,7 @@ from enrollpay.clock import SystemClock
 from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.retry import RetryPolicy
 from enrollpay.ports import Clock, Gateway, Store
-from enrollpay.service.base import Authorizer, IdFactory, SystemConfig, uuid_ids
+from enrollpay.service.base import Authorizer, FaultHook, IdFactory, SystemConfig, uuid_ids
 from enrollpay.service.products import ProductMixin
 from enrollpay.service.queries import QueryMixin
 from enrollpay.service.webhooks import WebhookMixin
@@ -20,6 +20,9 @@ class PaymentSystem(WebhookMixin, ProductMixin, QueryMixin):
     ``gateway=None`` runs without a payment gateway: enrollments and
     schedules are created and wait for manual payments. Every setting has a
     default; pass ``config=SystemConfig(...)`` or the common ones directly.
+    ``faults`` is a test hook called at each named point of
+    :data:`~enrollpay.service.base.FAULT_POINTS`; raising from it simulates a
+    crash there.
     """
 
     def __init__(
@@ -33,6 +36,7 @@ class PaymentSystem(WebhookMixin, ProductMixin, QueryMixin):
         refund_policy: RefundPolicy | None = None,
         ids: IdFactory = uuid_ids,
         authorize: Authorizer | None = None,
+        faults: FaultHook | None = None,
     ) -> None:
         base = config or SystemConfig()
         if retry_policy is not None or refund_policy is not None:
@@ -50,6 +54,7 @@ class PaymentSystem(WebhookMixin, ProductMixin, QueryMixin):
             config=base,
             ids=ids,
             authorize=authorize,
+            faults=faults,
         )
 
     def __repr__(self) -> str:

@@ -39,11 +39,13 @@ class WebhookMixin(AdminMixin):
                     return WebhookOutcome("duplicate", event.id, event.type)
                 result, detail = self._apply_event(tx, event)
                 tx.add_webhook_receipt(WebhookReceipt(event.id, event.type, self.now(), result))
+                self.checkpoint("webhook_before_commit")
         except DuplicateError as exc:
             if exc.what != "webhook event":
                 raise
             # A concurrent delivery of the same event committed first.
             return WebhookOutcome("duplicate", event.id, event.type)
+        self.checkpoint("webhook_after_commit")
         return WebhookOutcome(result, event.id, event.type, detail)
 
     def _apply_event(self, tx: StoreTransaction, event: GatewayEvent) -> tuple[WebhookResult, str]:
