@@ -122,6 +122,7 @@ class FakeGateway:
         rate_limit: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         on_event: Callable[[SignedWebhook], None] | None = None,
+        strict: bool = True,
     ) -> None:
         self._secret = webhook_secret
         self._clock: Clock = clock or SystemClock()
@@ -133,6 +134,8 @@ class FakeGateway:
         self.rate_limit = rate_limit
         self._sleep = sleep
         self._on_event = on_event
+        #: With ``strict=False`` unknown customers and payment methods are accepted.
+        self.strict = strict
         self._lock = threading.RLock()
         self._scripts: dict[str, deque[Outcome]] = {}
         self._memo: dict[tuple[str, str], Any] = {}
@@ -157,18 +160,31 @@ class FakeGateway:
         for outcome in outcomes:
             queue.append(Outcome(outcome) if isinstance(outcome, str) else outcome)  # type: ignore[arg-type]
 
+    def script_method(self, payment_method_id: str, *outcomes: Outcome | str) -> None:
+        """Queue outcomes for off-session charges of one saved payment method.
+
+        They take precedence over :meth:`script`'s queue, so a simulation can
+        give each student's card its own story.
+        """
+        queue = self._scripts.setdefault(f"method:{payment_method_id}", deque())
+        for outcome in outcomes:
+            queue.append(Outcome(outcome) if isinstance(outcome, str) else outcome)  # type: ignore[arg-type]
+
     @staticmethod
     def decline(code: str = "insufficient_funds") -> Outcome:
         """A decline with ``code`` (soft or hard by the code's class)."""
         return Outcome("decline", decline_code=code)
 
-    def _next(self, verb: str) -> Outcome:
-        queue = self._scripts.get(verb)
-        return queue.popleft() if queue else Outcome()
+    def _next(self, verb: str, method: str | None = None) -> Outcome:
+        for key in (f"method:{method}", verb):
+            queue = self._scripts.get(key)
+            if queue:
+                return queue.popleft()
+        return Outcome()
 
     def _enter(self, verb: str, **params: Any) -> Outcome:
         self.calls.append(FakeCall(verb, dict(params)))
-        outcome = self._next(verb)
+        outcome = self._next(verb, params.get("payment_method_id"))
         delay = self.latency + outcome.latency
         if delay:
             self._sleep(delay)
@@ -256,7 +272,9 @@ class FakeGateway:
         self, customer_id: str, amount: Money, metadata: Mapping[str, str], key: str | None
     ) -> _Intent:
         if customer_id not in self._customers:
-            raise GatewayRequestError("No such customer", param="customer")
+            if self.strict:
+                raise GatewayRequestError("No such customer", param="customer")
+            self._customers[customer_id] = []
         intent_id = self._new_id("pi")
         intent = _Intent(
             intent_id,
@@ -300,6 +318,11 @@ class FakeGateway:
         with self._lock:
             if not payment_method_id.startswith("pm_"):
                 raise GatewayRequestError("Invalid payment method id", param="payment_method")
+            if not self.strict:
+                # A lenient fake trusts ids it has never seen (a fresh process
+                # working on a database that a previous run filled).
+                self._customers.setdefault(customer_id, [])
+                self.attach_payment_method(customer_id, payment_method_id)
             if payment_method_id not in self._customers.get(customer_id, []):
                 raise GatewayRequestError(
                     "The payment method is not attached to this customer", param="payment_method"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import attrs
@@ -48,14 +49,19 @@ class CollectionMixin(RefundMixin):
     """``collect_due``, ``retry_now`` and ``reconcile``."""
 
     def collect_due(
-        self, now: datetime | None = None, limit: int | None = None
+        self,
+        now: datetime | None = None,
+        limit: int | None = None,
+        *,
+        progress: Callable[[ItemOutcome], None] | None = None,
     ) -> CollectionReport:
         """Charge every item that is due (retries included) off-session.
 
         Items are claimed in batches of ``config.batch_size`` with a lease, so
         several workers can run this at once without taking the same item.
         Paused and cancelled enrollments are not charged. Without a gateway
-        there is nothing to charge and the report is empty.
+        there is nothing to charge and the report is empty. ``progress`` is
+        called with each item's outcome as it is known (for progress bars).
         """
         if limit is not None and (isinstance(limit, bool) or limit < 1):
             raise InvalidInputError(f"limit must be a positive int, got {limit!r}")
@@ -78,7 +84,10 @@ class CollectionMixin(RefundMixin):
                 break
             for item in batch:
                 assert item.lease_until is not None  # noqa: S101 - claim_due sets it
-                outcomes.append(self._collect_item(gateway, item.id, item.lease_until))
+                outcome = self._collect_item(gateway, item.id, item.lease_until)
+                outcomes.append(outcome)
+                if progress is not None:
+                    progress(outcome)
         return CollectionReport(tuple(outcomes))
 
     def retry_now(self, item_id: str, *, actor: str = "customer") -> ItemOutcome:
