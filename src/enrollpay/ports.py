@@ -72,7 +72,7 @@ class Clock(Protocol):
 
 # --- gateway -----------------------------------------------------------------
 
-ChargeStatus = Literal["succeeded", "failed", "requires_action", "processing"]
+ChargeStatus = Literal["succeeded", "failed", "requires_action", "processing", "canceled"]
 
 
 @attrs.frozen
@@ -80,8 +80,9 @@ class ChargeResult:
     """What the gateway said about a charge. Declines are values, not exceptions.
 
     ``processing`` means the gateway accepted the charge but has not settled
-    it (some payment methods settle later): the outcome arrives by webhook or
-    by asking again.
+    it (some payment methods settle later, and an on-session payment waits
+    for the customer): the outcome arrives by webhook or by asking again.
+    ``canceled`` means the payment was cancelled and can no longer succeed.
     """
 
     status: ChargeStatus
@@ -232,6 +233,14 @@ class Gateway(Protocol):
         self, *, gateway_payment_id: str | None, idempotency_key: str, amount: Money
     ) -> ChargeResult | None:
         """Look a payment up (by id, else by key); ``None`` if it never reached the gateway."""
+        ...
+
+    def cancel_payment(self, *, gateway_payment_id: str, idempotency_key: str) -> ChargeResult:
+        """Cancel a payment that has not succeeded, so it never can.
+
+        Returns the payment's state afterwards: ``canceled``, or
+        ``succeeded`` when the customer completed it first.
+        """
         ...
 
     def refund(

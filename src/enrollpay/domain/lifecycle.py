@@ -111,8 +111,10 @@ ITEM_TRANSITIONS: Final[Mapping[ItemStatus, frozenset[ItemStatus]]] = {
     ),
     _I.FAILED: _OPEN_MOVES | {_I.REQUIRES_PAYMENT_METHOD, _I.REQUIRES_ACTION},
     _I.REQUIRES_ACTION: _OPEN_MOVES | {_I.FAILED, _I.REQUIRES_PAYMENT_METHOD},
-    _I.REQUIRES_PAYMENT_METHOD: _OPEN_MOVES | {_I.REQUIRES_ACTION},
-    _I.DEFAULTED: _OPEN_MOVES,
+    # A new card makes a card-less or defaulted item collectible again: it is
+    # queued as a failed item whose retry is due now.
+    _I.REQUIRES_PAYMENT_METHOD: _OPEN_MOVES | {_I.REQUIRES_ACTION, _I.FAILED},
+    _I.DEFAULTED: _OPEN_MOVES | {_I.FAILED},
     _I.PAUSED: frozenset({_I.SCHEDULED, _I.PAID, _I.WAIVED, _I.CANCELLED}),
     _I.PAID: frozenset(),
     _I.CANCELLED: frozenset(),

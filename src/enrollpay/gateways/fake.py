@@ -45,7 +45,14 @@ OutcomeKind = Literal[
     "timeout_after",
     "rate_limited",
 ]
-Verb = Literal["charge_off_session", "start_payment", "refund", "ensure_customer", "payment_status"]
+Verb = Literal[
+    "charge_off_session",
+    "start_payment",
+    "refund",
+    "ensure_customer",
+    "payment_status",
+    "cancel_payment",
+]
 
 SIGNATURE_HEADER = "Stripe-Signature"
 
@@ -123,6 +130,7 @@ class FakeGateway:
         sleep: Callable[[float], None] = time.sleep,
         on_event: Callable[[SignedWebhook], None] | None = None,
         strict: bool = True,
+        id_namespace: str = "fake",
     ) -> None:
         self._secret = webhook_secret
         self._clock: Clock = clock or SystemClock()
@@ -136,6 +144,10 @@ class FakeGateway:
         self._on_event = on_event
         #: With ``strict=False`` unknown customers and payment methods are accepted.
         self.strict = strict
+        #: The middle part of every id the fake makes (``pi_fake_000001``). Processes
+        #: that share one database need different namespaces, or a later process's
+        #: ``pi_fake_000001`` collides with an earlier one's.
+        self.id_namespace = id_namespace
         self._lock = threading.RLock()
         self._scripts: dict[str, deque[Outcome]] = {}
         self._memo: dict[tuple[str, str], Any] = {}
@@ -207,7 +219,7 @@ class FakeGateway:
 
     def _new_id(self, prefix: str) -> str:
         self._counter += 1
-        return f"{prefix}_fake_{self._counter:06d}"
+        return f"{prefix}_{self.id_namespace}_{self._counter:06d}"
 
     # -- capabilities -----------------------------------------------------------
 
@@ -368,6 +380,10 @@ class FakeGateway:
         raise GatewayRequestError("No such payment_intent", param="payment_intent")
 
     def _apply(self, intent: _Intent, outcome: Outcome) -> None:
+        if intent.status == "canceled":
+            raise GatewayRequestError(
+                "This PaymentIntent was canceled and cannot be confirmed", param="payment_intent"
+            )
         if intent.status == "succeeded":
             raise GatewayRequestError(
                 "This PaymentIntent has already succeeded", param="payment_intent"
@@ -401,6 +417,8 @@ class FakeGateway:
         code = None if intent.last_error is None else intent.last_error["decline_code"]
         if intent.status == "succeeded":
             status: Any = "succeeded"
+        elif intent.status == "canceled":
+            status = "canceled"
         elif intent.status == "requires_action":
             status = "requires_action"
         elif intent.last_error is not None:
@@ -437,6 +455,20 @@ class FakeGateway:
             if intent_id is None or intent_id not in self._intents:
                 return None
             return self._result(self._intents[intent_id])
+
+    def cancel_payment(self, *, gateway_payment_id: str, idempotency_key: str) -> ChargeResult:
+        """Cancel an intent that has not succeeded; a succeeded one is returned as it is."""
+        with self._lock:
+            self._enter(
+                "cancel_payment",
+                gateway_payment_id=gateway_payment_id,
+                idempotency_key=idempotency_key,
+            )
+            intent = self._find_intent(gateway_payment_id)
+            if intent.status not in ("succeeded", "canceled"):
+                intent.status = "canceled"
+                self._emit("payment_intent.canceled", self._intent_object(intent))
+            return self._result(intent)
 
     # -- refunds ------------------------------------------------------------------
 

@@ -82,6 +82,11 @@ class SystemConfig:
     past_due_access: bool = True
     #: How long a collection worker holds an item before another may take it.
     lease: timedelta = timedelta(minutes=10)
+    #: How long an on-session payment waits for the customer before collection
+    #: cancels it at the gateway and charges the saved card instead. Below
+    #: Stripe's 24-hour idempotency window, so reopening the checkout within
+    #: it always finds the same payment.
+    checkout_window: timedelta = timedelta(hours=23)
     #: Items claimed per batch by ``collect_due``.
     batch_size: int = 100
     #: Periods of an open-ended subscription kept scheduled ahead.

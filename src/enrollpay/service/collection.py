@@ -40,6 +40,18 @@ _RETRYABLE = frozenset(
 )
 
 
+_OPEN_CHECKOUT = frozenset(
+    {AttemptStatus.PENDING, AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION}
+)
+_RESULT_OF_STATUS: dict[ItemStatus, ItemResult] = {
+    ItemStatus.PAID: "succeeded",
+    ItemStatus.FAILED: "failed",
+    ItemStatus.DEFAULTED: "defaulted",
+    ItemStatus.REQUIRES_PAYMENT_METHOD: "requires_payment_method",
+    ItemStatus.REQUIRES_ACTION: "requires_action",
+}
+
+
 def attempt_key(item_id: str, number: int) -> str:
     """The deterministic idempotency key of an item's ``number``-th attempt."""
     return f"item:{item_id}:attempt:{number}"
@@ -120,6 +132,19 @@ class CollectionMixin(RefundMixin):
         return self._collect_item(gateway, item_id, lease)
 
     def _collect_item(self, gateway: Gateway, item_id: str, lease: datetime) -> ItemOutcome:
+        abandoned = self._close_abandoned_checkout(gateway, item_id, lease)
+        if abandoned is not None:
+            return abandoned
+        prepared = self._prepare_attempt(item_id, lease)
+        if isinstance(prepared, ItemOutcome):
+            return prepared
+        attempt, customer_id = prepared
+        return self._charge(gateway, attempt, customer_id)
+
+    def _prepare_attempt(
+        self, item_id: str, lease: datetime
+    ) -> ItemOutcome | tuple[PaymentAttempt, str]:
+        """Write the off-session attempt (or find the one a dead worker left)."""
         now = self.now()
         with self.store.transaction() as tx:
             item = tx.get_item(item_id, for_update=True)
@@ -181,7 +206,11 @@ class CollectionMixin(RefundMixin):
                     data={"attempt_id": attempt.id, "number": number, "amount": attempt.amount},
                 )
             assert customer is not None  # noqa: S101 - an off-session attempt implies one
-            customer_id = customer.gateway_customer_id
+            return attempt, customer.gateway_customer_id
+
+    def _charge(self, gateway: Gateway, attempt: PaymentAttempt, customer_id: str) -> ItemOutcome:
+        """Send a written attempt to the gateway and record its answer."""
+        item_id = attempt.item_id
         # The attempt and its key are committed: whatever happens next, a
         # retry of this call reuses the key and cannot charge twice.
         self.checkpoint("after_attempt_written")
@@ -205,18 +234,98 @@ class CollectionMixin(RefundMixin):
                 applied = self._refuse_attempt(tx, attempt.id, exc)
             return ItemOutcome(item_id, applied, attempt.id)
         self.checkpoint("after_gateway_answered")
+        if result.status == "processing":
+            # Accepted but not settled: the webhook or reconcile() will tell.
+            self._mark_unknown(attempt.id, "processing at the gateway", result.gateway_payment_id)
+            return ItemOutcome(item_id, "processing", attempt.id)
         with self.store.transaction() as tx:
             applied_result = apply_charge_result(self, tx, attempt.id, result)
+            fresh = tx.get_item(item_id)
+            assert fresh is not None  # noqa: S101
             if applied_result is None:
-                fresh = tx.get_item(item_id)
-                assert fresh is not None  # noqa: S101
+                # A webhook settled it first; report the state it left behind.
+                applied_result = _RESULT_OF_STATUS.get(fresh.status, "processing")
                 if fresh.lease_until is not None:
                     tx.update_item(attrs.evolve(fresh, lease_until=None))
             self.checkpoint("before_commit")
         self.checkpoint("after_commit")
-        return ItemOutcome(item_id, applied_result or "processing", attempt.id, result.decline_code)
+        return ItemOutcome(item_id, applied_result, attempt.id, result.decline_code)
 
-    def _mark_unknown(self, attempt_id: str, message: str) -> None:
+    def _close_abandoned_checkout(
+        self, gateway: Gateway, item_id: str, lease: datetime
+    ) -> ItemOutcome | None:
+        """Cancel an on-session payment the customer left, before charging off-session.
+
+        ``None`` means: carry on collecting. A payment the customer completed
+        meanwhile is recorded instead, and a gateway that cannot be reached
+        postpones the item to a later run.
+        """
+        with self.store.transaction() as tx:
+            item = tx.get_item(item_id)
+            if item is None or item.lease_until != lease:
+                return ItemOutcome(item_id, "skipped")
+            attempts = tx.attempts_of(item_id)
+        last = attempts[-1] if attempts else None
+        if last is None or last.mode != "on_session" or last.status not in _OPEN_CHECKOUT:
+            return None
+        if last.gateway_payment_id is not None:
+            try:
+                state = gateway.cancel_payment(
+                    gateway_payment_id=last.gateway_payment_id,
+                    idempotency_key=f"cancel:{last.id}",
+                )
+            except GatewayUnavailableError:
+                return self._postpone(item_id, lease, last.id)
+            except GatewayRequestError:
+                state = None
+            if state is None or state.status != "canceled":
+                try:
+                    state = gateway.payment_status(
+                        gateway_payment_id=last.gateway_payment_id,
+                        idempotency_key=last.idempotency_key,
+                        amount=last.amount,
+                    )
+                except GatewayUnavailableError:
+                    return self._postpone(item_id, lease, last.id)
+            if state is not None and state.status == "succeeded":
+                with self.store.transaction() as tx:
+                    apply_charge_result(self, tx, last.id, state)
+                return ItemOutcome(item_id, "succeeded", last.id)
+            if state is not None and state.status not in ("canceled", "failed"):
+                return self._postpone(item_id, lease, last.id)
+        with self.store.transaction() as tx:
+            current = tx.get_attempt(last.id)
+            assert current is not None  # noqa: S101
+            if current.status != AttemptStatus.FAILED:
+                tx.update_attempt(
+                    attrs.evolve(
+                        current,
+                        status=AttemptStatus.FAILED,
+                        message="checkout abandoned; payment canceled",
+                        updated_at=self.now(),
+                    )
+                )
+            self.audit(
+                tx,
+                actor="system",
+                action="payment.checkout_abandoned",
+                entity_type="schedule_item",
+                entity_id=item_id,
+                data={"attempt_id": last.id, "gateway_payment_id": last.gateway_payment_id},
+            )
+        return None
+
+    def _postpone(self, item_id: str, lease: datetime, attempt_id: str) -> ItemOutcome:
+        """Keep the item leased for another lease period (not retried in this run)."""
+        with self.store.transaction() as tx:
+            item = tx.get_item(item_id, for_update=True)
+            if item is not None and item.lease_until == lease:
+                tx.update_item(attrs.evolve(item, lease_until=self.now() + self.config.lease))
+        return ItemOutcome(item_id, "skipped", attempt_id)
+
+    def _mark_unknown(
+        self, attempt_id: str, message: str, gateway_payment_id: str | None = None
+    ) -> None:
         with self.store.transaction() as tx:
             attempt = tx.get_attempt(attempt_id)
             assert attempt is not None  # noqa: S101
@@ -224,7 +333,11 @@ class CollectionMixin(RefundMixin):
                 return
             tx.update_attempt(
                 attrs.evolve(
-                    attempt, status=AttemptStatus.UNKNOWN, message=message, updated_at=self.now()
+                    attempt,
+                    status=AttemptStatus.UNKNOWN,
+                    message=message,
+                    updated_at=self.now(),
+                    gateway_payment_id=gateway_payment_id or attempt.gateway_payment_id,
                 )
             )
             item = tx.get_item(attempt.item_id, for_update=True)

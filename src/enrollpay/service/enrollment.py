@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date
+from typing import Literal
 
 import attrs
 
@@ -32,6 +33,7 @@ from enrollpay.ports import Gateway, PaymentSession, StoreTransaction
 from enrollpay.service.base import check_text
 from enrollpay.service.collection import CollectionMixin, attempt_key
 from enrollpay.service.results import EnrollmentResult, ItemOutcome
+from enrollpay.service.settlement import apply_charge_result
 
 __all__ = ["EnrollmentMixin", "check_payment_method_id", "customer_key"]
 
@@ -130,7 +132,13 @@ class EnrollmentMixin(CollectionMixin):
             attempt: PaymentAttempt | None = None
             if first is not None and gateway is not None:
                 attempt = self._new_attempt(first, number=1, mode="on_session")
-                items[0] = attrs.evolve(first, status=ItemStatus.PROCESSING)
+                # The lease is the checkout window: once it runs out, collection
+                # cancels the abandoned payment and charges a saved card.
+                items[0] = attrs.evolve(
+                    first,
+                    status=ItemStatus.PROCESSING,
+                    lease_until=now + self.config.checkout_window,
+                )
             status = derive_enrollment_status(
                 (ItemState(i.status, i.due) for i in items),
                 today=today,
@@ -272,6 +280,25 @@ class EnrollmentMixin(CollectionMixin):
         gateway = self.require_gateway()
         with self.store.transaction() as tx:
             item, attempt = self._payable_attempt(tx, item_id)
+        if attempt.gateway_payment_id is not None:
+            # Reopen the very payment the customer (or collection) started:
+            # a second payment for the same item could be paid twice.
+            state = gateway.payment_status(
+                gateway_payment_id=attempt.gateway_payment_id,
+                idempotency_key=attempt.idempotency_key,
+                amount=attempt.amount,
+            )
+            if state is not None and state.client_secret and state.status != "canceled":
+                if state.status == "succeeded":
+                    with self.store.transaction() as tx:
+                        apply_charge_result(self, tx, attempt.id, state)
+                    raise ItemNotPayableError(item_id, "paid")
+                status: Literal["requires_action", "requires_payment_method"] = (
+                    "requires_action"
+                    if state.status == "requires_action"
+                    else "requires_payment_method"
+                )
+                return PaymentSession(attempt.gateway_payment_id, state.client_secret, status)
         return self._open_session(gateway, tx_user=self._user_of(item), attempt=attempt)
 
     def _user_of(self, item: ScheduleItem) -> str:
@@ -304,13 +331,22 @@ class EnrollmentMixin(CollectionMixin):
             and last.status
             in (AttemptStatus.PENDING, AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION)
         ):
+            if item.status == ItemStatus.PROCESSING:
+                # The customer is back at the checkout: give them the full window.
+                tx.update_item(
+                    attrs.evolve(item, lease_until=self.now() + self.config.checkout_window)
+                )
             return item, last
         if last is not None and last.status == AttemptStatus.REQUIRES_ACTION:
             return item, last
         attempt = self._new_attempt(item, number=len(attempts) + 1, mode="on_session")
         tx.add_attempt(attempt)
         self.set_item(
-            tx, item, status=ItemStatus.PROCESSING, lease_until=None, next_attempt_at=None
+            tx,
+            item,
+            status=ItemStatus.PROCESSING,
+            lease_until=self.now() + self.config.checkout_window,
+            next_attempt_at=None,
         )
         self.audit(
             tx,

@@ -85,6 +85,16 @@ def apply_charge_result(
     if result.status == "requires_action":
         applied = apply_requires_action(core, tx, attempt_id, result.gateway_payment_id)
         return "requires_action" if applied else None
+    if result.status == "canceled":
+        return apply_failure(
+            core,
+            tx,
+            attempt_id,
+            gateway_payment_id=result.gateway_payment_id,
+            decline_code=None,
+            decline_class=None,
+            message="the payment was canceled at the gateway",
+        )
     return None  # processing: the outcome comes later
 
 
@@ -115,6 +125,7 @@ def apply_success(
         decline_code=None,
         decline_class=None,
         message=None,
+        payment_method_id=attempt.payment_method_id or payment_method_id,
     )
     tx.update_attempt(attempt)
     item = tx.get_item(attempt.item_id, for_update=True)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import attrs
 
-from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
+from enrollpay.domain.lifecycle import OPEN_ITEM_STATUSES, EnrollmentStatus, ItemStatus
 from enrollpay.domain.records import PaymentAttempt, Refund, WebhookReceipt
 from enrollpay.errors import DuplicateError, WebhookSignatureError
 from enrollpay.ports import GatewayEvent, StoreTransaction
@@ -196,7 +196,7 @@ class WebhookMixin(AdminMixin):
             if enrollment.status in (EnrollmentStatus.CANCELLED, EnrollmentStatus.PAUSED):
                 continue
             for item in tx.items_of(enrollment.id):
-                if item.status == ItemStatus.REQUIRES_PAYMENT_METHOD:
+                if item.status in (ItemStatus.REQUIRES_PAYMENT_METHOD, ItemStatus.DEFAULTED):
                     self.set_item(
                         tx,
                         item,
@@ -229,7 +229,7 @@ class WebhookMixin(AdminMixin):
         if enrollment.status == EnrollmentStatus.CANCELLED:
             return "stale", "already cancelled"
         for item in tx.items_of(enrollment.id):
-            if item.status in (ItemStatus.SCHEDULED, ItemStatus.FAILED, ItemStatus.PAUSED):
+            if item.status in OPEN_ITEM_STATUSES and not self._in_flight(tx, item):
                 self.set_item(tx, item, status=ItemStatus.CANCELLED, lease_until=None)
         tx.update_enrollment(
             attrs.evolve(

@@ -1,0 +1,148 @@
+"""On-session checkouts: reopening, abandoning, authenticating, and slow settlement."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from enrollpay import AttemptStatus, EnrollmentStatus, Installments, ItemStatus, PaymentSystem
+from enrollpay.domain.records import Product
+from enrollpay.errors import GatewayRequestError
+from enrollpay.testing import FakeGateway, FrozenClock
+from tests.service.conftest import usd
+
+
+@pytest.fixture
+def two_installments(system: PaymentSystem) -> Product:
+    """A 200.00 USD course on 2 monthly installments."""
+    return system.register_product(product_type="course", product_id="two", name="Two",
+                                   price=usd("200"), payment_plan=Installments(2))  # fmt: skip
+
+
+def _give_saved_card(system: PaymentSystem, fake: FakeGateway, user: str) -> None:
+    secret = system.start_payment_method_update(user)
+    fake.complete_setup(secret, payment_method=f"pm_{user}")
+    fake.deliver(system)
+
+
+def test_an_abandoned_checkout_is_cancelled_then_the_saved_card_is_charged(
+    system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, two_installments: Product
+) -> None:
+    """After the checkout window the open payment is cancelled first: one charge in all."""
+    result = system.enroll(user_id="u", product_id=two_installments.id)
+    _give_saved_card(system, fake, "u")
+    clock.advance(hours=22)
+    assert system.collect_due().outcomes == ()  # still inside the checkout window
+
+    clock.advance(hours=2)
+    report = system.collect_due()
+    fake.deliver(system)
+
+    assert [o.result for o in report.outcomes] == ["succeeded"]
+    assert len(fake.charges) == 1
+    assert result.client_secret is not None
+    with pytest.raises(GatewayRequestError):  # the abandoned payment can no longer be paid
+        fake.complete_payment(result.client_secret)
+    details = system.payment_details(result.enrollment_id)
+    assert [a.status for a in details.attempts] == [AttemptStatus.FAILED, AttemptStatus.SUCCEEDED]
+    assert details.enrollment.status == EnrollmentStatus.ACTIVE
+
+
+def test_a_checkout_completed_while_its_webhook_was_lost_is_not_charged_again(
+    system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, two_installments: Product
+) -> None:
+    """The customer paid but the webhook never came: collection records that payment."""
+    result = system.enroll(user_id="u", product_id=two_installments.id)
+    _give_saved_card(system, fake, "u")
+    assert result.client_secret is not None
+    fake.complete_payment(result.client_secret)
+    fake.take_events()  # lost
+    clock.advance(hours=24)
+
+    report = system.collect_due()
+
+    assert [o.result for o in report.outcomes] == ["succeeded"]
+    assert len(fake.charges) == 1
+    assert system.payment_details(result.enrollment_id).items[0].status == ItemStatus.PAID
+
+
+def test_reopening_the_checkout_returns_the_same_payment(
+    system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, two_installments: Product
+) -> None:
+    """A customer back after an hour gets the same client secret and a fresh window."""
+    result = system.enroll(user_id="u", product_id=two_installments.id)
+    clock.advance(hours=20)
+
+    session = system.start_payment(result.schedule[0].id)
+    clock.advance(hours=20)
+
+    assert session.client_secret == result.client_secret
+    assert system.collect_due().outcomes == ()  # the window restarted when they came back
+
+
+def test_authentication_reopens_the_off_session_payment_itself(
+    system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, two_installments: Product
+) -> None:
+    """For an off-session charge needing authentication, start_payment reuses its intent."""
+    result = system.enroll(user_id="u", product_id=two_installments.id)
+    assert result.client_secret is not None
+    fake.complete_payment(result.client_secret)
+    fake.deliver(system)
+    clock.set(clock.now() + timedelta(days=31))
+    fake.script("requires_action")
+    assert [o.result for o in system.collect_due().outcomes] == ["requires_action"]
+    item = system.payment_details(result.enrollment_id).items[1]
+    off_session = system.payment_details(result.enrollment_id).attempts[-1]
+
+    session = system.start_payment(item.id)
+
+    assert session.gateway_payment_id == off_session.gateway_payment_id
+    assert session.status == "requires_action"
+    fake.settle(session.client_secret)
+    fake.deliver(system)
+    assert system.payment_details(result.enrollment_id).items[1].status == ItemStatus.PAID
+    assert len(fake.charges) == 2
+
+
+def test_a_charge_still_processing_is_unknown_until_it_settles(
+    system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, two_installments: Product
+) -> None:
+    """A slow payment method: the attempt is unknown, reconcile settles it later."""
+    result = system.enroll(user_id="u", product_id=two_installments.id)
+    assert result.client_secret is not None
+    fake.complete_payment(result.client_secret)
+    fake.deliver(system)
+    clock.set(clock.now() + timedelta(days=31))
+    fake.script("processing")
+
+    assert [o.result for o in system.collect_due().outcomes] == ["processing"]
+    attempt = system.payment_details(result.enrollment_id).attempts[-1]
+    assert attempt.status == AttemptStatus.UNKNOWN
+    assert attempt.gateway_payment_id is not None
+    assert system.reconcile().still_unknown == 1
+
+    fake.settle(attempt.gateway_payment_id)
+    fake.take_events()  # even without the webhook, reconcile finds out
+    assert system.reconcile().resolved == 1
+    assert system.payment_details(result.enrollment_id).items[1].status == ItemStatus.PAID
+
+
+def test_a_new_card_from_the_setup_webhook_queues_waiting_items(
+    system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, two_installments: Product
+) -> None:
+    """setup_intent.succeeded makes card-less and defaulted items collectible again."""
+    result = system.enroll(user_id="u", product_id=two_installments.id)
+    system.record_manual_payment(result.schedule[0].id, method="cash", actor="desk")
+    clock.set(clock.now() + timedelta(days=31))
+    assert [o.result for o in system.collect_due().outcomes] == ["requires_payment_method"]
+
+    secret = system.start_payment_method_update("u")
+    fake.complete_setup(secret, payment_method="pm_new")
+    outcomes = fake.deliver(system)
+    report = system.collect_due()
+    fake.deliver(system)
+
+    assert [o.result for o in outcomes] == ["processed"]
+    assert [o.result for o in report.outcomes] == ["succeeded"]
+    assert system.get_enrollment(result.enrollment_id).status == EnrollmentStatus.COMPLETED
