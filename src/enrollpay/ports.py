@@ -439,8 +439,8 @@ class StoreTransaction(ReportQueries, Protocol):
         """Insert; ``DuplicateError`` if the idempotency key exists."""
         ...
 
-    def get_attempt(self, attempt_id: str) -> PaymentAttempt | None:
-        """An attempt by id."""
+    def get_attempt(self, attempt_id: str, *, for_update: bool = False) -> PaymentAttempt | None:
+        """An attempt by id, locked against concurrent writers with ``for_update``."""
         ...
 
     def update_attempt(self, attempt: PaymentAttempt) -> None:

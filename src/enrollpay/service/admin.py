@@ -64,7 +64,7 @@ class AdminMixin(EnrollmentMixin):
         return enrollment
 
     def _item(self, tx: StoreTransaction, item_id: str) -> ScheduleItem:
-        item = tx.get_item(item_id, for_update=True)
+        item = self.lock_item(tx, item_id)
         if item is None:
             raise ScheduleItemNotFoundError(item_id)
         return item

@@ -20,7 +20,7 @@ from enrollpay.domain.lifecycle import (
 )
 from enrollpay.domain.money import Money
 from enrollpay.domain.plans import Subscription
-from enrollpay.domain.records import Enrollment, ScheduleItem
+from enrollpay.domain.records import Enrollment, PaymentAttempt, ScheduleItem
 from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.retry import RetryPolicy
 from enrollpay.domain.schedule import ScheduleLine
@@ -212,6 +212,27 @@ class ServiceCore:
             data={"from": enrollment.status, "to": status},
         )
         return updated
+
+    def lock_item(self, tx: StoreTransaction, item_id: str) -> ScheduleItem | None:
+        """Lock an item for writing: its enrollment first, then the item.
+
+        The library takes row locks in one order (enrollment, item, attempt)
+        so concurrent writers on PostgreSQL queue instead of deadlocking.
+        """
+        peek = tx.get_item(item_id)
+        if peek is None:
+            return None
+        tx.get_enrollment(peek.enrollment_id, for_update=True)
+        return tx.get_item(item_id, for_update=True)
+
+    def lock_attempt(self, tx: StoreTransaction, attempt_id: str) -> PaymentAttempt:
+        """Lock an attempt's enrollment and item, then the attempt (the one lock order)."""
+        peek = tx.get_attempt(attempt_id)
+        assert peek is not None  # noqa: S101 - callers pass ids they just read
+        self.lock_item(tx, peek.item_id)
+        attempt = tx.get_attempt(attempt_id, for_update=True)
+        assert attempt is not None  # noqa: S101
+        return attempt
 
     def item_from_line(self, enrollment_id: str, line: ScheduleLine) -> ScheduleItem:
         """A new, scheduled item for one line of a schedule."""

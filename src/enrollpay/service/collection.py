@@ -108,7 +108,7 @@ class CollectionMixin(RefundMixin):
         now = self.now()
         lease = now + self.config.lease
         with self.store.transaction() as tx:
-            item = tx.get_item(item_id, for_update=True)
+            item = self.lock_item(tx, item_id)
             if item is None:
                 raise ScheduleItemNotFoundError(item_id)
             enrollment = tx.get_enrollment(item.enrollment_id)
@@ -147,7 +147,7 @@ class CollectionMixin(RefundMixin):
         """Write the off-session attempt (or find the one a dead worker left)."""
         now = self.now()
         with self.store.transaction() as tx:
-            item = tx.get_item(item_id, for_update=True)
+            item = self.lock_item(tx, item_id)
             if item is None or item.lease_until != lease:
                 return ItemOutcome(item_id, "skipped")  # another worker took it over
             enrollment = tx.get_enrollment(item.enrollment_id)
@@ -318,7 +318,7 @@ class CollectionMixin(RefundMixin):
     def _postpone(self, item_id: str, lease: datetime, attempt_id: str) -> ItemOutcome:
         """Keep the item leased for another lease period (not retried in this run)."""
         with self.store.transaction() as tx:
-            item = tx.get_item(item_id, for_update=True)
+            item = self.lock_item(tx, item_id)
             if item is not None and item.lease_until == lease:
                 tx.update_item(attrs.evolve(item, lease_until=self.now() + self.config.lease))
         return ItemOutcome(item_id, "skipped", attempt_id)
@@ -327,8 +327,7 @@ class CollectionMixin(RefundMixin):
         self, attempt_id: str, message: str, gateway_payment_id: str | None = None
     ) -> None:
         with self.store.transaction() as tx:
-            attempt = tx.get_attempt(attempt_id)
-            assert attempt is not None  # noqa: S101
+            attempt = self.lock_attempt(tx, attempt_id)
             if attempt.status != AttemptStatus.PENDING:
                 return
             tx.update_attempt(
@@ -340,7 +339,7 @@ class CollectionMixin(RefundMixin):
                     gateway_payment_id=gateway_payment_id or attempt.gateway_payment_id,
                 )
             )
-            item = tx.get_item(attempt.item_id, for_update=True)
+            item = self.lock_item(tx, attempt.item_id)
             assert item is not None  # noqa: S101
             tx.update_item(attrs.evolve(item, lease_until=None))
             self.audit(
@@ -360,14 +359,13 @@ class CollectionMixin(RefundMixin):
         Retrying the same request cannot help, so the item waits for a new
         payment method and the error is kept on the attempt for the admin.
         """
-        attempt = tx.get_attempt(attempt_id)
-        assert attempt is not None  # noqa: S101
+        attempt = self.lock_attempt(tx, attempt_id)
         tx.update_attempt(
             attrs.evolve(
                 attempt, status=AttemptStatus.FAILED, message=str(exc), updated_at=self.now()
             )
         )
-        item = tx.get_item(attempt.item_id, for_update=True)
+        item = self.lock_item(tx, attempt.item_id)
         assert item is not None  # noqa: S101
         self.set_item(tx, item, status=ItemStatus.REQUIRES_PAYMENT_METHOD, lease_until=None)
         self.audit(
@@ -417,8 +415,7 @@ class CollectionMixin(RefundMixin):
             with self.store.transaction() as tx:
                 if result is None:
                     if attempt.mode == "off_session" and attempt.status == AttemptStatus.UNKNOWN:
-                        self._resend_later(tx, attempt, now)
-                        resent += 1
+                        resent += self._resend_later(tx, attempt, now)
                     continue
                 if apply_charge_result(self, tx, attempt.id, result) is not None:
                     resolved += 1
@@ -427,10 +424,13 @@ class CollectionMixin(RefundMixin):
         done, failed = self._finish_pending_refunds(gateway)
         return ReconcileReport(checked, resolved, resent, still_unknown, done, failed)
 
-    def _resend_later(self, tx: StoreTransaction, attempt: PaymentAttempt, now: datetime) -> None:
+    def _resend_later(self, tx: StoreTransaction, attempt: PaymentAttempt, now: datetime) -> bool:
         """The gateway never saw the attempt: make it collectible again, same key."""
+        attempt = self.lock_attempt(tx, attempt.id)
+        if attempt.status != AttemptStatus.UNKNOWN:
+            return False  # someone resolved it meanwhile
         tx.update_attempt(attrs.evolve(attempt, status=AttemptStatus.PENDING, updated_at=now))
-        item = tx.get_item(attempt.item_id, for_update=True)
+        item = self.lock_item(tx, attempt.item_id)
         assert item is not None  # noqa: S101
         # An expired lease on a processing item is what claim_due picks up.
         tx.update_item(attrs.evolve(item, lease_until=now))
@@ -442,3 +442,4 @@ class CollectionMixin(RefundMixin):
             entity_id=item.id,
             data={"attempt_id": attempt.id},
         )
+        return True

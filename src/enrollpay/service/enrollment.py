@@ -310,7 +310,7 @@ class EnrollmentMixin(CollectionMixin):
     def _payable_attempt(
         self, tx: StoreTransaction, item_id: str
     ) -> tuple[ScheduleItem, PaymentAttempt]:
-        item = tx.get_item(item_id, for_update=True)
+        item = self.lock_item(tx, item_id)
         if item is None:
             raise ScheduleItemNotFoundError(item_id)
         enrollment = tx.get_enrollment(item.enrollment_id)

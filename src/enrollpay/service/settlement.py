@@ -109,8 +109,7 @@ def apply_success(
     actor: str = "gateway",
 ) -> bool:
     """Record money received for an attempt; False if it was recorded already."""
-    attempt = tx.get_attempt(attempt_id)
-    assert attempt is not None  # noqa: S101 - callers pass ids they just read
+    attempt = core.lock_attempt(tx, attempt_id)
     gid = gateway_payment_id or attempt.gateway_payment_id
     if attempt.status == AttemptStatus.SUCCEEDED:
         return False
@@ -128,7 +127,7 @@ def apply_success(
         payment_method_id=attempt.payment_method_id or payment_method_id,
     )
     tx.update_attempt(attempt)
-    item = tx.get_item(attempt.item_id, for_update=True)
+    item = core.lock_item(tx, attempt.item_id)
     assert item is not None  # noqa: S101 - attempts always belong to an item
     payment = Payment(
         id=core.new_id("pay"),
@@ -214,8 +213,7 @@ def apply_failure(
     actor: str = "gateway",
 ) -> ItemResult | None:
     """Record a decline and apply the retry policy; None if stale or repeated."""
-    attempt = tx.get_attempt(attempt_id)
-    assert attempt is not None  # noqa: S101
+    attempt = core.lock_attempt(tx, attempt_id)
     if attempt.status in (AttemptStatus.SUCCEEDED, AttemptStatus.FAILED):
         return None
     now = core.now()
@@ -229,7 +227,7 @@ def apply_failure(
         updated_at=now,
     )
     tx.update_attempt(attempt)
-    item = tx.get_item(attempt.item_id, for_update=True)
+    item = core.lock_item(tx, attempt.item_id)
     assert item is not None  # noqa: S101
     data = {**_attempt_data(attempt), "decline_code": decline_code, "decline_class": decline_class}
     if item.status not in (ItemStatus.PROCESSING, ItemStatus.REQUIRES_ACTION):
@@ -284,8 +282,7 @@ def apply_requires_action(
     actor: str = "gateway",
 ) -> bool:
     """The customer must authenticate; False if stale or repeated."""
-    attempt = tx.get_attempt(attempt_id)
-    assert attempt is not None  # noqa: S101
+    attempt = core.lock_attempt(tx, attempt_id)
     if attempt.status == AttemptStatus.REQUIRES_ACTION or not can_transition(
         attempt.status, AttemptStatus.REQUIRES_ACTION
     ):
@@ -298,7 +295,7 @@ def apply_requires_action(
         updated_at=now,
     )
     tx.update_attempt(attempt)
-    item = tx.get_item(attempt.item_id, for_update=True)
+    item = core.lock_item(tx, attempt.item_id)
     assert item is not None  # noqa: S101
     if can_transition(item.status, ItemStatus.REQUIRES_ACTION) and item.status not in (
         TERMINAL_ITEM_STATUSES | {ItemStatus.PAUSED}

@@ -283,7 +283,7 @@ class _MemoryTransaction:
             raise DuplicateError("gateway payment id", gid)
         self._t.attempts[attempt.id] = attempt
 
-    def get_attempt(self, attempt_id: str) -> PaymentAttempt | None:
+    def get_attempt(self, attempt_id: str, *, for_update: bool = False) -> PaymentAttempt | None:
         return self._t.attempts.get(attempt_id)
 
     def update_attempt(self, attempt: PaymentAttempt) -> None:

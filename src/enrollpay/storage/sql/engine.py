@@ -1,0 +1,117 @@
+"""Engine set-up per database, and the translation of SQLAlchemy errors.
+
+No ``sqlalchemy.*`` exception leaves the SQL store: :func:`translate` maps
+each one to the library's hierarchy (``raise ... from``), keeping the
+original as ``__cause__`` for debugging.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+
+from enrollpay.errors import ConcurrencyError, EnrollpayError, StorageError
+
+__all__ = [
+    "configure_sqlite",
+    "is_contention",
+    "is_postgresql",
+    "is_sqlite",
+    "translate",
+]
+
+#: PostgreSQL SQLSTATEs that mean "a concurrent transaction won":
+#: serialization_failure, deadlock_detected, lock_not_available.
+_PG_CONTENTION = frozenset({"40001", "40P01", "55P03"})
+_SQLITE_CONTENTION = ("database is locked", "database table is locked", "database is busy")
+
+_configured: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
+
+
+def is_sqlite(engine: sa.Engine | sa.Connection) -> bool:
+    """True for an SQLite database."""
+    return engine.dialect.name == "sqlite"
+
+
+def is_postgresql(engine: sa.Engine | sa.Connection) -> bool:
+    """True for a PostgreSQL database."""
+    return engine.dialect.name == "postgresql"
+
+
+def configure_sqlite(engine: sa.Engine) -> None:
+    """Make every transaction on ``engine`` an SQLite ``BEGIN IMMEDIATE`` with foreign keys on.
+
+    pysqlite's legacy transaction control does not emit BEGIN before a
+    SELECT (so reads are not repeatable) nor before SAVEPOINT, and a
+    deferred transaction that later writes fails at once with "database is
+    locked" when another writer got there first. Following SQLAlchemy's
+    recipe, pysqlite's own BEGIN is switched off and every transaction
+    starts with ``BEGIN IMMEDIATE``, which takes the write lock up front
+    (waiting up to the connection's busy timeout): writers serialise and
+    never deadlock. Idempotent; connections already in the pool are fixed
+    on their next checkout.
+    """
+    if engine in _configured:
+        return
+    _configured.add(engine)
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(conn: sa.Connection) -> None:
+        record = conn.connection
+        if not record.info.get("enrollpay_sqlite"):
+            dbapi: Any = record.dbapi_connection
+            dbapi.isolation_level = None  # sqlite3 stops emitting BEGIN itself
+            cursor = dbapi.cursor()
+            try:
+                # Only takes effect outside a transaction, hence here.
+                cursor.execute("PRAGMA foreign_keys=ON")
+            finally:
+                cursor.close()
+            record.info["enrollpay_sqlite"] = True
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def enable_wal(engine: sa.Engine) -> None:
+    """Switch a file database to write-ahead logging (readers never block the writer)."""
+
+    @event.listens_for(engine, "connect")
+    def _wal(dbapi: Any, _record: Any) -> None:
+        cursor = dbapi.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        finally:
+            cursor.close()
+
+
+def _sqlstate(error: exc.DBAPIError) -> str | None:
+    orig = error.orig
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return state if isinstance(state, str) else None
+
+
+def is_contention(error: BaseException) -> bool:
+    """True when ``error`` means a concurrent writer won (retrying may succeed)."""
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if _sqlstate(error) in _PG_CONTENTION:
+        return True
+    text = str(error.orig).lower()
+    return any(marker in text for marker in _SQLITE_CONTENTION)
+
+
+def translate(error: exc.SQLAlchemyError) -> EnrollpayError:
+    """The library error for a SQLAlchemy error (raise it ``from error``)."""
+    if isinstance(error, exc.StatementError) and isinstance(error.orig, EnrollpayError):
+        return error.orig  # raised by one of our type decorators while binding
+    if isinstance(error, exc.DBAPIError):
+        if is_contention(error):
+            return ConcurrencyError(
+                f"gave up after losing to a concurrent transaction: {error.orig}"
+            )
+        if isinstance(error, exc.IntegrityError):
+            return StorageError(f"the database refused a write: {error.orig}")
+        return StorageError(f"database error: {error.orig}")
+    return StorageError(f"database error: {error}")

@@ -1,0 +1,315 @@
+"""The SQL schema of :class:`~enrollpay.storage.sql.SqlStore`, as SQLAlchemy Core tables.
+
+The constraints carry the store's invariants, so they hold even for a
+writer that bypasses the library: one non-cancelled enrollment per user
+and product (a partial unique index), unique gateway event ids,
+idempotency keys and gateway payment/refund ids, non-negative amounts and
+known status values. Money is a BIGINT of minor units next to a currency
+column; instants are time-zone aware UTC timestamps (:class:`UTCDateTime`);
+due dates are DATEs; plans, refund policies, intervals and metadata are
+JSON.
+
+The Alembic migrations in ``migrations/`` build exactly this schema (a test
+compares them with :data:`metadata`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
+from enrollpay.domain.retry import DeclineClass
+from enrollpay.errors import NaiveDatetimeError
+
+__all__ = [
+    "ALL_TABLES",
+    "UTCDateTime",
+    "attempts",
+    "audit_log",
+    "customers",
+    "enrollments",
+    "metadata",
+    "payments",
+    "plan_rules",
+    "products",
+    "refunds",
+    "schedule_items",
+    "webhook_receipts",
+]
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """An instant stored in UTC that always comes back time-zone aware, in UTC.
+
+    PostgreSQL keeps it as ``timestamp with time zone``. SQLite has no such
+    type: the value is stored as naive UTC text in SQLAlchemy's fixed-width
+    format (``YYYY-MM-DD HH:MM:SS.ffffff``), so comparing two of them in SQL
+    compares the instants. Naive datetimes are refused.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Aware datetime -> UTC (naive UTC on SQLite)."""
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.utcoffset() is None:
+            raise NaiveDatetimeError(f"an instant must be time-zone aware, got {value!r}")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Stored value -> aware datetime in UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+_ID = sa.String()  # ids are opaque strings; the service bounds their length
+
+
+def _one_of(column: str, values: Any, name: str) -> sa.CheckConstraint:
+    listed = ", ".join(f"'{v}'" for v in sorted(str(v) for v in values))
+    return sa.CheckConstraint(f"{column} IN ({listed})", name=name)
+
+
+def _not_negative(column: str) -> sa.CheckConstraint:
+    return sa.CheckConstraint(f"{column} >= 0", name=f"{column}_not_negative")
+
+
+products = sa.Table(
+    "enrollpay_products",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("product_type", sa.String(), nullable=False),
+    sa.Column("product_id", sa.String(), nullable=False),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("price_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("active", sa.Boolean(), nullable=False),
+    sa.Column("auto_assign_payment_plan", sa.Boolean(), nullable=False),
+    sa.Column("payment_plan", sa.JSON(), nullable=True),
+    sa.Column("offered_plans", sa.JSON(), nullable=False),
+    sa.Column("refund_policy", sa.JSON(), nullable=True),
+    sa.Column("service_period", sa.JSON(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("product_type", "product_id"),
+    _not_negative("price_minor"),
+)
+
+plan_rules = sa.Table(
+    "enrollpay_plan_rules",
+    metadata,
+    sa.Column("position", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("priority", sa.Integer(), nullable=False),
+    sa.Column("plan", sa.JSON(), nullable=False),
+    sa.Column("product_types", sa.JSON(), nullable=True),
+    sa.Column("min_price", sa.JSON(), nullable=True),
+    sa.Column("max_price", sa.JSON(), nullable=True),
+    sa.Column("currency", sa.String(3), nullable=True),
+    sa.Column("product_ids", sa.JSON(), nullable=True),
+    sa.Column("active", sa.Boolean(), nullable=False),
+)
+
+customers = sa.Table(
+    "enrollpay_customers",
+    metadata,
+    sa.Column("user_id", _ID, primary_key=True),
+    sa.Column("gateway_customer_id", sa.String(), nullable=False, unique=True),
+    sa.Column("payment_method_id", sa.String(), nullable=True),
+)
+
+enrollments = sa.Table(
+    "enrollpay_enrollments",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("user_id", sa.String(), nullable=False),
+    sa.Column(
+        "product_id", _ID, sa.ForeignKey("enrollpay_products.id"), nullable=False, index=True
+    ),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("plan", sa.JSON(), nullable=False),
+    sa.Column("price_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("start_date", sa.Date(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("paused_on", sa.Date(), nullable=True),
+    sa.Column("cancelled_at", UTCDateTime(), nullable=True),
+    sa.Column("cancel_reason", sa.Text(), nullable=True),
+    sa.Column("gateway_subscription_id", sa.String(), nullable=True, index=True),
+    sa.Column("meta", sa.JSON(), nullable=False),
+    _one_of("status", EnrollmentStatus, "known_status"),
+    _not_negative("price_minor"),
+)
+
+# At most one enrollment per (user, product) that is not cancelled.
+sa.Index(
+    "uq_enrollpay_enrollments_open",
+    enrollments.c.user_id,
+    enrollments.c.product_id,
+    unique=True,
+    sqlite_where=enrollments.c.status != EnrollmentStatus.CANCELLED.value,
+    postgresql_where=enrollments.c.status != EnrollmentStatus.CANCELLED.value,
+)
+
+schedule_items = sa.Table(
+    "enrollpay_schedule_items",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("enrollment_id", _ID, sa.ForeignKey("enrollpay_enrollments.id"), nullable=False),
+    sa.Column("seq", sa.Integer(), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("due", sa.Date(), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+    sa.Column("amount_paid_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("failures", sa.Integer(), nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime(), nullable=True),
+    sa.Column("lease_until", UTCDateTime(), nullable=True),
+    sa.Column("last_decline_code", sa.String(), nullable=True),
+    sa.Column("paid_at", UTCDateTime(), nullable=True),
+    sa.Column("updated_at", UTCDateTime(), nullable=True),
+    sa.UniqueConstraint("enrollment_id", "seq"),
+    _one_of("status", ItemStatus, "known_status"),
+    _one_of("kind", ("deposit", "installment", "full", "period"), "known_kind"),
+    _not_negative("amount_minor"),
+    _not_negative("amount_paid_minor"),
+    _not_negative("failures"),
+)
+# What collection scans (claim_due) and what the admin and reports filter by.
+sa.Index("ix_enrollpay_schedule_items_status_due", schedule_items.c.status, schedule_items.c.due)
+
+attempts = sa.Table(
+    "enrollpay_payment_attempts",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column(
+        "item_id", _ID, sa.ForeignKey("enrollpay_schedule_items.id"), nullable=False, index=True
+    ),
+    sa.Column("enrollment_id", _ID, sa.ForeignKey("enrollpay_enrollments.id"), nullable=False),
+    sa.Column("number", sa.Integer(), nullable=False),
+    sa.Column("idempotency_key", sa.String(), nullable=False, unique=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("gateway_payment_id", sa.String(), nullable=True, unique=True),
+    sa.Column("payment_method_id", sa.String(), nullable=True),
+    sa.Column("decline_code", sa.String(), nullable=True),
+    sa.Column("decline_class", sa.String(32), nullable=True),
+    sa.Column("message", sa.Text(), nullable=True),
+    _one_of("status", AttemptStatus, "known_status"),
+    _one_of("mode", ("on_session", "off_session"), "known_mode"),
+    _one_of("decline_class", DeclineClass, "known_decline_class"),
+    _not_negative("amount_minor"),
+)
+# What reconcile() lists: unknown and pending attempts, oldest first.
+sa.Index(
+    "ix_enrollpay_payment_attempts_status_created_at", attempts.c.status, attempts.c.created_at
+)
+
+payments = sa.Table(
+    "enrollpay_payments",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column(
+        "enrollment_id",
+        _ID,
+        sa.ForeignKey("enrollpay_enrollments.id"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("item_id", _ID, sa.ForeignKey("enrollpay_schedule_items.id"), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("method", sa.String(16), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("gateway_payment_id", sa.String(), nullable=True, unique=True),
+    sa.Column("attempt_id", _ID, sa.ForeignKey("enrollpay_payment_attempts.id"), nullable=True),
+    sa.Column("reference", sa.Text(), nullable=True),
+    sa.Column("notes", sa.Text(), nullable=True),
+    sa.Column("actor", sa.String(), nullable=True),
+    _one_of("method", ("gateway", "cash", "check", "bank_transfer", "other"), "known_method"),
+    _not_negative("amount_minor"),
+)
+
+refunds = sa.Table(
+    "enrollpay_refunds",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column(
+        "payment_id", _ID, sa.ForeignKey("enrollpay_payments.id"), nullable=False, index=True
+    ),
+    sa.Column(
+        "enrollment_id",
+        _ID,
+        sa.ForeignKey("enrollpay_enrollments.id"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("method", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("idempotency_key", sa.String(), nullable=True, unique=True),
+    sa.Column("gateway_refund_id", sa.String(), nullable=True, unique=True),
+    sa.Column("reason", sa.Text(), nullable=True),
+    sa.Column("actor", sa.String(), nullable=True),
+    _one_of("method", ("gateway", "manual"), "known_method"),
+    _one_of("status", ("pending", "succeeded", "failed"), "known_status"),
+    _not_negative("amount_minor"),
+)
+sa.Index("ix_enrollpay_refunds_status_created_at", refunds.c.status, refunds.c.created_at)
+
+webhook_receipts = sa.Table(
+    "enrollpay_webhook_receipts",
+    metadata,
+    # The primary key is the uniqueness of gateway event ids.
+    sa.Column("event_id", sa.String(), primary_key=True),
+    sa.Column("event_type", sa.String(), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("outcome", sa.String(), nullable=False),
+)
+
+audit_log = sa.Table(
+    "enrollpay_audit_log",
+    metadata,
+    sa.Column("seq", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(), nullable=False),
+    sa.Column("action", sa.String(), nullable=False),
+    sa.Column("entity_type", sa.String(), nullable=False),
+    sa.Column("entity_id", sa.String(), nullable=False),
+    sa.Column("data", sa.JSON(), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.CheckConstraint("seq >= 1", name="seq_positive"),
+)
+sa.Index("ix_enrollpay_audit_log_entity", audit_log.c.entity_type, audit_log.c.entity_id)
+
+#: Every table, parents before children.
+ALL_TABLES = tuple(metadata.sorted_tables)

@@ -1,0 +1,199 @@
+"""``SqlStore``: the store on SQLAlchemy Core, for SQLite and PostgreSQL.
+
+Transactions and concurrency
+----------------------------
+``transaction()`` checks out one connection, begins, yields a
+:class:`~enrollpay.storage.sql.transaction.SqlTransaction`, commits when the
+block ends and rolls back if it raises: a failed block writes nothing.
+
+A context manager cannot run the body of a ``with`` block twice, so a
+transaction that loses to a concurrent one *after* its body started cannot
+be retried here. The store is built so that this does not normally happen,
+and retries where a retry is safe, which is before the body runs:
+
+- **SQLite** begins every transaction with ``BEGIN IMMEDIATE``: the write
+  lock is taken up front, waiting up to the connection's busy timeout, so
+  writers queue instead of failing mid-way, and the body never loses a
+  race. If the lock cannot be had in time, acquiring it is retried
+  ``begin_attempts`` times with a growing pause; then
+  :class:`~enrollpay.errors.ConcurrencyError` is raised and nothing was
+  written.
+- **PostgreSQL** runs every transaction at READ COMMITTED and takes row
+  locks where an invariant needs them (``for_update`` reads, the payment
+  row before summing its refunds, ``FOR UPDATE SKIP LOCKED`` to claim due
+  items, advisory locks for the audit chain and per webhook event). READ
+  COMMITTED never raises serialization failures; a deadlock (40P01) or
+  lock timeout can still happen between transactions that lock rows in
+  different orders: it rolls the whole transaction back and surfaces as
+  :class:`~enrollpay.errors.ConcurrencyError`, so a caller (a worker loop, a
+  webhook endpoint answering 500 so the gateway redelivers) may simply run
+  the operation again.
+
+No ``sqlalchemy`` exception escapes: every one is translated to the
+library's hierarchy with the original as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.pool import StaticPool
+
+from enrollpay.errors import ConcurrencyError, InvalidInputError
+from enrollpay.storage.sql.engine import (
+    configure_sqlite,
+    enable_wal,
+    is_contention,
+    is_postgresql,
+    is_sqlite,
+    translate,
+)
+from enrollpay.storage.sql.transaction import SqlTransaction
+
+__all__ = ["SqlStore"]
+
+_SUPPORTED = ("sqlite", "postgresql")
+
+
+def _is_memory_sqlite(url: sa.URL) -> bool:
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+
+
+class SqlStore:
+    """A :class:`~enrollpay.ports.Store` in an SQLite or PostgreSQL database.
+
+    Pass an existing :class:`sqlalchemy.Engine` to share the host
+    application's connection pool, or use :meth:`from_url`. The schema
+    comes from the migrations shipped with the package:
+    :func:`enrollpay.storage.sql.migrate` (or ``from_url(..., migrate=True)``).
+
+    On SQLite the store configures the engine it is given (see
+    :func:`~enrollpay.storage.sql.engine.configure_sqlite`): pysqlite's own
+    transaction handling is turned off, every transaction begins with
+    ``BEGIN IMMEDIATE`` and foreign keys are enforced.
+    """
+
+    def __init__(
+        self, engine: sa.Engine, *, begin_attempts: int = 5, retry_pause: float = 0.05
+    ) -> None:
+        if engine.dialect.name not in _SUPPORTED:
+            raise InvalidInputError(
+                f"SqlStore supports {' and '.join(_SUPPORTED)}, not {engine.dialect.name!r}"
+            )
+        if begin_attempts < 1:
+            raise InvalidInputError(f"begin_attempts must be at least 1, got {begin_attempts}")
+        self.engine = engine
+        self._begin_attempts = begin_attempts
+        self._retry_pause = retry_pause
+        self._owns_engine = False
+        # One in-memory SQLite database lives in one connection: transactions take turns.
+        self._turns: threading.Lock | None = None
+        if is_sqlite(engine):
+            configure_sqlite(engine)
+            if _is_memory_sqlite(engine.url):
+                self._turns = threading.Lock()
+
+    @classmethod
+    def from_url(
+        cls, url: str | sa.URL, *, migrate: bool | None = None, **engine_options: Any
+    ) -> SqlStore:
+        """Open a store at ``url`` (``sqlite:///path.db``, ``postgresql+psycopg://...``).
+
+        ``migrate`` upgrades the schema to the latest migration first. It
+        defaults to True for SQLite (an embedded database that the
+        application owns) and False for PostgreSQL, where migrating is a
+        deployment step (``enrollpay.storage.sql.migrate(url)``) that should
+        not race between worker processes starting up. ``engine_options``
+        go to :func:`sqlalchemy.create_engine`. A file SQLite database is
+        switched to write-ahead logging so that readers do not block the
+        writer. ``sqlite://`` (in memory) works for one process.
+        """
+        parsed = sa.make_url(url)
+        options = dict(engine_options)
+        if _is_memory_sqlite(parsed):
+            options.setdefault("poolclass", StaticPool)
+            options.setdefault("connect_args", {"check_same_thread": False})
+        elif parsed.get_backend_name() == "sqlite":
+            options.setdefault("connect_args", {"timeout": 15.0})
+        try:
+            engine = sa.create_engine(parsed, **options)
+        except exc.SQLAlchemyError as error:
+            raise translate(error) from error
+        except (ImportError, ValueError, TypeError) as error:
+            raise InvalidInputError(f"cannot open {parsed!r}: {error}") from error
+        if parsed.get_backend_name() == "sqlite" and not _is_memory_sqlite(parsed):
+            enable_wal(engine)
+        store = cls(engine)
+        store._owns_engine = True
+        if migrate if migrate is not None else is_sqlite(engine):
+            from enrollpay.storage.sql.migrate import migrate as run_migrations  # noqa: PLC0415
+
+            run_migrations(engine)
+        return store
+
+    def __repr__(self) -> str:
+        return f"SqlStore({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def close(self) -> None:
+        """Close the pool's connections if the store created the engine (else leave it)."""
+        if self._owns_engine:
+            self.engine.dispose()
+
+    def transaction(self) -> AbstractContextManager[SqlTransaction]:
+        """A unit of work: commits when the block ends, rolls back if it raises."""
+        return self._transaction()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[SqlTransaction]:
+        with self._turns or nullcontext():
+            conn = self._begin()
+            try:
+                try:
+                    yield SqlTransaction(conn)
+                except BaseException:
+                    _rollback(conn)
+                    raise
+                try:
+                    conn.commit()
+                except exc.SQLAlchemyError as error:
+                    _rollback(conn)
+                    raise translate(error) from error
+            finally:
+                conn.close()
+
+    def _begin(self) -> sa.Connection:
+        """A connection in a fresh transaction; lock contention at BEGIN is retried."""
+        for attempt in range(1, self._begin_attempts + 1):
+            try:
+                conn = self.engine.connect()
+            except exc.SQLAlchemyError as error:
+                raise translate(error) from error
+            try:
+                if is_postgresql(conn):
+                    conn.execution_options(isolation_level="READ COMMITTED")
+                conn.begin()
+            except exc.SQLAlchemyError as error:
+                conn.close()
+                if not is_contention(error):
+                    raise translate(error) from error
+                if attempt == self._begin_attempts:
+                    raise ConcurrencyError(
+                        f"could not begin a transaction after {attempt} attempts: {error}"
+                    ) from error
+                time.sleep(self._retry_pause * 2 ** (attempt - 1))
+            else:
+                return conn
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _rollback(conn: sa.Connection) -> None:
+    try:
+        conn.rollback()
+    except exc.SQLAlchemyError:
+        conn.invalidate()  # the connection is broken; the pool must not reuse it

@@ -1,0 +1,681 @@
+"""The repositories of one SQL unit of work (:class:`SqlTransaction`).
+
+Every method checks the same invariants, in the same order, as the
+in-memory reference store and raises the same library errors. The checks
+run as queries first, so the errors carry the same data (for example the
+``existing_id`` of a duplicate enrollment). On PostgreSQL a concurrent
+transaction can still commit a conflicting row between the check and the
+write; the write then runs inside a SAVEPOINT, and when a unique
+constraint refuses it the savepoint is rolled back and the check runs
+again: under READ COMMITTED it now sees the committed row and raises the
+same error it would have raised had it come second. On SQLite every
+transaction holds the database's write lock (``BEGIN IMMEDIATE``), so the
+checks cannot be overtaken.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, ParamSpec, TypeVar
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.dialects import postgresql, sqlite
+
+from enrollpay.audit import link_entry
+from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
+from enrollpay.domain.money import Money
+from enrollpay.domain.plans import PlanRule
+from enrollpay.domain.records import (
+    AuditEntry,
+    Customer,
+    Enrollment,
+    Payment,
+    PaymentAttempt,
+    Product,
+    Refund,
+    ScheduleItem,
+    WebhookReceipt,
+)
+from enrollpay.errors import (
+    DuplicateEnrollmentError,
+    DuplicateError,
+    PaymentNotFoundError,
+    RefundExceedsPaidError,
+    StorageError,
+)
+from enrollpay.ports import AuditDraft, ItemQuery
+from enrollpay.storage.sql import mapping as m
+from enrollpay.storage.sql.engine import is_postgresql, translate
+from enrollpay.storage.sql.reports import SqlReports
+from enrollpay.storage.sql.schema import (
+    attempts,
+    audit_log,
+    customers,
+    enrollments,
+    payments,
+    plan_rules,
+    products,
+    refunds,
+    schedule_items,
+    webhook_receipts,
+)
+
+__all__ = ["SqlTransaction"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_CANCELLED = EnrollmentStatus.CANCELLED.value
+_PAUSED_OR_CANCELLED = (EnrollmentStatus.PAUSED.value, EnrollmentStatus.CANCELLED.value)
+#: pg_advisory_xact_lock key that serialises audit-chain writers (b"enrollau").
+_AUDIT_LOCK_KEY = 0x656E726F6C6C6175
+_CHUNK = 500  # bound on IN (...) lists
+
+
+def _translated(method: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except exc.SQLAlchemyError as error:
+            raise translate(error) from error
+
+    return wrapper
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
+
+class SqlTransaction(SqlReports):
+    """A :class:`~enrollpay.ports.StoreTransaction` over one SQLAlchemy connection."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._c = conn
+        self._pg = is_postgresql(conn)
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def _rows(self, stmt: sa.Executable) -> list[sa.RowMapping]:
+        return list(self._c.execute(stmt).mappings())
+
+    def _row(self, stmt: sa.Executable) -> sa.RowMapping | None:
+        return self._c.execute(stmt).mappings().first()
+
+    def _exists(self, table: sa.Table, *where: sa.ColumnElement[bool]) -> bool:
+        stmt = sa.select(sa.literal(1)).select_from(table).where(*where).limit(1)
+        return self._c.execute(stmt).first() is not None
+
+    def _text(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+        """Order strings by code point, as Python does (PostgreSQL's default collation does not)."""
+        return column.collate("C") if self._pg else column
+
+    def _guarded(self, check: Callable[[], None], write: Callable[[], object]) -> None:
+        """Check an invariant, then write; a write that loses a race fails like the check."""
+        check()
+        if not self._pg:
+            write()
+            return
+        savepoint = self._c.begin_nested()
+        try:
+            write()
+        except exc.IntegrityError as error:
+            savepoint.rollback()
+            check()  # the conflicting row is committed now, and visible
+            raise translate(error) from error
+        savepoint.commit()
+
+    def _update(self, table: sa.Table, key: str, values: dict[str, Any], what: str) -> None:
+        stmt = sa.update(table).where(table.c[key] == values[key]).values(values)
+        if self._c.execute(stmt).rowcount == 0:
+            raise StorageError(f"cannot update {what} {values[key]!r}: it does not exist")
+
+    def _require(self, table: sa.Table, key: str, value: str, what: str) -> None:
+        if not self._exists(table, table.c[key] == value):
+            raise StorageError(f"cannot update {what} {value!r}: it does not exist")
+
+    def _upsert(self, table: sa.Table, key: str, values: dict[str, Any]) -> None:
+        insert = postgresql.insert(table) if self._pg else sqlite.insert(table)
+        stmt = insert.values(values).on_conflict_do_update(
+            index_elements=[table.c[key]],
+            set_={name: insert.excluded[name] for name in values if name != key},
+        )
+        self._c.execute(stmt)
+
+    def _lock(self, key: str | int) -> None:
+        """A PostgreSQL advisory lock held until the transaction ends."""
+        if isinstance(key, int):
+            self._c.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        else:
+            hashed = sa.func.hashtextextended(sa.literal(key, sa.Text()), 0)
+            self._c.execute(sa.select(sa.func.pg_advisory_xact_lock(hashed)))
+
+    # -- products and rules ------------------------------------------------------------
+
+    def get_product(self, product_id: str) -> Product | None:
+        """The product with internal id ``product_id``."""
+        row = self._row(sa.select(products).where(products.c.id == product_id))
+        return None if row is None else m.product_from_row(row)
+
+    def find_product(self, product_type: str, external_id: str) -> Product | None:
+        """The product registered under the host app's ``(type, id)``."""
+        row = self._row(
+            sa.select(products).where(
+                products.c.product_type == product_type, products.c.product_id == external_id
+            )
+        )
+        return None if row is None else m.product_from_row(row)
+
+    def put_product(self, product: Product) -> None:
+        """Insert or replace a product (unique by id and by (type, external id))."""
+
+        def check() -> None:
+            other = self.find_product(product.product_type, product.product_id)
+            if other is not None and other.id != product.id:
+                raise DuplicateError("product", (product.product_type, product.product_id))
+
+        self._guarded(check, lambda: self._upsert(products, "id", m.product_to_row(product)))
+
+    def list_products(self, *, active: bool | None = None) -> list[Product]:
+        """Products ordered by name, optionally only (in)active ones."""
+        stmt = sa.select(products).order_by(self._text(products.c.name), self._text(products.c.id))
+        if active is not None:
+            stmt = stmt.where(products.c.active == active)
+        return [m.product_from_row(r) for r in self._rows(stmt)]
+
+    def replace_plan_rules(self, rules: Sequence[PlanRule]) -> None:
+        """Replace every plan rule, keeping the given order."""
+        self._c.execute(sa.delete(plan_rules))
+        if rules:
+            self._c.execute(
+                sa.insert(plan_rules), [m.rule_to_row(i, rule) for i, rule in enumerate(rules)]
+            )
+
+    def list_plan_rules(self) -> list[PlanRule]:
+        """The plan rules in the order they were given."""
+        stmt = sa.select(plan_rules).order_by(plan_rules.c.position)
+        return [m.rule_from_row(r) for r in self._rows(stmt)]
+
+    # -- customers ---------------------------------------------------------------------
+
+    def get_customer(self, user_id: str) -> Customer | None:
+        """The gateway customer of a user."""
+        row = self._row(sa.select(customers).where(customers.c.user_id == user_id))
+        return None if row is None else m.customer_from_row(row)
+
+    def find_customer_by_gateway_id(self, gateway_customer_id: str) -> Customer | None:
+        """The user mapping for a gateway customer id."""
+        row = self._row(
+            sa.select(customers).where(customers.c.gateway_customer_id == gateway_customer_id)
+        )
+        return None if row is None else m.customer_from_row(row)
+
+    def put_customer(self, customer: Customer) -> None:
+        """Insert or replace the gateway customer of a user."""
+
+        def check() -> None:
+            other = self.find_customer_by_gateway_id(customer.gateway_customer_id)
+            if other is not None and other.user_id != customer.user_id:
+                raise DuplicateError("gateway customer", customer.gateway_customer_id)
+
+        self._guarded(
+            check, lambda: self._upsert(customers, "user_id", m.customer_to_row(customer))
+        )
+
+    # -- enrollments -------------------------------------------------------------------
+
+    def _check_open(self, enrollment: Enrollment) -> None:
+        if enrollment.status != EnrollmentStatus.CANCELLED:
+            existing = self.find_open_enrollment(enrollment.user_id, enrollment.product_id)
+            if existing is not None and existing.id != enrollment.id:
+                raise DuplicateEnrollmentError(
+                    enrollment.user_id, enrollment.product_id, existing.id
+                )
+
+    def add_enrollment(self, enrollment: Enrollment) -> None:
+        """Insert; ``DuplicateEnrollmentError`` if the user has an open one in the product."""
+
+        def check() -> None:
+            if self._exists(enrollments, enrollments.c.id == enrollment.id):
+                raise DuplicateError("enrollment id", enrollment.id)
+            self._check_open(enrollment)
+
+        row = m.enrollment_to_row(enrollment)
+        self._guarded(check, lambda: self._c.execute(sa.insert(enrollments).values(row)))
+
+    def get_enrollment(self, enrollment_id: str, *, for_update: bool = False) -> Enrollment | None:
+        """An enrollment, locked against concurrent writers with ``for_update``."""
+        stmt = sa.select(enrollments).where(enrollments.c.id == enrollment_id)
+        if for_update and self._pg:
+            stmt = stmt.with_for_update()
+        row = self._row(stmt)
+        return None if row is None else m.enrollment_from_row(row)
+
+    def update_enrollment(self, enrollment: Enrollment) -> None:
+        """Replace an existing enrollment."""
+
+        def check() -> None:
+            self._require(enrollments, "id", enrollment.id, "enrollment")
+            self._check_open(enrollment)
+
+        row = m.enrollment_to_row(enrollment)
+        self._guarded(check, lambda: self._update(enrollments, "id", row, "enrollment"))
+
+    def find_open_enrollment(self, user_id: str, product_id: str) -> Enrollment | None:
+        """The user's non-cancelled enrollment in the product, if any."""
+        row = self._row(
+            sa.select(enrollments).where(
+                enrollments.c.user_id == user_id,
+                enrollments.c.product_id == product_id,
+                enrollments.c.status != _CANCELLED,
+            )
+        )
+        return None if row is None else m.enrollment_from_row(row)
+
+    def find_enrollment_by_subscription(self, subscription_id: str) -> Enrollment | None:
+        """The enrollment billed by a gateway subscription."""
+        stmt = (
+            sa.select(enrollments)
+            .where(enrollments.c.gateway_subscription_id == subscription_id)
+            .order_by(enrollments.c.created_at, self._text(enrollments.c.id))
+            .limit(1)
+        )
+        row = self._row(stmt)
+        return None if row is None else m.enrollment_from_row(row)
+
+    def list_enrollments(
+        self,
+        *,
+        user_id: str | None = None,
+        product_id: str | None = None,
+        statuses: frozenset[EnrollmentStatus] | None = None,
+    ) -> list[Enrollment]:
+        """Enrollments matching every given filter, oldest first."""
+        stmt = sa.select(enrollments).order_by(
+            enrollments.c.created_at, self._text(enrollments.c.id)
+        )
+        if user_id is not None:
+            stmt = stmt.where(enrollments.c.user_id == user_id)
+        if product_id is not None:
+            stmt = stmt.where(enrollments.c.product_id == product_id)
+        if statuses is not None:
+            stmt = stmt.where(enrollments.c.status.in_([s.value for s in statuses]))
+        return [m.enrollment_from_row(r) for r in self._rows(stmt)]
+
+    # -- schedule items ----------------------------------------------------------------
+
+    def _item_conflict(self, batch: Sequence[ScheduleItem]) -> tuple[int, DuplicateError | None]:
+        """Index of the first item that may not be inserted, and why (as memory does it)."""
+        ids: set[str] = set()
+        pairs: set[tuple[str, int]] = set()
+        for chunk in _chunks([i.id for i in batch]):
+            ids.update(
+                self._c.execute(
+                    sa.select(schedule_items.c.id).where(schedule_items.c.id.in_(chunk))
+                ).scalars()
+            )
+        for chunk in _chunks(sorted({i.enrollment_id for i in batch})):
+            stmt = sa.select(schedule_items.c.enrollment_id, schedule_items.c.seq).where(
+                schedule_items.c.enrollment_id.in_(chunk)
+            )
+            pairs.update((str(e), int(s)) for e, s in self._c.execute(stmt))
+        for index, item in enumerate(batch):
+            if item.id in ids:
+                return index, DuplicateError("schedule item id", item.id)
+            if (item.enrollment_id, item.seq) in pairs:
+                return index, DuplicateError("schedule item", (item.enrollment_id, item.seq))
+            ids.add(item.id)
+            pairs.add((item.enrollment_id, item.seq))
+        return len(batch), None
+
+    def add_items(self, items: Sequence[ScheduleItem]) -> None:
+        """Insert schedule items (those before a duplicate are inserted, like memory)."""
+        batch = list(items)
+        good, error = self._item_conflict(batch)
+
+        def check() -> None:
+            _, conflict = self._item_conflict(batch[:good])
+            if conflict is not None:
+                raise conflict
+
+        if good:
+            rows = [m.item_to_row(i) for i in batch[:good]]
+            self._guarded(check, lambda: self._c.execute(sa.insert(schedule_items), rows))
+        if error is not None:
+            raise error
+
+    def get_item(self, item_id: str, *, for_update: bool = False) -> ScheduleItem | None:
+        """A schedule item, locked with ``for_update``."""
+        stmt = sa.select(schedule_items).where(schedule_items.c.id == item_id)
+        if for_update and self._pg:
+            stmt = stmt.with_for_update()
+        row = self._row(stmt)
+        return None if row is None else m.item_from_row(row)
+
+    def update_item(self, item: ScheduleItem) -> None:
+        """Replace an existing schedule item."""
+        self._update(schedule_items, "id", m.item_to_row(item), "schedule item")
+
+    def items_of(self, enrollment_id: str) -> list[ScheduleItem]:
+        """The items of an enrollment by sequence number."""
+        stmt = (
+            sa.select(schedule_items)
+            .where(schedule_items.c.enrollment_id == enrollment_id)
+            .order_by(schedule_items.c.seq)
+        )
+        return [m.item_from_row(r) for r in self._rows(stmt)]
+
+    def list_items(self, query: ItemQuery) -> list[ScheduleItem]:
+        """Items matching the query, by due date then id."""
+        stmt = sa.select(schedule_items).order_by(
+            schedule_items.c.due, self._text(schedule_items.c.id)
+        )
+        if query.product_id is not None or query.user_id is not None:
+            stmt = stmt.join(enrollments, enrollments.c.id == schedule_items.c.enrollment_id)
+            if query.product_id is not None:
+                stmt = stmt.where(enrollments.c.product_id == query.product_id)
+            if query.user_id is not None:
+                stmt = stmt.where(enrollments.c.user_id == query.user_id)
+        if query.statuses is not None:
+            stmt = stmt.where(schedule_items.c.status.in_([s.value for s in query.statuses]))
+        if query.due_from is not None:
+            stmt = stmt.where(schedule_items.c.due >= query.due_from)
+        if query.due_to is not None:
+            stmt = stmt.where(schedule_items.c.due <= query.due_to)
+        if query.enrollment_id is not None:
+            stmt = stmt.where(schedule_items.c.enrollment_id == query.enrollment_id)
+        if query.limit is not None:
+            stmt = stmt.limit(query.limit)
+        return [m.item_from_row(r) for r in self._rows(stmt)]
+
+    def claim_due(
+        self, *, today: date, now: datetime, lease_until: datetime, limit: int
+    ) -> list[ScheduleItem]:
+        """Lease up to ``limit`` collectible items so no other worker takes them.
+
+        PostgreSQL: ``SELECT ... FOR UPDATE OF items SKIP LOCKED`` so that
+        concurrent workers each get different rows without waiting; a row
+        whose lease another worker just committed no longer matches. SQLite:
+        the transaction already holds the write lock.
+        """
+        if limit <= 0:
+            return []
+        lease = schedule_items.c.lease_until
+        stmt = (
+            sa.select(schedule_items)
+            .join(enrollments, enrollments.c.id == schedule_items.c.enrollment_id)
+            .where(
+                enrollments.c.status.not_in(_PAUSED_OR_CANCELLED),
+                sa.or_(lease.is_(None), lease <= now),
+                sa.or_(
+                    sa.and_(
+                        schedule_items.c.status == ItemStatus.SCHEDULED.value,
+                        schedule_items.c.due <= today,
+                    ),
+                    sa.and_(
+                        schedule_items.c.status == ItemStatus.FAILED.value,
+                        schedule_items.c.next_attempt_at.is_not(None),
+                        schedule_items.c.next_attempt_at <= now,
+                    ),
+                    sa.and_(
+                        schedule_items.c.status == ItemStatus.PROCESSING.value, lease.is_not(None)
+                    ),
+                ),
+            )
+            .order_by(schedule_items.c.due, self._text(schedule_items.c.id))
+            .limit(limit)
+        )
+        if self._pg:
+            stmt = stmt.with_for_update(of=schedule_items, skip_locked=True)
+        found = [m.item_from_row(r) for r in self._rows(stmt)]
+        for chunk in _chunks([i.id for i in found]):
+            self._c.execute(
+                sa.update(schedule_items)
+                .where(schedule_items.c.id.in_(chunk))
+                .values(lease_until=lease_until)
+            )
+        return [attrs.evolve(i, lease_until=lease_until) for i in found]
+
+    # -- attempts ----------------------------------------------------------------------
+
+    def add_attempt(self, attempt: PaymentAttempt) -> None:
+        """Insert; ``DuplicateError`` if the idempotency key exists."""
+
+        def check() -> None:
+            if self._exists(attempts, attempts.c.id == attempt.id):
+                raise DuplicateError("attempt id", attempt.id)
+            if self._exists(attempts, attempts.c.idempotency_key == attempt.idempotency_key):
+                raise DuplicateError("idempotency key", attempt.idempotency_key)
+            gid = attempt.gateway_payment_id
+            if gid is not None and self._exists(attempts, attempts.c.gateway_payment_id == gid):
+                raise DuplicateError("gateway payment id", gid)
+
+        row = m.attempt_to_row(attempt)
+        self._guarded(check, lambda: self._c.execute(sa.insert(attempts).values(row)))
+
+    def get_attempt(self, attempt_id: str, *, for_update: bool = False) -> PaymentAttempt | None:
+        """An attempt by id, locked against concurrent writers with ``for_update``."""
+        stmt = sa.select(attempts).where(attempts.c.id == attempt_id)
+        if for_update and self._pg:
+            stmt = stmt.with_for_update()
+        row = self._row(stmt)
+        return None if row is None else m.attempt_from_row(row)
+
+    def update_attempt(self, attempt: PaymentAttempt) -> None:
+        """Replace an existing attempt."""
+
+        def check() -> None:
+            self._require(attempts, "id", attempt.id, "attempt")
+            gid = attempt.gateway_payment_id
+            if gid is not None and self._exists(
+                attempts, attempts.c.gateway_payment_id == gid, attempts.c.id != attempt.id
+            ):
+                raise DuplicateError("gateway payment id", gid)
+
+        row = m.attempt_to_row(attempt)
+        self._guarded(check, lambda: self._update(attempts, "id", row, "attempt"))
+
+    def attempts_of(self, item_id: str) -> list[PaymentAttempt]:
+        """The attempts of an item by number."""
+        stmt = (
+            sa.select(attempts)
+            .where(attempts.c.item_id == item_id)
+            .order_by(attempts.c.number, self._text(attempts.c.id))
+        )
+        return [m.attempt_from_row(r) for r in self._rows(stmt)]
+
+    def find_attempt_by_gateway_id(self, gateway_payment_id: str) -> PaymentAttempt | None:
+        """The attempt the gateway knows as ``gateway_payment_id``."""
+        row = self._row(
+            sa.select(attempts).where(attempts.c.gateway_payment_id == gateway_payment_id)
+        )
+        return None if row is None else m.attempt_from_row(row)
+
+    def list_attempts(
+        self, *, statuses: frozenset[AttemptStatus], limit: int | None = None
+    ) -> list[PaymentAttempt]:
+        """Attempts in the given statuses, oldest first."""
+        stmt = (
+            sa.select(attempts)
+            .where(attempts.c.status.in_([s.value for s in statuses]))
+            .order_by(attempts.c.created_at, self._text(attempts.c.id))
+        )
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return [m.attempt_from_row(r) for r in self._rows(stmt)]
+
+    # -- payments and refunds ----------------------------------------------------------
+
+    def add_payment(self, payment: Payment) -> None:
+        """Insert; ``DuplicateError`` if the gateway payment id was recorded already."""
+
+        def check() -> None:
+            if self._exists(payments, payments.c.id == payment.id):
+                raise DuplicateError("payment id", payment.id)
+            gid = payment.gateway_payment_id
+            if gid is not None and self._exists(payments, payments.c.gateway_payment_id == gid):
+                raise DuplicateError("gateway payment id", gid)
+
+        row = m.payment_to_row(payment)
+        self._guarded(check, lambda: self._c.execute(sa.insert(payments).values(row)))
+
+    def get_payment(self, payment_id: str) -> Payment | None:
+        """A payment by id."""
+        row = self._row(sa.select(payments).where(payments.c.id == payment_id))
+        return None if row is None else m.payment_from_row(row)
+
+    def find_payment_by_gateway_id(self, gateway_payment_id: str) -> Payment | None:
+        """The payment recorded for a gateway payment id."""
+        row = self._row(
+            sa.select(payments).where(payments.c.gateway_payment_id == gateway_payment_id)
+        )
+        return None if row is None else m.payment_from_row(row)
+
+    def payments_of(self, enrollment_id: str) -> list[Payment]:
+        """The payments of an enrollment, oldest first."""
+        stmt = (
+            sa.select(payments)
+            .where(payments.c.enrollment_id == enrollment_id)
+            .order_by(payments.c.received_at, self._text(payments.c.id))
+        )
+        return [m.payment_from_row(r) for r in self._rows(stmt)]
+
+    def add_refund(self, refund: Refund) -> None:
+        """Insert a refund, enforcing the refund invariants.
+
+        The payment's row is locked (``FOR UPDATE`` on PostgreSQL) before its
+        refunds are summed, so two concurrent refunds of one payment cannot
+        both fit in the same room.
+        """
+
+        def check() -> None:
+            if self._exists(refunds, refunds.c.id == refund.id):
+                raise DuplicateError("refund id", refund.id)
+            gid, key = refund.gateway_refund_id, refund.idempotency_key
+            if gid is not None and self._exists(refunds, refunds.c.gateway_refund_id == gid):
+                raise DuplicateError("gateway refund id", gid)
+            if key is not None and self._exists(refunds, refunds.c.idempotency_key == key):
+                raise DuplicateError("refund idempotency key", key)
+            stmt = sa.select(payments.c.amount_minor, payments.c.currency).where(
+                payments.c.id == refund.payment_id
+            )
+            if self._pg:
+                stmt = stmt.with_for_update()
+            payment = self._c.execute(stmt).first()
+            if payment is None:
+                raise PaymentNotFoundError(refund.payment_id)
+            already = self._c.execute(
+                sa.select(sa.func.coalesce(sa.func.sum(refunds.c.amount_minor), 0)).where(
+                    refunds.c.payment_id == refund.payment_id, refunds.c.status != "failed"
+                )
+            ).scalar_one()
+            refundable = Money(int(payment.amount_minor) - int(already), payment.currency)
+            if refund.amount.minor <= 0 or refund.amount > refundable:
+                raise RefundExceedsPaidError(refund.amount, refundable)
+
+        row = m.refund_to_row(refund)
+        self._guarded(check, lambda: self._c.execute(sa.insert(refunds).values(row)))
+
+    def update_refund(self, refund: Refund) -> None:
+        """Replace an existing refund (status and gateway id change as it completes)."""
+
+        def check() -> None:
+            self._require(refunds, "id", refund.id, "refund")
+            gid = refund.gateway_refund_id
+            if gid is not None and self._exists(
+                refunds, refunds.c.gateway_refund_id == gid, refunds.c.id != refund.id
+            ):
+                raise DuplicateError("gateway refund id", gid)
+
+        row = m.refund_to_row(refund)
+        self._guarded(check, lambda: self._update(refunds, "id", row, "refund"))
+
+    def get_refund(self, refund_id: str) -> Refund | None:
+        """A refund by id."""
+        row = self._row(sa.select(refunds).where(refunds.c.id == refund_id))
+        return None if row is None else m.refund_from_row(row)
+
+    def list_refunds(self, *, status: str) -> list[Refund]:
+        """Refunds in ``status``, oldest first."""
+        stmt = (
+            sa.select(refunds)
+            .where(refunds.c.status == status)
+            .order_by(refunds.c.created_at, self._text(refunds.c.id))
+        )
+        return [m.refund_from_row(r) for r in self._rows(stmt)]
+
+    def find_refund_by_gateway_id(self, gateway_refund_id: str) -> Refund | None:
+        """The refund recorded for a gateway refund id."""
+        row = self._row(sa.select(refunds).where(refunds.c.gateway_refund_id == gateway_refund_id))
+        return None if row is None else m.refund_from_row(row)
+
+    def refunds_of(self, enrollment_id: str) -> list[Refund]:
+        """The refunds of an enrollment, oldest first."""
+        stmt = (
+            sa.select(refunds)
+            .where(refunds.c.enrollment_id == enrollment_id)
+            .order_by(refunds.c.created_at, self._text(refunds.c.id))
+        )
+        return [m.refund_from_row(r) for r in self._rows(stmt)]
+
+    # -- webhooks ----------------------------------------------------------------------
+
+    def add_webhook_receipt(self, receipt: WebhookReceipt) -> None:
+        """Insert; ``DuplicateError`` if the event id was processed already."""
+
+        def check() -> None:
+            if self._exists(webhook_receipts, webhook_receipts.c.event_id == receipt.event_id):
+                raise DuplicateError("webhook event", receipt.event_id)
+
+        row = m.receipt_to_row(receipt)
+        self._guarded(check, lambda: self._c.execute(sa.insert(webhook_receipts).values(row)))
+
+    def get_webhook_receipt(self, event_id: str) -> WebhookReceipt | None:
+        """The receipt of a processed event.
+
+        On PostgreSQL this first takes an advisory lock on the event id, held
+        until the transaction ends, so concurrent deliveries of one event
+        queue up here: the first applies the event and records its receipt,
+        the others then find the receipt (the service's check-then-apply is
+        atomic, as it is in the in-memory store).
+        """
+        if self._pg:
+            self._lock(f"enrollpay:webhook:{event_id}")
+        row = self._row(sa.select(webhook_receipts).where(webhook_receipts.c.event_id == event_id))
+        return None if row is None else m.receipt_from_row(row)
+
+    # -- audit -------------------------------------------------------------------------
+
+    def append_audit(self, draft: AuditDraft) -> AuditEntry:
+        """Link ``draft`` after the chain's last entry (serialised among writers).
+
+        PostgreSQL: an advisory transaction lock serialises appenders until
+        commit; SQLite: the transaction holds the write lock already.
+        """
+        if self._pg:
+            self._lock(_AUDIT_LOCK_KEY)
+        last = self._row(sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(1))
+        entry = link_entry(draft, None if last is None else m.audit_from_row(last))
+        self._c.execute(sa.insert(audit_log).values(m.audit_to_row(entry)))
+        return entry
+
+    def list_audit(
+        self, *, entity_type: str | None = None, entity_id: str | None = None
+    ) -> list[AuditEntry]:
+        """Audit entries in chain order, optionally for one entity."""
+        stmt = sa.select(audit_log).order_by(audit_log.c.seq)
+        if entity_type is not None:
+            stmt = stmt.where(audit_log.c.entity_type == entity_type)
+        if entity_id is not None:
+            stmt = stmt.where(audit_log.c.entity_id == entity_id)
+        return [m.audit_from_row(r) for r in self._rows(stmt)]
+
+
+for _name, _method in [*vars(SqlReports).items(), *vars(SqlTransaction).items()]:
+    if not _name.startswith("_") and callable(_method):
+        setattr(SqlTransaction, _name, _translated(_method))

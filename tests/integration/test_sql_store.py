@@ -1,0 +1,308 @@
+"""What only the SQL store has: migrations, engine set-up, error translation, locking."""
+
+from __future__ import annotations
+
+import importlib
+import sqlite3
+import threading
+from collections.abc import Iterator
+from datetime import UTC, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from enrollpay.audit import verify_audit_chain
+from enrollpay.domain.records import Payment, Refund
+from enrollpay.errors import (
+    ConcurrencyError,
+    EnrollpayError,
+    InvalidInputError,
+    NaiveDatetimeError,
+    RefundExceedsPaidError,
+    StorageError,
+)
+from enrollpay.storage.sql import HEAD, VERSION_TABLE, SqlStore, alembic_config, metadata, migrate
+from enrollpay.storage.sql.migrate import MIGRATIONS
+
+from ..contract.test_store_contract import (  # noqa: TID252 - tests/ is not on sys.path
+    LEASE,
+    T0,
+    TODAY,
+    a_draft,
+    a_product,
+    an_enrollment,
+    an_item,
+    usd,
+)
+
+postgres = pytest.mark.postgres
+
+
+def _schema_diff(url: str) -> list[object]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE,
+                                                             "compare_type": True})  # fmt: skip
+            return list(compare_metadata(context, metadata))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """The URL of a new, empty SQLite file."""
+    return f"sqlite:///{tmp_path / 'enrollpay.db'}"
+
+
+@pytest.fixture
+def sqlite_store(sqlite_url: str) -> SqlStore:
+    """A migrated SQLite store with ``prod_1``, ``enr_1`` and three items."""
+    store = SqlStore.from_url(sqlite_url)
+    with store.transaction() as tx:
+        tx.put_product(a_product())
+        tx.add_enrollment(an_enrollment())
+        tx.add_items([an_item(f"itm_{n}", seq=n) for n in (1, 2, 3)])
+    return store
+
+
+def test_migrations_build_exactly_the_declared_schema_on_sqlite(sqlite_url: str) -> None:
+    """Alembic finds no difference between the migrated SQLite database and the MetaData."""
+    migrate(sqlite_url)
+    assert _schema_diff(sqlite_url) == []
+
+
+@postgres
+def test_migrations_build_exactly_the_declared_schema_on_postgresql(pg_url: str) -> None:
+    """Alembic finds no difference between the migrated PostgreSQL database and the MetaData."""
+    assert _schema_diff(pg_url) == []
+
+
+def test_an_empty_database_differs_from_the_schema(sqlite_url: str) -> None:
+    """The schema comparison can fail: before migrating, every table is missing."""
+    added = {diff[1].name for diff in _schema_diff(sqlite_url) if diff[0] == "add_table"}  # type: ignore[index]
+    assert added == set(metadata.tables)
+
+
+def test_migrate_is_idempotent_and_records_the_head_in_its_own_table(sqlite_url: str) -> None:
+    """Running migrate twice is harmless; the revision lives in enrollpay_alembic_version."""
+    migrate(sqlite_url)
+    migrate(sqlite_url)
+    engine = sa.create_engine(sqlite_url)
+    with engine.connect() as conn:
+        versions = sa.table(VERSION_TABLE, sa.column("version_num"))
+        assert conn.execute(sa.select(versions.c.version_num)).all() == [(HEAD,)]
+        assert not sa.inspect(conn).has_table("alembic_version")
+    engine.dispose()
+
+
+def test_migrations_ship_inside_the_package() -> None:
+    """env.py, the script template and the versions are package files Alembic can load."""
+    assert (MIGRATIONS / "env.py").is_file()
+    assert (MIGRATIONS / "script.py.mako").is_file()
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert scripts.get_current_head() == HEAD
+    initial = importlib.import_module("enrollpay.storage.sql.migrations.versions.0001_initial")
+    assert initial.revision == HEAD
+    assert initial.down_revision is None
+
+
+def test_from_url_migrates_sqlite_by_default(sqlite_url: str) -> None:
+    """An SQLite store is ready to use straight from its URL."""
+    store = SqlStore.from_url(sqlite_url)
+    with store.transaction() as tx:
+        tx.put_product(a_product())
+    with store.transaction() as tx:
+        assert tx.get_product("prod_1") == a_product()
+    store.close()
+
+
+def test_an_in_memory_sqlite_store_works_across_threads() -> None:
+    """``sqlite://`` keeps one database for the store; transactions take turns."""
+    store = SqlStore.from_url("sqlite://")
+    errors: list[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            for k in range(5):
+                with store.transaction() as tx:
+                    tx.append_audit(a_draft(n * 10 + k))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with store.transaction() as tx:
+        entries = tx.list_audit()
+    assert len(entries) == 20
+    assert verify_audit_chain(entries).ok
+
+
+def test_a_store_shares_the_host_engine_and_leaves_it_open(sqlite_url: str) -> None:
+    """A store built on the application's engine does not dispose of it."""
+    migrate(sqlite_url)
+    engine = sa.create_engine(sqlite_url)
+    store = SqlStore(engine)
+    with store.transaction() as tx:
+        tx.put_product(a_product())
+    store.close()
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM enrollpay_products").scalar() == 1
+    engine.dispose()
+
+
+def test_unsupported_databases_and_bad_urls_are_library_errors() -> None:
+    """Neither an unknown dialect nor a broken URL lets a SQLAlchemy error out."""
+    with pytest.raises(InvalidInputError):
+        SqlStore(sa.create_engine("mysql+pymysql://u@localhost/db", module=sqlite3))
+    with pytest.raises(EnrollpayError):
+        SqlStore.from_url("nonsense://")
+
+
+def test_a_foreign_key_violation_is_a_storage_error(sqlite_store: SqlStore) -> None:
+    """Items of an unknown enrollment are refused with a library error, not a SQLAlchemy one."""
+    with pytest.raises(StorageError) as raised, sqlite_store.transaction() as tx:
+        tx.add_items([an_item("itm_x", eid="enr_missing")])
+    assert isinstance(raised.value.__cause__, sa.exc.IntegrityError)
+
+
+def test_a_naive_instant_is_refused(sqlite_store: SqlStore) -> None:
+    """Writing an instant without a time zone raises NaiveDatetimeError."""
+    naive = T0.replace(tzinfo=None)
+    with pytest.raises(NaiveDatetimeError), sqlite_store.transaction() as tx:
+        tx.update_item(an_item("itm_1", next_attempt_at=naive))
+
+
+def test_sqlite_contention_at_begin_is_retried_then_a_concurrency_error(
+    sqlite_url: str,
+) -> None:
+    """While another process holds the write lock, BEGIN is retried and then given up cleanly."""
+    migrate(sqlite_url)
+    engine = sa.create_engine(sqlite_url, connect_args={"timeout": 0.05})
+    store = SqlStore(engine, begin_attempts=3, retry_pause=0.01)
+    blocker = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(ConcurrencyError, match="3 attempts"), store.transaction() as tx:
+            tx.put_product(a_product())  # pragma: no cover - never reached
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    with store.transaction() as tx:
+        assert tx.list_products() == []
+    engine.dispose()
+
+
+def test_sqlite_writers_from_many_threads_serialise(sqlite_url: str) -> None:
+    """Concurrent writers on one SQLite file queue up: the audit chain stays intact."""
+    store = SqlStore.from_url(sqlite_url)
+
+    def write(n: int) -> None:
+        for k in range(10):
+            with store.transaction() as tx:
+                tx.append_audit(a_draft(n * 100 + k))
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with store.transaction() as tx:
+        entries = tx.list_audit()
+    assert [e.seq for e in entries] == list(range(1, 61))
+    assert verify_audit_chain(entries).ok
+
+
+# --- PostgreSQL locking ------------------------------------------------------------
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[SqlStore]:
+    """A PostgreSQL store with ``prod_1``, ``enr_1``, items and a 100 USD payment."""
+    store = SqlStore.from_url(pg_url)
+    with store.transaction() as tx:
+        tx.put_product(a_product())
+        tx.add_enrollment(an_enrollment())
+        tx.add_items([an_item(f"itm_{n}", seq=n) for n in range(1, 11)])
+        tx.add_payment(Payment("pay_1", "enr_1", "itm_1", usd("100.00"), "cash", T0))
+    yield store
+    store.close()
+
+
+def _refund(rid: str) -> Refund:
+    return Refund(rid, "pay_1", "enr_1", usd("60.00"), "manual", T0)
+
+
+@postgres
+def test_concurrent_refunds_cannot_both_fit_in_one_payment(pg_store: SqlStore) -> None:
+    """The payment row is locked before summing: the second refund waits, then is refused."""
+    first_written = threading.Event()
+    outcome: list[BaseException | None] = []
+
+    def second() -> None:
+        first_written.wait()
+        try:
+            with pg_store.transaction() as tx:
+                tx.add_refund(_refund("ref_2"))
+            outcome.append(None)
+        except BaseException as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with pg_store.transaction() as tx:
+        tx.add_refund(_refund("ref_1"))
+        first_written.set()
+        thread.join(timeout=0.5)
+        assert thread.is_alive()  # blocked on the payment's row lock
+    thread.join()
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], RefundExceedsPaidError)
+    with pg_store.transaction() as tx:
+        assert [r.id for r in tx.refunds_of("enr_1")] == ["ref_1"]
+
+
+@postgres
+def test_concurrent_claims_skip_locked_items_instead_of_waiting(pg_store: SqlStore) -> None:
+    """A second worker claims other items at once while the first still holds its own."""
+    with pg_store.transaction() as first:
+        mine = first.claim_due(today=TODAY, now=T0, lease_until=LEASE, limit=4)
+        with pg_store.transaction() as second:
+            theirs = second.claim_due(today=TODAY, now=T0, lease_until=LEASE, limit=100)
+    assert len(mine) == 4
+    assert len(theirs) == 6
+    assert not {i.id for i in mine} & {i.id for i in theirs}
+    with pg_store.transaction() as tx:
+        later = tx.claim_due(today=TODAY, now=T0 + timedelta(minutes=1), lease_until=LEASE,
+                             limit=100)  # fmt: skip
+    assert later == []
+
+
+@postgres
+def test_audit_appends_from_many_threads_form_one_chain(pg_store: SqlStore) -> None:
+    """Concurrent appenders serialise on the advisory lock: no gaps, no forks."""
+
+    def write(n: int) -> None:
+        for k in range(10):
+            with pg_store.transaction() as tx:
+                tx.append_audit(a_draft(n * 100 + k))
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with pg_store.transaction() as tx:
+        entries = tx.list_audit()
+    assert [e.seq for e in entries] == list(range(1, 61))
+    assert verify_audit_chain(entries).ok
+    assert all(e.at.tzinfo is not None and e.at.utcoffset() == timedelta(0) for e in entries)
+    assert entries[0].at.tzinfo == UTC
