@@ -16,7 +16,7 @@ from enrollpay.domain.retry import DeclineClass, classify_decline
 from enrollpay.errors import EnrollpayError, WebhookPayloadError
 from enrollpay.ports import EventKind, GatewayEvent, GatewayRefund
 
-__all__ = ["HANDLED_EVENT_TYPES", "MoneyReader", "normalise_event"]
+__all__ = ["HANDLED_EVENT_TYPES", "MoneyReader", "normalise_event", "refund_status"]
 
 MoneyReader = Callable[[int, str], Money]
 
@@ -93,9 +93,12 @@ def _normalise(data: Mapping[str, Any], to_money: MoneyReader) -> GatewayEvent:
     customer = _str(obj.get("customer"))
     if kind.startswith("payment_"):
         if kind == "payment_method_attached":
-            return GatewayEvent(**base, customer_id=customer,
-                                payment_method_id=_str(obj.get("payment_method")),
-                                metadata=metadata)  # fmt: skip
+            return GatewayEvent(
+                **base,
+                customer_id=customer,
+                payment_method_id=_str(obj.get("payment_method")),
+                metadata=metadata,
+            )
         code, decline_class, message = _decline(obj)
         return GatewayEvent(
             **base,
@@ -124,9 +127,13 @@ def _normalise(data: Mapping[str, Any], to_money: MoneyReader) -> GatewayEvent:
             metadata=metadata,
         )
     if kind.startswith("subscription_"):
-        return GatewayEvent(**base, subscription_id=str(obj["id"]),
-                            subscription_status=_str(obj.get("status")),
-                            customer_id=customer, metadata=metadata)  # fmt: skip
+        return GatewayEvent(
+            **base,
+            subscription_id=str(obj["id"]),
+            subscription_status=_str(obj.get("status")),
+            customer_id=customer,
+            metadata=metadata,
+        )
     # charge.refunded
     payment_intent = _str(obj.get("payment_intent"))
     refunds = []
@@ -137,15 +144,21 @@ def _normalise(data: Mapping[str, Any], to_money: MoneyReader) -> GatewayEvent:
                 gateway_refund_id=str(refund["id"]),
                 gateway_payment_id=_str(refund.get("payment_intent")) or payment_intent or "",
                 amount=to_money(int(refund["amount"]), str(refund["currency"])),
-                status=_refund_status(refund.get("status")),
+                status=refund_status(refund.get("status")),
                 reference=_metadata(refund).get("enrollpay_refund_id"),
             )
         )
-    return GatewayEvent(**base, gateway_payment_id=payment_intent, customer_id=customer,
-                        refunds=tuple(refunds), metadata=metadata)  # fmt: skip
+    return GatewayEvent(
+        **base,
+        gateway_payment_id=payment_intent,
+        customer_id=customer,
+        refunds=tuple(refunds),
+        metadata=metadata,
+    )
 
 
-def _refund_status(value: Any) -> Any:
+def refund_status(value: Any) -> Any:
+    """Map a Stripe refund status to succeeded, pending or failed."""
     if value in ("succeeded", "pending", "failed"):
         return value
     if value in ("requires_action",):

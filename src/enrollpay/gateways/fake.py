@@ -31,7 +31,12 @@ from enrollpay.errors import (
     WebhookSignatureError,
 )
 from enrollpay.gateways.events import normalise_event
-from enrollpay.gateways.signing import header_value, sign_payload, verify_signature
+from enrollpay.gateways.signing import (
+    check_tolerance,
+    header_value,
+    sign_payload,
+    verify_signature,
+)
 from enrollpay.ports import ChargeResult, Clock, GatewayEvent, GatewayRefund, PaymentSession
 
 __all__ = ["FakeCall", "FakeCharge", "FakeGateway", "Outcome", "SignedWebhook"]
@@ -135,7 +140,8 @@ class FakeGateway:
         self._secret = webhook_secret
         self._clock: Clock = clock or SystemClock()
         self.livemode = livemode
-        self.tolerance = tolerance
+        # Like the Stripe adapter: the signature check cannot be switched off.
+        self.tolerance = check_tolerance(tolerance)
         self._granularity = dict(granularity or {})
         self._minimums = dict(minimums or {})
         self.latency = latency
