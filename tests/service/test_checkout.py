@@ -146,3 +146,20 @@ def test_a_new_card_from_the_setup_webhook_queues_waiting_items(
     assert [o.result for o in outcomes] == ["processed"]
     assert [o.result for o in report.outcomes] == ["succeeded"]
     assert system.get_enrollment(result.enrollment_id).status == EnrollmentStatus.COMPLETED
+
+
+def test_after_an_abandoned_checkout_the_student_gets_a_new_payment(
+    system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, two_installments: Product
+) -> None:
+    """A cancelled checkout is never reopened: paying now opens a new, payable intent."""
+    result = system.enroll(user_id="u", product_id=two_installments.id)
+    clock.advance(hours=24)
+    assert [o.result for o in system.collect_due().outcomes] == ["requires_payment_method"]
+
+    session = system.start_payment(result.schedule[0].id)
+
+    assert session.client_secret != result.client_secret
+    fake.complete_payment(session.client_secret)
+    fake.deliver(system)
+    assert system.payment_details(result.enrollment_id).items[0].status == ItemStatus.PAID
+    assert len(fake.charges) == 1

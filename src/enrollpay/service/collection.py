@@ -27,7 +27,7 @@ from enrollpay.service.results import (
 )
 from enrollpay.service.settlement import apply_charge_result
 
-__all__ = ["CollectionMixin", "attempt_key"]
+__all__ = ["CANCELED", "CollectionMixin", "attempt_key"]
 
 _RETRYABLE = frozenset(
     {
@@ -40,6 +40,9 @@ _RETRYABLE = frozenset(
 )
 
 
+#: The decline code of an attempt whose gateway payment was cancelled: it can
+#: never be paid, so a new checkout needs a new attempt.
+CANCELED = "canceled"
 _OPEN_CHECKOUT = frozenset(
     {AttemptStatus.PENDING, AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION}
 )
@@ -301,6 +304,7 @@ class CollectionMixin(RefundMixin):
                     attrs.evolve(
                         current,
                         status=AttemptStatus.FAILED,
+                        decline_code=CANCELED,
                         message="checkout abandoned; payment canceled",
                         updated_at=self.now(),
                     )

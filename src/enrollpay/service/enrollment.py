@@ -31,7 +31,7 @@ from enrollpay.errors import (
 )
 from enrollpay.ports import Gateway, PaymentSession, StoreTransaction
 from enrollpay.service.base import check_text
-from enrollpay.service.collection import CollectionMixin, attempt_key
+from enrollpay.service.collection import CANCELED, CollectionMixin, attempt_key
 from enrollpay.service.results import EnrollmentResult, ItemOutcome
 from enrollpay.service.settlement import apply_charge_result
 
@@ -288,7 +288,25 @@ class EnrollmentMixin(CollectionMixin):
                 idempotency_key=attempt.idempotency_key,
                 amount=attempt.amount,
             )
-            if state is not None and state.client_secret and state.status != "canceled":
+            if state is not None and state.status == "canceled":
+                # Cancelled at the gateway (an abandoned checkout, or by staff):
+                # it can never be paid, so the customer gets a new payment.
+                with self.store.transaction() as tx:
+                    current = self.lock_attempt(tx, attempt.id)
+                    if current.decline_code != CANCELED:
+                        tx.update_attempt(
+                            attrs.evolve(
+                                current,
+                                status=AttemptStatus.FAILED,
+                                decline_code=CANCELED,
+                                message="the payment was canceled at the gateway",
+                                updated_at=self.now(),
+                            )
+                        )
+                    renewed_item, renewed = self._payable_attempt(tx, item_id)
+                user = self._user_of(renewed_item)
+                return self._open_session(gateway, tx_user=user, attempt=renewed)
+            if state is not None and state.client_secret:
                 if state.status == "succeeded":
                     with self.store.transaction() as tx:
                         apply_charge_result(self, tx, attempt.id, state)
@@ -330,6 +348,7 @@ class EnrollmentMixin(CollectionMixin):
             and last.mode == "on_session"
             and last.status
             in (AttemptStatus.PENDING, AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION)
+            and last.decline_code != CANCELED
         ):
             if item.status == ItemStatus.PROCESSING:
                 # The customer is back at the checkout: give them the full window.

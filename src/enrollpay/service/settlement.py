@@ -91,7 +91,7 @@ def apply_charge_result(
             tx,
             attempt_id,
             gateway_payment_id=result.gateway_payment_id,
-            decline_code=None,
+            decline_code="canceled",
             decline_class=None,
             message="the payment was canceled at the gateway",
         )
