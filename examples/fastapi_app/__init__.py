@@ -1,0 +1,1 @@
+"""The seed's REST API on enrollpay, with FastAPI (see README.md)."""

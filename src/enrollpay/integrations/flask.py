@@ -1,0 +1,123 @@
+"""Flask wiring: the system as an app extension, built from ``app.config``, and the webhook view.
+
+>>> from flask import Flask
+>>> from enrollpay.integrations.flask import init_app
+>>> app = Flask("shop")
+>>> app.config["ENROLLPAY_DATABASE_URL"] = "sqlite://"
+>>> system = init_app(app)  # POST /webhooks/stripe is now routed
+
+Settings are read from ``app.config`` first, then from the environment
+(the names of :mod:`enrollpay.integrations`). The database URL falls back
+to Flask-SQLAlchemy's ``SQLALCHEMY_DATABASE_URI``, so the payment tables
+live in the application's own database (they are all prefixed
+``enrollpay_``). An app that already has a SQLAlchemy engine can pass
+``init_app(app, PaymentSystem(store=SqlStore(engine), ...))`` to share its
+pool. Needs the ``flask`` extra.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Final
+
+from flask import Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from enrollpay.integrations import (
+    DATABASE_URL_VAR,
+    MAX_WEBHOOK_BODY,
+    STRIPE_SECRET_KEY_VAR,
+    STRIPE_WEBHOOK_SECRET_VAR,
+    TIMEZONE_VAR,
+    WEBHOOK_TOO_LARGE,
+    WebhookResponse,
+    webhook_response,
+)
+from enrollpay.integrations import system_from_env as _system_from_env
+from enrollpay.service.system import PaymentSystem
+
+__all__ = [
+    "EXTENSION_KEY",
+    "SQLALCHEMY_URI_KEY",
+    "get_system",
+    "init_app",
+    "stripe_webhook_view",
+    "system_from_config",
+]
+
+#: The key of ``app.extensions`` that holds the system.
+EXTENSION_KEY: Final = "enrollpay"
+#: Flask-SQLAlchemy's setting, used when ``ENROLLPAY_DATABASE_URL`` is not set.
+SQLALCHEMY_URI_KEY: Final = "SQLALCHEMY_DATABASE_URI"
+_KEYS: Final = (DATABASE_URL_VAR, STRIPE_SECRET_KEY_VAR, STRIPE_WEBHOOK_SECRET_VAR, TIMEZONE_VAR)
+
+
+def settings_from_config(
+    config: Mapping[str, Any], environ: Mapping[str, str] = os.environ
+) -> dict[str, str]:
+    """The enrollpay settings from a Flask config, falling back to ``environ``."""
+    settings = {key: str(environ[key]) for key in _KEYS if environ.get(key)}
+    settings.update({key: str(config[key]) for key in _KEYS if config.get(key)})
+    if DATABASE_URL_VAR not in settings and config.get(SQLALCHEMY_URI_KEY):
+        settings[DATABASE_URL_VAR] = str(config[SQLALCHEMY_URI_KEY])
+    return settings
+
+
+def system_from_config(
+    config: Mapping[str, Any], environ: Mapping[str, str] = os.environ
+) -> PaymentSystem:
+    """A system configured from ``app.config`` (then the environment)."""
+    return _system_from_env(settings_from_config(config, environ))
+
+
+def init_app(
+    app: Flask,
+    system: PaymentSystem | None = None,
+    *,
+    webhook_path: str | None = "/webhooks/stripe",
+) -> PaymentSystem:
+    """Attach a system to ``app`` (built from its config when not given).
+
+    Routes ``POST {webhook_path}`` to :func:`stripe_webhook_view` unless
+    ``webhook_path`` is None (then route it yourself, e.g. in a blueprint).
+    """
+    chosen = system if system is not None else system_from_config(app.config)
+    app.extensions[EXTENSION_KEY] = chosen
+    if webhook_path is not None:
+        app.add_url_rule(
+            webhook_path,
+            endpoint="enrollpay_stripe_webhook",
+            view_func=stripe_webhook_view,
+            methods=["POST"],
+        )
+    return chosen
+
+
+def get_system(app: Flask | None = None) -> PaymentSystem:
+    """The system attached to ``app`` (default: the current app)."""
+    target = app if app is not None else current_app
+    system = target.extensions.get(EXTENSION_KEY)
+    if not isinstance(system, PaymentSystem):
+        raise RuntimeError("no PaymentSystem attached: call init_app(app) first")
+    return system
+
+
+def stripe_webhook_view() -> tuple[Response, int]:
+    """Verify, deduplicate and apply a gateway webhook (route it for POST only).
+
+    Flask has no CSRF protection of its own; with Flask-WTF's
+    ``CSRFProtect``, exempt this view: the signature authenticates it.
+    """
+    # Werkzeug refuses a longer body before reading it.
+    request.max_content_length = MAX_WEBHOOK_BODY
+    try:
+        # The raw bytes, never parsed as JSON first: the signature covers them exactly.
+        body = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        return _json(WEBHOOK_TOO_LARGE)
+    return _json(webhook_response(get_system, body, dict(request.headers.items())))
+
+
+def _json(answer: WebhookResponse) -> tuple[Response, int]:
+    return jsonify(dict(answer.body)), answer.status

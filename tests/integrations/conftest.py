@@ -1,0 +1,53 @@
+"""Shared fixtures: an in-memory system on the fake gateway, and signed webhooks for it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import attrs
+import pytest
+
+from enrollpay import Money, PaymentSystem
+from enrollpay.storage.memory import InMemoryStore
+from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds, SignedWebhook
+
+
+@attrs.frozen
+class Paid:
+    """An enrollment whose first payment the student completed; its webhook is pending."""
+
+    system: PaymentSystem
+    fake: FakeGateway
+    enrollment_id: str
+    hook: SignedWebhook
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """A frozen clock on a Monday morning."""
+    return FrozenClock(datetime(2027, 3, 15, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def fake(clock: FrozenClock) -> FakeGateway:
+    """The fake gateway on the frozen clock."""
+    return FakeGateway(clock=clock)
+
+
+@pytest.fixture
+def system(fake: FakeGateway, clock: FrozenClock) -> PaymentSystem:
+    """An in-memory system on the fake gateway."""
+    return PaymentSystem(store=InMemoryStore(), gateway=fake, clock=clock, ids=SequentialIds())
+
+
+@pytest.fixture
+def paid(system: PaymentSystem, fake: FakeGateway) -> Paid:
+    """A course bought in full and paid on-session; the success webhook not yet delivered."""
+    product = system.register_product(
+        product_type="course", product_id="c-1", name="Course", price=Money.of("299.99", "USD")
+    )
+    result = system.enroll(user_id="u-1", product_id=product.id)
+    assert result.client_secret is not None
+    fake.complete_payment(result.client_secret)
+    (hook,) = fake.take_events()
+    return Paid(system, fake, result.enrollment_id, hook)
