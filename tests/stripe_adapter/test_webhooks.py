@@ -11,6 +11,7 @@ import pytest
 from enrollpay import Money
 from enrollpay.domain.retry import DeclineClass
 from enrollpay.errors import GatewayUnavailableError, WebhookPayloadError, WebhookSignatureError
+from enrollpay.gateways.events import normalise_event
 from enrollpay.gateways.signing import MAX_BODY_BYTES
 from enrollpay.gateways.stripe import StripeGateway
 from enrollpay.ports import GatewayEvent
@@ -379,3 +380,16 @@ def test_events_emitted_by_the_server_parse(
     assert [(r.amount, r.reference) for r in events[1].refunds] == [
         (Money.of("2.50", "USD"), "r-1")
     ]
+
+
+def test_an_event_in_an_unknown_currency_is_a_payload_error() -> None:
+    """A signed event whose amount cannot be read is refused as malformed, not a crash."""
+    event = {
+        "id": "evt_1",
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "created": 1_800_000_000,
+        "data": {"object": {"id": "pi_1", "amount": 100, "currency": "zzz"}},
+    }
+    with pytest.raises(WebhookPayloadError):
+        normalise_event(event, to_money=Money)

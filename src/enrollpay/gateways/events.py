@@ -63,9 +63,11 @@ def normalise_event(data: Mapping[str, Any], *, to_money: MoneyReader) -> Gatewa
     """Read a Stripe-shaped event dict; unknown types come back as ``ignored``."""
     try:
         return _normalise(data, to_money)
-    except EnrollpayError:
+    except WebhookPayloadError:
         raise
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (EnrollpayError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        # A signed event we cannot read (an unknown currency, a missing field)
+        # is the sender's problem: a 400, not a 500 the gateway retries for days.
         raise WebhookPayloadError(f"malformed event: {type(exc).__name__}") from None
 
 
