@@ -56,6 +56,11 @@ def docs(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def demo(session: nox.Session) -> None:
-    """The main job: the quick start on the embedded defaults."""
+    """The main job: ``enrollpay demo``, a school run for six simulated months on SQLite.
+
+    Options after ``--`` go to the command (``nox -s demo -- --seed 7 --locale de_DE``).
+    It writes ./enrollpay-demo.db (git-ignored) for ``enrollpay report`` to explore.
+    examples/quickstart.py is run by the test suite (tests/e2e/test_examples.py).
+    """
     session.install("-e", DEV)
-    session.run("python", "examples/quickstart.py")
+    session.run("enrollpay", "demo", *session.posargs)

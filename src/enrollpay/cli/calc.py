@@ -1,0 +1,159 @@
+"""Calculators on the pure core: ``plan preview`` and ``refund quote`` (no database)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+from rich.text import Text
+
+from enrollpay.cli.params import currency_code, date_option, locale_option, money
+from enrollpay.cli.render import output_console, titled_table
+from enrollpay.clock import SystemClock
+from enrollpay.domain.money import Money
+from enrollpay.domain.plans import Subscription, describe_plan, parse_plan
+from enrollpay.domain.refunds import RefundPolicy, quote_refund
+from enrollpay.domain.schedule import build_schedule
+from enrollpay.errors import InvalidInputError
+
+__all__ = ["plan", "refund"]
+
+
+@click.group()
+def plan() -> None:
+    """Payment plans: preview the schedule a plan gives a price."""
+
+
+@plan.command()
+@click.option("--price", required=True, help="The price in major units, such as 299.99.")
+@click.option("--currency", required=True, help="ISO 4217 code, such as USD, EUR or JPY.")
+@click.option(
+    "--plan",
+    "spec",
+    required=True,
+    metavar="SPEC",
+    help='"full"; "installments=N[,every=1 month][,deposit=20%|deposit=50.00]"; '
+    '"subscription[,every=1 month][,amount=29][,cycles=N][,trial=DAYS]".',
+)
+@date_option("--start", help_text="The enrollment date (default: today, UTC).")
+@locale_option
+def preview(*, price: str, currency: str, spec: str, start: date | None, locale: str) -> None:
+    """Print the payment schedule of a plan: every due date and amount, and the total.
+
+    Amounts always add up to the price exactly (the cents left over go to
+    the first installments). An open-ended subscription shows its next 12
+    periods.
+
+    \b
+    Example:
+      enrollpay plan preview --price 299.99 --currency USD \\
+          --plan "deposit=20%,installments=3,every=1 month" --start 2027-03-15
+    """  # noqa: D301 - click needs a real \b to keep a block verbatim
+    code = currency_code(currency)
+    amount = money(price, code, "--price")
+    try:
+        chosen = parse_plan(spec, code)
+    except InvalidInputError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--plan'") from None
+    first = start or SystemClock().now().date()
+    lines = build_schedule(chosen, amount, first)
+    total = Money(sum(line.amount.minor for line in lines), code)
+    table = titled_table(
+        f"{describe_plan(chosen)}: {amount.format(locale)} from {first.isoformat()}",
+        show_footer=True,
+    )
+    open_ended = isinstance(chosen, Subscription) and chosen.cycles is None
+    table.add_column("#", justify="right", footer="")
+    table.add_column("Kind", footer=f"Total of {len(lines)}" if open_ended else "Total")
+    table.add_column("Due", footer="")
+    table.add_column("Amount", justify="right", footer=Text(total.format(locale)))
+    for line in lines:
+        table.add_row(str(line.seq), line.kind, line.due.isoformat(), line.amount.format(locale))
+    output_console().print(table)
+
+
+@click.group()
+def refund() -> None:
+    """Refunds: quote what a cancellation gives back, with the arithmetic."""
+
+
+@refund.command()
+@click.option("--price", required=True, help="The price of the enrollment, such as 1200.00.")
+@click.option("--currency", required=True, help="ISO 4217 code.")
+@click.option("--paid", required=True, help="What the student has paid so far.")
+@date_option("--start", required=True, help_text="First day of the service.")
+@date_option("--end", required=True, help_text="Day the service ends.")
+@date_option("--cancelled-on", required=True, help_text="Day of the cancellation.")
+@click.option(
+    "--cooling-off-days",
+    type=click.IntRange(min=0),
+    default=14,
+    show_default=True,
+    help="Cancelling within this many days of the start refunds everything paid.",
+)
+@click.option(
+    "--proration",
+    type=click.Choice(["time", "none"]),
+    default="time",
+    show_default=True,
+    help="time: keep what the elapsed days earned; none: keep everything after the window.",
+)
+@click.option("--non-refundable", metavar="AMOUNT", help="The least the school keeps.")
+@click.option("--admin-fee", metavar="AMOUNT", help="A fee kept on top of what was earned.")
+@locale_option
+def quote(
+    *,
+    price: str,
+    currency: str,
+    paid: str,
+    start: date,
+    end: date,
+    cancelled_on: date,
+    cooling_off_days: int,
+    proration: str,
+    non_refundable: str | None,
+    admin_fee: str | None,
+    locale: str,
+) -> None:
+    """Quote the refund of a cancellation, line by line.
+
+    \b
+    earned   = price * used_days / total_days   (rounded half up)
+    retained = min(price, max(earned, non_refundable) + admin_fee)
+    refund   = paid - retained, between 0 and paid
+
+    \b
+    Example:
+      enrollpay refund quote --price 1200 --currency USD --paid 600 \\
+          --start 2027-01-04 --end 2027-07-04 --cancelled-on 2027-02-20 --admin-fee 25
+    """  # noqa: D301 - click needs a real \b to keep a block verbatim
+    code = currency_code(currency)
+    policy = RefundPolicy(
+        cooling_off_days=cooling_off_days,
+        proration="time" if proration == "time" else "none",
+        non_refundable=None
+        if non_refundable is None
+        else money(non_refundable, code, "--non-refundable"),
+        admin_fee=None if admin_fee is None else money(admin_fee, code, "--admin-fee"),
+    )
+    result = quote_refund(
+        policy,
+        price=money(price, code, "--price"),
+        paid=money(paid, code, "--paid"),
+        service_start=start,
+        service_end=end,
+        cancelled_on=cancelled_on,
+    )
+    basis = {
+        "cooling_off": f"within the {cooling_off_days}-day cooling-off window",
+        "no_proration": "no proration after the cooling-off window",
+        "prorated": f"prorated: {result.used_days} of {result.total_days} days used",
+    }[result.basis]
+    table = titled_table(f"Refund quote ({basis})")
+    table.add_column("Line")
+    table.add_column("Amount", justify="right")
+    last = len(result.lines) - 1
+    for index, line in enumerate(result.lines):
+        # A rule above the last line, the refund itself.
+        table.add_row(Text(line.label), line.amount.format(locale), end_section=index == last - 1)
+    output_console().print(table)

@@ -1,0 +1,192 @@
+"""What cron, workers and deploys run: ``db upgrade``, ``collect``, ``reconcile``, ``audit``.
+
+``collect`` and ``reconcile`` print one summary line (``key=value`` pairs,
+easy to grep in cron mail); on a terminal ``collect`` also shows a progress
+bar. They exit with status 1 when something needs a person's attention.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from enrollpay.cli.params import gateway_option, url_option
+from enrollpay.cli.wiring import (
+    GatewayName,
+    MissingExtraError,
+    NoDatabaseError,
+    open_system,
+    redact,
+    sqlite_path,
+)
+from enrollpay.service.results import CollectionReport, ItemOutcome
+from enrollpay.service.system import PaymentSystem
+
+__all__ = ["ATTENTION", "audit", "collect", "db", "reconcile"]
+
+#: Exit status when the command ran but something needs a person's attention.
+ATTENTION = 1
+
+
+@click.group()
+def db() -> None:
+    """Manage enrollpay's tables in your database."""
+
+
+@db.command()
+@url_option
+def upgrade(url: str) -> None:
+    """Create enrollpay's tables, or upgrade them to the latest schema.
+
+    Safe to run on every deploy: an up-to-date schema is left alone, and
+    concurrent runs wait for each other. Run it before starting workers on
+    PostgreSQL (SQLite databases are also upgraded when they are opened).
+
+    \b
+    Example:
+      enrollpay db upgrade --url postgresql+psycopg://app@db/school
+    """  # noqa: D301 - click needs a real \b to keep a block verbatim
+    try:
+        from enrollpay.storage.sql import migrate  # noqa: PLC0415 - optional extra
+    except ImportError as exc:
+        raise MissingExtraError(
+            f"the SQL store needs the 'sql' extra: pip install 'enrollpay[sql]' ({exc})"
+        ) from None
+    path = sqlite_path(url)
+    if path is not None and not path.parent.is_dir():
+        raise NoDatabaseError(f"cannot create {path}: the folder {path.parent} does not exist")
+    migrate(url)
+    click.echo(f"Schema of {redact(url)} is up to date.")
+
+
+def _tally(counts: Counter[str]) -> str:
+    declined = counts["failed"] + counts["defaulted"] + counts["requires_payment_method"]
+    return (
+        f"{counts['succeeded']} paid, {declined} declined, "
+        f"{counts['requires_action']} need action, {counts['unknown']} unknown"
+    )
+
+
+def _collect_with_progress(
+    system: PaymentSystem, limit: int | None, console: Console
+) -> CollectionReport:
+    columns = (
+        SpinnerColumn(),
+        TextColumn("Collecting"),
+        BarColumn(),
+        TextColumn("{task.completed:.0f} item(s): {task.fields[tally]}"),
+        TimeElapsedColumn(),
+    )
+    counts: Counter[str] = Counter()
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task("collect", total=limit, tally=_tally(counts))
+
+        def on_item(outcome: ItemOutcome) -> None:
+            counts[outcome.result] += 1
+            progress.update(task, advance=1, tally=_tally(counts))
+
+        report = system.collect_due(limit=limit, progress=on_item)
+        # The total is unknown up front; close the bar at what was done.
+        progress.update(task, total=len(report.outcomes), completed=len(report.outcomes))
+    return report
+
+
+@click.command()
+@url_option
+@gateway_option
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Charge at most this many items in this run (the rest wait for the next run).",
+)
+@click.pass_context
+def collect(ctx: click.Context, /, *, url: str, gateway: GatewayName, limit: int | None) -> None:
+    """Charge every installment that is due now, retries included.
+
+    What cron or a worker loop runs, for example every hour. Any number of
+    workers may run it at once against one PostgreSQL database: each item
+    is claimed by one of them. Prints one summary line (and a progress bar
+    on a terminal). Exit status 1 when something needs attention: a
+    decline, a customer who must authenticate, or an outcome that
+    `enrollpay reconcile` must resolve.
+
+    \b
+    Example:
+      enrollpay collect --url sqlite:///enrollpay.db --gateway stripe
+    """  # noqa: D301 - click needs a real \b to keep a block verbatim
+    progress_console = Console(stderr=True)
+    with open_system(url, gateway) as system:
+        if progress_console.is_terminal and not progress_console.is_dumb_terminal:
+            report = _collect_with_progress(system, limit, progress_console)
+        else:
+            report = system.collect_due(limit=limit)
+    click.echo(report.summary())
+    if report.needs_attention:
+        ctx.exit(ATTENTION)
+
+
+@click.command()
+@url_option
+@gateway_option
+@click.pass_context
+def reconcile(ctx: click.Context, /, *, url: str, gateway: GatewayName) -> None:
+    """Resolve charges whose outcome is unknown, and finish pending refunds.
+
+    A charge that timed out is looked up at the gateway by its idempotency
+    key: applied if it went through, sent again with the same key by the
+    next `collect` if it never arrived. Run it after `collect`. Exit status
+    1 when outcomes are still unknown or a refund failed.
+
+    \b
+    Example:
+      enrollpay reconcile --url sqlite:///enrollpay.db --gateway stripe
+    """  # noqa: D301 - click needs a real \b to keep a block verbatim
+    with open_system(url, gateway) as system:
+        result = system.reconcile()
+    click.echo(result.summary())
+    if result.still_unknown or result.refunds_failed:
+        ctx.exit(ATTENTION)
+
+
+@click.group()
+def audit() -> None:
+    """The tamper-evident audit trail."""
+
+
+@audit.command()
+@url_option
+@click.pass_context
+def verify(ctx: click.Context, /, *, url: str) -> None:
+    """Check every link of the SHA-256 audit chain.
+
+    Exit status 1, naming the first broken entry, if any entry was changed,
+    removed or reordered.
+
+    \b
+    Example:
+      enrollpay audit verify --url sqlite:///enrollpay.db
+    """  # noqa: D301 - click needs a real \b to keep a block verbatim
+    with open_system(url) as system:
+        result = system.verify_audit_chain()
+        broken = (
+            None
+            if result.ok
+            else next((e for e in system.audit_log() if e.seq == result.first_broken_seq), None)
+        )
+    if result.ok:
+        click.echo(f"Audit chain intact: {result.checked} entries verified.")
+        return
+    where = f"entry {result.first_broken_seq}"
+    if broken is not None:
+        where += (
+            f" ({broken.action} on {broken.entity_type} {broken.entity_id}, "
+            f"{broken.at.isoformat()})"
+        )
+    click.echo(
+        f"Audit chain BROKEN at {where}: {result.reason}; "
+        f"the {result.checked} entries before it are intact."
+    )
+    ctx.exit(ATTENTION)

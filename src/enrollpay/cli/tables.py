@@ -1,0 +1,251 @@
+"""Report rows as neutral tables that the table, CSV and JSON writers share.
+
+A :class:`Table` holds typed cells (``Money``, ``Decimal`` ratios, dates,
+counts), never pre-formatted text, so each writer decides how to show them:
+the terminal with babel for a locale, CSV and JSON exactly (minor units,
+currency and a decimal string).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Literal, TypeAlias
+
+import attrs
+
+from enrollpay.domain.money import Money
+from enrollpay.reports import (
+    AgingRow,
+    ForecastRow,
+    ProductRow,
+    RecoveryRow,
+    RevenueRow,
+    StatusBreakdown,
+)
+
+__all__ = [
+    "Cell",
+    "Column",
+    "ColumnKind",
+    "Table",
+    "View",
+    "aging_table",
+    "enrollment_status_table",
+    "forecast_table",
+    "item_status_table",
+    "product_table",
+    "recovery_table",
+    "revenue_table",
+]
+
+ColumnKind = Literal["text", "int", "money", "ratio", "date", "month", "counts"]
+Cell: TypeAlias = str | int | Money | Decimal | date | Mapping[str, int] | None
+
+
+@attrs.frozen
+class Column:
+    """One column: a machine ``key`` (CSV/JSON), a human ``title`` and its kind."""
+
+    key: str
+    title: str
+    kind: ColumnKind = "text"
+    #: Shown in tables for people too (CSV and JSON always carry every column).
+    human: bool = True
+    #: How one entry of a ``counts`` cell reads in a table for people.
+    counts_format: str = "{key} {count}"
+
+
+@attrs.frozen
+class View:
+    """Columns shown together to people: a wide table is split into several views."""
+
+    title: str
+    keys: tuple[str, ...]
+
+
+@attrs.frozen
+class Table:
+    """A titled table; ``name`` is its key in JSON output."""
+
+    name: str
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+    #: How a terminal shows it; empty: one view of every ``human`` column.
+    views: tuple[View, ...] = ()
+
+
+def _table(
+    name: str,
+    title: str,
+    columns: Sequence[Column],
+    rows: Sequence[Sequence[Cell]],
+    views: Sequence[View] = (),
+) -> Table:
+    return Table(name, title, tuple(columns), tuple(tuple(row) for row in rows), tuple(views))
+
+
+def revenue_table(rows: Sequence[RevenueRow], *, by: str) -> Table:
+    """Gross, refunded and net money per period and currency."""
+    return _table(
+        "rows",
+        f"Revenue by {by}",
+        (
+            Column("period", by.capitalize(), "month" if by == "month" else "date"),
+            Column("currency", "Currency"),
+            Column("gross", "Gross", "money"),
+            Column("refunded", "Refunded", "money"),
+            Column("net", "Net", "money"),
+            Column("payments", "Payments", "int"),
+            Column("refunds", "Refunds", "int"),
+        ),
+        [(r.period, r.currency, r.gross, r.refunded, r.net, r.payments, r.refunds) for r in rows],
+    )
+
+
+def enrollment_status_table(breakdown: StatusBreakdown) -> Table:
+    """Enrollments per status (every status, zeros included)."""
+    return _table(
+        "enrollments",
+        "Enrollments by status",
+        (Column("status", "Status"), Column("count", "Enrollments", "int")),
+        [(str(status), count) for status, count in breakdown.enrollments.items()],
+    )
+
+
+def item_status_table(breakdown: StatusBreakdown) -> Table:
+    """Schedule items per status and currency, with what is still owed."""
+    return _table(
+        "items",
+        "Schedule items by status",
+        (
+            Column("status", "Status"),
+            Column("currency", "Currency"),
+            Column("count", "Items", "int"),
+            Column("amount", "Amount", "money"),
+            Column("outstanding", "Outstanding", "money"),
+        ),
+        [(str(r.status), r.currency, r.count, r.amount, r.outstanding) for r in breakdown.items],
+    )
+
+
+def product_table(rows: Sequence[ProductRow]) -> Table:
+    """How each product sells and collects."""
+    return _table(
+        "rows",
+        "Product performance",
+        (
+            Column("product_id", "Id", human=False),
+            Column("name", "Product"),
+            Column("currency", "Currency", human=False),
+            Column("enrollments", "Enrolled", "int"),
+            Column("completed", "Completed", "int"),
+            Column("cancelled", "Cancelled", "int"),
+            Column("suspended", "Suspended", "int"),
+            Column("gross", "Gross", "money"),
+            Column("refunded", "Refunded", "money"),
+            Column("net", "Net", "money"),
+            Column("refund_rate", "Refund rate", "ratio"),
+            Column("default_rate", "Default rate", "ratio"),
+            Column("plan_mix", "Plans", "counts"),
+        ),
+        [
+            (
+                r.product_id,
+                r.name,
+                r.currency,
+                r.enrollments,
+                r.completed,
+                r.cancelled,
+                r.suspended,
+                r.gross,
+                r.refunded,
+                r.net,
+                r.refund_rate,
+                r.default_rate,
+                dict(r.plan_mix),
+            )
+            for r in rows
+        ],
+        views=(
+            View(
+                "Product performance: enrollments",
+                (
+                    "name",
+                    "enrollments",
+                    "completed",
+                    "cancelled",
+                    "suspended",
+                    "default_rate",
+                    "plan_mix",
+                ),
+            ),
+            View(
+                "Product performance: money",
+                ("name", "gross", "refunded", "net", "refund_rate"),
+            ),
+        ),
+    )
+
+
+def aging_table(rows: Sequence[AgingRow], *, as_of: date) -> Table:
+    """Overdue amounts by currency and days-overdue bucket."""
+    return _table(
+        "rows",
+        f"Receivables aging as of {as_of.isoformat()}",
+        (
+            Column("currency", "Currency"),
+            Column("bucket", "Days overdue"),
+            Column("items", "Items", "int"),
+            Column("amount", "Overdue", "money"),
+        ),
+        [(r.currency, r.bucket, r.items, r.amount) for r in rows],
+    )
+
+
+def forecast_table(rows: Sequence[ForecastRow], *, date_from: date, months: int) -> Table:
+    """What open items should bring in, per month."""
+    return _table(
+        "rows",
+        f"Forecast: {months} month(s) from {date_from.isoformat()}",
+        (
+            Column("month", "Month", "month"),
+            Column("currency", "Currency"),
+            Column("items", "Items", "int"),
+            Column("amount", "Expected", "money"),
+        ),
+        [(r.month, r.currency, r.items, r.amount) for r in rows],
+    )
+
+
+def recovery_table(rows: Sequence[RecoveryRow]) -> Table:
+    """Of the items that had an off-session decline, what became of them."""
+    return _table(
+        "rows",
+        "Failed-payment recovery",
+        (
+            Column("currency", "Currency"),
+            Column("failed_items", "Declined items", "int"),
+            Column("recovered", "Recovered", "int"),
+            Column("recovered_by_retry", "On retry", "counts", counts_format="#{key}: {count}"),
+            Column("recovered_manually", "By hand", "int"),
+            Column("defaulted", "Defaulted", "int"),
+            Column("still_open", "Still open", "int"),
+            Column("recovered_amount", "Recovered amount", "money"),
+        ),
+        [
+            (
+                r.currency,
+                r.failed_items,
+                r.recovered,
+                {str(k): v for k, v in r.recovered_by_retry.items()},
+                r.recovered_manually,
+                r.defaulted,
+                r.still_open,
+                r.recovered_amount,
+            )
+            for r in rows
+        ],
+    )
