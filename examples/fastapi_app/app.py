@@ -22,13 +22,25 @@ from enrollpay import PaymentSystem
 from enrollpay.integrations.fastapi import attach_system, system_from_env, webhook_router
 
 from .errors import install_error_handlers
+from .pages import install_pages
 from .routes import router
 
 __all__ = ["create_app"]
 
 
-def create_app(system: PaymentSystem | None = None) -> FastAPI:
-    """The API over ``system`` (default: one configured from the environment)."""
+def create_app(
+    system: PaymentSystem | None = None,
+    *,
+    admin_password: str | None = None,
+    session_secret: str | None = None,
+) -> FastAPI:
+    """The API and the pages over ``system`` (default: one configured from the environment).
+
+    The admin pages' password defaults to ``ENROLLPAY_ADMIN_PASSWORD``, else
+    the demo's ``demo-admin``; the session cookie is signed with
+    ``session_secret`` (default ``ENROLLPAY_SESSION_SECRET``, else a random
+    one per process).
+    """
     owned = system is None
     chosen = system_from_env() if system is None else system
 
@@ -44,4 +56,5 @@ def create_app(system: PaymentSystem | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(router)
     app.include_router(webhook_router(), prefix="/api")
+    install_pages(app, admin_password=admin_password, session_secret=session_secret)
     return app
