@@ -112,6 +112,10 @@ class DurableGateway:
         """Unknown outcomes do not happen here."""
         return None
 
+    def cancel_payment(self, *, gateway_payment_id: str, idempotency_key: str) -> ChargeResult:
+        """Not used by these tests (there are no on-session payments to cancel)."""
+        raise GatewayRequestError("cancellations are not part of this test gateway")
+
     def refund(self, **_: Any) -> GatewayRefund:
         """Not used by these tests."""
         raise GatewayRequestError("refunds are not part of this test gateway")
