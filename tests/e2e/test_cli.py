@@ -435,13 +435,13 @@ def test_reconcile_resends_a_lost_charge_with_its_key(tmp_path: Path) -> None:
 
 
 def test_stripe_gateway_without_keys_is_one_line(tmp_path: Path) -> None:
-    """--gateway stripe needs STRIPE_SECRET_KEY; without it the error is one line."""
+    """--gateway stripe needs STRIPE_SECRET_KEY; without it: one line, a configuration error."""
     path = tmp_path / "school.db"
     past_school(path, students=1)
     result = run(
         "collect", "--url", url_of(path), env={"STRIPE_SECRET_KEY": "", "ENROLLPAY_GATEWAY": ""}
     )
-    assert result.exit_code == 2
+    assert result.exit_code == 3  # a configuration problem, not a usage error
     assert one_error_line(result) == "Error: STRIPE_SECRET_KEY is not set"
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import stripe
 
-from enrollpay.errors import InvalidInputError
+from enrollpay.errors import GatewayNotConfiguredError, InvalidInputError
 from enrollpay.gateways.stripe import StripeGateway, key_livemode
 from enrollpay.ports import Gateway
 from tests.support.stripe_server import API_KEY, FastRetryHTTPClient, StripeServer, sign
@@ -118,8 +118,8 @@ def test_from_env_uses_the_process_environment(monkeypatch: pytest.MonkeyPatch) 
      ({"STRIPE_SECRET_KEY": "sk_test_x", "STRIPE_WEBHOOK_SECRET": " , "}, "STRIPE_WEBHOOK_SECRET")],
 )  # fmt: skip
 def test_from_env_names_what_is_missing(environ: dict[str, str], missing: str) -> None:
-    """A missing variable is named in the error."""
-    with pytest.raises(InvalidInputError, match=missing):
+    """A missing variable is a configuration error that names it."""
+    with pytest.raises(GatewayNotConfiguredError, match=missing):
         StripeGateway.from_env(environ)
 
 

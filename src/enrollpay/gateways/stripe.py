@@ -44,6 +44,7 @@ from enrollpay.domain.retry import classify_decline
 from enrollpay.errors import (
     EnrollpayError,
     GatewayError,
+    GatewayNotConfiguredError,
     GatewayRequestError,
     GatewayUnavailableError,
     InvalidInputError,
@@ -342,12 +343,12 @@ class StripeGateway:
         env = os.environ if environ is None else environ
         api_key = (env.get("STRIPE_SECRET_KEY") or "").strip()
         if not api_key:
-            raise InvalidInputError("STRIPE_SECRET_KEY is not set")
+            raise GatewayNotConfiguredError("STRIPE_SECRET_KEY is not set")
         livemode = key_livemode(api_key)
         secrets = [s.strip() for s in (env.get("STRIPE_WEBHOOK_SECRET") or "").split(",")]
         secrets = [s for s in secrets if s]
         if not secrets:
-            raise InvalidInputError("STRIPE_WEBHOOK_SECRET is not set")
+            raise GatewayNotConfiguredError("STRIPE_WEBHOOK_SECRET is not set")
         client = build_client(api_key, api_base=api_base, http_client=http_client)
         return cls(client, secrets, tolerance=tolerance, livemode=livemode)
 
