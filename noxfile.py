@@ -22,9 +22,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typing(session: nox.Session) -> None:
-    """Type-check the library, its tests and this file with mypy --strict."""
+    """Type-check the library, its tests, the benchmarks and this file with mypy --strict."""
     session.install("-e", DEV, "nox")
-    session.run("mypy", "src", "tests", "noxfile.py")
+    session.run("mypy", "src", "tests", "benchmarks", "noxfile.py")
 
 
 @nox.session(python=PYTHON)
@@ -64,3 +64,17 @@ def demo(session: nox.Session) -> None:
     """
     session.install("-e", DEV)
     session.run("enrollpay", "demo", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """The benchmarks (issue 8): each hot path against its raw limit; not run by default.
+
+    Prints a table and writes benchmarks/results.json. Options after ``--`` go
+    to ``python -m benchmarks`` (``nox -s bench -- --quick``, ``-- --case
+    collect_due``, ``-- --out FILE``). Set ENROLLPAY_PG_URL to use an existing
+    PostgreSQL server instead of a throwaway cluster. The profilers used to
+    find what to fix are installed too: ``pyinstrument -m benchmarks ...``.
+    """
+    session.install("-e", DEV, "pyinstrument>=4.6", "py-spy>=0.3")
+    session.run("python", "-m", "benchmarks", *session.posargs)

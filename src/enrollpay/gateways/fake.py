@@ -188,6 +188,11 @@ class FakeGateway:
         for outcome in outcomes:
             queue.append(Outcome(outcome) if isinstance(outcome, str) else outcome)  # type: ignore[arg-type]
 
+    def clear_scripts(self) -> None:
+        """Forget every queued outcome (the next calls succeed)."""
+        with self._lock:
+            self._scripts.clear()
+
     @staticmethod
     def decline(code: str = "insufficient_funds") -> Outcome:
         """A decline with ``code`` (soft or hard by the code's class)."""

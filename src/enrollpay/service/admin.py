@@ -8,6 +8,7 @@ transaction as its effect. A refused call writes nothing (except the
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 
 import attrs
@@ -33,11 +34,13 @@ from enrollpay.errors import (
     ScheduleItemNotFoundError,
 )
 from enrollpay.ports import StoreTransaction
-from enrollpay.service.base import MAX_TEXT, check_money, check_text
+from enrollpay.service.base import MAX_TEXT, check_date, check_money, check_text
 from enrollpay.service.enrollment import EnrollmentMixin
 from enrollpay.service.results import CancellationResult
 
 __all__ = ["MANUAL_METHODS", "AdminMixin"]
+
+logger = logging.getLogger(__name__)
 
 MANUAL_METHODS: frozenset[str] = frozenset({"cash", "check", "bank_transfer", "other"})
 _PAUSABLE = frozenset({ItemStatus.SCHEDULED, ItemStatus.FAILED})
@@ -87,7 +90,8 @@ class AdminMixin(EnrollmentMixin):
         """The refund a cancellation would give, with its line items (writes nothing)."""
         with self.store.transaction() as tx:
             enrollment = self._enrollment(tx, enrollment_id)
-            return self._quote(tx, enrollment, on or self.today(), policy)
+            day = self.today() if on is None else check_date(on, "on")
+            return self._quote(tx, enrollment, day, policy)
 
     def _quote(
         self,
@@ -177,6 +181,14 @@ class AdminMixin(EnrollmentMixin):
                 },
             )
             refunds = self.write_refunds(tx, plan, actor=actor, reason=reason)
+        logger.info(
+            "enrollment %s cancelled by %s: refund %s in %d refund(s), %d item(s) cancelled",
+            enrollment_id,
+            actor,
+            total,
+            len(refunds),
+            cancelled_items,
+        )
         refunds = self.send_refunds(refunds)
         if updated.gateway_subscription_id is not None and self.gateway is not None:
             self._cancel_gateway_subscription(updated)
@@ -283,6 +295,14 @@ class AdminMixin(EnrollmentMixin):
                 },
             )
             self.refresh_enrollment(tx, enrollment.id, actor=actor)
+        logger.info(
+            "manual payment %s (%s, %s) recorded by %s for item %s",
+            payment.id,
+            method,
+            paying,
+            actor,
+            item_id,
+        )
         return payment
 
     # -- dates, pause, waive ----------------------------------------------------------
@@ -290,8 +310,7 @@ class AdminMixin(EnrollmentMixin):
     def reschedule(self, item_id: str, new_due: date, *, actor: str) -> ScheduleItem:
         """Move an unpaid item's due date (not into the past); it is retried afresh."""
         self.authorize(actor, "reschedule", item_id)
-        if not isinstance(new_due, date):
-            raise InvalidInputError(f"new_due must be a date, got {type(new_due).__name__}")
+        check_date(new_due, "new_due")
         today = self.today()
         if new_due < today:
             raise InvalidInputError(f"cannot reschedule into the past: {new_due} < {today}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
@@ -63,6 +64,8 @@ FAULT_POINTS = (
 
 MAX_TEXT = 500
 MAX_ID = 200
+_CONTROL_IN_ID = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def uuid_ids(prefix: str) -> str:
@@ -89,6 +92,10 @@ class SystemConfig:
     checkout_window: timedelta = timedelta(hours=23)
     #: Items claimed per batch by ``collect_due``.
     batch_size: int = 100
+    #: Items ``collect_due`` charges at once, each in its own thread.
+    collect_concurrency: int = 1
+    #: Gateway requests per second ``collect_due`` may make (None: no limit).
+    gateway_rate_limit: float | None = None
     #: Periods of an open-ended subscription kept scheduled ahead.
     subscription_horizon: int = 12
 
@@ -258,7 +265,12 @@ class ServiceCore:
 
 
 def check_text(value: object, name: str, *, limit: int = MAX_ID, required: bool = True) -> str:
-    """A non-empty string of at most ``limit`` characters."""
+    """A non-empty string of at most ``limit`` characters.
+
+    NUL and other control characters are refused (databases reject NUL, and
+    they forge log lines); free text (``limit`` above :data:`MAX_ID`) may
+    hold tabs and line breaks, identifiers may not.
+    """
     if value is None and not required:
         return ""
     if not isinstance(value, str):
@@ -267,6 +279,15 @@ def check_text(value: object, name: str, *, limit: int = MAX_ID, required: bool 
         raise InvalidInputError(f"{name} must not be empty")
     if len(value) > limit:
         raise InvalidInputError(f"{name} is longer than {limit} characters")
+    if (_CONTROL_IN_ID if limit <= MAX_ID else _CONTROL_IN_TEXT).search(value):
+        raise InvalidInputError(f"{name} contains control characters")
+    return value
+
+
+def check_date(value: object, name: str) -> date:
+    """A calendar date; a ``datetime`` (an instant, not a day) is refused too."""
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise InvalidInputError(f"{name} must be a date, got {type(value).__name__}")
     return value
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import attrs
 
 from enrollpay.domain.calendar import ensure_aware
 from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
-from enrollpay.domain.records import PaymentAttempt
+from enrollpay.domain.records import PaymentAttempt, ScheduleItem
 from enrollpay.errors import (
     GatewayRequestError,
     GatewayUnavailableError,
@@ -18,24 +19,31 @@ from enrollpay.errors import (
     ScheduleItemNotFoundError,
 )
 from enrollpay.ports import Gateway, StoreTransaction
+from enrollpay.service.parallel import collect_concurrently
+from enrollpay.service.ratelimit import ThrottledGateway, TokenBucket
 from enrollpay.service.refunds import RefundMixin
 from enrollpay.service.results import (
     CollectionReport,
     ItemOutcome,
     ItemResult,
+    OutcomeLog,
     ReconcileReport,
 )
 from enrollpay.service.settlement import apply_charge_result
 
 __all__ = ["CANCELED", "CollectionMixin", "attempt_key"]
 
+# Logs ids, statuses and decline codes only: never client secrets or card data.
+logger = logging.getLogger(__name__)
+
+# Not requires_action: that payment waits for the customer to authenticate it
+# (start_payment reopens it); a second one beside it could be paid twice.
 _RETRYABLE = frozenset(
     {
         ItemStatus.SCHEDULED,
         ItemStatus.FAILED,
         ItemStatus.REQUIRES_PAYMENT_METHOD,
         ItemStatus.DEFAULTED,
-        ItemStatus.REQUIRES_ACTION,
     }
 )
 
@@ -43,6 +51,15 @@ _RETRYABLE = frozenset(
 #: The decline code of an attempt whose gateway payment was cancelled: it can
 #: never be paid, so a new checkout needs a new attempt.
 CANCELED = "canceled"
+#: Attempt statuses reconcile looks at (failed ones: open on-session checkouts only).
+_STILL_OPEN = frozenset(
+    {
+        AttemptStatus.UNKNOWN,
+        AttemptStatus.PENDING,
+        AttemptStatus.REQUIRES_ACTION,
+        AttemptStatus.FAILED,
+    }
+)
 _OPEN_CHECKOUT = frozenset(
     {AttemptStatus.PENDING, AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION}
 )
@@ -69,6 +86,9 @@ class CollectionMixin(RefundMixin):
         limit: int | None = None,
         *,
         progress: Callable[[ItemOutcome], None] | None = None,
+        concurrency: int | None = None,
+        rate_limit: float | TokenBucket | None = None,
+        keep_outcomes: bool = True,
     ) -> CollectionReport:
         """Charge every item that is due (retries included) off-session.
 
@@ -77,15 +97,32 @@ class CollectionMixin(RefundMixin):
         Paused and cancelled enrollments are not charged. Without a gateway
         there is nothing to charge and the report is empty. ``progress`` is
         called with each item's outcome as it is known (for progress bars).
+
+        ``concurrency`` (default ``config.collect_concurrency``, 1) charges
+        that many items at once from a thread pool; outcomes then arrive in
+        the order they finish. ``rate_limit`` (default
+        ``config.gateway_rate_limit``, none) caps the gateway requests of
+        this run at that many per second, shared by all its threads (a
+        :class:`~enrollpay.service.ratelimit.TokenBucket` may be passed to
+        share one budget between runs). ``keep_outcomes=False`` reports
+        only counts (``progress`` still sees every outcome), so a run over
+        any number of items holds no per-item memory.
         """
-        if limit is not None and (isinstance(limit, bool) or limit < 1):
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
             raise InvalidInputError(f"limit must be a positive int, got {limit!r}")
         at = ensure_aware(now, "now") if now is not None else self.now()
         gateway = self.gateway
-        outcomes: list[ItemOutcome] = []
+        outcomes = OutcomeLog(keep=keep_outcomes)
         if gateway is None:
             return CollectionReport()
-        while limit is None or len(outcomes) < limit:
+        workers, bucket = self._throughput_settings(concurrency, rate_limit)
+        if bucket is not None:
+            gateway = ThrottledGateway(gateway, bucket)
+        if workers > 1:
+            outcomes.extend(self._collect_in_threads(gateway, at, limit, workers, progress))
+        while workers == 1 and (limit is None or len(outcomes) < limit):
             size = (
                 self.config.batch_size
                 if limit is None
@@ -100,10 +137,70 @@ class CollectionMixin(RefundMixin):
             for item in batch:
                 assert item.lease_until is not None  # noqa: S101 - claim_due sets it
                 outcome = self._collect_item(gateway, item.id, item.lease_until)
+                logger.debug(
+                    "collected item %s: %s (attempt %s, decline %s)",
+                    outcome.item_id,
+                    outcome.result,
+                    outcome.attempt_id,
+                    outcome.decline_code,
+                )
                 outcomes.append(outcome)
                 if progress is not None:
                     progress(outcome)
-        return CollectionReport(tuple(outcomes))
+        report = outcomes.report()
+        if outcomes:
+            logger.info("collect_due: %s", report.summary())
+        return report
+
+    def _throughput_settings(
+        self, concurrency: int | None, rate_limit: float | TokenBucket | None
+    ) -> tuple[int, TokenBucket | None]:
+        """The thread count and the rate limiter of one ``collect_due`` run."""
+        workers = self.config.collect_concurrency if concurrency is None else concurrency
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise InvalidInputError(f"concurrency must be a positive int, got {workers!r}")
+        rate = self.config.gateway_rate_limit if rate_limit is None else rate_limit
+        if rate is None or isinstance(rate, TokenBucket):
+            return workers, rate
+        return workers, TokenBucket(rate)
+
+    def _collect_in_threads(
+        self,
+        gateway: Gateway,
+        at: datetime,
+        limit: int | None,
+        workers: int,
+        progress: Callable[[ItemOutcome], None] | None,
+    ) -> Iterator[ItemOutcome]:
+        """The items' outcomes as ``workers`` threads collect them (see :mod:`.parallel`)."""
+
+        def claim(size: int) -> list[ScheduleItem]:
+            with self.store.transaction() as tx:
+                return tx.claim_due(
+                    today=self.today(at), now=at, lease_until=at + self.config.lease, limit=size
+                )
+
+        def collect(item: ScheduleItem) -> ItemOutcome:
+            assert item.lease_until is not None  # noqa: S101 - claim_due sets it
+            return self._collect_item(gateway, item.id, item.lease_until)
+
+        for outcome in collect_concurrently(
+            claim=claim,
+            collect=collect,
+            workers=workers,
+            batch_size=self.config.batch_size,
+            limit=limit,
+        ):
+            logger.debug(
+                "collected item %s: %s (attempt %s, decline %s)",
+                outcome.item_id,
+                outcome.result,
+                outcome.attempt_id,
+                outcome.decline_code,
+            )
+            if progress is not None:
+                progress(outcome)
+            yield outcome
 
     def retry_now(self, item_id: str, *, actor: str = "customer") -> ItemOutcome:
         """Charge one failed, defaulted or card-less item immediately (once)."""
@@ -299,7 +396,9 @@ class CollectionMixin(RefundMixin):
         with self.store.transaction() as tx:
             current = tx.get_attempt(last.id)
             assert current is not None  # noqa: S101
-            if current.status != AttemptStatus.FAILED:
+            # A declined checkout is FAILED already, yet still payable until now:
+            # mark it cancelled too, so that its late events cannot revive it.
+            if current.status != AttemptStatus.FAILED or current.decline_code != CANCELED:
                 tx.update_attempt(
                     attrs.evolve(
                         current,
@@ -390,14 +489,26 @@ class CollectionMixin(RefundMixin):
         its payment id or idempotency key. A payment the gateway never saw
         goes back to ``pending`` and is sent again by ``collect_due`` with the
         *same* key; a new attempt is never made for it.
+
+        Payments the customer can still complete are looked up too, in case
+        their webhook was lost: those waiting for authentication, and declined
+        on-session checkouts (the customer may try another card on them)
+        until they are cancelled.
         """
         gateway = self.require_gateway()
         now = self.now()
         checked = resolved = resent = still_unknown = 0
         with self.store.transaction() as tx:
-            attempts = tx.list_attempts(
-                statuses=frozenset({AttemptStatus.UNKNOWN, AttemptStatus.PENDING})
-            )
+            attempts = [
+                a
+                for a in tx.list_attempts(statuses=_STILL_OPEN)
+                if a.status != AttemptStatus.FAILED
+                or (
+                    a.mode == "on_session"
+                    and a.gateway_payment_id is not None
+                    and a.decline_code != CANCELED
+                )
+            ]
         for attempt in attempts:
             if attempt.status == AttemptStatus.PENDING:
                 with self.store.transaction() as tx:
@@ -425,8 +536,24 @@ class CollectionMixin(RefundMixin):
                     resolved += 1
                 elif attempt.status == AttemptStatus.UNKNOWN and result.status == "processing":
                     still_unknown += 1
+                elif result.status == "canceled" and attempt.decline_code != CANCELED:
+                    # A declined checkout cancelled at the gateway: stop looking at it.
+                    current = self.lock_attempt(tx, attempt.id)
+                    tx.update_attempt(
+                        attrs.evolve(current, decline_code=CANCELED, updated_at=self.now())
+                    )
+                    self.audit(
+                        tx,
+                        actor="gateway",
+                        action="payment.checkout_canceled",
+                        entity_type="schedule_item",
+                        entity_id=attempt.item_id,
+                        data={"attempt_id": attempt.id},
+                    )
         done, failed = self._finish_pending_refunds(gateway)
-        return ReconcileReport(checked, resolved, resent, still_unknown, done, failed)
+        report = ReconcileReport(checked, resolved, resent, still_unknown, done, failed)
+        logger.info("reconcile: %s", report.summary())
+        return report
 
     def _resend_later(self, tx: StoreTransaction, attempt: PaymentAttempt, now: datetime) -> bool:
         """The gateway never saw the attempt: make it collectible again, same key."""

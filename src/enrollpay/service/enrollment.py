@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -30,15 +31,22 @@ from enrollpay.errors import (
     ScheduleItemNotFoundError,
 )
 from enrollpay.ports import Gateway, PaymentSession, StoreTransaction
-from enrollpay.service.base import check_text
+from enrollpay.service.base import check_date, check_text
 from enrollpay.service.collection import CANCELED, CollectionMixin, attempt_key
 from enrollpay.service.results import EnrollmentResult, ItemOutcome
 from enrollpay.service.settlement import apply_charge_result
 
 __all__ = ["EnrollmentMixin", "check_payment_method_id", "customer_key"]
 
+# Logs enrollment, item and gateway payment ids; never client secrets or card data.
+logger = logging.getLogger(__name__)
+
 _CARD_LIKE = re.compile(r"^[\d\s-]{12,23}$")
 _METHOD_ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]{1,200}$")
+#: Runs of digits, single spaces or dashes allowed between them (how card numbers are written).
+_DIGIT_RUN = re.compile(r"\d(?:[ -]?\d)*")
+#: Like Stripe's limit on metadata keys: a host cannot store an unbounded mapping.
+MAX_METADATA_KEYS = 50
 _PAYABLE_NOW = frozenset(
     {
         ItemStatus.SCHEDULED,
@@ -56,12 +64,29 @@ def customer_key(user_id: str) -> str:
     return f"customer:{user_id}"
 
 
+def _luhn_valid(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if index % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def _holds_card_number(value: str) -> bool:
+    """True if ``value`` contains 13-19 digits (spaces or dashes between) passing Luhn."""
+    for run in _DIGIT_RUN.findall(value):
+        digits = re.sub(r"\D", "", run)
+        if 13 <= len(digits) <= 19 and _luhn_valid(digits):
+            return True
+    return False
+
+
 def check_payment_method_id(value: object) -> str:
     """A gateway payment-method id such as ``pm_1Nx...``; card numbers are refused."""
     if not isinstance(value, str):
         raise InvalidInputError("payment_method_id must be a string")
     digits = re.sub(r"[\s-]", "", value)
-    if _CARD_LIKE.match(value) and digits.isdigit():
+    if (_CARD_LIKE.match(value) and digits.isdigit()) or _holds_card_number(value):
         # Never echo it back: it may be a real card number.
         raise InvalidInputError(
             "payment_method_id looks like a card number; enrollpay never accepts card data, "
@@ -95,15 +120,17 @@ class EnrollmentMixin(CollectionMixin):
         """
         check_text(user_id, "user_id")
         check_text(product_id, "product_id")
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise InvalidInputError(f"metadata must be a mapping, got {type(metadata).__name__}")
+        if len(metadata or {}) > MAX_METADATA_KEYS:
+            raise InvalidInputError(f"metadata has more than {MAX_METADATA_KEYS} keys")
         meta = {
             check_text(k, "metadata key"): check_text(v, "metadata value", required=False)
             for k, v in (metadata or {}).items()
         }
         now = self.now()
         today = self.today(now)
-        start_date = start or today
-        if not isinstance(start_date, date):
-            raise InvalidInputError(f"start must be a date, got {type(start_date).__name__}")
+        start_date = today if start is None else check_date(start, "start")
         if start_date < today:
             raise InvalidInputError(f"start {start_date} is in the past (today is {today})")
         gateway = self.gateway
@@ -181,6 +208,13 @@ class EnrollmentMixin(CollectionMixin):
             schedule=tuple(items),
             requires_immediate_payment=first is not None,
             payment_item_id=None if first is None else first.id,
+        )
+        logger.info(
+            "enrollment %s created in product %s (%s, %d item(s))",
+            enrollment_id,
+            product.id,
+            chosen.kind,
+            len(items),
         )
         if attempt is None or gateway is None:
             return result
@@ -375,7 +409,9 @@ class EnrollmentMixin(CollectionMixin):
             entity_id=item_id,
             data={"attempt_id": attempt.id, "mode": "on_session"},
         )
-        self.refresh_enrollment(tx, item.enrollment_id)
+        # No status refresh here: a past-due or suspended enrollment stays so while
+        # the payment is open (opening the checkout must not restore access); the
+        # outcome refreshes it.
         return item, attempt
 
     def start_payment_method_update(self, user_id: str) -> str:

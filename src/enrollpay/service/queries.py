@@ -26,7 +26,7 @@ from enrollpay.reports import (
     RevenueRow,
     StatusBreakdown,
 )
-from enrollpay.service.base import ServiceCore
+from enrollpay.service.base import ServiceCore, check_date
 from enrollpay.service.results import PaymentDetails, Stats
 
 __all__ = ["QueryMixin"]
@@ -114,6 +114,9 @@ class QueryMixin(ServiceCore):
         limit: int | None = None,
     ) -> list[ScheduleItem]:
         """Every schedule item matching the filters (the admin's view of all schedules)."""
+        for day, name in ((due_from, "due_from"), (due_to, "due_to")):
+            if day is not None:
+                check_date(day, name)
         query = ItemQuery(
             statuses=_statuses(status, ItemStatus),  # type: ignore[arg-type]
             due_from=due_from,

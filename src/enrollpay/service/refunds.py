@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import attrs
@@ -18,6 +19,8 @@ from enrollpay.ports import Gateway, StoreTransaction
 from enrollpay.service.base import MAX_TEXT, ServiceCore, check_money, check_text
 
 __all__ = ["RefundMixin", "refund_key"]
+
+logger = logging.getLogger(__name__)
 
 
 def refund_key(refund_id: str) -> str:
@@ -105,6 +108,14 @@ class RefundMixin(ServiceCore):
                     "reason": reason,
                 },
             )
+            logger.info(
+                "refund %s of payment %s created: %s %s (%s)",
+                refund.id,
+                payment.id,
+                refund.method,
+                refund.amount,
+                refund.status,
+            )
             written.append(refund)
         return written
 
@@ -135,6 +146,7 @@ class RefundMixin(ServiceCore):
                 reason=refund.reason,
             )
         except GatewayUnavailableError:
+            logger.warning("refund %s: gateway unavailable, left pending for reconcile", refund.id)
             return refund  # stays pending; reconcile() sends it again with the same key
         except GatewayRequestError as exc:
             return self._settle_refund(refund.id, None, "failed", str(exc))
@@ -155,6 +167,8 @@ class RefundMixin(ServiceCore):
                 gateway_refund_id or current.gateway_refund_id
             ):
                 return current  # a webhook got here first
+            if current.status in ("succeeded", "failed") and current.gateway_refund_id:
+                return current  # a webhook settled it first: final states do not move
             updated = attrs.evolve(
                 current,
                 status=status,
@@ -169,7 +183,14 @@ class RefundMixin(ServiceCore):
                 entity_id=refund_id,
                 data={"gateway_refund_id": updated.gateway_refund_id, "message": message},
             )
-            return updated
+        logger.info(
+            "refund %s of payment %s: %s (%s)",
+            refund_id,
+            updated.payment_id,
+            status,
+            updated.amount,
+        )
+        return updated
 
     def _finish_pending_refunds(self, gateway: Gateway) -> tuple[int, int]:
         with self.store.transaction() as tx:

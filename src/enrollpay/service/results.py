@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Literal
 
@@ -26,6 +26,7 @@ __all__ = [
     "CollectionReport",
     "EnrollmentResult",
     "ItemOutcome",
+    "OutcomeLog",
     "PaymentDetails",
     "ReconcileReport",
     "Stats",
@@ -92,17 +93,29 @@ class ItemOutcome:
 
 @attrs.frozen
 class CollectionReport:
-    """The summary of one ``collect_due`` run."""
+    """The summary of one ``collect_due`` run.
+
+    ``outcomes`` lists every item's outcome; a run with
+    ``keep_outcomes=False`` leaves it empty and keeps only the counts
+    (``counted`` per result and ``charged_count``), so its memory does not
+    grow with the number of items.
+    """
 
     outcomes: tuple[ItemOutcome, ...] = ()
+    counted: Mapping[ItemResult, int] | None = attrs.field(default=None, hash=False)
+    charged_count: int | None = None
 
     def count(self, result: ItemResult) -> int:
         """How many items ended with ``result``."""
+        if self.counted is not None:
+            return self.counted.get(result, 0)
         return sum(1 for o in self.outcomes if o.result == result)
 
     @property
     def charged(self) -> int:
         """Items for which the gateway was asked to charge."""
+        if self.charged_count is not None:
+            return self.charged_count
         return sum(1 for o in self.outcomes if o.attempt_id is not None)
 
     @property
@@ -141,6 +154,39 @@ class CollectionReport:
             f"charged={self.charged} succeeded={self.succeeded} failed={self.failed} "
             f"requires_action={self.requires_action} unknown={self.unknown} skipped={self.skipped}"
         )
+
+
+class OutcomeLog:
+    """Gathers a ``collect_due`` run's outcomes into its report, or only counts them."""
+
+    def __init__(self, *, keep: bool = True) -> None:
+        self._keep = keep
+        self._kept: list[ItemOutcome] = []
+        self._counted: dict[ItemResult, int] = {}
+        self._charged = 0
+        self._total = 0
+
+    def __len__(self) -> int:
+        return self._total
+
+    def append(self, outcome: ItemOutcome) -> None:
+        """Count one item's outcome (and keep it, unless told not to)."""
+        self._total += 1
+        self._counted[outcome.result] = self._counted.get(outcome.result, 0) + 1
+        self._charged += outcome.attempt_id is not None
+        if self._keep:
+            self._kept.append(outcome)
+
+    def extend(self, outcomes: Iterable[ItemOutcome]) -> None:
+        """:meth:`append` each outcome."""
+        for outcome in outcomes:
+            self.append(outcome)
+
+    def report(self) -> CollectionReport:
+        """The run's report."""
+        if self._keep:
+            return CollectionReport(tuple(self._kept))
+        return CollectionReport(counted=dict(self._counted), charged_count=self._charged)
 
 
 @attrs.frozen

@@ -7,6 +7,7 @@ reported, and terminal states never move back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import attrs
@@ -20,7 +21,7 @@ from enrollpay.domain.lifecycle import (
 )
 from enrollpay.domain.money import Money
 from enrollpay.domain.plans import Subscription
-from enrollpay.domain.records import Payment, PaymentAttempt
+from enrollpay.domain.records import Payment, PaymentAttempt, ScheduleItem
 from enrollpay.domain.retry import DeclineClass, decide_after_decline
 from enrollpay.domain.schedule import subscription_line
 from enrollpay.ports import ChargeResult, StoreTransaction
@@ -127,7 +128,9 @@ def apply_success(
         payment_method_id=attempt.payment_method_id or payment_method_id,
     )
     tx.update_attempt(attempt)
-    item = core.lock_item(tx, attempt.item_id)
+    # lock_attempt locked the item and its enrollment already (until the transaction
+    # ends): reading it again is enough.
+    item = tx.get_item(attempt.item_id)
     assert item is not None  # noqa: S101 - attempts always belong to an item
     payment = Payment(
         id=core.new_id("pay"),
@@ -227,7 +230,9 @@ def apply_failure(
         updated_at=now,
     )
     tx.update_attempt(attempt)
-    item = core.lock_item(tx, attempt.item_id)
+    # lock_attempt locked the item and its enrollment already (until the transaction
+    # ends): reading it again is enough.
+    item = tx.get_item(attempt.item_id)
     assert item is not None  # noqa: S101
     data = {**_attempt_data(attempt), "decline_code": decline_code, "decline_class": decline_class}
     if item.status not in (ItemStatus.PROCESSING, ItemStatus.REQUIRES_ACTION):
@@ -240,6 +245,11 @@ def apply_failure(
             entity_id=item.id,
             data=data,
         )
+        return "failed"
+    if _enrollment_cancelled(tx, attempt.enrollment_id):
+        # The charge was in flight when the enrollment was cancelled, so its item
+        # was left open; now that it failed, nothing is owed on it any more.
+        _cancel_left_item(core, tx, item, actor=actor, data=data)
         return "failed"
     if attempt.mode == "on_session":
         # The customer is at the checkout and may try another card on the
@@ -287,6 +297,8 @@ def apply_requires_action(
         attempt.status, AttemptStatus.REQUIRES_ACTION
     ):
         return False
+    if attempt.decline_code == "canceled":
+        return False  # the payment was cancelled: no one can authenticate it any more
     now = core.now()
     attempt = attrs.evolve(
         attempt,
@@ -295,9 +307,14 @@ def apply_requires_action(
         updated_at=now,
     )
     tx.update_attempt(attempt)
-    item = core.lock_item(tx, attempt.item_id)
+    # lock_attempt locked the item and its enrollment already (until the transaction
+    # ends): reading it again is enough.
+    item = tx.get_item(attempt.item_id)
     assert item is not None  # noqa: S101
-    if can_transition(item.status, ItemStatus.REQUIRES_ACTION) and item.status not in (
+    if _enrollment_cancelled(tx, attempt.enrollment_id):
+        if item.status == ItemStatus.PROCESSING:
+            _cancel_left_item(core, tx, item, actor=actor, data=_attempt_data(attempt))
+    elif can_transition(item.status, ItemStatus.REQUIRES_ACTION) and item.status not in (
         TERMINAL_ITEM_STATUSES | {ItemStatus.PAUSED}
     ):
         core.set_item(tx, item, status=ItemStatus.REQUIRES_ACTION, lease_until=None)
@@ -311,6 +328,31 @@ def apply_requires_action(
     )
     core.refresh_enrollment(tx, attempt.enrollment_id, actor=actor)
     return True
+
+
+def _enrollment_cancelled(tx: StoreTransaction, enrollment_id: str) -> bool:
+    enrollment = tx.get_enrollment(enrollment_id)
+    return enrollment is not None and enrollment.status == EnrollmentStatus.CANCELLED
+
+
+def _cancel_left_item(
+    core: ServiceCore,
+    tx: StoreTransaction,
+    item: ScheduleItem,
+    *,
+    actor: str,
+    data: Mapping[str, object],
+) -> None:
+    """Cancel an item a cancellation left open because its charge was in flight."""
+    core.set_item(tx, item, status=ItemStatus.CANCELLED, lease_until=None, next_attempt_at=None)
+    core.audit(
+        tx,
+        actor=actor,
+        action="item.cancelled_after_cancellation",
+        entity_type="schedule_item",
+        entity_id=item.id,
+        data=data,
+    )
 
 
 def extend_subscription(core: ServiceCore, tx: StoreTransaction, enrollment_id: str) -> int:

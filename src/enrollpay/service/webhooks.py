@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import attrs
 
 from enrollpay.domain.lifecycle import OPEN_ITEM_STATUSES, EnrollmentStatus, ItemStatus
 from enrollpay.domain.records import PaymentAttempt, Refund, WebhookReceipt
-from enrollpay.errors import DuplicateError, WebhookSignatureError
+from enrollpay.errors import DuplicateError, InvalidInputError, WebhookSignatureError
 from enrollpay.ports import GatewayEvent, StoreTransaction
 from enrollpay.service.admin import AdminMixin
 from enrollpay.service.results import WebhookOutcome, WebhookResult
 from enrollpay.service.settlement import apply_failure, apply_requires_action, apply_success
 
 __all__ = ["WebhookMixin"]
+
+# Logs event ids, types and outcomes; refusals by reason (their messages never
+# hold a secret or a signature), never the payload or the headers.
+logger = logging.getLogger(__name__)
 
 
 class WebhookMixin(AdminMixin):
@@ -30,12 +35,17 @@ class WebhookMixin(AdminMixin):
         events the library does not act on are ``ignored``.
         """
         gateway = self.require_gateway()
-        event = gateway.parse_webhook(payload, headers, now=self.now())
-        if event.livemode != getattr(gateway, "livemode", event.livemode):
-            raise WebhookSignatureError("event livemode does not match the gateway's mode")
+        try:
+            event = gateway.parse_webhook(payload, headers, now=self.now())
+            if event.livemode != getattr(gateway, "livemode", event.livemode):
+                raise WebhookSignatureError("event livemode does not match the gateway's mode")
+        except InvalidInputError as exc:  # a forged, stale or malformed delivery
+            logger.warning("webhook refused: %s", exc)
+            raise
         try:
             with self.store.transaction() as tx:
                 if tx.get_webhook_receipt(event.id) is not None:
+                    logger.info("webhook %s (%s): duplicate", event.id, event.type)
                     return WebhookOutcome("duplicate", event.id, event.type)
                 result, detail = self._apply_event(tx, event)
                 tx.add_webhook_receipt(WebhookReceipt(event.id, event.type, self.now(), result))
@@ -44,8 +54,10 @@ class WebhookMixin(AdminMixin):
             if exc.what != "webhook event":
                 raise
             # A concurrent delivery of the same event committed first.
+            logger.info("webhook %s (%s): duplicate", event.id, event.type)
             return WebhookOutcome("duplicate", event.id, event.type)
         self.checkpoint("webhook_after_commit")
+        logger.info("webhook %s (%s): %s %s", event.id, event.type, result, detail)
         return WebhookOutcome(result, event.id, event.type, detail)
 
     def _apply_event(self, tx: StoreTransaction, event: GatewayEvent) -> tuple[WebhookResult, str]:
@@ -189,10 +201,13 @@ class WebhookMixin(AdminMixin):
         customer = tx.find_customer_by_gateway_id(event.customer_id)
         if customer is None:
             return "ignored", "unknown customer"
+        # update_payment_method may have saved (and charged) this card already:
+        # queueing its items again would retry a card that was just declined.
+        known = customer.payment_method_id == event.payment_method_id
         tx.put_customer(attrs.evolve(customer, payment_method_id=event.payment_method_id))
         # Items waiting for a card are collected by the next collect_due run.
         retried = 0
-        for listed in tx.list_enrollments(user_id=customer.user_id):
+        for listed in [] if known else tx.list_enrollments(user_id=customer.user_id):
             # Enrollment before its items: the library's one lock order.
             enrollment = tx.get_enrollment(listed.id, for_update=True) or listed
             if enrollment.status in (EnrollmentStatus.CANCELLED, EnrollmentStatus.PAUSED):

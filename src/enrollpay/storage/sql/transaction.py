@@ -76,6 +76,57 @@ _AUDIT_LOCK_KEY = 0x656E726F6C6C6175
 _CHUNK = 500  # bound on IN (...) lists
 
 
+def _by(table: sa.Table, column: str) -> sa.Select[Any]:
+    """``SELECT * FROM table WHERE column = :key``."""
+    return sa.select(table).where(table.c[column] == sa.bindparam("key"))
+
+
+# The statements of the hot paths are built once, here: executing one then
+# only looks its compiled form up, where building a new statement per call
+# (and hashing it into a cache key) cost more than running it. Only the
+# bound values vary.
+_PRODUCT = _by(products, "id")
+_CUSTOMER = _by(customers, "user_id")
+_CUSTOMER_BY_GATEWAY = _by(customers, "gateway_customer_id")
+_ENROLLMENT = _by(enrollments, "id")
+_ENROLLMENT_LOCKED = _ENROLLMENT.with_for_update()
+_OPEN_ENROLLMENT = sa.select(enrollments).where(
+    enrollments.c.user_id == sa.bindparam("user"),
+    enrollments.c.product_id == sa.bindparam("product"),
+    enrollments.c.status != _CANCELLED,
+)
+_ITEM = _by(schedule_items, "id")
+_ITEM_LOCKED = _ITEM.with_for_update()
+_ITEMS_OF = _by(schedule_items, "enrollment_id").order_by(schedule_items.c.seq)
+_ATTEMPT = _by(attempts, "id")
+_ATTEMPT_LOCKED = _ATTEMPT.with_for_update()
+_ATTEMPT_BY_GATEWAY = _by(attempts, "gateway_payment_id")
+_ATTEMPTS_OF = _by(attempts, "item_id").order_by(attempts.c.number, attempts.c.id)
+# PostgreSQL's default collation does not order by code point, as Python does.
+_ATTEMPTS_OF_PG = _by(attempts, "item_id").order_by(attempts.c.number, attempts.c.id.collate("C"))
+_PAYMENT = _by(payments, "id")
+_PAYMENT_BY_GATEWAY = _by(payments, "gateway_payment_id")
+_REFUND = _by(refunds, "id")
+_REFUND_BY_GATEWAY = _by(refunds, "gateway_refund_id")
+_RECEIPT = _by(webhook_receipts, "event_id")
+_LAST_AUDIT = sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(1)
+#: ``INSERT`` per table; the row's keys name the columns.
+_INSERT = {t.name: sa.insert(t) for t in (refunds, audit_log)}
+#: ``INSERT ... ON CONFLICT DO NOTHING`` per table and dialect (True: PostgreSQL).
+_INSERT_NEW: dict[tuple[str, bool], sa.Executable] = {
+    (t.name, pg): (postgresql.insert(t) if pg else sqlite.insert(t))
+    .on_conflict_do_nothing()
+    .returning(sa.literal_column("1"))
+    for t in (enrollments, attempts, payments, webhook_receipts)
+    for pg in (False, True)
+}
+#: ``UPDATE table SET <the row's other keys> WHERE key = :key_`` per table.
+_UPDATE = {
+    t.name: sa.update(t).where(t.c[key] == sa.bindparam("key_"))
+    for t, key in ((enrollments, "id"), (schedule_items, "id"), (attempts, "id"), (refunds, "id"))
+}
+
+
 def _translated(method: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -98,14 +149,17 @@ class SqlTransaction(SqlReports):
     def __init__(self, conn: sa.Connection) -> None:
         self._c = conn
         self._pg = is_postgresql(conn)
+        self._audit_locked = False
 
     # -- helpers ---------------------------------------------------------------------
 
-    def _rows(self, stmt: sa.Executable) -> list[sa.RowMapping]:
-        return list(self._c.execute(stmt).mappings())
+    def _rows(self, stmt: sa.Executable, key: object = None) -> list[sa.RowMapping]:
+        params = None if key is None else {"key": key}
+        return list(self._c.execute(stmt, params).mappings())
 
-    def _row(self, stmt: sa.Executable) -> sa.RowMapping | None:
-        return self._c.execute(stmt).mappings().first()
+    def _row(self, stmt: sa.Executable, key: object = None) -> sa.RowMapping | None:
+        params = None if key is None else {"key": key}
+        return self._c.execute(stmt, params).mappings().first()
 
     def _exists(self, table: sa.Table, *where: sa.ColumnElement[bool]) -> bool:
         stmt = sa.select(sa.literal(1)).select_from(table).where(*where).limit(1)
@@ -115,24 +169,55 @@ class SqlTransaction(SqlReports):
         """Order strings by code point, as Python does (PostgreSQL's default collation does not)."""
         return column.collate("C") if self._pg else column
 
-    def _guarded(self, check: Callable[[], None], write: Callable[[], object]) -> None:
-        """Check an invariant, then write; a write that loses a race fails like the check."""
-        check()
-        if not self._pg:
-            write()
-            return
-        savepoint = self._c.begin_nested()
+    def _guarded(
+        self, check: Callable[[], None], write: Callable[[], object], *, check_first: bool = False
+    ) -> None:
+        """Write; a write the database refuses fails with the error ``check`` raises.
+
+        Every invariant ``check`` tests is also a constraint of the schema, so
+        the queries of ``check`` only run when the write was refused (then
+        the conflicting row is visible, committed or ours, and ``check``
+        names it as the in-memory store does). ``check_first`` runs it
+        before writing, for invariants the schema cannot hold (refund
+        totals). On PostgreSQL the write runs in a SAVEPOINT, because a
+        failed statement there aborts the transaction; on SQLite a failed
+        statement undoes only itself.
+        """
+        if check_first:
+            check()
+        savepoint = self._c.begin_nested() if self._pg else None
         try:
             write()
         except exc.IntegrityError as error:
-            savepoint.rollback()
-            check()  # the conflicting row is committed now, and visible
+            if savepoint is not None:
+                savepoint.rollback()
+            check()
             raise translate(error) from error
-        savepoint.commit()
+        if savepoint is not None:
+            savepoint.commit()
+
+    def _insert_new(self, table: sa.Table, row: dict[str, Any], check: Callable[[], None]) -> None:
+        """Insert ``row``; if a unique key of it is taken, raise the error ``check`` raises.
+
+        ``ON CONFLICT DO NOTHING`` turns a taken key into "no row inserted"
+        instead of an error, so PostgreSQL needs no SAVEPOINT around the
+        write (two round trips) to carry on and let ``check`` name the
+        conflict. Every invariant ``check`` tests is a unique constraint.
+        """
+        try:
+            inserted = self._c.execute(_INSERT_NEW[table.name, self._pg], row).first()
+        except exc.IntegrityError as error:  # not a unique key: a foreign key, a CHECK
+            if not self._pg:  # (PostgreSQL has aborted the transaction: no more queries)
+                check()
+            raise translate(error) from error
+        if inserted is None:
+            check()
+            raise StorageError(f"the database refused a write to {table.name}: a key is taken")
 
     def _update(self, table: sa.Table, key: str, values: dict[str, Any], what: str) -> None:
-        stmt = sa.update(table).where(table.c[key] == values[key]).values(values)
-        if self._c.execute(stmt).rowcount == 0:
+        params = {name: value for name, value in values.items() if name != key}
+        params["key_"] = values[key]
+        if self._c.execute(_UPDATE[table.name], params).rowcount == 0:
             raise StorageError(f"cannot update {what} {values[key]!r}: it does not exist")
 
     def _require(self, table: sa.Table, key: str, value: str, what: str) -> None:
@@ -159,7 +244,7 @@ class SqlTransaction(SqlReports):
 
     def get_product(self, product_id: str) -> Product | None:
         """The product with internal id ``product_id``."""
-        row = self._row(sa.select(products).where(products.c.id == product_id))
+        row = self._row(_PRODUCT, product_id)
         return None if row is None else m.product_from_row(row)
 
     def find_product(self, product_type: str, external_id: str) -> Product | None:
@@ -205,14 +290,12 @@ class SqlTransaction(SqlReports):
 
     def get_customer(self, user_id: str) -> Customer | None:
         """The gateway customer of a user."""
-        row = self._row(sa.select(customers).where(customers.c.user_id == user_id))
+        row = self._row(_CUSTOMER, user_id)
         return None if row is None else m.customer_from_row(row)
 
     def find_customer_by_gateway_id(self, gateway_customer_id: str) -> Customer | None:
         """The user mapping for a gateway customer id."""
-        row = self._row(
-            sa.select(customers).where(customers.c.gateway_customer_id == gateway_customer_id)
-        )
+        row = self._row(_CUSTOMER_BY_GATEWAY, gateway_customer_id)
         return None if row is None else m.customer_from_row(row)
 
     def put_customer(self, customer: Customer) -> None:
@@ -245,15 +328,13 @@ class SqlTransaction(SqlReports):
                 raise DuplicateError("enrollment id", enrollment.id)
             self._check_open(enrollment)
 
-        row = m.enrollment_to_row(enrollment)
-        self._guarded(check, lambda: self._c.execute(sa.insert(enrollments).values(row)))
+        self._insert_new(enrollments, m.enrollment_to_row(enrollment), check)
 
     def get_enrollment(self, enrollment_id: str, *, for_update: bool = False) -> Enrollment | None:
         """An enrollment, locked against concurrent writers with ``for_update``."""
-        stmt = sa.select(enrollments).where(enrollments.c.id == enrollment_id)
-        if for_update and self._pg:
-            stmt = stmt.with_for_update()
-        row = self._row(stmt)
+        row = self._row(
+            _ENROLLMENT_LOCKED if for_update and self._pg else _ENROLLMENT, enrollment_id
+        )
         return None if row is None else m.enrollment_from_row(row)
 
     def update_enrollment(self, enrollment: Enrollment) -> None:
@@ -268,12 +349,10 @@ class SqlTransaction(SqlReports):
 
     def find_open_enrollment(self, user_id: str, product_id: str) -> Enrollment | None:
         """The user's non-cancelled enrollment in the product, if any."""
-        row = self._row(
-            sa.select(enrollments).where(
-                enrollments.c.user_id == user_id,
-                enrollments.c.product_id == product_id,
-                enrollments.c.status != _CANCELLED,
-            )
+        row = (
+            self._c.execute(_OPEN_ENROLLMENT, {"user": user_id, "product": product_id})
+            .mappings()
+            .first()
         )
         return None if row is None else m.enrollment_from_row(row)
 
@@ -351,10 +430,7 @@ class SqlTransaction(SqlReports):
 
     def get_item(self, item_id: str, *, for_update: bool = False) -> ScheduleItem | None:
         """A schedule item, locked with ``for_update``."""
-        stmt = sa.select(schedule_items).where(schedule_items.c.id == item_id)
-        if for_update and self._pg:
-            stmt = stmt.with_for_update()
-        row = self._row(stmt)
+        row = self._row(_ITEM_LOCKED if for_update and self._pg else _ITEM, item_id)
         return None if row is None else m.item_from_row(row)
 
     def update_item(self, item: ScheduleItem) -> None:
@@ -363,12 +439,7 @@ class SqlTransaction(SqlReports):
 
     def items_of(self, enrollment_id: str) -> list[ScheduleItem]:
         """The items of an enrollment by sequence number."""
-        stmt = (
-            sa.select(schedule_items)
-            .where(schedule_items.c.enrollment_id == enrollment_id)
-            .order_by(schedule_items.c.seq)
-        )
-        return [m.item_from_row(r) for r in self._rows(stmt)]
+        return [m.item_from_row(r) for r in self._rows(_ITEMS_OF, enrollment_id)]
 
     def list_items(self, query: ItemQuery) -> list[ScheduleItem]:
         """Items matching the query, by due date then id."""
@@ -455,15 +526,11 @@ class SqlTransaction(SqlReports):
             if gid is not None and self._exists(attempts, attempts.c.gateway_payment_id == gid):
                 raise DuplicateError("gateway payment id", gid)
 
-        row = m.attempt_to_row(attempt)
-        self._guarded(check, lambda: self._c.execute(sa.insert(attempts).values(row)))
+        self._insert_new(attempts, m.attempt_to_row(attempt), check)
 
     def get_attempt(self, attempt_id: str, *, for_update: bool = False) -> PaymentAttempt | None:
         """An attempt by id, locked against concurrent writers with ``for_update``."""
-        stmt = sa.select(attempts).where(attempts.c.id == attempt_id)
-        if for_update and self._pg:
-            stmt = stmt.with_for_update()
-        row = self._row(stmt)
+        row = self._row(_ATTEMPT_LOCKED if for_update and self._pg else _ATTEMPT, attempt_id)
         return None if row is None else m.attempt_from_row(row)
 
     def update_attempt(self, attempt: PaymentAttempt) -> None:
@@ -482,18 +549,12 @@ class SqlTransaction(SqlReports):
 
     def attempts_of(self, item_id: str) -> list[PaymentAttempt]:
         """The attempts of an item by number."""
-        stmt = (
-            sa.select(attempts)
-            .where(attempts.c.item_id == item_id)
-            .order_by(attempts.c.number, self._text(attempts.c.id))
-        )
-        return [m.attempt_from_row(r) for r in self._rows(stmt)]
+        stmt = _ATTEMPTS_OF_PG if self._pg else _ATTEMPTS_OF
+        return [m.attempt_from_row(r) for r in self._rows(stmt, item_id)]
 
     def find_attempt_by_gateway_id(self, gateway_payment_id: str) -> PaymentAttempt | None:
         """The attempt the gateway knows as ``gateway_payment_id``."""
-        row = self._row(
-            sa.select(attempts).where(attempts.c.gateway_payment_id == gateway_payment_id)
-        )
+        row = self._row(_ATTEMPT_BY_GATEWAY, gateway_payment_id)
         return None if row is None else m.attempt_from_row(row)
 
     def list_attempts(
@@ -521,19 +582,16 @@ class SqlTransaction(SqlReports):
             if gid is not None and self._exists(payments, payments.c.gateway_payment_id == gid):
                 raise DuplicateError("gateway payment id", gid)
 
-        row = m.payment_to_row(payment)
-        self._guarded(check, lambda: self._c.execute(sa.insert(payments).values(row)))
+        self._insert_new(payments, m.payment_to_row(payment), check)
 
     def get_payment(self, payment_id: str) -> Payment | None:
         """A payment by id."""
-        row = self._row(sa.select(payments).where(payments.c.id == payment_id))
+        row = self._row(_PAYMENT, payment_id)
         return None if row is None else m.payment_from_row(row)
 
     def find_payment_by_gateway_id(self, gateway_payment_id: str) -> Payment | None:
         """The payment recorded for a gateway payment id."""
-        row = self._row(
-            sa.select(payments).where(payments.c.gateway_payment_id == gateway_payment_id)
-        )
+        row = self._row(_PAYMENT_BY_GATEWAY, gateway_payment_id)
         return None if row is None else m.payment_from_row(row)
 
     def payments_of(self, enrollment_id: str) -> list[Payment]:
@@ -579,7 +637,8 @@ class SqlTransaction(SqlReports):
                 raise RefundExceedsPaidError(refund.amount, refundable)
 
         row = m.refund_to_row(refund)
-        self._guarded(check, lambda: self._c.execute(sa.insert(refunds).values(row)))
+        # The refundable amount is no constraint of the schema: checked before writing.
+        self._guarded(check, lambda: self._c.execute(_INSERT[refunds.name], row), check_first=True)
 
     def update_refund(self, refund: Refund) -> None:
         """Replace an existing refund (status and gateway id change as it completes)."""
@@ -597,7 +656,7 @@ class SqlTransaction(SqlReports):
 
     def get_refund(self, refund_id: str) -> Refund | None:
         """A refund by id."""
-        row = self._row(sa.select(refunds).where(refunds.c.id == refund_id))
+        row = self._row(_REFUND, refund_id)
         return None if row is None else m.refund_from_row(row)
 
     def list_refunds(self, *, status: str) -> list[Refund]:
@@ -611,7 +670,7 @@ class SqlTransaction(SqlReports):
 
     def find_refund_by_gateway_id(self, gateway_refund_id: str) -> Refund | None:
         """The refund recorded for a gateway refund id."""
-        row = self._row(sa.select(refunds).where(refunds.c.gateway_refund_id == gateway_refund_id))
+        row = self._row(_REFUND_BY_GATEWAY, gateway_refund_id)
         return None if row is None else m.refund_from_row(row)
 
     def refunds_of(self, enrollment_id: str) -> list[Refund]:
@@ -632,8 +691,7 @@ class SqlTransaction(SqlReports):
             if self._exists(webhook_receipts, webhook_receipts.c.event_id == receipt.event_id):
                 raise DuplicateError("webhook event", receipt.event_id)
 
-        row = m.receipt_to_row(receipt)
-        self._guarded(check, lambda: self._c.execute(sa.insert(webhook_receipts).values(row)))
+        self._insert_new(webhook_receipts, m.receipt_to_row(receipt), check)
 
     def get_webhook_receipt(self, event_id: str) -> WebhookReceipt | None:
         """The receipt of a processed event.
@@ -646,7 +704,7 @@ class SqlTransaction(SqlReports):
         """
         if self._pg:
             self._lock(f"enrollpay:webhook:{event_id}")
-        row = self._row(sa.select(webhook_receipts).where(webhook_receipts.c.event_id == event_id))
+        row = self._row(_RECEIPT, event_id)
         return None if row is None else m.receipt_from_row(row)
 
     # -- audit -------------------------------------------------------------------------
@@ -657,11 +715,12 @@ class SqlTransaction(SqlReports):
         PostgreSQL: an advisory transaction lock serialises appenders until
         commit; SQLite: the transaction holds the write lock already.
         """
-        if self._pg:
-            self._lock(_AUDIT_LOCK_KEY)
-        last = self._row(sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(1))
+        if self._pg and not self._audit_locked:
+            self._lock(_AUDIT_LOCK_KEY)  # held until the transaction ends: take it once
+            self._audit_locked = True
+        last = self._row(_LAST_AUDIT)
         entry = link_entry(draft, None if last is None else m.audit_from_row(last))
-        self._c.execute(sa.insert(audit_log).values(m.audit_to_row(entry)))
+        self._c.execute(_INSERT[audit_log.name], m.audit_to_row(entry))
         return entry
 
     def list_audit(

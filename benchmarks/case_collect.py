@@ -1,0 +1,167 @@
+"""Case 3: ``collect_due`` over many due items, against the raw claim-and-update.
+
+The items are seeded in bulk (see :mod:`benchmarks.seed`), then one copy of
+the database is collected by the library in a process of its own (one
+``collect_due()`` call over every item, with the instant gateway) and
+another copy by :class:`benchmarks.raw_collect.RawCollector`. Both report
+the time of each segment of consecutive items; the medians are per item.
+Peak memory: the same library run in a fresh process at two sizes; the
+larger may peak at no more than 1.2 times the smaller.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from benchmarks.core import CaseResult, median
+from benchmarks.databases import PgServer, SqliteFiles
+from benchmarks.gateways import InstantGateway
+from benchmarks.raw_collect import RawCollector
+from benchmarks.seed import BENCH_NOW, seed_due_items
+
+__all__ = ["run_memory", "run_postgres", "run_sqlite"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _sizes(quick: bool) -> tuple[int, int]:
+    """Items to collect, and items per timed segment."""
+    return (1_000, 100) if quick else (100_000, 10_000)
+
+
+def _probe(url: str, count: int, segment: int, *, keep: bool = False) -> dict[str, Any]:
+    command = [sys.executable, "-m", "benchmarks.collect_probe", url, str(count), str(segment)]
+    done = subprocess.run(  # noqa: S603 - our own module, our own arguments
+        [*command, "keep"] if keep else command,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    if result["succeeded"] != count:
+        raise AssertionError(f"the library collected {result['succeeded']} of {count} items")
+    return result
+
+
+def _seeded_sqlite(files: SqliteFiles, count: int, name: str) -> Path:
+    path = files.new(name)
+    engine = sa.create_engine(SqliteFiles.url(path))
+    try:
+        seed_due_items(engine, count)
+    finally:
+        engine.dispose()
+    return path
+
+
+def _raw(url: str, segment: int, count: int) -> list[float]:
+    raw = RawCollector(url, InstantGateway())
+    try:
+        times = raw.collect_all(BENCH_NOW, segment)
+    finally:
+        raw.close()
+    if raw.gateway.charged != count:
+        raise AssertionError(f"the baseline charged {raw.gateway.charged} of {count} items")
+    return times
+
+
+def _result(  # noqa: PLR0917 - one call site, all positional by design
+    name: str, title: str, count: int, segment: int, probe: dict[str, Any], raw: list[float]
+) -> CaseResult:
+    lib_items = [s / segment for s in probe["segment_seconds"]]
+    raw_items = [s / segment for s in raw]
+    lib, base = median(lib_items), median(raw_items)
+    return CaseResult(
+        name=name,
+        title=title,
+        library=lib,
+        baseline=base,
+        ratio=lib / base,
+        target="<= 3",
+        met=lib / base <= 3,
+        sizes={"items": count, "items_per_segment": segment, "batch_size": 100},
+        samples={"library": lib_items, "baseline": raw_items},
+        extra={
+            "library_total_seconds": probe["seconds"],
+            "baseline_total_seconds": sum(raw),
+            "library_items_per_second": 1 / lib,
+            "baseline_items_per_second": 1 / base,
+        },
+    )
+
+
+def run_sqlite(
+    *, files: SqliteFiles, quick: bool, keep: bool = False
+) -> tuple[CaseResult, dict[str, Any]]:
+    """The SQLite case, and the library run's probe (its peak memory is reused).
+
+    ``keep`` runs ``collect_due`` with its default report, which keeps every
+    item's outcome (what the memory measurement compares against).
+    """
+    count, segment = _sizes(quick)
+    seeded = _seeded_sqlite(files, count, "collect-seed.db")
+    lib_db, raw_db = files.copy(seeded, "collect-lib.db"), files.copy(seeded, "collect-raw.db")
+    probe = _probe(SqliteFiles.url(lib_db), count, segment, keep=keep)
+    raw = _raw(SqliteFiles.url(raw_db), segment, count)
+    title = f"collect_due over {count:,} due items, SQLite file, per item"
+    return _result("collect_due_sqlite", title, count, segment, probe, raw), probe
+
+
+def run_postgres(*, server: PgServer, quick: bool) -> CaseResult:
+    """The PostgreSQL case."""
+    count, segment = _sizes(quick)
+    seeded = server.new()
+    engine = sa.create_engine(seeded, poolclass=sa.NullPool)
+    try:
+        seed_due_items(engine, count)
+    finally:
+        engine.dispose()
+    lib_db, raw_db = server.clone(seeded), server.clone(seeded)
+    server.drop(seeded)
+    probe = _probe(lib_db, count, segment)
+    raw = _raw(raw_db, segment, count)
+    server.drop(lib_db)
+    server.drop(raw_db)
+    title = f"collect_due over {count:,} due items, PostgreSQL, per item"
+    return _result("collect_due_postgres", title, count, segment, probe, raw)
+
+
+def run_memory(
+    *, files: SqliteFiles, quick: bool, large: dict[str, Any], keep: bool = False
+) -> CaseResult:
+    """Peak memory of one collect_due run at 1/10 of the size against the full size."""
+    count, _ = _sizes(quick)
+    small_count = count // 10
+    small_db = _seeded_sqlite(files, small_count, "collect-small.db")
+    small = _probe(SqliteFiles.url(small_db), small_count, max(small_count // 10, 1), keep=keep)
+    small_kb, large_kb = small["peak_rss_kb"], large["peak_rss_kb"]
+    ratio = large_kb / small_kb
+    return CaseResult(
+        name="collect_due_memory",
+        title=f"collect_due peak memory, {count:,} vs {small_count:,} items (SQLite)",
+        library=large_kb * 1024,
+        baseline=small_kb * 1024,
+        ratio=ratio,
+        target="<= 1.2",
+        met=ratio <= 1.2,
+        unit="bytes (peak RSS of the process during the run)",
+        ratio_meaning="peak at the larger size / peak at the smaller size",
+        sizes={
+            "large_items": count,
+            "small_items": small_count,
+            "report": "every outcome kept" if keep else "counts only (keep_outcomes=False)",
+        },
+        extra={
+            "large_growth_bytes": (large_kb - large["rss_kb_before"]) * 1024,
+            "small_growth_bytes": (small_kb - small["rss_kb_before"]) * 1024,
+            "large_rss_before_run_bytes": large["rss_kb_before"] * 1024,
+            "small_rss_before_run_bytes": small["rss_kb_before"] * 1024,
+            "peak_is_vmhwm": bool(large["peak_is_exact"] and small["peak_is_exact"]),
+        },
+    )

@@ -1,0 +1,206 @@
+"""Case 2: enrollments per second through ``PaymentSystem.enroll`` against raw ``sqlite3``.
+
+The library enrolls new users in a product pinned to 12 installments after
+a 10% deposit, with the fake gateway, on an SQLite file: the enrollment, its
+13 schedule items, the first attempt and the audit entry in one
+transaction, then the customer and the on-session payment at the gateway.
+The baseline writes the same rows (enrollment, 13 items, attempt, audit
+entry with its hash link) with ``sqlite3`` in one ``BEGIN IMMEDIATE``
+transaction each, on a copy of the same database.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from benchmarks.case_schedule import inline_schedule
+from benchmarks.core import CaseResult, median
+from benchmarks.databases import SqliteFiles
+from benchmarks.rawsql import AuditChain, sqlite_instant
+from benchmarks.seed import BENCH_NOW
+from enrollpay import Deposit, Installments, Money, PaymentSystem
+from enrollpay.domain.plans import plan_to_data
+from enrollpay.storage.sql import SqlStore
+from enrollpay.testing import FakeGateway, FrozenClock
+
+__all__ = ["run"]
+
+PLAN = Installments(12, deposit=Deposit.percent(10))
+PRICE = Money.of("1299.99", "USD")
+
+
+class _Library:
+    def __init__(self, path: Path) -> None:
+        self.clock = FrozenClock(BENCH_NOW)
+        self.store = SqlStore.from_url(SqliteFiles.url(path), migrate=False)
+        self.system = PaymentSystem(
+            store=self.store, gateway=FakeGateway(clock=self.clock), clock=self.clock
+        )
+        self.product = self.system.register_product(
+            product_type="course",
+            product_id="bench",
+            name="Benchmark Course",
+            price=PRICE,
+            payment_plan=PLAN,
+        )
+        self.users = itertools.count()
+
+    def enroll(self, count: int) -> int:
+        for _ in range(count):
+            result = self.system.enroll(user_id=f"u-{next(self.users)}", product_id=self.product.id)
+            assert result.client_secret is not None  # noqa: S101 - the first payment opened
+        return count
+
+
+class _Raw:
+    def __init__(self, path: Path, product_id: str) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.product_id = product_id
+        self.plan = json.dumps(plan_to_data(PLAN))
+        self.users = itertools.count()
+
+    def enroll(self, count: int) -> int:
+        conn = self.conn
+        now = BENCH_NOW
+        at = sqlite_instant(now)
+        checkout = sqlite_instant(now + timedelta(hours=23))  # the checkout window lease
+        today = now.date()
+        for _ in range(count):
+            user = f"u-{next(self.users)}"
+            enrollment_id = f"enr_{uuid.uuid4().hex}"
+            lines = inline_schedule(PRICE.minor, today)
+            item_ids = [f"itm_{uuid.uuid4().hex}" for _ in lines]
+            attempt_id = f"att_{uuid.uuid4().hex}"
+            conn.execute("BEGIN IMMEDIATE")
+            open_ = conn.execute(
+                "SELECT 1 FROM enrollpay_enrollments WHERE user_id = ? AND product_id = ? "
+                "AND status != 'cancelled'",
+                (user, self.product_id),
+            ).fetchone()
+            assert open_ is None  # noqa: S101 - the same duplicate check the library makes
+            conn.execute(
+                "INSERT INTO enrollpay_enrollments (id, user_id, product_id, status, plan, "
+                "price_minor, currency, start_date, created_at, updated_at, meta) "
+                "VALUES (?, ?, ?, 'pending_payment', ?, ?, 'USD', ?, ?, ?, '{}')",
+                (
+                    enrollment_id,
+                    user,
+                    self.product_id,
+                    self.plan,
+                    PRICE.minor,
+                    today.isoformat(),
+                    at,
+                    at,
+                ),
+            )
+            conn.executemany(
+                "INSERT INTO enrollpay_schedule_items (id, enrollment_id, seq, kind, due, "
+                "amount_minor, amount_paid_minor, currency, status, failures, lease_until, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, 'USD', ?, 0, ?, ?)",
+                [
+                    (
+                        item_id,
+                        enrollment_id,
+                        seq,
+                        kind,
+                        due.isoformat(),
+                        amount,
+                        "processing" if seq == 1 else "scheduled",
+                        checkout if seq == 1 else None,
+                        at,
+                    )
+                    for item_id, (seq, kind, due, amount) in zip(item_ids, lines, strict=True)
+                ],
+            )
+            conn.execute(
+                "INSERT INTO enrollpay_payment_attempts (id, item_id, enrollment_id, number, "
+                "idempotency_key, status, amount_minor, currency, mode, created_at, updated_at) "
+                "VALUES (?, ?, ?, 1, ?, 'pending', ?, 'USD', 'on_session', ?, ?)",
+                (
+                    attempt_id,
+                    item_ids[0],
+                    enrollment_id,
+                    f"item:{item_ids[0]}:attempt:1",
+                    lines[0][3],
+                    at,
+                    at,
+                ),
+            )
+            last = conn.execute(
+                "SELECT seq, hash FROM enrollpay_audit_log ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+            row = AuditChain.row(
+                last,
+                at=now,
+                actor=user,
+                action="enrollment.created",
+                entity_type="enrollment",
+                entity_id=enrollment_id,
+                data={
+                    "product_id": self.product_id,
+                    "plan": "installments",
+                    "items": 13,
+                    "first_attempt": attempt_id,
+                },
+            )
+            conn.execute(
+                "INSERT INTO enrollpay_audit_log (seq, at, actor, action, entity_type, "
+                "entity_id, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (row[0], at, *row[1:]),
+            )
+            conn.execute("COMMIT")
+        return count
+
+
+def run(*, files: SqliteFiles, quick: bool) -> CaseResult:
+    """Median seconds per enrollment of each, over interleaved blocks."""
+    per_block, repeats = (20, 3) if quick else (200, 7)
+    library = _Library(files.new("enroll-library.db"))
+    raw = _Raw(files.new("enroll-raw.db"), library.product.id)
+    with raw.conn:  # the product row the raw enrollments point at
+        raw.conn.execute("BEGIN IMMEDIATE")
+        raw.conn.execute(
+            "INSERT INTO enrollpay_products (id, product_type, product_id, name, price_minor, "
+            "currency, active, auto_assign_payment_plan, payment_plan, offered_plans, "
+            "service_period) VALUES (?, 'course', 'bench', 'Benchmark Course', ?, 'USD', 1, 0, "
+            '?, \'[]\', \'{"unit": "years", "count": 1}\')',
+            (library.product.id, PRICE.minor, raw.plan),
+        )
+        raw.conn.execute("COMMIT")
+    library.enroll(5)  # warm-up: statement caches, first connections
+    raw.enroll(5)
+    lib_times: list[float] = []
+    raw_times: list[float] = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        library.enroll(per_block)
+        lib_times.append((time.perf_counter() - start) / per_block)
+        start = time.perf_counter()
+        raw.enroll(per_block)
+        raw_times.append((time.perf_counter() - start) / per_block)
+    library.store.close()
+    raw.conn.close()
+    lib, base = median(lib_times), median(raw_times)
+    return CaseResult(
+        name="enroll",
+        title="enroll (fake gateway, SQLite file), per enrollment",
+        library=lib,
+        baseline=base,
+        ratio=lib / base,
+        target="<= 3",
+        met=lib / base <= 3,
+        sizes={"enrollments_per_block": per_block, "blocks": repeats, "schedule_rows": 13},
+        samples={"library": lib_times, "baseline": raw_times},
+        extra={
+            "library_per_second": 1 / lib,
+            "baseline_per_second": 1 / base,
+        },
+    )

@@ -1,0 +1,176 @@
+"""Case 4: signed ``payment_intent.succeeded`` webhooks through ``handle_webhook``.
+
+Each event settles one in-flight off-session charge (seeded in bulk): the
+library verifies the signature, deduplicates by event id and records the
+payment, the paid item, the completed enrollment and their audit entries in
+one transaction. The baseline does the minimum by hand with ``sqlite3``:
+the HMAC check (with the timestamp tolerance), the JSON parse, the dedupe
+insert of the event id and the row updates (attempt succeeded, item paid),
+in one ``BEGIN IMMEDIATE`` transaction per event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import sqlite3
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from benchmarks.core import CaseResult, median
+from benchmarks.databases import SqliteFiles
+from benchmarks.rawsql import sqlite_instant
+from benchmarks.seed import BENCH_NOW, INSTALLMENT_MINOR, seed_due_items
+from enrollpay import PaymentSystem
+from enrollpay.gateways.signing import sign_payload
+from enrollpay.storage.sql import SqlStore
+from enrollpay.testing import FakeGateway, FrozenClock
+
+__all__ = ["run"]
+
+SECRET = "whsec_bench"  # noqa: S105 - a benchmark's own test secret
+Event = tuple[bytes, dict[str, str]]
+
+
+def _events(count: int) -> list[Event]:
+    stamp = int(BENCH_NOW.timestamp())
+    events: list[Event] = []
+    for n in range(count):
+        body = {
+            "id": f"evt_bench_{n:07d}",
+            "object": "event",
+            "type": "payment_intent.succeeded",
+            "created": stamp,
+            "livemode": False,
+            "data": {
+                "object": {
+                    "id": f"pi_bench_{n:07d}",
+                    "object": "payment_intent",
+                    "amount": INSTALLMENT_MINOR,
+                    "currency": "usd",
+                    "customer": f"cus_{n:07d}",
+                    "payment_method": "pm_card_visa",
+                    "status": "succeeded",
+                    "metadata": {"attempt_id": f"att_{n:07d}", "item_id": f"itm_{n:07d}_2"},
+                    "last_payment_error": None,
+                }
+            },
+        }
+        payload = json.dumps(body, separators=(",", ":")).encode()
+        events.append((payload, {"Stripe-Signature": sign_payload(payload, SECRET, stamp)}))
+    return events
+
+
+def _library(path: Path, events: list[Event], segment: int) -> list[float]:
+    clock = FrozenClock(BENCH_NOW)
+    store = SqlStore.from_url(SqliteFiles.url(path), migrate=False)
+    system = PaymentSystem(
+        store=store, gateway=FakeGateway(webhook_secret=SECRET, clock=clock), clock=clock
+    )
+    times: list[float] = []
+    processed = 0
+    start = time.perf_counter()
+    for n, (payload, headers) in enumerate(events, start=1):
+        processed += system.handle_webhook(payload, headers).result == "processed"
+        if n % segment == 0:
+            now = time.perf_counter()
+            times.append(now - start)
+            start = now
+    store.close()
+    if processed != len(events):
+        raise AssertionError(f"the library processed {processed} of {len(events)} events")
+    return times
+
+
+class _Raw:
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.secret = SECRET.encode()
+
+    def verify(self, payload: bytes, headers: Mapping[str, str]) -> None:
+        parts = dict(p.split("=", 1) for p in headers["Stripe-Signature"].split(","))
+        stamp = int(parts["t"])
+        if abs(BENCH_NOW.timestamp() - stamp) > 300:
+            raise ValueError("stale")
+        signed = parts["t"].encode() + b"." + payload
+        expected = hmac.new(self.secret, signed, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, parts["v1"]):
+            raise ValueError("bad signature")
+
+    def handle(self, payload: bytes, headers: Mapping[str, str]) -> bool:
+        self.verify(payload, headers)
+        event = json.loads(payload)
+        intent = event["data"]["object"]
+        at = sqlite_instant(BENCH_NOW)
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        fresh = conn.execute(
+            "INSERT INTO enrollpay_webhook_receipts (event_id, event_type, received_at, outcome) "
+            "VALUES (?, ?, ?, 'processed') ON CONFLICT DO NOTHING",
+            (event["id"], event["type"], at),
+        ).rowcount
+        if fresh:
+            conn.execute(
+                "UPDATE enrollpay_payment_attempts SET status = 'succeeded', updated_at = ? "
+                "WHERE gateway_payment_id = ?",
+                (at, intent["id"]),
+            )
+            conn.execute(
+                "UPDATE enrollpay_schedule_items SET status = 'paid', amount_paid_minor = ?, "
+                "paid_at = ?, updated_at = ? WHERE id = (SELECT item_id FROM "
+                "enrollpay_payment_attempts WHERE gateway_payment_id = ?)",
+                (intent["amount"], at, at, intent["id"]),
+            )
+        conn.execute("COMMIT")
+        return bool(fresh)
+
+
+def _raw(path: Path, events: list[Event], segment: int) -> list[float]:
+    raw = _Raw(path)
+    times: list[float] = []
+    processed = 0
+    start = time.perf_counter()
+    for n, (payload, headers) in enumerate(events, start=1):
+        processed += raw.handle(payload, headers)
+        if n % segment == 0:
+            now = time.perf_counter()
+            times.append(now - start)
+            start = now
+    raw.conn.close()
+    if processed != len(events):
+        raise AssertionError(f"the baseline processed {processed} of {len(events)} events")
+    return times
+
+
+def run(*, files: SqliteFiles, quick: bool) -> CaseResult:
+    """Median seconds per event over segments of consecutive events."""
+    count, segment = (500, 100) if quick else (50_000, 5_000)
+    seeded = files.new("webhooks-seed.db")
+    engine = sa.create_engine(SqliteFiles.url(seeded))
+    try:
+        seed_due_items(engine, count, in_flight=True)
+    finally:
+        engine.dispose()
+    events = _events(count)
+    lib_db, raw_db = files.copy(seeded, "webhooks-lib.db"), files.copy(seeded, "webhooks-raw.db")
+    library = [t / segment for t in _library(lib_db, events, segment)]
+    baseline = [t / segment for t in _raw(raw_db, events, segment)]
+    lib, base = median(library), median(baseline)
+    return CaseResult(
+        name="webhooks",
+        title=f"handle_webhook, {count:,} signed payment_intent.succeeded (SQLite), per event",
+        library=lib,
+        baseline=base,
+        ratio=lib / base,
+        target="<= 3",
+        met=lib / base <= 3,
+        sizes={"events": count, "events_per_segment": segment},
+        samples={"library": library, "baseline": baseline},
+        extra={"library_per_second": 1 / lib, "baseline_per_second": 1 / base},
+    )
