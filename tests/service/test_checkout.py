@@ -8,7 +8,7 @@ import pytest
 
 from enrollpay import AttemptStatus, EnrollmentStatus, Installments, ItemStatus, PaymentSystem
 from enrollpay.domain.records import Product
-from enrollpay.errors import GatewayRequestError
+from enrollpay.errors import GatewayRequestError, ItemNotPayableError, OverpaymentError
 from enrollpay.testing import FakeGateway, FrozenClock
 from tests.service.conftest import usd
 
@@ -143,7 +143,7 @@ def test_a_new_card_from_the_setup_webhook_queues_waiting_items(
     report = system.collect_due()
     fake.deliver(system)
 
-    assert [o.result for o in outcomes] == ["processed"]
+    assert [o.result for o in outcomes if o.event_type == "setup_intent.succeeded"] == ["processed"]
     assert [o.result for o in report.outcomes] == ["succeeded"]
     assert system.get_enrollment(result.enrollment_id).status == EnrollmentStatus.COMPLETED
 
@@ -163,3 +163,67 @@ def test_after_an_abandoned_checkout_the_student_gets_a_new_payment(
     fake.deliver(system)
     assert system.payment_details(result.enrollment_id).items[0].status == ItemStatus.PAID
     assert len(fake.charges) == 1
+
+
+def test_a_manual_payment_cancels_the_open_card_checkout_first(
+    system: PaymentSystem, fake: FakeGateway, two_installments: Product
+) -> None:
+    """Cash recorded while a checkout is open: the checkout can no longer take the money."""
+    result = system.enroll(user_id="u", product_id=two_installments.id)
+    item_id = result.schedule[0].id
+
+    system.record_manual_payment(item_id, method="cash", actor="desk")
+
+    assert result.client_secret is not None
+    with pytest.raises(GatewayRequestError):
+        fake.complete_payment(result.client_secret)
+    details = system.payment_details(result.enrollment_id)
+    assert [p.method for p in details.payments] == ["cash"]
+    assert fake.charges == []
+
+
+def test_a_card_payment_that_won_the_race_is_kept_and_the_manual_one_refused(
+    system: PaymentSystem, fake: FakeGateway, two_installments: Product
+) -> None:
+    """The student paid by card a moment before the desk recorded cash: one payment."""
+    result = system.enroll(user_id="u", product_id=two_installments.id)
+    assert result.client_secret is not None
+    fake.complete_payment(result.client_secret)  # its webhook has not arrived yet
+
+    with pytest.raises(ItemNotPayableError):
+        system.record_manual_payment(result.schedule[0].id, method="cash", actor="desk")
+
+    details = system.payment_details(result.enrollment_id)
+    assert [p.method for p in details.payments] == ["gateway"]
+    assert details.items[0].status == ItemStatus.PAID
+
+
+def test_a_refused_manual_payment_leaves_the_checkout_open(
+    system: PaymentSystem, fake: FakeGateway, two_installments: Product
+) -> None:
+    """An overpayment is refused before anything happens at the gateway."""
+    result = system.enroll(user_id="u", product_id=two_installments.id)
+
+    with pytest.raises(OverpaymentError):
+        system.record_manual_payment(
+            result.schedule[0].id, method="cash", actor="desk", amount=usd("100.01")
+        )
+
+    assert result.client_secret is not None
+    fake.complete_payment(result.client_secret)
+    fake.deliver(system)
+    assert system.payment_details(result.enrollment_id).items[0].status == ItemStatus.PAID
+
+
+def test_cancelling_an_enrollment_closes_its_open_checkout(
+    system: PaymentSystem, fake: FakeGateway, two_installments: Product
+) -> None:
+    """After cancellation the abandoned first payment can no longer be completed."""
+    result = system.enroll(user_id="u", product_id=two_installments.id)
+
+    system.cancel_enrollment(result.enrollment_id, reason="changed mind", actor="admin")
+
+    assert result.client_secret is not None
+    with pytest.raises(GatewayRequestError):
+        fake.complete_payment(result.client_secret)
+    assert fake.charges == []

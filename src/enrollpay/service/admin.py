@@ -8,6 +8,7 @@ transaction as its effect. A refused call writes nothing (except the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import date, timedelta
 
@@ -20,7 +21,13 @@ from enrollpay.domain.lifecycle import (
     ItemStatus,
 )
 from enrollpay.domain.money import Money
-from enrollpay.domain.records import Enrollment, ManualMethod, Payment, ScheduleItem
+from enrollpay.domain.records import (
+    Enrollment,
+    ManualMethod,
+    Payment,
+    PaymentAttempt,
+    ScheduleItem,
+)
 from enrollpay.domain.refunds import RefundPolicy, RefundQuote, quote_refund
 from enrollpay.errors import (
     EnrollmentNotFoundError,
@@ -35,8 +42,10 @@ from enrollpay.errors import (
 )
 from enrollpay.ports import StoreTransaction
 from enrollpay.service.base import MAX_TEXT, check_date, check_money, check_text
+from enrollpay.service.collection import CANCELED, OPEN_CHECKOUT
 from enrollpay.service.enrollment import EnrollmentMixin
 from enrollpay.service.results import CancellationResult
+from enrollpay.service.settlement import apply_charge_result
 
 __all__ = ["MANUAL_METHODS", "AdminMixin"]
 
@@ -55,8 +64,93 @@ _RESCHEDULABLE = frozenset(
 )
 
 
+class _DryRunDone(Exception):  # noqa: N818 - a control-flow signal, not an error
+    """Raised at the end of a dry run so its transaction rolls back."""
+
+
 class AdminMixin(EnrollmentMixin):
     """Admin use cases."""
+
+    # -- open card checkouts ---------------------------------------------------------
+
+    def _open_checkout(self, item_id: str) -> PaymentAttempt | None:
+        """The item's on-session payment a student could still complete, if any."""
+        with self.store.transaction() as tx:
+            attempts = tx.attempts_of(item_id)
+        last = attempts[-1] if attempts else None
+        if (
+            last is None
+            or last.mode != "on_session"
+            or last.status not in OPEN_CHECKOUT
+            or last.decline_code == CANCELED
+        ):
+            return None
+        return last
+
+    def _close_checkouts(self, item_ids: list[str], *, actor: str) -> None:
+        """After an item stopped being owed, make sure no open checkout can still take money.
+
+        Best effort: a payment completed meanwhile is recorded (and flagged as
+        unapplied); a gateway that cannot be reached is noted in the audit
+        trail, and a late payment would then be recorded and flagged the same way.
+        """
+        for item_id in item_ids:
+            try:
+                self.cancel_open_checkout(item_id, actor=actor)
+            except ItemNotPayableError:
+                continue  # the late payment is recorded and flagged
+            except (GatewayUnavailableError, GatewayRequestError) as exc:
+                with self.store.transaction() as tx:
+                    self.audit(
+                        tx,
+                        actor="system",
+                        action="payment.checkout_cancel_failed",
+                        entity_type="schedule_item",
+                        entity_id=item_id,
+                        data={"message": str(exc)},
+                    )
+
+    def cancel_open_checkout(self, item_id: str, *, actor: str) -> None:
+        """Cancel the item's open card checkout at the gateway, so it can never be paid.
+
+        If the student completed it meanwhile, that payment is recorded and
+        :class:`~enrollpay.errors.ItemNotPayableError` raised; if the gateway
+        cannot be reached, ``GatewayUnavailableError`` propagates and nothing
+        is written.
+        """
+        attempt = self._open_checkout(item_id)
+        if attempt is None:
+            return
+        if attempt.gateway_payment_id is not None and self.gateway is not None:
+            state = self.gateway.cancel_payment(
+                gateway_payment_id=attempt.gateway_payment_id,
+                idempotency_key=f"cancel:{attempt.id}",
+            )
+            if state.status == "succeeded":
+                with self.store.transaction() as tx:
+                    apply_charge_result(self, tx, attempt.id, state)
+                raise ItemNotPayableError(item_id, "paid by card meanwhile")
+        with self.store.transaction() as tx:
+            current = self.lock_attempt(tx, attempt.id)
+            if current.decline_code == CANCELED:
+                return
+            tx.update_attempt(
+                attrs.evolve(
+                    current,
+                    status=AttemptStatus.FAILED,
+                    decline_code=CANCELED,
+                    message="checkout cancelled by an admin operation",
+                    updated_at=self.now(),
+                )
+            )
+            self.audit(
+                tx,
+                actor=actor,
+                action="payment.checkout_cancelled",
+                entity_type="schedule_item",
+                entity_id=item_id,
+                data={"attempt_id": attempt.id, "gateway_payment_id": attempt.gateway_payment_id},
+            )
 
     # -- lookups shared by the operations ------------------------------------------
 
@@ -190,6 +284,9 @@ class AdminMixin(EnrollmentMixin):
             cancelled_items,
         )
         refunds = self.send_refunds(refunds)
+        with self.store.transaction() as tx:
+            item_ids = [i.id for i in tx.items_of(enrollment_id)]
+        self._close_checkouts(item_ids, actor=actor)
         if updated.gateway_subscription_id is not None and self.gateway is not None:
             self._cancel_gateway_subscription(updated)
         return CancellationResult(updated, total, tuple(refunds), quote, cancelled_items)
@@ -230,8 +327,29 @@ class AdminMixin(EnrollmentMixin):
 
         ``amount`` defaults to what is outstanding; more is an
         ``OverpaymentError``. Paid, cancelled and waived items, and items with
-        a charge in flight, are refused (``ItemNotPayableError``).
+        a charge in flight, are refused (``ItemNotPayableError``). An open
+        card checkout for the item is cancelled at the gateway first, so the
+        student cannot pay the same money twice; if they had just paid it,
+        that payment is recorded and the manual one refused.
         """
+        args = (item_id, method, actor, reference, notes, amount)
+        if self._open_checkout(item_id) is not None:
+            with contextlib.suppress(_DryRunDone):
+                self._record_manual(*args, dry_run=True)  # refusals raise, nothing is kept
+            self.cancel_open_checkout(item_id, actor=actor)
+        return self._record_manual(*args, dry_run=False)
+
+    def _record_manual(  # noqa: PLR0917 - private twin of the keyword-only public method
+        self,
+        item_id: str,
+        method: ManualMethod,
+        actor: str,
+        reference: str | None,
+        notes: str | None,
+        amount: Money | None,
+        *,
+        dry_run: bool,
+    ) -> Payment:
         self.authorize(actor, "record_manual_payment", item_id)
         if method not in MANUAL_METHODS:
             raise InvalidInputError(
@@ -295,6 +413,8 @@ class AdminMixin(EnrollmentMixin):
                 },
             )
             self.refresh_enrollment(tx, enrollment.id, actor=actor)
+            if dry_run:
+                raise _DryRunDone  # every check passed; roll the writes back
         logger.info(
             "manual payment %s (%s, %s) recorded by %s for item %s",
             payment.id,
@@ -428,4 +548,5 @@ class AdminMixin(EnrollmentMixin):
                 data={"amount": item.outstanding, "reason": reason},
             )
             self.refresh_enrollment(tx, item.enrollment_id, actor=actor)
+        self._close_checkouts([item_id], actor=actor)
         return updated

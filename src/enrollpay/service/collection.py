@@ -31,7 +31,7 @@ from enrollpay.service.results import (
 )
 from enrollpay.service.settlement import apply_charge_result
 
-__all__ = ["CANCELED", "CollectionMixin", "attempt_key"]
+__all__ = ["CANCELED", "OPEN_CHECKOUT", "CollectionMixin", "attempt_key"]
 
 # Logs ids, statuses and decline codes only: never client secrets or card data.
 logger = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ _STILL_OPEN = frozenset(
         AttemptStatus.FAILED,
     }
 )
-_OPEN_CHECKOUT = frozenset(
+OPEN_CHECKOUT = frozenset(
     {AttemptStatus.PENDING, AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION}
 )
 _RESULT_OF_STATUS: dict[ItemStatus, ItemResult] = {
@@ -366,7 +366,7 @@ class CollectionMixin(RefundMixin):
                 return ItemOutcome(item_id, "skipped")
             attempts = tx.attempts_of(item_id)
         last = attempts[-1] if attempts else None
-        if last is None or last.mode != "on_session" or last.status not in _OPEN_CHECKOUT:
+        if last is None or last.mode != "on_session" or last.status not in OPEN_CHECKOUT:
             return None
         if last.gateway_payment_id is not None:
             try:
