@@ -78,3 +78,10 @@ def bench(session: nox.Session) -> None:
     """
     session.install("-e", DEV, "pyinstrument>=4.6", "py-spy>=0.3")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def stress(session: nox.Session) -> None:
+    """The adversarial suite run long: 1000-example state machines, PostgreSQL everywhere."""
+    session.install("-e", DEV)
+    session.run("pytest", "tests/adversarial", *session.posargs, env={"ENROLLPAY_STRESS": "1"})
