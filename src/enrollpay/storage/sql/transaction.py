@@ -150,6 +150,11 @@ class SqlTransaction(SqlReports):
         self._c = conn
         self._pg = is_postgresql(conn)
         self._audit_locked = False
+        #: Rows this transaction holds, by (table, id): what it read or wrote
+        #: (see :meth:`_held_row`). Nobody else can change them before it ends.
+        self._held: dict[tuple[str, str], Any] = {}
+        #: The chain's last entry once this transaction holds the chain.
+        self._audit_head: AuditEntry | None = None
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -161,6 +166,40 @@ class SqlTransaction(SqlReports):
         params = None if key is None else {"key": key}
         return self._c.execute(stmt, params).mappings().first()
 
+    def _held_row(
+        self,
+        table: sa.Table,
+        key: str,
+        for_update: bool,
+        stmts: tuple[sa.Executable, sa.Executable],
+        from_row: Callable[[sa.RowMapping], R],
+    ) -> R | None:
+        """A row by id, read once per transaction where it cannot change meanwhile.
+
+        The service reads the same enrollment, item and attempt several times
+        in one unit of work (lock, check, settle, recompute the status); each
+        read was a round trip. A row this transaction holds is served from
+        memory: on SQLite every row (``BEGIN IMMEDIATE`` holds the write
+        lock), on PostgreSQL a row it locked (``FOR UPDATE``) or wrote. An
+        unlocked PostgreSQL read is never cached: READ COMMITTED lets the
+        next read see another transaction's commit, as it did before.
+        """
+        held = self._held.get((table.name, key))
+        if held is not None:
+            return held  # type: ignore[no-any-return]
+        locking = for_update and self._pg
+        row = self._row(stmts[1] if locking else stmts[0], key)
+        if row is None:
+            return None
+        record = from_row(row)
+        if locking or not self._pg:
+            self._held[table.name, key] = record
+        return record
+
+    def _hold(self, table: sa.Table, key: str, record: object) -> None:
+        """Remember a row this transaction wrote (a written row is locked until it ends)."""
+        self._held[table.name, key] = record
+
     def _exists(self, table: sa.Table, *where: sa.ColumnElement[bool]) -> bool:
         stmt = sa.select(sa.literal(1)).select_from(table).where(*where).limit(1)
         return self._c.execute(stmt).first() is not None
@@ -170,7 +209,12 @@ class SqlTransaction(SqlReports):
         return column.collate("C") if self._pg else column
 
     def _guarded(
-        self, check: Callable[[], None], write: Callable[[], object], *, check_first: bool = False
+        self,
+        check: Callable[[], None],
+        write: Callable[[], object],
+        *,
+        check_first: bool = False,
+        keys_unchanged: bool = False,
     ) -> None:
         """Write; a write the database refuses fails with the error ``check`` raises.
 
@@ -185,6 +229,12 @@ class SqlTransaction(SqlReports):
         """
         if check_first:
             check()
+        if keys_unchanged:
+            # An update that leaves every unique key of a row this transaction
+            # holds as it was cannot break a unique constraint: no SAVEPOINT
+            # (two round trips on PostgreSQL) and nothing for ``check`` to name.
+            write()
+            return
         savepoint = self._c.begin_nested() if self._pg else None
         try:
             write()
@@ -329,23 +379,40 @@ class SqlTransaction(SqlReports):
             self._check_open(enrollment)
 
         self._insert_new(enrollments, m.enrollment_to_row(enrollment), check)
+        self._hold(enrollments, enrollment.id, enrollment)
 
     def get_enrollment(self, enrollment_id: str, *, for_update: bool = False) -> Enrollment | None:
         """An enrollment, locked against concurrent writers with ``for_update``."""
-        row = self._row(
-            _ENROLLMENT_LOCKED if for_update and self._pg else _ENROLLMENT, enrollment_id
+        return self._held_row(
+            enrollments,
+            enrollment_id,
+            for_update,
+            (_ENROLLMENT, _ENROLLMENT_LOCKED),
+            m.enrollment_from_row,
         )
-        return None if row is None else m.enrollment_from_row(row)
 
     def update_enrollment(self, enrollment: Enrollment) -> None:
         """Replace an existing enrollment."""
+        before: Enrollment | None = self._held.get((enrollments.name, enrollment.id))
+        if before == enrollment:
+            return
 
         def check() -> None:
             self._require(enrollments, "id", enrollment.id, "enrollment")
             self._check_open(enrollment)
 
         row = m.enrollment_to_row(enrollment)
-        self._guarded(check, lambda: self._update(enrollments, "id", row, "enrollment"))
+        self._guarded(
+            check,
+            lambda: self._update(enrollments, "id", row, "enrollment"),
+            keys_unchanged=before is not None
+            and (before.user_id, before.product_id) == (enrollment.user_id, enrollment.product_id)
+            and (
+                before.status != EnrollmentStatus.CANCELLED
+                or enrollment.status == EnrollmentStatus.CANCELLED
+            ),
+        )
+        self._hold(enrollments, enrollment.id, enrollment)
 
     def find_open_enrollment(self, user_id: str, product_id: str) -> Enrollment | None:
         """The user's non-cancelled enrollment in the product, if any."""
@@ -425,17 +492,23 @@ class SqlTransaction(SqlReports):
         if good:
             rows = [m.item_to_row(i) for i in batch[:good]]
             self._guarded(check, lambda: self._c.execute(sa.insert(schedule_items), rows))
+            for item in batch[:good]:
+                self._hold(schedule_items, item.id, item)
         if error is not None:
             raise error
 
     def get_item(self, item_id: str, *, for_update: bool = False) -> ScheduleItem | None:
         """A schedule item, locked with ``for_update``."""
-        row = self._row(_ITEM_LOCKED if for_update and self._pg else _ITEM, item_id)
-        return None if row is None else m.item_from_row(row)
+        return self._held_row(
+            schedule_items, item_id, for_update, (_ITEM, _ITEM_LOCKED), m.item_from_row
+        )
 
     def update_item(self, item: ScheduleItem) -> None:
         """Replace an existing schedule item."""
+        if self._held.get((schedule_items.name, item.id)) == item:
+            return
         self._update(schedule_items, "id", m.item_to_row(item), "schedule item")
+        self._hold(schedule_items, item.id, item)
 
     def items_of(self, enrollment_id: str) -> list[ScheduleItem]:
         """The items of an enrollment by sequence number."""
@@ -510,7 +583,10 @@ class SqlTransaction(SqlReports):
                 .where(schedule_items.c.id.in_(chunk))
                 .values(lease_until=lease_until)
             )
-        return [attrs.evolve(i, lease_until=lease_until) for i in found]
+        leased = [attrs.evolve(i, lease_until=lease_until) for i in found]
+        for item in leased:
+            self._hold(schedule_items, item.id, item)
+        return leased
 
     # -- attempts ----------------------------------------------------------------------
 
@@ -527,14 +603,19 @@ class SqlTransaction(SqlReports):
                 raise DuplicateError("gateway payment id", gid)
 
         self._insert_new(attempts, m.attempt_to_row(attempt), check)
+        self._hold(attempts, attempt.id, attempt)
 
     def get_attempt(self, attempt_id: str, *, for_update: bool = False) -> PaymentAttempt | None:
         """An attempt by id, locked against concurrent writers with ``for_update``."""
-        row = self._row(_ATTEMPT_LOCKED if for_update and self._pg else _ATTEMPT, attempt_id)
-        return None if row is None else m.attempt_from_row(row)
+        return self._held_row(
+            attempts, attempt_id, for_update, (_ATTEMPT, _ATTEMPT_LOCKED), m.attempt_from_row
+        )
 
     def update_attempt(self, attempt: PaymentAttempt) -> None:
         """Replace an existing attempt."""
+        before: PaymentAttempt | None = self._held.get((attempts.name, attempt.id))
+        if before == attempt:
+            return
 
         def check() -> None:
             self._require(attempts, "id", attempt.id, "attempt")
@@ -545,7 +626,14 @@ class SqlTransaction(SqlReports):
                 raise DuplicateError("gateway payment id", gid)
 
         row = m.attempt_to_row(attempt)
-        self._guarded(check, lambda: self._update(attempts, "id", row, "attempt"))
+        self._guarded(
+            check,
+            lambda: self._update(attempts, "id", row, "attempt"),
+            keys_unchanged=before is not None
+            and (before.idempotency_key, before.gateway_payment_id)
+            == (attempt.idempotency_key, attempt.gateway_payment_id),
+        )
+        self._hold(attempts, attempt.id, attempt)
 
     def attempts_of(self, item_id: str) -> list[PaymentAttempt]:
         """The attempts of an item by number."""
@@ -718,9 +806,13 @@ class SqlTransaction(SqlReports):
         if self._pg and not self._audit_locked:
             self._lock(_AUDIT_LOCK_KEY)  # held until the transaction ends: take it once
             self._audit_locked = True
-        last = self._row(_LAST_AUDIT)
-        entry = link_entry(draft, None if last is None else m.audit_from_row(last))
+        head = self._audit_head
+        if head is None:  # once per transaction: after that, the head is the entry we wrote
+            last = self._row(_LAST_AUDIT)
+            head = None if last is None else m.audit_from_row(last)
+        entry = link_entry(draft, head)
         self._c.execute(_INSERT[audit_log.name], m.audit_to_row(entry))
+        self._audit_head = entry
         return entry
 
     def list_audit(
