@@ -63,6 +63,14 @@ _STILL_OPEN = frozenset(
 OPEN_CHECKOUT = frozenset(
     {AttemptStatus.PENDING, AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION}
 )
+
+
+def _open_checkout(last: PaymentAttempt) -> bool:
+    """Whether ``last`` is an on-session payment the customer may still complete."""
+    cancelled = last.status == AttemptStatus.FAILED and last.decline_code == CANCELED
+    return last.mode == "on_session" and last.status in OPEN_CHECKOUT and not cancelled
+
+
 _RESULT_OF_STATUS: dict[ItemStatus, ItemResult] = {
     ItemStatus.PAID: "succeeded",
     ItemStatus.FAILED: "failed",
@@ -232,39 +240,52 @@ class CollectionMixin(RefundMixin):
         return self._collect_item(gateway, item_id, lease)
 
     def _collect_item(self, gateway: Gateway, item_id: str, lease: datetime) -> ItemOutcome:
-        abandoned = self._close_abandoned_checkout(gateway, item_id, lease)
-        if abandoned is not None:
-            return abandoned
-        prepared = self._prepare_attempt(item_id, lease)
+        prepared = self._prepare_attempt(item_id, lease, checkout_closed=False)
+        if isinstance(prepared, PaymentAttempt):
+            # The customer left an on-session checkout open: cancel it at the
+            # gateway first (outside any transaction), then prepare again.
+            abandoned = self._close_abandoned_checkout(gateway, item_id, lease, prepared)
+            if abandoned is not None:
+                return abandoned
+            prepared = self._prepare_attempt(item_id, lease, checkout_closed=True)
         if isinstance(prepared, ItemOutcome):
             return prepared
+        assert not isinstance(prepared, PaymentAttempt)  # noqa: S101 - checkout_closed=True
         attempt, customer_id = prepared
         return self._charge(gateway, attempt, customer_id)
 
     def _prepare_attempt(
-        self, item_id: str, lease: datetime
-    ) -> ItemOutcome | tuple[PaymentAttempt, str]:
-        """Write the off-session attempt (or find the one a dead worker left)."""
+        self, item_id: str, lease: datetime, *, checkout_closed: bool
+    ) -> ItemOutcome | PaymentAttempt | tuple[PaymentAttempt, str]:
+        """Write the off-session attempt (or find the one a dead worker left).
+
+        An open on-session checkout is returned as it is (the caller cancels
+        it and calls again with ``checkout_closed``): one transaction decides
+        the common case, where there is none.
+        """
         now = self.now()
         with self.store.transaction() as tx:
             item = self.lock_item(tx, item_id)
             if item is None or item.lease_until != lease:
                 return ItemOutcome(item_id, "skipped")  # another worker took it over
+            attempts = tx.attempts_of(item_id)
+            last = attempts[-1] if attempts else None
+            if last is not None and _open_checkout(last):
+                if not checkout_closed:
+                    return last
+                # The customer opened a new checkout while we closed the last one.
+                tx.update_item(attrs.evolve(item, lease_until=None))
+                return ItemOutcome(item_id, "skipped", last.id)
             enrollment = tx.get_enrollment(item.enrollment_id)
             assert enrollment is not None  # noqa: S101
             if enrollment.status in (EnrollmentStatus.PAUSED, EnrollmentStatus.CANCELLED):
                 tx.update_item(attrs.evolve(item, lease_until=None))
                 return ItemOutcome(item_id, "skipped")
-            attempts = tx.attempts_of(item_id)
-            last = attempts[-1] if attempts else None
             customer = tx.get_customer(enrollment.user_id)
             if last is not None and last.status == AttemptStatus.UNKNOWN:
                 tx.update_item(attrs.evolve(item, lease_until=None))
                 return ItemOutcome(item_id, "unknown", last.id)  # reconcile decides
             if last is not None and last.status == AttemptStatus.PENDING:
-                if last.mode == "on_session":
-                    tx.update_item(attrs.evolve(item, lease_until=None))
-                    return ItemOutcome(item_id, "skipped", last.id)
                 attempt = last  # a worker died after writing it: same key, no new charge
             else:
                 if customer is None or not customer.payment_method_id:
@@ -352,22 +373,14 @@ class CollectionMixin(RefundMixin):
         return ItemOutcome(item_id, applied_result, attempt.id, result.decline_code)
 
     def _close_abandoned_checkout(
-        self, gateway: Gateway, item_id: str, lease: datetime
+        self, gateway: Gateway, item_id: str, lease: datetime, last: PaymentAttempt
     ) -> ItemOutcome | None:
-        """Cancel an on-session payment the customer left, before charging off-session.
+        """Cancel the on-session payment ``last`` the customer left, before charging off-session.
 
         ``None`` means: carry on collecting. A payment the customer completed
         meanwhile is recorded instead, and a gateway that cannot be reached
         postpones the item to a later run.
         """
-        with self.store.transaction() as tx:
-            item = tx.get_item(item_id)
-            if item is None or item.lease_until != lease:
-                return ItemOutcome(item_id, "skipped")
-            attempts = tx.attempts_of(item_id)
-        last = attempts[-1] if attempts else None
-        if last is None or last.mode != "on_session" or last.status not in OPEN_CHECKOUT:
-            return None
         if last.gateway_payment_id is not None:
             try:
                 state = gateway.cancel_payment(
