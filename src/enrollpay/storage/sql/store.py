@@ -154,8 +154,10 @@ class SqlStore:
         with self._turns or nullcontext():
             conn = self._begin()
             try:
+                tx = SqlTransaction(conn)
                 try:
-                    yield SqlTransaction(conn)
+                    yield tx
+                    tx.flush()
                 except BaseException:
                     _rollback(conn)
                     raise

@@ -155,6 +155,8 @@ class SqlTransaction(SqlReports):
         self._held: dict[tuple[str, str], Any] = {}
         #: The chain's last entry once this transaction holds the chain.
         self._audit_head: AuditEntry | None = None
+        #: Audit rows linked but not yet sent: one multi-row INSERT at the end.
+        self._audit_rows: list[dict[str, Any]] = []
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -811,14 +813,26 @@ class SqlTransaction(SqlReports):
             last = self._row(_LAST_AUDIT)
             head = None if last is None else m.audit_from_row(last)
         entry = link_entry(draft, head)
-        self._c.execute(_INSERT[audit_log.name], m.audit_to_row(entry))
+        self._audit_rows.append(m.audit_to_row(entry))
         self._audit_head = entry
         return entry
+
+    def flush(self) -> None:
+        """Send the audit entries linked so far (the store calls this before committing).
+
+        A unit of work appends up to a few entries; they go out as one
+        statement instead of one each. Nothing else reads them before this
+        transaction ends except :meth:`list_audit`, which flushes first.
+        """
+        if self._audit_rows:
+            rows, self._audit_rows = self._audit_rows, []
+            self._c.execute(_INSERT[audit_log.name], rows)
 
     def list_audit(
         self, *, entity_type: str | None = None, entity_id: str | None = None
     ) -> list[AuditEntry]:
         """Audit entries in chain order, optionally for one entity."""
+        self.flush()
         stmt = sa.select(audit_log).order_by(audit_log.c.seq)
         if entity_type is not None:
             stmt = stmt.where(audit_log.c.entity_type == entity_type)
