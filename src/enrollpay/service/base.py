@@ -220,23 +220,32 @@ class ServiceCore:
         )
         return updated
 
-    def lock_item(self, tx: StoreTransaction, item_id: str) -> ScheduleItem | None:
+    def lock_item(
+        self, tx: StoreTransaction, item_id: str, *, enrollment_id: str | None = None
+    ) -> ScheduleItem | None:
         """Lock an item for writing: its enrollment first, then the item.
 
         The library takes row locks in one order (enrollment, item, attempt)
-        so concurrent writers on PostgreSQL queue instead of deadlocking.
+        so concurrent writers on PostgreSQL queue instead of deadlocking. A
+        caller that knows the item's enrollment (it never changes) passes it
+        and saves reading the item twice.
         """
-        peek = tx.get_item(item_id)
-        if peek is None:
-            return None
-        tx.get_enrollment(peek.enrollment_id, for_update=True)
-        return tx.get_item(item_id, for_update=True)
+        if enrollment_id is None:
+            peek = tx.get_item(item_id)
+            if peek is None:
+                return None
+            enrollment_id = peek.enrollment_id
+        tx.get_enrollment(enrollment_id, for_update=True)
+        item = tx.get_item(item_id, for_update=True)
+        if item is not None and item.enrollment_id != enrollment_id:
+            raise AssertionError(f"item {item_id!r} is not in enrollment {enrollment_id!r}")
+        return item
 
     def lock_attempt(self, tx: StoreTransaction, attempt_id: str) -> PaymentAttempt:
         """Lock an attempt's enrollment and item, then the attempt (the one lock order)."""
         peek = tx.get_attempt(attempt_id)
         assert peek is not None  # noqa: S101 - callers pass ids they just read
-        self.lock_item(tx, peek.item_id)
+        self.lock_item(tx, peek.item_id, enrollment_id=peek.enrollment_id)
         attempt = tx.get_attempt(attempt_id, for_update=True)
         assert attempt is not None  # noqa: S101
         return attempt

@@ -144,7 +144,7 @@ class CollectionMixin(RefundMixin):
                 break
             for item in batch:
                 assert item.lease_until is not None  # noqa: S101 - claim_due sets it
-                outcome = self._collect_item(gateway, item.id, item.lease_until)
+                outcome = self._collect_item(gateway, item.id, item.lease_until, item.enrollment_id)
                 logger.debug(
                     "collected item %s: %s (attempt %s, decline %s)",
                     outcome.item_id,
@@ -190,7 +190,7 @@ class CollectionMixin(RefundMixin):
 
         def collect(item: ScheduleItem) -> ItemOutcome:
             assert item.lease_until is not None  # noqa: S101 - claim_due sets it
-            return self._collect_item(gateway, item.id, item.lease_until)
+            return self._collect_item(gateway, item.id, item.lease_until, item.enrollment_id)
 
         for outcome in collect_concurrently(
             claim=claim,
@@ -239,15 +239,17 @@ class CollectionMixin(RefundMixin):
             )
         return self._collect_item(gateway, item_id, lease)
 
-    def _collect_item(self, gateway: Gateway, item_id: str, lease: datetime) -> ItemOutcome:
-        prepared = self._prepare_attempt(item_id, lease, checkout_closed=False)
+    def _collect_item(
+        self, gateway: Gateway, item_id: str, lease: datetime, enrollment_id: str | None = None
+    ) -> ItemOutcome:
+        prepared = self._prepare_attempt(item_id, lease, enrollment_id, checkout_closed=False)
         if isinstance(prepared, PaymentAttempt):
             # The customer left an on-session checkout open: cancel it at the
             # gateway first (outside any transaction), then prepare again.
             abandoned = self._close_abandoned_checkout(gateway, item_id, lease, prepared)
             if abandoned is not None:
                 return abandoned
-            prepared = self._prepare_attempt(item_id, lease, checkout_closed=True)
+            prepared = self._prepare_attempt(item_id, lease, enrollment_id, checkout_closed=True)
         if isinstance(prepared, ItemOutcome):
             return prepared
         assert not isinstance(prepared, PaymentAttempt)  # noqa: S101 - checkout_closed=True
@@ -255,7 +257,7 @@ class CollectionMixin(RefundMixin):
         return self._charge(gateway, attempt, customer_id)
 
     def _prepare_attempt(
-        self, item_id: str, lease: datetime, *, checkout_closed: bool
+        self, item_id: str, lease: datetime, enrollment_id: str | None, *, checkout_closed: bool
     ) -> ItemOutcome | PaymentAttempt | tuple[PaymentAttempt, str]:
         """Write the off-session attempt (or find the one a dead worker left).
 
@@ -265,7 +267,7 @@ class CollectionMixin(RefundMixin):
         """
         now = self.now()
         with self.store.transaction() as tx:
-            item = self.lock_item(tx, item_id)
+            item = self.lock_item(tx, item_id, enrollment_id=enrollment_id)
             if item is None or item.lease_until != lease:
                 return ItemOutcome(item_id, "skipped")  # another worker took it over
             attempts = tx.attempts_of(item_id)
