@@ -484,6 +484,20 @@ class SqlTransaction(SqlReports):
     def add_items(self, items: Sequence[ScheduleItem]) -> None:
         """Insert schedule items (those before a duplicate are inserted, like memory)."""
         batch = list(items)
+        if batch and not self._pg:
+            # SQLite: insert first, in a SAVEPOINT (in-process, no round trip)
+            # since rows run one by one and a refused one leaves those before
+            # it; only a refused batch pays for finding the culprit.
+            savepoint = self._c.begin_nested()
+            try:
+                self._c.execute(sa.insert(schedule_items), [m.item_to_row(i) for i in batch])
+            except exc.IntegrityError:
+                savepoint.rollback()
+            else:
+                savepoint.commit()
+                for item in batch:
+                    self._hold(schedule_items, item.id, item)
+                return
         good, error = self._item_conflict(batch)
 
         def check() -> None:
