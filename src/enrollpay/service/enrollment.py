@@ -185,8 +185,10 @@ class EnrollmentMixin(CollectionMixin):
             )
             tx.add_enrollment(enrollment)
             tx.add_items(items)
+            customer: Customer | None = None
             if attempt is not None:
                 tx.add_attempt(attempt)
+                customer = tx.get_customer(user_id)
             self.audit(
                 tx,
                 actor=user_id,
@@ -220,7 +222,9 @@ class EnrollmentMixin(CollectionMixin):
             return result
         self.checkpoint("after_attempt_written")
         try:
-            session = self._open_session(gateway, tx_user=user_id, attempt=attempt)
+            session = self._open_session(
+                gateway, tx_user=user_id, attempt=attempt, customer=customer
+            )
         except GatewayUnavailableError as exc:
             return attrs.evolve(result, payment_error=f"gateway unavailable: {exc}")
         return attrs.evolve(result, client_secret=session.client_secret)
@@ -251,27 +255,53 @@ class EnrollmentMixin(CollectionMixin):
             return customer
         customer_id = gateway.ensure_customer(user_id, idempotency_key=customer_key(user_id))
         with self.store.transaction() as tx:
-            existing = tx.get_customer(user_id)
-            if existing is not None:
-                return existing
-            customer = Customer(user_id, customer_id)
-            tx.put_customer(customer)
-            self.audit(
-                tx,
-                actor="system",
-                action="customer.created",
-                entity_type="customer",
-                entity_id=user_id,
-                data={"gateway_customer_id": customer_id},
-            )
+            return self._record_customer(tx, user_id, customer_id)
+
+    def _record_customer(self, tx: StoreTransaction, user_id: str, customer_id: str) -> Customer:
+        """Store the gateway customer just created for a user (unless it was stored meanwhile)."""
+        existing = tx.get_customer(user_id)
+        if existing is not None:
+            return existing
+        customer = Customer(user_id, customer_id)
+        tx.put_customer(customer)
+        self.audit(
+            tx,
+            actor="system",
+            action="customer.created",
+            entity_type="customer",
+            entity_id=user_id,
+            data={"gateway_customer_id": customer_id},
+        )
         return customer
 
     def _open_session(
-        self, gateway: Gateway, *, tx_user: str, attempt: PaymentAttempt
+        self,
+        gateway: Gateway,
+        *,
+        tx_user: str,
+        attempt: PaymentAttempt,
+        customer: Customer | None = None,
     ) -> PaymentSession:
-        customer = self.ensure_customer(gateway, tx_user)
+        """Start the on-session payment of ``attempt`` and record its gateway id.
+
+        ``customer`` is the user's stored customer when the caller read it;
+        without one the gateway customer is created (idempotently, by the
+        user's key) and stored in the same transaction as the session, so a
+        new student's first payment costs one transaction after the gateway
+        calls, not three.
+        """
+        if customer is None:
+            with self.store.transaction() as tx:
+                customer = tx.get_customer(tx_user)
+        new_customer_id: str | None = None
+        if customer is not None:
+            customer_id = customer.gateway_customer_id
+        else:
+            customer_id = new_customer_id = gateway.ensure_customer(
+                tx_user, idempotency_key=customer_key(tx_user)
+            )
         session = gateway.start_payment(
-            customer_id=customer.gateway_customer_id,
+            customer_id=customer_id,
             amount=attempt.amount,
             idempotency_key=attempt.idempotency_key,
             metadata={
@@ -282,6 +312,8 @@ class EnrollmentMixin(CollectionMixin):
             description=f"enrollment {attempt.enrollment_id}",
         )
         with self.store.transaction() as tx:
+            if new_customer_id is not None:
+                self._record_customer(tx, tx_user, new_customer_id)
             current = tx.get_attempt(attempt.id)
             assert current is not None  # noqa: S101
             if current.gateway_payment_id != session.gateway_payment_id:
