@@ -74,6 +74,7 @@ _PAUSED_OR_CANCELLED = (EnrollmentStatus.PAUSED.value, EnrollmentStatus.CANCELLE
 #: pg_advisory_xact_lock key that serialises audit-chain writers (b"enrollau").
 _AUDIT_LOCK_KEY = 0x656E726F6C6C6175
 _CHUNK = 500  # bound on IN (...) lists
+_UNSET = object()
 
 
 def _by(table: sa.Table, column: str) -> sa.Select[Any]:
@@ -153,6 +154,9 @@ class SqlTransaction(SqlReports):
         #: Rows this transaction holds, by (table, id): what it read or wrote
         #: (see :meth:`_held_row`). Nobody else can change them before it ends.
         self._held: dict[tuple[str, str], Any] = {}
+        #: The column values the database holds for some of those rows, so an
+        #: update sends only the columns that change.
+        self._held_rows: dict[tuple[str, str], dict[str, Any]] = {}
         #: The chain's last entry once this transaction holds the chain.
         self._audit_head: AuditEntry | None = None
         #: Audit rows linked but not yet sent: one multi-row INSERT at the end.
@@ -196,11 +200,29 @@ class SqlTransaction(SqlReports):
         record = from_row(row)
         if locking or not self._pg:
             self._held[table.name, key] = record
+            self._held_rows[table.name, key] = dict(row)
         return record
 
-    def _hold(self, table: sa.Table, key: str, record: object) -> None:
+    def _hold(
+        self, table: sa.Table, key: str, record: object, row: dict[str, Any] | None = None
+    ) -> None:
         """Remember a row this transaction wrote (a written row is locked until it ends)."""
         self._held[table.name, key] = record
+        if row is None:
+            self._held_rows.pop((table.name, key), None)
+        else:
+            self._held_rows[table.name, key] = row
+
+    def _changes(self, table: sa.Table, key: str, row: dict[str, Any]) -> dict[str, Any]:
+        """``row`` less the columns the database already holds as they are (all if unknown)."""
+        before = self._held_rows.get((table.name, row[key]))
+        if before is None:
+            return row
+        return {
+            name: value
+            for name, value in row.items()
+            if name == key or before.get(name, _UNSET) != value
+        }
 
     def _exists(self, table: sa.Table, *where: sa.ColumnElement[bool]) -> bool:
         stmt = sa.select(sa.literal(1)).select_from(table).where(*where).limit(1)
@@ -268,6 +290,8 @@ class SqlTransaction(SqlReports):
 
     def _update(self, table: sa.Table, key: str, values: dict[str, Any], what: str) -> None:
         params = {name: value for name, value in values.items() if name != key}
+        if not params:
+            return  # only a held row's own values (see _changes): nothing to write
         params["key_"] = values[key]
         if self._c.execute(_UPDATE[table.name], params).rowcount == 0:
             raise StorageError(f"cannot update {what} {values[key]!r}: it does not exist")
@@ -404,9 +428,10 @@ class SqlTransaction(SqlReports):
             self._check_open(enrollment)
 
         row = m.enrollment_to_row(enrollment)
+        changes = self._changes(enrollments, "id", row)
         self._guarded(
             check,
-            lambda: self._update(enrollments, "id", row, "enrollment"),
+            lambda: self._update(enrollments, "id", changes, "enrollment"),
             keys_unchanged=before is not None
             and (before.user_id, before.product_id) == (enrollment.user_id, enrollment.product_id)
             and (
@@ -414,7 +439,7 @@ class SqlTransaction(SqlReports):
                 or enrollment.status == EnrollmentStatus.CANCELLED
             ),
         )
-        self._hold(enrollments, enrollment.id, enrollment)
+        self._hold(enrollments, enrollment.id, enrollment, row)
 
     def find_open_enrollment(self, user_id: str, product_id: str) -> Enrollment | None:
         """The user's non-cancelled enrollment in the product, if any."""
@@ -523,8 +548,11 @@ class SqlTransaction(SqlReports):
         """Replace an existing schedule item."""
         if self._held.get((schedule_items.name, item.id)) == item:
             return
-        self._update(schedule_items, "id", m.item_to_row(item), "schedule item")
-        self._hold(schedule_items, item.id, item)
+        row = m.item_to_row(item)
+        self._update(
+            schedule_items, "id", self._changes(schedule_items, "id", row), "schedule item"
+        )
+        self._hold(schedule_items, item.id, item, row)
 
     def items_of(self, enrollment_id: str) -> list[ScheduleItem]:
         """The items of an enrollment by sequence number."""
@@ -642,14 +670,15 @@ class SqlTransaction(SqlReports):
                 raise DuplicateError("gateway payment id", gid)
 
         row = m.attempt_to_row(attempt)
+        changes = self._changes(attempts, "id", row)
         self._guarded(
             check,
-            lambda: self._update(attempts, "id", row, "attempt"),
+            lambda: self._update(attempts, "id", changes, "attempt"),
             keys_unchanged=before is not None
             and (before.idempotency_key, before.gateway_payment_id)
             == (attempt.idempotency_key, attempt.gateway_payment_id),
         )
-        self._hold(attempts, attempt.id, attempt)
+        self._hold(attempts, attempt.id, attempt, row)
 
     def attempts_of(self, item_id: str) -> list[PaymentAttempt]:
         """The attempts of an item by number."""
@@ -659,7 +688,12 @@ class SqlTransaction(SqlReports):
     def find_attempt_by_gateway_id(self, gateway_payment_id: str) -> PaymentAttempt | None:
         """The attempt the gateway knows as ``gateway_payment_id``."""
         row = self._row(_ATTEMPT_BY_GATEWAY, gateway_payment_id)
-        return None if row is None else m.attempt_from_row(row)
+        if row is None:
+            return None
+        attempt = m.attempt_from_row(row)
+        if not self._pg:  # SQLite: held (see _held_row); the settlement reads it next
+            self._hold(attempts, attempt.id, attempt, dict(row))
+        return attempt
 
     def list_attempts(
         self, *, statuses: frozenset[AttemptStatus], limit: int | None = None
