@@ -6,6 +6,7 @@ scenario here runs on both and asserts the same outcomes.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -270,6 +271,48 @@ def test_same_key_same_result_and_one_charge(side: Side) -> None:
     assert first.status == "succeeded"
     assert again == first
     assert side.money_moved() == 1
+
+
+def test_the_fake_refuses_a_key_a_concurrent_charge_is_using(clock: FrozenClock) -> None:
+    """Two threads charging with one key at once move money once (Stripe answers the second 409)."""
+    fake = FakeGateway(clock=clock, latency=0.05)
+    customer = fake.ensure_customer("u-1", idempotency_key="customer:u-1")
+    fake.attach_payment_method(customer, "pm_card_visa")
+    start = threading.Barrier(2)
+    results: list[object] = []
+
+    def race() -> None:
+        start.wait()
+        try:
+            results.append(
+                fake.charge_off_session(
+                    customer_id=customer,
+                    payment_method_id="pm_card_visa",
+                    amount=USD10,
+                    idempotency_key=KEY,
+                    metadata={},
+                )
+            )
+        except GatewayUnavailableError as error:
+            results.append(error)
+
+    threads = [threading.Thread(target=race) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(fake.charges) == 1
+    assert sorted(type(r).__name__ for r in results) == ["ChargeResult", "GatewayUnavailableError"]
+    # Once the first has finished, the key replays its result.
+    again = fake.charge_off_session(
+        customer_id=customer,
+        payment_method_id="pm_card_visa",
+        amount=USD10,
+        idempotency_key=KEY,
+        metadata={},
+    )
+    assert again == next(r for r in results if isinstance(r, ChargeResult))
+    assert len(fake.charges) == 1
 
 
 @pytest.mark.parametrize(

@@ -157,6 +157,8 @@ class FakeGateway:
         self._lock = threading.RLock()
         self._scripts: dict[str, deque[Outcome]] = {}
         self._memo: dict[tuple[str, str], Any] = {}
+        #: Keys of charges in flight: a concurrent request with one is refused, as Stripe does.
+        self._charging: set[str] = set()
         self._intents: dict[str, _Intent] = {}
         self._customers: dict[str, list[str]] = {}
         self._refunds: dict[str, list[GatewayRefund]] = {}
@@ -330,6 +332,32 @@ class FakeGateway:
                     )
                 )
                 return self._result(self._intents[memo])
+            if idempotency_key in self._charging:
+                # Stripe answers 409 to a request whose key another request is
+                # still using; to the caller the outcome is unknown.
+                self.calls.append(
+                    FakeCall(
+                        "charge_off_session", {"idempotency_key": idempotency_key, "in_use": True}
+                    )
+                )
+                raise GatewayUnavailableError(
+                    "another request with this idempotency key is in progress"
+                )
+            self._charging.add(idempotency_key)
+        try:
+            return self._charge(customer_id, payment_method_id, amount, idempotency_key, metadata)
+        finally:
+            with self._lock:
+                self._charging.discard(idempotency_key)
+
+    def _charge(
+        self,
+        customer_id: str,
+        payment_method_id: str,
+        amount: Money,
+        idempotency_key: str,
+        metadata: Mapping[str, str],
+    ) -> ChargeResult:
         outcome = self._enter(
             "charge_off_session",
             customer_id=customer_id,
