@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -107,8 +108,52 @@ def test_migrations_ship_inside_the_package() -> None:
     scripts = ScriptDirectory.from_config(alembic_config())
     assert scripts.get_current_head() == HEAD
     initial = importlib.import_module("enrollpay.storage.sql.migrations.versions.0001_initial")
-    assert initial.revision == HEAD
-    assert initial.down_revision is None
+    claim = importlib.import_module("enrollpay.storage.sql.migrations.versions.0002_claim_index")
+    assert (initial.revision, initial.down_revision) == ("0001", None)
+    assert (claim.revision, claim.down_revision) == (HEAD, "0001")
+
+
+def _schedule_indexes(url: str) -> dict[str, list[str | None]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            found = sa.inspect(conn).get_indexes("enrollpay_schedule_items")
+    finally:
+        engine.dispose()
+    return {str(index["name"]): list(index["column_names"]) for index in found}
+
+
+def test_a_0001_database_upgrades_to_the_claim_index_keeping_its_rows(sqlite_url: str) -> None:
+    """0002 swaps the (status, due) index for (status, due, id); rows stay; downgrade reverts."""
+    migrate(sqlite_url, revision="0001")
+    store = SqlStore.from_url(sqlite_url, migrate=False)
+    with store.transaction() as tx:
+        tx.put_product(a_product())
+        tx.add_enrollment(an_enrollment())
+        tx.add_items([an_item(f"itm_{n}", seq=n) for n in (1, 2, 3)])
+    store.close()
+    assert _schedule_indexes(sqlite_url) == {
+        "ix_enrollpay_schedule_items_status_due": ["status", "due"]
+    }
+    migrate(sqlite_url)
+    assert _schedule_indexes(sqlite_url) == {
+        "ix_enrollpay_schedule_items_status_due_id": ["status", "due", "id"]}  # fmt: skip
+    assert _schema_diff(sqlite_url) == []
+    store = SqlStore.from_url(sqlite_url, migrate=False)
+    with store.transaction() as tx:
+        assert [i.id for i in tx.items_of("enr_1")] == ["itm_1", "itm_2", "itm_3"]
+    store.close()
+    engine = sa.create_engine(sqlite_url)
+    try:
+        with engine.begin() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0001")
+    finally:
+        engine.dispose()
+    assert _schedule_indexes(sqlite_url) == {
+        "ix_enrollpay_schedule_items_status_due": ["status", "due"]
+    }
 
 
 def test_from_url_migrates_sqlite_by_default(sqlite_url: str) -> None:

@@ -197,8 +197,14 @@ schedule_items = sa.Table(
     _not_negative("amount_paid_minor"),
     _not_negative("failures"),
 )
-# What collection scans (claim_due) and what the admin and reports filter by.
-sa.Index("ix_enrollpay_schedule_items_status_due", schedule_items.c.status, schedule_items.c.due)
+# What collection scans (claim_due, in (due, id) order) and what the admin and
+# reports filter by (migration 0002 added the id).
+sa.Index(
+    "ix_enrollpay_schedule_items_status_due_id",
+    schedule_items.c.status,
+    schedule_items.c.due,
+    schedule_items.c.id,
+)
 
 attempts = sa.Table(
     "enrollpay_payment_attempts",

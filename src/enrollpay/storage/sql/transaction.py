@@ -589,38 +589,46 @@ class SqlTransaction(SqlReports):
         PostgreSQL: ``SELECT ... FOR UPDATE OF items SKIP LOCKED`` so that
         concurrent workers each get different rows without waiting; a row
         whose lease another worker just committed no longer matches. SQLite:
-        the transaction already holds the write lock.
+        the transaction already holds the write lock; each of the three
+        kinds of collectible item is read on its own, in (due, id) order
+        from the (status, due, id) index, so a claim reads about ``limit``
+        rows per kind instead of sorting every due item.
         """
         if limit <= 0:
             return []
         lease = schedule_items.c.lease_until
-        stmt = (
-            sa.select(schedule_items)
-            .join(enrollments, enrollments.c.id == schedule_items.c.enrollment_id)
-            .where(
-                enrollments.c.status.not_in(_PAUSED_OR_CANCELLED),
-                sa.or_(lease.is_(None), lease <= now),
-                sa.or_(
-                    sa.and_(
-                        schedule_items.c.status == ItemStatus.SCHEDULED.value,
-                        schedule_items.c.due <= today,
-                    ),
-                    sa.and_(
-                        schedule_items.c.status == ItemStatus.FAILED.value,
-                        schedule_items.c.next_attempt_at.is_not(None),
-                        schedule_items.c.next_attempt_at <= now,
-                    ),
-                    sa.and_(
-                        schedule_items.c.status == ItemStatus.PROCESSING.value, lease.is_not(None)
-                    ),
-                ),
-            )
-            .order_by(schedule_items.c.due, self._text(schedule_items.c.id))
-            .limit(limit)
+        items = schedule_items.c
+        kinds = (
+            sa.and_(items.status == ItemStatus.SCHEDULED.value, items.due <= today),
+            sa.and_(
+                items.status == ItemStatus.FAILED.value,
+                items.next_attempt_at.is_not(None),
+                items.next_attempt_at <= now,
+            ),
+            sa.and_(items.status == ItemStatus.PROCESSING.value, lease.is_not(None)),
         )
+
+        def claimable(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+            return (
+                sa.select(schedule_items)
+                .join(enrollments, enrollments.c.id == items.enrollment_id)
+                .where(
+                    enrollments.c.status.not_in(_PAUSED_OR_CANCELLED),
+                    sa.or_(lease.is_(None), lease <= now),
+                    *where,
+                )
+                .order_by(items.due, self._text(items.id))
+                .limit(limit)
+            )
+
         if self._pg:
-            stmt = stmt.with_for_update(of=schedule_items, skip_locked=True)
-        found = [m.item_from_row(r) for r in self._rows(stmt)]
+            stmt = claimable(sa.or_(*kinds)).with_for_update(of=schedule_items, skip_locked=True)
+            rows = self._rows(stmt)
+        else:
+            rows = [row for kind in kinds for row in self._rows(claimable(kind))]
+            rows.sort(key=lambda row: (row["due"], row["id"]))
+            del rows[limit:]
+        found = [m.item_from_row(r) for r in rows]
         for chunk in _chunks([i.id for i in found]):
             self._c.execute(
                 sa.update(schedule_items)
