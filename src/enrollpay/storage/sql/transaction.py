@@ -121,6 +121,8 @@ _INSERT_NEW: dict[tuple[str, bool], sa.Executable] = {
     for t in (enrollments, attempts, payments, webhook_receipts)
     for pg in (False, True)
 }
+#: ``INSERT ... ON CONFLICT (key) DO UPDATE`` per (table, dialect, columns), built on first use.
+_UPSERT: dict[tuple[str, bool, tuple[str, ...]], sa.Executable] = {}
 #: ``UPDATE table SET <the row's other keys> WHERE key = :key_`` per table.
 _UPDATE = {
     t.name: sa.update(t).where(t.c[key] == sa.bindparam("key_"))
@@ -301,12 +303,15 @@ class SqlTransaction(SqlReports):
             raise StorageError(f"cannot update {what} {value!r}: it does not exist")
 
     def _upsert(self, table: sa.Table, key: str, values: dict[str, Any]) -> None:
-        insert = postgresql.insert(table) if self._pg else sqlite.insert(table)
-        stmt = insert.values(values).on_conflict_do_update(
-            index_elements=[table.c[key]],
-            set_={name: insert.excluded[name] for name in values if name != key},
-        )
-        self._c.execute(stmt)
+        shape = (table.name, self._pg, tuple(values))
+        stmt = _UPSERT.get(shape)
+        if stmt is None:  # built once per table, dialect and set of columns
+            insert = postgresql.insert(table) if self._pg else sqlite.insert(table)
+            stmt = _UPSERT[shape] = insert.on_conflict_do_update(
+                index_elements=[table.c[key]],
+                set_={name: insert.excluded[name] for name in values if name != key},
+            )
+        self._c.execute(stmt, values)
 
     def _lock(self, key: str | int) -> None:
         """A PostgreSQL advisory lock held until the transaction ends."""
