@@ -1,7 +1,8 @@
 """The hand-written baseline of ``collect_due``: the same claim and the same row changes.
 
 Per batch: the claim query the store runs (``FOR UPDATE ... SKIP LOCKED`` on
-PostgreSQL) and the lease update. Per item, with the guarantees the library
+PostgreSQL; on SQLite one ordered query per kind of collectible item, as
+the store does since migration 0002) and the lease update. Per item, with the guarantees the library
 gives (the attempt and its key committed before the gateway is called, the
 audit chain extended in the same transactions as the changes it records):
 
@@ -48,6 +49,25 @@ WHERE e.status NOT IN ('paused', 'cancelled')
 ORDER BY i.due, i.id {collate}
 LIMIT ? {lock}
 """
+# SQLite: as the store claims there, each kind of collectible item on its own
+# (read in (due, id) order from the index), merged by (due, id).
+_CLAIM_KIND = """
+SELECT i.id, i.enrollment_id, i.amount_minor, i.currency, c.gateway_customer_id,
+       c.payment_method_id, i.due
+FROM enrollpay_schedule_items i
+JOIN enrollpay_enrollments e ON e.id = i.enrollment_id
+JOIN enrollpay_customers c ON c.user_id = e.user_id
+WHERE e.status NOT IN ('paused', 'cancelled')
+  AND (i.lease_until IS NULL OR i.lease_until <= ?)
+  AND {kind}
+ORDER BY i.due, i.id
+LIMIT ?
+"""
+_KINDS = (
+    "i.status = 'scheduled' AND i.due <= ?",
+    "i.status = 'failed' AND i.next_attempt_at IS NOT NULL AND i.next_attempt_at <= ?",
+    "i.status = 'processing' AND i.lease_until IS NOT NULL",
+)
 
 
 class RawCollector:
@@ -110,7 +130,17 @@ class RawCollector:
         """Lease up to ``size`` due items."""
         today = now.date() if self.pg else now.date().isoformat()
         self._begin()
-        rows = self._x(self._claim, (self._at(now), today, self._at(now), size)).fetchall()
+        if self.pg:
+            rows = self._x(self._claim, (self._at(now), today, self._at(now), size)).fetchall()
+        else:
+            at = self._at(now)
+            found = [
+                *self._x(_CLAIM_KIND.format(kind=_KINDS[0]), (at, today, size)),
+                *self._x(_CLAIM_KIND.format(kind=_KINDS[1]), (at, at, size)),
+                *self._x(_CLAIM_KIND.format(kind=_KINDS[2]), (at, size)),
+            ]
+            found.sort(key=lambda row: (row[6], row[0]))
+            rows = [row[:6] for row in found[:size]]
         if rows:
             ids = [r[0] for r in rows]
             if self.pg:
