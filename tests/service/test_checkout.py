@@ -9,6 +9,7 @@ import pytest
 from enrollpay import AttemptStatus, EnrollmentStatus, Installments, ItemStatus, PaymentSystem
 from enrollpay.domain.records import Product
 from enrollpay.errors import GatewayRequestError, ItemNotPayableError, OverpaymentError
+from enrollpay.ports import ChargeResult
 from enrollpay.testing import FakeGateway, FrozenClock
 from tests.service.conftest import usd
 
@@ -227,3 +228,45 @@ def test_cancelling_an_enrollment_closes_its_open_checkout(
     with pytest.raises(GatewayRequestError):
         fake.complete_payment(result.client_secret)
     assert fake.charges == []
+
+
+def test_a_student_back_at_the_checkout_while_collection_cancels_it_is_not_charged_twice(
+    system: PaymentSystem,
+    fake: FakeGateway,
+    clock: FrozenClock,
+    two_installments: Product,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Collection cancels an abandoned checkout as the student reopens it: no off-session charge.
+
+    Reopening extends the item's lease, so the collecting run finds its lease
+    gone and skips the item; the student then pays the first installment in
+    a new checkout, once.
+    """
+    result = system.enroll(user_id="u", product_id=two_installments.id)
+    item_id = result.payment_item_id
+    assert item_id is not None
+    _give_saved_card(system, fake, "u")
+    clock.advance(hours=24)
+    cancel = fake.cancel_payment
+    reopened: list[str] = []
+
+    def student_returns_then_cancel(
+        *, gateway_payment_id: str, idempotency_key: str
+    ) -> ChargeResult:
+        reopened.append(system.start_payment(item_id).gateway_payment_id)
+        return cancel(gateway_payment_id=gateway_payment_id, idempotency_key=idempotency_key)
+
+    monkeypatch.setattr(fake, "cancel_payment", student_returns_then_cancel)
+    report = system.collect_due()
+    monkeypatch.undo()
+
+    assert [o.result for o in report.outcomes] == ["skipped"]
+    assert fake.charges == []  # nothing charged off-session
+    session = system.start_payment(item_id)  # the cancelled one cannot be paid
+    assert session.gateway_payment_id not in reopened
+    fake.complete_payment(session.client_secret)
+    fake.deliver(system)
+    details = system.payment_details(result.enrollment_id)
+    assert [p.amount for p in details.payments] == [usd("100")]
+    assert [i.status for i in details.items] == [ItemStatus.PAID, ItemStatus.SCHEDULED]
