@@ -273,6 +273,15 @@ def test_same_key_same_result_and_one_charge(side: Side) -> None:
     assert side.money_moved() == 1
 
 
+def test_the_fake_refuses_to_complete_a_setup_it_never_started(clock: FrozenClock) -> None:
+    """An unknown setup secret is a request error (as Stripe's 404), not a KeyError."""
+    fake = FakeGateway(clock=clock)
+    with pytest.raises(GatewayRequestError) as refused:
+        fake.complete_setup("seti_unknown_secret")
+    assert refused.value.param == "setup_intent"
+    assert fake.take_events() == []
+
+
 def test_the_fake_refuses_a_key_a_concurrent_charge_is_using(clock: FrozenClock) -> None:
     """Two threads charging with one key at once move money once (Stripe answers the second 409)."""
     fake = FakeGateway(clock=clock, latency=0.05)

@@ -577,7 +577,9 @@ class FakeGateway:
     ) -> None:
         """Act as the customer saving a new card."""
         with self._lock:
-            customer_id = self._setups[client_secret]
+            customer_id = self._setups.get(client_secret)
+            if customer_id is None:
+                raise GatewayRequestError("No such setup_intent", param="setup_intent")
             self.attach_payment_method(customer_id, payment_method)
             self._emit(
                 "setup_intent.succeeded",
