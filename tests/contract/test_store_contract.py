@@ -598,7 +598,12 @@ def test_a_gateway_payment_id_belongs_to_one_attempt(seeded: Store) -> None:
         tx.add_attempt(an_attempt("att_3", number=3, gateway_payment_id="pi_1"))
     with pytest.raises(DuplicateError) as on_update, seeded.transaction() as tx:
         tx.update_attempt(an_attempt("att_2", number=2, gateway_payment_id="pi_1"))
-    for raised in (on_add, on_update):
+    with seeded.transaction() as tx:
+        held = tx.get_attempt("att_2", for_update=True)  # a row the transaction holds
+        assert held is not None
+        with pytest.raises(DuplicateError) as on_held_update:
+            tx.update_attempt(attrs.evolve(held, gateway_payment_id="pi_1"))
+    for raised in (on_add, on_update, on_held_update):
         assert (raised.value.what, raised.value.key) == ("gateway payment id", "pi_1")
     with seeded.transaction() as tx:
         tx.update_attempt(an_attempt("att_1", gateway_payment_id="pi_1", message="same id is fine"))

@@ -362,6 +362,10 @@ class CollectionMixin(RefundMixin):
             self._mark_unknown(attempt.id, "processing at the gateway", result.gateway_payment_id)
             return ItemOutcome(item_id, "processing", attempt.id)
         with self.store.transaction() as tx:
+            # Take the locks (enrollment, item, attempt) from what we know of the
+            # attempt; settlement then finds them held instead of reading first.
+            self.lock_item(tx, item_id, enrollment_id=attempt.enrollment_id)
+            tx.get_attempt(attempt.id, for_update=True)
             applied_result = apply_charge_result(self, tx, attempt.id, result)
             fresh = tx.get_item(item_id)
             assert fresh is not None  # noqa: S101

@@ -121,6 +121,18 @@ _INSERT_NEW: dict[tuple[str, bool], sa.Executable] = {
     for t in (enrollments, attempts, payments, webhook_receipts)
     for pg in (False, True)
 }
+_OTHER_ATTEMPT = attempts.alias("other")
+#: ``UPDATE`` of an attempt that gets its gateway payment id, unless another has it.
+_UPDATE_UNLESS_GID_TAKEN = (
+    sa.update(attempts)
+    .where(attempts.c.id == sa.bindparam("key_"))
+    .where(
+        ~sa.exists().where(
+            _OTHER_ATTEMPT.c.gateway_payment_id == sa.bindparam("gid_"),
+            _OTHER_ATTEMPT.c.id != sa.bindparam("key_"),
+        )
+    )
+)
 #: ``INSERT ... ON CONFLICT (key) DO UPDATE`` per (table, dialect, columns), built on first use.
 _UPSERT: dict[tuple[str, bool, tuple[str, ...]], sa.Executable] = {}
 #: ``UPDATE table SET <the row's other keys> WHERE key = :key_`` per table.
@@ -684,13 +696,30 @@ class SqlTransaction(SqlReports):
 
         row = m.attempt_to_row(attempt)
         changes = self._changes(attempts, "id", row)
-        self._guarded(
-            check,
-            lambda: self._update(attempts, "id", changes, "attempt"),
-            keys_unchanged=before is not None
-            and (before.idempotency_key, before.gateway_payment_id)
-            == (attempt.idempotency_key, attempt.gateway_payment_id),
-        )
+        if (
+            self._pg
+            and before is not None
+            and before.idempotency_key == attempt.idempotency_key
+            and before.gateway_payment_id is None
+            and attempt.gateway_payment_id is not None
+        ):
+            # The gateway's id arrives (the common case): the UPDATE itself
+            # skips the row when another attempt has the id, so no SAVEPOINT
+            # (two round trips) is needed to name the conflict afterwards.
+            params = {k: v for k, v in changes.items() if k != "id"}
+            params["key_"] = attempt.id
+            params["gid_"] = attempt.gateway_payment_id
+            if self._c.execute(_UPDATE_UNLESS_GID_TAKEN, params).rowcount == 0:
+                check()
+                raise StorageError(f"cannot update attempt {attempt.id!r}")  # pragma: no cover
+        else:
+            self._guarded(
+                check,
+                lambda: self._update(attempts, "id", changes, "attempt"),
+                keys_unchanged=before is not None
+                and (before.idempotency_key, before.gateway_payment_id)
+                == (attempt.idempotency_key, attempt.gateway_payment_id),
+            )
         self._hold(attempts, attempt.id, attempt, row)
 
     def attempts_of(self, item_id: str) -> list[PaymentAttempt]:
