@@ -20,6 +20,7 @@ import sqlite3
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -118,19 +119,23 @@ class _Raw:
             (event["id"], event["type"], at),
         ).rowcount
         if fresh:
-            conn.execute(
-                "UPDATE enrollpay_payment_attempts SET status = 'succeeded', updated_at = ? "
-                "WHERE gateway_payment_id = ?",
-                (at, intent["id"]),
-            )
-            conn.execute(
-                "UPDATE enrollpay_schedule_items SET status = 'paid', amount_paid_minor = ?, "
-                "paid_at = ?, updated_at = ? WHERE id = (SELECT item_id FROM "
-                "enrollpay_payment_attempts WHERE gateway_payment_id = ?)",
-                (intent["amount"], at, at, intent["id"]),
-            )
+            self.apply(intent, at)
         conn.execute("COMMIT")
         return bool(fresh)
+
+    def apply(self, intent: dict[str, Any], at: str) -> None:
+        """The row changes of a fresh event: the attempt succeeded, its item paid."""
+        self.conn.execute(
+            "UPDATE enrollpay_payment_attempts SET status = 'succeeded', updated_at = ? "
+            "WHERE gateway_payment_id = ?",
+            (at, intent["id"]),
+        )
+        self.conn.execute(
+            "UPDATE enrollpay_schedule_items SET status = 'paid', amount_paid_minor = ?, "
+            "paid_at = ?, updated_at = ? WHERE id = (SELECT item_id FROM "
+            "enrollpay_payment_attempts WHERE gateway_payment_id = ?)",
+            (intent["amount"], at, at, intent["id"]),
+        )
 
 
 class _RawSameWrites(_Raw):
@@ -142,62 +147,50 @@ class _RawSameWrites(_Raw):
     that work and how much is the library's own overhead.
     """
 
-    def handle(self, payload: bytes, headers: Mapping[str, str]) -> bool:
-        self.verify(payload, headers)
-        event = json.loads(payload)
-        intent = event["data"]["object"]
-        at = sqlite_instant(BENCH_NOW)
+    def apply(self, intent: dict[str, Any], at: str) -> None:
+        """The attempt succeeded, its item paid, the payment, the audit entry, the status."""
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        fresh = conn.execute(
-            "INSERT INTO enrollpay_webhook_receipts (event_id, event_type, received_at, outcome) "
-            "VALUES (?, ?, ?, 'processed') ON CONFLICT DO NOTHING",
-            (event["id"], event["type"], at),
-        ).rowcount
-        if fresh:
-            attempt_id, item_id, enrollment_id = conn.execute(
-                "UPDATE enrollpay_payment_attempts SET status = 'succeeded', updated_at = ? "
-                "WHERE gateway_payment_id = ? RETURNING id, item_id, enrollment_id",
-                (at, intent["id"]),
-            ).fetchone()
-            conn.execute(
-                "UPDATE enrollpay_schedule_items SET status = 'paid', amount_paid_minor = ?, "
-                "paid_at = ?, updated_at = ? WHERE id = ?",
-                (intent["amount"], at, at, item_id),
-            )
-            payment_id = f"pay_{item_id}"
-            conn.execute(
-                "INSERT INTO enrollpay_payments (id, enrollment_id, item_id, amount_minor, "
-                "currency, method, received_at, gateway_payment_id, attempt_id) "
-                "VALUES (?, ?, ?, ?, ?, 'gateway', ?, ?, ?)",
-                (payment_id, enrollment_id, item_id, intent["amount"], "USD", at, intent["id"],
-                 attempt_id),
-            )  # fmt: skip
-            last = conn.execute(
-                "SELECT seq, hash FROM enrollpay_audit_log ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
-            row = AuditChain.row(
-                last,
-                at=BENCH_NOW,
-                actor="gateway",
-                action="payment.succeeded",
-                entity_type="schedule_item",
-                entity_id=item_id,
-                data={"attempt_id": attempt_id, "payment_id": payment_id},
-            )
-            conn.execute(
-                "INSERT INTO enrollpay_audit_log (seq, at, actor, action, entity_type, "
-                "entity_id, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (row[0], at, *row[1:]),
-            )
-            conn.execute(
-                "UPDATE enrollpay_enrollments SET status = 'completed', updated_at = ? "
-                "WHERE id = ? AND NOT EXISTS (SELECT 1 FROM enrollpay_schedule_items WHERE "
-                "enrollment_id = ? AND status NOT IN ('paid', 'waived', 'cancelled'))",
-                (at, enrollment_id, enrollment_id),
-            )
-        conn.execute("COMMIT")
-        return bool(fresh)
+        attempt_id, item_id, enrollment_id = conn.execute(
+            "UPDATE enrollpay_payment_attempts SET status = 'succeeded', updated_at = ? "
+            "WHERE gateway_payment_id = ? RETURNING id, item_id, enrollment_id",
+            (at, intent["id"]),
+        ).fetchone()
+        conn.execute(
+            "UPDATE enrollpay_schedule_items SET status = 'paid', amount_paid_minor = ?, "
+            "paid_at = ?, updated_at = ? WHERE id = ?",
+            (intent["amount"], at, at, item_id),
+        )
+        payment_id = f"pay_{item_id}"
+        conn.execute(
+            "INSERT INTO enrollpay_payments (id, enrollment_id, item_id, amount_minor, "
+            "currency, method, received_at, gateway_payment_id, attempt_id) "
+            "VALUES (?, ?, ?, ?, ?, 'gateway', ?, ?, ?)",
+            (payment_id, enrollment_id, item_id, intent["amount"], "USD", at, intent["id"],
+             attempt_id),
+        )  # fmt: skip
+        last = conn.execute(
+            "SELECT seq, hash FROM enrollpay_audit_log ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        row = AuditChain.row(
+            last,
+            at=BENCH_NOW,
+            actor="gateway",
+            action="payment.succeeded",
+            entity_type="schedule_item",
+            entity_id=item_id,
+            data={"attempt_id": attempt_id, "payment_id": payment_id},
+        )
+        conn.execute(
+            "INSERT INTO enrollpay_audit_log (seq, at, actor, action, entity_type, "
+            "entity_id, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (row[0], at, *row[1:]),
+        )
+        conn.execute(
+            "UPDATE enrollpay_enrollments SET status = 'completed', updated_at = ? "
+            "WHERE id = ? AND NOT EXISTS (SELECT 1 FROM enrollpay_schedule_items WHERE "
+            "enrollment_id = ? AND status NOT IN ('paid', 'waived', 'cancelled'))",
+            (at, enrollment_id, enrollment_id),
+        )
 
 
 def _raw(path: Path, events: list[Event], segment: int, kind: type[_Raw] = _Raw) -> list[float]:
