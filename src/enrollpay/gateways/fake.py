@@ -345,44 +345,35 @@ class FakeGateway:
                 )
             self._charging.add(idempotency_key)
         try:
-            return self._charge(customer_id, payment_method_id, amount, idempotency_key, metadata)
+            outcome = self._enter(
+                "charge_off_session",
+                customer_id=customer_id,
+                payment_method_id=payment_method_id,
+                amount=amount,
+                idempotency_key=idempotency_key,
+                metadata=dict(metadata),
+            )
+            with self._lock:
+                if not payment_method_id.startswith("pm_"):
+                    raise GatewayRequestError("Invalid payment method id", param="payment_method")
+                if not self.strict:
+                    # A lenient fake trusts ids it has never seen (a fresh process
+                    # working on a database that a previous run filled).
+                    self._customers.setdefault(customer_id, [])
+                    self.attach_payment_method(customer_id, payment_method_id)
+                if payment_method_id not in self._customers.get(customer_id, []):
+                    raise GatewayRequestError(
+                        "The payment method is not attached to this customer",
+                        param="payment_method",
+                    )
+                intent = self._create_intent(customer_id, amount, metadata, idempotency_key)
+                intent.payment_method = payment_method_id
+                self._memo[("charge", idempotency_key)] = intent.id
+                self._apply(intent, outcome)
+                result = self._result(intent)
         finally:
             with self._lock:
                 self._charging.discard(idempotency_key)
-
-    def _charge(
-        self,
-        customer_id: str,
-        payment_method_id: str,
-        amount: Money,
-        idempotency_key: str,
-        metadata: Mapping[str, str],
-    ) -> ChargeResult:
-        outcome = self._enter(
-            "charge_off_session",
-            customer_id=customer_id,
-            payment_method_id=payment_method_id,
-            amount=amount,
-            idempotency_key=idempotency_key,
-            metadata=dict(metadata),
-        )
-        with self._lock:
-            if not payment_method_id.startswith("pm_"):
-                raise GatewayRequestError("Invalid payment method id", param="payment_method")
-            if not self.strict:
-                # A lenient fake trusts ids it has never seen (a fresh process
-                # working on a database that a previous run filled).
-                self._customers.setdefault(customer_id, [])
-                self.attach_payment_method(customer_id, payment_method_id)
-            if payment_method_id not in self._customers.get(customer_id, []):
-                raise GatewayRequestError(
-                    "The payment method is not attached to this customer", param="payment_method"
-                )
-            intent = self._create_intent(customer_id, amount, metadata, idempotency_key)
-            intent.payment_method = payment_method_id
-            self._memo[("charge", idempotency_key)] = intent.id
-            self._apply(intent, outcome)
-            result = self._result(intent)
         if outcome.kind == "timeout_after":
             raise GatewayUnavailableError("timeout after the charge was made")
         return result
