@@ -17,6 +17,7 @@ from enrollpay import (
 )
 from enrollpay.domain.calendar import Interval
 from enrollpay.domain.records import Product
+from enrollpay.errors import InvalidInputError, ScheduleItemNotFoundError
 from enrollpay.storage.memory import InMemoryStore
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
 from tests.service.conftest import usd
@@ -136,3 +137,18 @@ def test_start_payment_twice_reuses_the_same_gateway_payment(
     assert first.gateway_payment_id == second.gateway_payment_id
     assert first.client_secret == result.client_secret
     assert len(system.payment_details(result.enrollment_id).attempts) == 1
+
+
+def test_one_schedule_item_is_looked_up_by_id(system: PaymentSystem, course: Product) -> None:
+    """get_schedule_item returns the stored item; an unknown or empty id is a typed error."""
+    result = system.enroll(user_id="u", product_id=course.id)
+    first = result.schedule[0]
+    assert (
+        system.get_schedule_item(first.id)
+        == system.list_schedule_items(enrollment_id=result.enrollment_id)[0]
+    )
+    with pytest.raises(ScheduleItemNotFoundError) as missing:
+        system.get_schedule_item("itm_nope")
+    assert missing.value.ident == "itm_nope"
+    with pytest.raises(InvalidInputError):
+        system.get_schedule_item("")

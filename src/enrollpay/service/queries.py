@@ -15,7 +15,12 @@ from enrollpay.domain.lifecycle import (
 )
 from enrollpay.domain.money import Money
 from enrollpay.domain.records import AuditEntry, Enrollment, ScheduleItem
-from enrollpay.errors import EnrollmentNotFoundError, InvalidInputError, ProductNotFoundError
+from enrollpay.errors import (
+    EnrollmentNotFoundError,
+    InvalidInputError,
+    ProductNotFoundError,
+    ScheduleItemNotFoundError,
+)
 from enrollpay.ports import ItemQuery
 from enrollpay.reports import (
     AgingRow,
@@ -26,7 +31,7 @@ from enrollpay.reports import (
     RevenueRow,
     StatusBreakdown,
 )
-from enrollpay.service.base import ServiceCore, check_date
+from enrollpay.service.base import ServiceCore, check_date, check_text
 from enrollpay.service.results import PaymentDetails, Stats
 
 __all__ = ["QueryMixin"]
@@ -89,6 +94,15 @@ class QueryMixin(ServiceCore):
         if enrollment is None:
             raise EnrollmentNotFoundError(enrollment_id)
         return enrollment
+
+    def get_schedule_item(self, item_id: str) -> ScheduleItem:
+        """One schedule item (for a "pay this installment" page, say); its status is current."""
+        check_text(item_id, "item_id")
+        with self.store.transaction() as tx:
+            item = tx.get_item(item_id)
+        if item is None:
+            raise ScheduleItemNotFoundError(item_id)
+        return item
 
     def list_enrollments(
         self,
