@@ -25,7 +25,8 @@ from typing import Any
 import attrs
 import pytest
 
-from enrollpay import FullPayment, Installments, Money
+from enrollpay import FullPayment, Installments, Money, PaymentPlan
+from enrollpay.domain.records import Product
 from enrollpay.ports import Store
 from enrollpay.service.base import FAULT_POINTS
 from enrollpay.storage.memory import InMemoryStore
@@ -64,6 +65,13 @@ class Faults:
             self.recording = False
 
 
+def _course(world: World, plan: PaymentPlan) -> Product:
+    """A 300.00 USD course sold on ``plan``."""
+    return world.system.register_product(
+        product_type="course", product_id="c", name="C", price=usd("300.00"), payment_plan=plan
+    )
+
+
 def _pay_first(world: World, product_id: str) -> str:
     result = world.system.enroll(user_id="student", product_id=product_id)
     assert result.client_secret is not None
@@ -74,13 +82,7 @@ def _pay_first(world: World, product_id: str) -> str:
 
 def collect_scenario(world: World, faults: Faults) -> None:
     """collect_due charges the second of three monthly installments (the first was paid)."""
-    product = world.system.register_product(
-        product_type="course",
-        product_id="c",
-        name="C",
-        price=usd("300.00"),
-        payment_plan=Installments(3),
-    )
+    product = _course(world, Installments(3))
     _pay_first(world, product.id)
     world.clock.advance(days=31)
     with faults.watching():
@@ -94,13 +96,7 @@ def collect_scenario(world: World, faults: Faults) -> None:
 
 def webhook_scenario(world: World, faults: Faults) -> None:
     """handle_webhook applies payment_intent.succeeded of the first payment."""
-    product = world.system.register_product(
-        product_type="course",
-        product_id="c",
-        name="C",
-        price=usd("300.00"),
-        payment_plan=Installments(3),
-    )
+    product = _course(world, Installments(3))
     result = world.system.enroll(user_id="student", product_id=product.id)
     assert result.client_secret is not None
     world.fake.complete_payment(result.client_secret)
@@ -117,13 +113,7 @@ def webhook_scenario(world: World, faults: Faults) -> None:
 
 def cancel_scenario(world: World, faults: Faults) -> None:
     """cancel_enrollment refunds a 300.00 USD full payment through the gateway."""
-    product = world.system.register_product(
-        product_type="course",
-        product_id="c",
-        name="C",
-        price=usd("300.00"),
-        payment_plan=FullPayment(),
-    )
+    product = _course(world, FullPayment())
     enrollment_id = _pay_first(world, product.id)
     world.clock.advance(days=1)
     with faults.watching():
@@ -135,13 +125,7 @@ def cancel_scenario(world: World, faults: Faults) -> None:
 
 def enroll_scenario(world: World, faults: Faults) -> None:
     """Enrollment writes the first on-session attempt, then opens the payment at the gateway."""
-    product = world.system.register_product(
-        product_type="course",
-        product_id="c",
-        name="C",
-        price=usd("300.00"),
-        payment_plan=Installments(3),
-    )
+    product = _course(world, Installments(3))
     with faults.watching():
         world.system.enroll(user_id="student", product_id=product.id)
     # The student reloads the checkout page (which calls start_payment) and pays.
