@@ -164,14 +164,12 @@ class SqlTransaction(SqlReports):
     def __init__(self, conn: sa.Connection) -> None:
         self._c = conn
         self._pg = is_postgresql(conn)
-        self._audit_locked = False
         #: Rows this transaction holds, by (table, id): what it read or wrote
-        #: (see :meth:`_held_row`). Nobody else can change them before it ends.
-        self._held: dict[tuple[str, str], Any] = {}
-        #: The column values the database holds for some of those rows, so an
-        #: update sends only the columns that change.
-        self._held_rows: dict[tuple[str, str], dict[str, Any]] = {}
-        #: The chain's last entry once this transaction holds the chain.
+        #: (see :meth:`_held_row`), and the column values the database has when
+        #: known, so an update sends only the columns that change. Nobody else
+        #: can change these rows before the transaction ends.
+        self._held: dict[tuple[str, str], tuple[Any, dict[str, Any] | None]] = {}
+        #: The chain's last entry once this transaction holds the chain (None: not yet).
         self._audit_head: AuditEntry | None = None
         #: Audit rows linked but not yet sent: one multi-row INSERT at the end.
         self._audit_rows: list[dict[str, Any]] = []
@@ -204,7 +202,7 @@ class SqlTransaction(SqlReports):
         unlocked PostgreSQL read is never cached: READ COMMITTED lets the
         next read see another transaction's commit, as it did before.
         """
-        held = self._held.get((table.name, key))
+        held = self._holding(table, key)
         if held is not None:
             return held  # type: ignore[no-any-return]
         locking = for_update and self._pg
@@ -213,23 +211,24 @@ class SqlTransaction(SqlReports):
             return None
         record = from_row(row)
         if locking or not self._pg:
-            self._held[table.name, key] = record
-            self._held_rows[table.name, key] = dict(row)
+            self._hold(table, key, record, dict(row))
         return record
+
+    def _holding(self, table: sa.Table, key: str) -> Any:
+        """The record of a row this transaction holds, or None."""
+        held = self._held.get((table.name, key))
+        return None if held is None else held[0]
 
     def _hold(
         self, table: sa.Table, key: str, record: object, row: dict[str, Any] | None = None
     ) -> None:
-        """Remember a row this transaction wrote (a written row is locked until it ends)."""
-        self._held[table.name, key] = record
-        if row is None:
-            self._held_rows.pop((table.name, key), None)
-        else:
-            self._held_rows[table.name, key] = row
+        """Remember a row this transaction holds (``row``: its column values, if known)."""
+        self._held[table.name, key] = (record, row)
 
     def _changes(self, table: sa.Table, key: str, row: dict[str, Any]) -> dict[str, Any]:
         """``row`` less the columns the database already holds as they are (all if unknown)."""
-        before = self._held_rows.get((table.name, row[key]))
+        held = self._held.get((table.name, row[key]))
+        before = None if held is None else held[1]
         if before is None:
             return row
         return {
@@ -302,12 +301,22 @@ class SqlTransaction(SqlReports):
             check()
             raise StorageError(f"the database refused a write to {table.name}: a key is taken")
 
-    def _update(self, table: sa.Table, key: str, values: dict[str, Any], what: str) -> None:
+    def _update(
+        self,
+        table: sa.Table,
+        key: str,
+        values: dict[str, Any],
+        what: str,
+        stmt: sa.Executable | None = None,
+        **where: Any,
+    ) -> None:
+        """``UPDATE`` by key (``stmt`` and ``where``: a guarded form and its values)."""
         params = {name: value for name, value in values.items() if name != key}
         if not params:
             return  # only a held row's own values (see _changes): nothing to write
         params["key_"] = values[key]
-        if self._c.execute(_UPDATE[table.name], params).rowcount == 0:
+        params.update(where)
+        if self._c.execute(_UPDATE[table.name] if stmt is None else stmt, params).rowcount == 0:
             raise StorageError(f"cannot update {what} {values[key]!r}: it does not exist")
 
     def _require(self, table: sa.Table, key: str, value: str, what: str) -> None:
@@ -436,7 +445,7 @@ class SqlTransaction(SqlReports):
 
     def update_enrollment(self, enrollment: Enrollment) -> None:
         """Replace an existing enrollment."""
-        before: Enrollment | None = self._held.get((enrollments.name, enrollment.id))
+        before: Enrollment | None = self._holding(enrollments, enrollment.id)
         if before == enrollment:
             return
 
@@ -563,7 +572,7 @@ class SqlTransaction(SqlReports):
 
     def update_item(self, item: ScheduleItem) -> None:
         """Replace an existing schedule item."""
-        if self._held.get((schedule_items.name, item.id)) == item:
+        if self._holding(schedule_items, item.id) == item:
             return
         row = m.item_to_row(item)
         self._update(
@@ -682,7 +691,7 @@ class SqlTransaction(SqlReports):
 
     def update_attempt(self, attempt: PaymentAttempt) -> None:
         """Replace an existing attempt."""
-        before: PaymentAttempt | None = self._held.get((attempts.name, attempt.id))
+        before: PaymentAttempt | None = self._holding(attempts, attempt.id)
         if before == attempt:
             return
 
@@ -706,12 +715,18 @@ class SqlTransaction(SqlReports):
             # The gateway's id arrives (the common case): the UPDATE itself
             # skips the row when another attempt has the id, so no SAVEPOINT
             # (two round trips) is needed to name the conflict afterwards.
-            params = {k: v for k, v in changes.items() if k != "id"}
-            params["key_"] = attempt.id
-            params["gid_"] = attempt.gateway_payment_id
-            if self._c.execute(_UPDATE_UNLESS_GID_TAKEN, params).rowcount == 0:
-                check()
-                raise StorageError(f"cannot update attempt {attempt.id!r}")  # pragma: no cover
+            try:
+                self._update(
+                    attempts,
+                    "id",
+                    changes,
+                    "attempt",
+                    _UPDATE_UNLESS_GID_TAKEN,
+                    gid_=attempt.gateway_payment_id,
+                )
+            except StorageError:
+                check()  # names the attempt that has the id
+                raise
         else:
             self._guarded(
                 check,
@@ -895,11 +910,10 @@ class SqlTransaction(SqlReports):
         PostgreSQL: an advisory transaction lock serialises appenders until
         commit; SQLite: the transaction holds the write lock already.
         """
-        if self._pg and not self._audit_locked:
-            self._lock(_AUDIT_LOCK_KEY)  # held until the transaction ends: take it once
-            self._audit_locked = True
         head = self._audit_head
         if head is None:  # once per transaction: after that, the head is the entry we wrote
+            if self._pg:
+                self._lock(_AUDIT_LOCK_KEY)  # held until the transaction ends
             last = self._row(_LAST_AUDIT)
             head = None if last is None else m.audit_from_row(last)
         entry = link_entry(draft, head)
