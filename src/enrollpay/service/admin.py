@@ -42,7 +42,7 @@ from enrollpay.errors import (
 )
 from enrollpay.ports import StoreTransaction
 from enrollpay.service.base import MAX_TEXT, check_date, check_money, check_text
-from enrollpay.service.collection import CANCELED, OPEN_CHECKOUT
+from enrollpay.service.collection import CANCELED, is_open_checkout
 from enrollpay.service.enrollment import EnrollmentMixin
 from enrollpay.service.results import CancellationResult
 from enrollpay.service.settlement import apply_charge_result
@@ -78,14 +78,7 @@ class AdminMixin(EnrollmentMixin):
         with self.store.transaction() as tx:
             attempts = tx.attempts_of(item_id)
         last = attempts[-1] if attempts else None
-        if (
-            last is None
-            or last.mode != "on_session"
-            or last.status not in OPEN_CHECKOUT
-            or last.decline_code == CANCELED
-        ):
-            return None
-        return last
+        return last if is_open_checkout(last) else None
 
     def _close_checkouts(self, item_ids: list[str], *, actor: str) -> None:
         """After an item stopped being owed, make sure no open checkout can still take money.

@@ -31,7 +31,7 @@ from enrollpay.service.results import (
 )
 from enrollpay.service.settlement import apply_charge_result
 
-__all__ = ["CANCELED", "OPEN_CHECKOUT", "CollectionMixin", "attempt_key"]
+__all__ = ["CANCELED", "OPEN_CHECKOUT", "CollectionMixin", "attempt_key", "is_open_checkout"]
 
 # Logs ids, statuses and decline codes only: never client secrets or card data.
 logger = logging.getLogger(__name__)
@@ -65,10 +65,18 @@ OPEN_CHECKOUT = frozenset(
 )
 
 
-def _open_checkout(last: PaymentAttempt) -> bool:
-    """Whether ``last`` is an on-session payment the customer may still complete."""
-    cancelled = last.status == AttemptStatus.FAILED and last.decline_code == CANCELED
-    return last.mode == "on_session" and last.status in OPEN_CHECKOUT and not cancelled
+def is_open_checkout(attempt: PaymentAttempt | None) -> bool:
+    """Whether ``attempt`` is an on-session payment the customer may still complete.
+
+    A declined checkout stays payable (the customer may try another card)
+    until it is cancelled at the gateway.
+    """
+    return (
+        attempt is not None
+        and attempt.mode == "on_session"
+        and attempt.status in OPEN_CHECKOUT
+        and attempt.decline_code != CANCELED
+    )
 
 
 _RESULT_OF_STATUS: dict[ItemStatus, ItemResult] = {
@@ -136,22 +144,11 @@ class CollectionMixin(RefundMixin):
                 if limit is None
                 else min(self.config.batch_size, limit - len(outcomes))
             )
-            with self.store.transaction() as tx:
-                batch = tx.claim_due(
-                    today=self.today(at), now=at, lease_until=at + self.config.lease, limit=size
-                )
+            batch = self._claim(at, size)
             if not batch:
                 break
             for item in batch:
-                assert item.lease_until is not None  # noqa: S101 - claim_due sets it
-                outcome = self._collect_item(gateway, item.id, item.lease_until, item.enrollment_id)
-                logger.debug(
-                    "collected item %s: %s (attempt %s, decline %s)",
-                    outcome.item_id,
-                    outcome.result,
-                    outcome.attempt_id,
-                    outcome.decline_code,
-                )
+                outcome = self._collect_claimed(gateway, item)
                 outcomes.append(outcome)
                 if progress is not None:
                     progress(outcome)
@@ -181,34 +178,36 @@ class CollectionMixin(RefundMixin):
         progress: Callable[[ItemOutcome], None] | None,
     ) -> Iterator[ItemOutcome]:
         """The items' outcomes as ``workers`` threads collect them (see :mod:`.parallel`)."""
-
-        def claim(size: int) -> list[ScheduleItem]:
-            with self.store.transaction() as tx:
-                return tx.claim_due(
-                    today=self.today(at), now=at, lease_until=at + self.config.lease, limit=size
-                )
-
-        def collect(item: ScheduleItem) -> ItemOutcome:
-            assert item.lease_until is not None  # noqa: S101 - claim_due sets it
-            return self._collect_item(gateway, item.id, item.lease_until, item.enrollment_id)
-
         for outcome in collect_concurrently(
-            claim=claim,
-            collect=collect,
+            claim=lambda size: self._claim(at, size),
+            collect=lambda item: self._collect_claimed(gateway, item),
             workers=workers,
             batch_size=self.config.batch_size,
             limit=limit,
         ):
-            logger.debug(
-                "collected item %s: %s (attempt %s, decline %s)",
-                outcome.item_id,
-                outcome.result,
-                outcome.attempt_id,
-                outcome.decline_code,
-            )
             if progress is not None:
                 progress(outcome)
             yield outcome
+
+    def _claim(self, at: datetime, size: int) -> list[ScheduleItem]:
+        """Lease up to ``size`` collectible items (one transaction)."""
+        with self.store.transaction() as tx:
+            return tx.claim_due(
+                today=self.today(at), now=at, lease_until=at + self.config.lease, limit=size
+            )
+
+    def _collect_claimed(self, gateway: Gateway, item: ScheduleItem) -> ItemOutcome:
+        """Collect an item this run has leased, and log its outcome."""
+        assert item.lease_until is not None  # noqa: S101 - claim_due sets it
+        outcome = self._collect_item(gateway, item.id, item.lease_until, item.enrollment_id)
+        logger.debug(
+            "collected item %s: %s (attempt %s, decline %s)",
+            outcome.item_id,
+            outcome.result,
+            outcome.attempt_id,
+            outcome.decline_code,
+        )
+        return outcome
 
     def retry_now(self, item_id: str, *, actor: str = "customer") -> ItemOutcome:
         """Charge one failed, defaulted or card-less item immediately (once)."""
@@ -272,7 +271,7 @@ class CollectionMixin(RefundMixin):
                 return ItemOutcome(item_id, "skipped")  # another worker took it over
             attempts = tx.attempts_of(item_id)
             last = attempts[-1] if attempts else None
-            if last is not None and _open_checkout(last):
+            if last is not None and is_open_checkout(last):
                 if not checkout_closed:
                     return last
                 # The customer opened a new checkout while we closed the last one.

@@ -32,7 +32,12 @@ from enrollpay.errors import (
 )
 from enrollpay.ports import Gateway, PaymentSession, StoreTransaction
 from enrollpay.service.base import check_date, check_text
-from enrollpay.service.collection import CANCELED, CollectionMixin, attempt_key
+from enrollpay.service.collection import (
+    CANCELED,
+    CollectionMixin,
+    attempt_key,
+    is_open_checkout,
+)
 from enrollpay.service.results import EnrollmentResult, ItemOutcome
 from enrollpay.service.settlement import apply_charge_result
 
@@ -409,13 +414,7 @@ class EnrollmentMixin(CollectionMixin):
             raise ItemNotPayableError(item_id, "awaiting reconciliation")
         if last is not None and last.mode == "off_session" and last.status == AttemptStatus.PENDING:
             raise ItemNotPayableError(item_id, "being charged")
-        if (
-            last is not None
-            and last.mode == "on_session"
-            and last.status
-            in (AttemptStatus.PENDING, AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION)
-            and last.decline_code != CANCELED
-        ):
+        if last is not None and is_open_checkout(last):
             if item.status == ItemStatus.PROCESSING:
                 # The customer is back at the checkout: give them the full window.
                 tx.update_item(
