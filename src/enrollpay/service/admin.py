@@ -42,7 +42,7 @@ from enrollpay.errors import (
 )
 from enrollpay.ports import StoreTransaction
 from enrollpay.service.base import MAX_TEXT, check_date, check_money, check_text
-from enrollpay.service.collection import CANCELED, is_open_checkout
+from enrollpay.service.collection import is_open_checkout
 from enrollpay.service.enrollment import EnrollmentMixin
 from enrollpay.service.results import CancellationResult
 from enrollpay.service.settlement import apply_charge_result
@@ -125,17 +125,10 @@ class AdminMixin(EnrollmentMixin):
                 raise ItemNotPayableError(item_id, "paid by card meanwhile")
         with self.store.transaction() as tx:
             current = self.lock_attempt(tx, attempt.id)
-            if current.decline_code == CANCELED:
+            if not self.mark_checkout_cancelled(
+                tx, current, "checkout cancelled by an admin operation"
+            ):
                 return
-            tx.update_attempt(
-                attrs.evolve(
-                    current,
-                    status=AttemptStatus.FAILED,
-                    decline_code=CANCELED,
-                    message="checkout cancelled by an admin operation",
-                    updated_at=self.now(),
-                )
-            )
             self.audit(
                 tx,
                 actor=actor,

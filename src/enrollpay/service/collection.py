@@ -416,16 +416,7 @@ class CollectionMixin(RefundMixin):
             assert current is not None  # noqa: S101
             # A declined checkout is FAILED already, yet still payable until now:
             # mark it cancelled too, so that its late events cannot revive it.
-            if current.status != AttemptStatus.FAILED or current.decline_code != CANCELED:
-                tx.update_attempt(
-                    attrs.evolve(
-                        current,
-                        status=AttemptStatus.FAILED,
-                        decline_code=CANCELED,
-                        message="checkout abandoned; payment canceled",
-                        updated_at=self.now(),
-                    )
-                )
+            self.mark_checkout_cancelled(tx, current, "checkout abandoned; payment canceled")
             self.audit(
                 tx,
                 actor="system",
@@ -435,6 +426,26 @@ class CollectionMixin(RefundMixin):
                 data={"attempt_id": last.id, "gateway_payment_id": last.gateway_payment_id},
             )
         return None
+
+    def mark_checkout_cancelled(
+        self, tx: StoreTransaction, current: PaymentAttempt, message: str
+    ) -> bool:
+        """Record that ``current``'s gateway payment is cancelled and can never be paid.
+
+        False (and nothing written) if it was recorded so already.
+        """
+        if current.decline_code == CANCELED:
+            return False
+        tx.update_attempt(
+            attrs.evolve(
+                current,
+                status=AttemptStatus.FAILED,
+                decline_code=CANCELED,
+                message=message,
+                updated_at=self.now(),
+            )
+        )
+        return True
 
     def _postpone(self, item_id: str, lease: datetime, attempt_id: str) -> ItemOutcome:
         """Keep the item leased for another lease period (not retried in this run)."""

@@ -33,7 +33,6 @@ from enrollpay.errors import (
 from enrollpay.ports import Gateway, PaymentSession, StoreTransaction
 from enrollpay.service.base import check_date, check_text
 from enrollpay.service.collection import (
-    CANCELED,
     CollectionMixin,
     attempt_key,
     is_open_checkout,
@@ -364,16 +363,9 @@ class EnrollmentMixin(CollectionMixin):
                 # it can never be paid, so the customer gets a new payment.
                 with self.store.transaction() as tx:
                     current = self.lock_attempt(tx, attempt.id)
-                    if current.decline_code != CANCELED:
-                        tx.update_attempt(
-                            attrs.evolve(
-                                current,
-                                status=AttemptStatus.FAILED,
-                                decline_code=CANCELED,
-                                message="the payment was canceled at the gateway",
-                                updated_at=self.now(),
-                            )
-                        )
+                    self.mark_checkout_cancelled(
+                        tx, current, "the payment was canceled at the gateway"
+                    )
                     renewed_item, renewed = self._payable_attempt(tx, item_id)
                 user = self._user_of(renewed_item)
                 return self._open_session(gateway, tx_user=user, attempt=renewed)
