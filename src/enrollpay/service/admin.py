@@ -125,7 +125,7 @@ class AdminMixin(EnrollmentMixin):
                 raise ItemNotPayableError(item_id, "paid by card meanwhile")
         with self.store.transaction() as tx:
             current = self.lock_attempt(tx, attempt.id)
-            if not self.mark_checkout_cancelled(
+            if not self._mark_checkout_cancelled(
                 tx, current, "checkout cancelled by an admin operation"
             ):
                 return

@@ -416,7 +416,7 @@ class CollectionMixin(RefundMixin):
             assert current is not None  # noqa: S101
             # A declined checkout is FAILED already, yet still payable until now:
             # mark it cancelled too, so that its late events cannot revive it.
-            self.mark_checkout_cancelled(tx, current, "checkout abandoned; payment canceled")
+            self._mark_checkout_cancelled(tx, current, "checkout abandoned; payment canceled")
             self.audit(
                 tx,
                 actor="system",
@@ -427,7 +427,7 @@ class CollectionMixin(RefundMixin):
             )
         return None
 
-    def mark_checkout_cancelled(
+    def _mark_checkout_cancelled(
         self, tx: StoreTransaction, current: PaymentAttempt, message: str
     ) -> bool:
         """Record that ``current``'s gateway payment is cancelled and can never be paid.

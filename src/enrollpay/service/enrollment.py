@@ -363,7 +363,7 @@ class EnrollmentMixin(CollectionMixin):
                 # it can never be paid, so the customer gets a new payment.
                 with self.store.transaction() as tx:
                     current = self.lock_attempt(tx, attempt.id)
-                    self.mark_checkout_cancelled(
+                    self._mark_checkout_cancelled(
                         tx, current, "the payment was canceled at the gateway"
                     )
                     renewed_item, renewed = self._payable_attempt(tx, item_id)
