@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 
 from enrollpay.errors import ConcurrencyError, EnrollpayError, StorageError
+from enrollpay.storage.sql.prepared import run_driver_sql
 
 __all__ = [
     "configure_sqlite",
@@ -71,7 +72,9 @@ def configure_sqlite(engine: sa.Engine) -> None:
             finally:
                 cursor.close()
             record.info["enrollpay_sqlite"] = True
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # On the driver's cursor: one statement per transaction that needs none
+        # of SQLAlchemy's execution machinery (errors are wrapped alike).
+        run_driver_sql(conn, "BEGIN IMMEDIATE")
 
 
 def enable_wal(engine: sa.Engine) -> None:

@@ -50,6 +50,7 @@ from enrollpay.errors import (
 from enrollpay.ports import AuditDraft, ItemQuery
 from enrollpay.storage.sql import mapping as m
 from enrollpay.storage.sql.engine import is_postgresql, translate
+from enrollpay.storage.sql.prepared import Prepared
 from enrollpay.storage.sql.reports import SqlReports
 from enrollpay.storage.sql.schema import (
     attempts,
@@ -82,48 +83,62 @@ def _by(table: sa.Table, column: str) -> sa.Select[Any]:
     return sa.select(table).where(table.c[column] == sa.bindparam("key"))
 
 
-# The statements of the hot paths are built once, here: executing one then
-# only looks its compiled form up, where building a new statement per call
-# (and hashing it into a cache key) cost more than running it. Only the
-# bound values vary.
-_PRODUCT = _by(products, "id")
-_CUSTOMER = _by(customers, "user_id")
-_CUSTOMER_BY_GATEWAY = _by(customers, "gateway_customer_id")
-_ENROLLMENT = _by(enrollments, "id")
-_ENROLLMENT_LOCKED = _ENROLLMENT.with_for_update()
-_OPEN_ENROLLMENT = sa.select(enrollments).where(
-    enrollments.c.user_id == sa.bindparam("user"),
-    enrollments.c.product_id == sa.bindparam("product"),
-    enrollments.c.status != _CANCELLED,
+def _by_key(table: sa.Table, column: str) -> Prepared:
+    return Prepared(_by(table, column))
+
+
+def _by_key_locked(table: sa.Table, column: str) -> tuple[Prepared, Prepared]:
+    """The plain read by key and the ``FOR UPDATE`` one."""
+    stmt = _by(table, column)
+    return Prepared(stmt), Prepared(stmt.with_for_update())
+
+
+# The statements of the hot paths are built once, here, and run through
+# Prepared (see prepared.py): SQLAlchemy renders each once per dialect and
+# the driver runs it, where building a statement per call, or executing one
+# through SQLAlchemy's execution machinery, cost more than the database
+# did. Only the bound values vary.
+_PRODUCT = _by_key(products, "id")
+_CUSTOMER = _by_key(customers, "user_id")
+_CUSTOMER_BY_GATEWAY = _by_key(customers, "gateway_customer_id")
+_ENROLLMENT, _ENROLLMENT_LOCKED = _by_key_locked(enrollments, "id")
+_OPEN_ENROLLMENT = Prepared(
+    sa.select(enrollments).where(
+        enrollments.c.user_id == sa.bindparam("user"),
+        enrollments.c.product_id == sa.bindparam("product"),
+        enrollments.c.status != _CANCELLED,
+    )
 )
-_ITEM = _by(schedule_items, "id")
-_ITEM_LOCKED = _ITEM.with_for_update()
-_ITEMS_OF = _by(schedule_items, "enrollment_id").order_by(schedule_items.c.seq)
-_ATTEMPT = _by(attempts, "id")
-_ATTEMPT_LOCKED = _ATTEMPT.with_for_update()
-_ATTEMPT_BY_GATEWAY = _by(attempts, "gateway_payment_id")
-_ATTEMPTS_OF = _by(attempts, "item_id").order_by(attempts.c.number, attempts.c.id)
+_ITEM, _ITEM_LOCKED = _by_key_locked(schedule_items, "id")
+_ITEMS_OF = Prepared(_by(schedule_items, "enrollment_id").order_by(schedule_items.c.seq))
+_ATTEMPT, _ATTEMPT_LOCKED = _by_key_locked(attempts, "id")
+_ATTEMPT_BY_GATEWAY = _by_key(attempts, "gateway_payment_id")
+_ATTEMPTS_OF = Prepared(_by(attempts, "item_id").order_by(attempts.c.number, attempts.c.id))
 # PostgreSQL's default collation does not order by code point, as Python does.
-_ATTEMPTS_OF_PG = _by(attempts, "item_id").order_by(attempts.c.number, attempts.c.id.collate("C"))
-_PAYMENT = _by(payments, "id")
-_PAYMENT_BY_GATEWAY = _by(payments, "gateway_payment_id")
-_REFUND = _by(refunds, "id")
-_REFUND_BY_GATEWAY = _by(refunds, "gateway_refund_id")
-_RECEIPT = _by(webhook_receipts, "event_id")
-_LAST_AUDIT = sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(1)
+_ATTEMPTS_OF_PG = Prepared(
+    _by(attempts, "item_id").order_by(attempts.c.number, attempts.c.id.collate("C"))
+)
+_PAYMENT = _by_key(payments, "id")
+_PAYMENT_BY_GATEWAY = _by_key(payments, "gateway_payment_id")
+_REFUND = _by_key(refunds, "id")
+_REFUND_BY_GATEWAY = _by_key(refunds, "gateway_refund_id")
+_RECEIPT = _by_key(webhook_receipts, "event_id")
+_LAST_AUDIT = Prepared(sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(1))
 #: ``INSERT`` per table; the row's keys name the columns.
-_INSERT = {t.name: sa.insert(t) for t in (refunds, audit_log)}
+_INSERT = {t.name: Prepared(sa.insert(t)) for t in (refunds, audit_log)}
 #: ``INSERT ... ON CONFLICT DO NOTHING`` per table and dialect (True: PostgreSQL).
-_INSERT_NEW: dict[tuple[str, bool], sa.Executable] = {
-    (t.name, pg): (postgresql.insert(t) if pg else sqlite.insert(t))
-    .on_conflict_do_nothing()
-    .returning(sa.literal_column("1"))
+_INSERT_NEW: dict[tuple[str, bool], Prepared] = {
+    (t.name, pg): Prepared(
+        (postgresql.insert(t) if pg else sqlite.insert(t))
+        .on_conflict_do_nothing()
+        .returning(sa.literal_column("1"))
+    )
     for t in (enrollments, attempts, payments, webhook_receipts)
     for pg in (False, True)
 }
 _OTHER_ATTEMPT = attempts.alias("other")
 #: ``UPDATE`` of an attempt that gets its gateway payment id, unless another has it.
-_UPDATE_UNLESS_GID_TAKEN = (
+_UPDATE_UNLESS_GID_TAKEN = Prepared(
     sa.update(attempts)
     .where(attempts.c.id == sa.bindparam("key_"))
     .where(
@@ -134,10 +149,10 @@ _UPDATE_UNLESS_GID_TAKEN = (
     )
 )
 #: ``INSERT ... ON CONFLICT (key) DO UPDATE`` per (table, dialect, columns), built on first use.
-_UPSERT: dict[tuple[str, bool, tuple[str, ...]], sa.Executable] = {}
+_UPSERT: dict[tuple[str, bool, tuple[str, ...]], Prepared] = {}
 #: ``UPDATE table SET <the row's other keys> WHERE key = :key_`` per table.
 _UPDATE = {
-    t.name: sa.update(t).where(t.c[key] == sa.bindparam("key_"))
+    t.name: Prepared(sa.update(t).where(t.c[key] == sa.bindparam("key_")))
     for t, key in ((enrollments, "id"), (schedule_items, "id"), (attempts, "id"), (refunds, "id"))
 }
 
@@ -176,12 +191,16 @@ class SqlTransaction(SqlReports):
 
     # -- helpers ---------------------------------------------------------------------
 
-    def _rows(self, stmt: sa.Executable, key: object = None) -> list[sa.RowMapping]:
+    def _rows(self, stmt: sa.Executable | Prepared, key: object = None) -> Sequence[m.Row]:
         params = None if key is None else {"key": key}
+        if isinstance(stmt, Prepared):
+            return stmt.execute(self._c, params).all()
         return list(self._c.execute(stmt, params).mappings())
 
-    def _row(self, stmt: sa.Executable, key: object = None) -> sa.RowMapping | None:
+    def _row(self, stmt: sa.Executable | Prepared, key: object = None) -> m.Row | None:
         params = None if key is None else {"key": key}
+        if isinstance(stmt, Prepared):
+            return stmt.execute(self._c, params).first()
         return self._c.execute(stmt, params).mappings().first()
 
     def _held_row(
@@ -189,8 +208,8 @@ class SqlTransaction(SqlReports):
         table: sa.Table,
         key: str,
         for_update: bool,
-        stmts: tuple[sa.Executable, sa.Executable],
-        from_row: Callable[[sa.RowMapping], R],
+        stmts: tuple[Prepared, Prepared],
+        from_row: Callable[[m.Row], R],
     ) -> R | None:
         """A row by id, read once per transaction where it cannot change meanwhile.
 
@@ -292,7 +311,8 @@ class SqlTransaction(SqlReports):
         conflict. Every invariant ``check`` tests is a unique constraint.
         """
         try:
-            inserted = self._c.execute(_INSERT_NEW[table.name, self._pg], row).first()
+            stmt = _INSERT_NEW[table.name, self._pg]
+            inserted = stmt.execute(self._c, row, value_keys=True).first()
         except exc.IntegrityError as error:  # not a unique key: a foreign key, a CHECK
             if not self._pg:  # (PostgreSQL has aborted the transaction: no more queries)
                 check()
@@ -307,7 +327,7 @@ class SqlTransaction(SqlReports):
         key: str,
         values: dict[str, Any],
         what: str,
-        stmt: sa.Executable | None = None,
+        stmt: Prepared | None = None,
         **where: Any,
     ) -> None:
         """``UPDATE`` by key (``stmt`` and ``where``: a guarded form and its values)."""
@@ -316,7 +336,8 @@ class SqlTransaction(SqlReports):
             return  # only a held row's own values (see _changes): nothing to write
         params["key_"] = values[key]
         params.update(where)
-        if self._c.execute(_UPDATE[table.name] if stmt is None else stmt, params).rowcount == 0:
+        update = _UPDATE[table.name] if stmt is None else stmt
+        if update.execute(self._c, params, value_keys=True).rowcount == 0:
             raise StorageError(f"cannot update {what} {values[key]!r}: it does not exist")
 
     def _require(self, table: sa.Table, key: str, value: str, what: str) -> None:
@@ -328,11 +349,13 @@ class SqlTransaction(SqlReports):
         stmt = _UPSERT.get(shape)
         if stmt is None:  # built once per table, dialect and set of columns
             insert = postgresql.insert(table) if self._pg else sqlite.insert(table)
-            stmt = _UPSERT[shape] = insert.on_conflict_do_update(
-                index_elements=[table.c[key]],
-                set_={name: insert.excluded[name] for name in values if name != key},
+            stmt = _UPSERT[shape] = Prepared(
+                insert.on_conflict_do_update(
+                    index_elements=[table.c[key]],
+                    set_={name: insert.excluded[name] for name in values if name != key},
+                )
             )
-        self._c.execute(stmt, values)
+        stmt.execute(self._c, values, value_keys=True)
 
     def _lock(self, key: str | int) -> None:
         """A PostgreSQL advisory lock held until the transaction ends."""
@@ -469,11 +492,7 @@ class SqlTransaction(SqlReports):
 
     def find_open_enrollment(self, user_id: str, product_id: str) -> Enrollment | None:
         """The user's non-cancelled enrollment in the product, if any."""
-        row = (
-            self._c.execute(_OPEN_ENROLLMENT, {"user": user_id, "product": product_id})
-            .mappings()
-            .first()
-        )
+        row = _OPEN_ENROLLMENT.execute(self._c, {"user": user_id, "product": product_id}).first()
         return None if row is None else m.enrollment_from_row(row)
 
     def find_enrollment_by_subscription(self, subscription_id: str) -> Enrollment | None:
@@ -833,7 +852,11 @@ class SqlTransaction(SqlReports):
 
         row = m.refund_to_row(refund)
         # The refundable amount is no constraint of the schema: checked before writing.
-        self._guarded(check, lambda: self._c.execute(_INSERT[refunds.name], row), check_first=True)
+        self._guarded(
+            check,
+            lambda: _INSERT[refunds.name].execute(self._c, row, value_keys=True),
+            check_first=True,
+        )
 
     def update_refund(self, refund: Refund) -> None:
         """Replace an existing refund (status and gateway id change as it completes)."""
@@ -930,7 +953,7 @@ class SqlTransaction(SqlReports):
         """
         if self._audit_rows:
             rows, self._audit_rows = self._audit_rows, []
-            self._c.execute(_INSERT[audit_log.name], rows)
+            _INSERT[audit_log.name].execute(self._c, rows, value_keys=True)
 
     def list_audit(
         self, *, entity_type: str | None = None, entity_id: str | None = None
