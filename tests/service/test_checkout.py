@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from enrollpay import AttemptStatus, EnrollmentStatus, Installments, ItemStatus, PaymentSystem
 from enrollpay.domain.records import Product
 from enrollpay.errors import GatewayRequestError, ItemNotPayableError, OverpaymentError
-from enrollpay.ports import ChargeResult
+from enrollpay.ports import ChargeResult, Store, StoreTransaction
 from enrollpay.testing import FakeGateway, FrozenClock
 from tests.service.conftest import usd
 
@@ -270,3 +271,38 @@ def test_a_student_back_at_the_checkout_while_collection_cancels_it_is_not_charg
     details = system.payment_details(result.enrollment_id)
     assert [p.amount for p in details.payments] == [usd("100")]
     assert [i.status for i in details.items] == [ItemStatus.PAID, ItemStatus.SCHEDULED]
+
+
+class _CountingStore:
+    """A store that counts the transactions opened through it."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+        self.transactions = 0
+
+    def transaction(self) -> AbstractContextManager[StoreTransaction]:
+        self.transactions += 1
+        return self.inner.transaction()
+
+
+def test_a_new_students_enrollment_takes_two_transactions_and_one_customer(
+    store: Store, fake: FakeGateway, clock: FrozenClock
+) -> None:
+    """Write-ahead, then record the gateway's answers: a customer read once is not re-read."""
+    counting = _CountingStore(store)
+    system = PaymentSystem(store=counting, gateway=fake, clock=clock)
+    product = system.register_product(product_type="course", product_id="c", name="C",
+                                      price=usd("300"), payment_plan=Installments(3))  # fmt: skip
+    counting.transactions = 0
+    result = system.enroll(user_id="new-student", product_id=product.id)
+    assert result.client_secret is not None
+    assert counting.transactions == 2
+    assert [c.verb for c in fake.calls] == ["ensure_customer", "start_payment"]
+    with store.transaction() as tx:
+        customer = tx.get_customer("new-student")
+    assert customer is not None
+    assert [c.params.get("customer_id") for c in fake.calls[1:]] == [customer.gateway_customer_id]
+    again = system.enroll(user_id="new-student", product_id=system.register_product(
+        product_type="course", product_id="d", name="D", price=usd("100")).id)  # fmt: skip
+    assert again.client_secret is not None
+    assert [c.verb for c in fake.calls].count("ensure_customer") == 1  # stored, reused

@@ -21,7 +21,6 @@ see the same exceptions on either path.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -32,7 +31,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-__all__ = ["Prepared", "Row", "run_driver_sql"]
+__all__ = ["Driver", "DriverResult", "Plans", "Prepared", "Row", "run_driver_sql"]
 
 Row = dict[str, Any]
 _Processor = Callable[[Any], Any]
@@ -43,12 +42,12 @@ class _Plan:
     """A statement as rendered for one dialect and one set of value columns."""
 
     sql: str
-    #: Bound names in the order of the placeholders (positional drivers), else None.
-    order: tuple[str, ...] | None
+    #: Bound names with their processors: in placeholder order for a
+    #: positional driver (``sqlite3``), each name once for a named one (``psycopg``).
+    binds: tuple[tuple[str, _Processor | None], ...]
+    positional: bool
     #: Values of the statement's own literals (``status != 'cancelled'``, ``LIMIT 1``).
     fixed: Mapping[str, Any]
-    #: Bind processors by bound name (only names that have one).
-    binds: tuple[tuple[str, _Processor], ...]
     #: Result column names, and processors by position (only columns that have one).
     names: tuple[str, ...]
     results: tuple[tuple[int, _Processor], ...]
@@ -60,67 +59,83 @@ class Prepared:
     ``statement`` must not use expanding ``IN`` parameters; an ``UPDATE`` or
     ``INSERT`` takes its value columns from the keys of the parameters, as
     ``Connection.execute`` does, and is rendered once per set of keys.
+    Run it with :meth:`Driver.run`.
     """
 
-    __slots__ = ("_lock", "_plans", "statement")
+    __slots__ = ("statement",)
 
     def __init__(self, statement: ClauseElement) -> None:
         self.statement = statement
-        # Per dialect object: engines of one database share nothing here, and a
-        # plan goes when its dialect (its engine) does.
-        self._plans: weakref.WeakKeyDictionary[Dialect, dict[tuple[str, ...] | None, _Plan]] = (
-            weakref.WeakKeyDictionary()
-        )
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Prepared({self.statement})"
 
-    def _plan(self, dialect: Dialect, keys: tuple[str, ...] | None) -> _Plan:
-        plans = self._plans.get(dialect)
-        plan = None if plans is None else plans.get(keys)
+
+class Plans:
+    """The rendered forms of :class:`Prepared` statements for one dialect (one per store)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._plans: dict[tuple[Prepared, tuple[str, ...] | None], _Plan] = {}
+        self._lock = threading.Lock()
+
+    def get(self, prepared: Prepared, keys: tuple[str, ...] | None) -> _Plan:
+        """The plan of ``prepared`` with value columns ``keys``, rendered on first use."""
+        plan = self._plans.get((prepared, keys))
         if plan is None:
             with self._lock:
-                plans = self._plans.setdefault(dialect, {})
-                plan = plans.get(keys)
+                plan = self._plans.get((prepared, keys))
                 if plan is None:
-                    plan = plans[keys] = _render(self.statement, dialect, keys)
+                    plan = _render(prepared.statement, self.dialect, keys)
+                    self._plans[prepared, keys] = plan
         return plan
 
-    def execute(
+
+class Driver:
+    """Runs :class:`Prepared` statements in the transaction of one SQLAlchemy connection."""
+
+    __slots__ = ("_dbapi", "_error", "_plans")
+
+    def __init__(self, conn: sa.Connection, plans: Plans) -> None:
+        self._dbapi = _driver_connection(conn)
+        self._plans = plans
+        self._error: type[Exception] = plans.dialect.loaded_dbapi.Error
+
+    def run(
         self,
-        conn: sa.Connection,
+        prepared: Prepared,
         params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         *,
         value_keys: bool = False,
     ) -> DriverResult:
-        """Run on ``conn``'s driver connection, in its current transaction.
+        """Run ``prepared`` with ``params``: one set of bound values, or a list of them.
 
-        ``params``: one set of bound values, or a list of them (``executemany``,
-        every set with the same keys). ``value_keys``: the statement's value
-        columns are the parameters' keys (an ``INSERT``/``UPDATE`` without
-        ``.values()``).
+        A list runs as ``executemany`` (every set with the same keys).
+        ``value_keys``: the statement's value columns are the parameters'
+        keys (an ``INSERT``/``UPDATE`` without ``.values()``).
         """
         sets = params if isinstance(params, Sequence) else [params or {}]
-        many = len(sets) > 1
         keys = tuple(sets[0]) if value_keys and sets else None
-        dialect = conn.dialect
-        plan = self._plan(dialect, keys)
+        plan = self._plans.get(prepared, keys)
         args = [_bind(plan, values) for values in sets]
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = self._dbapi.cursor()
         try:
-            if many:
+            if len(args) > 1:
                 cursor.executemany(plan.sql, args)
             else:
                 cursor.execute(plan.sql, args[0])
-            return DriverResult(plan, cursor)
-        except dialect.loaded_dbapi.Error as error:
+        except self._error as error:
             cursor.close()
-            raise _wrapped(plan.sql, args, error, dialect) from error
+            raise _wrapped(plan.sql, args, error, self._plans.dialect) from error
+        return DriverResult(plan, cursor)
+
+    def execute_sql(self, sql: str) -> None:
+        """Run a literal statement without parameters (``SAVEPOINT name``)."""
+        _execute_sql(self._dbapi, sql, self._plans.dialect)
 
 
 class DriverResult:
-    """The rows of one :meth:`Prepared.execute`, as dicts by column name."""
+    """The rows of one :meth:`Driver.run`, as dicts by column name."""
 
     __slots__ = ("_cursor", "_plan")
 
@@ -148,34 +163,48 @@ class DriverResult:
         return [self._row(row) for row in rows]
 
     def _row(self, row: Sequence[Any]) -> Row:
+        plan = self._plan
+        if not plan.results:
+            return dict(zip(plan.names, row, strict=True))
         values = list(row)
-        for index, process in self._plan.results:
+        for index, process in plan.results:
             values[index] = process(values[index])
-        return dict(zip(self._plan.names, values, strict=True))
+        return dict(zip(plan.names, values, strict=True))
+
+
+def _driver_connection(conn: sa.Connection) -> Any:
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is None:  # pragma: no cover - an invalidated connection
+        raise exc.ResourceClosedError("the connection is closed")
+    return dbapi
 
 
 def run_driver_sql(conn: sa.Connection, sql: str) -> None:
     """Run a literal statement (``BEGIN IMMEDIATE``) on ``conn``'s driver connection."""
-    dbapi = conn.connection.dbapi_connection
-    if dbapi is None:  # pragma: no cover - an invalidated connection
-        raise exc.ResourceClosedError("the connection is closed")
+    _execute_sql(_driver_connection(conn), sql, conn.dialect)
+
+
+def _execute_sql(dbapi: Any, sql: str, dialect: Dialect) -> None:
     cursor = dbapi.cursor()
     try:
         cursor.execute(sql)
-    except conn.dialect.loaded_dbapi.Error as error:
-        raise _wrapped(sql, (), error, conn.dialect) from error
+    except dialect.loaded_dbapi.Error as error:
+        raise _wrapped(sql, (), error, dialect) from error
     finally:
         cursor.close()
 
 
 def _bind(plan: _Plan, values: Mapping[str, Any]) -> Any:
-    bound = {**plan.fixed, **values} if plan.fixed else dict(values)
-    for name, process in plan.binds:
-        if name in bound:
-            bound[name] = process(bound[name])
-    if plan.order is None:
-        return bound
-    return tuple(bound[name] for name in plan.order)
+    if plan.fixed:
+        values = {**plan.fixed, **values}
+    try:
+        bound = [
+            (name, values[name] if process is None else process(values[name]))
+            for name, process in plan.binds
+        ]
+    except KeyError as missing:
+        raise exc.ArgumentError(f"no value for the bound parameter {missing}") from None
+    return tuple(value for _, value in bound) if plan.positional else dict(bound)
 
 
 def _wrapped(sql: str, args: Any, error: Exception, dialect: Dialect) -> exc.DBAPIError:
@@ -200,11 +229,10 @@ def _render(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...] | 
         for name, bind in rendered.items()
         if not bind.required and bind.callable is None and bind.value is not None
     }
-    binds = tuple(
-        (name, process)
+    processors = {
+        name: bind.type.dialect_impl(dialect).bind_processor(dialect)
         for name, bind in rendered.items()
-        if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
-    )
+    }
     columns = list(getattr(statement, "exported_columns", ()))
     results = tuple(
         (index, process)
@@ -214,9 +242,11 @@ def _render(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...] | 
     )
     return _Plan(
         sql=compiled.string,
-        order=tuple(compiled.positiontup or ()) if dialect.positional else None,
+        binds=tuple((name, processors[name]) for name in compiled.positiontup or ())
+        if dialect.positional
+        else tuple(processors.items()),
+        positional=dialect.positional,
         fixed=fixed,
-        binds=binds,
         names=tuple(column.name for column in columns),
         results=results,
     )

@@ -54,6 +54,7 @@ from enrollpay.storage.sql.engine import (
     is_sqlite,
     translate,
 )
+from enrollpay.storage.sql.prepared import Plans
 from enrollpay.storage.sql.transaction import SqlTransaction
 
 __all__ = ["SqlStore"]
@@ -89,6 +90,8 @@ class SqlStore:
         if begin_attempts < 1:
             raise InvalidInputError(f"begin_attempts must be at least 1, got {begin_attempts}")
         self.engine = engine
+        #: The hot statements as rendered for this engine's dialect (see prepared.py).
+        self._plans = Plans(engine.dialect)
         self._begin_attempts = begin_attempts
         self._retry_pause = retry_pause
         self._owns_engine = False
@@ -154,7 +157,7 @@ class SqlStore:
         with self._turns or nullcontext():
             conn = self._begin()
             try:
-                tx = SqlTransaction(conn)
+                tx = SqlTransaction(conn, self._plans)
                 try:
                     yield tx
                     tx.flush()

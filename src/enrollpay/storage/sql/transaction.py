@@ -50,7 +50,7 @@ from enrollpay.errors import (
 from enrollpay.ports import AuditDraft, ItemQuery
 from enrollpay.storage.sql import mapping as m
 from enrollpay.storage.sql.engine import is_postgresql, translate
-from enrollpay.storage.sql.prepared import Prepared
+from enrollpay.storage.sql.prepared import Driver, Plans, Prepared
 from enrollpay.storage.sql.reports import SqlReports
 from enrollpay.storage.sql.schema import (
     attempts,
@@ -125,7 +125,8 @@ _REFUND_BY_GATEWAY = _by_key(refunds, "gateway_refund_id")
 _RECEIPT = _by_key(webhook_receipts, "event_id")
 _LAST_AUDIT = Prepared(sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(1))
 #: ``INSERT`` per table; the row's keys name the columns.
-_INSERT = {t.name: Prepared(sa.insert(t)) for t in (refunds, audit_log)}
+_INSERT = {t.name: Prepared(sa.insert(t)) for t in (refunds, audit_log, schedule_items)}
+_PLAN_RULES = Prepared(sa.select(plan_rules).order_by(plan_rules.c.position))
 #: ``INSERT ... ON CONFLICT DO NOTHING`` per table and dialect (True: PostgreSQL).
 _INSERT_NEW: dict[tuple[str, bool], Prepared] = {
     (t.name, pg): Prepared(
@@ -176,8 +177,9 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
 class SqlTransaction(SqlReports):
     """A :class:`~enrollpay.ports.StoreTransaction` over one SQLAlchemy connection."""
 
-    def __init__(self, conn: sa.Connection) -> None:
+    def __init__(self, conn: sa.Connection, plans: Plans) -> None:
         self._c = conn
+        self._d = Driver(conn, plans)
         self._pg = is_postgresql(conn)
         #: Rows this transaction holds, by (table, id): what it read or wrote
         #: (see :meth:`_held_row`), and the column values the database has when
@@ -194,13 +196,13 @@ class SqlTransaction(SqlReports):
     def _rows(self, stmt: sa.Executable | Prepared, key: object = None) -> Sequence[m.Row]:
         params = None if key is None else {"key": key}
         if isinstance(stmt, Prepared):
-            return stmt.execute(self._c, params).all()
+            return self._d.run(stmt, params).all()
         return list(self._c.execute(stmt, params).mappings())
 
     def _row(self, stmt: sa.Executable | Prepared, key: object = None) -> m.Row | None:
         params = None if key is None else {"key": key}
         if isinstance(stmt, Prepared):
-            return stmt.execute(self._c, params).first()
+            return self._d.run(stmt, params).first()
         return self._c.execute(stmt, params).mappings().first()
 
     def _held_row(
@@ -312,7 +314,7 @@ class SqlTransaction(SqlReports):
         """
         try:
             stmt = _INSERT_NEW[table.name, self._pg]
-            inserted = stmt.execute(self._c, row, value_keys=True).first()
+            inserted = self._d.run(stmt, row, value_keys=True).first()
         except exc.IntegrityError as error:  # not a unique key: a foreign key, a CHECK
             if not self._pg:  # (PostgreSQL has aborted the transaction: no more queries)
                 check()
@@ -337,7 +339,7 @@ class SqlTransaction(SqlReports):
         params["key_"] = values[key]
         params.update(where)
         update = _UPDATE[table.name] if stmt is None else stmt
-        if update.execute(self._c, params, value_keys=True).rowcount == 0:
+        if self._d.run(update, params, value_keys=True).rowcount == 0:
             raise StorageError(f"cannot update {what} {values[key]!r}: it does not exist")
 
     def _require(self, table: sa.Table, key: str, value: str, what: str) -> None:
@@ -355,7 +357,7 @@ class SqlTransaction(SqlReports):
                     set_={name: insert.excluded[name] for name in values if name != key},
                 )
             )
-        stmt.execute(self._c, values, value_keys=True)
+        self._d.run(stmt, values, value_keys=True)
 
     def _lock(self, key: str | int) -> None:
         """A PostgreSQL advisory lock held until the transaction ends."""
@@ -408,8 +410,7 @@ class SqlTransaction(SqlReports):
 
     def list_plan_rules(self) -> list[PlanRule]:
         """The plan rules in the order they were given."""
-        stmt = sa.select(plan_rules).order_by(plan_rules.c.position)
-        return [m.rule_from_row(r) for r in self._rows(stmt)]
+        return [m.rule_from_row(r) for r in self._rows(_PLAN_RULES)]
 
     # -- customers ---------------------------------------------------------------------
 
@@ -492,7 +493,7 @@ class SqlTransaction(SqlReports):
 
     def find_open_enrollment(self, user_id: str, product_id: str) -> Enrollment | None:
         """The user's non-cancelled enrollment in the product, if any."""
-        row = _OPEN_ENROLLMENT.execute(self._c, {"user": user_id, "product": product_id}).first()
+        row = self._d.run(_OPEN_ENROLLMENT, {"user": user_id, "product": product_id}).first()
         return None if row is None else m.enrollment_from_row(row)
 
     def find_enrollment_by_subscription(self, subscription_id: str) -> Enrollment | None:
@@ -558,13 +559,18 @@ class SqlTransaction(SqlReports):
             # SQLite: insert first, in a SAVEPOINT (in-process, no round trip)
             # since rows run one by one and a refused one leaves those before
             # it; only a refused batch pays for finding the culprit.
-            savepoint = self._c.begin_nested()
+            self._d.execute_sql("SAVEPOINT enrollpay_items")
             try:
-                self._c.execute(sa.insert(schedule_items), [m.item_to_row(i) for i in batch])
+                self._d.run(
+                    _INSERT[schedule_items.name],
+                    [m.item_to_row(i) for i in batch],
+                    value_keys=True,
+                )
             except exc.IntegrityError:
-                savepoint.rollback()
+                self._d.execute_sql("ROLLBACK TO enrollpay_items")
+                self._d.execute_sql("RELEASE enrollpay_items")
             else:
-                savepoint.commit()
+                self._d.execute_sql("RELEASE enrollpay_items")
                 for item in batch:
                     self._hold(schedule_items, item.id, item)
                 return
@@ -854,7 +860,7 @@ class SqlTransaction(SqlReports):
         # The refundable amount is no constraint of the schema: checked before writing.
         self._guarded(
             check,
-            lambda: _INSERT[refunds.name].execute(self._c, row, value_keys=True),
+            lambda: self._d.run(_INSERT[refunds.name], row, value_keys=True),
             check_first=True,
         )
 
@@ -953,7 +959,7 @@ class SqlTransaction(SqlReports):
         """
         if self._audit_rows:
             rows, self._audit_rows = self._audit_rows, []
-            _INSERT[audit_log.name].execute(self._c, rows, value_keys=True)
+            self._d.run(_INSERT[audit_log.name], rows, value_keys=True)
 
     def list_audit(
         self, *, entity_type: str | None = None, entity_id: str | None = None

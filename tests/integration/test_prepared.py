@@ -1,0 +1,161 @@
+"""Prepared statements: the driver path must read and write exactly what SQLAlchemy does.
+
+The SQL store runs its hot statements through :class:`Prepared` (rendered by
+SQLAlchemy per dialect, run on the driver's cursor). These tests put the two
+paths side by side on a real SQLite file and a real PostgreSQL database:
+the same rows come back, the same values go in, and driver errors arrive
+as SQLAlchemy's exception classes so the store's translation is unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import exc
+
+from enrollpay.storage.sql import SqlStore
+from enrollpay.storage.sql import mapping as m
+from enrollpay.storage.sql.prepared import Driver, Plans, Prepared
+from enrollpay.storage.sql.schema import enrollments, products, schedule_items
+
+from ..contract.test_store_contract import (  # noqa: TID252 - tests/ is not on sys.path
+    T0,
+    a_product,
+    an_enrollment,
+    an_item,
+)
+
+BY_ID = sa.select(products).where(products.c.id == sa.bindparam("key"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """The engine of a migrated store: an SQLite file or a PostgreSQL database."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'prepared.db'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    store = SqlStore.from_url(url, migrate=True)
+    yield store.engine
+    store.close()
+
+
+def _driver(conn: sa.Connection) -> Driver:
+    return Driver(conn, Plans(conn.dialect))
+
+
+def test_a_read_returns_what_sqlalchemy_returns_for_every_column_type(engine: sa.Engine) -> None:
+    """JSON, booleans, dates and instants come back as SQLAlchemy returns them."""
+    product = a_product(created_at=T0, updated_at=T0 + timedelta(microseconds=7))
+    with engine.begin() as conn:
+        conn.execute(sa.insert(products), [m.product_to_row(product)])
+    with engine.begin() as conn:
+        through_sqlalchemy = dict(conn.execute(BY_ID, {"key": product.id}).mappings().one())
+        through_driver = _driver(conn).run(Prepared(BY_ID), {"key": product.id}).first()
+        missing = _driver(conn).run(Prepared(BY_ID), {"key": "nope"}).first()
+    assert through_driver == through_sqlalchemy
+    assert through_driver is not None
+    assert m.product_from_row(through_driver) == product
+    assert through_driver["created_at"].tzinfo == UTC  # aware, in UTC, on both databases
+    assert missing is None
+
+
+def test_a_write_stores_what_sqlalchemy_would(engine: sa.Engine) -> None:
+    """One row and several (executemany) go in with SQLAlchemy's conversions."""
+    enrollment = an_enrollment()
+    paris_time = datetime(2027, 3, 15, 11, 0, tzinfo=timezone(timedelta(hours=2)))
+    items = [an_item("itm_1"), an_item("itm_2", seq=2, paid_at=paris_time)]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(products), [m.product_to_row(a_product())])
+        driver = _driver(conn)
+        driver.run(
+            Prepared(sa.insert(enrollments)), m.enrollment_to_row(enrollment), value_keys=True
+        )
+        driver.run(
+            Prepared(sa.insert(schedule_items)),
+            [m.item_to_row(i) for i in items],  # executemany
+            value_keys=True,
+        )
+    with engine.begin() as conn:
+        row = conn.execute(sa.select(enrollments)).mappings().one()
+        stored = conn.execute(sa.select(schedule_items).order_by(schedule_items.c.seq))
+        stored_items = [m.item_from_row(r) for r in stored.mappings()]
+    assert m.enrollment_from_row(row) == enrollment
+    assert stored_items == items
+    assert stored_items[1].paid_at == datetime(2027, 3, 15, 9, 0, tzinfo=UTC)
+
+
+def test_an_update_sets_the_columns_its_values_name_and_counts_the_rows(engine: sa.Engine) -> None:
+    """The parameters' keys choose the SET columns; rowcount says whether a row matched."""
+    update = Prepared(sa.update(products).where(products.c.id == sa.bindparam("key_")))
+    with engine.begin() as conn:
+        conn.execute(sa.insert(products), [m.product_to_row(a_product())])
+        driver = _driver(conn)
+        changed = driver.run(update, {"name": "Renamed", "key_": "prod_1"}, value_keys=True)
+        assert changed.rowcount == 1
+        none = driver.run(update, {"active": False, "key_": "nope"}, value_keys=True)
+        assert none.rowcount == 0
+        row = conn.execute(BY_ID, {"key": "prod_1"}).mappings().one()
+    assert (row["name"], row["active"]) == ("Renamed", True)
+
+
+def test_a_statement_literal_is_bound_with_the_statement(engine: sa.Engine) -> None:
+    """Values written into the statement (``LIMIT 1``) need no parameter."""
+    active = Prepared(sa.select(products.c.id).where(products.c.active.is_(True)).limit(1))
+    with engine.begin() as conn:
+        conn.execute(sa.insert(products), [m.product_to_row(a_product())])
+        assert _driver(conn).run(active).all() == [{"id": "prod_1"}]
+
+
+def test_a_refused_write_raises_sqlalchemys_integrity_error(engine: sa.Engine) -> None:
+    """The driver's error arrives as SQLAlchemy's class, with the original kept."""
+    insert = Prepared(sa.insert(products))
+    row = m.product_to_row(a_product())
+    with engine.connect() as conn, conn.begin():
+        driver = _driver(conn)
+        driver.run(insert, row, value_keys=True)
+        with pytest.raises(exc.IntegrityError) as raised:
+            driver.run(insert, row, value_keys=True)
+    assert isinstance(raised.value.orig, engine.dialect.loaded_dbapi.Error)
+
+
+def test_a_missing_value_is_a_clear_error(engine: sa.Engine) -> None:
+    """On either driver, a missing value is named before anything runs."""
+    two_keys = Prepared(
+        sa.select(products).where(
+            products.c.id == sa.bindparam("key"), products.c.name == sa.bindparam("name")
+        )
+    )
+    with engine.connect() as conn, conn.begin(), pytest.raises(exc.ArgumentError, match="name"):
+        _driver(conn).run(two_keys, {"key": "prod_1"})
+
+
+def test_an_expanding_in_list_is_refused() -> None:
+    """An IN list's placeholders vary per call: such a statement cannot be prepared."""
+    listed = Prepared(sa.select(products).where(products.c.id.in_(sa.bindparam("ids"))))
+    engine = sa.create_engine("sqlite://")
+    try:
+        with engine.connect() as conn, pytest.raises(ValueError, match="expanding"):
+            _driver(conn).run(listed, {"ids": ["a"]})
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_one_statement_is_rendered_per_dialect(tmp_path: Path, pg_url: str) -> None:
+    """Stores on two databases in one process each get their own rendering."""
+    sqlite_store = SqlStore.from_url(f"sqlite:///{tmp_path / 'both.db'}")
+    pg_store = SqlStore.from_url(pg_url)
+    try:
+        for store in (sqlite_store, pg_store):
+            with store.transaction() as tx:
+                tx.put_product(a_product())
+            with store.transaction() as tx:
+                assert tx.get_product("prod_1") == a_product()
+    finally:
+        sqlite_store.close()
+        pg_store.close()
