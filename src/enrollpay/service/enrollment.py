@@ -227,7 +227,7 @@ class EnrollmentMixin(CollectionMixin):
         self.checkpoint("after_attempt_written")
         try:
             session = self._open_session(
-                gateway, tx_user=user_id, attempt=attempt, customer=customer
+                gateway, tx_user=user_id, attempt=attempt, customer=customer, customer_read=True
             )
         except GatewayUnavailableError as exc:
             return attrs.evolve(result, payment_error=f"gateway unavailable: {exc}")
@@ -285,16 +285,18 @@ class EnrollmentMixin(CollectionMixin):
         tx_user: str,
         attempt: PaymentAttempt,
         customer: Customer | None = None,
+        customer_read: bool = False,
     ) -> PaymentSession:
         """Start the on-session payment of ``attempt`` and record its gateway id.
 
-        ``customer`` is the user's stored customer when the caller read it;
-        without one the gateway customer is created (idempotently, by the
-        user's key) and stored in the same transaction as the session, so a
-        new student's first payment costs one transaction after the gateway
-        calls, not three.
+        ``customer`` is the user's stored customer when the caller read it
+        (``customer_read``: the caller read it, and None means the user has
+        none yet). Without one the gateway customer is created (idempotently,
+        by the user's key) and stored in the same transaction as the
+        session, so a new student's first payment costs one transaction
+        after the gateway calls, not three.
         """
-        if customer is None:
+        if customer is None and not customer_read:
             with self.store.transaction() as tx:
                 customer = tx.get_customer(tx_user)
         new_customer_id: str | None = None
