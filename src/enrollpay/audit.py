@@ -29,6 +29,8 @@ GENESIS_HASH = "0" * 64
 
 def jsonable(value: Any) -> Any:
     """Turn audit data into plain JSON values (Money -> {"minor", "currency"})."""
+    if value is None or type(value) in _PLAIN:  # the common leaves, before the ABC checks
+        return value
     if isinstance(value, Money):
         return {"minor": value.minor, "currency": value.currency}
     if isinstance(value, datetime):
@@ -49,7 +51,11 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _digest(prev_hash: str, seq: int, draft: AuditDraft | AuditEntry) -> str:
+_PLAIN = frozenset({str, int, bool})
+
+
+def _digest(prev_hash: str, seq: int, draft: AuditDraft | AuditEntry, data: Any = None) -> str:
+    """The entry's hash; ``data``: ``jsonable(draft.data)`` when the caller has it."""
     body = json.dumps(
         {
             "seq": seq,
@@ -58,7 +64,7 @@ def _digest(prev_hash: str, seq: int, draft: AuditDraft | AuditEntry) -> str:
             "action": draft.action,
             "entity_type": draft.entity_type,
             "entity_id": draft.entity_id,
-            "data": jsonable(draft.data),
+            "data": jsonable(draft.data) if data is None else data,
         },
         sort_keys=True,
         separators=(",", ":"),
@@ -71,6 +77,7 @@ def link_entry(draft: AuditDraft, previous: AuditEntry | None) -> AuditEntry:
     """Make the entry that follows ``previous`` (or starts the chain)."""
     seq = 1 if previous is None else previous.seq + 1
     prev_hash = GENESIS_HASH if previous is None else previous.hash
+    data = jsonable(draft.data)
     return AuditEntry(
         seq=seq,
         at=draft.at,
@@ -78,9 +85,9 @@ def link_entry(draft: AuditDraft, previous: AuditEntry | None) -> AuditEntry:
         action=draft.action,
         entity_type=draft.entity_type,
         entity_id=draft.entity_id,
-        data=jsonable(draft.data),
+        data=data,
         prev_hash=prev_hash,
-        hash=_digest(prev_hash, seq, draft),
+        hash=_digest(prev_hash, seq, draft, data),
     )
 
 
