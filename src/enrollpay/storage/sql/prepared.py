@@ -20,6 +20,7 @@ see the same exceptions on either path.
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -42,9 +43,12 @@ class _Plan:
     """A statement as rendered for one dialect and one set of value columns."""
 
     sql: str
-    #: Bound names with their processors: in placeholder order for a
-    #: positional driver (``sqlite3``), each name once for a named one (``psycopg``).
-    binds: tuple[tuple[str, _Processor | None], ...]
+    #: Bound names: in placeholder order for a positional driver (``sqlite3``),
+    #: each name once for a named one (``psycopg``); their bind processors by
+    #: position (only names that have one); and a getter of their values.
+    names_in: tuple[str, ...]
+    processed: tuple[tuple[int, _Processor], ...]
+    pick: Callable[[Mapping[str, Any]], Any]
     positional: bool
     #: Values of the statement's own literals (``status != 'cancelled'``, ``LIMIT 1``).
     fixed: Mapping[str, Any]
@@ -129,6 +133,18 @@ class Driver:
             raise _wrapped(plan.sql, args, error, self._plans.dialect) from error
         return DriverResult(plan, cursor)
 
+    def scalar(self, sql: str) -> Any:
+        """The first column of the first row of a literal statement (``PRAGMA ...``)."""
+        cursor = self._dbapi.cursor()
+        try:
+            cursor.execute(sql)
+            row = cursor.fetchone()
+        except self._error as error:
+            raise _wrapped(sql, (), error, self._plans.dialect) from error
+        finally:
+            cursor.close()
+        return None if row is None else row[0]
+
     def execute_sql(self, sql: str) -> None:
         """Run a literal statement without parameters (``SAVEPOINT name``)."""
         _execute_sql(self._dbapi, sql, self._plans.dialect)
@@ -198,13 +214,13 @@ def _bind(plan: _Plan, values: Mapping[str, Any]) -> Any:
     if plan.fixed:
         values = {**plan.fixed, **values}
     try:
-        bound = [
-            (name, values[name] if process is None else process(values[name]))
-            for name, process in plan.binds
-        ]
+        picked = plan.pick(values)
     except KeyError as missing:
         raise exc.ArgumentError(f"no value for the bound parameter {missing}") from None
-    return tuple(value for _, value in bound) if plan.positional else dict(bound)
+    bound = [picked] if len(plan.names_in) == 1 else list(picked)
+    for index, process in plan.processed:
+        bound[index] = process(bound[index])
+    return tuple(bound) if plan.positional else dict(zip(plan.names_in, bound, strict=True))
 
 
 def _wrapped(sql: str, args: Any, error: Exception, dialect: Dialect) -> exc.DBAPIError:
@@ -240,11 +256,16 @@ def _render(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...] | 
         if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
         is not None
     )
+    names_in = tuple(compiled.positiontup or ()) if dialect.positional else tuple(processors)
     return _Plan(
         sql=compiled.string,
-        binds=tuple((name, processors[name]) for name in compiled.positiontup or ())
-        if dialect.positional
-        else tuple(processors.items()),
+        names_in=names_in,
+        processed=tuple(
+            (index, process)
+            for index, name in enumerate(names_in)
+            if (process := processors[name]) is not None
+        ),
+        pick=operator.itemgetter(*names_in) if names_in else lambda _values: (),
         positional=dialect.positional,
         fixed=fixed,
         names=tuple(column.name for column in columns),
