@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from enrollpay.audit import verify_audit_chain
+from enrollpay.audit import link_entry, verify_audit_chain
 from enrollpay.domain.records import Payment, Refund
 from enrollpay.errors import (
     ConcurrencyError,
@@ -27,6 +28,7 @@ from enrollpay.errors import (
     StorageError,
 )
 from enrollpay.storage.sql import HEAD, VERSION_TABLE, SqlStore, alembic_config, metadata, migrate
+from enrollpay.storage.sql import mapping as m
 from enrollpay.storage.sql.migrate import MIGRATIONS
 
 from ..contract.test_store_contract import (  # noqa: TID252 - tests/ is not on sys.path
@@ -264,6 +266,67 @@ def test_sqlite_writers_from_many_threads_serialise(sqlite_url: str) -> None:
         entries = tx.list_audit()
     assert [e.seq for e in entries] == list(range(1, 61))
     assert verify_audit_chain(entries).ok
+
+
+def _chain(store: SqlStore) -> list[int]:
+    with store.transaction() as tx:
+        entries = tx.list_audit()
+    assert verify_audit_chain(entries).ok
+    return [e.seq for e in entries]
+
+
+def test_sqlite_chain_head_is_reread_after_another_connection_writes(sqlite_url: str) -> None:
+    """The head a connection remembers is dropped once anyone else commits (data_version)."""
+    first = SqlStore.from_url(sqlite_url)
+    second = SqlStore.from_url(sqlite_url)  # its own engine: other connections
+    try:
+        for n in range(4):  # turns: each store's remembered head goes stale every time
+            for store in (first, second):
+                with store.transaction() as tx:
+                    tx.append_audit(a_draft(n))
+        with first.transaction() as tx:
+            last = tx.list_audit()[-1]
+        row = m.audit_to_row(link_entry(a_draft(99), last))
+        row["at"] = row["at"].strftime("%Y-%m-%d %H:%M:%S.%f")
+        row["data"] = json.dumps(row["data"])
+        insert = "INSERT INTO enrollpay_audit_log ({}) VALUES ({})".format(  # noqa: S608 - our columns
+            ", ".join(row), ", ".join("?" * len(row))
+        )
+        raw = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+        try:  # a writer outside the library (another program) extends the chain
+            raw.execute("BEGIN IMMEDIATE")
+            raw.execute(insert, tuple(row.values()))
+            raw.execute("COMMIT")
+        finally:
+            raw.close()
+        with first.transaction() as tx:
+            tx.append_audit(a_draft(100))
+        assert _chain(first) == list(range(1, 11))
+    finally:
+        first.close()
+        second.close()
+
+
+def test_sqlite_chain_head_of_a_rolled_back_transaction_is_forgotten(sqlite_url: str) -> None:
+    """Entries of a transaction that failed are not the head the next one links to."""
+    store = SqlStore.from_url(sqlite_url)
+    try:
+        with store.transaction() as tx:
+            tx.append_audit(a_draft(1))
+
+        def abandoned() -> None:
+            with store.transaction() as tx:
+                tx.append_audit(a_draft(2))
+                tx.append_audit(a_draft(3))
+                raise RuntimeError("abandon")
+
+        with pytest.raises(RuntimeError, match="abandon"):
+            abandoned()
+        with store.transaction() as tx:
+            tx.append_audit(a_draft(4))
+        assert _chain(store) == [1, 2]
+    finally:
+        store.close()
 
 
 # --- PostgreSQL locking ------------------------------------------------------------

@@ -169,6 +169,7 @@ class SqlStore:
                 except exc.SQLAlchemyError as error:
                     _rollback(conn)
                     raise translate(error) from error
+                tx.committed()
             finally:
                 conn.close()
 

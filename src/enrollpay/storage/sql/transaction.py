@@ -75,6 +75,8 @@ _PAUSED_OR_CANCELLED = (EnrollmentStatus.PAUSED.value, EnrollmentStatus.CANCELLE
 #: pg_advisory_xact_lock key that serialises audit-chain writers (b"enrollau").
 _AUDIT_LOCK_KEY = 0x656E726F6C6C6175
 _CHUNK = 500  # bound on IN (...) lists
+#: Key of (data_version, chain head) in an SQLite connection's ``info``.
+_CHAIN_HEAD = "enrollpay_audit_head"
 _UNSET = object()
 
 
@@ -190,6 +192,9 @@ class SqlTransaction(SqlReports):
         self._audit_head: AuditEntry | None = None
         #: Audit rows linked but not yet sent: one multi-row INSERT at the end.
         self._audit_rows: list[dict[str, Any]] = []
+        #: SQLite: the connection's ``PRAGMA data_version`` when this transaction
+        #: first needed the chain's head (see :meth:`_sqlite_chain_head`).
+        self._data_version: int | None = None
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -943,12 +948,42 @@ class SqlTransaction(SqlReports):
         if head is None:  # once per transaction: after that, the head is the entry we wrote
             if self._pg:
                 self._lock(_AUDIT_LOCK_KEY)  # held until the transaction ends
-            last = self._row(_LAST_AUDIT)
-            head = None if last is None else m.audit_from_row(last)
+                head = self._read_chain_head()
+            else:
+                head = self._sqlite_chain_head()
         entry = link_entry(draft, head)
         self._audit_rows.append(m.audit_to_row(entry))
         self._audit_head = entry
         return entry
+
+    def _read_chain_head(self) -> AuditEntry | None:
+        last = self._row(_LAST_AUDIT)
+        return None if last is None else m.audit_from_row(last)
+
+    def _sqlite_chain_head(self) -> AuditEntry | None:
+        """The chain's last entry, remembered per connection while nobody else writes.
+
+        SQLite changes a connection's ``PRAGMA data_version`` whenever another
+        connection commits, and never for its own commits. So the head this
+        connection committed last (see :meth:`committed`) is still the head
+        when the version is unchanged: one PRAGMA instead of reading the
+        chain's last row. The write lock (``BEGIN IMMEDIATE``) keeps it so
+        until this transaction ends. A stale head could not go unnoticed
+        anyway: its successor's ``seq`` is the audit table's primary key.
+        """
+        self._data_version = version = self._d.scalar("PRAGMA data_version")
+        # Taken out: only a commit puts it back, so a failed transaction (even
+        # one whose COMMIT reported an error after the fact) leaves nothing stale.
+        remembered = self._c.connection.info.pop(_CHAIN_HEAD, None)
+        if remembered is not None and remembered[0] == version:
+            head: AuditEntry | None = remembered[1]
+            return head
+        return self._read_chain_head()
+
+    def committed(self) -> None:
+        """The store committed this transaction: remember the chain head it leaves (SQLite)."""
+        if self._data_version is not None:
+            self._c.connection.info[_CHAIN_HEAD] = (self._data_version, self._audit_head)
 
     def flush(self) -> None:
         """Send the audit entries linked so far (the store calls this before committing).
