@@ -45,16 +45,17 @@ class _Plan:
     sql: str
     #: Bound names: in placeholder order for a positional driver (``sqlite3``),
     #: each name once for a named one (``psycopg``); their bind processors by
-    #: position (only names that have one); and a getter of their values.
+    #: position (only names that have one, with whether None may skip it);
+    #: and a getter of their values.
     names_in: tuple[str, ...]
-    processed: tuple[tuple[int, _Processor], ...]
+    processed: tuple[tuple[int, _Processor, bool], ...]
     pick: Callable[[Mapping[str, Any]], Any]
     positional: bool
     #: Values of the statement's own literals (``status != 'cancelled'``, ``LIMIT 1``).
     fixed: Mapping[str, Any]
-    #: Result column names, and processors by position (only columns that have one).
+    #: Result column names, and processors by position (as for ``processed``).
     names: tuple[str, ...]
-    results: tuple[tuple[int, _Processor], ...]
+    results: tuple[tuple[int, _Processor, bool], ...]
 
 
 class Prepared:
@@ -183,8 +184,10 @@ class DriverResult:
         if not plan.results:
             return dict(zip(plan.names, row, strict=True))
         values = list(row)
-        for index, process in plan.results:
-            values[index] = process(values[index])
+        for index, process, keeps_none in plan.results:
+            value = values[index]
+            if value is not None or not keeps_none:
+                values[index] = process(value)
         return dict(zip(plan.names, values, strict=True))
 
 
@@ -218,9 +221,22 @@ def _bind(plan: _Plan, values: Mapping[str, Any]) -> Any:
     except KeyError as missing:
         raise exc.ArgumentError(f"no value for the bound parameter {missing}") from None
     bound = [picked] if len(plan.names_in) == 1 else list(picked)
-    for index, process in plan.processed:
-        bound[index] = process(bound[index])
+    for index, process, keeps_none in plan.processed:
+        value = bound[index]
+        if value is not None or not keeps_none:
+            bound[index] = process(value)
     return tuple(bound) if plan.positional else dict(zip(plan.names_in, bound, strict=True))
+
+
+def _keeps_none(process: _Processor) -> bool:
+    """True when ``process`` binds None as None (NULL), so None can skip it.
+
+    Most do; JSON does not (it binds the JSON text ``null``), so it still runs.
+    """
+    try:
+        return process(None) is None
+    except Exception:  # a processor that refuses None must still see it
+        return False
 
 
 def _wrapped(sql: str, args: Any, error: Exception, dialect: Dialect) -> exc.DBAPIError:
@@ -251,7 +267,7 @@ def _render(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...] | 
     }
     columns = list(getattr(statement, "exported_columns", ()))
     results = tuple(
-        (index, process)
+        (index, process, _keeps_none(process))
         for index, column in enumerate(columns)
         if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
         is not None
@@ -261,7 +277,7 @@ def _render(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...] | 
         sql=compiled.string,
         names_in=names_in,
         processed=tuple(
-            (index, process)
+            (index, process, _keeps_none(process))
             for index, name in enumerate(names_in)
             if (process := processors[name]) is not None
         ),
