@@ -12,15 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from enrollpay.storage.sql import SqlStore
+from enrollpay import Installments, PaymentSystem
+from enrollpay.storage.sql import SqlStore, migrate
 from enrollpay.storage.sql import mapping as m
-from enrollpay.storage.sql.prepared import Driver, Plans, Prepared
+from enrollpay.storage.sql.prepared import Driver, Plans, Prepared, observed
 from enrollpay.storage.sql.schema import enrollments, products, schedule_items
+from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
+from tests.service.conftest import state_of, usd
 
 from ..contract.test_store_contract import (  # noqa: TID252 - tests/ is not on sys.path
     T0,
@@ -33,13 +37,19 @@ BY_ID = sa.select(products).where(products.c.id == sa.bindparam("key"))
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    """The engine of a migrated store: an SQLite file or a PostgreSQL database."""
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated database: an SQLite file or a PostgreSQL database."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'prepared.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    store = SqlStore.from_url(url, migrate=True)
+        migrate(url)
+        return url
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def engine(url: str) -> Iterator[sa.Engine]:
+    """The engine of a store on ``url``."""
+    store = SqlStore.from_url(url, migrate=False)
     yield store.engine
     store.close()
 
@@ -159,3 +169,62 @@ def test_one_statement_is_rendered_per_dialect(tmp_path: Path, pg_url: str) -> N
     finally:
         sqlite_store.close()
         pg_store.close()
+
+
+def _run_a_school(store: SqlStore) -> dict[str, Any]:
+    """Enroll, pay the first item by webhook, collect the next, refund: the observable state."""
+    clock = FrozenClock(T0)
+    fake = FakeGateway(clock=clock)
+    system = PaymentSystem(store=store, gateway=fake, clock=clock, ids=SequentialIds())
+    product = system.register_product(product_type="course", product_id="c", name="C",
+                                      price=usd("300"), payment_plan=Installments(3))  # fmt: skip
+    result = system.enroll(user_id="u-1", product_id=product.id)
+    assert result.client_secret is not None
+    fake.complete_payment(result.client_secret)
+    fake.complete_setup(system.start_payment_method_update("u-1"), payment_method="pm_u1")
+    fake.deliver(system)
+    clock.advance(timedelta(days=31))
+    assert system.collect_due().succeeded == 1
+    payment = system.payment_details(result.enrollment_id).payments[0]
+    system.refund_payment(payment.id, usd("10"), actor="admin", reason="goodwill")
+    assert system.verify_audit_chain().ok
+    return state_of(system)
+
+
+def test_an_observed_engine_sees_every_statement_and_gets_the_same_records(
+    url: str, tmp_path: Path
+) -> None:
+    """With a cursor listener (tracing, logging) statements go through SQLAlchemy, same results."""
+    seen: list[str] = []
+    observed_store = SqlStore.from_url(url, migrate=False)
+    sa.event.listen(
+        observed_store.engine,
+        "before_cursor_execute",
+        lambda _conn, _cursor, statement, *_rest: seen.append(statement),
+    )
+    try:
+        observed_state = _run_a_school(observed_store)
+    finally:
+        observed_store.close()
+    plain_url = f"sqlite:///{tmp_path / 'plain.db'}"
+    plain_store = SqlStore.from_url(plain_url)
+    try:
+        plain_state = _run_a_school(plain_store)
+    finally:
+        plain_store.close()
+    assert observed_state == plain_state
+    hot = [s for s in seen if s.startswith("SELECT enrollpay_schedule_items.id") and "= " in s]
+    assert hot  # get_item, a Prepared read, went through SQLAlchemy
+    assert any(s.startswith("INSERT INTO enrollpay_audit_log") for s in seen)
+    if url.startswith("sqlite"):
+        assert "BEGIN IMMEDIATE" in seen
+        assert "PRAGMA data_version" in seen
+
+
+def test_without_observers_hot_statements_skip_sqlalchemys_execution(engine: sa.Engine) -> None:
+    """The fast path is taken when nobody watches, and a listener added later switches it off."""
+    with engine.connect() as conn:
+        assert not observed(conn)
+    sa.event.listen(engine, "after_cursor_execute", lambda *_args: None)
+    with engine.connect() as conn:
+        assert observed(conn)

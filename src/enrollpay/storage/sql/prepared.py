@@ -15,15 +15,19 @@ still SQLAlchemy's, compiled per dialect on first use.
 
 Driver errors are wrapped as SQLAlchemy wraps them (``IntegrityError``,
 ``OperationalError``, ...), so the store's error translation and retries
-see the same exceptions on either path.
+see the same exceptions on either path. An engine someone watches (echo,
+SQL logging, cursor-execute listeners: see :func:`observed`) gets every
+statement through ``Connection.execute`` instead, so nothing is hidden
+from the watchers.
 """
 
 from __future__ import annotations
 
+import logging
 import operator
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import sqlalchemy as sa
@@ -32,9 +36,20 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-__all__ = ["Driver", "DriverResult", "Plans", "Prepared", "Row", "run_driver_sql"]
+__all__ = [
+    "Driver",
+    "DriverResult",
+    "Plans",
+    "Prepared",
+    "Row",
+    "Rows",
+    "driver_sql",
+    "observed",
+    "run_driver_sql",
+]
 
 Row = dict[str, Any]
+_NO_VALUES: Mapping[str, Any] = {}
 _Processor = Callable[[Any], Any]
 
 
@@ -96,12 +111,35 @@ class Plans:
         return plan
 
 
+def observed(conn: sa.Connection) -> bool:
+    """True when someone watches the SQL of ``conn``'s engine.
+
+    That is ``echo`` or the ``sqlalchemy.engine`` logger at INFO, or a
+    ``before_cursor_execute``/``after_cursor_execute`` listener (SQL
+    logging, tracing instrumentations, statement counters). They only see
+    what runs through SQLAlchemy, so then every statement does.
+    """
+    dispatch = conn.dispatch
+    return (
+        bool(dispatch.before_cursor_execute)
+        or bool(dispatch.after_cursor_execute)
+        or conn.engine.logger.isEnabledFor(logging.INFO)
+    )
+
+
 class Driver:
-    """Runs :class:`Prepared` statements in the transaction of one SQLAlchemy connection."""
+    """Runs :class:`Prepared` statements in the transaction of one SQLAlchemy connection.
 
-    __slots__ = ("_dbapi", "_error", "_plans")
+    On the driver's cursor, unless the engine is :func:`observed`: then
+    through ``Connection.execute`` (the same statement, the same rows), so
+    the observers see everything.
+    """
 
-    def __init__(self, conn: sa.Connection, plans: Plans) -> None:
+    __slots__ = ("_conn", "_dbapi", "_error", "_plans")
+
+    def __init__(self, conn: sa.Connection, plans: Plans, *, watched: bool | None = None) -> None:
+        """``watched``: :func:`observed`, when the caller knows it already."""
+        self._conn = conn if (observed(conn) if watched is None else watched) else None
         self._dbapi = _driver_connection(conn)
         self._plans = plans
         self._error: type[Exception] = plans.dialect.loaded_dbapi.Error
@@ -112,23 +150,25 @@ class Driver:
         params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         *,
         value_keys: bool = False,
-    ) -> DriverResult:
+    ) -> Rows:
         """Run ``prepared`` with ``params``: one set of bound values, or a list of them.
 
-        A list runs as ``executemany`` (every set with the same keys).
+        A (non-empty) list runs as ``executemany`` (every set with the same keys).
         ``value_keys``: the statement's value columns are the parameters'
         keys (an ``INSERT``/``UPDATE`` without ``.values()``).
         """
-        sets = params if isinstance(params, Sequence) else [params or {}]
-        keys = tuple(sets[0]) if value_keys and sets else None
-        plan = self._plans.get(prepared, keys)
-        args = [_bind(plan, values) for values in sets]
+        if self._conn is not None:
+            return _SqlAlchemyResult(self._conn.execute(prepared.statement, params))  # type: ignore[call-overload]
+        many = isinstance(params, list)
+        sets: Sequence[Mapping[str, Any]] = params if many else [params or _NO_VALUES]  # type: ignore[assignment,list-item]
+        plan = self._plans.get(prepared, tuple(sets[0]) if value_keys else None)
+        args: Any = [_bind(plan, values) for values in sets] if many else _bind(plan, sets[0])
         cursor = self._dbapi.cursor()
         try:
-            if len(args) > 1:
+            if many:
                 cursor.executemany(plan.sql, args)
             else:
-                cursor.execute(plan.sql, args[0])
+                cursor.execute(plan.sql, args)
         except self._error as error:
             cursor.close()
             raise _wrapped(plan.sql, args, error, self._plans.dialect) from error
@@ -136,6 +176,8 @@ class Driver:
 
     def scalar(self, sql: str) -> Any:
         """The first column of the first row of a literal statement (``PRAGMA ...``)."""
+        if self._conn is not None:
+            return self._conn.exec_driver_sql(sql).scalar()
         cursor = self._dbapi.cursor()
         try:
             cursor.execute(sql)
@@ -148,11 +190,28 @@ class Driver:
 
     def execute_sql(self, sql: str) -> None:
         """Run a literal statement without parameters (``SAVEPOINT name``)."""
+        if self._conn is not None:
+            self._conn.exec_driver_sql(sql)
+            return
         _execute_sql(self._dbapi, sql, self._plans.dialect)
 
 
+class Rows(Protocol):
+    """What :meth:`Driver.run` returns: the statement's rows as dicts by column name."""
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the statement changed (``UPDATE``/``DELETE``)."""
+
+    def first(self) -> Row | None:
+        """The first row, or None; the rest are discarded."""
+
+    def all(self) -> list[Row]:
+        """Every row."""
+
+
 class DriverResult:
-    """The rows of one :meth:`Driver.run`, as dicts by column name."""
+    """:class:`Rows` from the driver's cursor, converted by the plan's processors."""
 
     __slots__ = ("_cursor", "_plan")
 
@@ -191,6 +250,29 @@ class DriverResult:
         return dict(zip(plan.names, values, strict=True))
 
 
+class _SqlAlchemyResult:
+    """:class:`Rows` over a SQLAlchemy result (an observed engine)."""
+
+    __slots__ = ("_result",)
+
+    def __init__(self, result: sa.CursorResult[Any]) -> None:
+        self._result = result
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the statement changed (``UPDATE``/``DELETE``)."""
+        return self._result.rowcount
+
+    def first(self) -> Row | None:
+        """The first row, or None; the rest are discarded."""
+        row = self._result.mappings().first()
+        return None if row is None else dict(row)
+
+    def all(self) -> list[Row]:
+        """Every row."""
+        return [dict(row) for row in self._result.mappings()]
+
+
 def _driver_connection(conn: sa.Connection) -> Any:
     dbapi = conn.connection.dbapi_connection
     if dbapi is None:  # pragma: no cover - an invalidated connection
@@ -199,7 +281,18 @@ def _driver_connection(conn: sa.Connection) -> Any:
 
 
 def run_driver_sql(conn: sa.Connection, sql: str) -> None:
-    """Run a literal statement (``BEGIN IMMEDIATE``) on ``conn``'s driver connection."""
+    """Run a literal statement (``BEGIN IMMEDIATE``) on ``conn``'s driver connection.
+
+    Through SQLAlchemy when the engine is :func:`observed`.
+    """
+    if observed(conn):
+        conn.exec_driver_sql(sql)
+    else:
+        driver_sql(conn, sql)
+
+
+def driver_sql(conn: sa.Connection, sql: str) -> None:
+    """Run a literal statement on ``conn``'s driver connection, never through SQLAlchemy."""
     _execute_sql(_driver_connection(conn), sql, conn.dialect)
 
 
@@ -220,6 +313,8 @@ def _bind(plan: _Plan, values: Mapping[str, Any]) -> Any:
         picked = plan.pick(values)
     except KeyError as missing:
         raise exc.ArgumentError(f"no value for the bound parameter {missing}") from None
+    if not plan.processed and plan.positional:
+        return (picked,) if len(plan.names_in) == 1 else picked
     bound = [picked] if len(plan.names_in) == 1 else list(picked)
     for index, process, keeps_none in plan.processed:
         value = bound[index]
