@@ -268,6 +268,36 @@ def test_sqlite_writers_from_many_threads_serialise(sqlite_url: str) -> None:
     assert verify_audit_chain(entries).ok
 
 
+def test_sqlite_transactions_end_at_the_level_that_holds_them(sqlite_url: str) -> None:
+    """Begun on the driver, joined by SQLAlchemy or not: commit and rollback end it once."""
+    store = SqlStore.from_url(sqlite_url)
+
+    def abandoned(*, sqlalchemy_too: bool) -> None:
+        with store.transaction() as tx:
+            tx.put_product(a_product(f"prod_{sqlalchemy_too}", f"ext-{sqlalchemy_too}"))
+            if sqlalchemy_too:
+                assert len(tx.list_products()) == 1  # a statement built per call: SQLAlchemy's
+            raise RuntimeError("abandon")
+
+    try:
+        for sqlalchemy_too in (False, True):
+            with pytest.raises(RuntimeError, match="abandon"):
+                abandoned(sqlalchemy_too=sqlalchemy_too)
+            with store.transaction() as tx:
+                assert tx.list_products() == []
+        with store.transaction() as tx:
+            tx.put_product(a_product("prod_a", "ext-a"))
+        with store.transaction() as tx:
+            tx.put_product(a_product("prod_b", "ext-b"))
+            assert [p.id for p in tx.list_products()] == ["prod_a", "prod_b"]
+        with store.engine.connect() as conn:  # every pooled connection left idle
+            assert not conn.connection.dbapi_connection.in_transaction  # type: ignore[union-attr]
+        with store.transaction() as tx:
+            assert [p.id for p in tx.list_products()] == ["prod_a", "prod_b"]
+    finally:
+        store.close()
+
+
 def _chain(store: SqlStore) -> list[int]:
     with store.transaction() as tx:
         entries = tx.list_audit()

@@ -14,13 +14,16 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 
 from enrollpay.errors import ConcurrencyError, EnrollpayError, StorageError
-from enrollpay.storage.sql.prepared import run_driver_sql
+from enrollpay.storage.sql.prepared import driver_sql, run_driver_sql
 
 __all__ = [
+    "begin_sqlite",
     "configure_sqlite",
+    "end_transaction",
     "is_contention",
     "is_postgresql",
     "is_sqlite",
+    "prepare_sqlite",
     "translate",
 ]
 
@@ -61,20 +64,53 @@ def configure_sqlite(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(conn: sa.Connection) -> None:
-        record = conn.connection
-        if not record.info.get("enrollpay_sqlite"):
-            dbapi: Any = record.dbapi_connection
-            dbapi.isolation_level = None  # sqlite3 stops emitting BEGIN itself
-            cursor = dbapi.cursor()
-            try:
-                # Only takes effect outside a transaction, hence here.
-                cursor.execute("PRAGMA foreign_keys=ON")
-            finally:
-                cursor.close()
-            record.info["enrollpay_sqlite"] = True
-        # On the driver's cursor: one statement per transaction that needs none
-        # of SQLAlchemy's execution machinery (errors are wrapped alike).
+        dbapi = prepare_sqlite(conn)
+        if dbapi.in_transaction:
+            # The SqlStore began it on the driver (see begin_sqlite): SQLAlchemy
+            # is only catching up, on its first statement of the transaction.
+            return
         run_driver_sql(conn, "BEGIN IMMEDIATE")
+
+
+def begin_sqlite(conn: sa.Connection) -> None:
+    """``BEGIN IMMEDIATE`` on the driver, without SQLAlchemy's transaction bookkeeping.
+
+    The SqlStore's own transactions on an unobserved engine start here (a
+    SQLAlchemy ``begin()``/``commit()`` pair cost three times the two
+    statements). Should the transaction run a statement through SQLAlchemy,
+    SQLAlchemy begins its own bookkeeping then, and the ``begin`` listener
+    sees the transaction already open; :func:`end_transaction` ends it at
+    whichever level holds it.
+    """
+    prepare_sqlite(conn)
+    driver_sql(conn, "BEGIN IMMEDIATE")
+
+
+def end_transaction(conn: sa.Connection, *, commit: bool) -> None:
+    """Commit or roll back through SQLAlchemy if it tracks the transaction, else on the driver."""
+    if conn.in_transaction():
+        if commit:
+            conn.commit()
+        else:
+            conn.rollback()
+    else:
+        driver_sql(conn, "COMMIT" if commit else "ROLLBACK")
+
+
+def prepare_sqlite(conn: sa.Connection) -> Any:
+    """Set an SQLite connection up once (see :func:`configure_sqlite`); its driver connection."""
+    record = conn.connection
+    dbapi: Any = record.dbapi_connection
+    if not record.info.get("enrollpay_sqlite"):
+        dbapi.isolation_level = None  # sqlite3 stops emitting BEGIN itself
+        cursor = dbapi.cursor()
+        try:
+            # Only takes effect outside a transaction, hence here.
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+        record.info["enrollpay_sqlite"] = True
+    return dbapi
 
 
 def enable_wal(engine: sa.Engine) -> None:

@@ -47,14 +47,16 @@ from sqlalchemy.pool import StaticPool
 
 from enrollpay.errors import ConcurrencyError, InvalidInputError
 from enrollpay.storage.sql.engine import (
+    begin_sqlite,
     configure_sqlite,
     enable_wal,
+    end_transaction,
     is_contention,
     is_postgresql,
     is_sqlite,
     translate,
 )
-from enrollpay.storage.sql.prepared import Plans
+from enrollpay.storage.sql.prepared import Plans, observed
 from enrollpay.storage.sql.transaction import SqlTransaction
 
 __all__ = ["SqlStore"]
@@ -155,9 +157,9 @@ class SqlStore:
     @contextmanager
     def _transaction(self) -> Iterator[SqlTransaction]:
         with self._turns or nullcontext():
-            conn = self._begin()
+            conn, watched = self._begin()
             try:
-                tx = SqlTransaction(conn, self._plans)
+                tx = SqlTransaction(conn, self._plans, watched=watched)
                 try:
                     yield tx
                     tx.flush()
@@ -165,7 +167,7 @@ class SqlStore:
                     _rollback(conn)
                     raise
                 try:
-                    conn.commit()
+                    end_transaction(conn, commit=True)
                 except exc.SQLAlchemyError as error:
                     _rollback(conn)
                     raise translate(error) from error
@@ -173,17 +175,26 @@ class SqlStore:
             finally:
                 conn.close()
 
-    def _begin(self) -> sa.Connection:
-        """A connection in a fresh transaction; lock contention at BEGIN is retried."""
+    def _begin(self) -> tuple[sa.Connection, bool]:
+        """A connection in a fresh transaction, and whether its engine is watched.
+
+        Lock contention at BEGIN is retried. An unwatched SQLite connection
+        begins on the driver (see :func:`begin_sqlite`).
+        """
         for attempt in range(1, self._begin_attempts + 1):
             try:
                 conn = self.engine.connect()
             except exc.SQLAlchemyError as error:
                 raise translate(error) from error
+            watched = observed(conn)
             try:
                 if is_postgresql(conn):
                     conn.execution_options(isolation_level="READ COMMITTED")
-                conn.begin()
+                    conn.begin()
+                elif watched:
+                    conn.begin()
+                else:
+                    begin_sqlite(conn)
             except exc.SQLAlchemyError as error:
                 conn.close()
                 if not is_contention(error):
@@ -194,12 +205,12 @@ class SqlStore:
                     ) from error
                 time.sleep(self._retry_pause * 2 ** (attempt - 1))
             else:
-                return conn
+                return conn, watched
         raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _rollback(conn: sa.Connection) -> None:
     try:
-        conn.rollback()
+        end_transaction(conn, commit=False)
     except exc.SQLAlchemyError:
         conn.invalidate()  # the connection is broken; the pool must not reuse it

@@ -179,9 +179,9 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
 class SqlTransaction(SqlReports):
     """A :class:`~enrollpay.ports.StoreTransaction` over one SQLAlchemy connection."""
 
-    def __init__(self, conn: sa.Connection, plans: Plans) -> None:
+    def __init__(self, conn: sa.Connection, plans: Plans, *, watched: bool | None = None) -> None:
         self._c = conn
-        self._d = Driver(conn, plans)
+        self._d = Driver(conn, plans, watched=watched)
         self._pg = is_postgresql(conn)
         #: Rows this transaction holds, by (table, id): what it read or wrote
         #: (see :meth:`_held_row`), and the column values the database has when
