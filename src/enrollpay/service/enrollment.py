@@ -158,7 +158,7 @@ class EnrollmentMixin(CollectionMixin):
                 horizon=self.config.subscription_horizon,
             )
             enrollment_id = self.new_id("enr")
-            items = [self.item_from_line(enrollment_id, line) for line in lines]
+            items = [self.item_from_line(enrollment_id, line, now) for line in lines]
             first = items[0] if items[0].due <= today else None
             attempt: PaymentAttempt | None = None
             if first is not None and gateway is not None:
