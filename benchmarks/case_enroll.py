@@ -6,7 +6,10 @@ a 10% deposit, with the fake gateway, on an SQLite file: the enrollment, its
 transaction, then the customer and the on-session payment at the gateway.
 The baseline writes the same rows (enrollment, 13 items, attempt, audit
 entry with its hash link) with ``sqlite3`` in one ``BEGIN IMMEDIATE``
-transaction each, on a copy of the same database.
+transaction each, on a copy of the same database. A second baseline
+(``ratio_to_same_writes_baseline``) also makes the library's second
+transaction: the customer, the payment's gateway id and their audit
+entries.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ __all__ = ["run"]
 
 PLAN = Installments(12, deposit=Deposit.percent(10))
 PRICE = Money.of("1299.99", "USD")
+_ONE_YEAR = json.dumps({"unit": "years", "count": 1})
 
 
 class _Library:
@@ -157,7 +161,64 @@ class _Raw:
                 (row[0], at, *row[1:]),
             )
             conn.execute("COMMIT")
+            self.after_commit(user, attempt_id, item_ids[0])
         return count
+
+    def after_commit(self, user: str, attempt_id: str, item_id: str) -> None:
+        """Nothing more: the issue's baseline ends with the enrollment's transaction."""
+
+
+class _RawSameWrites(_Raw):
+    """The baseline plus the second transaction the library must make.
+
+    After the gateway answers, the library records the new student's gateway
+    customer and the payment's gateway id, each with its audit entry, in a
+    transaction of its own: the first one is committed before the gateway is
+    called, so a crash between the two cannot lose the attempt or charge
+    twice. This variant makes the same writes, so the report can tell that
+    work from the library's own overhead.
+    """
+
+    def after_commit(self, user: str, attempt_id: str, item_id: str) -> None:
+        """The customer, the attempt's gateway id, two audit entries: one transaction."""
+        conn = self.conn
+        at = sqlite_instant(BENCH_NOW)
+        customer_id = f"cus_{user}"
+        payment_id = f"pi_{attempt_id}"
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(
+            "INSERT INTO enrollpay_customers (user_id, gateway_customer_id) VALUES (?, ?)",
+            (user, customer_id),
+        )
+        conn.execute(
+            "UPDATE enrollpay_payment_attempts SET gateway_payment_id = ?, updated_at = ? "
+            "WHERE id = ?",
+            (payment_id, at, attempt_id),
+        )
+        last = conn.execute(
+            "SELECT seq, hash FROM enrollpay_audit_log ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        for action, entity_type, entity_id, data in (
+            ("customer.created", "customer", user, {"gateway_customer_id": customer_id}),
+            ("payment.session_opened", "schedule_item", item_id,
+             {"attempt_id": attempt_id, "gateway_payment_id": payment_id}),
+        ):  # fmt: skip
+            row = AuditChain.row(
+                last,
+                at=BENCH_NOW,
+                actor="system",
+                action=action,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                data=data,
+            )
+            conn.execute(
+                "INSERT INTO enrollpay_audit_log (seq, at, actor, action, entity_type, "
+                "entity_id, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (row[0], at, *row[1:]),
+            )
+            last = (row[0], row[-1])
+        conn.execute("COMMIT")
 
 
 def run(*, files: SqliteFiles, quick: bool) -> CaseResult:
@@ -165,30 +226,33 @@ def run(*, files: SqliteFiles, quick: bool) -> CaseResult:
     per_block, repeats = (20, 3) if quick else (200, 7)
     library = _Library(files.new("enroll-library.db"))
     raw = _Raw(files.new("enroll-raw.db"), library.product.id)
-    with raw.conn:  # the product row the raw enrollments point at
-        raw.conn.execute("BEGIN IMMEDIATE")
-        raw.conn.execute(
-            "INSERT INTO enrollpay_products (id, product_type, product_id, name, price_minor, "
-            "currency, active, auto_assign_payment_plan, payment_plan, offered_plans, "
-            "service_period) VALUES (?, 'course', 'bench', 'Benchmark Course', ?, 'USD', 1, 0, "
-            '?, \'[]\', \'{"unit": "years", "count": 1}\')',
-            (library.product.id, PRICE.minor, raw.plan),
-        )
-        raw.conn.execute("COMMIT")
+    same = _RawSameWrites(files.new("enroll-same.db"), library.product.id)
+    for baseline in (raw, same):
+        with baseline.conn:  # the product row the raw enrollments point at
+            baseline.conn.execute("BEGIN IMMEDIATE")
+            baseline.conn.execute(
+                "INSERT INTO enrollpay_products (id, product_type, product_id, name, "
+                "price_minor, currency, active, auto_assign_payment_plan, payment_plan, "
+                "offered_plans, service_period) VALUES (?, 'course', 'bench', "
+                "'Benchmark Course', ?, 'USD', 1, 0, ?, '[]', ?)",
+                (library.product.id, PRICE.minor, baseline.plan, _ONE_YEAR),
+            )
+            baseline.conn.execute("COMMIT")
     library.enroll(5)  # warm-up: statement caches, first connections
     raw.enroll(5)
+    same.enroll(5)
     lib_times: list[float] = []
     raw_times: list[float] = []
+    same_times: list[float] = []
     for _ in range(repeats):
-        start = time.perf_counter()
-        library.enroll(per_block)
-        lib_times.append((time.perf_counter() - start) / per_block)
-        start = time.perf_counter()
-        raw.enroll(per_block)
-        raw_times.append((time.perf_counter() - start) / per_block)
+        for runner, times in ((library, lib_times), (raw, raw_times), (same, same_times)):
+            start = time.perf_counter()
+            runner.enroll(per_block)
+            times.append((time.perf_counter() - start) / per_block)
     library.store.close()
     raw.conn.close()
-    lib, base = median(lib_times), median(raw_times)
+    same.conn.close()
+    lib, base, same_writes = median(lib_times), median(raw_times), median(same_times)
     return CaseResult(
         name="enroll",
         title="enroll (fake gateway, SQLite file), per enrollment",
@@ -198,9 +262,11 @@ def run(*, files: SqliteFiles, quick: bool) -> CaseResult:
         target="<= 3",
         met=lib / base <= 3,
         sizes={"enrollments_per_block": per_block, "blocks": repeats, "schedule_rows": 13},
-        samples={"library": lib_times, "baseline": raw_times},
+        samples={"library": lib_times, "baseline": raw_times, "same_writes": same_times},
         extra={
             "library_per_second": 1 / lib,
             "baseline_per_second": 1 / base,
+            "same_writes_baseline_s": same_writes,
+            "ratio_to_same_writes_baseline": lib / same_writes,
         },
     )
