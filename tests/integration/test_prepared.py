@@ -228,3 +228,33 @@ def test_without_observers_hot_statements_skip_sqlalchemys_execution(engine: sa.
     sa.event.listen(engine, "after_cursor_execute", lambda *_args: None)
     with engine.connect() as conn:
         assert observed(conn)
+
+
+def test_the_open_enrollment_lookup_uses_the_partial_unique_index(engine: sa.Engine) -> None:
+    """Enrolling must not search every enrollment of the product for the user's open one.
+
+    The lookup's ``status != 'cancelled'`` has to be written into the SQL:
+    with a bound value neither SQLite nor a generic PostgreSQL plan can
+    match it to the index's condition. (SQLite then searched the product's
+    enrollments one by one, so each enrollment cost more than the last.)
+    """
+    from enrollpay.storage.sql.transaction import _OPEN_ENROLLMENT  # noqa: PLC0415
+
+    compiled = _OPEN_ENROLLMENT.statement.compile(dialect=engine.dialect)
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            plan = conn.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {compiled.string}", ("u-1", "prod_1")
+            ).all()
+        else:
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # a near-empty table
+            conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+            conn.exec_driver_sql(f"PREPARE open_lookup AS {_numbered(compiled.string)}")
+            plan = conn.exec_driver_sql("EXPLAIN EXECUTE open_lookup('u-1', 'prod_1')").all()
+    text = " ".join(str(value) for row in plan for value in row)
+    assert "uq_enrollpay_enrollments_open" in text, text
+
+
+def _numbered(sql: str) -> str:
+    """The named placeholders of psycopg as PostgreSQL's own ($1, $2), for PREPARE."""
+    return sql.replace("%(user)s", "$1").replace("%(product)s", "$2")
