@@ -111,15 +111,19 @@ def test_migrations_ship_inside_the_package() -> None:
     assert scripts.get_current_head() == HEAD
     initial = importlib.import_module("enrollpay.storage.sql.migrations.versions.0001_initial")
     claim = importlib.import_module("enrollpay.storage.sql.migrations.versions.0002_claim_index")
+    by_user = importlib.import_module(
+        "enrollpay.storage.sql.migrations.versions.0003_enrollments_user_index"
+    )
     assert (initial.revision, initial.down_revision) == ("0001", None)
-    assert (claim.revision, claim.down_revision) == (HEAD, "0001")
+    assert (claim.revision, claim.down_revision) == ("0002", "0001")
+    assert (by_user.revision, by_user.down_revision) == (HEAD, "0002")
 
 
-def _schedule_indexes(url: str) -> dict[str, list[str | None]]:
+def _indexes(url: str, table: str) -> dict[str, list[str | None]]:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            found = sa.inspect(conn).get_indexes("enrollpay_schedule_items")
+            found = sa.inspect(conn).get_indexes(table)
     finally:
         engine.dispose()
     return {str(index["name"]): list(index["column_names"]) for index in found}
@@ -134,13 +138,12 @@ def test_a_0001_database_upgrades_to_the_claim_index_keeping_its_rows(sqlite_url
         tx.add_enrollment(an_enrollment())
         tx.add_items([an_item(f"itm_{n}", seq=n) for n in (1, 2, 3)])
     store.close()
-    assert _schedule_indexes(sqlite_url) == {
+    assert _indexes(sqlite_url, "enrollpay_schedule_items") == {
         "ix_enrollpay_schedule_items_status_due": ["status", "due"]
     }
-    migrate(sqlite_url)
-    assert _schedule_indexes(sqlite_url) == {
+    migrate(sqlite_url, revision="0002")
+    assert _indexes(sqlite_url, "enrollpay_schedule_items") == {
         "ix_enrollpay_schedule_items_status_due_id": ["status", "due", "id"]}  # fmt: skip
-    assert _schema_diff(sqlite_url) == []
     store = SqlStore.from_url(sqlite_url, migrate=False)
     with store.transaction() as tx:
         assert [i.id for i in tx.items_of("enr_1")] == ["itm_1", "itm_2", "itm_3"]
@@ -153,9 +156,46 @@ def test_a_0001_database_upgrades_to_the_claim_index_keeping_its_rows(sqlite_url
             command.downgrade(config, "0001")
     finally:
         engine.dispose()
-    assert _schedule_indexes(sqlite_url) == {
+    assert _indexes(sqlite_url, "enrollpay_schedule_items") == {
         "ix_enrollpay_schedule_items_status_due": ["status", "due"]
     }
+
+
+def test_a_0002_database_upgrades_to_the_user_index_keeping_its_rows(sqlite_url: str) -> None:
+    """0003 indexes enrollments by user; rows stay, a user's list uses it; downgrade reverts."""
+    migrate(sqlite_url, revision="0002")
+    store = SqlStore.from_url(sqlite_url, migrate=False)
+    with store.transaction() as tx:
+        tx.put_product(a_product())
+        tx.add_enrollment(an_enrollment())
+    store.close()
+    assert "ix_enrollpay_enrollments_user_id" not in _indexes(sqlite_url, "enrollpay_enrollments")
+    migrate(sqlite_url)
+    assert _indexes(sqlite_url, "enrollpay_enrollments")["ix_enrollpay_enrollments_user_id"] == [
+        "user_id"
+    ]
+    assert _schema_diff(sqlite_url) == []
+    store = SqlStore.from_url(sqlite_url, migrate=False)
+    with store.transaction() as tx:
+        assert [e.id for e in tx.list_enrollments(user_id="u-1")] == ["enr_1"]
+    store.close()
+    raw = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"))
+    try:
+        plan = raw.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM enrollpay_enrollments WHERE user_id = ?", ("u-1",)
+        ).fetchall()
+    finally:
+        raw.close()
+    assert "ix_enrollpay_enrollments_user_id" in str(plan)
+    engine = sa.create_engine(sqlite_url)
+    try:
+        with engine.begin() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0002")
+    finally:
+        engine.dispose()
+    assert "ix_enrollpay_enrollments_user_id" not in _indexes(sqlite_url, "enrollpay_enrollments")
 
 
 def test_from_url_migrates_sqlite_by_default(sqlite_url: str) -> None:

@@ -142,7 +142,8 @@ enrollments = sa.Table(
     "enrollpay_enrollments",
     metadata,
     sa.Column("id", _ID, primary_key=True),
-    sa.Column("user_id", sa.String(), nullable=False),
+    # Indexed for a student's lists (migration 0003).
+    sa.Column("user_id", sa.String(), nullable=False, index=True),
     sa.Column(
         "product_id", _ID, sa.ForeignKey("enrollpay_products.id"), nullable=False, index=True
     ),
