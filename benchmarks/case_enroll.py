@@ -138,12 +138,10 @@ class _Raw:
                     at,
                 ),
             )
-            last = conn.execute(
-                "SELECT seq, hash FROM enrollpay_audit_log ORDER BY seq DESC LIMIT 1"
-            ).fetchone()
-            row = AuditChain.row(
-                last,
+            AuditChain.append(
+                conn.execute,
                 at=now,
+                stored_at=at,
                 actor=user,
                 action="enrollment.created",
                 entity_type="enrollment",
@@ -154,11 +152,6 @@ class _Raw:
                     "items": 13,
                     "first_attempt": attempt_id,
                 },
-            )
-            conn.execute(
-                "INSERT INTO enrollpay_audit_log (seq, at, actor, action, entity_type, "
-                "entity_id, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (row[0], at, *row[1:]),
             )
             conn.execute("COMMIT")
             self.after_commit(user, attempt_id, item_ids[0])
@@ -195,29 +188,23 @@ class _RawSameWrites(_Raw):
             "WHERE id = ?",
             (payment_id, at, attempt_id),
         )
-        last = conn.execute(
-            "SELECT seq, hash FROM enrollpay_audit_log ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
+        last = None
         for action, entity_type, entity_id, data in (
             ("customer.created", "customer", user, {"gateway_customer_id": customer_id}),
             ("payment.session_opened", "schedule_item", item_id,
              {"attempt_id": attempt_id, "gateway_payment_id": payment_id}),
         ):  # fmt: skip
-            row = AuditChain.row(
-                last,
+            last = AuditChain.append(
+                conn.execute,
                 at=BENCH_NOW,
+                stored_at=at,
                 actor="system",
                 action=action,
                 entity_type=entity_type,
                 entity_id=entity_id,
                 data=data,
+                last=last,
             )
-            conn.execute(
-                "INSERT INTO enrollpay_audit_log (seq, at, actor, action, entity_type, "
-                "entity_id, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (row[0], at, *row[1:]),
-            )
-            last = (row[0], row[-1])
         conn.execute("COMMIT")
 
 

@@ -168,22 +168,15 @@ class _RawSameWrites(_Raw):
             (payment_id, enrollment_id, item_id, intent["amount"], "USD", at, intent["id"],
              attempt_id),
         )  # fmt: skip
-        last = conn.execute(
-            "SELECT seq, hash FROM enrollpay_audit_log ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        row = AuditChain.row(
-            last,
+        AuditChain.append(
+            conn.execute,
             at=BENCH_NOW,
+            stored_at=at,
             actor="gateway",
             action="payment.succeeded",
             entity_type="schedule_item",
             entity_id=item_id,
             data={"attempt_id": attempt_id, "payment_id": payment_id},
-        )
-        conn.execute(
-            "INSERT INTO enrollpay_audit_log (seq, at, actor, action, entity_type, "
-            "entity_id, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (row[0], at, *row[1:]),
         )
         conn.execute(
             "UPDATE enrollpay_enrollments SET status = 'completed', updated_at = ? "

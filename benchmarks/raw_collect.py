@@ -108,22 +108,15 @@ class RawCollector:
     ) -> None:
         if self.pg:
             self._x("SELECT pg_advisory_xact_lock(?)", (_AUDIT_LOCK_KEY,))
-        last = self._x(
-            "SELECT seq, hash FROM enrollpay_audit_log ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        row = AuditChain.row(
-            last,
+        AuditChain.append(
+            self._x,
             at=now,
+            stored_at=self._at(now),
             actor="system",
             action=action,
             entity_type=entity_type,
             entity_id=entity_id,
             data=data,
-        )
-        self._x(
-            "INSERT INTO enrollpay_audit_log (seq, at, actor, action, entity_type, entity_id, "
-            "data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (row[0], self._at(now), *row[1:]),
         )
 
     def claim(self, now: datetime, lease: timedelta, size: int) -> list[tuple[Any, ...]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,3 +54,43 @@ class AuditChain:
         )
         digest = hashlib.sha256(f"{prev}\n{body}".encode()).hexdigest()
         return seq, actor, action, entity_type, entity_id, json.dumps(data), prev, digest
+
+    @classmethod
+    def append(
+        cls,
+        execute: Callable[[str, Sequence[Any]], Any],
+        *,
+        at: datetime,
+        stored_at: Any,
+        actor: str,
+        action: str,
+        entity_type: str,
+        entity_id: str,
+        data: dict[str, Any],
+        last: tuple[int, str] | None = None,
+    ) -> tuple[int, str]:
+        """Link an entry after ``last`` (read from the table unless given) and insert it.
+
+        ``execute`` runs ``?``-style SQL (``sqlite3.Connection.execute`` or
+        a wrapper); ``stored_at`` is ``at`` as the driver stores it. Returns
+        the new entry's ``(seq, hash)``, the ``last`` of the next one.
+        """
+        if last is None:
+            last = execute(
+                "SELECT seq, hash FROM enrollpay_audit_log ORDER BY seq DESC LIMIT 1", ()
+            ).fetchone()
+        row = cls.row(
+            last,
+            at=at,
+            actor=actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            data=data,
+        )
+        execute(
+            "INSERT INTO enrollpay_audit_log (seq, at, actor, action, entity_type, entity_id, "
+            "data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (row[0], stored_at, *row[1:]),
+        )
+        return row[0], row[-1]

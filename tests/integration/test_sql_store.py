@@ -119,6 +119,17 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (by_user.revision, by_user.down_revision) == (HEAD, "0002")
 
 
+def _downgrade(url: str, revision: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.downgrade(config, revision)
+    finally:
+        engine.dispose()
+
+
 def _indexes(url: str, table: str) -> dict[str, list[str | None]]:
     engine = sa.create_engine(url)
     try:
@@ -148,14 +159,7 @@ def test_a_0001_database_upgrades_to_the_claim_index_keeping_its_rows(sqlite_url
     with store.transaction() as tx:
         assert [i.id for i in tx.items_of("enr_1")] == ["itm_1", "itm_2", "itm_3"]
     store.close()
-    engine = sa.create_engine(sqlite_url)
-    try:
-        with engine.begin() as conn:
-            config = alembic_config()
-            config.attributes["connection"] = conn
-            command.downgrade(config, "0001")
-    finally:
-        engine.dispose()
+    _downgrade(sqlite_url, "0001")
     assert _indexes(sqlite_url, "enrollpay_schedule_items") == {
         "ix_enrollpay_schedule_items_status_due": ["status", "due"]
     }
@@ -187,14 +191,7 @@ def test_a_0002_database_upgrades_to_the_user_index_keeping_its_rows(sqlite_url:
     finally:
         raw.close()
     assert "ix_enrollpay_enrollments_user_id" in str(plan)
-    engine = sa.create_engine(sqlite_url)
-    try:
-        with engine.begin() as conn:
-            config = alembic_config()
-            config.attributes["connection"] = conn
-            command.downgrade(config, "0002")
-    finally:
-        engine.dispose()
+    _downgrade(sqlite_url, "0002")
     assert "ix_enrollpay_enrollments_user_id" not in _indexes(sqlite_url, "enrollpay_enrollments")
 
 
