@@ -23,7 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from benchmarks.case_schedule import inline_schedule
-from benchmarks.core import CaseResult, median
+from benchmarks.core import CaseResult, median, throughput_extra
 from benchmarks.databases import SqliteFiles
 from benchmarks.rawsql import AuditChain, sqlite_instant
 from benchmarks.seed import BENCH_NOW
@@ -250,10 +250,5 @@ def run(*, files: SqliteFiles, quick: bool) -> CaseResult:
         met=lib / base <= 3,
         sizes={"enrollments_per_block": per_block, "blocks": repeats, "schedule_rows": 13},
         samples={"library": lib_times, "baseline": raw_times, "same_writes": same_times},
-        extra={
-            "library_per_second": 1 / lib,
-            "baseline_per_second": 1 / base,
-            "same_writes_baseline_s": same_writes,
-            "ratio_to_same_writes_baseline": lib / same_writes,
-        },
+        extra=throughput_extra(lib, base, same_writes),
     )

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from benchmarks.core import CaseResult, median
+from benchmarks.core import CaseResult, median, throughput_extra
 from benchmarks.databases import SqliteFiles
 from benchmarks.rawsql import AuditChain, sqlite_instant
 from benchmarks.seed import BENCH_NOW, INSTALLMENT_MINOR, seed_due_items
@@ -229,10 +229,5 @@ def run(*, files: SqliteFiles, quick: bool) -> CaseResult:
         met=lib / base <= 3,
         sizes={"events": count, "events_per_segment": segment},
         samples={"library": library, "baseline": baseline, "same_writes": same_writes},
-        extra={
-            "library_per_second": 1 / lib,
-            "baseline_per_second": 1 / base,
-            "same_writes_baseline_s": same,
-            "ratio_to_same_writes_baseline": lib / same,
-        },
+        extra=throughput_extra(lib, base, same),
     )

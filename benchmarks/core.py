@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["CaseResult", "Sizes", "median", "per_op_times"]
+__all__ = ["CaseResult", "Sizes", "median", "per_op_times", "throughput_extra"]
 
 #: The sizes a case used (counts, repeats, latencies), as reported in the JSON.
 Sizes = dict[str, int | float | str]
@@ -55,3 +55,17 @@ def per_op_times(run: Callable[[], int], repeats: int) -> list[float]:
         elapsed = time.perf_counter() - start
         times.append(elapsed / max(ops, 1))
     return times
+
+
+def throughput_extra(library: float, baseline: float, same_writes: float) -> dict[str, Any]:
+    """Operations per second of each, and the library against the same-writes baseline.
+
+    For cases with a second baseline that also makes the writes the library
+    cannot leave out (``enroll``, webhooks).
+    """
+    return {
+        "library_per_second": 1 / library,
+        "baseline_per_second": 1 / baseline,
+        "same_writes_baseline_s": same_writes,
+        "ratio_to_same_writes_baseline": library / same_writes,
+    }

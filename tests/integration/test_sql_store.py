@@ -18,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from enrollpay.audit import link_entry, verify_audit_chain
-from enrollpay.domain.records import Payment, Refund
+from enrollpay.domain.records import Payment, Refund, ScheduleItem
 from enrollpay.errors import (
     ConcurrencyError,
     EnrollpayError,
@@ -119,6 +119,18 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (by_user.revision, by_user.down_revision) == (HEAD, "0002")
 
 
+def _seed_at(url: str, revision: str, items: list[ScheduleItem] | None = None) -> None:
+    """Migrate to ``revision`` and write ``prod_1``, ``enr_1`` and ``items`` there."""
+    migrate(url, revision=revision)
+    store = SqlStore.from_url(url, migrate=False)
+    with store.transaction() as tx:
+        tx.put_product(a_product())
+        tx.add_enrollment(an_enrollment())
+        if items:
+            tx.add_items(items)
+    store.close()
+
+
 def _downgrade(url: str, revision: str) -> None:
     engine = sa.create_engine(url)
     try:
@@ -142,13 +154,7 @@ def _indexes(url: str, table: str) -> dict[str, list[str | None]]:
 
 def test_a_0001_database_upgrades_to_the_claim_index_keeping_its_rows(sqlite_url: str) -> None:
     """0002 swaps the (status, due) index for (status, due, id); rows stay; downgrade reverts."""
-    migrate(sqlite_url, revision="0001")
-    store = SqlStore.from_url(sqlite_url, migrate=False)
-    with store.transaction() as tx:
-        tx.put_product(a_product())
-        tx.add_enrollment(an_enrollment())
-        tx.add_items([an_item(f"itm_{n}", seq=n) for n in (1, 2, 3)])
-    store.close()
+    _seed_at(sqlite_url, "0001", [an_item(f"itm_{n}", seq=n) for n in (1, 2, 3)])
     assert _indexes(sqlite_url, "enrollpay_schedule_items") == {
         "ix_enrollpay_schedule_items_status_due": ["status", "due"]
     }
@@ -167,12 +173,7 @@ def test_a_0001_database_upgrades_to_the_claim_index_keeping_its_rows(sqlite_url
 
 def test_a_0002_database_upgrades_to_the_user_index_keeping_its_rows(sqlite_url: str) -> None:
     """0003 indexes enrollments by user; rows stay, a user's list uses it; downgrade reverts."""
-    migrate(sqlite_url, revision="0002")
-    store = SqlStore.from_url(sqlite_url, migrate=False)
-    with store.transaction() as tx:
-        tx.put_product(a_product())
-        tx.add_enrollment(an_enrollment())
-    store.close()
+    _seed_at(sqlite_url, "0002")
     assert "ix_enrollpay_enrollments_user_id" not in _indexes(sqlite_url, "enrollpay_enrollments")
     migrate(sqlite_url)
     assert _indexes(sqlite_url, "enrollpay_enrollments")["ix_enrollpay_enrollments_user_id"] == [
