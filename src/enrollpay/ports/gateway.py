@@ -1,0 +1,227 @@
+"""The gateway port: the payment verbs, and the values gateways answer with.
+
+Declines are values (:class:`ChargeResult`); exceptions mean the outcome is
+unknown. Optional capabilities (subscriptions, invoices) are separate
+runtime-checkable protocols, checked with ``isinstance``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Literal, Protocol
+
+import attrs
+
+from enrollpay.domain.money import Money
+from enrollpay.domain.retry import DeclineClass
+
+__all__ = [
+    "ChargeResult",
+    "ChargeStatus",
+    "EventKind",
+    "Gateway",
+    "GatewayEvent",
+    "GatewayRefund",
+    "InvoiceInfo",
+    "PaymentSession",
+    "SubscriptionInfo",
+]
+
+
+ChargeStatus = Literal["succeeded", "failed", "requires_action", "processing", "canceled"]
+
+
+@attrs.frozen
+class ChargeResult:
+    """What the gateway said about a charge. Declines are values, not exceptions.
+
+    ``processing`` means the gateway accepted the charge but has not settled
+    it (some payment methods settle later, and an on-session payment waits
+    for the customer): the outcome arrives by webhook or by asking again.
+    ``canceled`` means the payment was cancelled and can no longer succeed.
+    """
+
+    status: ChargeStatus
+    gateway_payment_id: str | None
+    amount: Money
+    decline_code: str | None = None
+    decline_class: DeclineClass | None = None
+    message: str | None = None
+    payment_method_id: str | None = None
+    customer_id: str | None = None
+    client_secret: str | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen
+class PaymentSession:
+    """An on-session payment the customer completes in the browser."""
+
+    gateway_payment_id: str
+    client_secret: str = attrs.field(repr=False)
+    status: Literal["requires_payment_method", "requires_action", "processing", "succeeded"] = (
+        "requires_payment_method"
+    )
+
+
+@attrs.frozen
+class GatewayRefund:
+    """A refund the gateway made (or is making)."""
+
+    gateway_refund_id: str
+    gateway_payment_id: str
+    amount: Money
+    status: Literal["succeeded", "pending", "failed"] = "succeeded"
+    #: Our refund id, echoed back by the gateway (matches webhooks to refunds).
+    reference: str | None = None
+
+
+@attrs.frozen
+class SubscriptionInfo:
+    """A subscription billed by the gateway."""
+
+    subscription_id: str
+    status: str
+    customer_id: str
+    client_secret: str | None = attrs.field(default=None, repr=False)
+
+
+@attrs.frozen
+class InvoiceInfo:
+    """An invoice the gateway bills (and may collect automatically)."""
+
+    invoice_id: str
+    status: str
+    customer_id: str
+    amount: Money
+    collection_method: str = "charge_automatically"
+    #: Where the customer can pay it (a bearer link: keep it out of logs).
+    hosted_invoice_url: str | None = attrs.field(default=None, repr=False)
+
+
+EventKind = Literal[
+    "payment_succeeded",
+    "payment_failed",
+    "payment_requires_action",
+    "refund_updated",
+    "invoice_paid",
+    "invoice_payment_failed",
+    "subscription_created",
+    "subscription_updated",
+    "subscription_deleted",
+    "payment_method_attached",
+    "ignored",
+]
+
+
+@attrs.frozen
+class GatewayEvent:
+    """A verified gateway webhook, normalised to what the service acts on."""
+
+    id: str
+    type: str
+    kind: EventKind
+    created: datetime
+    livemode: bool = False
+    gateway_payment_id: str | None = None
+    amount: Money | None = None
+    customer_id: str | None = None
+    payment_method_id: str | None = None
+    decline_code: str | None = None
+    decline_class: DeclineClass | None = None
+    message: str | None = None
+    refunds: tuple[GatewayRefund, ...] = ()
+    subscription_id: str | None = None
+    subscription_status: str | None = None
+    invoice_id: str | None = None
+    metadata: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+
+
+class Gateway(Protocol):
+    """The minimal verb set a payment gateway offers the service.
+
+    Declines come back as :class:`ChargeResult` values. Any exception other
+    than :class:`~enrollpay.errors.GatewayRequestError` means *the outcome is
+    unknown* and is raised as :class:`~enrollpay.errors.GatewayUnavailableError`.
+    Every money-moving verb takes an idempotency key: calling again with the
+    same key must return the first call's result and move no more money.
+    """
+
+    name: str
+
+    def amount_granularity(self, currency: str) -> int:
+        """Minor units every charge in ``currency`` must be a multiple of."""
+        ...
+
+    def minimum_charge(self, currency: str) -> Money | None:
+        """The smallest charge the gateway accepts in ``currency``, if any."""
+        ...
+
+    def ensure_customer(self, user_id: str, *, idempotency_key: str) -> str:
+        """Create (once) the gateway customer for ``user_id``; return its id."""
+        ...
+
+    def start_payment(
+        self,
+        *,
+        customer_id: str,
+        amount: Money,
+        idempotency_key: str,
+        metadata: Mapping[str, str],
+        description: str = "",
+    ) -> PaymentSession:
+        """Open an on-session payment that saves the method for later charges."""
+        ...
+
+    def charge_off_session(
+        self,
+        *,
+        customer_id: str,
+        payment_method_id: str,
+        amount: Money,
+        idempotency_key: str,
+        metadata: Mapping[str, str],
+        description: str = "",
+    ) -> ChargeResult:
+        """Charge a saved payment method without the customer present."""
+        ...
+
+    def payment_status(
+        self, *, gateway_payment_id: str | None, idempotency_key: str, amount: Money
+    ) -> ChargeResult | None:
+        """Look a payment up (by id, else by key); ``None`` if it never reached the gateway."""
+        ...
+
+    def cancel_payment(self, *, gateway_payment_id: str, idempotency_key: str) -> ChargeResult:
+        """Cancel a payment that has not succeeded, so it never can.
+
+        Returns the payment's state afterwards: ``canceled``, or
+        ``succeeded`` when the customer completed it first.
+        """
+        ...
+
+    def refund(
+        self,
+        *,
+        gateway_payment_id: str,
+        amount: Money,
+        idempotency_key: str,
+        reference: str,
+        reason: str | None = None,
+    ) -> GatewayRefund:
+        """Refund ``amount`` of a payment (partial refunds allowed).
+
+        ``reference`` is the library's refund id; the gateway stores it with
+        the refund so that webhooks can be matched to it.
+        """
+        ...
+
+    def start_payment_method_update(self, *, customer_id: str, idempotency_key: str) -> str:
+        """Open a setup flow for a new card; return its client secret."""
+        ...
+
+    def parse_webhook(
+        self, payload: bytes, headers: Mapping[str, str], *, now: datetime
+    ) -> GatewayEvent:
+        """Verify and normalise a webhook; raise ``WebhookSignatureError`` if forged."""
+        ...
