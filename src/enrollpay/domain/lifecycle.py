@@ -68,6 +68,8 @@ class AttemptStatus(enum.StrEnum):
     FAILED = "failed"
     REQUIRES_ACTION = "requires_action"
     UNKNOWN = "unknown"
+    #: An on-session payment cancelled before it succeeded (it never can now).
+    CANCELED = "canceled"
 
 
 _E, _I, _A = EnrollmentStatus, ItemStatus, AttemptStatus
@@ -122,16 +124,17 @@ ITEM_TRANSITIONS: Final[Mapping[ItemStatus, frozenset[ItemStatus]]] = {
 }
 
 ATTEMPT_TRANSITIONS: Final[Mapping[AttemptStatus, frozenset[AttemptStatus]]] = {
-    _A.PENDING: frozenset({_A.SUCCEEDED, _A.FAILED, _A.REQUIRES_ACTION, _A.UNKNOWN}),
+    _A.PENDING: frozenset({_A.SUCCEEDED, _A.FAILED, _A.REQUIRES_ACTION, _A.UNKNOWN, _A.CANCELED}),
     # An unknown outcome that the gateway says never arrived is sent again,
     # with the same idempotency key, so it goes back to pending.
-    _A.UNKNOWN: frozenset({_A.SUCCEEDED, _A.FAILED, _A.REQUIRES_ACTION, _A.PENDING}),
+    _A.UNKNOWN: frozenset({_A.SUCCEEDED, _A.FAILED, _A.REQUIRES_ACTION, _A.PENDING, _A.CANCELED}),
     # The customer may complete authentication, or fail it.
-    _A.REQUIRES_ACTION: frozenset({_A.SUCCEEDED, _A.FAILED}),
+    _A.REQUIRES_ACTION: frozenset({_A.SUCCEEDED, _A.FAILED, _A.CANCELED}),
     # An on-session payment can fail and then succeed with another card on the
     # same payment intent; an off-session failure is final in practice.
-    _A.FAILED: frozenset({_A.SUCCEEDED, _A.REQUIRES_ACTION}),
+    _A.FAILED: frozenset({_A.SUCCEEDED, _A.REQUIRES_ACTION, _A.CANCELED}),
     _A.SUCCEEDED: frozenset(),
+    _A.CANCELED: frozenset(),
 }
 
 TERMINAL_ITEM_STATUSES: Final = frozenset({_I.PAID, _I.CANCELLED, _I.WAIVED})

@@ -1,0 +1,108 @@
+"""Domain events: what a state transition tells the rest of the world.
+
+A transition in :mod:`enrollpay.domain.transitions` returns the new record
+and :class:`EventDraft` values. The unit of work stamps each draft with an
+id and keeps it in the outbox, in the same store transaction as the state
+change, so an event exists exactly when its change was committed.
+:meth:`~enrollpay.PaymentSystem.dispatch_events` later hands the stamped
+:class:`DomainEvent` values to the host application, at least once each, in
+the order they occurred; a handler dedupes by :attr:`DomainEvent.id`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+import attrs
+
+__all__ = ["EVENT_KINDS", "DomainEvent", "EventDraft"]
+
+
+def _plain_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return dict(value or {})
+
+
+#: Every kind of event the library emits, with what it means.
+EVENT_KINDS: Final[Mapping[str, str]] = {
+    "enrollment.created": "an enrollment was opened, its schedule written",
+    "enrollment.activated": "the first payment cleared (or nothing was due): the student is in",
+    "enrollment.pending_payment": "an enrollment waits for a payment due now",
+    "enrollment.past_due": "a payment failed and a retry is pending",
+    "enrollment.suspended": "retries are exhausted or the card needs replacing",
+    "enrollment.paused": "an administrator paused the enrollment",
+    "enrollment.resumed": "a paused enrollment goes on",
+    "enrollment.completed": "every item of a finite plan is settled",
+    "enrollment.cancelled": "the enrollment was cancelled",
+    "access.granted": "the student may use the course from now on",
+    "access.suspended": "the student's access is withheld until payment",
+    "access.restored": "access withheld for payment is given back",
+    "access.revoked": "access ended for good (cancellation)",
+    "installment.paid": "a scheduled payment was paid in full",
+    "installment.partially_paid": "part of a scheduled payment was received",
+    "installment.failed": "a scheduled payment failed; a retry is planned",
+    "installment.requires_action": "the customer must authenticate a payment",
+    "installment.requires_payment_method": "the card was refused for good: a new one is needed",
+    "installment.defaulted": "retries are exhausted",
+    "installment.rescheduled": "a scheduled payment got a new due date",
+    "installment.waived": "a scheduled payment was waived",
+    "installment.cancelled": "a scheduled payment will never be collected",
+    "installment.paused": "a scheduled payment waits while the enrollment is paused",
+    "installment.resumed": "a paused scheduled payment is scheduled again",
+    "payment.failed": "a charge was declined (data: decline code, next retry)",
+    "payment.succeeded": "a charge succeeded",
+    "payment.canceled": "an on-session payment was cancelled before it succeeded",
+    "refund.issued": "money was given back",
+    "refund.failed": "the gateway could not make a refund",
+}
+
+
+@attrs.frozen
+class EventDraft:
+    """An event a transition caused, before the outbox gives it an id."""
+
+    kind: str = attrs.field()
+    enrollment_id: str | None
+    at: datetime
+    data: Mapping[str, Any] = attrs.field(factory=dict, converter=_plain_mapping, hash=False)
+
+    @kind.validator
+    def _known(self, _attribute: object, value: str) -> None:
+        if value not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {value!r}")
+
+    def stamp(self, event_id: str) -> DomainEvent:
+        """The stored event: this draft with its id."""
+        return DomainEvent(
+            id=event_id,
+            kind=self.kind,
+            enrollment_id=self.enrollment_id,
+            at=self.at,
+            data=self.data,
+        )
+
+
+@attrs.frozen
+class DomainEvent:
+    """Something that happened, as the outbox keeps it and handlers receive it.
+
+    ``kind`` is dotted (``enrollment.activated``); ``data`` holds JSON-ready
+    values only (strings, numbers, booleans, None, lists and mappings).
+    """
+
+    id: str
+    kind: str
+    enrollment_id: str | None
+    at: datetime
+    data: Mapping[str, Any] = attrs.field(factory=dict, converter=_plain_mapping, hash=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping (``at`` in ISO 8601)."""
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "enrollment_id": self.enrollment_id,
+            "at": self.at.isoformat(),
+            "data": dict(self.data),
+        }
