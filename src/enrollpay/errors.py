@@ -28,6 +28,8 @@ __all__ = [
     "InvalidAmountError",
     "InvalidInputError",
     "InvalidStateError",
+    "IllegalTransition",
+    "IllegalTransitionError",
     "InvalidTransitionError",
     "ItemNotPayableError",
     "MoneyTypeError",
@@ -155,6 +157,35 @@ class InvalidTransitionError(InvalidStateError):
         self.entity = entity
         self.current = current
         self.target = target
+
+
+class IllegalTransitionError(InvalidTransitionError):
+    """A named transition of the state machine tried from a state it does not start from.
+
+    ``record`` names the kind of record (and ``record_id`` which one, when
+    known), ``state`` the state it is in, ``transition`` the move refused.
+    """
+
+    def __init__(
+        self,
+        record: str,
+        *,
+        state: str,
+        transition: str,
+        target: str = "",
+        record_id: str | None = None,
+    ) -> None:
+        super().__init__(record, state, target or transition)
+        named = f"{record} {record_id!r}" if record_id else record
+        self.args = (f"{named} is {state} and cannot {transition}",)
+        self.record = record
+        self.record_id = record_id
+        self.state = state
+        self.transition = transition
+
+
+#: The name the state-machine issue uses; the class follows the library's naming.
+IllegalTransition = IllegalTransitionError
 
 
 class ItemNotPayableError(InvalidStateError):

@@ -13,12 +13,13 @@ from typing import Any, Literal
 import attrs
 
 from enrollpay.domain.calendar import Interval
-from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.money import Money
 from enrollpay.domain.plans import PaymentPlan
 from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.retry import DeclineClass
 from enrollpay.domain.schedule import ItemKind
+from enrollpay.domain.statuses import AttemptStatus, EnrollmentStatus, ItemStatus
+from enrollpay.domain.statuses import RefundStatus as _RefundStatus
 
 __all__ = [
     "AuditEntry",
@@ -37,6 +38,7 @@ __all__ = [
 ManualMethod = Literal["cash", "check", "bank_transfer", "other"]
 PaymentMethodKind = Literal["gateway", "cash", "check", "bank_transfer", "other"]
 AttemptMode = Literal["on_session", "off_session"]
+#: The values of :class:`~enrollpay.domain.statuses.RefundStatus`, as a type for parameters.
 RefundStatus = Literal["pending", "succeeded", "failed"]
 
 
@@ -157,7 +159,7 @@ class Refund:
     amount: Money
     method: Literal["gateway", "manual"]
     created_at: datetime
-    status: RefundStatus = "succeeded"
+    status: _RefundStatus = attrs.field(default=_RefundStatus.SUCCEEDED, converter=_RefundStatus)
     idempotency_key: str | None = None
     gateway_refund_id: str | None = None
     reason: str | None = None

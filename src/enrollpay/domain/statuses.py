@@ -1,0 +1,135 @@
+"""The statuses of the stored records: enrollments, schedule items, attempts, refunds.
+
+Which status may follow which is declared once, in
+:mod:`enrollpay.domain.transitions`; this module names the statuses and
+says what an enrollment's status is, given its items.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from datetime import date
+from typing import Final
+
+import attrs
+
+__all__ = [
+    "OPEN_ITEM_STATUSES",
+    "TERMINAL_ITEM_STATUSES",
+    "AttemptStatus",
+    "EnrollmentStatus",
+    "ItemState",
+    "ItemStatus",
+    "RefundStatus",
+    "derive_enrollment_status",
+    "has_access",
+]
+
+
+class EnrollmentStatus(enum.StrEnum):
+    """Where an enrollment stands."""
+
+    PENDING_PAYMENT = "pending_payment"
+    ACTIVE = "active"
+    PAST_DUE = "past_due"
+    SUSPENDED = "suspended"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class ItemStatus(enum.StrEnum):
+    """Where one scheduled payment stands."""
+
+    SCHEDULED = "scheduled"
+    PROCESSING = "processing"
+    PAID = "paid"
+    FAILED = "failed"
+    REQUIRES_ACTION = "requires_action"
+    REQUIRES_PAYMENT_METHOD = "requires_payment_method"
+    DEFAULTED = "defaulted"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    WAIVED = "waived"
+
+
+class AttemptStatus(enum.StrEnum):
+    """Where one try at charging an item stands."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    REQUIRES_ACTION = "requires_action"
+    UNKNOWN = "unknown"
+    #: An on-session payment cancelled before it succeeded (it never can now).
+    CANCELED = "canceled"
+
+
+class RefundStatus(enum.StrEnum):
+    """Where one refund stands."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+_E, _I = EnrollmentStatus, ItemStatus
+
+TERMINAL_ITEM_STATUSES: Final = frozenset(
+    {ItemStatus.PAID, ItemStatus.CANCELLED, ItemStatus.WAIVED}
+)
+#: Items that still expect money.
+OPEN_ITEM_STATUSES: Final = frozenset(set(ItemStatus) - TERMINAL_ITEM_STATUSES)
+
+
+@attrs.frozen
+class ItemState:
+    """What the enrollment status is derived from, per item."""
+
+    status: ItemStatus
+    due: date
+
+
+def derive_enrollment_status(
+    items: Iterable[ItemState],
+    *,
+    today: date,
+    cancelled: bool = False,
+    paused: bool = False,
+    open_ended: bool = False,
+) -> EnrollmentStatus:
+    """The enrollment status that its items imply, in this order.
+
+    cancelled / paused (explicit admin states); ``pending_payment`` while
+    nothing has been paid (or waived) yet and an item is due by ``today``,
+    whatever happened to it, so a first payment that failed never grants
+    access; ``suspended`` if an item is defaulted or needs a new payment
+    method; ``past_due`` if an item failed (retry pending) or waits for
+    authentication; ``completed`` when every item of a finite plan is paid,
+    waived or cancelled; else ``active``.
+    """
+    if cancelled:
+        return _E.CANCELLED
+    if paused:
+        return _E.PAUSED
+    states = list(items)
+    statuses = {s.status for s in states}
+    nothing_paid = not statuses & {_I.PAID, _I.WAIVED}
+    due_unpaid = any(s.status in OPEN_ITEM_STATUSES and s.due <= today for s in states)
+    if nothing_paid and due_unpaid:
+        return _E.PENDING_PAYMENT
+    if statuses & {_I.DEFAULTED, _I.REQUIRES_PAYMENT_METHOD}:
+        return _E.SUSPENDED
+    if statuses & {_I.FAILED, _I.REQUIRES_ACTION}:
+        return _E.PAST_DUE
+    if not open_ended and states and statuses <= TERMINAL_ITEM_STATUSES:
+        return _E.COMPLETED
+    return _E.ACTIVE
+
+
+def has_access(status: EnrollmentStatus, *, past_due_access: bool = True) -> bool:
+    """Whether the student may use the course: active, completed, and past_due by default."""
+    if status == _E.PAST_DUE:
+        return past_due_access
+    return status in (_E.ACTIVE, _E.COMPLETED)

@@ -1,0 +1,94 @@
+"""The state machine: the only way any status of a stored record changes.
+
+Four machines, one per kind of record: :data:`ENROLLMENT`, :data:`ITEM` (a
+scheduled payment), :data:`ATTEMPT` (one try at charging) and
+:data:`REFUND`, each a table of named transitions
+(:class:`~enrollpay.domain.machine.Transition`). The functions here apply
+them: each is a pure function of the current record and its inputs that
+returns a :class:`~enrollpay.domain.machine.Change` (the new record and the
+:class:`~enrollpay.domain.events.EventDraft` values it causes) or raises
+:class:`~enrollpay.errors.IllegalTransitionError` naming the record, its
+state and the transition. New records are made here too, in their initial
+state. The service stores a change and its events in one transaction.
+
+No other module constructs a record with a status or changes one
+(``tests/unit/test_architecture.py`` enforces it).
+"""
+
+from enrollpay.domain.machine import Change, Machine, Transition
+from enrollpay.domain.transitions.enrollments import (
+    cancel_enrollment,
+    open_enrollment,
+    pause_enrollment,
+    resume_enrollment,
+    sync_enrollment,
+)
+from enrollpay.domain.transitions.items import (
+    DeclineOutcome,
+    cancel_item,
+    decline_item,
+    mark_item_paid,
+    new_item,
+    no_card,
+    pause_item,
+    receive_on_item,
+    release_item,
+    requeue_item,
+    require_action_on_item,
+    reschedule_item,
+    resume_item,
+    start_processing,
+    waive_item,
+)
+from enrollpay.domain.transitions.payments import (
+    cancel_attempt,
+    decline_attempt,
+    lose_track,
+    new_attempt,
+    new_refund,
+    require_action_on_attempt,
+    resend_attempt,
+    settle_refund,
+    succeed_attempt,
+)
+from enrollpay.domain.transitions.table import ATTEMPT, ENROLLMENT, ITEM, MACHINES, REFUND
+
+__all__ = [
+    "ATTEMPT",
+    "ENROLLMENT",
+    "ITEM",
+    "MACHINES",
+    "REFUND",
+    "Change",
+    "DeclineOutcome",
+    "Machine",
+    "Transition",
+    "cancel_attempt",
+    "cancel_enrollment",
+    "cancel_item",
+    "decline_attempt",
+    "decline_item",
+    "lose_track",
+    "mark_item_paid",
+    "new_attempt",
+    "new_item",
+    "new_refund",
+    "no_card",
+    "open_enrollment",
+    "pause_enrollment",
+    "pause_item",
+    "receive_on_item",
+    "release_item",
+    "requeue_item",
+    "require_action_on_attempt",
+    "require_action_on_item",
+    "reschedule_item",
+    "resend_attempt",
+    "resume_enrollment",
+    "resume_item",
+    "settle_refund",
+    "start_processing",
+    "succeed_attempt",
+    "sync_enrollment",
+    "waive_item",
+]

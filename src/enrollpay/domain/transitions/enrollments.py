@@ -1,0 +1,229 @@
+"""Transitions of an enrollment (:data:`~enrollpay.domain.transitions.table.ENROLLMENT`).
+
+An enrollment's status follows from its items
+(:func:`~enrollpay.domain.lifecycle.derive_enrollment_status`) except for
+the explicit ``paused`` and ``cancelled``. Every change emits
+``enrollment.<status>`` and, when the student's access changes, one of
+``access.granted`` (the first time), ``access.restored``,
+``access.suspended`` or ``access.revoked`` (cancellation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import attrs
+
+from enrollpay.domain.events import EventDraft
+from enrollpay.domain.machine import Change
+from enrollpay.domain.money import Money
+from enrollpay.domain.plans import PaymentPlan, Subscription
+from enrollpay.domain.records import Enrollment, ScheduleItem
+from enrollpay.domain.statuses import (
+    EnrollmentStatus,
+    ItemState,
+    derive_enrollment_status,
+    has_access,
+)
+from enrollpay.domain.transitions.table import ENROLLMENT
+from enrollpay.errors import IllegalTransitionError
+
+__all__ = [
+    "cancel_enrollment",
+    "open_enrollment",
+    "pause_enrollment",
+    "resume_enrollment",
+    "sync_enrollment",
+]
+
+_E = EnrollmentStatus
+
+#: The event each status is announced with.
+_ANNOUNCED: Mapping[EnrollmentStatus, str] = {
+    _E.ACTIVE: "enrollment.activated",
+    _E.PENDING_PAYMENT: "enrollment.pending_payment",
+    _E.PAST_DUE: "enrollment.past_due",
+    _E.SUSPENDED: "enrollment.suspended",
+    _E.PAUSED: "enrollment.paused",
+    _E.COMPLETED: "enrollment.completed",
+    _E.CANCELLED: "enrollment.cancelled",
+}
+#: The transition that leads to a derived status (``active``: see ``_to_active``).
+_SYNC_MOVES: Mapping[EnrollmentStatus, str] = {
+    _E.PENDING_PAYMENT: "await_payment",
+    _E.PAST_DUE: "fall_past_due",
+    _E.SUSPENDED: "suspend",
+    _E.COMPLETED: "complete",
+}
+
+
+def _open_ended(plan: PaymentPlan) -> bool:
+    return isinstance(plan, Subscription) and plan.cycles is None
+
+
+def _derived(
+    plan: PaymentPlan, items: Iterable[ScheduleItem], *, today: date, paused: bool = False
+) -> EnrollmentStatus:
+    return derive_enrollment_status(
+        (ItemState(i.status, i.due) for i in items),
+        today=today,
+        paused=paused,
+        open_ended=_open_ended(plan),
+    )
+
+
+def _access_events(
+    enrollment_id: str,
+    before: EnrollmentStatus | None,
+    after: EnrollmentStatus,
+    *,
+    at: datetime,
+    past_due_access: bool,
+) -> tuple[EventDraft, ...]:
+    had = before is not None and has_access(before, past_due_access=past_due_access)
+    has = has_access(after, past_due_access=past_due_access)
+    if had == has:
+        return ()
+    if has:
+        first = before in (None, _E.PENDING_PAYMENT)
+        kind = "access.granted" if first else "access.restored"
+    else:
+        kind = "access.revoked" if after == _E.CANCELLED else "access.suspended"
+    return (EventDraft(kind, enrollment_id, at, {"status": str(after)}),)
+
+
+def _move(
+    enrollment: Enrollment,
+    name: str,
+    *,
+    at: datetime,
+    past_due_access: bool,
+    wanted: EnrollmentStatus | None = None,
+    **changes: Any,
+) -> Change[Enrollment]:
+    before = enrollment.status
+    try:
+        after = ENROLLMENT.target(name, before, wanted)
+    except IllegalTransitionError as e:
+        raise IllegalTransitionError(
+            e.record, state=e.state, transition=name, record_id=enrollment.id
+        ) from None
+    record = attrs.evolve(enrollment, status=after, updated_at=at, **changes)
+    kind = "enrollment.resumed" if name == "resume" else _ANNOUNCED[after]
+    announced = EventDraft(kind, enrollment.id, at, {"from": str(before), "to": str(after)})
+    access = _access_events(enrollment.id, before, after, at=at, past_due_access=past_due_access)
+    return Change(record, (announced, *access))
+
+
+def open_enrollment(
+    *,
+    enrollment_id: str,
+    user_id: str,
+    product_id: str,
+    plan: PaymentPlan,
+    price: Money,
+    start_date: date,
+    items: Iterable[ScheduleItem],
+    today: date,
+    at: datetime,
+    metadata: Mapping[str, Any] | None = None,
+    past_due_access: bool = True,
+) -> Change[Enrollment]:
+    """A new enrollment in the status its items imply (``enrollment.created``).
+
+    Nothing due yet (a trial, a later start) makes it active at once, with
+    ``enrollment.activated`` and ``access.granted``.
+    """
+    status = _derived(plan, items, today=today)
+    if status not in ENROLLMENT.initial:
+        raise IllegalTransitionError("enrollment", state=str(status), transition="open")
+    record = Enrollment(
+        id=enrollment_id,
+        user_id=user_id,
+        product_id=product_id,
+        status=status,
+        plan=plan,
+        price=price,
+        start_date=start_date,
+        created_at=at,
+        updated_at=at,
+        metadata=metadata,
+    )
+    created = EventDraft(
+        "enrollment.created",
+        enrollment_id,
+        at,
+        {"user_id": user_id, "product_id": product_id, "status": str(status)},
+    )
+    events: tuple[EventDraft, ...] = (created,)
+    if status == _E.ACTIVE:
+        events += (EventDraft("enrollment.activated", enrollment_id, at, {"to": "active"}),)
+    events += _access_events(enrollment_id, None, status, at=at, past_due_access=past_due_access)
+    return Change(record, events)
+
+
+def sync_enrollment(
+    enrollment: Enrollment,
+    items: Iterable[ScheduleItem],
+    *,
+    today: date,
+    at: datetime,
+    past_due_access: bool = True,
+) -> Change[Enrollment]:
+    """Move the enrollment to the status its items imply, by the named transition.
+
+    No change (and no event) when it is there already, or when it is paused
+    or cancelled (explicit states the items do not override).
+    """
+    if enrollment.status in (_E.PAUSED, _E.CANCELLED):
+        return Change(enrollment)
+    target = _derived(enrollment.plan, items, today=today)
+    if target == enrollment.status:
+        return Change(enrollment)
+    if target == _E.ACTIVE:
+        name = "activate" if enrollment.status == _E.PENDING_PAYMENT else "restore"
+    else:
+        name = _SYNC_MOVES[target]
+    return _move(enrollment, name, at=at, past_due_access=past_due_access)
+
+
+def pause_enrollment(
+    enrollment: Enrollment, *, on: date, at: datetime, past_due_access: bool = True
+) -> Change[Enrollment]:
+    """Pause the enrollment from ``on`` (its items are paused separately)."""
+    return _move(enrollment, "pause", at=at, past_due_access=past_due_access, paused_on=on)
+
+
+def resume_enrollment(
+    enrollment: Enrollment,
+    items: Iterable[ScheduleItem],
+    *,
+    today: date,
+    at: datetime,
+    past_due_access: bool = True,
+) -> Change[Enrollment]:
+    """Resume a paused enrollment into the status its (resumed) items imply."""
+    target = _derived(enrollment.plan, items, today=today)
+    return _move(
+        enrollment, "resume", at=at, past_due_access=past_due_access, wanted=target, paused_on=None
+    )
+
+
+def cancel_enrollment(
+    enrollment: Enrollment,
+    *,
+    reason: str | None,
+    at: datetime,
+    past_due_access: bool = True,
+) -> Change[Enrollment]:
+    """End the enrollment (``enrollment.cancelled``; ``access.revoked`` if it had access)."""
+    return _move(
+        enrollment,
+        "cancel",
+        at=at,
+        past_due_access=past_due_access,
+        cancelled_at=at,
+        cancel_reason=reason,
+    )

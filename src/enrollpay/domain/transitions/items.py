@@ -1,0 +1,227 @@
+"""Transitions of a scheduled payment (:data:`~enrollpay.domain.transitions.table.ITEM`)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+import attrs
+
+from enrollpay.domain.events import EventDraft
+from enrollpay.domain.machine import Change
+from enrollpay.domain.money import Money
+from enrollpay.domain.records import ScheduleItem
+from enrollpay.domain.schedule import ScheduleLine
+from enrollpay.domain.statuses import ItemStatus
+from enrollpay.domain.transitions.table import ITEM
+from enrollpay.errors import IllegalTransitionError
+
+__all__ = [
+    "DeclineOutcome",
+    "cancel_item",
+    "decline_item",
+    "mark_item_paid",
+    "new_item",
+    "no_card",
+    "pause_item",
+    "receive_on_item",
+    "release_item",
+    "requeue_item",
+    "require_action_on_item",
+    "reschedule_item",
+    "resume_item",
+    "start_processing",
+    "waive_item",
+]
+
+#: What the retry policy decided after a decline (see ``decide_after_decline``).
+DeclineOutcome = Literal["retry", "default", "requires_payment_method", "requires_action"]
+
+_DECLINE_MOVES: dict[str, tuple[str, str]] = {
+    "retry": ("fail", "payment.failed"),
+    "default": ("default", "installment.defaulted"),
+    "requires_payment_method": ("require_payment_method", "installment.requires_payment_method"),
+    "requires_action": ("require_action", "installment.requires_action"),
+}
+
+
+def money_data(amount: Money) -> dict[str, Any]:
+    """A JSON-ready amount for event data."""
+    return {"minor": amount.minor, "currency": amount.currency}
+
+
+def _move(
+    item: ScheduleItem,
+    name: str,
+    at: datetime,
+    kind: str | None = None,
+    data: dict[str, Any] | None = None,
+    **changes: Any,
+) -> Change[ScheduleItem]:
+    try:
+        status = ITEM.target(name, item.status)
+    except IllegalTransitionError as e:
+        raise IllegalTransitionError(
+            e.record, state=e.state, transition=name, record_id=item.id
+        ) from None
+    record = attrs.evolve(item, status=status, updated_at=at, **changes)
+    if kind is None:
+        return Change(record)
+    payload = {"item_id": item.id, "seq": item.seq, **(data or {})}
+    return Change(record, (EventDraft(kind, item.enrollment_id, at, payload),))
+
+
+def new_item(*, item_id: str, enrollment_id: str, line: ScheduleLine, at: datetime) -> ScheduleItem:
+    """A scheduled item for one line of a schedule (its initial state)."""
+    return ScheduleItem(
+        id=item_id,
+        enrollment_id=enrollment_id,
+        seq=line.seq,
+        kind=line.kind,
+        due=line.due,
+        amount=line.amount,
+        status=ItemStatus.SCHEDULED,
+        amount_paid=Money.zero(line.amount.currency),
+        updated_at=at,
+    )
+
+
+def start_processing(
+    item: ScheduleItem, *, at: datetime, lease_until: datetime | None = None
+) -> Change[ScheduleItem]:
+    """A charge of the item is under way (``lease_until``: how long it may take)."""
+    if lease_until is None:
+        return _move(item, "start_processing", at)
+    return _move(item, "start_processing", at, lease_until=lease_until)
+
+
+def release_item(item: ScheduleItem, *, at: datetime) -> Change[ScheduleItem]:
+    """The charge was not made: the item is collectible again."""
+    return _move(item, "release", at, lease_until=None)
+
+
+def mark_item_paid(item: ScheduleItem, *, amount_paid: Money, at: datetime) -> Change[ScheduleItem]:
+    """Paid in full: ``amount_paid`` covers the amount (``installment.paid``)."""
+    return _move(
+        item,
+        "mark_paid",
+        at,
+        "installment.paid",
+        {"amount": money_data(item.amount), "paid": money_data(amount_paid)},
+        amount_paid=amount_paid,
+        paid_at=at,
+        lease_until=None,
+        next_attempt_at=None,
+    )
+
+
+def receive_on_item(item: ScheduleItem, *, amount: Money, at: datetime) -> Change[ScheduleItem]:
+    """Money received for the item, by charge or by hand: the one partial-payment rule.
+
+    ``paid = amount_paid + amount``. When ``paid >= amount`` the item is paid
+    (an excess is the caller's to record). Otherwise the payment is partial:
+    a charge that was processing leaves the item scheduled for the rest; a
+    payment by hand leaves its status as it is. Either way the lease ends.
+    """
+    paid = item.amount_paid + amount
+    if paid >= item.amount:
+        return mark_item_paid(item, amount_paid=paid, at=at)
+    name = "settle_part" if item.status == ItemStatus.PROCESSING else "receive_part"
+    data = {"received": money_data(amount), "paid": money_data(paid)}
+    return _move(
+        item, name, at, "installment.partially_paid", data, amount_paid=paid, lease_until=None
+    )
+
+
+def decline_item(
+    item: ScheduleItem,
+    *,
+    outcome: DeclineOutcome,
+    failures: int,
+    retry_at: datetime | None,
+    decline_code: str | None,
+    at: datetime,
+) -> Change[ScheduleItem]:
+    """Apply the retry policy's decision after a decline.
+
+    ``retry``: failed, retried at ``retry_at`` (``payment.failed`` with the
+    next retry time); ``default``: retries exhausted; ``requires_payment_method``:
+    a hard decline; ``requires_action``: the customer must authenticate.
+    """
+    name, kind = _DECLINE_MOVES[outcome]
+    data = {
+        "decline_code": decline_code,
+        "failures": failures,
+        "next_retry_at": None if retry_at is None else retry_at.isoformat(),
+    }
+    return _move(
+        item,
+        name,
+        at,
+        kind,
+        data,
+        failures=failures,
+        next_attempt_at=retry_at,
+        lease_until=None,
+        last_decline_code=decline_code,
+    )
+
+
+def require_action_on_item(item: ScheduleItem, *, at: datetime) -> Change[ScheduleItem]:
+    """The customer must authenticate the payment (``installment.requires_action``)."""
+    return _move(item, "require_action", at, "installment.requires_action", lease_until=None)
+
+
+def requeue_item(item: ScheduleItem, *, at: datetime) -> Change[ScheduleItem]:
+    """A new card makes a card-less or defaulted item collectible: retry it now."""
+    return _move(item, "requeue", at, next_attempt_at=at, lease_until=None)
+
+
+def no_card(item: ScheduleItem, *, at: datetime) -> Change[ScheduleItem]:
+    """Due, but there is no saved card: wait for one."""
+    return _move(
+        item,
+        "require_payment_method",
+        at,
+        "installment.requires_payment_method",
+        {"reason": "no saved payment method"},
+        lease_until=None,
+    )
+
+
+def pause_item(item: ScheduleItem, *, at: datetime) -> Change[ScheduleItem]:
+    """The enrollment is paused: the item waits."""
+    return _move(item, "pause", at, lease_until=None)
+
+
+def resume_item(item: ScheduleItem, *, due: date, at: datetime) -> Change[ScheduleItem]:
+    """The enrollment goes on: the item is scheduled again, due on ``due``."""
+    return _move(item, "resume", at, due=due, next_attempt_at=None)
+
+
+def reschedule_item(item: ScheduleItem, *, due: date, at: datetime) -> Change[ScheduleItem]:
+    """A new due date; the item is retried afresh (a paused item stays paused)."""
+    name = "reschedule_paused" if item.status == ItemStatus.PAUSED else "reschedule"
+    return _move(
+        item,
+        name,
+        at,
+        "installment.rescheduled",
+        {"from": item.due.isoformat(), "to": due.isoformat()},
+        due=due,
+        failures=0,
+        next_attempt_at=None,
+        lease_until=None,
+    )
+
+
+def waive_item(item: ScheduleItem, *, at: datetime) -> Change[ScheduleItem]:
+    """Nothing more is owed on the item (``installment.waived``)."""
+    return _move(item, "waive", at, "installment.waived", lease_until=None, next_attempt_at=None)
+
+
+def cancel_item(item: ScheduleItem, *, at: datetime) -> Change[ScheduleItem]:
+    """The item will never be collected (``installment.cancelled``)."""
+    return _move(
+        item, "cancel", at, "installment.cancelled", lease_until=None, next_attempt_at=None
+    )

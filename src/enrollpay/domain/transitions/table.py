@@ -1,0 +1,146 @@
+"""The declared table: every named transition of the four machines.
+
+One :class:`~enrollpay.domain.machine.Machine` per kind of record. A
+transition whose targets are empty keeps the status as it is (it changes
+other fields, and is legal only from its sources).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from enrollpay.domain.machine import Machine, Transition
+from enrollpay.domain.statuses import AttemptStatus, EnrollmentStatus, ItemStatus, RefundStatus
+
+__all__ = ["ATTEMPT", "ENROLLMENT", "ITEM", "MACHINES", "REFUND"]
+
+_E, _I, _A, _R = EnrollmentStatus, ItemStatus, AttemptStatus, RefundStatus
+
+
+def _t(name: str, sources: Iterable[Any], targets: Iterable[Any], doc: str) -> Transition[Any]:
+    return Transition(name, frozenset(sources), frozenset(targets), doc)
+
+
+_LIVE = (_E.PENDING_PAYMENT, _E.ACTIVE, _E.PAST_DUE, _E.SUSPENDED)
+
+ENROLLMENT: Final[Machine[EnrollmentStatus]] = Machine.declare(
+    "enrollment",
+    EnrollmentStatus,
+    (_E.PENDING_PAYMENT, _E.ACTIVE),
+    _t("activate", [_E.PENDING_PAYMENT], [_E.ACTIVE], "the first payment cleared"),
+    _t("restore", [_E.PAST_DUE, _E.SUSPENDED], [_E.ACTIVE], "the arrears are paid"),
+    _t(
+        "fall_past_due",
+        [_E.PENDING_PAYMENT, _E.ACTIVE, _E.SUSPENDED],
+        [_E.PAST_DUE],
+        "a payment failed and a retry is pending",
+    ),
+    _t(
+        "suspend",
+        [_E.PENDING_PAYMENT, _E.ACTIVE, _E.PAST_DUE],
+        [_E.SUSPENDED],
+        "retries are exhausted or the card needs replacing",
+    ),
+    _t(
+        "await_payment",
+        [_E.ACTIVE, _E.PAST_DUE, _E.SUSPENDED],
+        [_E.PENDING_PAYMENT],
+        "nothing is paid yet and an item is due",
+    ),
+    _t("complete", _LIVE, [_E.COMPLETED], "every item of a finite plan is settled"),
+    _t("pause", _LIVE, [_E.PAUSED], "an administrator pauses the enrollment"),
+    _t("resume", [_E.PAUSED], [*_LIVE, _E.COMPLETED], "collection starts again"),
+    _t("cancel", [*_LIVE, _E.PAUSED, _E.COMPLETED], [_E.CANCELLED], "the enrollment ends"),
+)
+
+_OPEN = frozenset(ItemStatus) - {_I.PAID, _I.CANCELLED, _I.WAIVED}
+_CHARGEABLE = (
+    _I.SCHEDULED,
+    _I.FAILED,
+    _I.REQUIRES_ACTION,
+    _I.REQUIRES_PAYMENT_METHOD,
+    _I.DEFAULTED,
+)
+
+ITEM: Final[Machine[ItemStatus]] = Machine.declare(
+    "schedule item",
+    ItemStatus,
+    (_I.SCHEDULED,),
+    _t("start_processing", _CHARGEABLE, [_I.PROCESSING], "a charge is being made"),
+    _t("release", [_I.PROCESSING], [_I.SCHEDULED], "the charge was not made; collect later"),
+    _t("mark_paid", _OPEN, [_I.PAID], "the item is paid in full"),
+    _t("settle_part", [_I.PROCESSING], [_I.SCHEDULED], "a charge paid part of the item"),
+    _t("receive_part", _OPEN - {_I.PROCESSING}, [], "part of the item was paid by hand"),
+    _t("fail", [_I.PROCESSING, _I.REQUIRES_ACTION], [_I.FAILED], "declined; a retry is planned"),
+    _t("default", [_I.PROCESSING], [_I.DEFAULTED], "declined and retries are exhausted"),
+    _t(
+        "require_payment_method",
+        [_I.SCHEDULED, _I.PROCESSING, _I.FAILED, _I.REQUIRES_ACTION],
+        [_I.REQUIRES_PAYMENT_METHOD],
+        "no card, or the card was refused for good",
+    ),
+    _t(
+        "require_action",
+        [_I.PROCESSING, _I.FAILED, _I.REQUIRES_PAYMENT_METHOD, _I.REQUIRES_ACTION],
+        [_I.REQUIRES_ACTION],
+        "the customer must authenticate",
+    ),
+    _t("requeue", [_I.REQUIRES_PAYMENT_METHOD, _I.DEFAULTED], [_I.FAILED], "a new card: retry now"),
+    _t("pause", [_I.SCHEDULED, _I.FAILED], [_I.PAUSED], "the enrollment is paused"),
+    _t("resume", [_I.PAUSED], [_I.SCHEDULED], "the enrollment goes on"),
+    _t(
+        "reschedule",
+        [_I.SCHEDULED, _I.FAILED, _I.DEFAULTED, _I.REQUIRES_PAYMENT_METHOD],
+        [_I.SCHEDULED],
+        "a new due date; retried afresh",
+    ),
+    _t("reschedule_paused", [_I.PAUSED], [], "a new due date while paused"),
+    _t("waive", _OPEN - {_I.PROCESSING}, [_I.WAIVED], "nothing more is owed on it"),
+    _t("cancel", _OPEN, [_I.CANCELLED], "it will never be collected"),
+)
+
+ATTEMPT: Final[Machine[AttemptStatus]] = Machine.declare(
+    "payment attempt",
+    AttemptStatus,
+    (_A.PENDING,),
+    _t(
+        "succeed",
+        [_A.PENDING, _A.UNKNOWN, _A.REQUIRES_ACTION, _A.FAILED],
+        [_A.SUCCEEDED],
+        "the gateway took the money",
+    ),
+    _t(
+        "decline",
+        [_A.PENDING, _A.UNKNOWN, _A.REQUIRES_ACTION],
+        [_A.FAILED],
+        "the gateway refused the charge",
+    ),
+    _t(
+        "require_action",
+        [_A.PENDING, _A.UNKNOWN, _A.FAILED],
+        [_A.REQUIRES_ACTION],
+        "the customer must authenticate",
+    ),
+    _t("lose_track", [_A.PENDING], [_A.UNKNOWN], "sent, but the outcome is unknown"),
+    _t("resend", [_A.UNKNOWN], [_A.PENDING], "never arrived: send again with the same key"),
+    _t(
+        "cancel",
+        [_A.PENDING, _A.UNKNOWN, _A.REQUIRES_ACTION, _A.FAILED],
+        [_A.CANCELED],
+        "the payment was cancelled and can never succeed",
+    ),
+)
+
+REFUND: Final[Machine[RefundStatus]] = Machine.declare(
+    "refund",
+    RefundStatus,
+    (_R.PENDING, _R.SUCCEEDED),
+    _t("succeed", [_R.PENDING, _R.FAILED], [_R.SUCCEEDED], "the money went back"),
+    _t("fail", [_R.PENDING, _R.SUCCEEDED], [_R.FAILED], "the gateway could not refund"),
+)
+
+#: Every machine by the kind of record it governs.
+MACHINES: Final[Mapping[str, Machine[Any]]] = {
+    m.record: m for m in (ENROLLMENT, ITEM, ATTEMPT, REFUND)
+}
