@@ -20,7 +20,7 @@ extensions = [
 
 source_suffix = {".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_generated", "Thumbs.db", ".DS_Store"]
 
 # -- MyST ---------------------------------------------------------------------
 
@@ -40,3 +40,36 @@ python_use_unqualified_type_names = True
 
 html_theme = "furo"
 html_title = f"enrollpay {release}"
+
+# -- generated pages ----------------------------------------------------------
+# The state diagrams in architecture.md come from the declared machines at
+# every build, so they cannot drift from the code.
+
+
+def _write_state_pages() -> None:
+    from pathlib import Path  # noqa: PLC0415 - build-time only
+
+    from enrollpay.domain.transitions import MACHINES  # noqa: PLC0415
+
+    out = Path(__file__).parent / "_generated"
+    out.mkdir(exist_ok=True)
+    parts = []
+    for machine in MACHINES.values():
+        parts.append(f"### The {machine.record}\n")
+        parts.append("| transition | from | to | meaning |")
+        parts.append("|---|---|---|---|")
+        for move in machine.transitions.values():
+            sources = ", ".join(f"`{s}`" for s in sorted(move.sources))
+            targets = ", ".join(f"`{s}`" for s in sorted(move.targets)) or "(status kept)"
+            parts.append(f"| `{move.name}` | {sources} | {targets} | {move.doc} |")
+        initial = ", ".join(f"`{s}`" for s in sorted(machine.initial))
+        terminal = ", ".join(f"`{s}`" for s in sorted(machine.terminal())) or "none"
+        parts.append(f"\nStarts in {initial}; terminal: {terminal}.\n")
+        parts.append("```text\n" + machine.mermaid() + "\n```\n")
+    text = "\n".join(parts)
+    target = out / "state-machines.md"
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+
+
+_write_state_pages()

@@ -27,4 +27,4 @@ pytest_collect_file = Sybil(
 ).pytest()
 
 # The HTML build is output, not source: never collect anything below it.
-collect_ignore = ["_build"]
+collect_ignore = ["_build", "_generated"]
