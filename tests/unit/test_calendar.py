@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from enrollpay.domain.calendar import Interval, days_between, due_date, ensure_aware
 from enrollpay.errors import InvalidInputError, NaiveDatetimeError
+from enrollpay.testing.strategies import dates, intervals
 
-from .strategies import UNITS, dates, intervals, relative_steps
+from .helpers import UNITS, relative_steps
 
 
 def test_constructors_name_their_unit() -> None:
@@ -76,7 +77,7 @@ def test_parse_refuses_unknown_units_and_zero_counts() -> None:
         Interval.parse("0 days")
 
 
-@given(intervals)
+@given(intervals())
 def test_str_round_trips_through_parse(interval: Interval) -> None:
     """parse(str(interval)) == interval, singular and plural."""
     assert Interval.parse(str(interval)) == interval
@@ -122,14 +123,14 @@ def test_due_date_refuses_negative_indexes() -> None:
         due_date(date(2027, 1, 1), Interval.days(1), -1)
 
 
-@given(dates, st.sampled_from(UNITS), st.integers(1, 6), st.integers(0, 120))
+@given(dates(), st.sampled_from(UNITS), st.integers(1, 6), st.integers(0, 120))
 def test_due_date_is_anchored(anchor: date, unit: str, count: int, index: int) -> None:
     """The i-th date is anchor + i*interval computed directly, never by repeated steps."""
     expected = anchor + relative_steps(unit, count * index)
     assert due_date(anchor, Interval(unit, count), index) == expected  # type: ignore[arg-type]
 
 
-@given(dates, dates)
+@given(dates(), dates())
 def test_days_between_counts_whole_days(start: date, end: date) -> None:
     """days_between is end - start in days, negative when end is earlier."""
     assert days_between(start, end) == (end - start).days

@@ -31,8 +31,7 @@ from enrollpay.errors import (
     PlanNotOffered,
     UnknownCurrencyError,
 )
-
-from .strategies import any_plans
+from enrollpay.testing.strategies import plans
 
 THREE_MONTHLY = Installments(3)
 TWELVE_MONTHLY = Installments(12)
@@ -333,7 +332,7 @@ def test_eligible_plans_starts_with_the_pinned_plan() -> None:
     )
 
 
-@given(any_plans())
+@given(plans())
 def test_detect_always_returns_an_eligible_plan(plan: PaymentPlan) -> None:
     """Whatever is pinned, detection's choice is the first eligible plan."""
     subject = product(pinned=plan)
@@ -388,7 +387,7 @@ def test_plan_to_data_shapes() -> None:
     }
 
 
-@given(any_plans())
+@given(plans())
 def test_plan_data_round_trips_through_json(plan: PaymentPlan) -> None:
     """plan_from_data(json(plan_to_data(p))) == p for every plan."""
     data = json.loads(json.dumps(plan_to_data(plan)))
@@ -481,7 +480,7 @@ def test_parse_plan_passes_domain_errors_through(text: str, error: type[Exceptio
     assert "bad plan spec" not in str(info.value)
 
 
-@given(any_plans())
+@given(plans())
 def test_parse_plan_round_trips_a_spec_written_from_plan_fields(plan: PaymentPlan) -> None:
     """A spec written from a plan's fields parses back to the same plan."""
     parts: list[str] = []

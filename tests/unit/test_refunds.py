@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from enrollpay.domain.money import Money
 from enrollpay.domain.refunds import RefundLine, RefundPolicy, RefundQuote, quote_refund
 from enrollpay.errors import CurrencyMismatchError, InvalidInputError
-
-from .strategies import currencies, dates
+from enrollpay.testing.strategies import currencies, dates, refund_policies
 
 START, END = date(2027, 1, 1), date(2028, 1, 1)
 
@@ -251,20 +250,16 @@ def test_service_must_last_at_least_a_day(end: date) -> None:
 @st.composite
 def refund_cases(draw: st.DrawFn) -> tuple[RefundPolicy, Money, Money, date, date]:
     """A policy, price, amount paid and service period in one drawn currency."""
-    currency = draw(currencies)
+    currency = draw(currencies())
 
     def amount(low: int, high: int) -> Money:
         return Money(draw(st.integers(min_value=low, max_value=high)), currency)
 
     price = amount(1, 10**9)
     paid = amount(0, 2 * price.minor)
-    policy = RefundPolicy(
-        cooling_off_days=draw(st.integers(min_value=0, max_value=60)),
-        proration=draw(st.sampled_from(("time", "none"))),
-        non_refundable=draw(st.none() | st.just(amount(0, 2 * price.minor))),
-        admin_fee=draw(st.none() | st.just(amount(0, price.minor))),
-    )
-    start = draw(dates)
+    # fees from nothing up to twice the price: past the price, retained is capped
+    policy = draw(refund_policies(currency, max_fee_minor=2 * price.minor))
+    start = draw(dates())
     end = start + timedelta(days=draw(st.integers(min_value=1, max_value=3 * 366)))
     return policy, price, paid, start, end
 

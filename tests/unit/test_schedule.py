@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 from dateutil.relativedelta import relativedelta
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from enrollpay.domain.calendar import Interval
-from enrollpay.domain.money import Money, round_half_up
-from enrollpay.domain.plans import Deposit, FullPayment, Installments, PaymentPlan, Subscription
+from enrollpay.domain.money import Money
+from enrollpay.domain.plans import Deposit, FullPayment, Installments, Subscription
 from enrollpay.domain.schedule import (
     DEFAULT_HORIZON,
     ScheduleLine,
@@ -19,16 +19,15 @@ from enrollpay.domain.schedule import (
     subscription_line,
 )
 from enrollpay.errors import PlanError
-
-from .strategies import (
-    UNITS,
+from enrollpay.testing.strategies import (
+    ScheduleCase,
     currencies,
     dates,
     granularities,
-    intervals,
-    percents,
-    relative_steps,
+    schedule_cases,
 )
+
+from .helpers import UNITS, relative_steps
 
 START = date(2027, 3, 15)
 
@@ -232,41 +231,10 @@ def test_deposit_errors_surface_from_build_schedule() -> None:
 # --- properties -----------------------------------------------------------------------
 
 
-@st.composite
-def finite_cases(draw: st.DrawFn) -> tuple[PaymentPlan, Money, int]:
-    """A full or installment plan, a price that fits it, and a granularity."""
-    currency = draw(currencies)
-    granularity = draw(granularities)
-    count = draw(st.integers(min_value=1, max_value=120))
-    kind = draw(st.sampled_from(("full", "plain", "percent", "fixed")))
-    # enough units for a deposit of at least one step plus one step per installment
-    units = draw(st.integers(min_value=count + 1, max_value=10**9))
-    price = Money(units * granularity, currency)
-    plan: PaymentPlan
-    if kind == "full":
-        plan = FullPayment()
-    elif kind == "plain":
-        plan = Installments(count, draw(intervals))
-    elif kind == "percent":
-        percent = draw(percents)
-        # the deposit rounds half-up; percents have two places, so this is exact
-        deposit_units = round_half_up(int(percent * 100) * units, 100 * 100)
-        assume(deposit_units > 0 and units - deposit_units >= count)
-        plan = Installments(count, draw(intervals), Deposit.percent(percent))
-    else:
-        deposit_units = draw(st.integers(min_value=1, max_value=units - count))
-        plan = Installments(
-            count, draw(intervals), Deposit.fixed(Money(deposit_units * granularity, currency))
-        )
-    return plan, price, granularity
-
-
-@given(finite_cases(), dates)
-def test_finite_schedules_sum_to_the_price_on_non_decreasing_dates(
-    case: tuple[PaymentPlan, Money, int], start: date
-) -> None:
+@given(schedule_cases(kinds={"full", "installments"}))
+def test_finite_schedules_sum_to_the_price_on_non_decreasing_dates(case: ScheduleCase) -> None:
     """Amounts sum to the price, are positive multiples of g; dates never go back."""
-    plan, price, granularity = case
+    plan, price, start, granularity = case.plan, case.price, case.start, case.granularity
     lines = build_schedule(plan, price, start, granularity=granularity)
     assert sum(line.amount.minor for line in lines) == price.minor
     assert all(line.amount.currency == price.currency for line in lines)
@@ -277,7 +245,7 @@ def test_finite_schedules_sum_to_the_price_on_non_decreasing_dates(
     assert [line.seq for line in lines] == list(range(1, len(lines) + 1))
 
 
-@given(dates, st.sampled_from(UNITS), st.integers(min_value=1, max_value=3), st.booleans())
+@given(dates(), st.sampled_from(UNITS), st.integers(min_value=1, max_value=3), st.booleans())
 def test_installment_dates_are_anchored_over_120_periods(
     start: date, unit: str, count: int, with_deposit: bool
 ) -> None:
@@ -290,7 +258,7 @@ def test_installment_dates_are_anchored_over_120_periods(
         assert line.due == start + relative_steps(unit, count * i)
 
 
-@given(dates, st.integers(min_value=0, max_value=60))
+@given(dates(), st.integers(min_value=0, max_value=60))
 def test_monthly_subscription_dates_are_anchored_over_120_periods(start: date, trial: int) -> None:
     """Period i is (start + trial) + relativedelta(months=i), never built step by step."""
     plan = Subscription(Interval.months(1), cycles=120, trial_days=trial)
@@ -301,11 +269,11 @@ def test_monthly_subscription_dates_are_anchored_over_120_periods(start: date, t
 
 
 @given(
-    currencies,
-    granularities,
+    currencies(),
+    granularities(),
     st.integers(min_value=1, max_value=10**6),
     st.integers(min_value=1, max_value=40),
-    dates,
+    dates(),
 )
 def test_subscription_lines_are_whole_periods_of_the_amount(
     currency: str, granularity: int, units: int, cycles: int, start: date

@@ -1,5 +1,8 @@
 """The public test kit: a fake gateway, a frozen clock, predictable ids, fixtures.
 
+Hypothesis strategies live in :mod:`enrollpay.testing.strategies`, imported
+on demand (they need the ``testing`` extra), never from here.
+
 >>> from datetime import UTC, datetime
 >>> from enrollpay import Money, PaymentSystem
 >>> from enrollpay.storage.memory import InMemoryStore
