@@ -114,9 +114,13 @@ def test_migrations_ship_inside_the_package() -> None:
     by_user = importlib.import_module(
         "enrollpay.storage.sql.migrations.versions.0003_enrollments_user_index"
     )
+    outbox = importlib.import_module(
+        "enrollpay.storage.sql.migrations.versions.0004_outbox_and_canceled_attempts"
+    )
     assert (initial.revision, initial.down_revision) == ("0001", None)
     assert (claim.revision, claim.down_revision) == ("0002", "0001")
-    assert (by_user.revision, by_user.down_revision) == (HEAD, "0002")
+    assert (by_user.revision, by_user.down_revision) == ("0003", "0002")
+    assert (outbox.revision, outbox.down_revision) == (HEAD, "0003")
 
 
 def _seed_at(url: str, revision: str, items: list[ScheduleItem] | None = None) -> None:

@@ -17,7 +17,14 @@ from enrollpay.ports.gateway import (
     PaymentSession,
     SubscriptionInfo,
 )
-from enrollpay.ports.store import AuditDraft, ItemQuery, ReportQueries, Store, StoreTransaction
+from enrollpay.ports.store import (
+    AuditDraft,
+    EventOutbox,
+    ItemQuery,
+    ReportQueries,
+    Store,
+    StoreTransaction,
+)
 
 __all__ = [
     "AuditDraft",
@@ -25,6 +32,7 @@ __all__ = [
     "ChargeStatus",
     "Clock",
     "EventKind",
+    "EventOutbox",
     "Gateway",
     "GatewayEvent",
     "GatewayRefund",

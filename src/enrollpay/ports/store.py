@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from enrollpay.domain.events import DomainEvent
 from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.plans import PlanRule
 from enrollpay.domain.records import (
@@ -32,7 +33,7 @@ from enrollpay.reports import (
     StatusBreakdown,
 )
 
-__all__ = ["AuditDraft", "ItemQuery", "ReportQueries", "Store", "StoreTransaction"]
+__all__ = ["AuditDraft", "EventOutbox", "ItemQuery", "ReportQueries", "Store", "StoreTransaction"]
 
 
 @attrs.frozen
@@ -90,7 +91,68 @@ class ReportQueries(Protocol):
         ...
 
 
-class StoreTransaction(ReportQueries, Protocol):
+class EventOutbox(Protocol):
+    """The transactional outbox: domain events stored with the changes that caused them.
+
+    Events added in a unit of work become visible to other transactions
+    when it commits, and vanish with it when it rolls back, so an event
+    exists exactly when its state change does. Each event gets the next
+    value of one store-wide increasing sequence as it is added: that
+    sequence is the order of occurrence, in which events are listed and
+    delivered.
+
+    Delivery is guarded by one store-wide *dispatch lease*, not by locking
+    events one by one (``SKIP LOCKED``). Events must reach the handler in
+    the order they occurred, and no event may be delivered by two
+    dispatchers at once; with per-event locks a second dispatcher would
+    skip a locked event and deliver the next one before it. A single lease
+    holder at a time gives both guarantees, and a lease that expires (its
+    dispatcher crashed) frees itself.
+    """
+
+    def add_events(self, events: Sequence[DomainEvent]) -> None:
+        """Append ``events`` to the outbox, in the given order, within this transaction.
+
+        ``DuplicateError`` if an event id is stored already (or repeated in
+        ``events``); then none of ``events`` is added.
+        """
+        ...
+
+    def pending_events(self, *, limit: int) -> list[DomainEvent]:
+        """Up to ``limit`` undelivered events, in the order they occurred."""
+        ...
+
+    def list_events(
+        self, *, delivered: bool | None = None, limit: int | None = None
+    ) -> list[DomainEvent]:
+        """Events in the order they occurred, optionally only (un)delivered ones."""
+        ...
+
+    def mark_event_delivered(self, event_id: str, *, holder: str, at: datetime) -> bool:
+        """Record that ``event_id`` was delivered at ``at``, if ``holder`` still has the lease.
+
+        The lease is held when ``holder`` took it and it runs past ``at``.
+        False (nothing changes) when it is not; True when the event is now
+        marked, or was marked already (it keeps its first delivery time).
+        ``StorageError`` for an unknown event while the lease is held.
+        """
+        ...
+
+    def acquire_dispatch_lease(self, *, holder: str, now: datetime, until: datetime) -> bool:
+        """Take the dispatch lease for ``holder`` until ``until``; False if someone else has it.
+
+        The lease is taken when it is free, expired (its end is at or before
+        ``now``) or held by ``holder`` already (then it is extended to
+        ``until``). Concurrent callers never both succeed.
+        """
+        ...
+
+    def release_dispatch_lease(self, *, holder: str) -> None:
+        """Free the dispatch lease if ``holder`` has it (else do nothing)."""
+        ...
+
+
+class StoreTransaction(ReportQueries, EventOutbox, Protocol):
     """The repositories of one unit of work. Nothing is visible to others until commit."""
 
     # products and plan rules

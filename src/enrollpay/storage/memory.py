@@ -18,6 +18,7 @@ import attrs
 
 from enrollpay import reports
 from enrollpay.audit import link_entry
+from enrollpay.domain.events import DomainEvent
 from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.money import Money
 from enrollpay.domain.plans import PlanRule
@@ -40,6 +41,7 @@ from enrollpay.errors import (
     StorageError,
 )
 from enrollpay.ports import AuditDraft, ItemQuery
+from enrollpay.storage.memory_outbox import MemoryOutbox
 
 __all__ = ["InMemoryStore"]
 
@@ -58,6 +60,7 @@ class _Tables:
     refunds: dict[str, Refund] = attrs.Factory(dict)
     receipts: dict[str, WebhookReceipt] = attrs.Factory(dict)
     audit: list[AuditEntry] = attrs.Factory(list)
+    outbox: MemoryOutbox = attrs.Factory(MemoryOutbox)
 
     def copy(self) -> _Tables:
         # Records are frozen, so copying the containers is a full snapshot.
@@ -72,6 +75,7 @@ class _Tables:
             refunds=dict(self.refunds),
             receipts=dict(self.receipts),
             audit=list(self.audit),
+            outbox=self.outbox.copy(),
         )
 
 
@@ -411,6 +415,27 @@ class _MemoryTransaction:
             if (entity_type is None or e.entity_type == entity_type)
             and (entity_id is None or e.entity_id == entity_id)
         ]
+
+    # outbox (storage/memory_outbox.py) -----------------------------------------------
+    def add_events(self, events: Sequence[DomainEvent]) -> None:
+        self._t.outbox.add_events(events)
+
+    def pending_events(self, *, limit: int) -> list[DomainEvent]:
+        return self._t.outbox.pending_events(limit=limit)
+
+    def list_events(
+        self, *, delivered: bool | None = None, limit: int | None = None
+    ) -> list[DomainEvent]:
+        return self._t.outbox.list_events(delivered=delivered, limit=limit)
+
+    def mark_event_delivered(self, event_id: str, *, holder: str, at: datetime) -> bool:
+        return self._t.outbox.mark_event_delivered(event_id, holder=holder, at=at)
+
+    def acquire_dispatch_lease(self, *, holder: str, now: datetime, until: datetime) -> bool:
+        return self._t.outbox.acquire_dispatch_lease(holder=holder, now=now, until=until)
+
+    def release_dispatch_lease(self, *, holder: str) -> None:
+        self._t.outbox.release_dispatch_lease(holder=holder)
 
     # reports -----------------------------------------------------------------------
     def _report_data(self) -> reports.ReportData:

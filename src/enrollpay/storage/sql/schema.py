@@ -33,6 +33,8 @@ __all__ = [
     "customers",
     "enrollments",
     "metadata",
+    "outbox",
+    "outbox_lease",
     "payments",
     "plan_rules",
     "products",
@@ -317,6 +319,42 @@ audit_log = sa.Table(
     sa.CheckConstraint("seq >= 1", name="seq_positive"),
 )
 sa.Index("ix_enrollpay_audit_log_entity", audit_log.c.entity_type, audit_log.c.entity_id)
+
+# The transactional outbox (storage/sql/outbox.py, migration 0004). ``seq`` is
+# the order of occurrence: an identity column on PostgreSQL, an AUTOINCREMENT
+# rowid on SQLite (an INTEGER PRIMARY KEY: BIGINT would not alias the rowid),
+# so a value is never handed out twice.
+outbox = sa.Table(
+    "enrollpay_outbox",
+    metadata,
+    sa.Column(
+        "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), sa.Identity(), primary_key=True
+    ),
+    sa.Column("id", sa.String(), nullable=False, unique=True),
+    sa.Column("kind", sa.String(), nullable=False),
+    sa.Column("enrollment_id", sa.String(), nullable=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("data", sa.JSON(), nullable=False),
+    sa.Column("delivered_at", UTCDateTime(), nullable=True),
+    sqlite_autoincrement=True,
+)
+# What a dispatcher reads: undelivered events by seq.
+sa.Index(
+    "ix_enrollpay_outbox_undelivered",
+    outbox.c.seq,
+    sqlite_where=outbox.c.delivered_at.is_(None),
+    postgresql_where=outbox.c.delivered_at.is_(None),
+)
+
+# The one dispatch lease: a single row (id 1), free when holder is NULL.
+outbox_lease = sa.Table(
+    "enrollpay_outbox_lease",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("holder", sa.String(), nullable=True),
+    sa.Column("lease_until", UTCDateTime(), nullable=True),
+    sa.CheckConstraint("id = 1", name="single_row"),
+)
 
 #: Every table, parents before children.
 ALL_TABLES = tuple(metadata.sorted_tables)

@@ -26,6 +26,7 @@ from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from enrollpay.audit import link_entry
+from enrollpay.domain.events import DomainEvent
 from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.money import Money
 from enrollpay.domain.plans import PlanRule
@@ -50,6 +51,7 @@ from enrollpay.errors import (
 from enrollpay.ports import AuditDraft, ItemQuery
 from enrollpay.storage.sql import mapping as m
 from enrollpay.storage.sql.engine import is_postgresql, translate
+from enrollpay.storage.sql.outbox import SqlOutbox
 from enrollpay.storage.sql.prepared import Driver, Plans, Prepared
 from enrollpay.storage.sql.reports import SqlReports
 from enrollpay.storage.sql.schema import (
@@ -200,6 +202,7 @@ class SqlTransaction(SqlReports):
         #: SQLite: the connection's ``PRAGMA data_version`` when this transaction
         #: first needed the chain's head (see :meth:`_sqlite_chain_head`).
         self._data_version: int | None = None
+        self._outbox = SqlOutbox(conn, pg=self._pg)
 
     # -- helpers ---------------------------------------------------------------------
 
@@ -1012,6 +1015,34 @@ class SqlTransaction(SqlReports):
         if entity_id is not None:
             stmt = stmt.where(audit_log.c.entity_id == entity_id)
         return [m.audit_from_row(r) for r in self._rows(stmt)]
+
+    # -- outbox (storage/sql/outbox.py) ------------------------------------------------
+
+    def add_events(self, events: Sequence[DomainEvent]) -> None:
+        """Append events to the outbox, in order (see :class:`~enrollpay.ports.EventOutbox`)."""
+        self._outbox.add_events(events)
+
+    def pending_events(self, *, limit: int) -> list[DomainEvent]:
+        """Up to ``limit`` undelivered events, in the order they occurred."""
+        return self._outbox.pending_events(limit=limit)
+
+    def list_events(
+        self, *, delivered: bool | None = None, limit: int | None = None
+    ) -> list[DomainEvent]:
+        """Events in the order they occurred, optionally only (un)delivered ones."""
+        return self._outbox.list_events(delivered=delivered, limit=limit)
+
+    def mark_event_delivered(self, event_id: str, *, holder: str, at: datetime) -> bool:
+        """Mark an event delivered if ``holder`` still has the dispatch lease."""
+        return self._outbox.mark_event_delivered(event_id, holder=holder, at=at)
+
+    def acquire_dispatch_lease(self, *, holder: str, now: datetime, until: datetime) -> bool:
+        """Take or extend the dispatch lease unless another holder has it."""
+        return self._outbox.acquire_dispatch_lease(holder=holder, now=now, until=until)
+
+    def release_dispatch_lease(self, *, holder: str) -> None:
+        """Free the dispatch lease if ``holder`` has it."""
+        self._outbox.release_dispatch_lease(holder=holder)
 
 
 for _name, _method in [*vars(SqlReports).items(), *vars(SqlTransaction).items()]:

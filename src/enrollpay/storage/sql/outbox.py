@@ -1,0 +1,175 @@
+"""The transactional outbox in SQL: events stored with their changes, and the dispatch lease.
+
+:class:`SqlOutbox` works on the connection of one
+:class:`~enrollpay.storage.sql.transaction.SqlTransaction`, so the events
+it adds commit or roll back with the unit of work that caused them. ``seq``
+(an identity column) orders them as they occurred.
+
+One dispatch lease, a single row of ``enrollpay_outbox_lease``, guards
+delivery instead of per-event ``FOR UPDATE SKIP LOCKED``: events must reach
+the handler in the order they occurred, and two dispatchers must never
+deliver one event at once. With per-event locks a second dispatcher would
+skip a locked event and deliver the next one first; with one lease holder
+at a time both guarantees hold, and an expired lease (its dispatcher
+crashed) frees itself.
+
+The lease is taken with one ``INSERT ... ON CONFLICT (id) DO UPDATE ...
+WHERE <free, expired or ours> RETURNING``. On PostgreSQL concurrent callers
+queue on the row's lock and each re-checks the condition against the row
+as the one before left it, so two can never both get it; on SQLite the
+transaction holds the write lock already (``BEGIN IMMEDIATE``). Marking an
+event delivered first reads the lease ``FOR SHARE`` on PostgreSQL: a
+dispatcher whose lease runs out while it marks keeps a successor waiting
+until the mark commits, so the successor cannot read the event as pending
+and deliver it a second time meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from enrollpay.audit import jsonable
+from enrollpay.domain.events import DomainEvent
+from enrollpay.errors import DuplicateError, StorageError
+from enrollpay.storage.sql.schema import outbox, outbox_lease
+
+__all__ = ["SqlOutbox", "event_from_row", "event_to_row"]
+
+#: The id of the lease's one row.
+LEASE_ROW = 1
+
+
+def event_to_row(e: DomainEvent) -> dict[str, Any]:
+    """Column values of an event (``seq`` and ``delivered_at`` are the store's)."""
+    return {
+        "id": e.id,
+        "kind": e.kind,
+        "enrollment_id": e.enrollment_id,
+        "at": e.at,
+        "data": jsonable(e.data),
+    }
+
+
+def event_from_row(r: Any) -> DomainEvent:
+    """The event a row holds."""
+    return DomainEvent(
+        id=r["id"], kind=r["kind"], enrollment_id=r["enrollment_id"], at=r["at"], data=r["data"]
+    )
+
+
+def _first_repeated(ids: Sequence[str]) -> str | None:
+    seen: set[str] = set()
+    for event_id in ids:
+        if event_id in seen:
+            return event_id
+        seen.add(event_id)
+    return None
+
+
+class SqlOutbox:
+    """The outbox methods of :class:`~enrollpay.ports.EventOutbox` on one connection."""
+
+    def __init__(self, conn: sa.Connection, *, pg: bool) -> None:
+        self._c = conn
+        self._pg = pg
+
+    def _insert(self) -> Any:
+        return postgresql.insert(outbox) if self._pg else sqlite.insert(outbox)
+
+    def add_events(self, events: Sequence[DomainEvent]) -> None:
+        """Insert in order, one statement; ``DuplicateError`` (nothing added) on a known id.
+
+        ``ON CONFLICT DO NOTHING`` turns a taken id into a row not returned,
+        so the transaction stays usable on PostgreSQL without a SAVEPOINT;
+        the rows that did go in are then deleted again.
+        """
+        if not events:
+            return
+        ids = [e.id for e in events]
+        repeated = _first_repeated(ids)
+        if repeated is not None:
+            raise DuplicateError("event id", repeated)
+        # One multi-row VALUES list: the identity numbers the rows in this order.
+        stmt = (
+            self._insert()
+            .values([event_to_row(e) for e in events])
+            .on_conflict_do_nothing(index_elements=[outbox.c.id])
+            .returning(outbox.c.id)
+        )
+        inserted = set(self._c.execute(stmt).scalars())
+        if len(inserted) == len(ids):
+            return
+        if inserted:
+            self._c.execute(sa.delete(outbox).where(outbox.c.id.in_(inserted)))
+        taken = next(event_id for event_id in ids if event_id not in inserted)
+        raise DuplicateError("event id", taken)
+
+    def pending_events(self, *, limit: int) -> list[DomainEvent]:
+        """Up to ``limit`` undelivered events by ``seq`` (the partial index serves this)."""
+        return self.list_events(delivered=False, limit=limit)
+
+    def list_events(
+        self, *, delivered: bool | None = None, limit: int | None = None
+    ) -> list[DomainEvent]:
+        """Events by ``seq``, optionally only (un)delivered ones."""
+        stmt = sa.select(outbox).order_by(outbox.c.seq)
+        if delivered is not None:
+            column = outbox.c.delivered_at
+            stmt = stmt.where(column.is_not(None) if delivered else column.is_(None))
+        if limit is not None:
+            stmt = stmt.limit(max(limit, 0))
+        return [event_from_row(r) for r in self._c.execute(stmt).mappings()]
+
+    def mark_event_delivered(self, event_id: str, *, holder: str, at: datetime) -> bool:
+        """Set ``delivered_at`` if ``holder``'s lease runs past ``at`` (see the module doc)."""
+        lease = sa.select(outbox_lease.c.holder, outbox_lease.c.lease_until).where(
+            outbox_lease.c.id == LEASE_ROW
+        )
+        if self._pg:
+            lease = lease.with_for_update(read=True)  # FOR SHARE
+        row = self._c.execute(lease).first()
+        if row is None or row.holder != holder or row.lease_until is None:
+            return False
+        if row.lease_until <= at:
+            return False
+        marked = self._c.execute(
+            sa.update(outbox)
+            .where(outbox.c.id == event_id, outbox.c.delivered_at.is_(None))
+            .values(delivered_at=at)
+        )
+        if marked.rowcount == 0:
+            known = self._c.execute(sa.select(outbox.c.seq).where(outbox.c.id == event_id))
+            if known.first() is None:
+                raise StorageError(f"cannot mark event {event_id!r} delivered: it does not exist")
+        return True
+
+    def acquire_dispatch_lease(self, *, holder: str, now: datetime, until: datetime) -> bool:
+        """Take or extend the lease in one race-free statement (see the module doc)."""
+        insert = (postgresql.insert if self._pg else sqlite.insert)(outbox_lease).values(
+            id=LEASE_ROW, holder=holder, lease_until=until
+        )
+        current = outbox_lease.c
+        stmt = insert.on_conflict_do_update(
+            index_elements=[current.id],
+            set_={"holder": insert.excluded.holder, "lease_until": insert.excluded.lease_until},
+            where=sa.or_(
+                current.holder.is_(None),
+                current.lease_until.is_(None),
+                current.lease_until <= now,
+                current.holder == holder,
+            ),
+        ).returning(current.id)
+        return self._c.execute(stmt).first() is not None
+
+    def release_dispatch_lease(self, *, holder: str) -> None:
+        """Free the lease if ``holder`` has it."""
+        self._c.execute(
+            sa.update(outbox_lease)
+            .where(outbox_lease.c.id == LEASE_ROW, outbox_lease.c.holder == holder)
+            .values(holder=None, lease_until=None)
+        )
