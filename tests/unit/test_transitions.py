@@ -143,7 +143,7 @@ def test_open_in_a_status_no_enrollment_starts_in_is_refused() -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="open_enrollment knows enrollment_id but raises IllegalTransitionError "
-    "without record_id (transitions/enrollments.py, the raise in open_enrollment)",
+    "without record_id (transitions/enrollments.py:141)",
 )
 def test_open_refusal_names_the_enrollment_id() -> None:
     """A refused open names the enrollment it was asked to open."""
@@ -347,7 +347,7 @@ def test_resume_into_pending_payment_grants_nothing() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="_access_events (transitions/enrollments.py) calls the first access after a "
+    reason="_access_events (transitions/enrollments.py:90) calls the first access after a "
     "pause 'access.restored' when the enrollment was paused from pending_payment and "
     "never had access, so no access.granted is ever emitted for it",
 )
@@ -359,6 +359,25 @@ def test_first_access_after_a_pause_from_pending_payment_is_granted() -> None:
     items = [an_item(ITM.PAID), an_item(item_id="itm_2", seq=2, due=TOMORROW)]
     resumed = t.resume_enrollment(paused.record, items, today=TODAY, at=LATER)
     assert [e.kind for e in resumed.events] == ["enrollment.resumed", "access.granted"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="_access_events (transitions/enrollments.py:90) treats every pending_payment -> "
+    "access move as the first access, so access given back after a trial's first charge "
+    "fell due is a second access.granted instead of access.restored",
+)
+def test_access_given_back_after_a_trial_is_restored() -> None:
+    """Active (trial), pending_payment when the first charge is due, active when paid: restored."""
+    later = an_item(item_id="itm_2", seq=2, due=date(2027, 4, 16))
+    opened = open_with(an_item(due=TOMORROW), later)
+    assert [e.kind for e in opened.events][-1] == "access.granted"
+    due = t.sync_enrollment(opened.record, [an_item(due=TOMORROW), later], today=TOMORROW, at=AT)
+    assert [e.kind for e in due.events] == ["enrollment.pending_payment", "access.suspended"]
+    items = [an_item(ITM.PAID, due=TOMORROW), later]
+    paid = t.sync_enrollment(due.record, items, today=TOMORROW, at=LATER)
+    assert paid.record.status == ENR.ACTIVE
+    assert [e.kind for e in paid.events] == ["enrollment.activated", "access.restored"]
 
 
 def test_resume_of_an_enrollment_that_is_not_paused_is_refused() -> None:

@@ -12,9 +12,8 @@ from typing import Any
 
 import attrs
 
-from enrollpay.domain.events import EventDraft
 from enrollpay.domain.money import Money
-from enrollpay.domain.plans import FullPayment, Installments, PaymentPlan
+from enrollpay.domain.plans import Installments, PaymentPlan
 from enrollpay.domain.records import Enrollment, PaymentAttempt, Refund, ScheduleItem
 from enrollpay.domain.statuses import AttemptStatus, EnrollmentStatus, ItemStatus, RefundStatus
 
@@ -104,13 +103,3 @@ def a_refund(status: RefundStatus = RefundStatus.PENDING, **changes: Any) -> Ref
         status=status,
     )
     return attrs.evolve(record, **changes)
-
-
-def full_payment() -> PaymentPlan:
-    """The one-payment plan."""
-    return FullPayment()
-
-
-def kinds(events: tuple[EventDraft, ...]) -> list[str]:
-    """The kinds of ``events``, in order."""
-    return [e.kind for e in events]
