@@ -36,8 +36,12 @@ from enrollpay.domain.statuses import (
     has_access,
 )
 from enrollpay.errors import IllegalTransitionError
+from enrollpay.testing.strategies import aware_datetimes as _aware_datetimes
+from enrollpay.testing.strategies import currencies as _currencies
+from enrollpay.testing.strategies import plans
 
-from .strategies import aware_datetimes, currencies, plans
+aware_datetimes = _aware_datetimes()
+currencies = _currencies()
 
 R = TypeVar("R", ScheduleItem, PaymentAttempt, Refund)
 DUE = date(2027, 3, 15)
