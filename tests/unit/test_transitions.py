@@ -134,17 +134,12 @@ def test_open_in_a_status_no_enrollment_starts_in_is_refused() -> None:
     refused(
         lambda: open_with(an_item(ITM.PAID)),
         record="enrollment",
-        record_id=None,
+        record_id=ENROLLMENT_ID,
         state="completed",
         transition="open",
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open_enrollment knows enrollment_id but raises IllegalTransitionError "
-    "without record_id (transitions/enrollments.py:141)",
-)
 def test_open_refusal_names_the_enrollment_id() -> None:
     """A refused open names the enrollment it was asked to open."""
     with pytest.raises(IllegalTransitionError) as info:

@@ -138,7 +138,9 @@ def open_enrollment(
     """
     status = _derived(plan, items, today=today)
     if status not in ENROLLMENT.initial:
-        raise IllegalTransitionError("enrollment", state=str(status), transition="open")
+        raise IllegalTransitionError(
+            "enrollment", state=str(status), transition="open", record_id=enrollment_id
+        )
     record = Enrollment(
         id=enrollment_id,
         user_id=user_id,
