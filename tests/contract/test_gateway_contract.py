@@ -21,7 +21,15 @@ from enrollpay.errors import (
     GatewayUnavailableError,
     WebhookSignatureError,
 )
-from enrollpay.ports import ChargeResult, Gateway, GatewayRefund, PaymentSession
+from enrollpay.ports import (
+    ChargeResult,
+    Gateway,
+    GatewayRefund,
+    InvoiceGateway,
+    LivemodeAware,
+    PaymentSession,
+    SubscriptionGateway,
+)
 from enrollpay.testing import FakeGateway, FrozenClock
 from tests.support.stripe_server import StripeServer, isolate_sdk_config, running_server
 
@@ -467,3 +475,94 @@ def test_each_side_refuses_tampered_and_stale_webhooks(side: Side, clock: Frozen
     clock.advance(seconds=301)
     with pytest.raises(WebhookSignatureError):
         side.gateway.parse_webhook(payload, headers, now=clock.now())
+
+
+# --- optional capabilities: subscriptions, invoices, mode ----------------------------------------
+
+
+def subscriptions(side: Side) -> SubscriptionGateway:
+    """The side's gateway as a SubscriptionGateway (both sides are one)."""
+    gateway = side.gateway
+    assert isinstance(gateway, SubscriptionGateway)
+    return gateway
+
+
+def test_both_gateways_declare_the_same_capabilities(side: Side) -> None:
+    """Both are subscription and invoice gateways and know their mode (test mode here)."""
+    gateway = side.gateway
+    assert isinstance(gateway, SubscriptionGateway)
+    assert isinstance(gateway, InvoiceGateway)
+    assert isinstance(gateway, LivemodeAware)
+    assert gateway.livemode is False
+
+
+def test_a_subscription_once_per_key_then_cancelled(side: Side, clock: FrozenClock) -> None:
+    """Created incomplete with a client secret, replayed by key, cancelled, both events sent."""
+    customer = side.gateway.ensure_customer("u-1", idempotency_key="customer:u-1")
+    created = subscriptions(side).create_subscription(
+        customer_id=customer,
+        price_id="price_monthly",
+        idempotency_key="sub:e-1",
+        metadata={"enrollment_id": "e-1"},
+    )
+    again = subscriptions(side).create_subscription(
+        customer_id=customer,
+        price_id="price_monthly",
+        idempotency_key="sub:e-1",
+        metadata={"enrollment_id": "e-1"},
+    )
+    cancelled = subscriptions(side).cancel_subscription(
+        created.subscription_id, idempotency_key="sub:e-1:cancel"
+    )
+    assert again == created
+    assert (created.status, created.customer_id) == ("incomplete", customer)
+    assert created.client_secret
+    assert (cancelled.subscription_id, cancelled.status) == (created.subscription_id, "canceled")
+    events = [
+        side.gateway.parse_webhook(payload, headers, now=clock.now())
+        for payload, headers in side.events()
+    ]
+    assert [(e.kind, e.subscription_id, e.subscription_status) for e in events] == [
+        ("subscription_created", created.subscription_id, "incomplete"),
+        ("subscription_deleted", created.subscription_id, "canceled"),
+    ]
+
+
+def test_subscriptions_need_a_known_customer_and_subscription(side: Side) -> None:
+    """An unknown customer or subscription is a refused request, not an unknown outcome."""
+    with pytest.raises(GatewayRequestError):
+        subscriptions(side).create_subscription(
+            customer_id="cus_nobody", price_id="price_monthly", idempotency_key="sub:e-1"
+        )
+    with pytest.raises(GatewayRequestError):
+        subscriptions(side).cancel_subscription("sub_nothing", idempotency_key="sub:x:cancel")
+    assert side.events() == []
+
+
+def test_an_invoice_once_per_key(side: Side) -> None:
+    """A draft invoice for the amount, replayed by key; an unknown customer is refused."""
+    gateway = side.gateway
+    assert isinstance(gateway, InvoiceGateway)
+    customer = side.gateway.ensure_customer("u-1", idempotency_key="customer:u-1")
+    invoice = gateway.create_invoice(
+        customer_id=customer,
+        amount=USD10,
+        idempotency_key="inv:1",
+        collection_method="send_invoice",
+    )
+    again = gateway.create_invoice(
+        customer_id=customer,
+        amount=USD10,
+        idempotency_key="inv:1",
+        collection_method="send_invoice",
+    )
+    other = gateway.create_invoice(customer_id=customer, amount=USD10, idempotency_key="inv:2")
+    assert again == invoice
+    assert (invoice.status, invoice.customer_id, invoice.amount) == ("draft", customer, USD10)
+    assert (invoice.collection_method, other.collection_method) == (
+        "send_invoice",
+        "charge_automatically",
+    )
+    assert other.invoice_id != invoice.invoice_id
+    with pytest.raises(GatewayRequestError):
+        gateway.create_invoice(customer_id="cus_nobody", amount=USD10, idempotency_key="inv:3")

@@ -10,7 +10,7 @@ import pytest
 from enrollpay import Installments, ItemStatus, Money, PaymentSystem, PlanRule, SystemConfig
 from enrollpay.domain.records import Product
 from enrollpay.errors import InvalidInputError
-from enrollpay.service.ratelimit import TokenBucket
+from enrollpay.gateways.ratelimit import TokenBucket
 from enrollpay.storage.memory import InMemoryStore
 from enrollpay.testing import FakeGateway, FrozenClock
 

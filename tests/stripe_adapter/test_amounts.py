@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from enrollpay import FullPayment, Installments, Money, build_schedule
 from enrollpay.errors import AmountPrecisionError, InvalidAmountError, PlanError
-from enrollpay.gateways.stripe_amounts import (
+from enrollpay.gateways.stripe.amounts import (
     STRIPE_MINIMUM_CHARGES,
     THREE_DECIMAL_CURRENCIES,
     ZERO_DECIMAL_CURRENCIES,

@@ -12,7 +12,7 @@ from enrollpay import Installments, Money, build_schedule
 from enrollpay.domain.retry import DeclineClass
 from enrollpay.errors import GatewayRequestError, GatewayUnavailableError
 from enrollpay.gateways.stripe import StripeGateway
-from enrollpay.gateways.stripe_client import build_client
+from enrollpay.gateways.stripe.client import build_client
 from enrollpay.ports import ChargeResult
 from tests.support.stripe_server import (
     API_KEY,

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from enrollpay.errors import InvalidInputError
-from enrollpay.service.ratelimit import TokenBucket
+from enrollpay.gateways.ratelimit import TokenBucket
 
 
 class FakeMonotonic:

@@ -1,5 +1,9 @@
 """The ports the service layer talks through: Clock, Gateway and Store.
 
+Optional gateway capabilities are separate runtime-checkable protocols
+(:class:`SubscriptionGateway`, :class:`InvoiceGateway`, :class:`LivemodeAware`),
+checked with ``isinstance``.
+
 Adapters implement these protocols: ``SystemClock``/``FrozenClock``,
 ``FakeGateway``/``StripeGateway``, ``InMemoryStore``/``SqlStore``. The core
 never imports an adapter. One module per port; this package re-exports them.
@@ -13,8 +17,11 @@ from enrollpay.ports.gateway import (
     Gateway,
     GatewayEvent,
     GatewayRefund,
+    InvoiceGateway,
     InvoiceInfo,
+    LivemodeAware,
     PaymentSession,
+    SubscriptionGateway,
     SubscriptionInfo,
 )
 from enrollpay.ports.store import (
@@ -36,11 +43,14 @@ __all__ = [
     "Gateway",
     "GatewayEvent",
     "GatewayRefund",
+    "InvoiceGateway",
     "InvoiceInfo",
     "ItemQuery",
+    "LivemodeAware",
     "PaymentSession",
     "ReportQueries",
     "Store",
     "StoreTransaction",
+    "SubscriptionGateway",
     "SubscriptionInfo",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import attrs
 
@@ -23,8 +23,11 @@ __all__ = [
     "Gateway",
     "GatewayEvent",
     "GatewayRefund",
+    "InvoiceGateway",
     "InvoiceInfo",
+    "LivemodeAware",
     "PaymentSession",
+    "SubscriptionGateway",
     "SubscriptionInfo",
 ]
 
@@ -225,3 +228,78 @@ class Gateway(Protocol):
     ) -> GatewayEvent:
         """Verify and normalise a webhook; raise ``WebhookSignatureError`` if forged."""
         ...
+
+
+# -- optional capabilities, checked with isinstance -----------------------------------
+
+
+@runtime_checkable
+class SubscriptionGateway(Protocol):
+    """A gateway that bills subscriptions itself (Stripe Billing, the fake).
+
+    A capability beside :class:`Gateway`, not part of it: the service asks
+    ``isinstance(gateway, SubscriptionGateway)`` before it cancels a
+    subscription at the gateway. ``isinstance`` checks that the verbs
+    exist, not their signatures (mypy checks those).
+    """
+
+    def create_subscription(
+        self,
+        *,
+        customer_id: str,
+        price_id: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+        trial_days: int = 0,
+        default_payment_method: str | None = None,
+    ) -> SubscriptionInfo:
+        """Subscribe a customer to a gateway price; the first invoice confirms it.
+
+        The subscription starts ``incomplete`` until its first payment
+        succeeds; ``client_secret`` lets the customer confirm that payment
+        (or save a card, with a trial). Once per idempotency key.
+        """
+        ...
+
+    def cancel_subscription(
+        self, subscription_id: str, *, idempotency_key: str
+    ) -> SubscriptionInfo:
+        """Cancel a subscription now, so the gateway bills it no more."""
+        ...
+
+
+@runtime_checkable
+class InvoiceGateway(Protocol):
+    """A gateway that issues and collects invoices (Stripe Billing, the fake)."""
+
+    def create_invoice(
+        self,
+        *,
+        customer_id: str,
+        amount: Money,
+        idempotency_key: str,
+        description: str = "",
+        metadata: Mapping[str, str] | None = None,
+        collection_method: Literal["charge_automatically", "send_invoice"] = (
+            "charge_automatically"
+        ),
+        days_until_due: int | None = None,
+    ) -> InvoiceInfo:
+        """Create an invoice of one line for ``amount``, finalised and collected by the gateway.
+
+        ``charge_automatically`` charges the customer's default payment
+        method; ``send_invoice`` sends it, due in ``days_until_due`` days.
+        Once per idempotency key.
+        """
+        ...
+
+
+@runtime_checkable
+class LivemodeAware(Protocol):
+    """A gateway that knows whether it moves real money (live) or test money.
+
+    The service refuses a webhook whose ``livemode`` differs from the
+    gateway's, whatever the gateway's own parser checked.
+    """
+
+    livemode: bool

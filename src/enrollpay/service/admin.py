@@ -40,7 +40,7 @@ from enrollpay.errors import (
     ProductNotFoundError,
     ScheduleItemNotFoundError,
 )
-from enrollpay.ports import StoreTransaction
+from enrollpay.ports import StoreTransaction, SubscriptionGateway
 from enrollpay.service.base import MAX_TEXT, check_date, check_money, check_text
 from enrollpay.service.collection import is_open_checkout
 from enrollpay.service.enrollment import EnrollmentMixin
@@ -278,12 +278,16 @@ class AdminMixin(EnrollmentMixin):
         return CancellationResult(updated, total, tuple(refunds), quote, cancelled_items)
 
     def _cancel_gateway_subscription(self, enrollment: Enrollment) -> None:
-        canceller = getattr(self.gateway, "cancel_subscription", None)
-        if canceller is None or enrollment.gateway_subscription_id is None:
+        gateway, subscription_id = self.gateway, enrollment.gateway_subscription_id
+        if (
+            gateway is None
+            or not isinstance(gateway, SubscriptionGateway)
+            or subscription_id is None
+        ):
             return
         try:
-            canceller(
-                enrollment.gateway_subscription_id,
+            gateway.cancel_subscription(
+                subscription_id,
                 idempotency_key=f"cancel-subscription:{enrollment.id}",
             )
         except (GatewayUnavailableError, GatewayRequestError) as exc:

@@ -18,9 +18,9 @@ from enrollpay.errors import (
     InvalidStateError,
     ScheduleItemNotFoundError,
 )
+from enrollpay.gateways.ratelimit import ThrottledGateway, TokenBucket
 from enrollpay.ports import Gateway, StoreTransaction
 from enrollpay.service.parallel import collect_concurrently
-from enrollpay.service.ratelimit import ThrottledGateway, TokenBucket
 from enrollpay.service.refunds import RefundMixin
 from enrollpay.service.results import (
     CollectionReport,

@@ -10,7 +10,7 @@ import attrs
 from enrollpay.domain.lifecycle import OPEN_ITEM_STATUSES, EnrollmentStatus, ItemStatus
 from enrollpay.domain.records import PaymentAttempt, Refund, WebhookReceipt
 from enrollpay.errors import DuplicateError, InvalidInputError, WebhookSignatureError
-from enrollpay.ports import GatewayEvent, StoreTransaction
+from enrollpay.ports import GatewayEvent, LivemodeAware, StoreTransaction
 from enrollpay.service.admin import AdminMixin
 from enrollpay.service.results import WebhookOutcome, WebhookResult
 from enrollpay.service.settlement import apply_failure, apply_requires_action, apply_success
@@ -37,7 +37,7 @@ class WebhookMixin(AdminMixin):
         gateway = self.require_gateway()
         try:
             event = gateway.parse_webhook(payload, headers, now=self.now())
-            if event.livemode != getattr(gateway, "livemode", event.livemode):
+            if isinstance(gateway, LivemodeAware) and event.livemode != gateway.livemode:
                 raise WebhookSignatureError("event livemode does not match the gateway's mode")
         except InvalidInputError as exc:  # a forged, stale or malformed delivery
             logger.warning("webhook refused: %s", exc)

@@ -1,0 +1,146 @@
+"""The fake's payment intents: their states, how an outcome moves them, their Stripe shapes.
+
+An :class:`Intent` is mutable state inside the fake (like a PaymentIntent
+at Stripe). :func:`apply_outcome` moves it by a scripted
+:class:`~enrollpay.gateways.fake.Outcome` and names the webhook event that
+the move causes; :func:`intent_result` reads it as the port's
+:class:`~enrollpay.ports.ChargeResult`; :func:`intent_object` and
+:func:`charge_object` render it as Stripe's ``payment_intent`` and
+``charge`` objects for webhook payloads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from enrollpay.domain.money import Money
+from enrollpay.domain.retry import classify_decline
+from enrollpay.errors import GatewayRequestError
+from enrollpay.gateways.fake.scripts import Outcome
+from enrollpay.ports import ChargeResult, ChargeStatus, GatewayRefund
+
+__all__ = ["Intent", "apply_outcome", "charge_object", "intent_object", "intent_result"]
+
+
+@attrs.define
+class Intent:
+    """A payment intent inside the fake (mutable, like the gateway's own record)."""
+
+    id: str
+    amount: Money
+    customer_id: str
+    metadata: dict[str, str]
+    client_secret: str
+    idempotency_key: str | None
+    status: str = "requires_payment_method"
+    payment_method: str | None = None
+    last_error: dict[str, Any] | None = None
+
+
+def apply_outcome(intent: Intent, outcome: Outcome) -> str | None:
+    """Move ``intent`` by ``outcome``; return the webhook event type it causes, if any.
+
+    A succeeded or cancelled intent cannot be confirmed again
+    (``GatewayRequestError``, as Stripe answers).
+    """
+    if intent.status == "canceled":
+        raise GatewayRequestError(
+            "This PaymentIntent was canceled and cannot be confirmed", param="payment_intent"
+        )
+    if intent.status == "succeeded":
+        raise GatewayRequestError(
+            "This PaymentIntent has already succeeded", param="payment_intent"
+        )
+    if outcome.kind in ("succeed", "timeout_after"):
+        intent.status = "succeeded"
+        intent.last_error = None
+        return "payment_intent.succeeded"
+    if outcome.kind == "decline":
+        code = outcome.decline_code or "generic_decline"
+        intent.status = "requires_payment_method"
+        intent.last_error = {
+            "type": "card_error",
+            "code": "card_declined" if code != "authentication_required" else code,
+            "decline_code": code,
+            "message": f"Your card was declined ({code}).",
+        }
+        return "payment_intent.payment_failed"
+    if outcome.kind == "requires_action":
+        intent.status = "requires_action"
+        return "payment_intent.requires_action"
+    if outcome.kind == "processing":
+        intent.status = "processing"
+        return None
+    raise AssertionError(
+        outcome.kind
+    )  # pragma: no cover - rate_limited/timeout_before never reach here
+
+
+def intent_result(intent: Intent) -> ChargeResult:
+    """The intent as the port's :class:`~enrollpay.ports.ChargeResult`."""
+    code = None if intent.last_error is None else intent.last_error["decline_code"]
+    status: ChargeStatus
+    if intent.status in ("succeeded", "canceled", "requires_action"):
+        status = intent.status  # type: ignore[assignment]
+    elif intent.last_error is not None:
+        status = "failed"
+    else:
+        status = "processing"
+    return ChargeResult(
+        status=status,
+        gateway_payment_id=intent.id,
+        amount=intent.amount,
+        decline_code=code,
+        decline_class=None if code is None else classify_decline(code),
+        message=None if intent.last_error is None else intent.last_error["message"],
+        payment_method_id=intent.payment_method,
+        customer_id=intent.customer_id,
+        client_secret=intent.client_secret,
+    )
+
+
+def intent_object(intent: Intent) -> dict[str, Any]:
+    """The intent as Stripe's ``payment_intent`` object."""
+    return {
+        "id": intent.id,
+        "object": "payment_intent",
+        "amount": intent.amount.minor,
+        "currency": intent.amount.currency.lower(),
+        "customer": intent.customer_id,
+        "payment_method": intent.payment_method,
+        "status": intent.status,
+        "metadata": dict(intent.metadata),
+        "last_payment_error": intent.last_error,
+    }
+
+
+def charge_object(intent: Intent, refunds: Sequence[GatewayRefund]) -> dict[str, Any]:
+    """The intent's charge as Stripe's ``charge`` object, with its full refund list."""
+    return {
+        "id": intent.id.replace("pi_", "ch_", 1),
+        "object": "charge",
+        "amount": intent.amount.minor,
+        "amount_refunded": sum(r.amount.minor for r in refunds),
+        "currency": intent.amount.currency.lower(),
+        "customer": intent.customer_id,
+        "payment_intent": intent.id,
+        "metadata": dict(intent.metadata),
+        "refunds": {
+            "object": "list",
+            "data": [
+                {
+                    "id": r.gateway_refund_id,
+                    "object": "refund",
+                    "amount": r.amount.minor,
+                    "currency": r.amount.currency.lower(),
+                    "payment_intent": intent.id,
+                    "status": r.status,
+                    "metadata": {} if r.reference is None else {"enrollpay_refund_id": r.reference},
+                }
+                for r in refunds
+            ],
+        },
+    }

@@ -1,0 +1,102 @@
+"""Scripted outcomes: what the fake does on its next calls, and its request-rate limit.
+
+By default every call succeeds. :class:`ScriptBook` holds queues of
+:class:`Outcome` values, one per verb and one per saved payment method (the
+method's queue wins, so each student's card can have its own story).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Literal, cast
+
+import attrs
+
+from enrollpay.errors import GatewayUnavailableError
+
+__all__ = ["Outcome", "OutcomeKind", "RateWindow", "ScriptBook", "Verb", "as_outcome"]
+
+OutcomeKind = Literal[
+    "succeed",
+    "decline",
+    "requires_action",
+    "processing",
+    "timeout_before",
+    "timeout_after",
+    "rate_limited",
+]
+Verb = Literal[
+    "charge_off_session",
+    "start_payment",
+    "refund",
+    "ensure_customer",
+    "payment_status",
+    "cancel_payment",
+    "create_subscription",
+    "cancel_subscription",
+    "create_invoice",
+]
+
+
+@attrs.frozen
+class Outcome:
+    """What the fake does on one scripted call."""
+
+    kind: OutcomeKind = "succeed"
+    decline_code: str | None = None
+    latency: float = 0.0
+
+
+def as_outcome(outcome: Outcome | str) -> Outcome:
+    """``outcome``, or the :class:`Outcome` of that kind when it is a string."""
+    return Outcome(cast("OutcomeKind", outcome)) if isinstance(outcome, str) else outcome
+
+
+class ScriptBook:
+    """Queues of outcomes by verb and by payment method; an empty queue means succeed."""
+
+    def __init__(self) -> None:
+        self._queues: dict[str, deque[Outcome]] = {}
+
+    def add_for_verb(self, verb: str, outcomes: Iterable[Outcome | str]) -> None:
+        """Queue outcomes for the next calls of ``verb``."""
+        self._add(verb, outcomes)
+
+    def add_for_method(self, payment_method_id: str, outcomes: Iterable[Outcome | str]) -> None:
+        """Queue outcomes for the next off-session charges of one saved method."""
+        self._add(f"method:{payment_method_id}", outcomes)
+
+    def _add(self, key: str, outcomes: Iterable[Outcome | str]) -> None:
+        queue = self._queues.setdefault(key, deque())
+        queue.extend(as_outcome(outcome) for outcome in outcomes)
+
+    def next(self, verb: str, payment_method_id: str | None = None) -> Outcome:
+        """The outcome of the next call: the method's queue first, then the verb's."""
+        for key in (f"method:{payment_method_id}", verb):
+            queue = self._queues.get(key)
+            if queue:
+                return queue.popleft()
+        return Outcome()
+
+    def clear(self) -> None:
+        """Forget every queued outcome."""
+        self._queues.clear()
+
+
+class RateWindow:
+    """At most ``limit`` requests in any second; the next one is refused as a 429."""
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._monotonic = monotonic
+        self._recent: deque[float] = deque()
+
+    def admit(self, limit: float) -> None:
+        """Count one request, or raise ``GatewayUnavailableError`` if over ``limit``."""
+        now = self._monotonic()
+        while self._recent and now - self._recent[0] >= 1.0:
+            self._recent.popleft()
+        if len(self._recent) >= limit:
+            raise GatewayUnavailableError("rate limited (429)", retry_after=1.0)
+        self._recent.append(now)

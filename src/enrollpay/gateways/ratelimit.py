@@ -1,0 +1,333 @@
+"""A token-bucket rate limiter, and a gateway decorator that waits for it before each request.
+
+:class:`ThrottledGateway` wraps any :class:`~enrollpay.ports.Gateway` and
+offers exactly the capabilities of the gateway it wraps: wrapping a
+:class:`~enrollpay.ports.SubscriptionGateway` gives one (its subscription
+requests throttled too), wrapping a plain gateway does not.
+
+``collect_due(rate_limit=R)`` (or ``SystemConfig.gateway_rate_limit``) keeps
+the collection workers under a gateway's request limit: every request to the
+gateway first takes a token from one bucket that all workers share. Time
+comes from an injected monotonic source, so the limiter is tested with a
+fake clock and no sleeping.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Literal, cast
+
+from enrollpay.domain.money import Money
+from enrollpay.errors import InvalidInputError
+from enrollpay.ports import (
+    ChargeResult,
+    Gateway,
+    GatewayEvent,
+    GatewayRefund,
+    InvoiceGateway,
+    InvoiceInfo,
+    LivemodeAware,
+    PaymentSession,
+    SubscriptionGateway,
+    SubscriptionInfo,
+)
+
+__all__ = ["ThrottledGateway", "TokenBucket"]
+
+
+class TokenBucket:
+    """At most ``burst`` acquisitions at once, then ``rate`` per second on average.
+
+    The bucket holds up to ``burst`` tokens and refills at ``rate`` tokens per
+    second. :meth:`reserve` takes a token *now*, going into debt when the
+    bucket is empty, and says how long the caller must wait before using
+    it: the n-th caller in a row waits ``n / rate`` seconds, so the callers
+    are spaced exactly ``1 / rate`` apart whatever the number of threads.
+    Over any interval of ``t`` seconds at most ``burst + rate * t`` tokens
+    are handed out. Thread-safe; waiting happens outside the lock.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        burst: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
+            raise InvalidInputError(f"rate must be a positive number, got {rate!r}")
+        if not math.isfinite(rate):
+            raise InvalidInputError(f"rate must be finite, got {rate!r}")
+        if isinstance(burst, bool) or not isinstance(burst, (int, float)) or not burst >= 1:
+            raise InvalidInputError(f"burst must be at least 1, got {burst!r}")
+        self.rate = float(rate)
+        self.burst = float(burst)
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._tokens = self.burst
+        self._last = monotonic()
+
+    def __repr__(self) -> str:
+        return f"TokenBucket(rate={self.rate:g}, burst={self.burst:g})"
+
+    def reserve(self) -> float:
+        """Take one token; return the seconds to wait before using it (0 if none)."""
+        with self._lock:
+            now = self._monotonic()
+            elapsed = max(0.0, now - self._last)
+            self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
+            self._last = now
+            self._tokens -= 1.0
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+    def acquire(self) -> float:
+        """Take one token, sleeping until it may be used; return the time waited."""
+        wait = self.reserve()
+        if wait > 0:
+            self._sleep(wait)
+        return wait
+
+
+class ThrottledGateway:
+    """A :class:`~enrollpay.ports.Gateway` whose requests each wait for a token first.
+
+    Only the verbs that reach the gateway over the network are throttled;
+    capabilities and webhook parsing are local and pass straight through.
+
+    The wrapper has the optional capabilities of the gateway it wraps and no
+    others: ``ThrottledGateway(gateway, bucket)`` is an instance of
+    :class:`~enrollpay.ports.SubscriptionGateway`,
+    :class:`~enrollpay.ports.InvoiceGateway` or
+    :class:`~enrollpay.ports.LivemodeAware` exactly when ``gateway`` is. (The
+    constructor picks a subclass of this class that adds the forwarding
+    verbs of each capability the wrapped gateway has.)
+    """
+
+    inner: Gateway
+    bucket: TokenBucket
+
+    def __new__(cls, gateway: Gateway, bucket: TokenBucket) -> ThrottledGateway:
+        """Pick the subclass with the wrapped gateway's capabilities (``bucket`` is unused)."""
+        chosen = _WITH_CAPABILITIES[_capabilities(gateway)] if cls is ThrottledGateway else cls
+        return super().__new__(chosen)
+
+    def __init__(self, gateway: Gateway, bucket: TokenBucket) -> None:
+        self.inner = gateway
+        self.bucket = bucket
+        self.name = gateway.name
+
+    def __repr__(self) -> str:
+        return f"ThrottledGateway({self.inner!r}, {self.bucket!r})"
+
+    def amount_granularity(self, currency: str) -> int:
+        """The wrapped gateway's granularity (local, not throttled)."""
+        return self.inner.amount_granularity(currency)
+
+    def minimum_charge(self, currency: str) -> Money | None:
+        """The wrapped gateway's minimum charge (local, not throttled)."""
+        return self.inner.minimum_charge(currency)
+
+    def ensure_customer(self, user_id: str, *, idempotency_key: str) -> str:
+        """Throttled :meth:`~enrollpay.ports.Gateway.ensure_customer`."""
+        self.bucket.acquire()
+        return self.inner.ensure_customer(user_id, idempotency_key=idempotency_key)
+
+    def start_payment(
+        self,
+        *,
+        customer_id: str,
+        amount: Money,
+        idempotency_key: str,
+        metadata: Mapping[str, str],
+        description: str = "",
+    ) -> PaymentSession:
+        """Throttled :meth:`~enrollpay.ports.Gateway.start_payment`."""
+        self.bucket.acquire()
+        return self.inner.start_payment(
+            customer_id=customer_id,
+            amount=amount,
+            idempotency_key=idempotency_key,
+            metadata=metadata,
+            description=description,
+        )
+
+    def charge_off_session(
+        self,
+        *,
+        customer_id: str,
+        payment_method_id: str,
+        amount: Money,
+        idempotency_key: str,
+        metadata: Mapping[str, str],
+        description: str = "",
+    ) -> ChargeResult:
+        """Throttled :meth:`~enrollpay.ports.Gateway.charge_off_session`."""
+        self.bucket.acquire()
+        return self.inner.charge_off_session(
+            customer_id=customer_id,
+            payment_method_id=payment_method_id,
+            amount=amount,
+            idempotency_key=idempotency_key,
+            metadata=metadata,
+            description=description,
+        )
+
+    def payment_status(
+        self, *, gateway_payment_id: str | None, idempotency_key: str, amount: Money
+    ) -> ChargeResult | None:
+        """Throttled :meth:`~enrollpay.ports.Gateway.payment_status`."""
+        self.bucket.acquire()
+        return self.inner.payment_status(
+            gateway_payment_id=gateway_payment_id, idempotency_key=idempotency_key, amount=amount
+        )
+
+    def cancel_payment(self, *, gateway_payment_id: str, idempotency_key: str) -> ChargeResult:
+        """Throttled :meth:`~enrollpay.ports.Gateway.cancel_payment`."""
+        self.bucket.acquire()
+        return self.inner.cancel_payment(
+            gateway_payment_id=gateway_payment_id, idempotency_key=idempotency_key
+        )
+
+    def refund(
+        self,
+        *,
+        gateway_payment_id: str,
+        amount: Money,
+        idempotency_key: str,
+        reference: str,
+        reason: str | None = None,
+    ) -> GatewayRefund:
+        """Throttled :meth:`~enrollpay.ports.Gateway.refund`."""
+        self.bucket.acquire()
+        return self.inner.refund(
+            gateway_payment_id=gateway_payment_id,
+            amount=amount,
+            idempotency_key=idempotency_key,
+            reference=reference,
+            reason=reason,
+        )
+
+    def start_payment_method_update(self, *, customer_id: str, idempotency_key: str) -> str:
+        """Throttled :meth:`~enrollpay.ports.Gateway.start_payment_method_update`."""
+        self.bucket.acquire()
+        return self.inner.start_payment_method_update(
+            customer_id=customer_id, idempotency_key=idempotency_key
+        )
+
+    def parse_webhook(
+        self, payload: bytes, headers: Mapping[str, str], *, now: datetime
+    ) -> GatewayEvent:
+        """The wrapped gateway's webhook parsing (local, not throttled)."""
+        return self.inner.parse_webhook(payload, headers, now=now)
+
+
+# -- the optional capabilities, forwarded only when the wrapped gateway has them ---------
+
+
+class _ThrottledSubscriptions(ThrottledGateway):
+    """Forwards the :class:`~enrollpay.ports.SubscriptionGateway` verbs, throttled."""
+
+    def create_subscription(
+        self,
+        *,
+        customer_id: str,
+        price_id: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+        trial_days: int = 0,
+        default_payment_method: str | None = None,
+    ) -> SubscriptionInfo:
+        """Throttled :meth:`~enrollpay.ports.SubscriptionGateway.create_subscription`."""
+        self.bucket.acquire()
+        return cast("SubscriptionGateway", self.inner).create_subscription(
+            customer_id=customer_id,
+            price_id=price_id,
+            idempotency_key=idempotency_key,
+            metadata=metadata,
+            trial_days=trial_days,
+            default_payment_method=default_payment_method,
+        )
+
+    def cancel_subscription(
+        self, subscription_id: str, *, idempotency_key: str
+    ) -> SubscriptionInfo:
+        """Throttled :meth:`~enrollpay.ports.SubscriptionGateway.cancel_subscription`."""
+        self.bucket.acquire()
+        return cast("SubscriptionGateway", self.inner).cancel_subscription(
+            subscription_id, idempotency_key=idempotency_key
+        )
+
+
+class _ThrottledInvoices(ThrottledGateway):
+    """Forwards the :class:`~enrollpay.ports.InvoiceGateway` verb, throttled."""
+
+    def create_invoice(
+        self,
+        *,
+        customer_id: str,
+        amount: Money,
+        idempotency_key: str,
+        description: str = "",
+        metadata: Mapping[str, str] | None = None,
+        collection_method: Literal["charge_automatically", "send_invoice"] = (
+            "charge_automatically"
+        ),
+        days_until_due: int | None = None,
+    ) -> InvoiceInfo:
+        """Throttled :meth:`~enrollpay.ports.InvoiceGateway.create_invoice`."""
+        self.bucket.acquire()
+        return cast("InvoiceGateway", self.inner).create_invoice(
+            customer_id=customer_id,
+            amount=amount,
+            idempotency_key=idempotency_key,
+            description=description,
+            metadata=metadata,
+            collection_method=collection_method,
+            days_until_due=days_until_due,
+        )
+
+
+class _ThrottledLivemode(ThrottledGateway):
+    """Reports the wrapped gateway's :class:`~enrollpay.ports.LivemodeAware` mode."""
+
+    @property
+    def livemode(self) -> bool:
+        """The wrapped gateway's mode (read each time, never copied)."""
+        return cast("LivemodeAware", self.inner).livemode
+
+
+_Capabilities = tuple[bool, bool, bool]
+
+
+def _capabilities(gateway: Gateway) -> _Capabilities:
+    return (
+        isinstance(gateway, SubscriptionGateway),
+        isinstance(gateway, InvoiceGateway),
+        isinstance(gateway, LivemodeAware),
+    )
+
+
+def _throttled_class(capabilities: _Capabilities) -> type[ThrottledGateway]:
+    """The subclass of :class:`ThrottledGateway` with exactly these capabilities."""
+    parts = (_ThrottledSubscriptions, _ThrottledInvoices, _ThrottledLivemode)
+    chosen = tuple(part for part, has in zip(parts, capabilities, strict=True) if has)
+    if not chosen:
+        return ThrottledGateway
+    if len(chosen) == 1:
+        return chosen[0]
+    return type("ThrottledGateway", chosen, {"__module__": __name__})
+
+
+# All eight classes are made once, at import: a wrapper never builds a class.
+_WITH_CAPABILITIES: dict[_Capabilities, type[ThrottledGateway]] = {
+    (subs, invoices, livemode): _throttled_class((subs, invoices, livemode))
+    for subs in (False, True)
+    for invoices in (False, True)
+    for livemode in (False, True)
+}
