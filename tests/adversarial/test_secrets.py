@@ -243,7 +243,7 @@ def test_flows_leak_no_secret_or_card_number(capture: Capture) -> None:
     for expected in ("collect_due:", "reconcile:", "webhook refused", "refund ", "cancelled"):
         assert expected in messages, expected
     names = {r.name for r in capture.records}
-    assert {"enrollpay.service.collection", "enrollpay.service.webhooks"} <= names
+    assert {"enrollpay.service.collect", "enrollpay.service.webhooks"} <= names
     # And the capture would have caught a leak through a library logger.
     logging.getLogger("enrollpay.service").debug("oops %s", sorted(seen.secrets)[-1])
     assert len(leaks(capture.texts, seen.secrets)) == 1

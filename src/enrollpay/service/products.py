@@ -1,4 +1,4 @@
-"""Products and plan rules."""
+"""Products and the plan rules that pick their payment plans."""
 
 from __future__ import annotations
 
@@ -17,184 +17,197 @@ from enrollpay.domain.plans import (
     PlanRule,
     Subscription,
     describe_plan,
-    eligible_plans,
 )
+from enrollpay.domain.plans import eligible_plans as plans_offered
 from enrollpay.domain.records import Product
 from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.schedule import ScheduleLine, build_schedule
 from enrollpay.errors import InvalidInputError, PlanError, ProductNotFoundError
-from enrollpay.service.base import ServiceCore, check_money, check_text
+from enrollpay.service.base import check_money, check_text
+from enrollpay.service.context import Context
 
-__all__ = ["ProductMixin"]
+__all__ = [
+    "deactivate_product",
+    "eligible_plans",
+    "find_product",
+    "get_product",
+    "list_plan_rules",
+    "list_products",
+    "preview_schedule",
+    "register_product",
+    "set_plan_rules",
+]
 
 
-class ProductMixin(ServiceCore):
-    """Registering products and the rules that pick their payment plans."""
-
-    def register_product(
-        self,
-        *,
-        product_type: str,
-        product_id: str,
-        name: str,
-        price: Money,
-        auto_assign_payment_plan: bool = False,
-        payment_plan: PaymentPlan | None = None,
-        offered_plans: Sequence[PaymentPlan] = (),
-        refund_policy: RefundPolicy | None = None,
-        service_period: Interval | None = None,
-        active: bool = True,
-        actor: str = "system",
-    ) -> Product:
-        """Create or update the product the host app knows as ``(product_type, product_id)``.
-
-        Idempotent: call it whenever a course is created or edited. Existing
-        enrollments keep the price and plan they were sold with.
-        """
-        check_text(product_type, "product_type")
-        check_text(product_id, "product_id")
-        check_text(name, "name", limit=500)
-        check_money(price, "price")
-        for plan in (payment_plan, *offered_plans):
-            if plan is not None:
-                self._check_plan(plan, price)
-        now = self.now()
-        with self.store.transaction() as tx:
-            existing = tx.find_product(product_type, product_id)
-            fields: dict[str, Any] = {
+def register_product(
+    ctx: Context,
+    *,
+    product_type: str,
+    product_id: str,
+    name: str,
+    price: Money,
+    auto_assign_payment_plan: bool = False,
+    payment_plan: PaymentPlan | None = None,
+    offered_plans: Sequence[PaymentPlan] = (),
+    refund_policy: RefundPolicy | None = None,
+    service_period: Interval | None = None,
+    active: bool = True,
+    actor: str = "system",
+) -> Product:
+    """Create or update the product the host app knows as ``(product_type, product_id)``."""
+    check_text(product_type, "product_type")
+    check_text(product_id, "product_id")
+    check_text(name, "name", limit=500)
+    check_money(price, "price")
+    for plan in (payment_plan, *offered_plans):
+        if plan is not None:
+            _check_plan(ctx, plan, price)
+    now = ctx.now()
+    with ctx.store.transaction() as tx:
+        existing = tx.find_product(product_type, product_id)
+        fields: dict[str, Any] = {
+            "name": name,
+            "price": price,
+            "active": active,
+            "auto_assign_payment_plan": auto_assign_payment_plan,
+            "payment_plan": payment_plan,
+            "offered_plans": tuple(offered_plans),
+            "refund_policy": refund_policy,
+            "service_period": service_period or Interval.years(1),
+        }
+        if existing is None:
+            product = Product(
+                id=ctx.new_id("prod"),
+                product_type=product_type,
+                product_id=product_id,
+                created_at=now,
+                updated_at=now,
+                **fields,
+            )
+            action = "product.registered"
+        else:
+            candidate = attrs.evolve(existing, **fields)
+            if candidate == existing:
+                return existing
+            product = attrs.evolve(candidate, updated_at=now)
+            action = "product.updated"
+        tx.put_product(product)
+        ctx.audit(
+            tx,
+            actor=actor,
+            action=action,
+            entity_type="product",
+            entity_id=product.id,
+            data={
+                "product_type": product_type,
+                "product_id": product_id,
                 "name": name,
                 "price": price,
                 "active": active,
-                "auto_assign_payment_plan": auto_assign_payment_plan,
-                "payment_plan": payment_plan,
-                "offered_plans": tuple(offered_plans),
-                "refund_policy": refund_policy,
-                "service_period": service_period or Interval.years(1),
-            }
-            if existing is None:
-                product = Product(
-                    id=self.new_id("prod"),
-                    product_type=product_type,
-                    product_id=product_id,
-                    created_at=now,
-                    updated_at=now,
-                    **fields,
-                )
-                action = "product.registered"
-            else:
-                candidate = attrs.evolve(existing, **fields)
-                if candidate == existing:
-                    return existing
-                product = attrs.evolve(candidate, updated_at=now)
-                action = "product.updated"
-            tx.put_product(product)
-            self.audit(
-                tx,
-                actor=actor,
-                action=action,
-                entity_type="product",
-                entity_id=product.id,
-                data={
-                    "product_type": product_type,
-                    "product_id": product_id,
-                    "name": name,
-                    "price": price,
-                    "active": active,
-                },
-            )
-        return product
-
-    def _check_plan(self, plan: PaymentPlan, price: Money) -> None:
-        if not isinstance(plan, (FullPayment, Installments, Subscription)):
-            raise PlanError(f"not a payment plan: {plan!r}")
-        gateway = self.gateway
-        build_schedule(
-            plan,
-            price,
-            date(2000, 1, 1),  # any date: this only proves the plan fits the price
-            granularity=1 if gateway is None else gateway.amount_granularity(price.currency),
-            minimum=None if gateway is None else gateway.minimum_charge(price.currency),
-            horizon=1,
+            },
         )
+    return product
 
-    def get_product(self, product_id: str) -> Product:
-        """A product by its internal id."""
-        with self.store.transaction() as tx:
-            product = tx.get_product(product_id)
+
+def _check_plan(ctx: Context, plan: PaymentPlan, price: Money) -> None:
+    if not isinstance(plan, (FullPayment, Installments, Subscription)):
+        raise PlanError(f"not a payment plan: {plan!r}")
+    gateway = ctx.gateway
+    build_schedule(
+        plan,
+        price,
+        date(2000, 1, 1),  # any date: this only proves the plan fits the price
+        granularity=1 if gateway is None else gateway.amount_granularity(price.currency),
+        minimum=None if gateway is None else gateway.minimum_charge(price.currency),
+        horizon=1,
+    )
+
+
+def get_product(ctx: Context, product_id: str) -> Product:
+    """A product by its internal id."""
+    with ctx.store.transaction() as tx:
+        product = tx.get_product(product_id)
+    if product is None:
+        raise ProductNotFoundError(product_id)
+    return product
+
+
+def find_product(ctx: Context, product_type: str, product_id: str) -> Product:
+    """A product by the host app's ``(product_type, product_id)``."""
+    with ctx.store.transaction() as tx:
+        product = tx.find_product(product_type, product_id)
+    if product is None:
+        raise ProductNotFoundError(f"{product_type}:{product_id}")
+    return product
+
+
+def list_products(ctx: Context, *, active: bool | None = None) -> list[Product]:
+    """Products by name."""
+    with ctx.store.transaction() as tx:
+        return tx.list_products(active=active)
+
+
+def deactivate_product(ctx: Context, product_id: str, *, actor: str = "system") -> Product:
+    """Stop selling a product (existing enrollments are untouched)."""
+    with ctx.store.transaction() as tx:
+        product = tx.get_product(product_id)
         if product is None:
             raise ProductNotFoundError(product_id)
-        return product
-
-    def find_product(self, product_type: str, product_id: str) -> Product:
-        """A product by the host app's ``(product_type, product_id)``."""
-        with self.store.transaction() as tx:
-            product = tx.find_product(product_type, product_id)
-        if product is None:
-            raise ProductNotFoundError(f"{product_type}:{product_id}")
-        return product
-
-    def list_products(self, *, active: bool | None = None) -> list[Product]:
-        """Products by name."""
-        with self.store.transaction() as tx:
-            return tx.list_products(active=active)
-
-    def deactivate_product(self, product_id: str, *, actor: str = "system") -> Product:
-        """Stop selling a product (existing enrollments are untouched)."""
-        with self.store.transaction() as tx:
-            product = tx.get_product(product_id)
-            if product is None:
-                raise ProductNotFoundError(product_id)
-            if not product.active:
-                return product
-            product = attrs.evolve(product, active=False, updated_at=self.now())
-            tx.put_product(product)
-            self.audit(
-                tx,
-                actor=actor,
-                action="product.deactivated",
-                entity_type="product",
-                entity_id=product_id,
-            )
-        return product
-
-    def set_plan_rules(self, rules: Sequence[PlanRule], *, actor: str = "system") -> None:
-        """Replace the automatic plan rules (tried by ascending priority)."""
-        for rule in rules:
-            if not isinstance(rule, PlanRule):
-                raise InvalidInputError(f"expected PlanRule, got {type(rule).__name__}")
-        with self.store.transaction() as tx:
-            tx.replace_plan_rules(list(rules))
-            self.audit(
-                tx,
-                actor=actor,
-                action="plan_rules.replaced",
-                entity_type="plan_rules",
-                entity_id="*",
-                data={"rules": [r.name or describe_plan(r.plan) for r in rules]},
-            )
-
-    def list_plan_rules(self) -> list[PlanRule]:
-        """The plan rules in the order given."""
-        with self.store.transaction() as tx:
-            return tx.list_plan_rules()
-
-    def eligible_plans(self, product_id: str) -> tuple[PaymentPlan, ...]:
-        """Every plan a checkout page may offer for a product, the default first."""
-        product = self.get_product(product_id)
-        return eligible_plans(product, self.list_plan_rules())
-
-    def preview_schedule(
-        self, product_id: str, plan: PaymentPlan, *, start: date | None = None
-    ) -> tuple[ScheduleLine, ...]:
-        """The schedule ``plan`` would give for a product, starting ``start`` (default today)."""
-        product = self.get_product(product_id)
-        gateway = self.gateway
-        currency = product.price.currency
-        return build_schedule(
-            plan,
-            product.price,
-            start or self.today(),
-            granularity=1 if gateway is None else gateway.amount_granularity(currency),
-            minimum=None if gateway is None else gateway.minimum_charge(currency),
-            horizon=self.config.subscription_horizon,
+        if not product.active:
+            return product
+        product = attrs.evolve(product, active=False, updated_at=ctx.now())
+        tx.put_product(product)
+        ctx.audit(
+            tx,
+            actor=actor,
+            action="product.deactivated",
+            entity_type="product",
+            entity_id=product_id,
         )
+    return product
+
+
+def set_plan_rules(ctx: Context, rules: Sequence[PlanRule], *, actor: str = "system") -> None:
+    """Replace the automatic plan rules (tried by ascending priority)."""
+    for rule in rules:
+        if not isinstance(rule, PlanRule):
+            raise InvalidInputError(f"expected PlanRule, got {type(rule).__name__}")
+    with ctx.store.transaction() as tx:
+        tx.replace_plan_rules(list(rules))
+        ctx.audit(
+            tx,
+            actor=actor,
+            action="plan_rules.replaced",
+            entity_type="plan_rules",
+            entity_id="*",
+            data={"rules": [r.name or describe_plan(r.plan) for r in rules]},
+        )
+
+
+def list_plan_rules(ctx: Context) -> list[PlanRule]:
+    """The plan rules in the order given."""
+    with ctx.store.transaction() as tx:
+        return tx.list_plan_rules()
+
+
+def eligible_plans(ctx: Context, product_id: str) -> tuple[PaymentPlan, ...]:
+    """Every plan a checkout page may offer for a product, the default first."""
+    product = get_product(ctx, product_id)
+    return plans_offered(product, list_plan_rules(ctx))
+
+
+def preview_schedule(
+    ctx: Context, product_id: str, plan: PaymentPlan, *, start: date | None = None
+) -> tuple[ScheduleLine, ...]:
+    """The schedule ``plan`` would give for a product, starting ``start`` (default today)."""
+    product = get_product(ctx, product_id)
+    gateway = ctx.gateway
+    currency = product.price.currency
+    return build_schedule(
+        plan,
+        product.price,
+        start or ctx.today(),
+        granularity=1 if gateway is None else gateway.amount_granularity(currency),
+        minimum=None if gateway is None else gateway.minimum_charge(currency),
+        horizon=ctx.config.subscription_horizon,
+    )

@@ -6,13 +6,14 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import date
 
-from enrollpay.audit import AuditVerification, verify_audit_chain
+from enrollpay.audit import AuditVerification
+from enrollpay.audit import verify_audit_chain as verify_entries
 from enrollpay.domain.lifecycle import (
     OPEN_ITEM_STATUSES,
     EnrollmentStatus,
     ItemStatus,
-    has_access,
 )
+from enrollpay.domain.lifecycle import has_access as status_has_access
 from enrollpay.domain.money import Money
 from enrollpay.domain.records import AuditEntry, Enrollment, ScheduleItem
 from enrollpay.errors import (
@@ -31,10 +32,27 @@ from enrollpay.reports import (
     RevenueRow,
     StatusBreakdown,
 )
-from enrollpay.service.base import ServiceCore, check_date, check_text
+from enrollpay.service.base import check_date, check_text
+from enrollpay.service.context import Context
 from enrollpay.service.results import PaymentDetails, Stats
 
-__all__ = ["QueryMixin"]
+__all__ = [
+    "aging_report",
+    "audit_log",
+    "forecast_report",
+    "get_enrollment",
+    "get_schedule_item",
+    "has_access",
+    "list_enrollments",
+    "list_schedule_items",
+    "payment_details",
+    "product_report",
+    "recovery_report",
+    "revenue_report",
+    "stats",
+    "status_report",
+    "verify_audit_chain",
+]
 
 
 def _statuses(
@@ -49,188 +67,197 @@ def _statuses(
         raise InvalidInputError(f"unknown status in {names!r}") from None
 
 
-class QueryMixin(ServiceCore):
-    """Views for student pages, admin pages and dashboards."""
+def has_access(ctx: Context, enrollment: Enrollment) -> bool:
+    """Whether the student may use the course (policy: ``past_due_access``)."""
+    return status_has_access(enrollment.status, past_due_access=ctx.config.past_due_access)
 
-    def has_access(self, enrollment: Enrollment) -> bool:
-        """Whether the student may use the course (policy: ``past_due_access``)."""
-        return has_access(enrollment.status, past_due_access=self.config.past_due_access)
 
-    def payment_details(self, enrollment_id: str) -> PaymentDetails:
-        """The enrollment with its product, schedule, attempts, payments and refunds."""
-        today = self.today()
-        with self.store.transaction() as tx:
-            enrollment = tx.get_enrollment(enrollment_id)
-            if enrollment is None:
-                raise EnrollmentNotFoundError(enrollment_id)
-            product = tx.get_product(enrollment.product_id)
-            if product is None:
-                raise ProductNotFoundError(enrollment.product_id)
-            items = tuple(tx.items_of(enrollment_id))
-            attempts = tuple(a for i in items for a in tx.attempts_of(i.id))
-            payments = tuple(tx.payments_of(enrollment_id))
-            refunds = tuple(tx.refunds_of(enrollment_id))
-        currency = enrollment.price.currency
-        open_items = [i for i in items if i.status in OPEN_ITEM_STATUSES]
-        return PaymentDetails(
-            enrollment=enrollment,
-            product=product,
-            items=items,
-            attempts=attempts,
-            payments=payments,
-            refunds=refunds,
-            paid=Money(sum(p.amount.minor for p in payments), currency),
-            refunded=Money(sum(r.amount.minor for r in refunds if r.status != "failed"), currency),
-            outstanding=Money(sum(i.outstanding.minor for i in open_items), currency),
-            overdue=Money(sum(i.outstanding.minor for i in open_items if i.due < today), currency),
-            next_due=min(open_items, key=lambda i: (i.due, i.seq), default=None),
-            has_access=self.has_access(enrollment),
-        )
-
-    def get_enrollment(self, enrollment_id: str) -> Enrollment:
-        """One enrollment."""
-        with self.store.transaction() as tx:
-            enrollment = tx.get_enrollment(enrollment_id)
+def payment_details(ctx: Context, enrollment_id: str) -> PaymentDetails:
+    """The enrollment with its product, schedule, attempts, payments and refunds."""
+    today = ctx.today()
+    with ctx.store.transaction() as tx:
+        enrollment = tx.get_enrollment(enrollment_id)
         if enrollment is None:
             raise EnrollmentNotFoundError(enrollment_id)
-        return enrollment
+        product = tx.get_product(enrollment.product_id)
+        if product is None:
+            raise ProductNotFoundError(enrollment.product_id)
+        items = tuple(tx.items_of(enrollment_id))
+        attempts = tuple(a for i in items for a in tx.attempts_of(i.id))
+        payments = tuple(tx.payments_of(enrollment_id))
+        refunds = tuple(tx.refunds_of(enrollment_id))
+    currency = enrollment.price.currency
+    open_items = [i for i in items if i.status in OPEN_ITEM_STATUSES]
+    return PaymentDetails(
+        enrollment=enrollment,
+        product=product,
+        items=items,
+        attempts=attempts,
+        payments=payments,
+        refunds=refunds,
+        paid=Money(sum(p.amount.minor for p in payments), currency),
+        refunded=Money(sum(r.amount.minor for r in refunds if r.status != "failed"), currency),
+        outstanding=Money(sum(i.outstanding.minor for i in open_items), currency),
+        overdue=Money(sum(i.outstanding.minor for i in open_items if i.due < today), currency),
+        next_due=min(open_items, key=lambda i: (i.due, i.seq), default=None),
+        has_access=has_access(ctx, enrollment),
+    )
 
-    def get_schedule_item(self, item_id: str) -> ScheduleItem:
-        """One schedule item (for a "pay this installment" page, say); its status is current."""
-        check_text(item_id, "item_id")
-        with self.store.transaction() as tx:
-            item = tx.get_item(item_id)
-        if item is None:
-            raise ScheduleItemNotFoundError(item_id)
-        return item
 
-    def list_enrollments(
-        self,
-        *,
-        user_id: str | None = None,
-        product_id: str | None = None,
-        status: str | Iterable[str] | None = None,
-    ) -> list[Enrollment]:
-        """Enrollments filtered by user, product and status (one or several)."""
-        statuses = _statuses(status, EnrollmentStatus)
-        with self.store.transaction() as tx:
-            return tx.list_enrollments(user_id=user_id, product_id=product_id, statuses=statuses)  # type: ignore[arg-type]
+def get_enrollment(ctx: Context, enrollment_id: str) -> Enrollment:
+    """One enrollment."""
+    with ctx.store.transaction() as tx:
+        enrollment = tx.get_enrollment(enrollment_id)
+    if enrollment is None:
+        raise EnrollmentNotFoundError(enrollment_id)
+    return enrollment
 
-    def list_schedule_items(
-        self,
-        *,
-        status: str | Iterable[str] | None = None,
-        due_from: date | None = None,
-        due_to: date | None = None,
-        product_id: str | None = None,
-        user_id: str | None = None,
-        enrollment_id: str | None = None,
-        limit: int | None = None,
-    ) -> list[ScheduleItem]:
-        """Every schedule item matching the filters (the admin's view of all schedules)."""
-        for day, name in ((due_from, "due_from"), (due_to, "due_to")):
-            if day is not None:
-                check_date(day, name)
-        query = ItemQuery(
-            statuses=_statuses(status, ItemStatus),  # type: ignore[arg-type]
-            due_from=due_from,
-            due_to=due_to,
-            product_id=product_id,
-            user_id=user_id,
-            enrollment_id=enrollment_id,
-            limit=limit,
+
+def get_schedule_item(ctx: Context, item_id: str) -> ScheduleItem:
+    """One schedule item (for a "pay this installment" page, say); its status is current."""
+    check_text(item_id, "item_id")
+    with ctx.store.transaction() as tx:
+        item = tx.get_item(item_id)
+    if item is None:
+        raise ScheduleItemNotFoundError(item_id)
+    return item
+
+
+def list_enrollments(
+    ctx: Context,
+    *,
+    user_id: str | None = None,
+    product_id: str | None = None,
+    status: str | Iterable[str] | None = None,
+) -> list[Enrollment]:
+    """Enrollments filtered by user, product and status (one or several)."""
+    statuses = _statuses(status, EnrollmentStatus)
+    with ctx.store.transaction() as tx:
+        return tx.list_enrollments(user_id=user_id, product_id=product_id, statuses=statuses)  # type: ignore[arg-type]
+
+
+def list_schedule_items(
+    ctx: Context,
+    *,
+    status: str | Iterable[str] | None = None,
+    due_from: date | None = None,
+    due_to: date | None = None,
+    product_id: str | None = None,
+    user_id: str | None = None,
+    enrollment_id: str | None = None,
+    limit: int | None = None,
+) -> list[ScheduleItem]:
+    """Every schedule item matching the filters (the admin's view of all schedules)."""
+    for day, name in ((due_from, "due_from"), (due_to, "due_to")):
+        if day is not None:
+            check_date(day, name)
+    query = ItemQuery(
+        statuses=_statuses(status, ItemStatus),  # type: ignore[arg-type]
+        due_from=due_from,
+        due_to=due_to,
+        product_id=product_id,
+        user_id=user_id,
+        enrollment_id=enrollment_id,
+        limit=limit,
+    )
+    with ctx.store.transaction() as tx:
+        return tx.list_items(query)
+
+
+def stats(ctx: Context) -> Stats:
+    """Dashboard figures: money per currency and counts per status."""
+    today = ctx.today()
+    collected: Counter[str] = Counter()
+    refunded: Counter[str] = Counter()
+    outstanding: Counter[str] = Counter()
+    overdue: Counter[str] = Counter()
+    with ctx.store.transaction() as tx:
+        enrollments = tx.list_enrollments()
+        by_status = Counter(e.status for e in enrollments)
+        item_counts: Counter[str] = Counter()
+        for enrollment in enrollments:
+            for payment in tx.payments_of(enrollment.id):
+                collected[payment.amount.currency] += payment.amount.minor
+            for refund in tx.refunds_of(enrollment.id):
+                if refund.status != "failed":
+                    refunded[refund.amount.currency] += refund.amount.minor
+            for item in tx.items_of(enrollment.id):
+                item_counts[item.status] += 1
+                if item.status in OPEN_ITEM_STATUSES:
+                    outstanding[item.amount.currency] += item.outstanding.minor
+                    if item.due < today:
+                        overdue[item.amount.currency] += item.outstanding.minor
+    currencies = set(collected) | set(refunded) | set(outstanding)
+    return Stats(
+        today=today,
+        collected={c: Money(collected[c], c) for c in sorted(currencies)},
+        refunded={c: Money(refunded[c], c) for c in sorted(currencies)},
+        net={c: Money(collected[c] - refunded[c], c) for c in sorted(currencies)},
+        outstanding={c: Money(outstanding[c], c) for c in sorted(currencies)},
+        overdue={c: Money(overdue[c], c) for c in sorted(currencies)},
+        enrollments_by_status={s: by_status.get(s, 0) for s in EnrollmentStatus},
+        items_by_status=dict(item_counts),
+    )
+
+
+def revenue_report(
+    ctx: Context,
+    *,
+    by: Period = "month",
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> list[RevenueRow]:
+    """Gross, refunded and net money per period and currency."""
+    if by not in ("day", "week", "month"):
+        raise InvalidInputError(f"by must be day, week or month, got {by!r}")
+    with ctx.store.transaction() as tx:
+        return tx.report_revenue(
+            by=by, date_from=date_from, date_to=date_to, timezone=ctx.config.timezone
         )
-        with self.store.transaction() as tx:
-            return tx.list_items(query)
 
-    def stats(self) -> Stats:
-        """Dashboard figures: money per currency and counts per status."""
-        today = self.today()
-        collected: Counter[str] = Counter()
-        refunded: Counter[str] = Counter()
-        outstanding: Counter[str] = Counter()
-        overdue: Counter[str] = Counter()
-        with self.store.transaction() as tx:
-            enrollments = tx.list_enrollments()
-            by_status = Counter(e.status for e in enrollments)
-            item_counts: Counter[str] = Counter()
-            for enrollment in enrollments:
-                for payment in tx.payments_of(enrollment.id):
-                    collected[payment.amount.currency] += payment.amount.minor
-                for refund in tx.refunds_of(enrollment.id):
-                    if refund.status != "failed":
-                        refunded[refund.amount.currency] += refund.amount.minor
-                for item in tx.items_of(enrollment.id):
-                    item_counts[item.status] += 1
-                    if item.status in OPEN_ITEM_STATUSES:
-                        outstanding[item.amount.currency] += item.outstanding.minor
-                        if item.due < today:
-                            overdue[item.amount.currency] += item.outstanding.minor
-        currencies = set(collected) | set(refunded) | set(outstanding)
-        return Stats(
-            today=today,
-            collected={c: Money(collected[c], c) for c in sorted(currencies)},
-            refunded={c: Money(refunded[c], c) for c in sorted(currencies)},
-            net={c: Money(collected[c] - refunded[c], c) for c in sorted(currencies)},
-            outstanding={c: Money(outstanding[c], c) for c in sorted(currencies)},
-            overdue={c: Money(overdue[c], c) for c in sorted(currencies)},
-            enrollments_by_status={s: by_status.get(s, 0) for s in EnrollmentStatus},
-            items_by_status=dict(item_counts),
-        )
 
-    # -- reports (definitions in enrollpay.reports) ---------------------------------
+def status_report(ctx: Context) -> StatusBreakdown:
+    """Enrollments by status; schedule items by status and currency."""
+    with ctx.store.transaction() as tx:
+        return tx.report_status()
 
-    def revenue_report(
-        self,
-        *,
-        by: Period = "month",
-        date_from: date | None = None,
-        date_to: date | None = None,
-    ) -> list[RevenueRow]:
-        """Gross, refunded and net money per period and currency."""
-        if by not in ("day", "week", "month"):
-            raise InvalidInputError(f"by must be day, week or month, got {by!r}")
-        with self.store.transaction() as tx:
-            return tx.report_revenue(
-                by=by, date_from=date_from, date_to=date_to, timezone=self.config.timezone
-            )
 
-    def status_report(self) -> StatusBreakdown:
-        """Enrollments by status; schedule items by status and currency."""
-        with self.store.transaction() as tx:
-            return tx.report_status()
+def product_report(ctx: Context) -> list[ProductRow]:
+    """Enrollments, outcomes, revenue, refund and default rates, plan mix per product."""
+    with ctx.store.transaction() as tx:
+        return tx.report_products()
 
-    def product_report(self) -> list[ProductRow]:
-        """Enrollments, outcomes, revenue, refund and default rates, plan mix per product."""
-        with self.store.transaction() as tx:
-            return tx.report_products()
 
-    def aging_report(self, *, as_of: date | None = None) -> list[AgingRow]:
-        """Overdue amounts in 1-30, 31-60, 61-90 and 90+ day buckets (default: today)."""
-        with self.store.transaction() as tx:
-            return tx.report_aging(as_of=as_of or self.today())
+def aging_report(ctx: Context, *, as_of: date | None = None) -> list[AgingRow]:
+    """Overdue amounts in 1-30, 31-60, 61-90 and 90+ day buckets (default: today)."""
+    with ctx.store.transaction() as tx:
+        return tx.report_aging(as_of=as_of or ctx.today())
 
-    def forecast_report(
-        self, *, date_from: date | None = None, months: int = 12
-    ) -> list[ForecastRow]:
-        """Amounts scheduled per month from ``date_from`` (default: today)."""
-        if isinstance(months, bool) or not isinstance(months, int) or months < 1:
-            raise InvalidInputError(f"months must be a positive int, got {months!r}")
-        with self.store.transaction() as tx:
-            return tx.report_forecast(date_from=date_from or self.today(), months=months)
 
-    def recovery_report(self) -> list[RecoveryRow]:
-        """Of the payments that failed, how many were recovered and on which retry."""
-        with self.store.transaction() as tx:
-            return tx.report_recovery()
+def forecast_report(
+    ctx: Context, *, date_from: date | None = None, months: int = 12
+) -> list[ForecastRow]:
+    """Amounts scheduled per month from ``date_from`` (default: today)."""
+    if isinstance(months, bool) or not isinstance(months, int) or months < 1:
+        raise InvalidInputError(f"months must be a positive int, got {months!r}")
+    with ctx.store.transaction() as tx:
+        return tx.report_forecast(date_from=date_from or ctx.today(), months=months)
 
-    def audit_log(
-        self, *, entity_type: str | None = None, entity_id: str | None = None
-    ) -> list[AuditEntry]:
-        """Audit entries in chain order, optionally for one entity."""
-        with self.store.transaction() as tx:
-            return tx.list_audit(entity_type=entity_type, entity_id=entity_id)
 
-    def verify_audit_chain(self) -> AuditVerification:
-        """Walk the whole audit chain; the result names the first broken entry."""
-        return verify_audit_chain(self.audit_log())
+def recovery_report(ctx: Context) -> list[RecoveryRow]:
+    """Of the payments that failed, how many were recovered and on which retry."""
+    with ctx.store.transaction() as tx:
+        return tx.report_recovery()
+
+
+def audit_log(
+    ctx: Context, *, entity_type: str | None = None, entity_id: str | None = None
+) -> list[AuditEntry]:
+    """Audit entries in chain order, optionally for one entity."""
+    with ctx.store.transaction() as tx:
+        return tx.list_audit(entity_type=entity_type, entity_id=entity_id)
+
+
+def verify_audit_chain(ctx: Context) -> AuditVerification:
+    """Walk the whole audit chain; the result names the first broken entry."""
+    return verify_entries(audit_log(ctx))

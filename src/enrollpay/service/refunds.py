@@ -1,4 +1,9 @@
-"""Giving money back: refund allocation, the gateway call, and completion."""
+"""Giving money back: planning, writing, sending and settling refunds.
+
+Cancellation (:mod:`enrollpay.service.cancel`) and admin refunds plan and
+write refunds here; the gateway call, its settlement, the refund webhooks
+and the pending refunds ``reconcile`` finishes all end here too.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +20,21 @@ from enrollpay.errors import (
     PaymentNotFoundError,
     RefundExceedsPaidError,
 )
-from enrollpay.ports import Gateway, StoreTransaction
-from enrollpay.service.base import MAX_TEXT, ServiceCore, check_money, check_text
+from enrollpay.ports import Gateway, GatewayEvent, StoreTransaction
+from enrollpay.service.base import MAX_TEXT, check_money, check_text
+from enrollpay.service.context import Context
+from enrollpay.service.results import WebhookResult
 
-__all__ = ["RefundMixin", "refund_key"]
+__all__ = [
+    "apply_refund_updates",
+    "finish_pending_refunds",
+    "plan_refunds",
+    "refund_key",
+    "refund_payment",
+    "refundable_by_payment",
+    "send_refunds",
+    "write_refunds",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -28,195 +44,267 @@ def refund_key(refund_id: str) -> str:
     return f"refund:{refund_id}"
 
 
-class RefundMixin(ServiceCore):
-    """Refund planning and execution shared by cancellation and admin refunds."""
+def refundable_by_payment(
+    ctx: Context, tx: StoreTransaction, enrollment_id: str
+) -> list[tuple[Payment, Money]]:
+    """Each payment with what can still be refunded of it, most recent first."""
+    refunded: dict[str, int] = {}
+    for refund in tx.refunds_of(enrollment_id):
+        if refund.status != "failed":
+            refunded[refund.payment_id] = refunded.get(refund.payment_id, 0) + refund.amount.minor
+    result = []
+    for payment in reversed(tx.payments_of(enrollment_id)):
+        left = payment.amount.minor - refunded.get(payment.id, 0)
+        if left > 0:
+            result.append((payment, Money(left, payment.amount.currency)))
+    return result
 
-    def refundable_by_payment(
-        self, tx: StoreTransaction, enrollment_id: str
-    ) -> list[tuple[Payment, Money]]:
-        """Each payment with what can still be refunded of it, most recent first."""
-        refunded: dict[str, int] = {}
-        for refund in tx.refunds_of(enrollment_id):
-            if refund.status != "failed":
-                refunded[refund.payment_id] = (
-                    refunded.get(refund.payment_id, 0) + refund.amount.minor
-                )
-        result = []
-        for payment in reversed(tx.payments_of(enrollment_id)):
-            left = payment.amount.minor - refunded.get(payment.id, 0)
-            if left > 0:
-                result.append((payment, Money(left, payment.amount.currency)))
-        return result
 
-    def plan_refunds(
-        self, tx: StoreTransaction, enrollment_id: str, total: Money
-    ) -> list[tuple[Payment, Money]]:
-        """Split ``total`` over the payments, most recent first; refuse more than refundable."""
-        available = self.refundable_by_payment(tx, enrollment_id)
-        refundable = Money(sum(m.minor for _, m in available), total.currency)
-        if total > refundable:
-            raise RefundExceedsPaidError(total, refundable)
-        plan = []
-        left = total.minor
-        for payment, room in available:
-            if left == 0:
-                break
-            take = min(left, room.minor)
-            plan.append((payment, Money(take, total.currency)))
-            left -= take
-        return plan
+def plan_refunds(
+    ctx: Context, tx: StoreTransaction, enrollment_id: str, total: Money
+) -> list[tuple[Payment, Money]]:
+    """Split ``total`` over the payments, most recent first; refuse more than refundable."""
+    available = refundable_by_payment(ctx, tx, enrollment_id)
+    refundable = Money(sum(m.minor for _, m in available), total.currency)
+    if total > refundable:
+        raise RefundExceedsPaidError(total, refundable)
+    plan = []
+    left = total.minor
+    for payment, room in available:
+        if left == 0:
+            break
+        take = min(left, room.minor)
+        plan.append((payment, Money(take, total.currency)))
+        left -= take
+    return plan
 
-    def write_refunds(
-        self,
-        tx: StoreTransaction,
-        plan: Sequence[tuple[Payment, Money]],
-        *,
-        actor: str,
-        reason: str | None,
-    ) -> list[Refund]:
-        """Record planned refunds: manual ones done, gateway ones pending their call."""
-        now = self.now()
-        written = []
-        for payment, amount in plan:
-            refund_id = self.new_id("ref")
-            via_gateway = payment.method == "gateway"
-            if via_gateway:
-                self.require_gateway()
-            refund = Refund(
-                id=refund_id,
-                payment_id=payment.id,
-                enrollment_id=payment.enrollment_id,
-                amount=amount,
-                method="gateway" if via_gateway else "manual",
-                created_at=now,
-                status="pending" if via_gateway else "succeeded",
-                idempotency_key=refund_key(refund_id) if via_gateway else None,
-                reason=reason,
-                actor=actor,
+
+def write_refunds(
+    ctx: Context,
+    tx: StoreTransaction,
+    plan: Sequence[tuple[Payment, Money]],
+    *,
+    actor: str,
+    reason: str | None,
+) -> list[Refund]:
+    """Record planned refunds: manual ones done, gateway ones pending their call."""
+    now = ctx.now()
+    written = []
+    for payment, amount in plan:
+        refund_id = ctx.new_id("ref")
+        via_gateway = payment.method == "gateway"
+        if via_gateway:
+            ctx.require_gateway()
+        refund = Refund(
+            id=refund_id,
+            payment_id=payment.id,
+            enrollment_id=payment.enrollment_id,
+            amount=amount,
+            method="gateway" if via_gateway else "manual",
+            created_at=now,
+            status="pending" if via_gateway else "succeeded",
+            idempotency_key=refund_key(refund_id) if via_gateway else None,
+            reason=reason,
+            actor=actor,
+        )
+        tx.add_refund(refund)
+        ctx.audit(
+            tx,
+            actor=actor,
+            action="refund.created",
+            entity_type="refund",
+            entity_id=refund.id,
+            data={
+                "payment_id": payment.id,
+                "amount": amount,
+                "method": refund.method,
+                "reason": reason,
+            },
+        )
+        logger.info(
+            "refund %s of payment %s created: %s %s (%s)",
+            refund.id,
+            payment.id,
+            refund.method,
+            refund.amount,
+            refund.status,
+        )
+        written.append(refund)
+    return written
+
+
+def send_refunds(ctx: Context, refunds: Sequence[Refund]) -> list[Refund]:
+    """Ask the gateway for every pending refund; return them as they now stand."""
+    pending = [r for r in refunds if r.status == "pending"]
+    if not pending:
+        return list(refunds)
+    gateway = ctx.require_gateway()
+    by_id = {r.id: r for r in refunds}
+    for refund in pending:
+        by_id[refund.id] = _send_refund(ctx, gateway, refund)
+    return [by_id[r.id] for r in refunds]
+
+
+def _send_refund(ctx: Context, gateway: Gateway, refund: Refund) -> Refund:
+    with ctx.store.transaction() as tx:
+        payment = tx.get_payment(refund.payment_id)
+    assert payment is not None  # noqa: S101 - refunds reference recorded payments
+    assert payment.gateway_payment_id is not None  # noqa: S101 - method "gateway"
+    assert refund.idempotency_key is not None  # noqa: S101
+    ctx.checkpoint("after_refund_written")
+    try:
+        answer = gateway.refund(
+            gateway_payment_id=payment.gateway_payment_id,
+            amount=refund.amount,
+            idempotency_key=refund.idempotency_key,
+            reference=refund.id,
+            reason=refund.reason,
+        )
+    except GatewayUnavailableError:
+        logger.warning("refund %s: gateway unavailable, left pending for reconcile", refund.id)
+        return refund  # stays pending; reconcile() sends it again with the same key
+    except GatewayRequestError as exc:
+        return _settle_refund(ctx, refund.id, None, "failed", str(exc))
+    ctx.checkpoint("after_refund_answered")
+    return _settle_refund(ctx, refund.id, answer.gateway_refund_id, answer.status, None)
+
+
+def _settle_refund(
+    ctx: Context,
+    refund_id: str,
+    gateway_refund_id: str | None,
+    status: RefundStatus,
+    message: str | None,
+) -> Refund:
+    with ctx.store.transaction() as tx:
+        current = tx.get_refund(refund_id)
+        assert current is not None  # noqa: S101
+        if current.status == status and current.gateway_refund_id == (
+            gateway_refund_id or current.gateway_refund_id
+        ):
+            return current  # a webhook got here first
+        if current.status in ("succeeded", "failed") and current.gateway_refund_id:
+            return current  # a webhook settled it first: final states do not move
+        updated = attrs.evolve(
+            current,
+            status=status,
+            gateway_refund_id=gateway_refund_id or current.gateway_refund_id,
+        )
+        tx.update_refund(updated)
+        ctx.audit(
+            tx,
+            actor="gateway",
+            action=f"refund.{status}",
+            entity_type="refund",
+            entity_id=refund_id,
+            data={"gateway_refund_id": updated.gateway_refund_id, "message": message},
+        )
+    logger.info(
+        "refund %s of payment %s: %s (%s)",
+        refund_id,
+        updated.payment_id,
+        status,
+        updated.amount,
+    )
+    return updated
+
+
+def finish_pending_refunds(ctx: Context, gateway: Gateway) -> tuple[int, int]:
+    """Send the refunds a crash or an outage left pending; return (succeeded, failed)."""
+    with ctx.store.transaction() as tx:
+        pending = [r for r in tx.list_refunds(status="pending") if r.gateway_refund_id is None]
+    done = failed = 0
+    for refund in pending:
+        after = _send_refund(ctx, gateway, refund)
+        done += after.status == "succeeded"
+        failed += after.status == "failed"
+    return done, failed
+
+
+def refund_payment(
+    ctx: Context, payment_id: str, amount: Money, *, actor: str, reason: str | None = None
+) -> Refund:
+    """Refund part or all of one payment (gateway payments through the gateway)."""
+    ctx.authorize(actor, "refund", payment_id)
+    check_text(reason, "reason", limit=MAX_TEXT, required=False)
+    with ctx.store.transaction() as tx:
+        payment = tx.get_payment(payment_id)
+        if payment is None:
+            raise PaymentNotFoundError(payment_id)
+        check_money(amount, "amount", currency=payment.amount.currency)
+        room = {p.id: m for p, m in refundable_by_payment(ctx, tx, payment.enrollment_id)}
+        left = room.get(payment.id, Money.zero(payment.amount.currency))
+        if amount > left:
+            raise RefundExceedsPaidError(amount, left)
+        (refund,) = write_refunds(ctx, tx, [(payment, amount)], actor=actor, reason=reason)
+    (done,) = send_refunds(ctx, [refund])
+    return done
+
+
+def apply_refund_updates(
+    ctx: Context, tx: StoreTransaction, event: GatewayEvent
+) -> tuple[WebhookResult, str]:
+    """Apply a ``refund_updated`` webhook: settle our refunds, record ones made elsewhere."""
+    payment = (
+        None
+        if event.gateway_payment_id is None
+        else tx.find_payment_by_gateway_id(event.gateway_payment_id)
+    )
+    if payment is None:
+        return "ignored", "refund for a payment we did not record"
+    changed = 0
+    for info in event.refunds:
+        known = tx.find_refund_by_gateway_id(info.gateway_refund_id)
+        if known is None and info.reference:
+            mine = tx.get_refund(info.reference)
+            if mine is not None and mine.payment_id == payment.id:
+                known = mine
+        status = info.status
+        if known is not None:
+            if known.gateway_refund_id == info.gateway_refund_id and known.status == status:
+                continue
+            if known.status in ("succeeded", "failed") and known.gateway_refund_id:
+                continue  # final states do not move
+            tx.update_refund(
+                attrs.evolve(known, gateway_refund_id=info.gateway_refund_id, status=status)
             )
-            tx.add_refund(refund)
-            self.audit(
-                tx,
-                actor=actor,
-                action="refund.created",
-                entity_type="refund",
-                entity_id=refund.id,
-                data={
-                    "payment_id": payment.id,
-                    "amount": amount,
-                    "method": refund.method,
-                    "reason": reason,
-                },
-            )
-            logger.info(
-                "refund %s of payment %s created: %s %s (%s)",
-                refund.id,
-                payment.id,
-                refund.method,
-                refund.amount,
-                refund.status,
-            )
-            written.append(refund)
-        return written
-
-    def send_refunds(self, refunds: Sequence[Refund]) -> list[Refund]:
-        """Ask the gateway for every pending refund; return them as they now stand."""
-        pending = [r for r in refunds if r.status == "pending"]
-        if not pending:
-            return list(refunds)
-        gateway = self.require_gateway()
-        by_id = {r.id: r for r in refunds}
-        for refund in pending:
-            by_id[refund.id] = self._send_refund(gateway, refund)
-        return [by_id[r.id] for r in refunds]
-
-    def _send_refund(self, gateway: Gateway, refund: Refund) -> Refund:
-        with self.store.transaction() as tx:
-            payment = tx.get_payment(refund.payment_id)
-        assert payment is not None  # noqa: S101 - refunds reference recorded payments
-        assert payment.gateway_payment_id is not None  # noqa: S101 - method "gateway"
-        assert refund.idempotency_key is not None  # noqa: S101
-        self.checkpoint("after_refund_written")
-        try:
-            answer = gateway.refund(
-                gateway_payment_id=payment.gateway_payment_id,
-                amount=refund.amount,
-                idempotency_key=refund.idempotency_key,
-                reference=refund.id,
-                reason=refund.reason,
-            )
-        except GatewayUnavailableError:
-            logger.warning("refund %s: gateway unavailable, left pending for reconcile", refund.id)
-            return refund  # stays pending; reconcile() sends it again with the same key
-        except GatewayRequestError as exc:
-            return self._settle_refund(refund.id, None, "failed", str(exc))
-        self.checkpoint("after_refund_answered")
-        return self._settle_refund(refund.id, answer.gateway_refund_id, answer.status, None)
-
-    def _settle_refund(
-        self,
-        refund_id: str,
-        gateway_refund_id: str | None,
-        status: RefundStatus,
-        message: str | None,
-    ) -> Refund:
-        with self.store.transaction() as tx:
-            current = tx.get_refund(refund_id)
-            assert current is not None  # noqa: S101
-            if current.status == status and current.gateway_refund_id == (
-                gateway_refund_id or current.gateway_refund_id
-            ):
-                return current  # a webhook got here first
-            if current.status in ("succeeded", "failed") and current.gateway_refund_id:
-                return current  # a webhook settled it first: final states do not move
-            updated = attrs.evolve(
-                current,
-                status=status,
-                gateway_refund_id=gateway_refund_id or current.gateway_refund_id,
-            )
-            tx.update_refund(updated)
-            self.audit(
+            ctx.audit(
                 tx,
                 actor="gateway",
                 action=f"refund.{status}",
                 entity_type="refund",
-                entity_id=refund_id,
-                data={"gateway_refund_id": updated.gateway_refund_id, "message": message},
+                entity_id=known.id,
+                data={"gateway_refund_id": info.gateway_refund_id},
             )
-        logger.info(
-            "refund %s of payment %s: %s (%s)",
-            refund_id,
-            updated.payment_id,
-            status,
-            updated.amount,
+            changed += 1
+            continue
+        if status == "failed":
+            continue
+        # A refund made outside the library (e.g. in the gateway's dashboard).
+        refund = Refund(
+            id=ctx.new_id("ref"),
+            payment_id=payment.id,
+            enrollment_id=payment.enrollment_id,
+            amount=info.amount,
+            method="gateway",
+            created_at=ctx.now(),
+            status=status,
+            gateway_refund_id=info.gateway_refund_id,
+            reason="refunded at the gateway",
+            actor="gateway",
         )
-        return updated
-
-    def _finish_pending_refunds(self, gateway: Gateway) -> tuple[int, int]:
-        with self.store.transaction() as tx:
-            pending = [r for r in tx.list_refunds(status="pending") if r.gateway_refund_id is None]
-        done = failed = 0
-        for refund in pending:
-            after = self._send_refund(gateway, refund)
-            done += after.status == "succeeded"
-            failed += after.status == "failed"
-        return done, failed
-
-    def refund_payment(
-        self, payment_id: str, amount: Money, *, actor: str, reason: str | None = None
-    ) -> Refund:
-        """Refund part or all of one payment (gateway payments through the gateway)."""
-        self.authorize(actor, "refund", payment_id)
-        check_text(reason, "reason", limit=MAX_TEXT, required=False)
-        with self.store.transaction() as tx:
-            payment = tx.get_payment(payment_id)
-            if payment is None:
-                raise PaymentNotFoundError(payment_id)
-            check_money(amount, "amount", currency=payment.amount.currency)
-            room = {p.id: m for p, m in self.refundable_by_payment(tx, payment.enrollment_id)}
-            left = room.get(payment.id, Money.zero(payment.amount.currency))
-            if amount > left:
-                raise RefundExceedsPaidError(amount, left)
-            (refund,) = self.write_refunds(tx, [(payment, amount)], actor=actor, reason=reason)
-        (done,) = self.send_refunds([refund])
-        return done
+        tx.add_refund(refund)
+        ctx.audit(
+            tx,
+            actor="gateway",
+            action="refund.external",
+            entity_type="refund",
+            entity_id=refund.id,
+            data={
+                "payment_id": payment.id,
+                "amount": info.amount,
+                "gateway_refund_id": info.gateway_refund_id,
+            },
+        )
+        changed += 1
+    return ("processed", f"{changed} refund(s) updated") if changed else ("stale", "")

@@ -25,7 +25,7 @@ from enrollpay.domain.records import Payment, PaymentAttempt, ScheduleItem
 from enrollpay.domain.retry import DeclineClass, decide_after_decline
 from enrollpay.domain.schedule import subscription_line
 from enrollpay.ports import ChargeResult, StoreTransaction
-from enrollpay.service.base import ServiceCore
+from enrollpay.service.context import Context
 from enrollpay.service.results import ItemResult
 
 __all__ = [
@@ -60,12 +60,12 @@ def _attempt_data(attempt: PaymentAttempt) -> dict[str, object]:
 
 
 def apply_charge_result(
-    core: ServiceCore, tx: StoreTransaction, attempt_id: str, result: ChargeResult
+    ctx: Context, tx: StoreTransaction, attempt_id: str, result: ChargeResult
 ) -> ItemResult | None:
     """Apply a gateway answer; ``None`` when it changed nothing (stale or repeated)."""
     if result.status == "succeeded":
         applied = apply_success(
-            core,
+            ctx,
             tx,
             attempt_id,
             gateway_payment_id=result.gateway_payment_id,
@@ -75,7 +75,7 @@ def apply_charge_result(
         return "succeeded" if applied else None
     if result.status == "failed":
         return apply_failure(
-            core,
+            ctx,
             tx,
             attempt_id,
             gateway_payment_id=result.gateway_payment_id,
@@ -84,11 +84,11 @@ def apply_charge_result(
             message=result.message,
         )
     if result.status == "requires_action":
-        applied = apply_requires_action(core, tx, attempt_id, result.gateway_payment_id)
+        applied = apply_requires_action(ctx, tx, attempt_id, result.gateway_payment_id)
         return "requires_action" if applied else None
     if result.status == "canceled":
         return apply_failure(
-            core,
+            ctx,
             tx,
             attempt_id,
             gateway_payment_id=result.gateway_payment_id,
@@ -100,7 +100,7 @@ def apply_charge_result(
 
 
 def apply_success(
-    core: ServiceCore,
+    ctx: Context,
     tx: StoreTransaction,
     attempt_id: str,
     *,
@@ -110,13 +110,13 @@ def apply_success(
     actor: str = "gateway",
 ) -> bool:
     """Record money received for an attempt; False if it was recorded already."""
-    attempt = core.lock_attempt(tx, attempt_id)
+    attempt = ctx.lock_attempt(tx, attempt_id)
     gid = gateway_payment_id or attempt.gateway_payment_id
     if attempt.status == AttemptStatus.SUCCEEDED:
         return False
     if gid is not None and tx.find_payment_by_gateway_id(gid) is not None:
         return False
-    now = core.now()
+    now = ctx.now()
     attempt = attrs.evolve(
         attempt,
         status=AttemptStatus.SUCCEEDED,
@@ -133,7 +133,7 @@ def apply_success(
     item = tx.get_item(attempt.item_id)
     assert item is not None  # noqa: S101 - attempts always belong to an item
     payment = Payment(
-        id=core.new_id("pay"),
+        id=ctx.new_id("pay"),
         enrollment_id=attempt.enrollment_id,
         item_id=item.id,
         amount=amount,
@@ -147,7 +147,7 @@ def apply_success(
     if item.status in TERMINAL_ITEM_STATUSES:
         # Money arrived for an item that no longer wants it (paid by hand,
         # waived or cancelled meanwhile). Keep it on the books and flag it.
-        core.audit(
+        ctx.audit(
             tx,
             actor=actor,
             action="payment.unapplied",
@@ -158,7 +158,7 @@ def apply_success(
     else:
         paid = item.amount_paid + amount
         if paid >= item.amount:
-            core.set_item(
+            ctx.set_item(
                 tx,
                 item,
                 status=ItemStatus.PAID,
@@ -168,7 +168,7 @@ def apply_success(
                 next_attempt_at=None,
             )
             if paid > item.amount:
-                core.audit(
+                ctx.audit(
                     tx,
                     actor=actor,
                     action="payment.excess",
@@ -177,8 +177,8 @@ def apply_success(
                     data={**data, "excess": paid - item.amount},
                 )
         else:
-            core.set_item(tx, item, status=ItemStatus.SCHEDULED, amount_paid=paid, lease_until=None)
-        core.audit(
+            ctx.set_item(tx, item, status=ItemStatus.SCHEDULED, amount_paid=paid, lease_until=None)
+        ctx.audit(
             tx,
             actor=actor,
             action="payment.succeeded",
@@ -192,20 +192,20 @@ def apply_success(
         customer = tx.get_customer(enrollment.user_id)
         if customer is not None and customer.payment_method_id != payment_method_id:
             tx.put_customer(attrs.evolve(customer, payment_method_id=payment_method_id))
-            core.audit(
+            ctx.audit(
                 tx,
                 actor=actor,
                 action="customer.payment_method_saved",
                 entity_type="customer",
                 entity_id=enrollment.user_id,
             )
-    extend_subscription(core, tx, enrollment.id)
-    core.refresh_enrollment(tx, enrollment.id, actor=actor)
+    extend_subscription(ctx, tx, enrollment.id)
+    ctx.refresh_enrollment(tx, enrollment.id, actor=actor)
     return True
 
 
 def apply_failure(
-    core: ServiceCore,
+    ctx: Context,
     tx: StoreTransaction,
     attempt_id: str,
     *,
@@ -216,10 +216,10 @@ def apply_failure(
     actor: str = "gateway",
 ) -> ItemResult | None:
     """Record a decline and apply the retry policy; None if stale or repeated."""
-    attempt = core.lock_attempt(tx, attempt_id)
+    attempt = ctx.lock_attempt(tx, attempt_id)
     if attempt.status in (AttemptStatus.SUCCEEDED, AttemptStatus.FAILED):
         return None
-    now = core.now()
+    now = ctx.now()
     attempt = attrs.evolve(
         attempt,
         status=AttemptStatus.FAILED,
@@ -237,7 +237,7 @@ def apply_failure(
     data = {**_attempt_data(attempt), "decline_code": decline_code, "decline_class": decline_class}
     if item.status not in (ItemStatus.PROCESSING, ItemStatus.REQUIRES_ACTION):
         # The item moved on (paid by hand, paused, ...): keep the record only.
-        core.audit(
+        ctx.audit(
             tx,
             actor=actor,
             action="attempt.failed",
@@ -249,7 +249,7 @@ def apply_failure(
     if _enrollment_cancelled(tx, attempt.enrollment_id):
         # The charge was in flight when the enrollment was cancelled, so its item
         # was left open; now that it failed, nothing is owed on it any more.
-        _cancel_left_item(core, tx, item, actor=actor, data=data)
+        _cancel_left_item(ctx, tx, item, actor=actor, data=data)
         return "failed"
     if attempt.mode == "on_session":
         # The customer is at the checkout and may try another card on the
@@ -260,10 +260,10 @@ def apply_failure(
     else:
         failures = item.failures + 1
         decision = decide_after_decline(
-            core.config.retry_policy, decline_class or DeclineClass.UNKNOWN, failures, now
+            ctx.config.retry_policy, decline_class or DeclineClass.UNKNOWN, failures, now
         )
         decision_action, retry_at = decision.action, decision.retry_at
-    core.set_item(
+    ctx.set_item(
         tx,
         item,
         status=_RETRY_TO_ITEM[decision_action],
@@ -272,7 +272,7 @@ def apply_failure(
         lease_until=None,
         last_decline_code=decline_code,
     )
-    core.audit(
+    ctx.audit(
         tx,
         actor=actor,
         action=f"payment.{_DECISION_RESULT[decision_action]}",
@@ -280,26 +280,26 @@ def apply_failure(
         entity_id=item.id,
         data={**data, "failures": failures, "retry_at": retry_at},
     )
-    core.refresh_enrollment(tx, attempt.enrollment_id, actor=actor)
+    ctx.refresh_enrollment(tx, attempt.enrollment_id, actor=actor)
     return _DECISION_RESULT[decision_action]
 
 
 def apply_requires_action(
-    core: ServiceCore,
+    ctx: Context,
     tx: StoreTransaction,
     attempt_id: str,
     gateway_payment_id: str | None,
     actor: str = "gateway",
 ) -> bool:
     """The customer must authenticate; False if stale or repeated."""
-    attempt = core.lock_attempt(tx, attempt_id)
+    attempt = ctx.lock_attempt(tx, attempt_id)
     if attempt.status == AttemptStatus.REQUIRES_ACTION or not can_transition(
         attempt.status, AttemptStatus.REQUIRES_ACTION
     ):
         return False
     if attempt.decline_code == "canceled":
         return False  # the payment was cancelled: no one can authenticate it any more
-    now = core.now()
+    now = ctx.now()
     attempt = attrs.evolve(
         attempt,
         status=AttemptStatus.REQUIRES_ACTION,
@@ -313,12 +313,12 @@ def apply_requires_action(
     assert item is not None  # noqa: S101
     if _enrollment_cancelled(tx, attempt.enrollment_id):
         if item.status == ItemStatus.PROCESSING:
-            _cancel_left_item(core, tx, item, actor=actor, data=_attempt_data(attempt))
+            _cancel_left_item(ctx, tx, item, actor=actor, data=_attempt_data(attempt))
     elif can_transition(item.status, ItemStatus.REQUIRES_ACTION) and item.status not in (
         TERMINAL_ITEM_STATUSES | {ItemStatus.PAUSED}
     ):
-        core.set_item(tx, item, status=ItemStatus.REQUIRES_ACTION, lease_until=None)
-    core.audit(
+        ctx.set_item(tx, item, status=ItemStatus.REQUIRES_ACTION, lease_until=None)
+    ctx.audit(
         tx,
         actor=actor,
         action="payment.requires_action",
@@ -326,7 +326,7 @@ def apply_requires_action(
         entity_id=item.id,
         data=_attempt_data(attempt),
     )
-    core.refresh_enrollment(tx, attempt.enrollment_id, actor=actor)
+    ctx.refresh_enrollment(tx, attempt.enrollment_id, actor=actor)
     return True
 
 
@@ -336,7 +336,7 @@ def _enrollment_cancelled(tx: StoreTransaction, enrollment_id: str) -> bool:
 
 
 def _cancel_left_item(
-    core: ServiceCore,
+    ctx: Context,
     tx: StoreTransaction,
     item: ScheduleItem,
     *,
@@ -344,8 +344,8 @@ def _cancel_left_item(
     data: Mapping[str, object],
 ) -> None:
     """Cancel an item a cancellation left open because its charge was in flight."""
-    core.set_item(tx, item, status=ItemStatus.CANCELLED, lease_until=None, next_attempt_at=None)
-    core.audit(
+    ctx.set_item(tx, item, status=ItemStatus.CANCELLED, lease_until=None, next_attempt_at=None)
+    ctx.audit(
         tx,
         actor=actor,
         action="item.cancelled_after_cancellation",
@@ -355,7 +355,7 @@ def _cancel_left_item(
     )
 
 
-def extend_subscription(core: ServiceCore, tx: StoreTransaction, enrollment_id: str) -> int:
+def extend_subscription(ctx: Context, tx: StoreTransaction, enrollment_id: str) -> int:
     """Keep an open-ended subscription's next periods scheduled; return periods added."""
     enrollment = tx.get_enrollment(enrollment_id)
     assert enrollment is not None  # noqa: S101
@@ -364,12 +364,12 @@ def extend_subscription(core: ServiceCore, tx: StoreTransaction, enrollment_id: 
         return 0
     items = tx.items_of(enrollment_id)
     open_count = sum(1 for i in items if i.status not in TERMINAL_ITEM_STATUSES)
-    missing = core.config.subscription_horizon - open_count
+    missing = ctx.config.subscription_horizon - open_count
     if missing <= 0 or enrollment.status == EnrollmentStatus.CANCELLED:
         return 0
     next_seq = max((i.seq for i in items), default=0) + 1
     added = [
-        core.item_from_line(
+        ctx.item_from_line(
             enrollment_id, subscription_line(plan, enrollment.price, enrollment.start_date, seq)
         )
         for seq in range(next_seq, next_seq + missing)

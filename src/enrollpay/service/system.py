@@ -1,20 +1,64 @@
-"""The facade: :class:`PaymentSystem` wires the use cases to the ports."""
+"""The facade: :class:`PaymentSystem`, the product's methods over the use-case modules.
+
+Each method delegates to one function of a use-case module
+(:mod:`enrollpay.service.enroll`, :mod:`~enrollpay.service.collect`, ...),
+passing the system's :class:`~enrollpay.service.context.Context`. The class
+has no base class. The methods that change state are written here; those
+that only read (lookups, listings, reports, quotes) are written in
+:mod:`enrollpay.service.system_reads` and attached below by name.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
+
 from enrollpay.clock import SystemClock
+from enrollpay.domain.calendar import Interval
+from enrollpay.domain.money import Money
+from enrollpay.domain.plans import PaymentPlan, PlanRule
+from enrollpay.domain.records import (
+    Enrollment,
+    ManualMethod,
+    Payment,
+    Product,
+    Refund,
+    ScheduleItem,
+)
 from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.retry import RetryPolicy
-from enrollpay.ports import Clock, Gateway, Store
+from enrollpay.gateways.ratelimit import TokenBucket
+from enrollpay.ports import Clock, Gateway, PaymentSession, Store
+from enrollpay.service import (
+    cancel,
+    checkout,
+    collect,
+    enroll,
+    manual,
+    pause,
+    payment_methods,
+    products,
+    reconcile,
+    refunds,
+    reschedule,
+    system_reads,
+    webhooks,
+)
 from enrollpay.service.base import Authorizer, FaultHook, IdFactory, SystemConfig, uuid_ids
-from enrollpay.service.products import ProductMixin
-from enrollpay.service.queries import QueryMixin
-from enrollpay.service.webhooks import WebhookMixin
+from enrollpay.service.context import Context
+from enrollpay.service.results import (
+    CancellationResult,
+    CollectionReport,
+    EnrollmentResult,
+    ItemOutcome,
+    ReconcileReport,
+    WebhookOutcome,
+)
 
 __all__ = ["PaymentSystem"]
 
 
-class PaymentSystem(WebhookMixin, ProductMixin, QueryMixin):
+class PaymentSystem:
     """Sell enrollments on payment plans over a store, a gateway and a clock.
 
     ``gateway=None`` runs without a payment gateway: enrollments and
@@ -47,7 +91,7 @@ class PaymentSystem(WebhookMixin, ProductMixin, QueryMixin):
                 retry_policy=retry_policy or base.retry_policy,
                 refund_policy=refund_policy or base.refund_policy,
             )
-        super().__init__(
+        self._ctx = Context(
             store=store,
             gateway=gateway,
             clock=clock or SystemClock(),
@@ -60,3 +104,293 @@ class PaymentSystem(WebhookMixin, ProductMixin, QueryMixin):
     def __repr__(self) -> str:
         gateway = "none" if self.gateway is None else type(self.gateway).__name__
         return f"PaymentSystem(store={type(self.store).__name__}, gateway={gateway})"
+
+    @property
+    def store(self) -> Store:
+        """The store every use case writes through."""
+        return self._ctx.store
+
+    @property
+    def gateway(self) -> Gateway | None:
+        """The payment gateway (None: manual payments only)."""
+        return self._ctx.gateway
+
+    @property
+    def clock(self) -> Clock:
+        """The clock that says what time it is."""
+        return self._ctx.clock
+
+    @property
+    def config(self) -> SystemConfig:
+        """The settings."""
+        return self._ctx.config
+
+    def today(self, now: datetime | None = None) -> date:
+        """The business date of ``now`` (default: the clock's)."""
+        return self._ctx.today(now)
+
+    def register_product(
+        self,
+        *,
+        product_type: str,
+        product_id: str,
+        name: str,
+        price: Money,
+        auto_assign_payment_plan: bool = False,
+        payment_plan: PaymentPlan | None = None,
+        offered_plans: Sequence[PaymentPlan] = (),
+        refund_policy: RefundPolicy | None = None,
+        service_period: Interval | None = None,
+        active: bool = True,
+        actor: str = "system",
+    ) -> Product:
+        """Create or update the product the host app knows as ``(product_type, product_id)``.
+
+        Idempotent: call it whenever a course is created or edited. Existing
+        enrollments keep the price and plan they were sold with.
+        """
+        return products.register_product(
+            self._ctx,
+            product_type=product_type,
+            product_id=product_id,
+            name=name,
+            price=price,
+            auto_assign_payment_plan=auto_assign_payment_plan,
+            payment_plan=payment_plan,
+            offered_plans=offered_plans,
+            refund_policy=refund_policy,
+            service_period=service_period,
+            active=active,
+            actor=actor,
+        )
+
+    def deactivate_product(self, product_id: str, *, actor: str = "system") -> Product:
+        """Stop selling a product (existing enrollments are untouched)."""
+        return products.deactivate_product(self._ctx, product_id, actor=actor)
+
+    def set_plan_rules(self, rules: Sequence[PlanRule], *, actor: str = "system") -> None:
+        """Replace the automatic plan rules (tried by ascending priority)."""
+        return products.set_plan_rules(self._ctx, rules, actor=actor)
+
+    def enroll(
+        self,
+        *,
+        user_id: str,
+        product_id: str,
+        plan: PaymentPlan | None = None,
+        start: date | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> EnrollmentResult:
+        """Enroll ``user_id`` in a product and open the first payment if one is due.
+
+        The enrollment, its schedule, the first attempt (with its idempotency
+        key) and the audit entry are written in one transaction *before* the
+        gateway is called. Raises ``ProductNotFoundError``,
+        ``ProductInactiveError``, ``DuplicateEnrollmentError`` (with
+        ``existing_id``), ``PlanNotOffered`` or ``PlanError``; nothing is
+        written then.
+        """
+        return enroll.enroll(
+            self._ctx,
+            user_id=user_id,
+            product_id=product_id,
+            plan=plan,
+            start=start,
+            metadata=metadata,
+        )
+
+    def start_payment(self, item_id: str) -> PaymentSession:
+        """Open (or reopen) an on-session payment for an item the student pays now.
+
+        An open on-session attempt for the item is reused (same key, same
+        gateway payment), so clicking "pay" twice never makes two payments.
+        """
+        return checkout.start_payment(self._ctx, item_id)
+
+    def start_payment_method_update(self, user_id: str) -> str:
+        """A client secret for the card-update form (a setup flow at the gateway)."""
+        return payment_methods.start_payment_method_update(self._ctx, user_id)
+
+    def update_payment_method(
+        self, user_id: str, payment_method_id: str, *, actor: str = "customer"
+    ) -> list[ItemOutcome]:
+        """Make a new saved card the default and charge waiting items once each.
+
+        Items that need a new payment method (hard declines, defaulted items)
+        are retried immediately, one attempt each.
+        """
+        return payment_methods.update_payment_method(
+            self._ctx, user_id, payment_method_id, actor=actor
+        )
+
+    def collect_due(
+        self,
+        now: datetime | None = None,
+        limit: int | None = None,
+        *,
+        progress: Callable[[ItemOutcome], None] | None = None,
+        concurrency: int | None = None,
+        rate_limit: float | TokenBucket | None = None,
+        keep_outcomes: bool = True,
+    ) -> CollectionReport:
+        """Charge every item that is due (retries included) off-session.
+
+        Items are claimed in batches of ``config.batch_size`` with a lease, so
+        several workers can run this at once without taking the same item.
+        Paused and cancelled enrollments are not charged. Without a gateway
+        there is nothing to charge and the report is empty. ``progress`` is
+        called with each item's outcome as it is known (for progress bars).
+
+        ``concurrency`` (default ``config.collect_concurrency``, 1) charges
+        that many items at once from a thread pool; outcomes then arrive in
+        the order they finish. ``rate_limit`` (default
+        ``config.gateway_rate_limit``, none) caps the gateway requests of
+        this run at that many per second, shared by all its threads (a
+        :class:`~enrollpay.gateways.ratelimit.TokenBucket` may be passed to
+        share one budget between runs). ``keep_outcomes=False`` reports
+        only counts (``progress`` still sees every outcome), so a run over
+        any number of items holds no per-item memory.
+        """
+        return collect.collect_due(
+            self._ctx,
+            now,
+            limit,
+            progress=progress,
+            concurrency=concurrency,
+            rate_limit=rate_limit,
+            keep_outcomes=keep_outcomes,
+        )
+
+    def retry_now(self, item_id: str, *, actor: str = "customer") -> ItemOutcome:
+        """Charge one failed, defaulted or card-less item immediately (once)."""
+        return collect.retry_now(self._ctx, item_id, actor=actor)
+
+    def reconcile(self) -> ReconcileReport:
+        """Resolve attempts whose outcome is unknown, and finish pending refunds.
+
+        Each unknown (or stale pending) attempt is looked up at the gateway by
+        its payment id or idempotency key. A payment the gateway never saw
+        goes back to ``pending`` and is sent again by ``collect_due`` with the
+        *same* key; a new attempt is never made for it.
+
+        Payments the customer can still complete are looked up too, in case
+        their webhook was lost: those waiting for authentication, and declined
+        on-session checkouts (the customer may try another card on them)
+        until they are cancelled.
+        """
+        return reconcile.reconcile(self._ctx)
+
+    def handle_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
+        """Verify, deduplicate and apply one gateway webhook.
+
+        The gateway verifies the signature (``WebhookSignatureError`` if it
+        fails; nothing is written). The event id is recorded in the same
+        transaction as the event's effects, so a redelivered event is a
+        ``duplicate``; an event that would move state backwards is ``stale``;
+        events the library does not act on are ``ignored``.
+        """
+        return webhooks.handle_webhook(self._ctx, payload, headers)
+
+    def cancel_enrollment(
+        self,
+        enrollment_id: str,
+        *,
+        reason: str,
+        actor: str,
+        refund_amount: Money | None = None,
+        policy: RefundPolicy | None = None,
+    ) -> CancellationResult:
+        """Cancel, cancel every open item, and refund per policy (or ``refund_amount``).
+
+        The refund defaults to :func:`~enrollpay.quote_refund` under the
+        product's policy (else the system's). An explicit ``refund_amount``
+        overrides it but may not exceed what was paid and not yet refunded
+        (``RefundExceedsPaidError``, nothing written). Refunds go to the most
+        recent payments first; gateway payments are refunded through the
+        gateway with deterministic idempotency keys, manual ones are recorded
+        as manual refunds.
+        """
+        return cancel.cancel_enrollment(
+            self._ctx,
+            enrollment_id,
+            reason=reason,
+            actor=actor,
+            refund_amount=refund_amount,
+            policy=policy,
+        )
+
+    def refund_payment(
+        self, payment_id: str, amount: Money, *, actor: str, reason: str | None = None
+    ) -> Refund:
+        """Refund part or all of one payment (gateway payments through the gateway)."""
+        return refunds.refund_payment(self._ctx, payment_id, amount, actor=actor, reason=reason)
+
+    def record_manual_payment(
+        self,
+        item_id: str,
+        *,
+        method: ManualMethod,
+        actor: str,
+        reference: str | None = None,
+        notes: str | None = None,
+        amount: Money | None = None,
+    ) -> Payment:
+        """Record cash, a check or a bank transfer against a schedule item.
+
+        ``amount`` defaults to what is outstanding; more is an
+        ``OverpaymentError``. Paid, cancelled and waived items, and items with
+        a charge in flight, are refused (``ItemNotPayableError``). An open
+        card checkout for the item is cancelled at the gateway first, so the
+        student cannot pay the same money twice; if they had just paid it,
+        that payment is recorded and the manual one refused.
+        """
+        return manual.record_manual_payment(
+            self._ctx,
+            item_id,
+            method=method,
+            actor=actor,
+            reference=reference,
+            notes=notes,
+            amount=amount,
+        )
+
+    def reschedule(self, item_id: str, new_due: date, *, actor: str) -> ScheduleItem:
+        """Move an unpaid item's due date (not into the past); it is retried afresh."""
+        return reschedule.reschedule(self._ctx, item_id, new_due, actor=actor)
+
+    def waive_item(self, item_id: str, *, actor: str, reason: str | None = None) -> ScheduleItem:
+        """Forgive an unpaid item: it is no longer owed."""
+        return reschedule.waive_item(self._ctx, item_id, actor=actor, reason=reason)
+
+    def pause(self, enrollment_id: str, *, actor: str, reason: str | None = None) -> Enrollment:
+        """Stop collection: scheduled and failed items wait until ``resume``."""
+        return pause.pause(self._ctx, enrollment_id, actor=actor, reason=reason)
+
+    def resume(self, enrollment_id: str, *, actor: str) -> Enrollment:
+        """Restart collection; unpaid paused items move later by the days paused."""
+        return pause.resume(self._ctx, enrollment_id, actor=actor)
+
+    # -- read-only methods (written in enrollpay.service.system_reads) -------------
+
+    get_product = system_reads.get_product
+    find_product = system_reads.find_product
+    list_products = system_reads.list_products
+    list_plan_rules = system_reads.list_plan_rules
+    eligible_plans = system_reads.eligible_plans
+    preview_schedule = system_reads.preview_schedule
+    quote_cancellation = system_reads.quote_cancellation
+    has_access = system_reads.has_access
+    payment_details = system_reads.payment_details
+    get_enrollment = system_reads.get_enrollment
+    get_schedule_item = system_reads.get_schedule_item
+    list_enrollments = system_reads.list_enrollments
+    list_schedule_items = system_reads.list_schedule_items
+    stats = system_reads.stats
+    revenue_report = system_reads.revenue_report
+    status_report = system_reads.status_report
+    product_report = system_reads.product_report
+    aging_report = system_reads.aging_report
+    forecast_report = system_reads.forecast_report
+    recovery_report = system_reads.recovery_report
+    audit_log = system_reads.audit_log
+    verify_audit_chain = system_reads.verify_audit_chain

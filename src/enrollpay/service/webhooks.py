@@ -8,262 +8,193 @@ from collections.abc import Mapping
 import attrs
 
 from enrollpay.domain.lifecycle import OPEN_ITEM_STATUSES, EnrollmentStatus, ItemStatus
-from enrollpay.domain.records import PaymentAttempt, Refund, WebhookReceipt
+from enrollpay.domain.records import PaymentAttempt, WebhookReceipt
 from enrollpay.errors import DuplicateError, InvalidInputError, WebhookSignatureError
 from enrollpay.ports import GatewayEvent, LivemodeAware, StoreTransaction
-from enrollpay.service.admin import AdminMixin
+from enrollpay.service.attempts import in_flight
+from enrollpay.service.context import Context
+from enrollpay.service.refunds import apply_refund_updates
 from enrollpay.service.results import WebhookOutcome, WebhookResult
 from enrollpay.service.settlement import apply_failure, apply_requires_action, apply_success
 
-__all__ = ["WebhookMixin"]
+__all__ = ["handle_webhook"]
 
 # Logs event ids, types and outcomes; refusals by reason (their messages never
 # hold a secret or a signature), never the payload or the headers.
 logger = logging.getLogger(__name__)
 
 
-class WebhookMixin(AdminMixin):
-    """``handle_webhook``."""
-
-    def handle_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
-        """Verify, deduplicate and apply one gateway webhook.
-
-        The gateway verifies the signature (``WebhookSignatureError`` if it
-        fails; nothing is written). The event id is recorded in the same
-        transaction as the event's effects, so a redelivered event is a
-        ``duplicate``; an event that would move state backwards is ``stale``;
-        events the library does not act on are ``ignored``.
-        """
-        gateway = self.require_gateway()
-        try:
-            event = gateway.parse_webhook(payload, headers, now=self.now())
-            if isinstance(gateway, LivemodeAware) and event.livemode != gateway.livemode:
-                raise WebhookSignatureError("event livemode does not match the gateway's mode")
-        except InvalidInputError as exc:  # a forged, stale or malformed delivery
-            logger.warning("webhook refused: %s", exc)
+def handle_webhook(ctx: Context, payload: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
+    """Verify, deduplicate and apply one gateway webhook."""
+    gateway = ctx.require_gateway()
+    try:
+        event = gateway.parse_webhook(payload, headers, now=ctx.now())
+        if isinstance(gateway, LivemodeAware) and event.livemode != gateway.livemode:
+            raise WebhookSignatureError("event livemode does not match the gateway's mode")
+    except InvalidInputError as exc:  # a forged, stale or malformed delivery
+        logger.warning("webhook refused: %s", exc)
+        raise
+    try:
+        with ctx.store.transaction() as tx:
+            if tx.get_webhook_receipt(event.id) is not None:
+                logger.info("webhook %s (%s): duplicate", event.id, event.type)
+                return WebhookOutcome("duplicate", event.id, event.type)
+            result, detail = _apply_event(ctx, tx, event)
+            tx.add_webhook_receipt(WebhookReceipt(event.id, event.type, ctx.now(), result))
+            ctx.checkpoint("webhook_before_commit")
+    except DuplicateError as exc:
+        if exc.what != "webhook event":
             raise
-        try:
-            with self.store.transaction() as tx:
-                if tx.get_webhook_receipt(event.id) is not None:
-                    logger.info("webhook %s (%s): duplicate", event.id, event.type)
-                    return WebhookOutcome("duplicate", event.id, event.type)
-                result, detail = self._apply_event(tx, event)
-                tx.add_webhook_receipt(WebhookReceipt(event.id, event.type, self.now(), result))
-                self.checkpoint("webhook_before_commit")
-        except DuplicateError as exc:
-            if exc.what != "webhook event":
-                raise
-            # A concurrent delivery of the same event committed first.
-            logger.info("webhook %s (%s): duplicate", event.id, event.type)
-            return WebhookOutcome("duplicate", event.id, event.type)
-        self.checkpoint("webhook_after_commit")
-        logger.info("webhook %s (%s): %s %s", event.id, event.type, result, detail)
-        return WebhookOutcome(result, event.id, event.type, detail)
+        # A concurrent delivery of the same event committed first.
+        logger.info("webhook %s (%s): duplicate", event.id, event.type)
+        return WebhookOutcome("duplicate", event.id, event.type)
+    ctx.checkpoint("webhook_after_commit")
+    logger.info("webhook %s (%s): %s %s", event.id, event.type, result, detail)
+    return WebhookOutcome(result, event.id, event.type, detail)
 
-    def _apply_event(self, tx: StoreTransaction, event: GatewayEvent) -> tuple[WebhookResult, str]:
-        kind = event.kind
-        if kind in (
-            "payment_succeeded",
-            "payment_failed",
-            "payment_requires_action",
-            "invoice_paid",
-            "invoice_payment_failed",
-        ):
-            attempt = self._attempt_for(tx, event)
-            if attempt is None:
-                return "ignored", "no attempt of ours matches this payment"
-            if kind in ("payment_succeeded", "invoice_paid"):
-                assert event.amount is not None  # noqa: S101 - the parser sets it
-                applied = apply_success(
-                    self,
-                    tx,
-                    attempt.id,
-                    gateway_payment_id=event.gateway_payment_id,
-                    amount=event.amount,
-                    payment_method_id=event.payment_method_id,
-                )
-                return ("processed", "payment recorded") if applied else ("stale", "already paid")
-            if kind == "payment_requires_action":
-                applied = apply_requires_action(self, tx, attempt.id, event.gateway_payment_id)
-                return ("processed", "requires action") if applied else ("stale", "")
-            outcome = apply_failure(
-                self,
+
+def _apply_event(
+    ctx: Context, tx: StoreTransaction, event: GatewayEvent
+) -> tuple[WebhookResult, str]:
+    kind = event.kind
+    if kind in (
+        "payment_succeeded",
+        "payment_failed",
+        "payment_requires_action",
+        "invoice_paid",
+        "invoice_payment_failed",
+    ):
+        attempt = _attempt_for(ctx, tx, event)
+        if attempt is None:
+            return "ignored", "no attempt of ours matches this payment"
+        if kind in ("payment_succeeded", "invoice_paid"):
+            assert event.amount is not None  # noqa: S101 - the parser sets it
+            applied = apply_success(
+                ctx,
                 tx,
                 attempt.id,
                 gateway_payment_id=event.gateway_payment_id,
-                decline_code=event.decline_code,
-                decline_class=event.decline_class,
-                message=event.message,
+                amount=event.amount,
+                payment_method_id=event.payment_method_id,
             )
-            return ("processed", outcome) if outcome else ("stale", "attempt already settled")
-        if kind == "refund_updated":
-            return self._apply_refunds(tx, event)
-        if kind == "payment_method_attached":
-            return self._apply_new_method(tx, event)
-        if kind == "subscription_deleted":
-            return self._apply_subscription_deleted(tx, event)
-        return "ignored", f"{event.type} needs no action"
-
-    def _attempt_for(self, tx: StoreTransaction, event: GatewayEvent) -> PaymentAttempt | None:
-        """Find our attempt for a payment event, refusing metadata that points elsewhere."""
-        if event.gateway_payment_id:
-            found = tx.find_attempt_by_gateway_id(event.gateway_payment_id)
-            if found is not None:
-                return found
-        attempt_id = event.metadata.get("attempt_id")
-        if not attempt_id:
-            return None
-        attempt = tx.get_attempt(attempt_id)
-        if attempt is None:
-            return None
-        if attempt.gateway_payment_id not in (None, event.gateway_payment_id):
-            return None  # metadata names an attempt that belongs to another payment
-        if event.amount is not None and event.amount != attempt.amount:
-            return None
-        enrollment = tx.get_enrollment(attempt.enrollment_id)
-        customer = None if enrollment is None else tx.get_customer(enrollment.user_id)
-        if customer is None or customer.gateway_customer_id != event.customer_id:
-            return None  # the event's customer is not the enrollment's: not ours to apply
-        return attempt
-
-    def _apply_refunds(
-        self, tx: StoreTransaction, event: GatewayEvent
-    ) -> tuple[WebhookResult, str]:
-        payment = (
-            None
-            if event.gateway_payment_id is None
-            else tx.find_payment_by_gateway_id(event.gateway_payment_id)
-        )
-        if payment is None:
-            return "ignored", "refund for a payment we did not record"
-        changed = 0
-        for info in event.refunds:
-            known = tx.find_refund_by_gateway_id(info.gateway_refund_id)
-            if known is None and info.reference:
-                mine = tx.get_refund(info.reference)
-                if mine is not None and mine.payment_id == payment.id:
-                    known = mine
-            status = info.status
-            if known is not None:
-                if known.gateway_refund_id == info.gateway_refund_id and known.status == status:
-                    continue
-                if known.status in ("succeeded", "failed") and known.gateway_refund_id:
-                    continue  # final states do not move
-                tx.update_refund(
-                    attrs.evolve(known, gateway_refund_id=info.gateway_refund_id, status=status)
-                )
-                self.audit(
-                    tx,
-                    actor="gateway",
-                    action=f"refund.{status}",
-                    entity_type="refund",
-                    entity_id=known.id,
-                    data={"gateway_refund_id": info.gateway_refund_id},
-                )
-                changed += 1
-                continue
-            if status == "failed":
-                continue
-            # A refund made outside the library (e.g. in the gateway's dashboard).
-            refund = Refund(
-                id=self.new_id("ref"),
-                payment_id=payment.id,
-                enrollment_id=payment.enrollment_id,
-                amount=info.amount,
-                method="gateway",
-                created_at=self.now(),
-                status=status,
-                gateway_refund_id=info.gateway_refund_id,
-                reason="refunded at the gateway",
-                actor="gateway",
-            )
-            tx.add_refund(refund)
-            self.audit(
-                tx,
-                actor="gateway",
-                action="refund.external",
-                entity_type="refund",
-                entity_id=refund.id,
-                data={
-                    "payment_id": payment.id,
-                    "amount": info.amount,
-                    "gateway_refund_id": info.gateway_refund_id,
-                },
-            )
-            changed += 1
-        return ("processed", f"{changed} refund(s) updated") if changed else ("stale", "")
-
-    def _apply_new_method(
-        self, tx: StoreTransaction, event: GatewayEvent
-    ) -> tuple[WebhookResult, str]:
-        if not event.customer_id or not event.payment_method_id:
-            return "ignored", "no customer or payment method"
-        customer = tx.find_customer_by_gateway_id(event.customer_id)
-        if customer is None:
-            return "ignored", "unknown customer"
-        # update_payment_method may have saved (and charged) this card already:
-        # queueing its items again would retry a card that was just declined.
-        known = customer.payment_method_id == event.payment_method_id
-        tx.put_customer(attrs.evolve(customer, payment_method_id=event.payment_method_id))
-        # Items waiting for a card are collected by the next collect_due run.
-        retried = 0
-        for listed in [] if known else tx.list_enrollments(user_id=customer.user_id):
-            # Enrollment before its items: the library's one lock order.
-            enrollment = tx.get_enrollment(listed.id, for_update=True) or listed
-            if enrollment.status in (EnrollmentStatus.CANCELLED, EnrollmentStatus.PAUSED):
-                continue
-            for item in tx.items_of(enrollment.id):
-                if item.status in (ItemStatus.REQUIRES_PAYMENT_METHOD, ItemStatus.DEFAULTED):
-                    self.set_item(
-                        tx,
-                        item,
-                        status=ItemStatus.FAILED,
-                        next_attempt_at=self.now(),
-                        lease_until=None,
-                    )
-                    retried += 1
-            self.refresh_enrollment(tx, enrollment.id, actor="gateway")
-        self.audit(
+            return ("processed", "payment recorded") if applied else ("stale", "already paid")
+        if kind == "payment_requires_action":
+            applied = apply_requires_action(ctx, tx, attempt.id, event.gateway_payment_id)
+            return ("processed", "requires action") if applied else ("stale", "")
+        outcome = apply_failure(
+            ctx,
             tx,
-            actor="gateway",
-            action="customer.payment_method_updated",
-            entity_type="customer",
-            entity_id=customer.user_id,
-            data={"items_to_retry": retried},
+            attempt.id,
+            gateway_payment_id=event.gateway_payment_id,
+            decline_code=event.decline_code,
+            decline_class=event.decline_class,
+            message=event.message,
         )
-        return "processed", f"{retried} item(s) will be retried"
+        return ("processed", outcome) if outcome else ("stale", "attempt already settled")
+    if kind == "refund_updated":
+        return apply_refund_updates(ctx, tx, event)
+    if kind == "payment_method_attached":
+        return _apply_new_method(ctx, tx, event)
+    if kind == "subscription_deleted":
+        return _apply_subscription_deleted(ctx, tx, event)
+    return "ignored", f"{event.type} needs no action"
 
-    def _apply_subscription_deleted(
-        self, tx: StoreTransaction, event: GatewayEvent
-    ) -> tuple[WebhookResult, str]:
-        enrollment = (
-            None
-            if event.subscription_id is None
-            else tx.find_enrollment_by_subscription(event.subscription_id)
-        )
-        if enrollment is None:
-            return "ignored", "no enrollment has this subscription"
-        enrollment = tx.get_enrollment(enrollment.id, for_update=True) or enrollment
-        if enrollment.status == EnrollmentStatus.CANCELLED:
-            return "stale", "already cancelled"
+
+def _attempt_for(ctx: Context, tx: StoreTransaction, event: GatewayEvent) -> PaymentAttempt | None:
+    """Find our attempt for a payment event, refusing metadata that points elsewhere."""
+    if event.gateway_payment_id:
+        found = tx.find_attempt_by_gateway_id(event.gateway_payment_id)
+        if found is not None:
+            return found
+    attempt_id = event.metadata.get("attempt_id")
+    if not attempt_id:
+        return None
+    attempt = tx.get_attempt(attempt_id)
+    if attempt is None:
+        return None
+    if attempt.gateway_payment_id not in (None, event.gateway_payment_id):
+        return None  # metadata names an attempt that belongs to another payment
+    if event.amount is not None and event.amount != attempt.amount:
+        return None
+    enrollment = tx.get_enrollment(attempt.enrollment_id)
+    customer = None if enrollment is None else tx.get_customer(enrollment.user_id)
+    if customer is None or customer.gateway_customer_id != event.customer_id:
+        return None  # the event's customer is not the enrollment's: not ours to apply
+    return attempt
+
+
+def _apply_new_method(
+    ctx: Context, tx: StoreTransaction, event: GatewayEvent
+) -> tuple[WebhookResult, str]:
+    if not event.customer_id or not event.payment_method_id:
+        return "ignored", "no customer or payment method"
+    customer = tx.find_customer_by_gateway_id(event.customer_id)
+    if customer is None:
+        return "ignored", "unknown customer"
+    # update_payment_method may have saved (and charged) this card already:
+    # queueing its items again would retry a card that was just declined.
+    known = customer.payment_method_id == event.payment_method_id
+    tx.put_customer(attrs.evolve(customer, payment_method_id=event.payment_method_id))
+    # Items waiting for a card are collected by the next collect_due run.
+    retried = 0
+    for listed in [] if known else tx.list_enrollments(user_id=customer.user_id):
+        # Enrollment before its items: the library's one lock order.
+        enrollment = tx.get_enrollment(listed.id, for_update=True) or listed
+        if enrollment.status in (EnrollmentStatus.CANCELLED, EnrollmentStatus.PAUSED):
+            continue
         for item in tx.items_of(enrollment.id):
-            if item.status in OPEN_ITEM_STATUSES and not self._in_flight(tx, item):
-                self.set_item(tx, item, status=ItemStatus.CANCELLED, lease_until=None)
-        tx.update_enrollment(
-            attrs.evolve(
-                enrollment,
-                status=EnrollmentStatus.CANCELLED,
-                cancelled_at=self.now(),
-                cancel_reason="subscription ended at the gateway",
-                updated_at=self.now(),
-            )
+            if item.status in (ItemStatus.REQUIRES_PAYMENT_METHOD, ItemStatus.DEFAULTED):
+                ctx.set_item(
+                    tx,
+                    item,
+                    status=ItemStatus.FAILED,
+                    next_attempt_at=ctx.now(),
+                    lease_until=None,
+                )
+                retried += 1
+        ctx.refresh_enrollment(tx, enrollment.id, actor="gateway")
+    ctx.audit(
+        tx,
+        actor="gateway",
+        action="customer.payment_method_updated",
+        entity_type="customer",
+        entity_id=customer.user_id,
+        data={"items_to_retry": retried},
+    )
+    return "processed", f"{retried} item(s) will be retried"
+
+
+def _apply_subscription_deleted(
+    ctx: Context, tx: StoreTransaction, event: GatewayEvent
+) -> tuple[WebhookResult, str]:
+    enrollment = (
+        None
+        if event.subscription_id is None
+        else tx.find_enrollment_by_subscription(event.subscription_id)
+    )
+    if enrollment is None:
+        return "ignored", "no enrollment has this subscription"
+    enrollment = tx.get_enrollment(enrollment.id, for_update=True) or enrollment
+    if enrollment.status == EnrollmentStatus.CANCELLED:
+        return "stale", "already cancelled"
+    for item in tx.items_of(enrollment.id):
+        if item.status in OPEN_ITEM_STATUSES and not in_flight(ctx, tx, item):
+            ctx.set_item(tx, item, status=ItemStatus.CANCELLED, lease_until=None)
+    tx.update_enrollment(
+        attrs.evolve(
+            enrollment,
+            status=EnrollmentStatus.CANCELLED,
+            cancelled_at=ctx.now(),
+            cancel_reason="subscription ended at the gateway",
+            updated_at=ctx.now(),
         )
-        self.audit(
-            tx,
-            actor="gateway",
-            action="enrollment.cancelled",
-            entity_type="enrollment",
-            entity_id=enrollment.id,
-            data={"subscription_id": event.subscription_id},
-        )
-        return "processed", "enrollment cancelled"
+    )
+    ctx.audit(
+        tx,
+        actor="gateway",
+        action="enrollment.cancelled",
+        entity_type="enrollment",
+        entity_id=enrollment.id,
+        data={"subscription_id": event.subscription_id},
+    )
+    return "processed", "enrollment cancelled"

@@ -1,0 +1,295 @@
+"""Charging one claimed item: the attempt, the gateway call, and its outcome.
+
+The attempt and its idempotency key are committed before the gateway is
+called, so a crash or a retry anywhere after that reuses the key and cannot
+charge twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import attrs
+
+from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
+from enrollpay.domain.records import PaymentAttempt
+from enrollpay.errors import GatewayRequestError, GatewayUnavailableError
+from enrollpay.ports import Gateway, StoreTransaction
+from enrollpay.service.attempts import attempt_key, is_open_checkout, mark_checkout_cancelled
+from enrollpay.service.context import Context
+from enrollpay.service.results import ItemOutcome, ItemResult
+from enrollpay.service.settlement import apply_charge_result
+
+__all__ = ["collect_item"]
+
+# Logs ids, statuses and decline codes only: never client secrets or card data.
+logger = logging.getLogger(__name__)
+
+
+_RESULT_OF_STATUS: dict[ItemStatus, ItemResult] = {
+    ItemStatus.PAID: "succeeded",
+    ItemStatus.FAILED: "failed",
+    ItemStatus.DEFAULTED: "defaulted",
+    ItemStatus.REQUIRES_PAYMENT_METHOD: "requires_payment_method",
+    ItemStatus.REQUIRES_ACTION: "requires_action",
+}
+
+
+def collect_item(
+    ctx: Context, gateway: Gateway, item_id: str, lease: datetime, enrollment_id: str | None = None
+) -> ItemOutcome:
+    """Charge one leased item: write (or find) its attempt, call the gateway, record the answer."""
+    prepared = _prepare_attempt(ctx, item_id, lease, enrollment_id, checkout_closed=False)
+    if isinstance(prepared, PaymentAttempt):
+        # The customer left an on-session checkout open: cancel it at the
+        # gateway first (outside any transaction), then prepare again.
+        abandoned = _close_abandoned_checkout(ctx, gateway, item_id, lease, prepared)
+        if abandoned is not None:
+            return abandoned
+        prepared = _prepare_attempt(ctx, item_id, lease, enrollment_id, checkout_closed=True)
+    if isinstance(prepared, ItemOutcome):
+        return prepared
+    assert not isinstance(prepared, PaymentAttempt)  # noqa: S101 - checkout_closed=True
+    attempt, customer_id = prepared
+    return _charge(ctx, gateway, attempt, customer_id)
+
+
+def _prepare_attempt(
+    ctx: Context, item_id: str, lease: datetime, enrollment_id: str | None, *, checkout_closed: bool
+) -> ItemOutcome | PaymentAttempt | tuple[PaymentAttempt, str]:
+    """Write the off-session attempt (or find the one a dead worker left).
+
+    An open on-session checkout is returned as it is (the caller cancels
+    it and calls again with ``checkout_closed``): one transaction decides
+    the common case, where there is none.
+    """
+    now = ctx.now()
+    with ctx.store.transaction() as tx:
+        item = ctx.lock_item(tx, item_id, enrollment_id=enrollment_id)
+        if item is None or item.lease_until != lease:
+            return ItemOutcome(item_id, "skipped")  # another worker took it over
+        attempts = tx.attempts_of(item_id)
+        last = attempts[-1] if attempts else None
+        if last is not None and is_open_checkout(last):
+            if not checkout_closed:
+                return last
+            # The customer opened a new checkout while we closed the last one.
+            tx.update_item(attrs.evolve(item, lease_until=None))
+            return ItemOutcome(item_id, "skipped", last.id)
+        enrollment = tx.get_enrollment(item.enrollment_id)
+        assert enrollment is not None  # noqa: S101
+        if enrollment.status in (EnrollmentStatus.PAUSED, EnrollmentStatus.CANCELLED):
+            tx.update_item(attrs.evolve(item, lease_until=None))
+            return ItemOutcome(item_id, "skipped")
+        customer = tx.get_customer(enrollment.user_id)
+        if last is not None and last.status == AttemptStatus.UNKNOWN:
+            tx.update_item(attrs.evolve(item, lease_until=None))
+            return ItemOutcome(item_id, "unknown", last.id)  # reconcile decides
+        if last is not None and last.status == AttemptStatus.PENDING:
+            attempt = last  # a worker died after writing it: same key, no new charge
+        else:
+            if customer is None or not customer.payment_method_id:
+                ctx.set_item(tx, item, status=ItemStatus.REQUIRES_PAYMENT_METHOD, lease_until=None)
+                ctx.audit(
+                    tx,
+                    actor="system",
+                    action="payment.requires_payment_method",
+                    entity_type="schedule_item",
+                    entity_id=item_id,
+                    data={"reason": "no saved payment method"},
+                )
+                ctx.refresh_enrollment(tx, enrollment.id)
+                return ItemOutcome(item_id, "requires_payment_method")
+            number = len(attempts) + 1
+            attempt = PaymentAttempt(
+                id=ctx.new_id("att"),
+                item_id=item_id,
+                enrollment_id=enrollment.id,
+                number=number,
+                idempotency_key=attempt_key(item_id, number),
+                status=AttemptStatus.PENDING,
+                amount=item.outstanding,
+                mode="off_session",
+                created_at=now,
+                updated_at=now,
+                payment_method_id=customer.payment_method_id,
+            )
+            tx.add_attempt(attempt)
+            ctx.set_item(tx, item, status=ItemStatus.PROCESSING)
+            ctx.audit(
+                tx,
+                actor="system",
+                action="attempt.created",
+                entity_type="schedule_item",
+                entity_id=item_id,
+                data={"attempt_id": attempt.id, "number": number, "amount": attempt.amount},
+            )
+        assert customer is not None  # noqa: S101 - an off-session attempt implies one
+        return attempt, customer.gateway_customer_id
+
+
+def _charge(
+    ctx: Context, gateway: Gateway, attempt: PaymentAttempt, customer_id: str
+) -> ItemOutcome:
+    """Send a written attempt to the gateway and record its answer."""
+    item_id = attempt.item_id
+    # The attempt and its key are committed: whatever happens next, a
+    # retry of this call reuses the key and cannot charge twice.
+    ctx.checkpoint("after_attempt_written")
+    try:
+        result = gateway.charge_off_session(
+            customer_id=customer_id,
+            payment_method_id=attempt.payment_method_id or "",
+            amount=attempt.amount,
+            idempotency_key=attempt.idempotency_key,
+            metadata={
+                "enrollment_id": attempt.enrollment_id,
+                "item_id": item_id,
+                "attempt_id": attempt.id,
+            },
+        )
+    except GatewayUnavailableError as exc:
+        _mark_unknown(ctx, attempt.id, str(exc))
+        return ItemOutcome(item_id, "unknown", attempt.id)
+    except GatewayRequestError as exc:
+        with ctx.store.transaction() as tx:
+            applied = _refuse_attempt(ctx, tx, attempt.id, exc)
+        return ItemOutcome(item_id, applied, attempt.id)
+    ctx.checkpoint("after_gateway_answered")
+    if result.status == "processing":
+        # Accepted but not settled: the webhook or reconcile() will tell.
+        _mark_unknown(ctx, attempt.id, "processing at the gateway", result.gateway_payment_id)
+        return ItemOutcome(item_id, "processing", attempt.id)
+    with ctx.store.transaction() as tx:
+        # Take the locks (enrollment, item, attempt) from what we know of the
+        # attempt; settlement then finds them held instead of reading first.
+        ctx.lock_item(tx, item_id, enrollment_id=attempt.enrollment_id)
+        tx.get_attempt(attempt.id, for_update=True)
+        applied_result = apply_charge_result(ctx, tx, attempt.id, result)
+        fresh = tx.get_item(item_id)
+        assert fresh is not None  # noqa: S101
+        if applied_result is None:
+            # A webhook settled it first; report the state it left behind.
+            applied_result = _RESULT_OF_STATUS.get(fresh.status, "processing")
+            if fresh.lease_until is not None:
+                tx.update_item(attrs.evolve(fresh, lease_until=None))
+        ctx.checkpoint("before_commit")
+    ctx.checkpoint("after_commit")
+    return ItemOutcome(item_id, applied_result, attempt.id, result.decline_code)
+
+
+def _close_abandoned_checkout(
+    ctx: Context, gateway: Gateway, item_id: str, lease: datetime, last: PaymentAttempt
+) -> ItemOutcome | None:
+    """Cancel the on-session payment ``last`` the customer left, before charging off-session.
+
+    ``None`` means: carry on collecting. A payment the customer completed
+    meanwhile is recorded instead, and a gateway that cannot be reached
+    postpones the item to a later run.
+    """
+    if last.gateway_payment_id is not None:
+        try:
+            state = gateway.cancel_payment(
+                gateway_payment_id=last.gateway_payment_id,
+                idempotency_key=f"cancel:{last.id}",
+            )
+        except GatewayUnavailableError:
+            return _postpone(ctx, item_id, lease, last.id)
+        except GatewayRequestError:
+            state = None
+        if state is None or state.status != "canceled":
+            try:
+                state = gateway.payment_status(
+                    gateway_payment_id=last.gateway_payment_id,
+                    idempotency_key=last.idempotency_key,
+                    amount=last.amount,
+                )
+            except GatewayUnavailableError:
+                return _postpone(ctx, item_id, lease, last.id)
+        if state is not None and state.status == "succeeded":
+            with ctx.store.transaction() as tx:
+                apply_charge_result(ctx, tx, last.id, state)
+            return ItemOutcome(item_id, "succeeded", last.id)
+        if state is not None and state.status not in ("canceled", "failed"):
+            return _postpone(ctx, item_id, lease, last.id)
+    with ctx.store.transaction() as tx:
+        current = tx.get_attempt(last.id)
+        assert current is not None  # noqa: S101
+        # A declined checkout is FAILED already, yet still payable until now:
+        # mark it cancelled too, so that its late events cannot revive it.
+        mark_checkout_cancelled(ctx, tx, current, "checkout abandoned; payment canceled")
+        ctx.audit(
+            tx,
+            actor="system",
+            action="payment.checkout_abandoned",
+            entity_type="schedule_item",
+            entity_id=item_id,
+            data={"attempt_id": last.id, "gateway_payment_id": last.gateway_payment_id},
+        )
+    return None
+
+
+def _postpone(ctx: Context, item_id: str, lease: datetime, attempt_id: str) -> ItemOutcome:
+    """Keep the item leased for another lease period (not retried in this run)."""
+    with ctx.store.transaction() as tx:
+        item = ctx.lock_item(tx, item_id)
+        if item is not None and item.lease_until == lease:
+            tx.update_item(attrs.evolve(item, lease_until=ctx.now() + ctx.config.lease))
+    return ItemOutcome(item_id, "skipped", attempt_id)
+
+
+def _mark_unknown(
+    ctx: Context, attempt_id: str, message: str, gateway_payment_id: str | None = None
+) -> None:
+    with ctx.store.transaction() as tx:
+        attempt = ctx.lock_attempt(tx, attempt_id)
+        if attempt.status != AttemptStatus.PENDING:
+            return
+        tx.update_attempt(
+            attrs.evolve(
+                attempt,
+                status=AttemptStatus.UNKNOWN,
+                message=message,
+                updated_at=ctx.now(),
+                gateway_payment_id=gateway_payment_id or attempt.gateway_payment_id,
+            )
+        )
+        item = ctx.lock_item(tx, attempt.item_id)
+        assert item is not None  # noqa: S101
+        tx.update_item(attrs.evolve(item, lease_until=None))
+        ctx.audit(
+            tx,
+            actor="system",
+            action="attempt.unknown",
+            entity_type="schedule_item",
+            entity_id=attempt.item_id,
+            data={"attempt_id": attempt_id, "message": message},
+        )
+
+
+def _refuse_attempt(
+    ctx: Context, tx: StoreTransaction, attempt_id: str, exc: GatewayRequestError
+) -> ItemResult:
+    """The gateway refused the request itself (bad method, bad config).
+
+    Retrying the same request cannot help, so the item waits for a new
+    payment method and the error is kept on the attempt for the admin.
+    """
+    attempt = ctx.lock_attempt(tx, attempt_id)
+    tx.update_attempt(
+        attrs.evolve(attempt, status=AttemptStatus.FAILED, message=str(exc), updated_at=ctx.now())
+    )
+    item = ctx.lock_item(tx, attempt.item_id)
+    assert item is not None  # noqa: S101
+    ctx.set_item(tx, item, status=ItemStatus.REQUIRES_PAYMENT_METHOD, lease_until=None)
+    ctx.audit(
+        tx,
+        actor="system",
+        action="payment.request_refused",
+        entity_type="schedule_item",
+        entity_id=item.id,
+        data={"attempt_id": attempt_id, "param": exc.param, "message": str(exc)},
+    )
+    ctx.refresh_enrollment(tx, attempt.enrollment_id)
+    return "requires_payment_method"

@@ -1,0 +1,258 @@
+"""Enrolling: plan choice, schedule, the first attempt, and the gateway customer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import date
+
+import attrs
+
+from enrollpay.domain.lifecycle import ItemState, ItemStatus, derive_enrollment_status
+from enrollpay.domain.plans import PaymentPlan, Subscription, detect_plan
+from enrollpay.domain.records import Customer, Enrollment, PaymentAttempt
+from enrollpay.domain.schedule import build_schedule
+from enrollpay.errors import (
+    DuplicateEnrollmentError,
+    GatewayUnavailableError,
+    InvalidInputError,
+    ProductInactiveError,
+    ProductNotFoundError,
+)
+from enrollpay.ports import Gateway, PaymentSession, StoreTransaction
+from enrollpay.service.attempts import new_attempt
+from enrollpay.service.base import check_date, check_text
+from enrollpay.service.context import Context
+from enrollpay.service.results import EnrollmentResult
+
+__all__ = ["MAX_METADATA_KEYS", "customer_key", "enroll", "ensure_customer", "open_session"]
+
+# Logs enrollment, item and gateway payment ids; never client secrets or card data.
+logger = logging.getLogger(__name__)
+
+#: Like Stripe's limit on metadata keys: a host cannot store an unbounded mapping.
+MAX_METADATA_KEYS = 50
+
+
+def customer_key(user_id: str) -> str:
+    """The idempotency key that creates a user's gateway customer exactly once."""
+    return f"customer:{user_id}"
+
+
+def enroll(
+    ctx: Context,
+    *,
+    user_id: str,
+    product_id: str,
+    plan: PaymentPlan | None = None,
+    start: date | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> EnrollmentResult:
+    """Enroll ``user_id`` in a product and open the first payment if one is due."""
+    check_text(user_id, "user_id")
+    check_text(product_id, "product_id")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise InvalidInputError(f"metadata must be a mapping, got {type(metadata).__name__}")
+    if len(metadata or {}) > MAX_METADATA_KEYS:
+        raise InvalidInputError(f"metadata has more than {MAX_METADATA_KEYS} keys")
+    meta = {
+        check_text(k, "metadata key"): check_text(v, "metadata value", required=False)
+        for k, v in (metadata or {}).items()
+    }
+    now = ctx.now()
+    today = ctx.today(now)
+    start_date = today if start is None else check_date(start, "start")
+    if start_date < today:
+        raise InvalidInputError(f"start {start_date} is in the past (today is {today})")
+    gateway = ctx.gateway
+    with ctx.store.transaction() as tx:
+        product = tx.get_product(product_id)
+        if product is None:
+            raise ProductNotFoundError(product_id)
+        if not product.active:
+            raise ProductInactiveError(product_id)
+        existing = tx.find_open_enrollment(user_id, product.id)
+        if existing is not None:
+            raise DuplicateEnrollmentError(user_id, product.id, existing.id)
+        chosen = detect_plan(product, tx.list_plan_rules(), plan)
+        currency = product.price.currency
+        lines = build_schedule(
+            chosen,
+            product.price,
+            start_date,
+            granularity=1 if gateway is None else gateway.amount_granularity(currency),
+            minimum=None if gateway is None else gateway.minimum_charge(currency),
+            horizon=ctx.config.subscription_horizon,
+        )
+        enrollment_id = ctx.new_id("enr")
+        items = [ctx.item_from_line(enrollment_id, line, now) for line in lines]
+        first = items[0] if items[0].due <= today else None
+        attempt: PaymentAttempt | None = None
+        if first is not None and gateway is not None:
+            attempt = new_attempt(ctx, first, number=1, mode="on_session")
+            # The lease is the checkout window: once it runs out, collection
+            # cancels the abandoned payment and charges a saved card.
+            items[0] = attrs.evolve(
+                first,
+                status=ItemStatus.PROCESSING,
+                lease_until=now + ctx.config.checkout_window,
+            )
+        status = derive_enrollment_status(
+            (ItemState(i.status, i.due) for i in items),
+            today=today,
+            open_ended=isinstance(chosen, Subscription) and chosen.cycles is None,
+        )
+        enrollment = Enrollment(
+            id=enrollment_id,
+            user_id=user_id,
+            product_id=product.id,
+            status=status,
+            plan=chosen,
+            price=product.price,
+            start_date=start_date,
+            created_at=now,
+            updated_at=now,
+            metadata=meta,
+        )
+        tx.add_enrollment(enrollment)
+        tx.add_items(items)
+        customer: Customer | None = None
+        if attempt is not None:
+            tx.add_attempt(attempt)
+            customer = tx.get_customer(user_id)
+        ctx.audit(
+            tx,
+            actor=user_id,
+            action="enrollment.created",
+            entity_type="enrollment",
+            entity_id=enrollment_id,
+            data={
+                "product_id": product.id,
+                "plan": chosen.kind,
+                "price": product.price,
+                "items": len(items),
+                "first_attempt": None if attempt is None else attempt.id,
+            },
+        )
+    result = EnrollmentResult(
+        enrollment_id=enrollment_id,
+        enrollment=enrollment,
+        payment_plan=chosen,
+        schedule=tuple(items),
+        requires_immediate_payment=first is not None,
+        payment_item_id=None if first is None else first.id,
+    )
+    logger.info(
+        "enrollment %s created in product %s (%s, %d item(s))",
+        enrollment_id,
+        product.id,
+        chosen.kind,
+        len(items),
+    )
+    if attempt is None or gateway is None:
+        return result
+    ctx.checkpoint("after_attempt_written")
+    try:
+        session = open_session(
+            ctx, gateway, tx_user=user_id, attempt=attempt, customer=customer, customer_read=True
+        )
+    except GatewayUnavailableError as exc:
+        return attrs.evolve(result, payment_error=f"gateway unavailable: {exc}")
+    return attrs.evolve(result, client_secret=session.client_secret)
+
+
+def ensure_customer(ctx: Context, gateway: Gateway, user_id: str) -> Customer:
+    """The user's gateway customer, created once (the key makes it idempotent)."""
+    with ctx.store.transaction() as tx:
+        customer = tx.get_customer(user_id)
+    if customer is not None:
+        return customer
+    customer_id = gateway.ensure_customer(user_id, idempotency_key=customer_key(user_id))
+    with ctx.store.transaction() as tx:
+        return _record_customer(ctx, tx, user_id, customer_id)
+
+
+def _record_customer(
+    ctx: Context, tx: StoreTransaction, user_id: str, customer_id: str
+) -> Customer:
+    """Store the gateway customer just created for a user (unless it was stored meanwhile)."""
+    existing = tx.get_customer(user_id)
+    if existing is not None:
+        return existing
+    customer = Customer(user_id, customer_id)
+    tx.put_customer(customer)
+    ctx.audit(
+        tx,
+        actor="system",
+        action="customer.created",
+        entity_type="customer",
+        entity_id=user_id,
+        data={"gateway_customer_id": customer_id},
+    )
+    return customer
+
+
+def open_session(
+    ctx: Context,
+    gateway: Gateway,
+    *,
+    tx_user: str,
+    attempt: PaymentAttempt,
+    customer: Customer | None = None,
+    customer_read: bool = False,
+) -> PaymentSession:
+    """Start the on-session payment of ``attempt`` and record its gateway id.
+
+    ``customer`` is the user's stored customer when the caller read it
+    (``customer_read``: the caller read it, and None means the user has
+    none yet). Without one the gateway customer is created (idempotently,
+    by the user's key) and stored in the same transaction as the
+    session, so a new student's first payment costs one transaction
+    after the gateway calls, not three.
+    """
+    if customer is None and not customer_read:
+        with ctx.store.transaction() as tx:
+            customer = tx.get_customer(tx_user)
+    new_customer_id: str | None = None
+    if customer is not None:
+        customer_id = customer.gateway_customer_id
+    else:
+        customer_id = new_customer_id = gateway.ensure_customer(
+            tx_user, idempotency_key=customer_key(tx_user)
+        )
+    session = gateway.start_payment(
+        customer_id=customer_id,
+        amount=attempt.amount,
+        idempotency_key=attempt.idempotency_key,
+        metadata={
+            "enrollment_id": attempt.enrollment_id,
+            "item_id": attempt.item_id,
+            "attempt_id": attempt.id,
+        },
+        description=f"enrollment {attempt.enrollment_id}",
+    )
+    with ctx.store.transaction() as tx:
+        if new_customer_id is not None:
+            _record_customer(ctx, tx, tx_user, new_customer_id)
+        current = tx.get_attempt(attempt.id)
+        assert current is not None  # noqa: S101
+        if current.gateway_payment_id != session.gateway_payment_id:
+            tx.update_attempt(
+                attrs.evolve(
+                    current,
+                    gateway_payment_id=session.gateway_payment_id,
+                    updated_at=ctx.now(),
+                )
+            )
+            ctx.audit(
+                tx,
+                actor="system",
+                action="payment.session_opened",
+                entity_type="schedule_item",
+                entity_id=attempt.item_id,
+                data={
+                    "attempt_id": attempt.id,
+                    "gateway_payment_id": session.gateway_payment_id,
+                },
+            )
+    return session

@@ -1,0 +1,87 @@
+"""Pausing and resuming collection for an enrollment."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+
+from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
+from enrollpay.domain.records import Enrollment
+from enrollpay.errors import InvalidStateError
+from enrollpay.service.base import MAX_TEXT, check_text
+from enrollpay.service.context import Context
+from enrollpay.service.lookups import locked_enrollment
+
+__all__ = ["pause", "resume"]
+
+_PAUSABLE = frozenset({ItemStatus.SCHEDULED, ItemStatus.FAILED})
+
+
+def pause(ctx: Context, enrollment_id: str, *, actor: str, reason: str | None = None) -> Enrollment:
+    """Stop collection: scheduled and failed items wait until ``resume``."""
+    ctx.authorize(actor, "pause", enrollment_id)
+    check_text(reason, "reason", limit=MAX_TEXT, required=False)
+    today = ctx.today()
+    with ctx.store.transaction() as tx:
+        enrollment = locked_enrollment(ctx, tx, enrollment_id)
+        if enrollment.status in (
+            EnrollmentStatus.CANCELLED,
+            EnrollmentStatus.COMPLETED,
+            EnrollmentStatus.PAUSED,
+        ):
+            raise InvalidStateError(
+                f"enrollment {enrollment_id!r} is {enrollment.status} and cannot be paused"
+            )
+        paused = 0
+        for item in tx.items_of(enrollment_id):
+            if item.status in _PAUSABLE:
+                ctx.set_item(tx, item, status=ItemStatus.PAUSED, lease_until=None)
+                paused += 1
+        updated = attrs.evolve(
+            enrollment, status=EnrollmentStatus.PAUSED, paused_on=today, updated_at=ctx.now()
+        )
+        tx.update_enrollment(updated)
+        ctx.audit(
+            tx,
+            actor=actor,
+            action="enrollment.paused",
+            entity_type="enrollment",
+            entity_id=enrollment_id,
+            data={"items": paused, "reason": reason},
+        )
+    return updated
+
+
+def resume(ctx: Context, enrollment_id: str, *, actor: str) -> Enrollment:
+    """Restart collection; unpaid paused items move later by the days paused."""
+    ctx.authorize(actor, "resume", enrollment_id)
+    today = ctx.today()
+    with ctx.store.transaction() as tx:
+        enrollment = locked_enrollment(ctx, tx, enrollment_id)
+        if enrollment.status != EnrollmentStatus.PAUSED or enrollment.paused_on is None:
+            raise InvalidStateError(f"enrollment {enrollment_id!r} is not paused")
+        shift = timedelta(days=max((today - enrollment.paused_on).days, 0))
+        for item in tx.items_of(enrollment_id):
+            if item.status == ItemStatus.PAUSED:
+                ctx.set_item(
+                    tx,
+                    item,
+                    status=ItemStatus.SCHEDULED,
+                    due=item.due + shift,
+                    next_attempt_at=None,
+                )
+        # The derived status takes over again from the items.
+        interim = attrs.evolve(
+            enrollment, status=EnrollmentStatus.ACTIVE, paused_on=None, updated_at=ctx.now()
+        )
+        tx.update_enrollment(interim)
+        ctx.audit(
+            tx,
+            actor=actor,
+            action="enrollment.resumed",
+            entity_type="enrollment",
+            entity_id=enrollment_id,
+            data={"shifted_days": shift.days},
+        )
+        return ctx.refresh_enrollment(tx, enrollment_id, actor=actor)

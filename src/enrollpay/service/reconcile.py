@@ -1,0 +1,118 @@
+"""Reconciliation: settle attempts whose outcome is unknown, finish pending refunds."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import attrs
+
+from enrollpay.domain.lifecycle import AttemptStatus
+from enrollpay.domain.records import PaymentAttempt
+from enrollpay.errors import GatewayUnavailableError
+from enrollpay.ports import StoreTransaction
+from enrollpay.service.attempts import CANCELED
+from enrollpay.service.context import Context
+from enrollpay.service.refunds import finish_pending_refunds
+from enrollpay.service.results import ReconcileReport
+from enrollpay.service.settlement import apply_charge_result
+
+__all__ = ["reconcile"]
+
+logger = logging.getLogger(__name__)
+
+#: Attempt statuses reconcile looks at (failed ones: open on-session checkouts only).
+_STILL_OPEN = frozenset(
+    {
+        AttemptStatus.UNKNOWN,
+        AttemptStatus.PENDING,
+        AttemptStatus.REQUIRES_ACTION,
+        AttemptStatus.FAILED,
+    }
+)
+
+
+def reconcile(ctx: Context) -> ReconcileReport:
+    """Resolve attempts whose outcome is unknown, and finish pending refunds."""
+    gateway = ctx.require_gateway()
+    now = ctx.now()
+    checked = resolved = resent = still_unknown = 0
+    with ctx.store.transaction() as tx:
+        attempts = [
+            a
+            for a in tx.list_attempts(statuses=_STILL_OPEN)
+            if a.status != AttemptStatus.FAILED
+            or (
+                a.mode == "on_session"
+                and a.gateway_payment_id is not None
+                and a.decline_code != CANCELED
+            )
+        ]
+    for attempt in attempts:
+        if attempt.status == AttemptStatus.PENDING:
+            with ctx.store.transaction() as tx:
+                item = tx.get_item(attempt.item_id)
+            if attempt.mode == "off_session" and (
+                item is None or item.lease_until is None or item.lease_until > now
+            ):
+                continue  # a worker holds it (or will resend it): not ours to touch
+        checked += 1
+        try:
+            result = gateway.payment_status(
+                gateway_payment_id=attempt.gateway_payment_id,
+                idempotency_key=attempt.idempotency_key,
+                amount=attempt.amount,
+            )
+        except GatewayUnavailableError:
+            still_unknown += attempt.status == AttemptStatus.UNKNOWN
+            continue
+        with ctx.store.transaction() as tx:
+            if result is None:
+                if attempt.mode == "off_session" and attempt.status == AttemptStatus.UNKNOWN:
+                    resent += _resend_later(ctx, tx, attempt, now)
+                continue
+            if apply_charge_result(ctx, tx, attempt.id, result) is not None:
+                resolved += 1
+            elif attempt.status == AttemptStatus.UNKNOWN and result.status == "processing":
+                still_unknown += 1
+            elif result.status == "canceled" and attempt.decline_code != CANCELED:
+                # A declined checkout cancelled at the gateway: stop looking at it.
+                current = ctx.lock_attempt(tx, attempt.id)
+                tx.update_attempt(
+                    attrs.evolve(current, decline_code=CANCELED, updated_at=ctx.now())
+                )
+                ctx.audit(
+                    tx,
+                    actor="gateway",
+                    action="payment.checkout_canceled",
+                    entity_type="schedule_item",
+                    entity_id=attempt.item_id,
+                    data={"attempt_id": attempt.id},
+                )
+    done, failed = finish_pending_refunds(ctx, gateway)
+    report = ReconcileReport(checked, resolved, resent, still_unknown, done, failed)
+    logger.info("reconcile: %s", report.summary())
+    return report
+
+
+def _resend_later(
+    ctx: Context, tx: StoreTransaction, attempt: PaymentAttempt, now: datetime
+) -> bool:
+    """The gateway never saw the attempt: make it collectible again, same key."""
+    attempt = ctx.lock_attempt(tx, attempt.id)
+    if attempt.status != AttemptStatus.UNKNOWN:
+        return False  # someone resolved it meanwhile
+    tx.update_attempt(attrs.evolve(attempt, status=AttemptStatus.PENDING, updated_at=now))
+    item = ctx.lock_item(tx, attempt.item_id)
+    assert item is not None  # noqa: S101
+    # An expired lease on a processing item is what claim_due picks up.
+    tx.update_item(attrs.evolve(item, lease_until=now))
+    ctx.audit(
+        tx,
+        actor="system",
+        action="attempt.not_at_gateway",
+        entity_type="schedule_item",
+        entity_id=item.id,
+        data={"attempt_id": attempt.id},
+    )
+    return True
