@@ -549,13 +549,17 @@ def test_receive_part_of_a_charge_leaves_the_item_scheduled() -> None:
 
 
 def test_receive_part_by_hand_keeps_the_status() -> None:
-    """A partial payment by hand on a failed item: still failed, the paid amount grows."""
-    item = an_item(ITM.FAILED, next_attempt_at=LATER)
+    """A partial payment by hand on a failed item: still failed, the paid amount grows.
+
+    A worker's lease on the item stays: the worker may be charging the rest.
+    """
+    item = an_item(ITM.FAILED, next_attempt_at=LATER, lease_until=LATER)
     change = t.receive_on_item(item, amount=usd(2500), at=LATER)
     record = change.record
-    assert (record.status, record.amount_paid, record.next_attempt_at) == (
+    assert (record.status, record.amount_paid, record.next_attempt_at, record.lease_until) == (
         ITM.FAILED,
         usd(2500),
+        LATER,
         LATER,
     )
     assert seen(change.events) == [

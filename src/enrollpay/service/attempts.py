@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import attrs
-
-from enrollpay.domain.lifecycle import AttemptStatus
-from enrollpay.domain.records import PaymentAttempt, ScheduleItem
+from enrollpay.domain import transitions
+from enrollpay.domain.records import AttemptMode, PaymentAttempt, ScheduleItem
+from enrollpay.domain.statuses import AttemptStatus
 from enrollpay.ports import StoreTransaction
 from enrollpay.service.context import Context
 
@@ -20,9 +19,10 @@ __all__ = [
 ]
 
 
-#: The decline code of an attempt whose gateway payment was cancelled: it can
-#: never be paid, so a new checkout needs a new attempt.
-CANCELED = "canceled"
+#: The status of an attempt whose gateway payment was cancelled: it can never
+#: be paid, so a new checkout needs a new attempt. (Until migration 0004 it
+#: was stored as a failed attempt with this decline code.)
+CANCELED = AttemptStatus.CANCELED
 #: Attempt statuses of a checkout the customer may still complete (see is_open_checkout).
 OPEN_CHECKOUT = frozenset(
     {AttemptStatus.PENDING, AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION}
@@ -33,14 +33,9 @@ def is_open_checkout(attempt: PaymentAttempt | None) -> bool:
     """Whether ``attempt`` is an on-session payment the customer may still complete.
 
     A declined checkout stays payable (the customer may try another card)
-    until it is cancelled at the gateway.
+    until it is cancelled at the gateway (status ``canceled``).
     """
-    return (
-        attempt is not None
-        and attempt.mode == "on_session"
-        and attempt.status in OPEN_CHECKOUT
-        and attempt.decline_code != CANCELED
-    )
+    return attempt is not None and attempt.mode == "on_session" and attempt.status in OPEN_CHECKOUT
 
 
 def attempt_key(item_id: str, number: int) -> str:
@@ -53,22 +48,17 @@ def new_attempt(
     item: ScheduleItem,
     *,
     number: int,
-    mode: str,
+    mode: AttemptMode,
     payment_method_id: str | None = None,
 ) -> PaymentAttempt:
     """A new pending attempt for what is outstanding on ``item`` (its key from ``number``)."""
-    now = ctx.now()
-    return PaymentAttempt(
-        id=ctx.new_id("att"),
-        item_id=item.id,
-        enrollment_id=item.enrollment_id,
+    return transitions.new_attempt(
+        attempt_id=ctx.new_id("att"),
+        item=item,
         number=number,
         idempotency_key=attempt_key(item.id, number),
-        status=AttemptStatus.PENDING,
-        amount=item.outstanding,
-        mode=mode,  # type: ignore[arg-type]
-        created_at=now,
-        updated_at=now,
+        mode=mode,
+        at=ctx.now(),
         payment_method_id=payment_method_id,
     )
 
@@ -78,19 +68,14 @@ def mark_checkout_cancelled(
 ) -> bool:
     """Record that ``current``'s gateway payment is cancelled and can never be paid.
 
-    False (and nothing written) if it was recorded so already.
+    False (and nothing written) if it was recorded so already, or if the
+    payment succeeded first (then it is not cancelled).
     """
-    if current.decline_code == CANCELED:
+    if not transitions.ATTEMPT.allows("cancel", current.status):
         return False
-    tx.update_attempt(
-        attrs.evolve(
-            current,
-            status=AttemptStatus.FAILED,
-            decline_code=CANCELED,
-            message=message,
-            updated_at=ctx.now(),
-        )
-    )
+    change = transitions.cancel_attempt(current, message=message, at=ctx.now())
+    tx.update_attempt(change.record)
+    ctx.emit(tx, change.events)
     return True
 
 

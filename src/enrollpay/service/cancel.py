@@ -6,11 +6,10 @@ Refunds are planned, written and sent by :mod:`enrollpay.service.refunds`.
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, datetime
 
-import attrs
-
-from enrollpay.domain.lifecycle import TERMINAL_ITEM_STATUSES, EnrollmentStatus, ItemStatus
+from enrollpay.domain import transitions
+from enrollpay.domain.lifecycle import TERMINAL_ITEM_STATUSES, EnrollmentStatus
 from enrollpay.domain.money import Money
 from enrollpay.domain.records import Enrollment
 from enrollpay.domain.refunds import RefundPolicy, RefundQuote, quote_refund
@@ -99,22 +98,7 @@ def cancel_enrollment(
                 check_money(refund_amount, "refund_amount", currency=enrollment.price.currency)
             total = refund_amount
         plan = plan_refunds(ctx, tx, enrollment_id, total) if total.minor else []
-        cancelled_items = 0
-        for item in tx.items_of(enrollment_id):
-            if item.status in TERMINAL_ITEM_STATUSES or in_flight(ctx, tx, item):
-                continue
-            ctx.set_item(
-                tx, item, status=ItemStatus.CANCELLED, lease_until=None, next_attempt_at=None
-            )
-            cancelled_items += 1
-        updated = attrs.evolve(
-            enrollment,
-            status=EnrollmentStatus.CANCELLED,
-            cancelled_at=now,
-            cancel_reason=reason,
-            updated_at=now,
-        )
-        tx.update_enrollment(updated)
+        updated, cancelled_items = close_enrollment(ctx, tx, enrollment, reason=reason, at=now)
         ctx.audit(
             tx,
             actor=actor,
@@ -144,6 +128,28 @@ def cancel_enrollment(
     if updated.gateway_subscription_id is not None and ctx.gateway is not None:
         _cancel_gateway_subscription(ctx, updated)
     return CancellationResult(updated, total, tuple(refunds), quote, cancelled_items)
+
+
+def close_enrollment(
+    ctx: Context, tx: StoreTransaction, enrollment: Enrollment, *, reason: str | None, at: datetime
+) -> tuple[Enrollment, int]:
+    """Cancel an enrollment and every open item not being charged; return it and the count.
+
+    An item whose charge is in flight is left open: the charge's outcome
+    cancels it when it fails (see ``settlement``), or keeps the money on the
+    books when it succeeds. The one rule for every way an enrollment ends
+    (an administrator's cancellation, the gateway ending a subscription).
+    """
+    cancelled = 0
+    for item in tx.items_of(enrollment.id):
+        if item.status in TERMINAL_ITEM_STATUSES or in_flight(ctx, tx, item):
+            continue
+        ctx.save_item(tx, transitions.cancel_item(item, at=at))
+        cancelled += 1
+    change = transitions.cancel_enrollment(
+        enrollment, reason=reason, at=at, past_due_access=ctx.config.past_due_access
+    )
+    return ctx.save_enrollment(tx, change), cancelled
 
 
 def _cancel_gateway_subscription(ctx: Context, enrollment: Enrollment) -> None:

@@ -12,11 +12,12 @@ from datetime import datetime
 
 import attrs
 
+from enrollpay.domain import transitions
 from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.records import PaymentAttempt
 from enrollpay.errors import GatewayRequestError, GatewayUnavailableError
 from enrollpay.ports import Gateway, StoreTransaction
-from enrollpay.service.attempts import attempt_key, is_open_checkout, mark_checkout_cancelled
+from enrollpay.service.attempts import is_open_checkout, mark_checkout_cancelled, new_attempt
 from enrollpay.service.context import Context
 from enrollpay.service.results import ItemOutcome, ItemResult
 from enrollpay.service.settlement import apply_charge_result
@@ -90,7 +91,7 @@ def _prepare_attempt(
             attempt = last  # a worker died after writing it: same key, no new charge
         else:
             if customer is None or not customer.payment_method_id:
-                ctx.set_item(tx, item, status=ItemStatus.REQUIRES_PAYMENT_METHOD, lease_until=None)
+                ctx.save_item(tx, transitions.no_card(item, at=now))
                 ctx.audit(
                     tx,
                     actor="system",
@@ -102,21 +103,15 @@ def _prepare_attempt(
                 ctx.refresh_enrollment(tx, enrollment.id)
                 return ItemOutcome(item_id, "requires_payment_method")
             number = len(attempts) + 1
-            attempt = PaymentAttempt(
-                id=ctx.new_id("att"),
-                item_id=item_id,
-                enrollment_id=enrollment.id,
+            attempt = new_attempt(
+                ctx,
+                item,
                 number=number,
-                idempotency_key=attempt_key(item_id, number),
-                status=AttemptStatus.PENDING,
-                amount=item.outstanding,
                 mode="off_session",
-                created_at=now,
-                updated_at=now,
                 payment_method_id=customer.payment_method_id,
             )
             tx.add_attempt(attempt)
-            ctx.set_item(tx, item, status=ItemStatus.PROCESSING)
+            ctx.save_item(tx, transitions.start_processing(item, at=now))
             ctx.audit(
                 tx,
                 actor="system",
@@ -247,12 +242,8 @@ def _mark_unknown(
         if attempt.status != AttemptStatus.PENDING:
             return
         tx.update_attempt(
-            attrs.evolve(
-                attempt,
-                status=AttemptStatus.UNKNOWN,
-                message=message,
-                updated_at=ctx.now(),
-                gateway_payment_id=gateway_payment_id or attempt.gateway_payment_id,
+            transitions.lose_track(
+                attempt, message=message, gateway_payment_id=gateway_payment_id, at=ctx.now()
             )
         )
         item = ctx.lock_item(tx, attempt.item_id)
@@ -277,12 +268,11 @@ def _refuse_attempt(
     payment method and the error is kept on the attempt for the admin.
     """
     attempt = ctx.lock_attempt(tx, attempt_id)
-    tx.update_attempt(
-        attrs.evolve(attempt, status=AttemptStatus.FAILED, message=str(exc), updated_at=ctx.now())
-    )
+    now = ctx.now()
+    tx.update_attempt(transitions.decline_attempt(attempt, message=str(exc), at=now))
     item = ctx.lock_item(tx, attempt.item_id)
     assert item is not None  # noqa: S101
-    ctx.set_item(tx, item, status=ItemStatus.REQUIRES_PAYMENT_METHOD, lease_until=None)
+    ctx.save_item(tx, transitions.no_card(item, at=now, reason="the gateway refused the request"))
     ctx.audit(
         tx,
         actor="system",

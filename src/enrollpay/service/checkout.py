@@ -6,6 +6,7 @@ from typing import Literal
 
 import attrs
 
+from enrollpay.domain import transitions
 from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.records import PaymentAttempt, ScheduleItem
 from enrollpay.errors import (
@@ -105,12 +106,13 @@ def _payable_attempt(
         return item, last
     attempt = new_attempt(ctx, item, number=len(attempts) + 1, mode="on_session")
     tx.add_attempt(attempt)
-    ctx.set_item(
+    ctx.save_item(
         tx,
-        item,
-        status=ItemStatus.PROCESSING,
-        lease_until=ctx.now() + ctx.config.checkout_window,
-        next_attempt_at=None,
+        transitions.start_processing(
+            attrs.evolve(item, next_attempt_at=None),
+            at=ctx.now(),
+            lease_until=ctx.now() + ctx.config.checkout_window,
+        ),
     )
     ctx.audit(
         tx,

@@ -3,30 +3,23 @@
 It holds the ports (store, gateway, clock), the settings, the id factory,
 the authorisation policy and the fault hook, and the helpers every use case
 shares inside its transactions: time and ids, audit entries, authorisation,
-the one lock order, and checked item changes.
+the one lock order, and storing what the state machine decided (a record
+and its events, in one transaction).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import attrs
-
+from enrollpay.domain import transitions
 from enrollpay.domain.calendar import ensure_aware
-from enrollpay.domain.lifecycle import (
-    EnrollmentStatus,
-    ItemState,
-    ItemStatus,
-    check_transition,
-    derive_enrollment_status,
-)
-from enrollpay.domain.money import Money
-from enrollpay.domain.plans import Subscription
-from enrollpay.domain.records import Enrollment, PaymentAttempt, ScheduleItem
+from enrollpay.domain.events import EventDraft
+from enrollpay.domain.records import Enrollment, PaymentAttempt, Refund, ScheduleItem
 from enrollpay.domain.schedule import ScheduleLine
+from enrollpay.domain.transitions import Change
 from enrollpay.errors import GatewayNotConfiguredError, PermissionDeniedError
 from enrollpay.ports import AuditDraft, Clock, Gateway, Store, StoreTransaction
 from enrollpay.service.base import Authorizer, FaultHook, IdFactory, SystemConfig, check_text
@@ -128,31 +121,53 @@ class Context:
     def refresh_enrollment(
         self, tx: StoreTransaction, enrollment_id: str, *, actor: str = "system"
     ) -> Enrollment:
-        """Recompute an enrollment's status from its items and store it if it changed."""
+        """Move an enrollment to the status its items imply (the state machine's ``sync``)."""
         enrollment = tx.get_enrollment(enrollment_id, for_update=True)
         assert enrollment is not None  # noqa: S101 - callers pass ids they just read
-        items = tx.items_of(enrollment_id)
-        status = derive_enrollment_status(
-            (ItemState(i.status, i.due) for i in items),
+        change = transitions.sync_enrollment(
+            enrollment,
+            tx.items_of(enrollment_id),
             today=self.today(),
-            cancelled=enrollment.status == EnrollmentStatus.CANCELLED,
-            paused=enrollment.status == EnrollmentStatus.PAUSED,
-            open_ended=isinstance(enrollment.plan, Subscription) and enrollment.plan.cycles is None,
+            at=self.now(),
+            past_due_access=self.config.past_due_access,
         )
-        if status == enrollment.status:
+        if change.record is enrollment:
             return enrollment
-        check_transition(enrollment.status, status)
-        updated = attrs.evolve(enrollment, status=status, updated_at=self.now())
-        tx.update_enrollment(updated)
+        updated = self.save_enrollment(tx, change)
         self.audit(
             tx,
             actor=actor,
             action="enrollment.status_changed",
             entity_type="enrollment",
             entity_id=enrollment_id,
-            data={"from": enrollment.status, "to": status},
+            data={"from": enrollment.status, "to": updated.status},
         )
         return updated
+
+    # -- storing what the state machine decided ----------------------------------------
+
+    def emit(self, tx: StoreTransaction, events: Sequence[EventDraft]) -> None:
+        """Stamp ``events`` with ids and put them in the outbox, in this transaction."""
+        if events:
+            tx.add_events([event.stamp(self.new_id("evt")) for event in events])
+
+    def save_enrollment(self, tx: StoreTransaction, change: Change[Enrollment]) -> Enrollment:
+        """Store an enrollment transition and its events."""
+        tx.update_enrollment(change.record)
+        self.emit(tx, change.events)
+        return change.record
+
+    def save_item(self, tx: StoreTransaction, change: Change[ScheduleItem]) -> ScheduleItem:
+        """Store a schedule item transition and its events."""
+        tx.update_item(change.record)
+        self.emit(tx, change.events)
+        return change.record
+
+    def save_refund(self, tx: StoreTransaction, change: Change[Refund]) -> Refund:
+        """Store a refund transition and its events."""
+        tx.update_refund(change.record)
+        self.emit(tx, change.events)
+        return change.record
 
     def lock_item(
         self, tx: StoreTransaction, item_id: str, *, enrollment_id: str | None = None
@@ -188,22 +203,9 @@ class Context:
         self, enrollment_id: str, line: ScheduleLine, now: datetime | None = None
     ) -> ScheduleItem:
         """A new, scheduled item for one line of a schedule (``now``: the clock's, if given)."""
-        return ScheduleItem(
-            id=self.new_id("itm"),
+        return transitions.new_item(
+            item_id=self.new_id("itm"),
             enrollment_id=enrollment_id,
-            seq=line.seq,
-            kind=line.kind,
-            due=line.due,
-            amount=line.amount,
-            status=ItemStatus.SCHEDULED,
-            amount_paid=Money.zero(line.amount.currency),
-            updated_at=self.now() if now is None else now,
+            line=line,
+            at=self.now() if now is None else now,
         )
-
-    def set_item(self, tx: StoreTransaction, item: ScheduleItem, **changes: Any) -> ScheduleItem:
-        """Change an item, checking its status move against the lifecycle table."""
-        if "status" in changes:
-            check_transition(item.status, changes["status"])
-        updated = attrs.evolve(item, updated_at=self.now(), **changes)
-        tx.update_item(updated)
-        return updated

@@ -8,9 +8,9 @@ from datetime import date
 
 import attrs
 
-from enrollpay.domain.lifecycle import ItemState, ItemStatus, derive_enrollment_status
-from enrollpay.domain.plans import PaymentPlan, Subscription, detect_plan
-from enrollpay.domain.records import Customer, Enrollment, PaymentAttempt
+from enrollpay.domain import transitions
+from enrollpay.domain.plans import PaymentPlan, detect_plan
+from enrollpay.domain.records import Customer, PaymentAttempt
 from enrollpay.domain.schedule import build_schedule
 from enrollpay.errors import (
     DuplicateEnrollmentError,
@@ -92,30 +92,26 @@ def enroll(
             attempt = new_attempt(ctx, first, number=1, mode="on_session")
             # The lease is the checkout window: once it runs out, collection
             # cancels the abandoned payment and charges a saved card.
-            items[0] = attrs.evolve(
-                first,
-                status=ItemStatus.PROCESSING,
-                lease_until=now + ctx.config.checkout_window,
-            )
-        status = derive_enrollment_status(
-            (ItemState(i.status, i.due) for i in items),
-            today=today,
-            open_ended=isinstance(chosen, Subscription) and chosen.cycles is None,
-        )
-        enrollment = Enrollment(
-            id=enrollment_id,
+            items[0] = transitions.start_processing(
+                first, at=now, lease_until=now + ctx.config.checkout_window
+            ).record
+        opened = transitions.open_enrollment(
+            enrollment_id=enrollment_id,
             user_id=user_id,
             product_id=product.id,
-            status=status,
             plan=chosen,
             price=product.price,
             start_date=start_date,
-            created_at=now,
-            updated_at=now,
+            items=items,
+            today=today,
+            at=now,
             metadata=meta,
+            past_due_access=ctx.config.past_due_access,
         )
+        enrollment = opened.record
         tx.add_enrollment(enrollment)
         tx.add_items(items)
+        ctx.emit(tx, opened.events)
         customer: Customer | None = None
         if attempt is not None:
             tx.add_attempt(attempt)

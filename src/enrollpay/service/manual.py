@@ -5,9 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 
-import attrs
-
-from enrollpay.domain.lifecycle import TERMINAL_ITEM_STATUSES, EnrollmentStatus, ItemStatus
+from enrollpay.domain import transitions
+from enrollpay.domain.lifecycle import TERMINAL_ITEM_STATUSES, EnrollmentStatus
 from enrollpay.domain.money import Money
 from enrollpay.domain.records import ManualMethod, Payment
 from enrollpay.errors import InvalidInputError, ItemNotPayableError, OverpaymentError
@@ -92,19 +91,7 @@ def _record_manual(  # noqa: PLR0917 - private twin of the keyword-only public m
             actor=actor,
         )
         tx.add_payment(payment)
-        paid = item.amount_paid + paying
-        if paid == item.amount:
-            ctx.set_item(
-                tx,
-                item,
-                status=ItemStatus.PAID,
-                amount_paid=paid,
-                paid_at=now,
-                lease_until=None,
-                next_attempt_at=None,
-            )
-        else:
-            tx.update_item(attrs.evolve(item, amount_paid=paid, updated_at=now))
+        ctx.save_item(tx, transitions.receive_on_item(item, amount=paying, at=now))
         ctx.audit(
             tx,
             actor=actor,

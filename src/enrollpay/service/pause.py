@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import attrs
-
+from enrollpay.domain import transitions
 from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
 from enrollpay.domain.records import Enrollment
 from enrollpay.errors import InvalidStateError
@@ -22,7 +21,8 @@ def pause(ctx: Context, enrollment_id: str, *, actor: str, reason: str | None = 
     """Stop collection: scheduled and failed items wait until ``resume``."""
     ctx.authorize(actor, "pause", enrollment_id)
     check_text(reason, "reason", limit=MAX_TEXT, required=False)
-    today = ctx.today()
+    now = ctx.now()
+    today = ctx.today(now)
     with ctx.store.transaction() as tx:
         enrollment = locked_enrollment(ctx, tx, enrollment_id)
         if enrollment.status in (
@@ -36,12 +36,14 @@ def pause(ctx: Context, enrollment_id: str, *, actor: str, reason: str | None = 
         paused = 0
         for item in tx.items_of(enrollment_id):
             if item.status in _PAUSABLE:
-                ctx.set_item(tx, item, status=ItemStatus.PAUSED, lease_until=None)
+                ctx.save_item(tx, transitions.pause_item(item, at=now))
                 paused += 1
-        updated = attrs.evolve(
-            enrollment, status=EnrollmentStatus.PAUSED, paused_on=today, updated_at=ctx.now()
+        updated = ctx.save_enrollment(
+            tx,
+            transitions.pause_enrollment(
+                enrollment, on=today, at=now, past_due_access=ctx.config.past_due_access
+            ),
         )
-        tx.update_enrollment(updated)
         ctx.audit(
             tx,
             actor=actor,
@@ -62,26 +64,30 @@ def resume(ctx: Context, enrollment_id: str, *, actor: str) -> Enrollment:
         if enrollment.status != EnrollmentStatus.PAUSED or enrollment.paused_on is None:
             raise InvalidStateError(f"enrollment {enrollment_id!r} is not paused")
         shift = timedelta(days=max((today - enrollment.paused_on).days, 0))
-        for item in tx.items_of(enrollment_id):
-            if item.status == ItemStatus.PAUSED:
-                ctx.set_item(
-                    tx,
-                    item,
-                    status=ItemStatus.SCHEDULED,
-                    due=item.due + shift,
-                    next_attempt_at=None,
-                )
+        now = ctx.now()
+        items = [
+            ctx.save_item(tx, transitions.resume_item(item, due=item.due + shift, at=now))
+            if item.status == ItemStatus.PAUSED
+            else item
+            for item in tx.items_of(enrollment_id)
+        ]
         # The derived status takes over again from the items.
-        interim = attrs.evolve(
-            enrollment, status=EnrollmentStatus.ACTIVE, paused_on=None, updated_at=ctx.now()
+        updated = ctx.save_enrollment(
+            tx,
+            transitions.resume_enrollment(
+                enrollment,
+                items,
+                today=today,
+                at=now,
+                past_due_access=ctx.config.past_due_access,
+            ),
         )
-        tx.update_enrollment(interim)
         ctx.audit(
             tx,
             actor=actor,
             action="enrollment.resumed",
             entity_type="enrollment",
             entity_id=enrollment_id,
-            data={"shifted_days": shift.days},
+            data={"shifted_days": shift.days, "status": updated.status},
         )
-        return ctx.refresh_enrollment(tx, enrollment_id, actor=actor)
+        return updated

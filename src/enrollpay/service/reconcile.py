@@ -7,11 +7,12 @@ from datetime import datetime
 
 import attrs
 
+from enrollpay.domain import transitions
 from enrollpay.domain.lifecycle import AttemptStatus
 from enrollpay.domain.records import PaymentAttempt
 from enrollpay.errors import GatewayUnavailableError
 from enrollpay.ports import StoreTransaction
-from enrollpay.service.attempts import CANCELED
+from enrollpay.service.attempts import mark_checkout_cancelled
 from enrollpay.service.context import Context
 from enrollpay.service.refunds import finish_pending_refunds
 from enrollpay.service.results import ReconcileReport
@@ -42,11 +43,7 @@ def reconcile(ctx: Context) -> ReconcileReport:
             a
             for a in tx.list_attempts(statuses=_STILL_OPEN)
             if a.status != AttemptStatus.FAILED
-            or (
-                a.mode == "on_session"
-                and a.gateway_payment_id is not None
-                and a.decline_code != CANCELED
-            )
+            or (a.mode == "on_session" and a.gateway_payment_id is not None)
         ]
     for attempt in attempts:
         if attempt.status == AttemptStatus.PENDING:
@@ -75,12 +72,13 @@ def reconcile(ctx: Context) -> ReconcileReport:
                 resolved += 1
             elif attempt.status == AttemptStatus.UNKNOWN and result.status == "processing":
                 still_unknown += 1
-            elif result.status == "canceled" and attempt.decline_code != CANCELED:
+            elif result.status == "canceled" and mark_checkout_cancelled(
+                ctx,
+                tx,
+                ctx.lock_attempt(tx, attempt.id),
+                "the payment was canceled at the gateway",
+            ):
                 # A declined checkout cancelled at the gateway: stop looking at it.
-                current = ctx.lock_attempt(tx, attempt.id)
-                tx.update_attempt(
-                    attrs.evolve(current, decline_code=CANCELED, updated_at=ctx.now())
-                )
                 ctx.audit(
                     tx,
                     actor="gateway",
@@ -102,7 +100,7 @@ def _resend_later(
     attempt = ctx.lock_attempt(tx, attempt.id)
     if attempt.status != AttemptStatus.UNKNOWN:
         return False  # someone resolved it meanwhile
-    tx.update_attempt(attrs.evolve(attempt, status=AttemptStatus.PENDING, updated_at=now))
+    tx.update_attempt(transitions.resend_attempt(attempt, at=now))
     item = ctx.lock_item(tx, attempt.item_id)
     assert item is not None  # noqa: S101
     # An expired lease on a processing item is what claim_due picks up.

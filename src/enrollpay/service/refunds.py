@@ -8,10 +8,9 @@ and the pending refunds ``reconcile`` finishes all end here too.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
-import attrs
-
+from enrollpay.domain import transitions
 from enrollpay.domain.money import Money
 from enrollpay.domain.records import Payment, Refund, RefundStatus
 from enrollpay.errors import (
@@ -95,19 +94,21 @@ def write_refunds(
         via_gateway = payment.method == "gateway"
         if via_gateway:
             ctx.require_gateway()
-        refund = Refund(
-            id=refund_id,
+        created = transitions.new_refund(
+            refund_id=refund_id,
             payment_id=payment.id,
             enrollment_id=payment.enrollment_id,
             amount=amount,
             method="gateway" if via_gateway else "manual",
-            created_at=now,
-            status="pending" if via_gateway else "succeeded",
+            at=now,
+            pending=via_gateway,
             idempotency_key=refund_key(refund_id) if via_gateway else None,
             reason=reason,
             actor=actor,
         )
+        refund = created.record
         tx.add_refund(refund)
+        ctx.emit(tx, created.events)
         ctx.audit(
             tx,
             actor=actor,
@@ -179,32 +180,59 @@ def _settle_refund(
     with ctx.store.transaction() as tx:
         current = tx.get_refund(refund_id)
         assert current is not None  # noqa: S101
-        if current.status == status and current.gateway_refund_id == (
-            gateway_refund_id or current.gateway_refund_id
-        ):
-            return current  # a webhook got here first
-        if current.status in ("succeeded", "failed") and current.gateway_refund_id:
-            return current  # a webhook settled it first: final states do not move
-        updated = attrs.evolve(
+        updated = _update_refund(
+            ctx,
+            tx,
             current,
             status=status,
-            gateway_refund_id=gateway_refund_id or current.gateway_refund_id,
+            gateway_refund_id=gateway_refund_id,
+            audit_extra={"message": message},
         )
-        tx.update_refund(updated)
-        ctx.audit(
-            tx,
-            actor="gateway",
-            action=f"refund.{status}",
-            entity_type="refund",
-            entity_id=refund_id,
-            data={"gateway_refund_id": updated.gateway_refund_id, "message": message},
-        )
+        if updated is None:
+            return current  # a webhook got here first
     logger.info(
         "refund %s of payment %s: %s (%s)",
         refund_id,
         updated.payment_id,
         status,
         updated.amount,
+    )
+    return updated
+
+
+def _update_refund(
+    ctx: Context,
+    tx: StoreTransaction,
+    current: Refund,
+    *,
+    status: str,
+    gateway_refund_id: str | None,
+    audit_extra: Mapping[str, object] | None = None,
+) -> Refund | None:
+    """What the gateway says of one of our refunds, however it said it; None: nothing new.
+
+    Nothing is new when the refund already stands so with that gateway id,
+    or when it is settled with a gateway id (final states do not move).
+    """
+    gid = gateway_refund_id or current.gateway_refund_id
+    if current.status == status and current.gateway_refund_id == gid:
+        return None
+    if current.status in ("succeeded", "failed") and current.gateway_refund_id:
+        return None
+    updated = ctx.save_refund(
+        tx,
+        transitions.settle_refund(
+            current, status=status, gateway_refund_id=gateway_refund_id, at=ctx.now()
+        ),
+    )
+    data = {"gateway_refund_id": updated.gateway_refund_id, **(audit_extra or {})}
+    ctx.audit(
+        tx,
+        actor="gateway",
+        action=f"refund.{status}",
+        entity_type="refund",
+        entity_id=current.id,
+        data=data,
     )
     return updated
 
@@ -261,39 +289,31 @@ def apply_refund_updates(
                 known = mine
         status = info.status
         if known is not None:
-            if known.gateway_refund_id == info.gateway_refund_id and known.status == status:
-                continue
-            if known.status in ("succeeded", "failed") and known.gateway_refund_id:
-                continue  # final states do not move
-            tx.update_refund(
-                attrs.evolve(known, gateway_refund_id=info.gateway_refund_id, status=status)
+            changed += (
+                _update_refund(
+                    ctx, tx, known, status=status, gateway_refund_id=info.gateway_refund_id
+                )
+                is not None
             )
-            ctx.audit(
-                tx,
-                actor="gateway",
-                action=f"refund.{status}",
-                entity_type="refund",
-                entity_id=known.id,
-                data={"gateway_refund_id": info.gateway_refund_id},
-            )
-            changed += 1
             continue
         if status == "failed":
             continue
         # A refund made outside the library (e.g. in the gateway's dashboard).
-        refund = Refund(
-            id=ctx.new_id("ref"),
+        created = transitions.new_refund(
+            refund_id=ctx.new_id("ref"),
             payment_id=payment.id,
             enrollment_id=payment.enrollment_id,
             amount=info.amount,
             method="gateway",
-            created_at=ctx.now(),
-            status=status,
+            at=ctx.now(),
+            pending=status == "pending",
             gateway_refund_id=info.gateway_refund_id,
             reason="refunded at the gateway",
             actor="gateway",
         )
+        refund = created.record
         tx.add_refund(refund)
+        ctx.emit(tx, created.events)
         ctx.audit(
             tx,
             actor="gateway",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from enrollpay.domain import transitions
 from enrollpay.domain.lifecycle import TERMINAL_ITEM_STATUSES, ItemStatus
 from enrollpay.domain.records import ScheduleItem
 from enrollpay.errors import InvalidInputError, InvalidStateError, ItemNotPayableError
@@ -39,16 +40,7 @@ def reschedule(ctx: Context, item_id: str, new_due: date, *, actor: str) -> Sche
             raise InvalidStateError(
                 f"schedule item {item_id!r} is {item.status} and cannot be rescheduled"
             )
-        status = ItemStatus.PAUSED if item.status == ItemStatus.PAUSED else ItemStatus.SCHEDULED
-        updated = ctx.set_item(
-            tx,
-            item,
-            due=new_due,
-            status=status,
-            failures=0,
-            next_attempt_at=None,
-            lease_until=None,
-        )
+        updated = ctx.save_item(tx, transitions.reschedule_item(item, due=new_due, at=ctx.now()))
         ctx.audit(
             tx,
             actor=actor,
@@ -71,9 +63,7 @@ def waive_item(
         item = locked_item(ctx, tx, item_id)
         if item.status in TERMINAL_ITEM_STATUSES or in_flight(ctx, tx, item):
             raise ItemNotPayableError(item_id, item.status)
-        updated = ctx.set_item(
-            tx, item, status=ItemStatus.WAIVED, lease_until=None, next_attempt_at=None
-        )
+        updated = ctx.save_item(tx, transitions.waive_item(item, at=ctx.now()))
         ctx.audit(
             tx,
             actor=actor,

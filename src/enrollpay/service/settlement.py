@@ -12,18 +12,19 @@ from datetime import datetime
 
 import attrs
 
+from enrollpay.domain import transitions
 from enrollpay.domain.lifecycle import (
     TERMINAL_ITEM_STATUSES,
     AttemptStatus,
     EnrollmentStatus,
     ItemStatus,
-    can_transition,
 )
 from enrollpay.domain.money import Money
 from enrollpay.domain.plans import Subscription
 from enrollpay.domain.records import Payment, PaymentAttempt, ScheduleItem
 from enrollpay.domain.retry import DeclineClass, decide_after_decline
 from enrollpay.domain.schedule import subscription_line
+from enrollpay.domain.transitions import DeclineOutcome
 from enrollpay.ports import ChargeResult, StoreTransaction
 from enrollpay.service.context import Context
 from enrollpay.service.results import ItemResult
@@ -36,12 +37,6 @@ __all__ = [
     "extend_subscription",
 ]
 
-_RETRY_TO_ITEM = {
-    "retry": ItemStatus.FAILED,
-    "default": ItemStatus.DEFAULTED,
-    "requires_payment_method": ItemStatus.REQUIRES_PAYMENT_METHOD,
-    "requires_action": ItemStatus.REQUIRES_ACTION,
-}
 _DECISION_RESULT: dict[str, ItemResult] = {
     "retry": "failed",
     "default": "defaulted",
@@ -92,9 +87,10 @@ def apply_charge_result(
             tx,
             attempt_id,
             gateway_payment_id=result.gateway_payment_id,
-            decline_code="canceled",
+            decline_code=None,
             decline_class=None,
             message="the payment was canceled at the gateway",
+            canceled=True,
         )
     return None  # processing: the outcome comes later
 
@@ -117,15 +113,8 @@ def apply_success(
     if gid is not None and tx.find_payment_by_gateway_id(gid) is not None:
         return False
     now = ctx.now()
-    attempt = attrs.evolve(
-        attempt,
-        status=AttemptStatus.SUCCEEDED,
-        gateway_payment_id=gid,
-        updated_at=now,
-        decline_code=None,
-        decline_class=None,
-        message=None,
-        payment_method_id=attempt.payment_method_id or payment_method_id,
+    attempt = transitions.succeed_attempt(
+        attempt, gateway_payment_id=gid, payment_method_id=payment_method_id, at=now
     )
     tx.update_attempt(attempt)
     # lock_attempt locked the item and its enrollment already (until the transaction
@@ -156,28 +145,16 @@ def apply_success(
             data={**data, "item_status": item.status},
         )
     else:
-        paid = item.amount_paid + amount
-        if paid >= item.amount:
-            ctx.set_item(
+        paid = ctx.save_item(tx, transitions.receive_on_item(item, amount=amount, at=now))
+        if paid.status == ItemStatus.PAID and paid.amount_paid > item.amount:
+            ctx.audit(
                 tx,
-                item,
-                status=ItemStatus.PAID,
-                amount_paid=paid,
-                paid_at=now,
-                lease_until=None,
-                next_attempt_at=None,
+                actor=actor,
+                action="payment.excess",
+                entity_type="payment",
+                entity_id=payment.id,
+                data={**data, "excess": paid.amount_paid - item.amount},
             )
-            if paid > item.amount:
-                ctx.audit(
-                    tx,
-                    actor=actor,
-                    action="payment.excess",
-                    entity_type="payment",
-                    entity_id=payment.id,
-                    data={**data, "excess": paid - item.amount},
-                )
-        else:
-            ctx.set_item(tx, item, status=ItemStatus.SCHEDULED, amount_paid=paid, lease_until=None)
         ctx.audit(
             tx,
             actor=actor,
@@ -214,21 +191,33 @@ def apply_failure(
     decline_class: DeclineClass | None,
     message: str | None,
     actor: str = "gateway",
+    canceled: bool = False,
 ) -> ItemResult | None:
-    """Record a decline and apply the retry policy; None if stale or repeated."""
+    """Record a decline and apply the retry policy; None if stale or repeated.
+
+    ``canceled``: the gateway cancelled the payment (it can never succeed
+    now): the attempt is ``canceled`` rather than ``failed``, and the item is
+    treated as after a decline.
+    """
     attempt = ctx.lock_attempt(tx, attempt_id)
-    if attempt.status in (AttemptStatus.SUCCEEDED, AttemptStatus.FAILED):
+    if attempt.status in (AttemptStatus.SUCCEEDED, AttemptStatus.FAILED, AttemptStatus.CANCELED):
         return None
     now = ctx.now()
-    attempt = attrs.evolve(
-        attempt,
-        status=AttemptStatus.FAILED,
-        gateway_payment_id=gateway_payment_id or attempt.gateway_payment_id,
-        decline_code=decline_code,
-        decline_class=decline_class,
-        message=message,
-        updated_at=now,
-    )
+    if canceled:
+        change = transitions.cancel_attempt(attempt, message=message or "canceled", at=now)
+        attempt = attrs.evolve(
+            change.record, gateway_payment_id=gateway_payment_id or attempt.gateway_payment_id
+        )
+        ctx.emit(tx, change.events)
+    else:
+        attempt = transitions.decline_attempt(
+            attempt,
+            gateway_payment_id=gateway_payment_id,
+            decline_code=decline_code,
+            decline_class=decline_class,
+            message=message,
+            at=now,
+        )
     tx.update_attempt(attempt)
     # lock_attempt locked the item and its enrollment already (until the transaction
     # ends): reading it again is enough.
@@ -251,6 +240,7 @@ def apply_failure(
         # was left open; now that it failed, nothing is owed on it any more.
         _cancel_left_item(ctx, tx, item, actor=actor, data=data)
         return "failed"
+    decision_action: DeclineOutcome
     if attempt.mode == "on_session":
         # The customer is at the checkout and may try another card on the
         # same payment; nothing is retried behind their back.
@@ -263,14 +253,16 @@ def apply_failure(
             ctx.config.retry_policy, decline_class or DeclineClass.UNKNOWN, failures, now
         )
         decision_action, retry_at = decision.action, decision.retry_at
-    ctx.set_item(
+    ctx.save_item(
         tx,
-        item,
-        status=_RETRY_TO_ITEM[decision_action],
-        failures=failures,
-        next_attempt_at=retry_at,
-        lease_until=None,
-        last_decline_code=decline_code,
+        transitions.decline_item(
+            item,
+            outcome=decision_action,
+            failures=failures,
+            retry_at=retry_at,
+            decline_code=decline_code,
+            at=now,
+        ),
     )
     ctx.audit(
         tx,
@@ -293,18 +285,12 @@ def apply_requires_action(
 ) -> bool:
     """The customer must authenticate; False if stale or repeated."""
     attempt = ctx.lock_attempt(tx, attempt_id)
-    if attempt.status == AttemptStatus.REQUIRES_ACTION or not can_transition(
-        attempt.status, AttemptStatus.REQUIRES_ACTION
-    ):
+    # Repeated, settled, or cancelled (no one can authenticate it any more).
+    if not transitions.ATTEMPT.allows("require_action", attempt.status):
         return False
-    if attempt.decline_code == "canceled":
-        return False  # the payment was cancelled: no one can authenticate it any more
     now = ctx.now()
-    attempt = attrs.evolve(
-        attempt,
-        status=AttemptStatus.REQUIRES_ACTION,
-        gateway_payment_id=gateway_payment_id or attempt.gateway_payment_id,
-        updated_at=now,
+    attempt = transitions.require_action_on_attempt(
+        attempt, gateway_payment_id=gateway_payment_id, at=now
     )
     tx.update_attempt(attempt)
     # lock_attempt locked the item and its enrollment already (until the transaction
@@ -314,10 +300,8 @@ def apply_requires_action(
     if _enrollment_cancelled(tx, attempt.enrollment_id):
         if item.status == ItemStatus.PROCESSING:
             _cancel_left_item(ctx, tx, item, actor=actor, data=_attempt_data(attempt))
-    elif can_transition(item.status, ItemStatus.REQUIRES_ACTION) and item.status not in (
-        TERMINAL_ITEM_STATUSES | {ItemStatus.PAUSED}
-    ):
-        ctx.set_item(tx, item, status=ItemStatus.REQUIRES_ACTION, lease_until=None)
+    elif transitions.ITEM.allows("require_action", item.status):
+        ctx.save_item(tx, transitions.require_action_on_item(item, at=now))
     ctx.audit(
         tx,
         actor=actor,
@@ -344,7 +328,7 @@ def _cancel_left_item(
     data: Mapping[str, object],
 ) -> None:
     """Cancel an item a cancellation left open because its charge was in flight."""
-    ctx.set_item(tx, item, status=ItemStatus.CANCELLED, lease_until=None, next_attempt_at=None)
+    ctx.save_item(tx, transitions.cancel_item(item, at=ctx.now()))
     ctx.audit(
         tx,
         actor=actor,

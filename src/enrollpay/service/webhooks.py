@@ -7,11 +7,12 @@ from collections.abc import Mapping
 
 import attrs
 
-from enrollpay.domain.lifecycle import OPEN_ITEM_STATUSES, EnrollmentStatus, ItemStatus
+from enrollpay.domain import transitions
+from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
 from enrollpay.domain.records import PaymentAttempt, WebhookReceipt
 from enrollpay.errors import DuplicateError, InvalidInputError, WebhookSignatureError
 from enrollpay.ports import GatewayEvent, LivemodeAware, StoreTransaction
-from enrollpay.service.attempts import in_flight
+from enrollpay.service.cancel import close_enrollment
 from enrollpay.service.context import Context
 from enrollpay.service.refunds import apply_refund_updates
 from enrollpay.service.results import WebhookOutcome, WebhookResult
@@ -144,13 +145,7 @@ def _apply_new_method(
             continue
         for item in tx.items_of(enrollment.id):
             if item.status in (ItemStatus.REQUIRES_PAYMENT_METHOD, ItemStatus.DEFAULTED):
-                ctx.set_item(
-                    tx,
-                    item,
-                    status=ItemStatus.FAILED,
-                    next_attempt_at=ctx.now(),
-                    lease_until=None,
-                )
+                ctx.save_item(tx, transitions.requeue_item(item, at=ctx.now()))
                 retried += 1
         ctx.refresh_enrollment(tx, enrollment.id, actor="gateway")
     ctx.audit(
@@ -177,18 +172,7 @@ def _apply_subscription_deleted(
     enrollment = tx.get_enrollment(enrollment.id, for_update=True) or enrollment
     if enrollment.status == EnrollmentStatus.CANCELLED:
         return "stale", "already cancelled"
-    for item in tx.items_of(enrollment.id):
-        if item.status in OPEN_ITEM_STATUSES and not in_flight(ctx, tx, item):
-            ctx.set_item(tx, item, status=ItemStatus.CANCELLED, lease_until=None)
-    tx.update_enrollment(
-        attrs.evolve(
-            enrollment,
-            status=EnrollmentStatus.CANCELLED,
-            cancelled_at=ctx.now(),
-            cancel_reason="subscription ended at the gateway",
-            updated_at=ctx.now(),
-        )
-    )
+    close_enrollment(ctx, tx, enrollment, reason="subscription ended at the gateway", at=ctx.now())
     ctx.audit(
         tx,
         actor="gateway",

@@ -120,17 +120,21 @@ def receive_on_item(item: ScheduleItem, *, amount: Money, at: datetime) -> Chang
 
     ``paid = amount_paid + amount``. When ``paid >= amount`` the item is paid
     (an excess is the caller's to record). Otherwise the payment is partial:
-    a charge that was processing leaves the item scheduled for the rest; a
-    payment by hand leaves its status as it is. Either way the lease ends.
+    a charge that was processing leaves the item scheduled for the rest (its
+    lease ends); a payment by hand leaves its status and any worker's lease
+    as they are.
     """
     paid = item.amount_paid + amount
     if paid >= item.amount:
         return mark_item_paid(item, amount_paid=paid, at=at)
-    name = "settle_part" if item.status == ItemStatus.PROCESSING else "receive_part"
     data = {"received": money_data(amount), "paid": money_data(paid)}
-    return _move(
-        item, name, at, "installment.partially_paid", data, amount_paid=paid, lease_until=None
-    )
+    if item.status == ItemStatus.PROCESSING:
+        return _move(
+            item, "settle_part", at, "installment.partially_paid", data,
+            amount_paid=paid, lease_until=None,
+        )  # fmt: skip
+    # A worker may hold the item's lease: a payment by hand leaves it to that worker.
+    return _move(item, "receive_part", at, "installment.partially_paid", data, amount_paid=paid)
 
 
 def decline_item(
@@ -177,14 +181,16 @@ def requeue_item(item: ScheduleItem, *, at: datetime) -> Change[ScheduleItem]:
     return _move(item, "requeue", at, next_attempt_at=at, lease_until=None)
 
 
-def no_card(item: ScheduleItem, *, at: datetime) -> Change[ScheduleItem]:
-    """Due, but there is no saved card: wait for one."""
+def no_card(
+    item: ScheduleItem, *, at: datetime, reason: str = "no saved payment method"
+) -> Change[ScheduleItem]:
+    """No card to charge (none saved, or the gateway refused the request): wait for one."""
     return _move(
         item,
         "require_payment_method",
         at,
         "installment.requires_payment_method",
-        {"reason": "no saved payment method"},
+        {"reason": reason},
         lease_until=None,
     )
 

@@ -67,7 +67,12 @@ ITEM: Final[Machine[ItemStatus]] = Machine.declare(
     "schedule item",
     ItemStatus,
     (_I.SCHEDULED,),
-    _t("start_processing", _CHARGEABLE, [_I.PROCESSING], "a charge is being made"),
+    _t(
+        "start_processing",
+        [*_CHARGEABLE, _I.PROCESSING],
+        [_I.PROCESSING],
+        "a charge is being made (again, after a worker died)",
+    ),
     _t("release", [_I.PROCESSING], [_I.SCHEDULED], "the charge was not made; collect later"),
     _t("mark_paid", _OPEN, [_I.PAID], "the item is paid in full"),
     _t("settle_part", [_I.PROCESSING], [_I.SCHEDULED], "a charge paid part of the item"),
@@ -76,9 +81,9 @@ ITEM: Final[Machine[ItemStatus]] = Machine.declare(
     _t("default", [_I.PROCESSING], [_I.DEFAULTED], "declined and retries are exhausted"),
     _t(
         "require_payment_method",
-        [_I.SCHEDULED, _I.PROCESSING, _I.FAILED, _I.REQUIRES_ACTION],
+        [_I.SCHEDULED, _I.PROCESSING, _I.FAILED, _I.REQUIRES_ACTION, _I.REQUIRES_PAYMENT_METHOD],
         [_I.REQUIRES_PAYMENT_METHOD],
-        "no card, or the card was refused for good",
+        "no card, or the card was refused for good (again, on a retry without one)",
     ),
     _t(
         "require_action",

@@ -1,0 +1,104 @@
+"""The shape rules of the code base, checked on its source.
+
+The state machine (``enrollpay.domain.transitions``) is the only place that
+gives a stored record a status: nothing else constructs an enrollment,
+schedule item, payment attempt or refund with a ``status=`` argument, and
+nothing else calls ``attrs.evolve(..., status=...)`` in a module that
+handles records. Stores rebuild records
+from their rows (the status read back, not a new one): those row-mapping
+modules are named below, and the list must stay true.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import enrollpay
+from enrollpay.service.system import PaymentSystem
+
+SRC = Path(enrollpay.__file__).parent
+RECORDS = frozenset({"Enrollment", "ScheduleItem", "PaymentAttempt", "Refund"})
+#: Where statuses may be written: the state machine itself.
+STATE_MACHINE = ("domain/transitions/",)
+#: Where records are rebuilt from stored rows (the status comes from the row).
+ROW_MAPPERS = frozenset({"storage/sql/mapping.py"})
+
+
+def _imports_a_record(tree: ast.AST) -> bool:
+    return any(
+        isinstance(node, ast.ImportFrom) and any(alias.name in RECORDS for alias in node.names)
+        for node in ast.walk(tree)
+    )
+
+
+def status_writes(source: str) -> list[tuple[int, str]]:
+    """The lines of ``source`` that construct a record with a status or evolve a status.
+
+    ``evolve(..., status=...)`` counts in modules that import a record class
+    (elsewhere it changes a gateway's answer, such as a ``ChargeResult``).
+    """
+    tree = ast.parse(source)
+    records_here = _imports_a_record(tree)
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        if not any(kw.arg == "status" for kw in node.keywords):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        if name == "evolve" and records_here:
+            found.append((node.lineno, "evolve(..., status=...)"))
+        elif name in RECORDS:
+            found.append((node.lineno, f"{name}(..., status=...)"))
+    return found
+
+
+def _module_paths() -> list[Path]:
+    return sorted(p for p in SRC.rglob("*.py") if "migrations" not in p.parts)
+
+
+def test_the_checker_sees_both_kinds_of_status_write() -> None:
+    """A planted evolve and a planted constructor are both reported, other calls are not."""
+    planted = (
+        "import attrs\n"
+        "from enrollpay.domain.records import Refund, ScheduleItem\n"
+        "a = attrs.evolve(item, status=ItemStatus.PAID)\n"
+        "b = Refund(id='r', status='succeeded')\n"
+        "c = ChargeResult(status='failed')\n"
+        "d = evolve(item, due=today)\n"
+    )
+    assert sorted(status_writes(planted)) == [
+        (3, "evolve(..., status=...)"),
+        (4, "Refund(..., status=...)"),
+    ]
+    answers_only = "import attrs\nfailed = attrs.evolve(result, status='failed')\n"
+    assert status_writes(answers_only) == []
+
+
+def test_only_the_state_machine_writes_a_status() -> None:
+    """No module outside domain/transitions (and the row mappers) constructs or evolves a status."""
+    offenders = []
+    for path in _module_paths():
+        relative = path.relative_to(SRC).as_posix()
+        if relative.startswith(STATE_MACHINE) or relative in ROW_MAPPERS:
+            continue
+        offenders += [
+            f"{relative}:{line}: {what}"
+            for line, what in status_writes(path.read_text(encoding="utf-8"))
+        ]
+    assert offenders == []
+
+
+def test_the_exemptions_name_real_files() -> None:
+    """Every exempt path exists and does write statuses (else the exemption is stale)."""
+    for relative in ROW_MAPPERS:
+        assert status_writes((SRC / relative).read_text(encoding="utf-8")), relative
+    for folder in STATE_MACHINE:
+        assert (SRC / folder).is_dir(), folder
+
+
+def test_payment_system_is_a_plain_class() -> None:
+    """The facade has no base classes: every public method is written out on it."""
+    assert PaymentSystem.__mro__ == (PaymentSystem, object)
