@@ -153,7 +153,7 @@ def _commands(
 def test_every_command_and_group_has_help() -> None:
     """`--help` works on the root, every group and every command; commands show an example."""
     commands = [((), cli), *_commands(cli)]
-    assert len(commands) == 13
+    assert len(commands) == 16
     for path, command in commands:
         result = run(*path, "--help")
         assert result.exit_code == 0, path
@@ -592,3 +592,30 @@ def test_the_library_never_imports_the_command_line() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+# -- events (the outbox) ------------------------------------------------------------------
+
+
+def test_events_list_and_dispatch_print_json_lines(tmp_path: Path) -> None:
+    """`events list` shows the outbox without delivering; `events dispatch` delivers each once."""
+    path = tmp_path / "school.db"
+    past_school(path, students=2)
+    listed = run("events", "list", "--url", url_of(path))
+    assert listed.exit_code == 0
+    events = [json.loads(line) for line in listed.stdout.splitlines()]
+    kinds = [e["kind"] for e in events]
+    assert kinds.count("enrollment.created") == 2
+    assert kinds.count("access.granted") == 2
+    assert set(events[0]) == {"id", "kind", "enrollment_id", "at", "data"}
+    pending = run("events", "list", "--pending", "--url", url_of(path), "--limit", "3")
+    assert [json.loads(line) for line in pending.stdout.splitlines()] == events[:3]
+
+    first = run("events", "dispatch", "--url", url_of(path), "--limit", "3")
+    assert (first.exit_code, first.stderr) == (0, "3 event(s) dispatched\n")
+    rest = run("events", "dispatch", "--url", url_of(path))
+    delivered = [json.loads(line) for line in (first.stdout + rest.stdout).splitlines()]
+    assert delivered == events
+    assert run("events", "list", "--pending", "--url", url_of(path)).stdout == ""
+    again = run("events", "dispatch", "--url", url_of(path))
+    assert (again.stdout, again.stderr) == ("", "0 event(s) dispatched\n")

@@ -20,6 +20,7 @@ import click
 
 from enrollpay.cli.calc import plan, refund
 from enrollpay.cli.demo import demo
+from enrollpay.cli.events import events
 from enrollpay.cli.ops import audit, collect, db, reconcile
 from enrollpay.cli.reporting import report
 from enrollpay.errors import EnrollpayError, InvalidInputError
@@ -94,6 +95,7 @@ def cli() -> None:
     \b
     Try it:      enrollpay demo
     Operate it:  enrollpay db upgrade | collect | reconcile | audit verify
+    Integrate:   enrollpay events list | dispatch
     Inspect it:  enrollpay report {revenue,status,products,aging,forecast,recovery}
     Plan it:     enrollpay plan preview | refund quote
 
@@ -112,6 +114,7 @@ cli.add_command(report)
 cli.add_command(plan)
 cli.add_command(refund)
 cli.add_command(audit)
+cli.add_command(events)
 
 
 def main() -> None:

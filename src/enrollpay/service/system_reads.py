@@ -1,4 +1,7 @@
-"""The read-only methods of :class:`~enrollpay.PaymentSystem`: lookups, listings, reports, quotes.
+"""The read-side methods of :class:`~enrollpay.PaymentSystem`: lookups, listings, reports, quotes.
+
+Also the outbox's two methods, which hand out what the other methods wrote:
+``list_events`` and ``dispatch_events``.
 
 Each is a function of the system (``self``) that delegates to its use-case
 module with the system's context; :mod:`enrollpay.service.system` attaches
@@ -7,11 +10,12 @@ them to the class by name, beside the methods that change state.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import TYPE_CHECKING
 
 from enrollpay.audit import AuditVerification
+from enrollpay.domain.events import DomainEvent
 from enrollpay.domain.plans import PaymentPlan, PlanRule
 from enrollpay.domain.records import AuditEntry, Enrollment, Product, ScheduleItem
 from enrollpay.domain.refunds import RefundPolicy, RefundQuote
@@ -25,7 +29,7 @@ from enrollpay.reports import (
     RevenueRow,
     StatusBreakdown,
 )
-from enrollpay.service import cancel, products, queries
+from enrollpay.service import cancel, outbox, products, queries
 from enrollpay.service.results import PaymentDetails, Stats
 
 if TYPE_CHECKING:
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "aging_report",
     "audit_log",
+    "dispatch_events",
     "eligible_plans",
     "find_product",
     "forecast_report",
@@ -42,6 +47,7 @@ __all__ = [
     "get_schedule_item",
     "has_access",
     "list_enrollments",
+    "list_events",
     "list_plan_rules",
     "list_products",
     "list_schedule_items",
@@ -210,3 +216,31 @@ def audit_log(
 def verify_audit_chain(self: PaymentSystem) -> AuditVerification:
     """Walk the whole audit chain; the result names the first broken entry."""
     return queries.verify_audit_chain(self._ctx)
+
+
+# -- the outbox: events the other methods wrote, handed to the host application ----------
+
+
+def list_events(
+    self: PaymentSystem, *, delivered: bool | None = None, limit: int | None = None
+) -> list[DomainEvent]:
+    """Domain events in the order they occurred (``delivered``: only those, or only the others)."""
+    return outbox.list_events(self._ctx.store, delivered=delivered, limit=limit)
+
+
+def dispatch_events(
+    self: PaymentSystem, handler: Callable[[DomainEvent], object], *, limit: int | None = None
+) -> int:
+    """Hand undelivered domain events to ``handler`` in order; return how many were delivered.
+
+    Each event is marked delivered right after ``handler`` returns for it. A
+    handler that raises stops the run: that event and every later one stay
+    for the next call, and the exception propagates. Delivery is at least
+    once (a crash between the handler's return and the mark delivers again),
+    so handlers dedupe by ``event.id``. One dispatcher runs at a time: a call
+    made while another holds the store's dispatch lease returns 0 at once.
+    """
+    ctx = self._ctx
+    return outbox.dispatch_events(
+        ctx.store, handler, now=ctx.now, holder=ctx.new_id("dsp"), limit=limit
+    )
