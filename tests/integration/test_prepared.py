@@ -238,9 +238,9 @@ def test_the_open_enrollment_lookup_uses_the_partial_unique_index(engine: sa.Eng
     match it to the index's condition. (SQLite then searched the product's
     enrollments one by one, so each enrollment cost more than the last.)
     """
-    from enrollpay.storage.sql.transaction import _OPEN_ENROLLMENT  # noqa: PLC0415
+    from enrollpay.storage.sql.statements import OPEN_ENROLLMENT  # noqa: PLC0415
 
-    compiled = _OPEN_ENROLLMENT.statement.compile(dialect=engine.dialect)
+    compiled = OPEN_ENROLLMENT.statement.compile(dialect=engine.dialect)
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
             plan = conn.exec_driver_sql(
