@@ -76,7 +76,7 @@ class AuditChain:
         until this transaction ends. A stale head could not go unnoticed
         anyway: its successor's ``seq`` is the audit table's primary key.
         """
-        self._data_version = version = self._d.scalar("PRAGMA data_version")
+        self._data_version = version = self._d.run("PRAGMA data_version").scalar()
         # Taken out: only a commit puts it back, so a failed transaction (even
         # one whose COMMIT reported an error after the fact) leaves nothing stale.
         remembered = self._c.connection.info.pop(_CHAIN_HEAD, None)

@@ -55,9 +55,9 @@ class CatalogRepository(SqlUnit):
 
     def replace_plan_rules(self, rules: Sequence[PlanRule]) -> None:
         """Replace every plan rule, keeping the given order."""
-        self._c.execute(sa.delete(plan_rules))
+        self._d.run(sa.delete(plan_rules))
         if rules:
-            self._c.execute(
+            self._d.run(
                 sa.insert(plan_rules), [m.rule_to_row(i, rule) for i, rule in enumerate(rules)]
             )
 

@@ -124,16 +124,15 @@ class EnrollmentRepository(SqlUnit):
         ids: set[str] = set()
         pairs: set[tuple[str, int]] = set()
         for chunk in chunks([i.id for i in batch]):
-            ids.update(
-                self._c.execute(
-                    sa.select(schedule_items.c.id).where(schedule_items.c.id.in_(chunk))
-                ).scalars()
-            )
+            stmt = sa.select(schedule_items.c.id).where(schedule_items.c.id.in_(chunk))
+            ids.update(str(row["id"]) for row in self._d.run(stmt).all())
         for chunk in chunks(sorted({i.enrollment_id for i in batch})):
-            stmt = sa.select(schedule_items.c.enrollment_id, schedule_items.c.seq).where(
+            pairs_of = sa.select(schedule_items.c.enrollment_id, schedule_items.c.seq).where(
                 schedule_items.c.enrollment_id.in_(chunk)
             )
-            pairs.update((str(e), int(s)) for e, s in self._c.execute(stmt))
+            pairs.update(
+                (str(row["enrollment_id"]), int(row["seq"])) for row in self._d.run(pairs_of).all()
+            )
         for index, item in enumerate(batch):
             if item.id in ids:
                 return index, DuplicateError("schedule item id", item.id)
@@ -150,7 +149,7 @@ class EnrollmentRepository(SqlUnit):
             # SQLite: insert first, in a SAVEPOINT (in-process, no round trip)
             # since rows run one by one and a refused one leaves those before
             # it; only a refused batch pays for finding the culprit.
-            self._d.execute_sql("SAVEPOINT enrollpay_items")
+            self._d.run("SAVEPOINT enrollpay_items")
             try:
                 self._d.run(
                     q.INSERT[schedule_items.name],
@@ -158,10 +157,10 @@ class EnrollmentRepository(SqlUnit):
                     value_keys=True,
                 )
             except exc.IntegrityError:
-                self._d.execute_sql("ROLLBACK TO enrollpay_items")
-                self._d.execute_sql("RELEASE enrollpay_items")
+                self._d.run("ROLLBACK TO enrollpay_items")
+                self._d.run("RELEASE enrollpay_items")
             else:
-                self._d.execute_sql("RELEASE enrollpay_items")
+                self._d.run("RELEASE enrollpay_items")
                 for item in batch:
                     self._held.hold(schedule_items, item.id, item)
                 return
@@ -174,7 +173,7 @@ class EnrollmentRepository(SqlUnit):
 
         if good:
             rows = [m.item_to_row(i) for i in batch[:good]]
-            self._g.guarded(check, lambda: self._c.execute(sa.insert(schedule_items), rows))
+            self._g.guarded(check, lambda: self._d.run(sa.insert(schedule_items), rows))
             for item in batch[:good]:
                 self._held.hold(schedule_items, item.id, item)
         if error is not None:
@@ -272,7 +271,7 @@ class EnrollmentRepository(SqlUnit):
             del rows[limit:]
         found = [m.item_from_row(r) for r in rows]
         for chunk in chunks([i.id for i in found]):
-            self._c.execute(
+            self._d.run(
                 sa.update(schedule_items)
                 .where(schedule_items.c.id.in_(chunk))
                 .values(lease_until=lease_until)

@@ -28,21 +28,22 @@ from enrollpay.storage.sql.prepared import Driver, Prepared
 
 __all__ = ["Guards"]
 
+_SAVEPOINT = "enrollpay_guard"
+
 
 class Guards:
     """The guarded writes, existence checks and advisory locks of one transaction."""
 
-    __slots__ = ("_c", "_d", "_pg")
+    __slots__ = ("_d", "_pg")
 
-    def __init__(self, conn: sa.Connection, driver: Driver, *, pg: bool) -> None:
-        self._c = conn
+    def __init__(self, driver: Driver, *, pg: bool) -> None:
         self._d = driver
         self._pg = pg
 
     def exists(self, table: sa.Table, *where: sa.ColumnElement[bool]) -> bool:
         """True when a row of ``table`` matches every condition."""
         stmt = sa.select(sa.literal(1)).select_from(table).where(*where).limit(1)
-        return self._c.execute(stmt).first() is not None
+        return self._d.run(stmt).first() is not None
 
     def require(self, table: sa.Table, key: str, value: str, what: str) -> None:
         """``StorageError`` unless the row to update exists."""
@@ -76,16 +77,18 @@ class Guards:
             # (two round trips on PostgreSQL) and nothing for ``check`` to name.
             write()
             return
-        savepoint = self._c.begin_nested() if self._pg else None
+        if self._pg:
+            self._d.run(f"SAVEPOINT {_SAVEPOINT}")
         try:
             write()
         except exc.IntegrityError as error:
-            if savepoint is not None:
-                savepoint.rollback()
+            if self._pg:
+                self._d.run(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+                self._d.run(f"RELEASE SAVEPOINT {_SAVEPOINT}")
             check()
             raise translate(error) from error
-        if savepoint is not None:
-            savepoint.commit()
+        if self._pg:
+            self._d.run(f"RELEASE SAVEPOINT {_SAVEPOINT}")
 
     def insert_new(self, table: sa.Table, row: dict[str, Any], check: Callable[[], None]) -> None:
         """Insert ``row``; if a unique key of it is taken, raise the error ``check`` raises.
@@ -132,7 +135,7 @@ class Guards:
     def lock(self, key: str | int) -> None:
         """A PostgreSQL advisory lock held until the transaction ends."""
         if isinstance(key, int):
-            self._c.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+            self._d.run(sa.select(sa.func.pg_advisory_xact_lock(key)))
         else:
             hashed = sa.func.hashtextextended(sa.literal(key, sa.Text()), 0)
-            self._c.execute(sa.select(sa.func.pg_advisory_xact_lock(hashed)))
+            self._d.run(sa.select(sa.func.pg_advisory_xact_lock(hashed)))

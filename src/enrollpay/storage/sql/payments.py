@@ -177,15 +177,15 @@ class PaymentRepository(SqlUnit):
             )
             if self._pg:
                 stmt = stmt.with_for_update()
-            payment = self._c.execute(stmt).first()
+            payment = self._d.run(stmt).first()
             if payment is None:
                 raise PaymentNotFoundError(refund.payment_id)
-            already = self._c.execute(
+            already = self._d.run(
                 sa.select(sa.func.coalesce(sa.func.sum(refunds.c.amount_minor), 0)).where(
                     refunds.c.payment_id == refund.payment_id, refunds.c.status != "failed"
                 )
-            ).scalar_one()
-            refundable = Money(int(payment.amount_minor) - int(already), payment.currency)
+            ).scalar()
+            refundable = Money(int(payment["amount_minor"]) - int(already), payment["currency"])
             if refund.amount.minor <= 0 or refund.amount > refundable:
                 raise RefundExceedsPaidError(refund.amount, refundable)
 

@@ -84,16 +84,16 @@ class RecoveryReports(ReportBase):
         ).group_by(o.currency, o.status, o.before)
         tallies: dict[str, _Tally] = defaultdict(_Tally)
         for row in self._all(stmt):
-            tally, n = tallies[row.currency], as_int(row.n)
+            tally, n = tallies[row["currency"]], as_int(row["n"])
             tally.failed += n
-            status = ItemStatus(row.status)
+            status = ItemStatus(row["status"])
             if status == ItemStatus.PAID:
                 tally.recovered += n
-                tally.amount += as_int(row.amount)
-                if row.before is None:
+                tally.amount += as_int(row["amount"])
+                if row["before"] is None:
                     tally.manual += n
                 else:
-                    before = as_int(row.before)
+                    before = as_int(row["before"])
                     tally.by_retry[before] = tally.by_retry.get(before, 0) + n
             elif status == ItemStatus.DEFAULTED:
                 tally.defaulted += n

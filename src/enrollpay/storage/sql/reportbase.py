@@ -17,6 +17,7 @@ from enrollpay.domain.lifecycle import (
     OPEN_ITEM_STATUSES,
     EnrollmentStatus,
 )
+from enrollpay.storage.sql.prepared import Driver, Row
 
 __all__ = [
     "CANCELLED",
@@ -70,6 +71,7 @@ class ReportBase:
     """The connection of a SQL transaction, as the report queries use it."""
 
     _c: sa.Connection
+    _d: Driver
 
     @property
     def _on_pg(self) -> bool:
@@ -79,5 +81,5 @@ class ReportBase:
         """Order strings by code point, as Python does (PostgreSQL's default collation does not)."""
         return column.collate("C") if self._on_pg else column
 
-    def _all(self, stmt: sa.Select[Any]) -> Sequence[sa.Row[Any]]:
-        return self._c.execute(stmt).all()
+    def _all(self, stmt: sa.Select[Any]) -> Sequence[Row]:
+        return self._d.run(stmt).all()

@@ -73,7 +73,7 @@ class SqlReports(RevenueReports, RecoveryReports):
             enrollments.c.status
         )
         for row in self._all(per_status):
-            counts[EnrollmentStatus(row.status)] = as_int(row.n)
+            counts[EnrollmentStatus(row["status"])] = as_int(row["n"])
         i = schedule_items.c
         open_ = i.status.in_(OPEN)
         per_item_status = (
@@ -91,11 +91,11 @@ class SqlReports(RevenueReports, RecoveryReports):
         )
         rows = tuple(
             reports.ItemStatusRow(
-                ItemStatus(row.status),
-                row.currency,
-                as_int(row.n),
-                Money(as_int(row.amount), row.currency),
-                Money(as_int(row.outstanding), row.currency),
+                ItemStatus(row["status"]),
+                row["currency"],
+                as_int(row["n"]),
+                Money(as_int(row["amount"]), row["currency"]),
+                Money(as_int(row["outstanding"]), row["currency"]),
             )
             for row in self._all(per_item_status)
         )
@@ -163,23 +163,23 @@ class SqlReports(RevenueReports, RecoveryReports):
         mixes = self._plan_mixes()
         rows = []
         for row in self._all(stmt):
-            currency = row.currency
-            n, g, r = as_int(row.n), as_int(row.gross), as_int(row.refunded)
+            currency = row["currency"]
+            n, g, r = as_int(row["n"]), as_int(row["gross"]), as_int(row["refunded"])
             rows.append(
                 reports.ProductRow(
-                    product_id=row.id,
-                    name=row.name,
+                    product_id=row["id"],
+                    name=row["name"],
                     currency=currency,
                     enrollments=n,
-                    completed=as_int(row.completed),
-                    cancelled=as_int(row.cancelled),
-                    suspended=as_int(row.suspended),
+                    completed=as_int(row["completed"]),
+                    cancelled=as_int(row["cancelled"]),
+                    suspended=as_int(row["suspended"]),
                     gross=Money(g, currency),
                     refunded=Money(r, currency),
                     net=Money(g - r, currency),
                     refund_rate=reports.ratio(r, g),
-                    default_rate=reports.ratio(as_int(row.defaulted), n),
-                    plan_mix=dict(sorted(mixes.get(row.id, {}).items())),
+                    default_rate=reports.ratio(as_int(row["defaulted"]), n),
+                    plan_mix=dict(sorted(mixes.get(row["id"], {}).items())),
                 )
             )
         return rows
@@ -195,7 +195,7 @@ class SqlReports(RevenueReports, RecoveryReports):
         )
         mixes: dict[str, dict[str, int]] = defaultdict(dict)
         for row in self._all(stmt):
-            mixes[row.product_id][row.kind] = as_int(row.n)
+            mixes[row["product_id"]][row["kind"]] = as_int(row["n"])
         return mixes
 
     # -- aging and forecast -------------------------------------------------------------
@@ -252,10 +252,10 @@ class SqlReports(RevenueReports, RecoveryReports):
         )
         return [
             reports.AgingRow(
-                row.currency,
-                reports.AGING_BUCKETS[as_int(row.bucket)][0],
-                as_int(row.n),
-                Money(as_int(row.amount), row.currency),
+                row["currency"],
+                reports.AGING_BUCKETS[as_int(row["bucket"])][0],
+                as_int(row["n"]),
+                Money(as_int(row["amount"]), row["currency"]),
             )
             for row in self._all(stmt)
         ]
@@ -292,10 +292,10 @@ class SqlReports(RevenueReports, RecoveryReports):
         )
         return [
             reports.ForecastRow(
-                date(as_int(row.year), as_int(row.month), 1),
-                row.currency,
-                as_int(row.n),
-                Money(as_int(row.amount), row.currency),
+                date(as_int(row["year"]), as_int(row["month"]), 1),
+                row["currency"],
+                as_int(row["n"]),
+                Money(as_int(row["amount"]), row["currency"]),
             )
             for row in self._all(stmt)
         ]

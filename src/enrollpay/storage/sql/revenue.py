@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -27,6 +26,7 @@ import sqlalchemy as sa
 from enrollpay import reports
 from enrollpay.domain.money import Money
 from enrollpay.errors import InvalidInputError
+from enrollpay.storage.sql.prepared import Row
 from enrollpay.storage.sql.reportbase import FAILED_REFUND, ReportBase, as_int, one, total, zero
 from enrollpay.storage.sql.schema import (
     payments,
@@ -150,11 +150,11 @@ class RevenueReports(ReportBase):
         if date_to is not None:
             stmt = stmt.where(dated.c.day <= date_to)
         return {
-            (row.period, row.currency): [
-                as_int(row.gross),
-                as_int(row.refunded),
-                as_int(row.payments),
-                as_int(row.refunds),
+            (row["period"], row["currency"]): [
+                as_int(row["gross"]),
+                as_int(row["refunded"]),
+                as_int(row["payments"]),
+                as_int(row["refunds"]),
             ]
             for row in self._all(stmt)
         }
@@ -185,22 +185,22 @@ class RevenueReports(ReportBase):
         )
         cells: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
 
-        def add(day: date, row: sa.Row[Any]) -> None:
+        def add(day: date, row: Row) -> None:
             if (date_from is None or day >= date_from) and (date_to is None or day <= date_to):
-                cell = cells[(reports.period_start(day, by), row.currency)]
-                cell[0] += as_int(row.gross)
-                cell[1] += as_int(row.refunded)
-                cell[2] += as_int(row.payments)
-                cell[3] += as_int(row.refunds)
+                cell = cells[(reports.period_start(day, by), row["currency"])]
+                cell[0] += as_int(row["gross"])
+                cell[1] += as_int(row["refunded"])
+                cell[2] += as_int(row["payments"])
+                cell[3] += as_int(row["refunds"])
 
         straddling: set[str] = set()
         per_hour = sa.select(hourly.c.hour, hourly.c.currency, *sums).group_by(
             hourly.c.hour, hourly.c.currency
         )
         for row in self._all(per_hour):
-            day = _one_local_date(row.hour, zone)
+            day = _one_local_date(row["hour"], zone)
             if day is None:
-                straddling.add(row.hour)
+                straddling.add(row["hour"])
             else:
                 add(day, row)
         for chunk in chunks(sorted(straddling)):
@@ -210,7 +210,7 @@ class RevenueReports(ReportBase):
                 .group_by(hourly.c.at, hourly.c.currency)
             )
             for row in self._all(per_instant):
-                add(row.at.astimezone(zone).date(), row)
+                add(row["at"].astimezone(zone).date(), row)
         return cells
 
     # -- status -----------------------------------------------------------------------

@@ -56,7 +56,7 @@ from enrollpay.storage.sql.engine import (
     is_sqlite,
     translate,
 )
-from enrollpay.storage.sql.prepared import Plans, observed
+from enrollpay.storage.sql.prepared import Driver, Plans
 from enrollpay.storage.sql.transaction import SqlTransaction
 
 __all__ = ["SqlStore"]
@@ -157,26 +157,26 @@ class SqlStore:
     @contextmanager
     def _transaction(self) -> Iterator[SqlTransaction]:
         with self._turns or nullcontext():
-            conn, watched = self._begin()
+            conn, driver = self._begin()
             try:
-                tx = SqlTransaction(conn, self._plans, watched=watched)
+                tx = SqlTransaction(conn, driver)
                 try:
                     yield tx
                     tx.flush()
                 except BaseException:
-                    _rollback(conn)
+                    _rollback(conn, driver)
                     raise
                 try:
-                    end_transaction(conn, commit=True)
+                    end_transaction(conn, driver, commit=True)
                 except exc.SQLAlchemyError as error:
-                    _rollback(conn)
+                    _rollback(conn, driver)
                     raise translate(error) from error
                 tx.committed()
             finally:
                 conn.close()
 
-    def _begin(self) -> tuple[sa.Connection, bool]:
-        """A connection in a fresh transaction, and whether its engine is watched.
+    def _begin(self) -> tuple[sa.Connection, Driver]:
+        """A connection in a fresh transaction, and the driver of its statements.
 
         Lock contention at BEGIN is retried. An unwatched SQLite connection
         begins on the driver (see :func:`begin_sqlite`).
@@ -186,15 +186,15 @@ class SqlStore:
                 conn = self.engine.connect()
             except exc.SQLAlchemyError as error:
                 raise translate(error) from error
-            watched = observed(conn)
             try:
+                driver = Driver(conn, self._plans)
                 if is_postgresql(conn):
                     conn.execution_options(isolation_level="READ COMMITTED")
                     conn.begin()
-                elif watched:
+                elif driver.watched:
                     conn.begin()
                 else:
-                    begin_sqlite(conn)
+                    begin_sqlite(conn, driver)
             except exc.SQLAlchemyError as error:
                 conn.close()
                 if not is_contention(error):
@@ -205,12 +205,12 @@ class SqlStore:
                     ) from error
                 time.sleep(self._retry_pause * 2 ** (attempt - 1))
             else:
-                return conn, watched
+                return conn, driver
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _rollback(conn: sa.Connection) -> None:
+def _rollback(conn: sa.Connection, driver: Driver) -> None:
     try:
-        end_transaction(conn, commit=False)
+        end_transaction(conn, driver, commit=False)
     except exc.SQLAlchemyError:
         conn.invalidate()  # the connection is broken; the pool must not reuse it

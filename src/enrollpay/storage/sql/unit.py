@@ -18,7 +18,7 @@ from enrollpay.storage.sql import mapping as m
 from enrollpay.storage.sql.auditchain import AuditChain
 from enrollpay.storage.sql.engine import is_postgresql
 from enrollpay.storage.sql.guards import Guards
-from enrollpay.storage.sql.prepared import Driver, Plans, Prepared
+from enrollpay.storage.sql.prepared import Driver, Prepared
 from enrollpay.storage.sql.rowcache import RowCache
 
 __all__ = ["SqlUnit", "chunks"]
@@ -36,25 +36,20 @@ def chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
 class SqlUnit:
     """The state of one SQL transaction that its repositories share."""
 
-    def __init__(self, conn: sa.Connection, plans: Plans, *, watched: bool | None = None) -> None:
+    def __init__(self, conn: sa.Connection, driver: Driver) -> None:
         self._c = conn
-        self._d = Driver(conn, plans, watched=watched)
+        #: Every statement of the transaction runs through ``self._d.run``.
+        self._d = driver
         self._pg = is_postgresql(conn)
         self._held = RowCache(pg=self._pg)
-        self._g = Guards(conn, self._d, pg=self._pg)
+        self._g = Guards(self._d, pg=self._pg)
         self._chain = AuditChain(conn, self._d, self._g, pg=self._pg)
 
     def _rows(self, stmt: sa.Executable | Prepared, key: object = None) -> Sequence[m.Row]:
-        params = None if key is None else {"key": key}
-        if isinstance(stmt, Prepared):
-            return self._d.run(stmt, params).all()
-        return list(self._c.execute(stmt, params).mappings())
+        return self._d.run(stmt, None if key is None else {"key": key}).all()
 
     def _row(self, stmt: sa.Executable | Prepared, key: object = None) -> m.Row | None:
-        params = None if key is None else {"key": key}
-        if isinstance(stmt, Prepared):
-            return self._d.run(stmt, params).first()
-        return self._c.execute(stmt, params).mappings().first()
+        return self._d.run(stmt, None if key is None else {"key": key}).first()
 
     def _text(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
         """Order strings by code point, as Python does (PostgreSQL's default collation does not)."""
