@@ -45,6 +45,7 @@ __all__ = [
     "ProductNotFoundError",
     "RefundExceedsPaidError",
     "ScheduleItemNotFoundError",
+    "SchemaNotReadyError",
     "StorageError",
     "UnknownCurrencyError",
     "WebhookPayloadError",
@@ -279,6 +280,27 @@ class ConcurrencyError(StorageError):
 
 class AuditChainError(StorageError):
     """The audit chain could not be extended (a concurrent writer won)."""
+
+
+class SchemaNotReadyError(StorageError, RuntimeError):
+    """The database's enrollpay tables are missing or older than this version of enrollpay.
+
+    Raised when a SQL store is opened, before anything runs against the
+    wrong schema. ``current`` is the revision the database holds (None: no
+    enrollpay tables), ``expected`` the latest migration shipped with the
+    package, and ``command`` what brings the schema up to date.
+    """
+
+    def __init__(self, *, url: str, current: str | None, expected: str) -> None:
+        self.url = url
+        self.current = current
+        self.expected = expected
+        self.command = f"enrollpay db upgrade --url {url}"
+        state = "has no enrollpay tables" if current is None else f"is at revision {current}"
+        super().__init__(
+            f"the database {url} {state}; this version of enrollpay needs revision "
+            f"{expected}. Run: {self.command}"
+        )
 
 
 # --- authorisation ---------------------------------------------------------

@@ -1,11 +1,9 @@
 """Reports: revenue, status breakdown, product performance, aging, forecast, recovery.
 
 Each report is a list of frozen rows, per currency (amounts in different
-currencies are never added together). Stores compute them: the SQL store
-with aggregating queries, the in-memory store with the reference functions
-in this module, and a contract test checks both give the same rows.
-
-Definitions (what each number means):
+currencies are never added together). The SQL store computes them with
+aggregating queries, the in-memory store with the reference functions here;
+a contract test checks both give the same rows. What each number means:
 
 - **revenue**: payments by the business date they were received, refunds by
   the date they were made (failed refunds excluded); ``net = gross -
@@ -17,14 +15,12 @@ Definitions (what each number means):
   completed, cancelled or suspended; net revenue (payments minus refunds);
   ``refund_rate = refunded / gross`` and ``default_rate = enrollments with a
   defaulted item / enrollments`` (both rounded to 4 places); plan mix.
-- **aging** as of a date: unpaid amounts of open items by days overdue,
-  in the buckets 1-30, 31-60, 61-90 and over 90 days.
-- **forecast**: amounts still owed on open items due from a date on, per
-  calendar month.
-- **recovery**: of the items that had at least one off-session decline, how
-  many were paid in the end, by which attempt after the first (1 = the first
-  retry, whether collected or paid by the student on-session) or by hand,
-  and how many defaulted or are still open.
+- **aging** as of a date: unpaid amounts of open items by days overdue, in
+  the buckets 1-30, 31-60, 61-90 and over 90 days.
+- **forecast**: amounts still owed on open items due from a date on, per month.
+- **recovery**: of the items with at least one off-session decline, how many
+  were paid in the end, by which attempt after the first (1 = the first retry,
+  collected or paid on-session) or by hand; how many defaulted or are open.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ as SQLAlchemy's exception classes so the store's translation is unchanged.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 
 from enrollpay import Installments, PaymentSystem
+from enrollpay.storage import sql as sql_package
 from enrollpay.storage.sql import SqlStore, migrate
 from enrollpay.storage.sql import mapping as m
 from enrollpay.storage.sql.prepared import Driver, Plans, Prepared, observed
@@ -238,9 +240,9 @@ def test_the_open_enrollment_lookup_uses_the_partial_unique_index(engine: sa.Eng
     match it to the index's condition. (SQLite then searched the product's
     enrollments one by one, so each enrollment cost more than the last.)
     """
-    from enrollpay.storage.sql.transaction import _OPEN_ENROLLMENT  # noqa: PLC0415
+    from enrollpay.storage.sql.statements import OPEN_ENROLLMENT  # noqa: PLC0415
 
-    compiled = _OPEN_ENROLLMENT.statement.compile(dialect=engine.dialect)
+    compiled = OPEN_ENROLLMENT.statement.compile(dialect=engine.dialect)
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
             plan = conn.exec_driver_sql(
@@ -258,3 +260,65 @@ def test_the_open_enrollment_lookup_uses_the_partial_unique_index(engine: sa.Eng
 def _numbered(sql: str) -> str:
     """The named placeholders of psycopg as PostgreSQL's own ($1, $2), for PREPARE."""
     return sql.replace("%(user)s", "$1").replace("%(product)s", "$2")
+
+
+#: Modules of the SQL store allowed to run SQL other than through Driver.run:
+#: the one path itself, and the schema's migrations (Alembic's own execution).
+_OWN_EXECUTION = {"prepared.py", "migrate.py"}
+#: Calls that run SQL (or open a second route to the database).
+_EXECUTING = {"execute", "executemany", "exec_driver_sql", "begin_nested", "cursor"}
+
+
+def _executing_calls(source: str, *, allowed_functions: frozenset[str] = frozenset()) -> list[str]:
+    """The calls in ``source`` that run SQL, outside functions named in ``allowed_functions``."""
+    found: list[str] = []
+
+    def visit(node: ast.AST, inside: str | None) -> None:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            inside = node.name
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _EXECUTING
+            and inside not in allowed_functions
+        ):
+            found.append(f"line {node.lineno}: .{node.func.attr}()")
+        for child in ast.iter_child_nodes(node):
+            visit(child, inside)
+
+    visit(ast.parse(source), None)
+    return found
+
+
+def test_every_statement_of_the_store_goes_through_the_one_execution_path() -> None:
+    """No module of the SQL store runs SQL itself: Driver.run decides the route of each."""
+    package = Path(sql_package.__file__).parent
+    modules = [
+        path
+        for path in sorted(package.rglob("*.py"))
+        if path.name not in _OWN_EXECUTION and "migrations" not in path.parts
+    ]
+    assert {p.name for p in modules} >= {"guards.py", "enrollments.py", "reports.py", "engine.py"}
+    offenders = {
+        path.name: calls
+        for path in modules
+        # engine.py's _wal runs in the driver's connect hook, before any
+        # SQLAlchemy connection (or transaction) exists.
+        if (calls := _executing_calls(path.read_text(), allowed_functions=frozenset({"_wal"})))
+    }
+    assert offenders == {}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def f(conn):\n    conn.execute(stmt)\n",
+        "def f(conn):\n    conn.exec_driver_sql('PRAGMA x')\n",
+        "def f(conn):\n    conn.begin_nested()\n",
+        "def f(dbapi):\n    dbapi.cursor().close()\n",
+    ],
+)
+def test_the_execution_scan_catches_each_second_route(source: str) -> None:
+    """The scan above flags each way of running SQL beside Driver.run."""
+    assert _executing_calls(source) != []
+    assert _executing_calls(source, allowed_functions=frozenset({"f"})) == []

@@ -37,11 +37,9 @@ from typing import Literal
 import attrs
 from dateutil.relativedelta import relativedelta
 
-from enrollpay.domain.calendar import Interval
+from enrollpay.cli.catalogue import ADMIN, CATALOG, INSTALLMENT_PRODUCTS, register_catalogue
 from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
 from enrollpay.domain.money import Money
-from enrollpay.domain.plans import Deposit, FullPayment, Installments, PlanRule, Subscription
-from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.gateways.fake import FakeGateway
 from enrollpay.ports import Store
 from enrollpay.service.system import PaymentSystem
@@ -59,62 +57,8 @@ __all__ = [
 
 #: The first simulated morning (a Monday). Fixed, so runs do not depend on today.
 START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
-ADMIN = "admin@school.example"
 
 Story = Literal["good", "flaky", "very_flaky", "lost_card", "suspended", "stops_paying", "cancels"]
-
-
-@attrs.frozen
-class ProductSpec:
-    """A product of the demo school's catalogue."""
-
-    key: str
-    product_type: str
-    name: str
-    price: Money
-    weight: int
-    payment_plan: FullPayment | Installments | Subscription | None = None
-    service_period: Interval = Interval.months(6)  # noqa: RUF009 - Interval is frozen
-
-
-_COURSE_REFUNDS = RefundPolicy(
-    cooling_off_days=14, proration="time", admin_fee=Money.of("25.00", "USD")
-)
-
-#: Plans: the two dearer courses get theirs from plan rules, the cheap one
-#: falls through to full payment, and the membership pins a subscription.
-CATALOG: tuple[ProductSpec, ...] = (
-    ProductSpec("python-foundations", "course", "Python Foundations", Money.of("199", "USD"), 3),
-    ProductSpec("react-masterclass", "course", "React Masterclass", Money.of("299.99", "USD"), 3),
-    ProductSpec(
-        "data-science-bootcamp", "course", "Data Science Bootcamp", Money.of("1200", "USD"), 2
-    ),
-    ProductSpec(
-        "design-club",
-        "membership",
-        "Design Club Berlin",
-        Money.of("29", "EUR"),
-        2,
-        payment_plan=Subscription(Interval.months(1), trial_days=14),
-        service_period=Interval.months(1),
-    ),
-)
-_RULES = (
-    PlanRule(
-        plan=Installments(4),
-        name="bootcamps: 4 monthly installments",
-        priority=10,
-        min_price=Money.of("1000", "USD"),
-    ),
-    PlanRule(
-        plan=Installments(3, deposit=Deposit.percent(20)),
-        name="courses from $250: 20% deposit + 3 installments",
-        priority=20,
-        product_types="course",
-        min_price=Money.of("250", "USD"),
-    ),
-)
-_INSTALLMENT_PRODUCTS = ("react-masterclass", "data-science-bootcamp")
 
 
 @attrs.frozen
@@ -178,11 +122,11 @@ def _cohort(rng: random.Random, count: int) -> list[Student]:
         )
     # Bend the cohort so the stories the demo tells always happen, early
     # enough to play out within two simulated months.
-    suspended = next((s for s in students if s.product in _INSTALLMENT_PRODUCTS), students[0])
+    suspended = next((s for s in students if s.product in INSTALLMENT_PRODUCTS), students[0])
     students[students.index(suspended)] = attrs.evolve(
         suspended,
         product=suspended.product
-        if suspended.product in _INSTALLMENT_PRODUCTS
+        if suspended.product in INSTALLMENT_PRODUCTS
         else "data-science-bootcamp",
         enroll_day=min(suspended.enroll_day, 7),
         story="suspended",
@@ -196,7 +140,7 @@ def _cohort(rng: random.Random, count: int) -> list[Student]:
         story="cancels",
     )
     for story, minimum in (("lost_card", 8), ("stops_paying", 6)):
-        pool = [s for s in students if s.story == "good" and s.product in _INSTALLMENT_PRODUCTS]
+        pool = [s for s in students if s.story == "good" and s.product in INSTALLMENT_PRODUCTS]
         if count >= minimum and pool:
             chosen = pool[rng.randrange(len(pool))]
             students[students.index(chosen)] = attrs.evolve(chosen, story=story)
@@ -216,25 +160,6 @@ def _script_card(gateway: FakeGateway, student: Student, tries: int) -> None:
         gateway.script_method(student.card, *[decline("insufficient_funds")] * tries)
     elif student.story == "stops_paying":
         gateway.script_method(student.card, *[decline("insufficient_funds")] * tries * 5)
-
-
-def _register_catalogue(system: PaymentSystem) -> dict[str, str]:
-    system.set_plan_rules(list(_RULES), actor=ADMIN)
-    ids = {}
-    for spec in CATALOG:
-        product = system.register_product(
-            product_type=spec.product_type,
-            product_id=spec.key,
-            name=spec.name,
-            price=spec.price,
-            auto_assign_payment_plan=spec.payment_plan is None,
-            payment_plan=spec.payment_plan,
-            refund_policy=_COURSE_REFUNDS if spec.product_type == "course" else None,
-            service_period=spec.service_period,
-            actor=ADMIN,
-        )
-        ids[spec.key] = product.id
-    return ids
 
 
 @attrs.define
@@ -397,7 +322,7 @@ def run_demo(
     clock = FrozenClock(START)
     gateway = FakeGateway(clock=clock)
     system = PaymentSystem(store=store, gateway=gateway, clock=clock, ids=SequentialIds())
-    run = _Run(system, gateway, clock, rng, _register_catalogue(system))
+    run = _Run(system, gateway, clock, rng, register_catalogue(system))
     students = _cohort(rng, settings.students)
     end = (START + relativedelta(months=settings.months)).date()
     total = (end - START.date()).days

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import attrs
 
 from enrollpay.audit import jsonable
 from enrollpay.domain.events import DomainEvent
 from enrollpay.errors import DuplicateError, StorageError
+
+if TYPE_CHECKING:
+    from enrollpay.storage.memory_tables import MemoryTables
 
 __all__ = ["MemoryOutbox"]
 
@@ -107,3 +111,35 @@ class MemoryOutbox:
 
     def _held_by(self, holder: str, at: datetime) -> bool:
         return self.lease is not None and self.lease.holder == holder and self.lease.until > at
+
+
+class MemoryOutboxRepository:
+    """The outbox methods of an in-memory transaction, over its tables' outbox."""
+
+    _t: MemoryTables
+
+    def add_events(self, events: Sequence[DomainEvent]) -> None:
+        """Append events in order, visible to others on commit."""
+        self._t.outbox.add_events(events)
+
+    def pending_events(self, *, limit: int) -> list[DomainEvent]:
+        """Undelivered events in occurrence order."""
+        return self._t.outbox.pending_events(limit=limit)
+
+    def list_events(
+        self, *, delivered: bool | None = None, limit: int | None = None
+    ) -> list[DomainEvent]:
+        """Events in occurrence order, optionally only (un)delivered ones."""
+        return self._t.outbox.list_events(delivered=delivered, limit=limit)
+
+    def mark_event_delivered(self, event_id: str, *, holder: str, at: datetime) -> bool:
+        """Mark delivered if ``holder`` still holds the dispatch lease."""
+        return self._t.outbox.mark_event_delivered(event_id, holder=holder, at=at)
+
+    def acquire_dispatch_lease(self, *, holder: str, now: datetime, until: datetime) -> bool:
+        """Take (or extend) the one dispatch lease unless another holds it."""
+        return self._t.outbox.acquire_dispatch_lease(holder=holder, now=now, until=until)
+
+    def release_dispatch_lease(self, *, holder: str) -> None:
+        """Free the lease if ``holder`` has it."""
+        self._t.outbox.release_dispatch_lease(holder=holder)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc
 
 from enrollpay.errors import ConcurrencyError, EnrollpayError, StorageError
-from enrollpay.storage.sql.prepared import driver_sql, run_driver_sql
+from enrollpay.storage.sql.prepared import Driver
 
 __all__ = [
     "begin_sqlite",
@@ -64,15 +64,16 @@ def configure_sqlite(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin_immediate(conn: sa.Connection) -> None:
-        dbapi = prepare_sqlite(conn)
+        driver = Driver(conn)
+        dbapi = prepare_sqlite(conn, driver)
         if dbapi.in_transaction:
             # The SqlStore began it on the driver (see begin_sqlite): SQLAlchemy
             # is only catching up, on its first statement of the transaction.
             return
-        run_driver_sql(conn, "BEGIN IMMEDIATE")
+        driver.run("BEGIN IMMEDIATE")
 
 
-def begin_sqlite(conn: sa.Connection) -> None:
+def begin_sqlite(conn: sa.Connection, driver: Driver) -> None:
     """``BEGIN IMMEDIATE`` on the driver, without SQLAlchemy's transaction bookkeeping.
 
     The SqlStore's own transactions on an unobserved engine start here (a
@@ -82,11 +83,11 @@ def begin_sqlite(conn: sa.Connection) -> None:
     sees the transaction already open; :func:`end_transaction` ends it at
     whichever level holds it.
     """
-    prepare_sqlite(conn)
-    driver_sql(conn, "BEGIN IMMEDIATE")
+    prepare_sqlite(conn, driver)
+    driver.run("BEGIN IMMEDIATE")
 
 
-def end_transaction(conn: sa.Connection, *, commit: bool) -> None:
+def end_transaction(conn: sa.Connection, driver: Driver, *, commit: bool) -> None:
     """Commit or roll back through SQLAlchemy if it tracks the transaction, else on the driver."""
     if conn.in_transaction():
         if commit:
@@ -94,21 +95,17 @@ def end_transaction(conn: sa.Connection, *, commit: bool) -> None:
         else:
             conn.rollback()
     else:
-        driver_sql(conn, "COMMIT" if commit else "ROLLBACK")
+        driver.run("COMMIT" if commit else "ROLLBACK")
 
 
-def prepare_sqlite(conn: sa.Connection) -> Any:
+def prepare_sqlite(conn: sa.Connection, driver: Driver) -> Any:
     """Set an SQLite connection up once (see :func:`configure_sqlite`); its driver connection."""
     record = conn.connection
     dbapi: Any = record.dbapi_connection
     if not record.info.get("enrollpay_sqlite"):
         dbapi.isolation_level = None  # sqlite3 stops emitting BEGIN itself
-        cursor = dbapi.cursor()
-        try:
-            # Only takes effect outside a transaction, hence here.
-            cursor.execute("PRAGMA foreign_keys=ON")
-        finally:
-            cursor.close()
+        # Only takes effect outside a transaction, hence here.
+        driver.run("PRAGMA foreign_keys=ON")
         record.info["enrollpay_sqlite"] = True
     return dbapi
 

@@ -23,6 +23,7 @@ from enrollpay.storage.sql.engine import (
     prepare_sqlite,
     translate,
 )
+from enrollpay.storage.sql.prepared import Driver
 
 __all__ = ["HEAD", "MIGRATIONS", "VERSION_TABLE", "alembic_config", "migrate"]
 
@@ -96,7 +97,7 @@ def _sqlite_foreign_keys(conn: sa.Connection, *, on: bool) -> None:
     requires them off while it works, and SQLite only honours the PRAGMA
     outside a transaction. :func:`_check_foreign_keys` then checks every row.
     """
-    dbapi = prepare_sqlite(conn)  # (turns them on once per connection, then leaves them)
+    dbapi = prepare_sqlite(conn, Driver(conn))  # (foreign keys on once per connection)
     cursor = dbapi.cursor()
     try:
         cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")

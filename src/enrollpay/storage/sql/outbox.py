@@ -1,6 +1,6 @@
 """The transactional outbox in SQL: events stored with their changes, and the dispatch lease.
 
-:class:`SqlOutbox` works on the connection of one
+:class:`OutboxRepository` works in one
 :class:`~enrollpay.storage.sql.transaction.SqlTransaction`, so the events
 it adds commit or roll back with the unit of work that caused them. ``seq``
 (an identity column) orders them as they occurred.
@@ -37,8 +37,9 @@ from enrollpay.audit import jsonable
 from enrollpay.domain.events import DomainEvent
 from enrollpay.errors import DuplicateError, StorageError
 from enrollpay.storage.sql.schema import outbox, outbox_lease
+from enrollpay.storage.sql.unit import SqlUnit
 
-__all__ = ["SqlOutbox", "event_from_row", "event_to_row"]
+__all__ = ["OutboxRepository", "event_from_row", "event_to_row"]
 
 #: The id of the lease's one row.
 LEASE_ROW = 1
@@ -71,12 +72,11 @@ def _first_repeated(ids: Sequence[str]) -> str | None:
     return None
 
 
-class SqlOutbox:
-    """The outbox methods of :class:`~enrollpay.ports.EventOutbox` on one connection."""
+class OutboxRepository(SqlUnit):
+    """The outbox methods of :class:`~enrollpay.ports.EventOutbox` in one SQL transaction.
 
-    def __init__(self, conn: sa.Connection, *, pg: bool) -> None:
-        self._c = conn
-        self._pg = pg
+    Every statement runs through the transaction's one executor (``self._d.run``).
+    """
 
     def _insert(self) -> Any:
         return postgresql.insert(outbox) if self._pg else sqlite.insert(outbox)
@@ -101,11 +101,11 @@ class SqlOutbox:
             .on_conflict_do_nothing(index_elements=[outbox.c.id])
             .returning(outbox.c.id)
         )
-        inserted = set(self._c.execute(stmt).scalars())
+        inserted = {row["id"] for row in self._d.run(stmt).all()}
         if len(inserted) == len(ids):
             return
         if inserted:
-            self._c.execute(sa.delete(outbox).where(outbox.c.id.in_(inserted)))
+            self._d.run(sa.delete(outbox).where(outbox.c.id.in_(inserted)))
         taken = next(event_id for event_id in ids if event_id not in inserted)
         raise DuplicateError("event id", taken)
 
@@ -123,7 +123,7 @@ class SqlOutbox:
             stmt = stmt.where(column.is_not(None) if delivered else column.is_(None))
         if limit is not None:
             stmt = stmt.limit(max(limit, 0))
-        return [event_from_row(r) for r in self._c.execute(stmt).mappings()]
+        return [event_from_row(r) for r in self._d.run(stmt).all()]
 
     def mark_event_delivered(self, event_id: str, *, holder: str, at: datetime) -> bool:
         """Set ``delivered_at`` if ``holder``'s lease runs past ``at`` (see the module doc)."""
@@ -132,18 +132,18 @@ class SqlOutbox:
         )
         if self._pg:
             lease = lease.with_for_update(read=True)  # FOR SHARE
-        row = self._c.execute(lease).first()
-        if row is None or row.holder != holder or row.lease_until is None:
+        row = self._d.run(lease).first()
+        if row is None or row["holder"] != holder or row["lease_until"] is None:
             return False
-        if row.lease_until <= at:
+        if row["lease_until"] <= at:
             return False
-        marked = self._c.execute(
+        marked = self._d.run(
             sa.update(outbox)
             .where(outbox.c.id == event_id, outbox.c.delivered_at.is_(None))
             .values(delivered_at=at)
         )
         if marked.rowcount == 0:
-            known = self._c.execute(sa.select(outbox.c.seq).where(outbox.c.id == event_id))
+            known = self._d.run(sa.select(outbox.c.seq).where(outbox.c.id == event_id))
             if known.first() is None:
                 raise StorageError(f"cannot mark event {event_id!r} delivered: it does not exist")
         return True
@@ -164,11 +164,11 @@ class SqlOutbox:
                 current.holder == holder,
             ),
         ).returning(current.id)
-        return self._c.execute(stmt).first() is not None
+        return self._d.run(stmt).first() is not None
 
     def release_dispatch_lease(self, *, holder: str) -> None:
         """Free the lease if ``holder`` has it."""
-        self._c.execute(
+        self._d.run(
             sa.update(outbox_lease)
             .where(outbox_lease.c.id == LEASE_ROW, outbox_lease.c.holder == holder)
             .values(holder=None, lease_until=None)

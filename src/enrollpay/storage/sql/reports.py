@@ -13,45 +13,34 @@ into an ``int``). Grouping keys that are expressions are computed in a
 subquery and grouped by its column, because PostgreSQL would not match a
 ``SELECT`` expression with the same ``GROUP BY`` expression when each holds
 its own bound parameter.
-
-Time zones. Revenue is grouped by the business date of each instant.
-PostgreSQL converts in SQL: ``(received_at AT TIME ZONE :tz)`` is the local
-wall-clock time of a ``timestamptz``, and ``date_trunc`` starts days, ISO
-weeks (Mondays) and months. SQLite has no time-zone support (instants are
-naive UTC text, see :class:`~enrollpay.storage.sql.schema.UTCDateTime`), so it
-sums in SQL per UTC hour and currency (at most 24 rows a day, however many
-payments there are) and Python maps each hour to its business date. An hour
-maps to a single date when the zone's offset does not change inside it and its
-first and last instants fall on the same local date: always so for zones whose
-offsets are whole hours. Where an hour straddles local midnight (zones such as
-Asia/Kolkata, +05:30) or holds an offset change that does not fall on the hour
-(Australia/Lord_Howe), only the rows of those hours are summed again per
-instant, so the result is exact for every zone.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-import attrs
 import sqlalchemy as sa
 
 from enrollpay import reports
 from enrollpay.domain.lifecycle import (
-    OPEN_ITEM_STATUSES,
-    AttemptStatus,
     EnrollmentStatus,
     ItemStatus,
 )
 from enrollpay.domain.money import Money
 from enrollpay.errors import InvalidInputError
+from enrollpay.storage.sql.recovery import RecoveryReports
+from enrollpay.storage.sql.reportbase import (
+    CANCELLED,
+    FAILED_REFUND,
+    OPEN,
+    as_int,
+    count_if,
+    total,
+)
+from enrollpay.storage.sql.revenue import RevenueReports
 from enrollpay.storage.sql.schema import (
-    attempts,
     enrollments,
     payments,
     products,
@@ -60,43 +49,6 @@ from enrollpay.storage.sql.schema import (
 )
 
 __all__ = ["SqlReports"]
-
-_OPEN = tuple(sorted(s.value for s in OPEN_ITEM_STATUSES))
-_CANCELLED = EnrollmentStatus.CANCELLED.value
-_FAILED_REFUND = "failed"
-_HOUR = "%Y-%m-%d %H"
-_CHUNK = 500  # bound on IN (...) lists
-#: Margin around a date range when filtering instants by UTC before the exact
-#: local-date filter (no zone's offset reaches a day).
-_MARGIN = timedelta(days=2)
-
-
-def _int(value: object) -> int:
-    """An aggregate as an int (SUM over BIGINT is an exact NUMERIC on PostgreSQL)."""
-    if value is None:
-        return 0
-    if isinstance(value, int):
-        return value
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    raise TypeError(f"expected an integer aggregate, got {value!r}")  # pragma: no cover
-
-
-def _total(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    """``SUM`` that is 0, not NULL, over no rows."""
-    return sa.func.coalesce(sa.func.sum(column), 0)
-
-
-def _count_if(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[Any]:
-    return _total(sa.case((condition, _one()), else_=_zero()))
-
-
-def _zero() -> sa.ColumnElement[Any]:
-    return sa.literal_column("0", sa.BigInteger())
-
-
-def _one() -> sa.ColumnElement[Any]:
-    return sa.literal_column("1", sa.BigInteger())
 
 
 def _shift(day: date, days: int) -> date | None:
@@ -107,211 +59,12 @@ def _shift(day: date, days: int) -> date | None:
         return None
 
 
-def _instant(day: date, delta: timedelta) -> datetime | None:
-    """Midnight UTC of ``day`` plus ``delta``, or None past the calendar's ends."""
-    try:
-        return datetime.combine(day, time.min, tzinfo=UTC) + delta
-    except OverflowError:
-        return None
+class SqlReports(RevenueReports, RecoveryReports):
+    """The :class:`~enrollpay.ports.ReportQueries` half of a SQL transaction.
 
-
-def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
-
-
-@attrs.define
-class _Tally:
-    failed: int = 0
-    recovered: int = 0
-    by_retry: dict[int, int] = attrs.Factory(dict)
-    manual: int = 0
-    defaulted: int = 0
-    still_open: int = 0
-    amount: int = 0
-
-
-class SqlReports:
-    """The :class:`~enrollpay.ports.ReportQueries` half of a SQL transaction."""
-
-    _c: sa.Connection
-
-    # -- helpers ---------------------------------------------------------------------
-
-    @property
-    def _on_pg(self) -> bool:
-        return self._c.dialect.name == "postgresql"
-
-    def _order(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-        """Order strings by code point, as Python does (PostgreSQL's default collation does not)."""
-        return column.collate("C") if self._on_pg else column
-
-    def _all(self, stmt: sa.Select[Any]) -> Sequence[sa.Row[Any]]:
-        return self._c.execute(stmt).all()
-
-    # -- revenue -----------------------------------------------------------------------
-
-    @staticmethod
-    def _flows(date_from: date | None, date_to: date | None) -> sa.Subquery:
-        """Payments and (not failed) refunds as one stream of ``(at, currency, amounts)``.
-
-        Rows are pre-filtered by UTC instant with a margin of days, so the
-        indexes on the instants serve; the exact filter is on the local date.
-        """
-
-        def window(column: sa.ColumnElement[datetime]) -> list[sa.ColumnElement[bool]]:
-            where = []
-            low = None if date_from is None else _instant(date_from, -_MARGIN)
-            high = None if date_to is None else _instant(date_to, _MARGIN)
-            if low is not None:
-                where.append(column >= low)
-            if high is not None:
-                where.append(column < high)
-            return where
-
-        money_in = sa.select(
-            payments.c.received_at.label("at"),
-            payments.c.currency.label("currency"),
-            payments.c.amount_minor.label("gross"),
-            _zero().label("refunded"),
-            _one().label("payments"),
-            _zero().label("refunds"),
-        ).where(*window(payments.c.received_at))
-        money_out = sa.select(
-            refunds.c.created_at,
-            refunds.c.currency,
-            _zero(),
-            refunds.c.amount_minor,
-            _zero(),
-            _one(),
-        ).where(refunds.c.status != _FAILED_REFUND, *window(refunds.c.created_at))
-        return sa.union_all(money_in, money_out).subquery("flows")
-
-    def report_revenue(
-        self, *, by: reports.Period, date_from: date | None, date_to: date | None, timezone: str
-    ) -> list[reports.RevenueRow]:
-        """Revenue per period and currency."""
-        if by not in ("day", "week", "month"):
-            raise InvalidInputError(f"period must be day, week or month, got {by!r}")
-        zone = ZoneInfo(timezone)  # an unknown zone fails here, as in the reference
-        flows = self._flows(date_from, date_to)
-        if self._on_pg:
-            cells = self._revenue_in_zone(flows, by, date_from, date_to, timezone)
-        else:
-            cells = self._revenue_by_utc_hour(flows, by, date_from, date_to, zone)
-        return [
-            reports.RevenueRow(
-                period,
-                currency,
-                Money(g, currency),
-                Money(r, currency),
-                Money(g - r, currency),
-                n,
-                m,
-            )
-            for (period, currency), (g, r, n, m) in sorted(cells.items())
-        ]
-
-    def _revenue_in_zone(
-        self,
-        flows: sa.Subquery,
-        by: reports.Period,
-        date_from: date | None,
-        date_to: date | None,
-        timezone: str,
-    ) -> dict[tuple[date, str], list[int]]:
-        """PostgreSQL: local dates and periods computed in SQL with ``AT TIME ZONE``."""
-        local = flows.c.at.op("AT TIME ZONE", return_type=sa.DateTime())(
-            sa.literal(timezone, sa.Text())
-        )
-        # ``by`` is one of three known words; date_trunc('week', ...) is an ISO Monday.
-        period = sa.func.date_trunc(sa.literal_column(f"'{by}'"), local)
-        dated = sa.select(
-            sa.cast(period, sa.Date()).label("period"),
-            sa.cast(local, sa.Date()).label("day"),
-            flows.c.currency,
-            flows.c.gross,
-            flows.c.refunded,
-            flows.c.payments,
-            flows.c.refunds,
-        ).subquery("dated")
-        stmt = sa.select(
-            dated.c.period,
-            dated.c.currency,
-            _total(dated.c.gross).label("gross"),
-            _total(dated.c.refunded).label("refunded"),
-            _total(dated.c.payments).label("payments"),
-            _total(dated.c.refunds).label("refunds"),
-        ).group_by(dated.c.period, dated.c.currency)
-        if date_from is not None:
-            stmt = stmt.where(dated.c.day >= date_from)
-        if date_to is not None:
-            stmt = stmt.where(dated.c.day <= date_to)
-        return {
-            (row.period, row.currency): [
-                _int(row.gross),
-                _int(row.refunded),
-                _int(row.payments),
-                _int(row.refunds),
-            ]
-            for row in self._all(stmt)
-        }
-
-    def _revenue_by_utc_hour(
-        self,
-        flows: sa.Subquery,
-        by: reports.Period,
-        date_from: date | None,
-        date_to: date | None,
-        zone: ZoneInfo,
-    ) -> dict[tuple[date, str], list[int]]:
-        """SQLite: sums per UTC hour in SQL, business dates in Python (see the module doc)."""
-        hourly = sa.select(
-            sa.func.strftime(_HOUR, flows.c.at).label("hour"),
-            flows.c.at,
-            flows.c.currency,
-            flows.c.gross,
-            flows.c.refunded,
-            flows.c.payments,
-            flows.c.refunds,
-        ).subquery("hourly")
-        sums = (
-            _total(hourly.c.gross).label("gross"),
-            _total(hourly.c.refunded).label("refunded"),
-            _total(hourly.c.payments).label("payments"),
-            _total(hourly.c.refunds).label("refunds"),
-        )
-        cells: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-
-        def add(day: date, row: sa.Row[Any]) -> None:
-            if (date_from is None or day >= date_from) and (date_to is None or day <= date_to):
-                cell = cells[(reports.period_start(day, by), row.currency)]
-                cell[0] += _int(row.gross)
-                cell[1] += _int(row.refunded)
-                cell[2] += _int(row.payments)
-                cell[3] += _int(row.refunds)
-
-        straddling: set[str] = set()
-        per_hour = sa.select(hourly.c.hour, hourly.c.currency, *sums).group_by(
-            hourly.c.hour, hourly.c.currency
-        )
-        for row in self._all(per_hour):
-            day = _one_local_date(row.hour, zone)
-            if day is None:
-                straddling.add(row.hour)
-            else:
-                add(day, row)
-        for chunk in _chunks(sorted(straddling)):
-            per_instant = (
-                sa.select(hourly.c.at, hourly.c.currency, *sums)
-                .where(hourly.c.hour.in_(chunk))
-                .group_by(hourly.c.at, hourly.c.currency)
-            )
-            for row in self._all(per_instant):
-                add(row.at.astimezone(zone).date(), row)
-        return cells
-
-    # -- status -----------------------------------------------------------------------
+    Revenue is :mod:`.revenue`, dunning recovery :mod:`.recovery`; the
+    status breakdown, product performance, aging and forecast are here.
+    """
 
     def report_status(self) -> reports.StatusBreakdown:
         """Enrollments and items per status."""
@@ -320,16 +73,16 @@ class SqlReports:
             enrollments.c.status
         )
         for row in self._all(per_status):
-            counts[EnrollmentStatus(row.status)] = _int(row.n)
+            counts[EnrollmentStatus(row["status"])] = as_int(row["n"])
         i = schedule_items.c
-        open_ = i.status.in_(_OPEN)
+        open_ = i.status.in_(OPEN)
         per_item_status = (
             sa.select(
                 i.status,
                 i.currency,
                 sa.func.count().label("n"),
-                _total(i.amount_minor).label("amount"),
-                _total(sa.case((open_, i.amount_minor - i.amount_paid_minor), else_=0)).label(
+                total(i.amount_minor).label("amount"),
+                total(sa.case((open_, i.amount_minor - i.amount_paid_minor), else_=0)).label(
                     "outstanding"
                 ),
             )
@@ -338,11 +91,11 @@ class SqlReports:
         )
         rows = tuple(
             reports.ItemStatusRow(
-                ItemStatus(row.status),
-                row.currency,
-                _int(row.n),
-                Money(_int(row.amount), row.currency),
-                Money(_int(row.outstanding), row.currency),
+                ItemStatus(row["status"]),
+                row["currency"],
+                as_int(row["n"]),
+                Money(as_int(row["amount"]), row["currency"]),
+                Money(as_int(row["outstanding"]), row["currency"]),
             )
             for row in self._all(per_item_status)
         )
@@ -363,9 +116,9 @@ class SqlReports:
             sa.select(
                 e.product_id,
                 sa.func.count().label("n"),
-                _count_if(e.status == EnrollmentStatus.COMPLETED.value).label("completed"),
-                _count_if(e.status == EnrollmentStatus.CANCELLED.value).label("cancelled"),
-                _count_if(e.status == EnrollmentStatus.SUSPENDED.value).label("suspended"),
+                count_if(e.status == EnrollmentStatus.COMPLETED.value).label("completed"),
+                count_if(e.status == EnrollmentStatus.CANCELLED.value).label("cancelled"),
+                count_if(e.status == EnrollmentStatus.SUSPENDED.value).label("suspended"),
                 sa.func.count(defaulted.c.enrollment_id).label("defaulted"),
             )
             .select_from(enrollments.outerjoin(defaulted, defaulted.c.enrollment_id == e.id))
@@ -373,15 +126,15 @@ class SqlReports:
             .subquery("sold")
         )
         gross = (
-            sa.select(e.product_id, _total(payments.c.amount_minor).label("amount"))
+            sa.select(e.product_id, total(payments.c.amount_minor).label("amount"))
             .select_from(payments.join(enrollments, payments.c.enrollment_id == e.id))
             .group_by(e.product_id)
             .subquery("gross")
         )
         refunded = (
-            sa.select(e.product_id, _total(refunds.c.amount_minor).label("amount"))
+            sa.select(e.product_id, total(refunds.c.amount_minor).label("amount"))
             .select_from(refunds.join(enrollments, refunds.c.enrollment_id == e.id))
-            .where(refunds.c.status != _FAILED_REFUND)
+            .where(refunds.c.status != FAILED_REFUND)
             .group_by(e.product_id)
             .subquery("refunded")
         )
@@ -410,23 +163,23 @@ class SqlReports:
         mixes = self._plan_mixes()
         rows = []
         for row in self._all(stmt):
-            currency = row.currency
-            n, g, r = _int(row.n), _int(row.gross), _int(row.refunded)
+            currency = row["currency"]
+            n, g, r = as_int(row["n"]), as_int(row["gross"]), as_int(row["refunded"])
             rows.append(
                 reports.ProductRow(
-                    product_id=row.id,
-                    name=row.name,
+                    product_id=row["id"],
+                    name=row["name"],
                     currency=currency,
                     enrollments=n,
-                    completed=_int(row.completed),
-                    cancelled=_int(row.cancelled),
-                    suspended=_int(row.suspended),
+                    completed=as_int(row["completed"]),
+                    cancelled=as_int(row["cancelled"]),
+                    suspended=as_int(row["suspended"]),
                     gross=Money(g, currency),
                     refunded=Money(r, currency),
                     net=Money(g - r, currency),
                     refund_rate=reports.ratio(r, g),
-                    default_rate=reports.ratio(_int(row.defaulted), n),
-                    plan_mix=dict(sorted(mixes.get(row.id, {}).items())),
+                    default_rate=reports.ratio(as_int(row["defaulted"]), n),
+                    plan_mix=dict(sorted(mixes.get(row["id"], {}).items())),
                 )
             )
         return rows
@@ -442,7 +195,7 @@ class SqlReports:
         )
         mixes: dict[str, dict[str, int]] = defaultdict(dict)
         for row in self._all(stmt):
-            mixes[row.product_id][row.kind] = _int(row.n)
+            mixes[row["product_id"]][row["kind"]] = as_int(row["n"])
         return mixes
 
     # -- aging and forecast -------------------------------------------------------------
@@ -455,7 +208,7 @@ class SqlReports:
             .select_from(
                 schedule_items.join(enrollments, enrollments.c.id == schedule_items.c.enrollment_id)
             )
-            .where(schedule_items.c.status.in_(_OPEN), enrollments.c.status != _CANCELLED)
+            .where(schedule_items.c.status.in_(OPEN), enrollments.c.status != CANCELLED)
         )
 
     def report_aging(self, *, as_of: date) -> list[reports.AgingRow]:
@@ -491,7 +244,7 @@ class SqlReports:
                 bucketed.c.currency,
                 bucketed.c.bucket,
                 sa.func.count().label("n"),
-                _total(bucketed.c.outstanding).label("amount"),
+                total(bucketed.c.outstanding).label("amount"),
             )
             .where(bucketed.c.bucket.is_not(None))
             .group_by(bucketed.c.currency, bucketed.c.bucket)
@@ -499,10 +252,10 @@ class SqlReports:
         )
         return [
             reports.AgingRow(
-                row.currency,
-                reports.AGING_BUCKETS[_int(row.bucket)][0],
-                _int(row.n),
-                Money(_int(row.amount), row.currency),
+                row["currency"],
+                reports.AGING_BUCKETS[as_int(row["bucket"])][0],
+                as_int(row["n"]),
+                Money(as_int(row["amount"]), row["currency"]),
             )
             for row in self._all(stmt)
         ]
@@ -532,113 +285,19 @@ class SqlReports:
                 by_month.c.month,
                 by_month.c.currency,
                 sa.func.count().label("n"),
-                _total(by_month.c.outstanding).label("amount"),
+                total(by_month.c.outstanding).label("amount"),
             )
             .group_by(by_month.c.year, by_month.c.month, by_month.c.currency)
             .order_by(by_month.c.year, by_month.c.month, self._order(by_month.c.currency))
         )
         return [
             reports.ForecastRow(
-                date(_int(row.year), _int(row.month), 1),
-                row.currency,
-                _int(row.n),
-                Money(_int(row.amount), row.currency),
+                date(as_int(row["year"]), as_int(row["month"]), 1),
+                row["currency"],
+                as_int(row["n"]),
+                Money(as_int(row["amount"]), row["currency"]),
             )
             for row in self._all(stmt)
         ]
 
     # -- recovery -----------------------------------------------------------------------
-
-    def report_recovery(self) -> list[reports.RecoveryRow]:
-        """Dunning recovery per currency."""
-        a = attempts.c
-        declined = (
-            sa.select(a.item_id)
-            .where(a.status == AttemptStatus.FAILED.value, a.mode == "off_session")
-            .group_by(a.item_id)
-            .subquery("declined")
-        )
-        won = (
-            sa.select(a.item_id, sa.func.min(a.number).label("number"))
-            .where(a.status == AttemptStatus.SUCCEEDED.value)
-            .group_by(a.item_id)
-            .subquery("won")
-        )
-        earlier = attempts.alias("earlier")
-        retry = (
-            sa.select(won.c.item_id, sa.func.count(earlier.c.id).label("before"))
-            .select_from(
-                won.outerjoin(
-                    earlier,
-                    sa.and_(earlier.c.item_id == won.c.item_id, earlier.c.number < won.c.number),
-                )
-            )
-            .group_by(won.c.item_id)
-            .subquery("retry")
-        )
-        i = schedule_items.c
-        outcomes = (
-            sa.select(i.currency, i.status, retry.c.before, i.amount_minor)
-            .select_from(
-                schedule_items.join(declined, declined.c.item_id == i.id).outerjoin(
-                    retry, retry.c.item_id == i.id
-                )
-            )
-            .subquery("outcomes")
-        )
-        o = outcomes.c
-        stmt = sa.select(
-            o.currency,
-            o.status,
-            o.before,
-            sa.func.count().label("n"),
-            _total(o.amount_minor).label("amount"),
-        ).group_by(o.currency, o.status, o.before)
-        tallies: dict[str, _Tally] = defaultdict(_Tally)
-        for row in self._all(stmt):
-            tally, n = tallies[row.currency], _int(row.n)
-            tally.failed += n
-            status = ItemStatus(row.status)
-            if status == ItemStatus.PAID:
-                tally.recovered += n
-                tally.amount += _int(row.amount)
-                if row.before is None:
-                    tally.manual += n
-                else:
-                    before = _int(row.before)
-                    tally.by_retry[before] = tally.by_retry.get(before, 0) + n
-            elif status == ItemStatus.DEFAULTED:
-                tally.defaulted += n
-            elif status in OPEN_ITEM_STATUSES:
-                tally.still_open += n
-        return [
-            reports.RecoveryRow(
-                currency=currency,
-                failed_items=t.failed,
-                recovered=t.recovered,
-                recovered_by_retry=dict(sorted(t.by_retry.items())),
-                recovered_manually=t.manual,
-                defaulted=t.defaulted,
-                still_open=t.still_open,
-                recovered_amount=Money(t.amount, currency),
-            )
-            for currency, t in sorted(tallies.items())
-        ]
-
-
-def _one_local_date(hour: str, zone: ZoneInfo) -> date | None:
-    """The business date of every instant of a UTC hour, or None if they differ.
-
-    With one offset for the whole hour, local time moves with UTC, so the
-    first and last instants having the same local date means all do.
-    """
-    start = datetime.strptime(hour, _HOUR).replace(tzinfo=UTC)
-    try:
-        last = start + timedelta(hours=1, microseconds=-1)
-    except OverflowError:  # pragma: no cover - the calendar's last hour
-        return None
-    first_local, last_local = start.astimezone(zone), last.astimezone(zone)
-    if first_local.utcoffset() != last_local.utcoffset():
-        return None
-    day = first_local.date()
-    return day if last_local.date() == day else None

@@ -56,7 +56,9 @@ from enrollpay.storage.sql.engine import (
     is_sqlite,
     translate,
 )
-from enrollpay.storage.sql.prepared import Plans, observed
+from enrollpay.storage.sql.migrate import migrate as run_migrations
+from enrollpay.storage.sql.prepared import Driver, Plans
+from enrollpay.storage.sql.revision import require_current_schema
 from enrollpay.storage.sql.transaction import SqlTransaction
 
 __all__ = ["SqlStore"]
@@ -75,6 +77,11 @@ class SqlStore:
     application's connection pool, or use :meth:`from_url`. The schema
     comes from the migrations shipped with the package:
     :func:`enrollpay.storage.sql.migrate` (or ``from_url(..., migrate=True)``).
+    A store refuses to open on a database whose enrollpay tables are
+    missing or older than the package's latest migration
+    (:class:`~enrollpay.errors.SchemaNotReadyError`, naming the command to
+    run); this costs one query when the store is built. ``check_schema=False``
+    skips it, for tools that work on an older schema on purpose.
 
     On SQLite the store configures the engine it is given (see
     :func:`~enrollpay.storage.sql.engine.configure_sqlite`): pysqlite's own
@@ -83,7 +90,12 @@ class SqlStore:
     """
 
     def __init__(
-        self, engine: sa.Engine, *, begin_attempts: int = 5, retry_pause: float = 0.05
+        self,
+        engine: sa.Engine,
+        *,
+        begin_attempts: int = 5,
+        retry_pause: float = 0.05,
+        check_schema: bool = True,
     ) -> None:
         if engine.dialect.name not in _SUPPORTED:
             raise InvalidInputError(
@@ -103,10 +115,17 @@ class SqlStore:
             configure_sqlite(engine)
             if _is_memory_sqlite(engine.url):
                 self._turns = threading.Lock()
+        if check_schema:
+            require_current_schema(engine)
 
     @classmethod
     def from_url(
-        cls, url: str | sa.URL, *, migrate: bool | None = None, **engine_options: Any
+        cls,
+        url: str | sa.URL,
+        *,
+        migrate: bool | None = None,
+        check_schema: bool = True,
+        **engine_options: Any,
     ) -> SqlStore:
         """Open a store at ``url`` (``sqlite:///path.db``, ``postgresql+psycopg://...``).
 
@@ -114,8 +133,11 @@ class SqlStore:
         defaults to True for SQLite (an embedded database that the
         application owns) and False for PostgreSQL, where migrating is a
         deployment step (``enrollpay.storage.sql.migrate(url)``) that should
-        not race between worker processes starting up. ``engine_options``
-        go to :func:`sqlalchemy.create_engine`. A file SQLite database is
+        not race between worker processes starting up. Without migrating, a
+        schema that is missing or behind the package's migrations raises
+        :class:`~enrollpay.errors.SchemaNotReadyError` here (unless
+        ``check_schema=False``). ``engine_options`` go to
+        :func:`sqlalchemy.create_engine`. A file SQLite database is
         switched to write-ahead logging so that readers do not block the
         writer. ``sqlite://`` (in memory) works for one process.
         """
@@ -134,11 +156,15 @@ class SqlStore:
             raise InvalidInputError(f"cannot open {parsed!r}: {error}") from error
         if parsed.get_backend_name() == "sqlite" and not _is_memory_sqlite(parsed):
             enable_wal(engine)
-        store = cls(engine)
+        migrating = migrate if migrate is not None else is_sqlite(engine)
+        try:
+            # A schema just migrated is at the head: no need to check it.
+            store = cls(engine, check_schema=check_schema and not migrating)
+        except BaseException:
+            engine.dispose()
+            raise
         store._owns_engine = True
-        if migrate if migrate is not None else is_sqlite(engine):
-            from enrollpay.storage.sql.migrate import migrate as run_migrations  # noqa: PLC0415
-
+        if migrating:
             run_migrations(engine)
         return store
 
@@ -157,26 +183,26 @@ class SqlStore:
     @contextmanager
     def _transaction(self) -> Iterator[SqlTransaction]:
         with self._turns or nullcontext():
-            conn, watched = self._begin()
+            conn, driver = self._begin()
             try:
-                tx = SqlTransaction(conn, self._plans, watched=watched)
+                tx = SqlTransaction(conn, driver)
                 try:
                     yield tx
                     tx.flush()
                 except BaseException:
-                    _rollback(conn)
+                    _rollback(conn, driver)
                     raise
                 try:
-                    end_transaction(conn, commit=True)
+                    end_transaction(conn, driver, commit=True)
                 except exc.SQLAlchemyError as error:
-                    _rollback(conn)
+                    _rollback(conn, driver)
                     raise translate(error) from error
                 tx.committed()
             finally:
                 conn.close()
 
-    def _begin(self) -> tuple[sa.Connection, bool]:
-        """A connection in a fresh transaction, and whether its engine is watched.
+    def _begin(self) -> tuple[sa.Connection, Driver]:
+        """A connection in a fresh transaction, and the driver of its statements.
 
         Lock contention at BEGIN is retried. An unwatched SQLite connection
         begins on the driver (see :func:`begin_sqlite`).
@@ -186,15 +212,15 @@ class SqlStore:
                 conn = self.engine.connect()
             except exc.SQLAlchemyError as error:
                 raise translate(error) from error
-            watched = observed(conn)
             try:
+                driver = Driver(conn, self._plans)
                 if is_postgresql(conn):
                     conn.execution_options(isolation_level="READ COMMITTED")
                     conn.begin()
-                elif watched:
+                elif driver.watched:
                     conn.begin()
                 else:
-                    begin_sqlite(conn)
+                    begin_sqlite(conn, driver)
             except exc.SQLAlchemyError as error:
                 conn.close()
                 if not is_contention(error):
@@ -205,12 +231,12 @@ class SqlStore:
                     ) from error
                 time.sleep(self._retry_pause * 2 ** (attempt - 1))
             else:
-                return conn, watched
+                return conn, driver
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _rollback(conn: sa.Connection) -> None:
+def _rollback(conn: sa.Connection, driver: Driver) -> None:
     try:
-        end_transaction(conn, commit=False)
+        end_transaction(conn, driver, commit=False)
     except exc.SQLAlchemyError:
         conn.invalidate()  # the connection is broken; the pool must not reuse it

@@ -1,0 +1,64 @@
+"""The tables of :class:`~enrollpay.storage.memory.InMemoryStore`: plain containers of records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from enrollpay.domain.plans import PlanRule
+from enrollpay.domain.records import (
+    AuditEntry,
+    Customer,
+    Enrollment,
+    Payment,
+    PaymentAttempt,
+    Product,
+    Refund,
+    ScheduleItem,
+    WebhookReceipt,
+)
+from enrollpay.errors import StorageError
+from enrollpay.storage.memory_outbox import MemoryOutbox
+
+__all__ = ["MemoryTables", "require"]
+
+
+@attrs.define
+class MemoryTables:
+    """Every record the store holds, by id (rules and audit entries in order)."""
+
+    products: dict[str, Product] = attrs.Factory(dict)
+    rules: list[PlanRule] = attrs.Factory(list)
+    customers: dict[str, Customer] = attrs.Factory(dict)
+    enrollments: dict[str, Enrollment] = attrs.Factory(dict)
+    items: dict[str, ScheduleItem] = attrs.Factory(dict)
+    attempts: dict[str, PaymentAttempt] = attrs.Factory(dict)
+    payments: dict[str, Payment] = attrs.Factory(dict)
+    refunds: dict[str, Refund] = attrs.Factory(dict)
+    receipts: dict[str, WebhookReceipt] = attrs.Factory(dict)
+    audit: list[AuditEntry] = attrs.Factory(list)
+    outbox: MemoryOutbox = attrs.Factory(MemoryOutbox)
+
+    def copy(self) -> MemoryTables:
+        """A snapshot a transaction can change without touching this one."""
+        # Records are frozen, so copying the containers is a full snapshot.
+        return MemoryTables(
+            products=dict(self.products),
+            rules=list(self.rules),
+            customers=dict(self.customers),
+            enrollments=dict(self.enrollments),
+            items=dict(self.items),
+            attempts=dict(self.attempts),
+            payments=dict(self.payments),
+            refunds=dict(self.refunds),
+            receipts=dict(self.receipts),
+            audit=list(self.audit),
+            outbox=self.outbox.copy(),
+        )
+
+
+def require(table: dict[str, Any], key: str, what: str) -> None:
+    """``StorageError`` unless the record to update is in ``table``."""
+    if key not in table:
+        raise StorageError(f"cannot update {what} {key!r}: it does not exist")

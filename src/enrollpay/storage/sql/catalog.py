@@ -1,0 +1,90 @@
+"""Products, plan rules and customers of a SQL transaction (see :mod:`.guards`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from enrollpay.domain.plans import PlanRule
+from enrollpay.domain.records import Customer, Product
+from enrollpay.errors import DuplicateError
+from enrollpay.storage.sql import mapping as m
+from enrollpay.storage.sql import statements as q
+from enrollpay.storage.sql.schema import customers, plan_rules, products
+from enrollpay.storage.sql.unit import SqlUnit
+
+__all__ = ["CatalogRepository"]
+
+
+class CatalogRepository(SqlUnit):
+    """What is sold and to whom: products, plan rules and gateway customers."""
+
+    # -- products and rules ------------------------------------------------------------
+
+    def get_product(self, product_id: str) -> Product | None:
+        """The product with internal id ``product_id``."""
+        row = self._row(q.PRODUCT, product_id)
+        return None if row is None else m.product_from_row(row)
+
+    def find_product(self, product_type: str, external_id: str) -> Product | None:
+        """The product registered under the host app's ``(type, id)``."""
+        row = self._row(
+            sa.select(products).where(
+                products.c.product_type == product_type, products.c.product_id == external_id
+            )
+        )
+        return None if row is None else m.product_from_row(row)
+
+    def put_product(self, product: Product) -> None:
+        """Insert or replace a product (unique by id and by (type, external id))."""
+
+        def check() -> None:
+            other = self.find_product(product.product_type, product.product_id)
+            if other is not None and other.id != product.id:
+                raise DuplicateError("product", (product.product_type, product.product_id))
+
+        self._g.guarded(check, lambda: self._g.upsert(products, "id", m.product_to_row(product)))
+
+    def list_products(self, *, active: bool | None = None) -> list[Product]:
+        """Products ordered by name, optionally only (in)active ones."""
+        stmt = sa.select(products).order_by(self._text(products.c.name), self._text(products.c.id))
+        if active is not None:
+            stmt = stmt.where(products.c.active == active)
+        return [m.product_from_row(r) for r in self._rows(stmt)]
+
+    def replace_plan_rules(self, rules: Sequence[PlanRule]) -> None:
+        """Replace every plan rule, keeping the given order."""
+        self._d.run(sa.delete(plan_rules))
+        if rules:
+            self._d.run(
+                sa.insert(plan_rules), [m.rule_to_row(i, rule) for i, rule in enumerate(rules)]
+            )
+
+    def list_plan_rules(self) -> list[PlanRule]:
+        """The plan rules in the order they were given."""
+        return [m.rule_from_row(r) for r in self._rows(q.PLAN_RULES)]
+
+    # -- customers ---------------------------------------------------------------------
+
+    def get_customer(self, user_id: str) -> Customer | None:
+        """The gateway customer of a user."""
+        row = self._row(q.CUSTOMER, user_id)
+        return None if row is None else m.customer_from_row(row)
+
+    def find_customer_by_gateway_id(self, gateway_customer_id: str) -> Customer | None:
+        """The user mapping for a gateway customer id."""
+        row = self._row(q.CUSTOMER_BY_GATEWAY, gateway_customer_id)
+        return None if row is None else m.customer_from_row(row)
+
+    def put_customer(self, customer: Customer) -> None:
+        """Insert or replace the gateway customer of a user."""
+
+        def check() -> None:
+            other = self.find_customer_by_gateway_id(customer.gateway_customer_id)
+            if other is not None and other.user_id != customer.user_id:
+                raise DuplicateError("gateway customer", customer.gateway_customer_id)
+
+        self._g.guarded(
+            check, lambda: self._g.upsert(customers, "user_id", m.customer_to_row(customer))
+        )

@@ -1,0 +1,282 @@
+"""Enrollments and their schedule items in a SQL transaction (see :mod:`.guards`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import attrs
+import sqlalchemy as sa
+from sqlalchemy import exc
+
+from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
+from enrollpay.domain.records import Enrollment, ScheduleItem
+from enrollpay.errors import DuplicateEnrollmentError, DuplicateError
+from enrollpay.ports import ItemQuery
+from enrollpay.storage.sql import mapping as m
+from enrollpay.storage.sql import statements as q
+from enrollpay.storage.sql.schema import enrollments, schedule_items
+from enrollpay.storage.sql.unit import SqlUnit, chunks
+
+__all__ = ["EnrollmentRepository"]
+
+_PAUSED_OR_CANCELLED = (EnrollmentStatus.PAUSED.value, EnrollmentStatus.CANCELLED.value)
+
+
+class EnrollmentRepository(SqlUnit):
+    """Enrollments and their payment schedules (one aggregate)."""
+
+    # -- enrollments -------------------------------------------------------------------
+
+    def _check_open(self, enrollment: Enrollment) -> None:
+        if enrollment.status != EnrollmentStatus.CANCELLED:
+            existing = self.find_open_enrollment(enrollment.user_id, enrollment.product_id)
+            if existing is not None and existing.id != enrollment.id:
+                raise DuplicateEnrollmentError(
+                    enrollment.user_id, enrollment.product_id, existing.id
+                )
+
+    def add_enrollment(self, enrollment: Enrollment) -> None:
+        """Insert; ``DuplicateEnrollmentError`` if the user has an open one in the product."""
+
+        def check() -> None:
+            if self._g.exists(enrollments, enrollments.c.id == enrollment.id):
+                raise DuplicateError("enrollment id", enrollment.id)
+            self._check_open(enrollment)
+
+        self._g.insert_new(enrollments, m.enrollment_to_row(enrollment), check)
+        self._held.hold(enrollments, enrollment.id, enrollment)
+
+    def get_enrollment(self, enrollment_id: str, *, for_update: bool = False) -> Enrollment | None:
+        """An enrollment, locked against concurrent writers with ``for_update``."""
+        return self._held_row(
+            enrollments,
+            enrollment_id,
+            for_update,
+            (q.ENROLLMENT, q.ENROLLMENT_LOCKED),
+            m.enrollment_from_row,
+        )
+
+    def update_enrollment(self, enrollment: Enrollment) -> None:
+        """Replace an existing enrollment."""
+        before: Enrollment | None = self._held.get(enrollments, enrollment.id)
+        if before == enrollment:
+            return
+
+        def check() -> None:
+            self._g.require(enrollments, "id", enrollment.id, "enrollment")
+            self._check_open(enrollment)
+
+        row = m.enrollment_to_row(enrollment)
+        changes = self._held.changes(enrollments, "id", row)
+        self._g.guarded(
+            check,
+            lambda: self._g.update(enrollments, "id", changes, "enrollment"),
+            keys_unchanged=before is not None
+            and (before.user_id, before.product_id) == (enrollment.user_id, enrollment.product_id)
+            and (
+                before.status != EnrollmentStatus.CANCELLED
+                or enrollment.status == EnrollmentStatus.CANCELLED
+            ),
+        )
+        self._held.hold(enrollments, enrollment.id, enrollment, row)
+
+    def find_open_enrollment(self, user_id: str, product_id: str) -> Enrollment | None:
+        """The user's non-cancelled enrollment in the product, if any."""
+        row = self._d.run(q.OPEN_ENROLLMENT, {"user": user_id, "product": product_id}).first()
+        return None if row is None else m.enrollment_from_row(row)
+
+    def find_enrollment_by_subscription(self, subscription_id: str) -> Enrollment | None:
+        """The enrollment billed by a gateway subscription."""
+        stmt = (
+            sa.select(enrollments)
+            .where(enrollments.c.gateway_subscription_id == subscription_id)
+            .order_by(enrollments.c.created_at, self._text(enrollments.c.id))
+            .limit(1)
+        )
+        row = self._row(stmt)
+        return None if row is None else m.enrollment_from_row(row)
+
+    def list_enrollments(
+        self,
+        *,
+        user_id: str | None = None,
+        product_id: str | None = None,
+        statuses: frozenset[EnrollmentStatus] | None = None,
+    ) -> list[Enrollment]:
+        """Enrollments matching every given filter, oldest first."""
+        stmt = sa.select(enrollments).order_by(
+            enrollments.c.created_at, self._text(enrollments.c.id)
+        )
+        if user_id is not None:
+            stmt = stmt.where(enrollments.c.user_id == user_id)
+        if product_id is not None:
+            stmt = stmt.where(enrollments.c.product_id == product_id)
+        if statuses is not None:
+            stmt = stmt.where(enrollments.c.status.in_([s.value for s in statuses]))
+        return [m.enrollment_from_row(r) for r in self._rows(stmt)]
+
+    # -- schedule items ----------------------------------------------------------------
+
+    def _item_conflict(self, batch: Sequence[ScheduleItem]) -> tuple[int, DuplicateError | None]:
+        """Index of the first item that may not be inserted, and why (as memory does it)."""
+        ids: set[str] = set()
+        pairs: set[tuple[str, int]] = set()
+        for chunk in chunks([i.id for i in batch]):
+            stmt = sa.select(schedule_items.c.id).where(schedule_items.c.id.in_(chunk))
+            ids.update(str(row["id"]) for row in self._d.run(stmt).all())
+        for chunk in chunks(sorted({i.enrollment_id for i in batch})):
+            pairs_of = sa.select(schedule_items.c.enrollment_id, schedule_items.c.seq).where(
+                schedule_items.c.enrollment_id.in_(chunk)
+            )
+            pairs.update(
+                (str(row["enrollment_id"]), int(row["seq"])) for row in self._d.run(pairs_of).all()
+            )
+        for index, item in enumerate(batch):
+            if item.id in ids:
+                return index, DuplicateError("schedule item id", item.id)
+            if (item.enrollment_id, item.seq) in pairs:
+                return index, DuplicateError("schedule item", (item.enrollment_id, item.seq))
+            ids.add(item.id)
+            pairs.add((item.enrollment_id, item.seq))
+        return len(batch), None
+
+    def add_items(self, items: Sequence[ScheduleItem]) -> None:
+        """Insert schedule items (those before a duplicate are inserted, like memory)."""
+        batch = list(items)
+        if batch and not self._pg:
+            # SQLite: insert first, in a SAVEPOINT (in-process, no round trip)
+            # since rows run one by one and a refused one leaves those before
+            # it; only a refused batch pays for finding the culprit.
+            self._d.run("SAVEPOINT enrollpay_items")
+            try:
+                self._d.run(
+                    q.INSERT[schedule_items.name],
+                    [m.item_to_row(i) for i in batch],
+                    value_keys=True,
+                )
+            except exc.IntegrityError:
+                self._d.run("ROLLBACK TO enrollpay_items")
+                self._d.run("RELEASE enrollpay_items")
+            else:
+                self._d.run("RELEASE enrollpay_items")
+                for item in batch:
+                    self._held.hold(schedule_items, item.id, item)
+                return
+        good, error = self._item_conflict(batch)
+
+        def check() -> None:
+            _, conflict = self._item_conflict(batch[:good])
+            if conflict is not None:
+                raise conflict
+
+        if good:
+            rows = [m.item_to_row(i) for i in batch[:good]]
+            self._g.guarded(check, lambda: self._d.run(sa.insert(schedule_items), rows))
+            for item in batch[:good]:
+                self._held.hold(schedule_items, item.id, item)
+        if error is not None:
+            raise error
+
+    def get_item(self, item_id: str, *, for_update: bool = False) -> ScheduleItem | None:
+        """A schedule item, locked with ``for_update``."""
+        return self._held_row(
+            schedule_items, item_id, for_update, (q.ITEM, q.ITEM_LOCKED), m.item_from_row
+        )
+
+    def update_item(self, item: ScheduleItem) -> None:
+        """Replace an existing schedule item."""
+        if self._held.get(schedule_items, item.id) == item:
+            return
+        row = m.item_to_row(item)
+        self._g.update(
+            schedule_items, "id", self._held.changes(schedule_items, "id", row), "schedule item"
+        )
+        self._held.hold(schedule_items, item.id, item, row)
+
+    def items_of(self, enrollment_id: str) -> list[ScheduleItem]:
+        """The items of an enrollment by sequence number."""
+        return [m.item_from_row(r) for r in self._rows(q.ITEMS_OF, enrollment_id)]
+
+    def list_items(self, query: ItemQuery) -> list[ScheduleItem]:
+        """Items matching the query, by due date then id."""
+        stmt = sa.select(schedule_items).order_by(
+            schedule_items.c.due, self._text(schedule_items.c.id)
+        )
+        if query.product_id is not None or query.user_id is not None:
+            stmt = stmt.join(enrollments, enrollments.c.id == schedule_items.c.enrollment_id)
+            if query.product_id is not None:
+                stmt = stmt.where(enrollments.c.product_id == query.product_id)
+            if query.user_id is not None:
+                stmt = stmt.where(enrollments.c.user_id == query.user_id)
+        if query.statuses is not None:
+            stmt = stmt.where(schedule_items.c.status.in_([s.value for s in query.statuses]))
+        if query.due_from is not None:
+            stmt = stmt.where(schedule_items.c.due >= query.due_from)
+        if query.due_to is not None:
+            stmt = stmt.where(schedule_items.c.due <= query.due_to)
+        if query.enrollment_id is not None:
+            stmt = stmt.where(schedule_items.c.enrollment_id == query.enrollment_id)
+        if query.limit is not None:
+            stmt = stmt.limit(query.limit)
+        return [m.item_from_row(r) for r in self._rows(stmt)]
+
+    def claim_due(
+        self, *, today: date, now: datetime, lease_until: datetime, limit: int
+    ) -> list[ScheduleItem]:
+        """Lease up to ``limit`` collectible items so no other worker takes them.
+
+        PostgreSQL: ``SELECT ... FOR UPDATE OF items SKIP LOCKED`` so that
+        concurrent workers each get different rows without waiting; a row
+        whose lease another worker just committed no longer matches. SQLite:
+        the transaction already holds the write lock; each of the three
+        kinds of collectible item is read on its own, in (due, id) order
+        from the (status, due, id) index, so a claim reads about ``limit``
+        rows per kind instead of sorting every due item.
+        """
+        if limit <= 0:
+            return []
+        lease = schedule_items.c.lease_until
+        items = schedule_items.c
+        kinds = (
+            sa.and_(items.status == ItemStatus.SCHEDULED.value, items.due <= today),
+            sa.and_(
+                items.status == ItemStatus.FAILED.value,
+                items.next_attempt_at.is_not(None),
+                items.next_attempt_at <= now,
+            ),
+            sa.and_(items.status == ItemStatus.PROCESSING.value, lease.is_not(None)),
+        )
+
+        def claimable(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+            return (
+                sa.select(schedule_items)
+                .join(enrollments, enrollments.c.id == items.enrollment_id)
+                .where(
+                    enrollments.c.status.not_in(_PAUSED_OR_CANCELLED),
+                    sa.or_(lease.is_(None), lease <= now),
+                    *where,
+                )
+                .order_by(items.due, self._text(items.id))
+                .limit(limit)
+            )
+
+        if self._pg:
+            stmt = claimable(sa.or_(*kinds)).with_for_update(of=schedule_items, skip_locked=True)
+            rows = self._rows(stmt)
+        else:
+            rows = [row for kind in kinds for row in self._rows(claimable(kind))]
+            rows.sort(key=lambda row: (row["due"], row["id"]))
+            del rows[limit:]
+        found = [m.item_from_row(r) for r in rows]
+        for chunk in chunks([i.id for i in found]):
+            self._d.run(
+                sa.update(schedule_items)
+                .where(schedule_items.c.id.in_(chunk))
+                .values(lease_until=lease_until)
+            )
+        leased = [attrs.evolve(i, lease_until=lease_until) for i in found]
+        for item in leased:
+            self._held.hold(schedule_items, item.id, item)
+        return leased

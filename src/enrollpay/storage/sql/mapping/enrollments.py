@@ -1,0 +1,101 @@
+"""Rows of enrollments and their schedule items."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from enrollpay.domain.money import Money
+from enrollpay.domain.plans import plan_to_data
+from enrollpay.domain.records import (
+    Enrollment,
+    ScheduleItem,
+)
+from enrollpay.storage.sql.mapping.values import (
+    Row,
+    plan_from,
+    same_currency,
+)
+
+__all__ = ["enrollment_from_row", "enrollment_to_row", "item_from_row", "item_to_row"]
+
+
+def enrollment_to_row(e: Enrollment) -> dict[str, Any]:
+    """Column values of an enrollment."""
+    return {
+        "id": e.id,
+        "user_id": e.user_id,
+        "product_id": e.product_id,
+        "status": e.status.value,
+        "plan": plan_to_data(e.plan),
+        "price_minor": e.price.minor,
+        "currency": e.price.currency,
+        "start_date": e.start_date,
+        "created_at": e.created_at,
+        "updated_at": e.updated_at,
+        "paused_on": e.paused_on,
+        "cancelled_at": e.cancelled_at,
+        "cancel_reason": e.cancel_reason,
+        "gateway_subscription_id": e.gateway_subscription_id,
+        "meta": dict(e.metadata),
+    }
+
+
+def enrollment_from_row(r: Row) -> Enrollment:
+    """The enrollment a row holds."""
+    return Enrollment(
+        id=r["id"],
+        user_id=r["user_id"],
+        product_id=r["product_id"],
+        status=r["status"],
+        plan=plan_from(r["plan"]),
+        price=Money(r["price_minor"], r["currency"]),
+        start_date=r["start_date"],
+        created_at=r["created_at"],
+        updated_at=r["updated_at"],
+        paused_on=r["paused_on"],
+        cancelled_at=r["cancelled_at"],
+        cancel_reason=r["cancel_reason"],
+        gateway_subscription_id=r["gateway_subscription_id"],
+        metadata=r["meta"],
+    )
+
+
+def item_to_row(i: ScheduleItem) -> dict[str, Any]:
+    """Column values of a schedule item (amount and amount paid share one currency)."""
+    return {
+        "id": i.id,
+        "enrollment_id": i.enrollment_id,
+        "seq": i.seq,
+        "kind": i.kind,
+        "due": i.due,
+        "amount_minor": i.amount.minor,
+        "amount_paid_minor": i.amount_paid.minor,
+        "currency": same_currency(i.amount, i.amount_paid),
+        "status": i.status.value,
+        "failures": i.failures,
+        "next_attempt_at": i.next_attempt_at,
+        "lease_until": i.lease_until,
+        "last_decline_code": i.last_decline_code,
+        "paid_at": i.paid_at,
+        "updated_at": i.updated_at,
+    }
+
+
+def item_from_row(r: Row) -> ScheduleItem:
+    """The schedule item a row holds."""
+    return ScheduleItem(
+        id=r["id"],
+        enrollment_id=r["enrollment_id"],
+        seq=r["seq"],
+        kind=r["kind"],
+        due=r["due"],
+        amount=Money(r["amount_minor"], r["currency"]),
+        status=r["status"],
+        amount_paid=Money(r["amount_paid_minor"], r["currency"]),
+        failures=r["failures"],
+        next_attempt_at=r["next_attempt_at"],
+        lease_until=r["lease_until"],
+        last_decline_code=r["last_decline_code"],
+        paid_at=r["paid_at"],
+        updated_at=r["updated_at"],
+    )

@@ -1,0 +1,93 @@
+"""The rows one SQL transaction holds, served from memory while they cannot change.
+
+The service reads the same enrollment, item and attempt several times in
+one unit of work (lock, check, settle, recompute the status); each read was
+a round trip. A row the transaction holds is served from memory: on SQLite
+every row (``BEGIN IMMEDIATE`` holds the write lock), on PostgreSQL a row
+it locked (``FOR UPDATE``) or wrote. An unlocked PostgreSQL read is never
+cached: READ COMMITTED lets the next read see another transaction's
+commit. The column values the database has, when known, let an update send
+only the columns that change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from enrollpay.storage.sql.prepared import Prepared
+
+__all__ = ["RowCache"]
+
+Row = Mapping[str, Any]
+
+R = TypeVar("R")
+_UNSET = object()
+
+
+class RowCache:
+    """Rows a transaction holds, by (table, id): the record and, if known, its columns."""
+
+    __slots__ = ("_held", "_pg")
+
+    def __init__(self, *, pg: bool) -> None:
+        self._pg = pg
+        #: Nobody else can change these rows before the transaction ends.
+        self._held: dict[tuple[str, str], tuple[Any, dict[str, Any] | None]] = {}
+
+    def read(
+        self,
+        table: sa.Table,
+        key: str,
+        *,
+        for_update: bool,
+        stmts: tuple[Prepared, Prepared],
+        fetch: Callable[[Prepared, str], Row | None],
+        from_row: Callable[[Row], R],
+    ) -> R | None:
+        """A row by id, read once per transaction where it cannot change meanwhile.
+
+        ``stmts`` are the plain read and the ``FOR UPDATE`` one; ``fetch``
+        runs one of them with the key.
+        """
+        held = self.get(table, key)
+        if held is not None:
+            return held  # type: ignore[no-any-return]
+        locking = for_update and self._pg
+        row = fetch(stmts[1] if locking else stmts[0], key)
+        if row is None:
+            return None
+        record = from_row(row)
+        if locking or not self._pg:
+            self.hold(table, key, record, dict(row))
+        return record
+
+    def get(self, table: sa.Table, key: str) -> Any:
+        """The record of a row this transaction holds, or None."""
+        held = self._held.get((table.name, key))
+        return None if held is None else held[0]
+
+    def hold(
+        self, table: sa.Table, key: str, record: object, row: dict[str, Any] | None = None
+    ) -> None:
+        """Remember a row this transaction holds (``row``: its column values, if known)."""
+        self._held[table.name, key] = (record, row)
+
+    def hold_read(self, table: sa.Table, key: str, record: object, row: Row) -> None:
+        """Remember a row read without a lock, where that holds it (SQLite)."""
+        if not self._pg:
+            self.hold(table, key, record, dict(row))
+
+    def changes(self, table: sa.Table, key: str, row: dict[str, Any]) -> dict[str, Any]:
+        """``row`` less the columns the database already holds as they are (all if unknown)."""
+        held = self._held.get((table.name, row[key]))
+        before = None if held is None else held[1]
+        if before is None:
+            return row
+        return {
+            name: value
+            for name, value in row.items()
+            if name == key or before.get(name, _UNSET) != value
+        }
