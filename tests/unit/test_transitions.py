@@ -340,12 +340,6 @@ def test_resume_into_pending_payment_grants_nothing() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_access_events (transitions/enrollments.py:90) calls the first access after a "
-    "pause 'access.restored' when the enrollment was paused from pending_payment and "
-    "never had access, so no access.granted is ever emitted for it",
-)
 def test_first_access_after_a_pause_from_pending_payment_is_granted() -> None:
     """Paused before the first payment, resumed with it paid: access.granted, not restored."""
     pending = an_enrollment(ENR.PENDING_PAYMENT)
@@ -356,12 +350,6 @@ def test_first_access_after_a_pause_from_pending_payment_is_granted() -> None:
     assert [e.kind for e in resumed.events] == ["enrollment.resumed", "access.granted"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_access_events (transitions/enrollments.py:90) treats every pending_payment -> "
-    "access move as the first access, so access given back after a trial's first charge "
-    "fell due is a second access.granted instead of access.restored",
-)
 def test_access_given_back_after_a_trial_is_restored() -> None:
     """Active (trial), pending_payment when the first charge is due, active when paid: restored."""
     later = an_item(item_id="itm_2", seq=2, due=date(2027, 4, 16))

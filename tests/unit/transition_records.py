@@ -36,7 +36,10 @@ def an_enrollment(
     plan: PaymentPlan | None = None,
     **changes: Any,
 ) -> Enrollment:
-    """A 300.00 USD enrollment in ``status`` (three monthly installments by default)."""
+    """A 300.00 USD enrollment in ``status`` (three monthly installments by default).
+
+    Past ``pending_payment`` it has had access (since ``AT``), as a real one would.
+    """
     record = Enrollment(
         id=ENROLLMENT_ID,
         user_id="user_1",
@@ -47,6 +50,7 @@ def an_enrollment(
         start_date=TODAY,
         created_at=AT,
         updated_at=AT,
+        access_granted_at=None if status == EnrollmentStatus.PENDING_PAYMENT else AT,
     )
     return attrs.evolve(record, **changes)
 

@@ -84,6 +84,9 @@ class Enrollment:
     cancel_reason: str | None = None
     gateway_subscription_id: str | None = None
     metadata: Mapping[str, Any] = attrs.field(factory=dict, converter=_frozen_mapping, hash=False)
+    #: When the student first got access (None: never yet). Tells a first
+    #: ``access.granted`` from an ``access.restored``.
+    access_granted_at: datetime | None = None
 
 
 @attrs.frozen

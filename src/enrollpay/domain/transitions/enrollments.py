@@ -79,19 +79,29 @@ def _access_events(
     before: EnrollmentStatus | None,
     after: EnrollmentStatus,
     *,
+    granted_before: bool,
     at: datetime,
     past_due_access: bool,
 ) -> tuple[EventDraft, ...]:
+    """``access.*`` when access flips: granted the first time, restored after that."""
     had = before is not None and has_access(before, past_due_access=past_due_access)
     has = has_access(after, past_due_access=past_due_access)
     if had == has:
         return ()
     if has:
-        first = before in (None, _E.PENDING_PAYMENT)
-        kind = "access.granted" if first else "access.restored"
+        kind = "access.restored" if granted_before else "access.granted"
     else:
         kind = "access.revoked" if after == _E.CANCELLED else "access.suspended"
     return (EventDraft(kind, enrollment_id, at, {"status": str(after)}),)
+
+
+def _first_access(record: Enrollment, *, at: datetime, past_due_access: bool) -> Enrollment:
+    """Note when access was first given (once)."""
+    if record.access_granted_at is None and has_access(
+        record.status, past_due_access=past_due_access
+    ):
+        return attrs.evolve(record, access_granted_at=at)
+    return record
 
 
 def _move(
@@ -111,9 +121,17 @@ def _move(
             e.record, state=e.state, transition=name, record_id=enrollment.id
         ) from None
     record = attrs.evolve(enrollment, status=after, updated_at=at, **changes)
+    record = _first_access(record, at=at, past_due_access=past_due_access)
     kind = "enrollment.resumed" if name == "resume" else _ANNOUNCED[after]
     announced = EventDraft(kind, enrollment.id, at, {"from": str(before), "to": str(after)})
-    access = _access_events(enrollment.id, before, after, at=at, past_due_access=past_due_access)
+    access = _access_events(
+        enrollment.id,
+        before,
+        after,
+        granted_before=enrollment.access_granted_at is not None,
+        at=at,
+        past_due_access=past_due_access,
+    )
     return Change(record, (announced, *access))
 
 
@@ -153,6 +171,7 @@ def open_enrollment(
         updated_at=at,
         metadata=metadata,
     )
+    record = _first_access(record, at=at, past_due_access=past_due_access)
     created = EventDraft(
         "enrollment.created",
         enrollment_id,
@@ -162,7 +181,14 @@ def open_enrollment(
     events: tuple[EventDraft, ...] = (created,)
     if status == _E.ACTIVE:
         events += (EventDraft("enrollment.activated", enrollment_id, at, {"to": "active"}),)
-    events += _access_events(enrollment_id, None, status, at=at, past_due_access=past_due_access)
+    events += _access_events(
+        enrollment_id,
+        None,
+        status,
+        granted_before=False,
+        at=at,
+        past_due_access=past_due_access,
+    )
     return Change(record, events)
 
 

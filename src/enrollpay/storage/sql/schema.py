@@ -161,6 +161,7 @@ enrollments = sa.Table(
     sa.Column("cancel_reason", sa.Text(), nullable=True),
     sa.Column("gateway_subscription_id", sa.String(), nullable=True, index=True),
     sa.Column("meta", sa.JSON(), nullable=False),
+    sa.Column("access_granted_at", UTCDateTime(), nullable=True),
     _one_of("status", EnrollmentStatus, "known_status"),
     _not_negative("price_minor"),
 )

@@ -37,6 +37,7 @@ def enrollment_to_row(e: Enrollment) -> dict[str, Any]:
         "cancel_reason": e.cancel_reason,
         "gateway_subscription_id": e.gateway_subscription_id,
         "meta": dict(e.metadata),
+        "access_granted_at": e.access_granted_at,
     }
 
 
@@ -57,6 +58,7 @@ def enrollment_from_row(r: Row) -> Enrollment:
         cancel_reason=r["cancel_reason"],
         gateway_subscription_id=r["gateway_subscription_id"],
         metadata=r["meta"],
+        access_granted_at=r["access_granted_at"],
     )
 
 
