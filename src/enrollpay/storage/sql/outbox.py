@@ -36,6 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from enrollpay.audit import jsonable
 from enrollpay.domain.events import DomainEvent
 from enrollpay.errors import DuplicateError, StorageError
+from enrollpay.storage.sql import statements as q
 from enrollpay.storage.sql.schema import outbox, outbox_lease
 from enrollpay.storage.sql.unit import SqlUnit
 
@@ -78,36 +79,30 @@ class OutboxRepository(SqlUnit):
     Every statement runs through the transaction's one executor (``self._d.run``).
     """
 
-    def _insert(self) -> Any:
-        return postgresql.insert(outbox) if self._pg else sqlite.insert(outbox)
-
     def add_events(self, events: Sequence[DomainEvent]) -> None:
-        """Insert in order, one statement; ``DuplicateError`` (nothing added) on a known id.
+        """Insert in order; ``DuplicateError`` (nothing of the batch kept) on a known id.
 
-        ``ON CONFLICT DO NOTHING`` turns a taken id into a row not returned,
-        so the transaction stays usable on PostgreSQL without a SAVEPOINT;
-        the rows that did go in are then deleted again.
+        Each event is one prepared ``INSERT ... ON CONFLICT DO NOTHING``
+        (a unit of work writes one to a few events, and a prepared statement
+        runs on the driver's cursor: a built-per-call multi-row statement
+        cost a quarter of an enrollment). A taken id comes back as no row
+        instead of an error, so the transaction stays usable on PostgreSQL
+        without a SAVEPOINT; the rows of the batch that did go in are then
+        deleted again.
         """
         if not events:
             return
-        ids = [e.id for e in events]
-        repeated = _first_repeated(ids)
+        repeated = _first_repeated([e.id for e in events])
         if repeated is not None:
             raise DuplicateError("event id", repeated)
-        # One multi-row VALUES list: the identity numbers the rows in this order.
-        stmt = (
-            self._insert()
-            .values([event_to_row(e) for e in events])
-            .on_conflict_do_nothing(index_elements=[outbox.c.id])
-            .returning(outbox.c.id)
-        )
-        inserted = {row["id"] for row in self._d.run(stmt).all()}
-        if len(inserted) == len(ids):
-            return
-        if inserted:
-            self._d.run(sa.delete(outbox).where(outbox.c.id.in_(inserted)))
-        taken = next(event_id for event_id in ids if event_id not in inserted)
-        raise DuplicateError("event id", taken)
+        stmt = q.INSERT_NEW[outbox.name, self._pg]
+        inserted: list[str] = []
+        for event in events:
+            if self._d.run(stmt, event_to_row(event), value_keys=True).first() is None:
+                if inserted:
+                    self._d.run(sa.delete(outbox).where(outbox.c.id.in_(inserted)))
+                raise DuplicateError("event id", event.id)
+            inserted.append(event.id)
 
     def pending_events(self, *, limit: int) -> list[DomainEvent]:
         """Up to ``limit`` undelivered events by ``seq`` (the partial index serves this)."""

@@ -20,6 +20,7 @@ from enrollpay.storage.sql.schema import (
     audit_log,
     customers,
     enrollments,
+    outbox,
     payments,
     plan_rules,
     products,
@@ -116,7 +117,7 @@ INSERT_NEW: dict[tuple[str, bool], Prepared] = {
         .on_conflict_do_nothing()
         .returning(sa.literal_column("1"))
     )
-    for t in (enrollments, attempts, payments, webhook_receipts)
+    for t in (enrollments, attempts, payments, webhook_receipts, outbox)
     for pg in (False, True)
 }
 _OTHER_ATTEMPT = attempts.alias("other")
