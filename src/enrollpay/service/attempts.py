@@ -9,7 +9,6 @@ from enrollpay.ports import StoreTransaction
 from enrollpay.service.context import Context
 
 __all__ = [
-    "CANCELED",
     "OPEN_CHECKOUT",
     "attempt_key",
     "in_flight",
@@ -19,10 +18,6 @@ __all__ = [
 ]
 
 
-#: The status of an attempt whose gateway payment was cancelled: it can never
-#: be paid, so a new checkout needs a new attempt. (Until migration 0004 it
-#: was stored as a failed attempt with this decline code.)
-CANCELED = AttemptStatus.CANCELED
 #: Attempt statuses of a checkout the customer may still complete (see is_open_checkout).
 OPEN_CHECKOUT = frozenset(
     {AttemptStatus.PENDING, AttemptStatus.FAILED, AttemptStatus.REQUIRES_ACTION}

@@ -58,13 +58,13 @@ def pause(ctx: Context, enrollment_id: str, *, actor: str, reason: str | None = 
 def resume(ctx: Context, enrollment_id: str, *, actor: str) -> Enrollment:
     """Restart collection; unpaid paused items move later by the days paused."""
     ctx.authorize(actor, "resume", enrollment_id)
-    today = ctx.today()
+    now = ctx.now()
+    today = ctx.today(now)
     with ctx.store.transaction() as tx:
         enrollment = locked_enrollment(ctx, tx, enrollment_id)
         if enrollment.status != EnrollmentStatus.PAUSED or enrollment.paused_on is None:
             raise InvalidStateError(f"enrollment {enrollment_id!r} is not paused")
         shift = timedelta(days=max((today - enrollment.paused_on).days, 0))
-        now = ctx.now()
         items = [
             ctx.save_item(tx, transitions.resume_item(item, due=item.due + shift, at=now))
             if item.status == ItemStatus.PAUSED

@@ -72,13 +72,13 @@ def reconcile(ctx: Context) -> ReconcileReport:
                 resolved += 1
             elif attempt.status == AttemptStatus.UNKNOWN and result.status == "processing":
                 still_unknown += 1
-            elif result.status == "canceled" and mark_checkout_cancelled(
-                ctx,
-                tx,
-                ctx.lock_attempt(tx, attempt.id),
-                "the payment was canceled at the gateway",
-            ):
+            elif result.status == "canceled":
                 # A declined checkout cancelled at the gateway: stop looking at it.
+                current = ctx.lock_attempt(tx, attempt.id)
+                if not mark_checkout_cancelled(
+                    ctx, tx, current, "the payment was canceled at the gateway"
+                ):
+                    continue
                 ctx.audit(
                     tx,
                     actor="gateway",

@@ -204,10 +204,10 @@ def apply_failure(
         return None
     now = ctx.now()
     if canceled:
-        change = transitions.cancel_attempt(attempt, message=message or "canceled", at=now)
-        attempt = attrs.evolve(
-            change.record, gateway_payment_id=gateway_payment_id or attempt.gateway_payment_id
+        change = transitions.cancel_attempt(
+            attempt, message=message or "canceled", at=now, gateway_payment_id=gateway_payment_id
         )
+        attempt = change.record
         ctx.emit(tx, change.events)
     else:
         attempt = transitions.decline_attempt(

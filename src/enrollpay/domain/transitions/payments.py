@@ -144,10 +144,20 @@ def resend_attempt(attempt: PaymentAttempt, *, at: datetime) -> PaymentAttempt:
 
 
 def cancel_attempt(
-    attempt: PaymentAttempt, *, message: str, at: datetime
+    attempt: PaymentAttempt,
+    *,
+    message: str,
+    at: datetime,
+    gateway_payment_id: str | None = None,
 ) -> Change[PaymentAttempt]:
     """The payment was cancelled at the gateway and can never succeed (``payment.canceled``)."""
-    record = _attempt(attempt, "cancel", at, message=message)
+    record = _attempt(
+        attempt,
+        "cancel",
+        at,
+        message=message,
+        gateway_payment_id=gateway_payment_id or attempt.gateway_payment_id,
+    )
     data = {"item_id": attempt.item_id, "attempt_id": attempt.id, "number": attempt.number}
     return Change(record, (EventDraft("payment.canceled", attempt.enrollment_id, at, data),))
 
