@@ -17,6 +17,7 @@ import pytest
 from enrollpay.domain.events import DomainEvent, EventDraft
 from enrollpay.errors import DuplicateError, StorageError
 from enrollpay.ports import Store, StoreTransaction
+from enrollpay.storage.sql import SqlStore
 
 from .test_store_contract import T0, read, write_then_fail
 
@@ -130,15 +131,60 @@ def test_an_event_id_is_stored_once(store: Store) -> None:
     assert stored == an_event("evt_1")
 
 
-def test_a_refused_batch_leaves_the_transaction_usable(store: Store) -> None:
-    """After catching the DuplicateError the block adds other events and commits them."""
+def holds_events_until_commit(store: Store) -> bool:
+    """Whether ``store`` writes a unit of work's events at its commit (see ``add_events``)."""
+    return isinstance(store, SqlStore) and store.engine.dialect.name == "sqlite"
+
+
+def test_a_known_id_is_refused_at_once_or_at_commit(store: Store) -> None:
+    """A store that writes at once refuses the batch and the block goes on to commit.
+
+    A store that holds events until the commit (the SQL store on SQLite)
+    refuses the commit instead, and nothing of the block is kept.
+    """
     add(store, an_event("evt_1"))
+    refused: list[tuple[str, object]] = []
+    try:
+        with store.transaction() as tx:
+            try:
+                tx.add_events([an_event("evt_2"), an_event("evt_1")])
+            except DuplicateError as error:
+                refused.append(("at once", error.key))
+                assert ids(tx.list_events()) == ["evt_1"]
+            tx.add_events([an_event("evt_3")])
+    except DuplicateError as error:
+        refused.append(("at commit", error.key))
+    if holds_events_until_commit(store):
+        assert refused == [("at commit", "evt_1")]
+        assert ids(read(store, lambda tx: tx.list_events())) == ["evt_1"]
+    else:
+        assert refused == [("at once", "evt_1")]
+        assert ids(read(store, lambda tx: tx.list_events())) == ["evt_1", "evt_3"]
+
+
+def test_an_id_added_twice_in_one_transaction_is_refused(store: Store) -> None:
+    """The same id in two batches of one block is a DuplicateError (at once or at commit)."""
+
+    def add_twice(tx: StoreTransaction) -> None:
+        tx.add_events([an_event("evt_1"), an_event("evt_2")])
+        tx.add_events([an_event("evt_3"), an_event("evt_2", "access.granted")])
+
+    with pytest.raises(DuplicateError) as raised:
+        read(store, add_twice)
+    assert (raised.value.what, raised.value.key) == ("event id", "evt_2")
+    assert read(store, lambda tx: tx.list_events()) == []
+
+
+def test_events_held_back_are_read_and_marked_in_their_transaction(store: Store) -> None:
+    """Events just added are listed, pending and markable before the block ends."""
+    assert take(store, "worker-a")
     with store.transaction() as tx:
-        with pytest.raises(DuplicateError):
-            tx.add_events([an_event("evt_2"), an_event("evt_1")])
-        assert ids(tx.list_events()) == ["evt_1"]
-        tx.add_events([an_event("evt_2")])
-    assert ids(read(store, lambda tx: tx.list_events())) == ["evt_1", "evt_2"]
+        tx.add_events([an_event("evt_1"), an_event("evt_2")])
+        assert tx.mark_event_delivered("evt_1", holder="worker-a", at=T0)
+        tx.add_events([an_event("evt_3")])
+        assert ids(tx.pending_events(limit=10)) == ["evt_2", "evt_3"]
+    assert ids(read(store, lambda tx: tx.list_events(delivered=True))) == ["evt_1"]
+    assert ids(read(store, lambda tx: tx.list_events())) == ["evt_1", "evt_2", "evt_3"]
 
 
 def test_pending_events_exclude_delivered_ones(store: Store) -> None:

@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from enrollpay.audit import jsonable
@@ -38,7 +39,7 @@ from enrollpay.domain.events import DomainEvent
 from enrollpay.errors import DuplicateError, StorageError
 from enrollpay.storage.sql import statements as q
 from enrollpay.storage.sql.schema import outbox, outbox_lease
-from enrollpay.storage.sql.unit import SqlUnit
+from enrollpay.storage.sql.unit import SqlUnit, chunks
 
 __all__ = ["OutboxRepository", "event_from_row", "event_to_row"]
 
@@ -80,22 +81,33 @@ class OutboxRepository(SqlUnit):
     """
 
     def add_events(self, events: Sequence[DomainEvent]) -> None:
-        """Insert in order; ``DuplicateError`` (nothing of the batch kept) on a known id.
+        """Append in order; ``DuplicateError`` on a repeated or known id (see the port).
 
-        Each event is one prepared ``INSERT ... ON CONFLICT DO NOTHING``
-        (a unit of work writes one to a few events, and a prepared statement
-        runs on the driver's cursor: a built-per-call multi-row statement
-        cost a quarter of an enrollment). A taken id comes back as no row
-        instead of an error, so the transaction stays usable on PostgreSQL
-        without a SAVEPOINT; the rows of the batch that did go in are then
-        deleted again.
+        An id repeated in ``events`` is refused at once. A known id:
+
+        - SQLite: the rows wait in the transaction and go out in one
+          ``executemany`` when it ends (:meth:`flush_events`, before the
+          commit and before any read of the outbox in this transaction), as
+          the audit entries do: a unit of work writes one to three events,
+          and a statement each cost more than writing them. A known id then
+          fails the commit with ``DuplicateError`` and nothing of the
+          transaction is kept. (Ids come from the id factory: 128 random
+          bits by default.)
+        - PostgreSQL: each event is a prepared ``INSERT ... ON CONFLICT DO
+          NOTHING`` at once. A taken id comes back as no row instead of an
+          error, so the transaction stays usable without a SAVEPOINT; the
+          rows of the batch that did go in are deleted again and
+          ``DuplicateError`` is raised here.
         """
         if not events:
             return
         repeated = _first_repeated([e.id for e in events])
         if repeated is not None:
             raise DuplicateError("event id", repeated)
-        stmt = q.INSERT_NEW[outbox.name, self._pg]
+        if not self._pg:
+            self._events.extend(event_to_row(e) for e in events)
+            return
+        stmt = q.INSERT_NEW[outbox.name, True]
         inserted: list[str] = []
         for event in events:
             if self._d.run(stmt, event_to_row(event), value_keys=True).first() is None:
@@ -103,6 +115,38 @@ class OutboxRepository(SqlUnit):
                     self._d.run(sa.delete(outbox).where(outbox.c.id.in_(inserted)))
                 raise DuplicateError("event id", event.id)
             inserted.append(event.id)
+
+    def flush_events(self) -> None:
+        """Send the events added so far (SQLite; see :meth:`add_events`)."""
+        if not self._events:
+            return
+        rows, self._events = self._events, []
+        try:
+            self._d.run(q.INSERT[outbox.name], rows, value_keys=True)
+        except exc.IntegrityError as error:
+            taken = self._taken_event_id([row["id"] for row in rows])
+            if taken is None:  # pragma: no cover - every column is set from a valid event
+                raise
+            raise DuplicateError("event id", taken) from error
+
+    def _taken_event_id(self, ids: Sequence[str]) -> str | None:
+        """The id whose row the database refused in a failed ``executemany`` of ``ids``.
+
+        SQLite runs the rows one by one: those before the refused one are in
+        (ours), the refused one undid itself and its id is there already.
+        So the refused id is the last of the longest run of leading ids the
+        table holds. (Any later id it holds is taken too, and is as good.)
+        """
+        present: set[str] = set()
+        for chunk in chunks(ids):
+            found = self._d.run(sa.select(outbox.c.id).where(outbox.c.id.in_(chunk))).all()
+            present.update(str(row["id"]) for row in found)
+        taken = None
+        for event_id in ids:
+            if event_id not in present:
+                break
+            taken = event_id
+        return taken
 
     def pending_events(self, *, limit: int) -> list[DomainEvent]:
         """Up to ``limit`` undelivered events by ``seq`` (the partial index serves this)."""
@@ -112,6 +156,7 @@ class OutboxRepository(SqlUnit):
         self, *, delivered: bool | None = None, limit: int | None = None
     ) -> list[DomainEvent]:
         """Events by ``seq``, optionally only (un)delivered ones."""
+        self.flush_events()
         stmt = sa.select(outbox).order_by(outbox.c.seq)
         if delivered is not None:
             column = outbox.c.delivered_at
@@ -122,6 +167,7 @@ class OutboxRepository(SqlUnit):
 
     def mark_event_delivered(self, event_id: str, *, holder: str, at: datetime) -> bool:
         """Set ``delivered_at`` if ``holder``'s lease runs past ``at`` (see the module doc)."""
+        self.flush_events()
         lease = sa.select(outbox_lease.c.holder, outbox_lease.c.lease_until).where(
             outbox_lease.c.id == LEASE_ROW
         )

@@ -108,7 +108,7 @@ REFUND_BY_GATEWAY = _by_key(refunds, "gateway_refund_id")
 RECEIPT = _by_key(webhook_receipts, "event_id")
 LAST_AUDIT = Prepared(sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(1))
 #: ``INSERT`` per table; the row's keys name the columns.
-INSERT = {t.name: Prepared(sa.insert(t)) for t in (refunds, audit_log, schedule_items)}
+INSERT = {t.name: Prepared(sa.insert(t)) for t in (refunds, audit_log, schedule_items, outbox)}
 PLAN_RULES = Prepared(sa.select(plan_rules).order_by(plan_rules.c.position))
 #: ``INSERT ... ON CONFLICT DO NOTHING`` per table and dialect (True: PostgreSQL).
 INSERT_NEW: dict[tuple[str, bool], Prepared] = {

@@ -58,13 +58,16 @@ class SqlTransaction(
         self._chain.committed()
 
     def flush(self) -> None:
-        """Send the audit entries linked so far (the store calls this before committing).
+        """Send the audit entries and events held back (the store calls this before committing).
 
-        A unit of work appends up to a few entries; they go out as one
-        statement instead of one each. Nothing else reads them before this
-        transaction ends except :meth:`list_audit`, which flushes first.
+        A unit of work appends up to a few audit entries, and on SQLite adds
+        up to a few events; each kind goes out as one statement instead of
+        one each. Nothing else reads them before this transaction ends
+        except :meth:`list_audit`, :meth:`list_events` and
+        :meth:`mark_event_delivered`, which flush first.
         """
         self._chain.flush()
+        self.flush_events()
 
 
 for _name in {name for klass in SqlTransaction.__mro__ for name in vars(klass)}:

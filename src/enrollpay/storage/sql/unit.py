@@ -44,6 +44,8 @@ class SqlUnit:
         self._held = RowCache(pg=self._pg)
         self._g = Guards(self._d, pg=self._pg)
         self._chain = AuditChain(conn, self._d, self._g, pg=self._pg)
+        #: SQLite: outbox rows added but not yet sent (one ``executemany`` at the end).
+        self._events: list[dict[str, Any]] = []
 
     def _rows(self, stmt: sa.Executable | Prepared, key: object = None) -> Sequence[m.Row]:
         return self._d.run(stmt, None if key is None else {"key": key}).all()
