@@ -31,6 +31,8 @@ def jsonable(value: Any) -> Any:
     """Turn audit data into plain JSON values (Money -> {"minor", "currency"})."""
     if value is None or type(value) in _PLAIN:  # the common leaves, before the ABC checks
         return value
+    if type(value) is dict:  # the common branch: a plain dict skips the checks below
+        return {k if type(k) is str else str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, Money):
         return {"minor": value.minor, "currency": value.currency}
     if isinstance(value, datetime):

@@ -60,6 +60,8 @@ def currency_exponent(currency: str) -> int:
 
 
 def _normalise_currency(value: object) -> str:
+    if type(value) is str and value in known_currencies():  # canonical already (the usual)
+        return value
     if not isinstance(value, str):
         raise UnknownCurrencyError(value)
     code = value.strip().upper()

@@ -120,8 +120,11 @@ def _move(
         raise IllegalTransitionError(
             e.record, state=e.state, transition=name, record_id=enrollment.id
         ) from None
+    # The first access noted in the same evolve (one copy of the record, not two).
+    granted = changes.get("access_granted_at", enrollment.access_granted_at)
+    if granted is None and has_access(after, past_due_access=past_due_access):
+        changes["access_granted_at"] = at
     record = attrs.evolve(enrollment, status=after, updated_at=at, **changes)
-    record = _first_access(record, at=at, past_due_access=past_due_access)
     kind = "enrollment.resumed" if name == "resume" else _ANNOUNCED[after]
     announced = EventDraft(kind, enrollment.id, at, {"from": str(before), "to": str(after)})
     access = _access_events(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import operator
 import threading
 from collections.abc import Callable, Mapping
+from datetime import date, datetime
 from typing import Any
 
 import attrs
@@ -19,6 +20,8 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
+
+from enrollpay.storage.sql.schema import UTCDateTime
 
 __all__ = ["Plan", "Plans", "Prepared", "bind"]
 
@@ -112,6 +115,39 @@ def _keeps_none(process: _Processor) -> bool:
         return False
 
 
+def _bind_processor(type_: Any, dialect: Dialect) -> _Processor | None:
+    """The column type's bind processor; on SQLite, instants and dates in one step.
+
+    SQLAlchemy's SQLite ``DATETIME`` and ``DATE`` processors format a value
+    field by field in Python (about 1.5 µs each, some ten values per unit of
+    work). Their fixed-width text is exactly what ``isoformat`` writes
+    (``YYYY-MM-DD HH:MM:SS.ffffff``, ``YYYY-MM-DD``), so a ``datetime`` or
+    ``date`` is formatted by it instead: the same text, in C. Anything else
+    still goes to SQLAlchemy's processor. An instant first passes
+    :class:`UTCDateTime`'s own check (aware, converted to UTC).
+    """
+    standard = type_.dialect_impl(dialect).bind_processor(dialect)
+    if dialect.name != "sqlite" or standard is None:
+        return standard
+    if isinstance(type_, UTCDateTime):
+        to_utc = type_.process_bind_param
+
+        def instant(value: Any) -> Any:
+            naive = to_utc(value, dialect)
+            if type(naive) is datetime:
+                return naive.isoformat(" ", "microseconds")
+            return standard(value)
+
+        return instant
+    if isinstance(type_, sa.Date) and not isinstance(type_, sa.DateTime):
+
+        def day(value: Any) -> Any:
+            return value.isoformat() if type(value) is date else standard(value)
+
+        return day
+    return standard
+
+
 def _render(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...] | None) -> Plan:
     compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
     if not isinstance(compiled, SQLCompiler):  # pragma: no cover - DDL is not prepared
@@ -126,10 +162,7 @@ def _render(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...] | 
         for name, bind in rendered.items()
         if not bind.required and bind.callable is None and bind.value is not None
     }
-    processors = {
-        name: bind.type.dialect_impl(dialect).bind_processor(dialect)
-        for name, bind in rendered.items()
-    }
+    processors = {name: _bind_processor(bind.type, dialect) for name, bind in rendered.items()}
     columns = list(getattr(statement, "exported_columns", ()))
     results = tuple(
         (index, process, _keeps_none(process))
