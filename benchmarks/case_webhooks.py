@@ -8,7 +8,8 @@ the HMAC check (with the timestamp tolerance), the JSON parse, the dedupe
 insert of the event id and the row updates (attempt succeeded, item paid),
 in one ``BEGIN IMMEDIATE`` transaction per event. A second baseline
 also makes the library's other writes (payment, audit entry, enrollment
-status); its ratio is reported alongside.
+status), and a third adds the event's two outbox rows; their ratios are
+reported alongside.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Mapping
@@ -147,6 +149,9 @@ class _RawSameWrites(_Raw):
     that work and how much is the library's own overhead.
     """
 
+    #: The (item, enrollment) the last event settled.
+    settled: tuple[str, str] = ("", "")
+
     def apply(self, intent: dict[str, Any], at: str) -> None:
         """The attempt succeeded, its item paid, the payment, the audit entry, the status."""
         conn = self.conn
@@ -155,6 +160,7 @@ class _RawSameWrites(_Raw):
             "WHERE gateway_payment_id = ? RETURNING id, item_id, enrollment_id",
             (at, intent["id"]),
         ).fetchone()
+        self.settled = (item_id, enrollment_id)
         conn.execute(
             "UPDATE enrollpay_schedule_items SET status = 'paid', amount_paid_minor = ?, "
             "paid_at = ?, updated_at = ? WHERE id = ?",
@@ -183,6 +189,36 @@ class _RawSameWrites(_Raw):
             "WHERE id = ? AND NOT EXISTS (SELECT 1 FROM enrollpay_schedule_items WHERE "
             "enrollment_id = ? AND status NOT IN ('paid', 'waived', 'cancelled'))",
             (at, enrollment_id, enrollment_id),
+        )
+
+
+class _RawSameWritesAndEvents(_RawSameWrites):
+    """The same writes plus the two outbox rows the library writes for the event.
+
+    Since the state-machine redesign (issue 15) the library also records
+    ``installment.paid`` and ``enrollment.completed`` in the outbox, in the
+    event's transaction. This third baseline inserts those rows too (random
+    ids, the same JSON data), so the report shows what they cost a hand-written
+    handler.
+    """
+
+    def apply(self, intent: dict[str, Any], at: str) -> None:
+        """The same writes, then the two events in one ``executemany``."""
+        super().apply(intent, at)
+        item_id, enrollment_id = self.settled
+        amount = {"minor": intent["amount"], "currency": "USD"}
+        paid = {"item_id": item_id, "seq": 2, "amount": amount, "paid": amount}
+        completed = {"from": "active", "to": "completed"}
+        self.conn.executemany(
+            "INSERT INTO enrollpay_outbox (id, kind, enrollment_id, at, data) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [
+                (f"evt_{os.urandom(16).hex()}", kind, enrollment_id, at, json.dumps(data))
+                for kind, data in (
+                    ("installment.paid", paid),
+                    ("enrollment.completed", completed),
+                )
+            ],
         )
 
 
@@ -215,10 +251,13 @@ def run(*, files: SqliteFiles, quick: bool) -> CaseResult:
     events = _events(count)
     lib_db, raw_db = files.copy(seeded, "webhooks-lib.db"), files.copy(seeded, "webhooks-raw.db")
     same_db = files.copy(seeded, "webhooks-same.db")
+    events_db = files.copy(seeded, "webhooks-same-events.db")
     library = [t / segment for t in _library(lib_db, events, segment)]
     baseline = [t / segment for t in _raw(raw_db, events, segment)]
     same_writes = [t / segment for t in _raw(same_db, events, segment, _RawSameWrites)]
+    with_events = [t / segment for t in _raw(events_db, events, segment, _RawSameWritesAndEvents)]
     lib, base, same = median(library), median(baseline), median(same_writes)
+    same_events = median(with_events)
     return CaseResult(
         name="webhooks",
         title=f"handle_webhook, {count:,} signed payment_intent.succeeded (SQLite), per event",
@@ -228,6 +267,15 @@ def run(*, files: SqliteFiles, quick: bool) -> CaseResult:
         target="<= 3",
         met=lib / base <= 3,
         sizes={"events": count, "events_per_segment": segment},
-        samples={"library": library, "baseline": baseline, "same_writes": same_writes},
-        extra=throughput_extra(lib, base, same),
+        samples={
+            "library": library,
+            "baseline": baseline,
+            "same_writes": same_writes,
+            "same_writes_and_events": with_events,
+        },
+        extra={
+            **throughput_extra(lib, base, same),
+            "same_writes_and_events_baseline_s": same_events,
+            "ratio_to_same_writes_and_events_baseline": lib / same_events,
+        },
     )
