@@ -63,8 +63,9 @@ class SqlTransaction(
         A unit of work appends up to a few audit entries, and on SQLite adds
         up to a few events; each kind goes out as one statement instead of
         one each. Nothing else reads them before this transaction ends
-        except :meth:`list_audit`, :meth:`list_events` and
-        :meth:`mark_event_delivered`, which flush first.
+        except its own reads of the audit chain and of the outbox
+        (:meth:`pending_events`, :meth:`mark_event_delivered`), which flush
+        first.
         """
         self._chain.flush()
         self.flush_events()
