@@ -126,7 +126,7 @@ def _bind_processor(type_: Any, dialect: Dialect) -> _Processor | None:
     still goes to SQLAlchemy's processor. An instant first passes
     :class:`UTCDateTime`'s own check (aware, converted to UTC).
     """
-    standard = type_.dialect_impl(dialect).bind_processor(dialect)
+    standard: _Processor | None = type_.dialect_impl(dialect).bind_processor(dialect)
     if dialect.name != "sqlite" or standard is None:
         return standard
     if isinstance(type_, UTCDateTime):
