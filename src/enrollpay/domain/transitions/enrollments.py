@@ -114,12 +114,7 @@ def _move(
     **changes: Any,
 ) -> Change[Enrollment]:
     before = enrollment.status
-    try:
-        after = ENROLLMENT.target(name, before, wanted)
-    except IllegalTransitionError as e:
-        raise IllegalTransitionError(
-            e.record, state=e.state, transition=name, record_id=enrollment.id
-        ) from None
+    after = ENROLLMENT.target_for(enrollment.id, name, before, wanted)
     record = attrs.evolve(enrollment, status=after, updated_at=at, **changes)
     record = _first_access(record, at=at, past_due_access=past_due_access)
     kind = "enrollment.resumed" if name == "resume" else _ANNOUNCED[after]

@@ -14,7 +14,6 @@ from enrollpay.domain.records import ScheduleItem
 from enrollpay.domain.schedule import ScheduleLine
 from enrollpay.domain.statuses import ItemStatus
 from enrollpay.domain.transitions.table import ITEM
-from enrollpay.errors import IllegalTransitionError
 
 __all__ = [
     "DeclineOutcome",
@@ -58,12 +57,7 @@ def _move(
     data: dict[str, Any] | None = None,
     **changes: Any,
 ) -> Change[ScheduleItem]:
-    try:
-        status = ITEM.target(name, item.status)
-    except IllegalTransitionError as e:
-        raise IllegalTransitionError(
-            e.record, state=e.state, transition=name, record_id=item.id
-        ) from None
+    status = ITEM.target_for(item.id, name, item.status)
     record = attrs.evolve(item, status=status, updated_at=at, **changes)
     if kind is None:
         return Change(record)
