@@ -13,11 +13,12 @@ from datetime import datetime
 import attrs
 
 from enrollpay.domain.calendar import ensure_aware
-from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
+from enrollpay.domain.lifecycle import ItemStatus
 from enrollpay.domain.records import ScheduleItem
-from enrollpay.errors import InvalidInputError, InvalidStateError, ScheduleItemNotFoundError
+from enrollpay.errors import InvalidInputError, InvalidStateError
 from enrollpay.gateways.ratelimit import ThrottledGateway, TokenBucket
 from enrollpay.ports import Gateway
+from enrollpay.service.attempts import lock_chargeable_item
 from enrollpay.service.charge import collect_item
 from enrollpay.service.context import Context
 from enrollpay.service.parallel import collect_concurrently
@@ -145,13 +146,7 @@ def retry_now(ctx: Context, item_id: str, *, actor: str = "customer") -> ItemOut
     now = ctx.now()
     lease = now + ctx.config.lease
     with ctx.store.transaction() as tx:
-        item = ctx.lock_item(tx, item_id)
-        if item is None:
-            raise ScheduleItemNotFoundError(item_id)
-        enrollment = tx.get_enrollment(item.enrollment_id)
-        assert enrollment is not None  # noqa: S101
-        if enrollment.status in (EnrollmentStatus.PAUSED, EnrollmentStatus.CANCELLED):
-            raise InvalidStateError(f"enrollment {enrollment.id!r} is {enrollment.status}")
+        item = lock_chargeable_item(ctx, tx, item_id)
         if item.status not in _RETRYABLE or (
             item.lease_until is not None and item.lease_until > now
         ):
