@@ -34,7 +34,7 @@ def pause(ctx: Context, enrollment_id: str, *, actor: str, reason: str | None = 
                 f"enrollment {enrollment_id!r} is {enrollment.status} and cannot be paused"
             )
         paused = 0
-        for item in tx.items_of(enrollment_id):
+        for item in ctx.lock(tx, enrollment_id).items:
             if item.status in _PAUSABLE:
                 ctx.save_item(tx, transitions.pause_item(item, at=now))
                 paused += 1
@@ -69,7 +69,7 @@ def resume(ctx: Context, enrollment_id: str, *, actor: str) -> Enrollment:
             ctx.save_item(tx, transitions.resume_item(item, due=item.due + shift, at=now))
             if item.status == ItemStatus.PAUSED
             else item
-            for item in tx.items_of(enrollment_id)
+            for item in ctx.lock(tx, enrollment_id).items
         ]
         # The derived status takes over again from the items.
         updated = ctx.save_enrollment(
