@@ -15,7 +15,7 @@ import pytest
 
 from enrollpay import PaymentSystem
 from enrollpay.domain.events import DomainEvent
-from enrollpay.domain.records import Product
+from enrollpay.domain.records import AuditEntry, Product
 from enrollpay.gateways.fake import FakeCall
 from enrollpay.service.results import EnrollmentResult
 from enrollpay.testing import FakeGateway, FrozenClock
@@ -127,3 +127,8 @@ def save_card(system: PaymentSystem, fake: FakeGateway, user: str, method: str) 
     secret = system.start_payment_method_update(user)
     fake.complete_setup(secret, payment_method=method)
     fake.deliver(system)
+
+
+def audited(system: PaymentSystem, entity_id: str, action: str) -> list[AuditEntry]:
+    """The audit entries of one entity with one action, in chain order."""
+    return [e for e in system.audit_log(entity_id=entity_id) if e.action == action]

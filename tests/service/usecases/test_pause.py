@@ -19,6 +19,7 @@ from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
 from tests.service.conftest import START, usd
 from tests.service.usecases.support import (
     Outbox,
+    audited,
     calls_of,
     enroll_and_pay,
     kinds,
@@ -53,9 +54,7 @@ def test_pausing_stops_collection_and_withholds_access(
     assert dict(events[0].data) == {"from": "active", "to": "paused"}
     assert dict(events[1].data) == {"status": "paused"}
     assert not system.has_access(enrollment)
-    (entry,) = [
-        e for e in system.audit_log(entity_id=paid_first) if e.action == "enrollment.paused"
-    ]
+    (entry,) = audited(system, paid_first, "enrollment.paused")
     assert entry.data == {"items": 2, "reason": "medical leave"}
 
 
@@ -92,9 +91,7 @@ def test_resuming_shifts_unpaid_items_by_the_days_paused(
     events = outbox.new()
     assert kinds(events) == ["enrollment.resumed", "access.restored"]
     assert dict(events[0].data) == {"from": "paused", "to": "active"}
-    (entry,) = [
-        e for e in system.audit_log(entity_id=paid_first) if e.action == "enrollment.resumed"
-    ]
+    (entry,) = audited(system, paid_first, "enrollment.resumed")
     assert entry.data == {"shifted_days": 10, "status": "active"}
 
 

@@ -199,7 +199,7 @@ def test_waiving_a_defaulted_item_restores_access(
 def test_waiving_an_item_with_a_declined_checkout_cancels_that_checkout(
     system: PaymentSystem, fake: FakeGateway, outbox: Outbox, three: Product
 ) -> None:
-    """The declined payment could still be paid with another card: it is cancelled at the gateway."""
+    """A declined payment could still be paid with another card: it is cancelled."""
     result = system.enroll(user_id="u-1", product_id=three.id)
     assert result.client_secret is not None
     fake.complete_payment(result.client_secret, fake.decline("card_declined"))
