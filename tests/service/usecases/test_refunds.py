@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,6 +19,7 @@ from enrollpay.errors import (
     PermissionDeniedError,
     RefundExceedsPaidError,
 )
+from enrollpay.ports import GatewayRefund
 from enrollpay.storage.memory import InMemoryStore
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
 from tests.service.conftest import START, usd
@@ -205,6 +207,47 @@ def test_a_manual_payment_is_refunded_by_hand(clock: FrozenClock) -> None:
     assert (refund.method, refund.status, refund.idempotency_key) == ("manual", "succeeded", None)
     (event,) = system.list_events()[mark:]
     assert (event.kind, event.data["method"]) == ("refund.issued", "manual")
+
+
+class _WebhookFirstRefunds(FakeGateway):
+    """A gateway whose webhook reports a refund succeeded before its answer says "pending"."""
+
+    receiver: PaymentSystem | None = None
+
+    def refund(self, **kwargs: Any) -> GatewayRefund:
+        """Refund, deliver the charge.refunded webhook at once, then answer "pending"."""
+        answer = super().refund(**kwargs)
+        assert self.receiver is not None
+        self.deliver(self.receiver)
+        return attrs.evolve(answer, status="pending")
+
+
+def test_a_refund_settled_by_its_webhook_is_not_reopened_by_a_late_answer() -> None:
+    """Terminal refund states never regress: a "pending" answer after the webhook is ignored.
+
+    Moved from tests/adversarial/test_webhook_attacks.py (in-memory store only).
+    """
+    clock = FrozenClock(START)
+    fake = _WebhookFirstRefunds(clock=clock)
+    system = PaymentSystem(store=InMemoryStore(), gateway=fake, clock=clock)
+    product = system.register_product(
+        product_type="c", product_id="p", name="P", price=usd("50.00")
+    )
+    result = system.enroll(user_id="u", product_id=product.id)
+    assert result.client_secret is not None
+    fake.complete_payment(result.client_secret)
+    fake.deliver(system)
+    (payment,) = system.payment_details(result.enrollment_id).payments
+    fake.receiver = system
+
+    refund = system.refund_payment(payment.id, usd("20.00"), actor="admin")
+
+    (stored,) = system.payment_details(result.enrollment_id).refunds
+    assert (refund.status, stored.status) == ("succeeded", "succeeded")
+    actions = [e.action for e in system.audit_log(entity_id=refund.id)]
+    assert actions == ["refund.created", "refund.succeeded"]
+    system.reconcile()
+    assert system.payment_details(result.enrollment_id).refunds[0].status == "succeeded"
 
 
 # -- refusals ---------------------------------------------------------------------------
