@@ -18,7 +18,7 @@ from enrollpay.domain.events import DomainEvent, EventDraft
 from enrollpay.errors import DuplicateError, StorageError
 from enrollpay.ports import Store, StoreTransaction
 
-from .test_store_contract import T0, read, write_then_fail
+from .test_store_contract import T0, look, read, write_then_fail
 
 PARIS = ZoneInfo("Europe/Paris")
 LATER = T0 + timedelta(minutes=5)
@@ -69,7 +69,7 @@ def test_an_empty_outbox_has_nothing_pending(store: Store) -> None:
     """A new store has no events, delivered or not."""
     with store.transaction() as tx:
         assert tx.pending_events(limit=10) == []
-        assert tx.list_events() == []
+    assert look(store, lambda view: view.list_events()) == []
 
 
 def test_events_round_trip_equal_and_time_zone_aware(store: Store) -> None:
@@ -82,7 +82,7 @@ def test_events_round_trip_equal_and_time_zone_aware(store: Store) -> None:
          "detail": {"soft": True, "amount_minor": 2999}},
     ).stamp("evt_1")  # fmt: skip
     add(store, nested)
-    [stored] = read(store, lambda tx: tx.list_events())
+    [stored] = look(store, lambda view: view.list_events())
     assert stored == nested
     assert dict(stored.data) == dict(nested.data)
     assert stored.at == nested.at
@@ -98,9 +98,9 @@ def test_events_are_visible_in_their_transaction_and_gone_on_rollback(store: Sto
 
     with pytest.raises(RuntimeError, match="boom"):
         write_then_fail(store, add_and_look)
-    assert read(store, lambda tx: tx.list_events()) == []
+    assert look(store, lambda view: view.list_events()) == []
     add(store, an_event("evt_1"))
-    assert ids(read(store, lambda tx: tx.list_events())) == ["evt_1"]
+    assert ids(look(store, lambda view: view.list_events())) == ["evt_1"]
 
 
 def test_events_keep_the_order_they_were_added_in_across_transactions(store: Store) -> None:
@@ -112,7 +112,7 @@ def test_events_keep_the_order_they_were_added_in_across_transactions(store: Sto
     add(store)  # nothing to add is fine
     add(store, an_event("evt_0"), an_event("evt_9"))
     expected = ["evt_c", "evt_a", "evt_b", "evt_0", "evt_9"]
-    assert ids(read(store, lambda tx: tx.list_events())) == expected
+    assert ids(look(store, lambda view: view.list_events())) == expected
     assert ids(read(store, lambda tx: tx.pending_events(limit=100))) == expected
     assert ids(read(store, lambda tx: tx.pending_events(limit=2))) == expected[:2]
 
@@ -126,7 +126,7 @@ def test_an_event_id_is_stored_once(store: Store) -> None:
     with pytest.raises(DuplicateError) as raised, store.transaction() as tx:
         tx.add_events([an_event("evt_3"), an_event("evt_3")])
     assert (raised.value.what, raised.value.key) == ("event id", "evt_3")
-    [stored] = read(store, lambda tx: tx.list_events())
+    [stored] = look(store, lambda view: view.list_events())
     assert stored == an_event("evt_1")
 
 
@@ -136,9 +136,9 @@ def test_a_refused_batch_leaves_the_transaction_usable(store: Store) -> None:
     with store.transaction() as tx:
         with pytest.raises(DuplicateError):
             tx.add_events([an_event("evt_2"), an_event("evt_1")])
-        assert ids(tx.list_events()) == ["evt_1"]
+        assert ids(tx.pending_events(limit=10)) == ["evt_1"]
         tx.add_events([an_event("evt_2")])
-    assert ids(read(store, lambda tx: tx.list_events())) == ["evt_1", "evt_2"]
+    assert ids(look(store, lambda view: view.list_events())) == ["evt_1", "evt_2"]
 
 
 def test_pending_events_exclude_delivered_ones(store: Store) -> None:
@@ -150,6 +150,7 @@ def test_pending_events_exclude_delivered_ones(store: Store) -> None:
     with store.transaction() as tx:
         assert ids(tx.pending_events(limit=10)) == ["evt_2", "evt_4"]
         assert ids(tx.pending_events(limit=1)) == ["evt_2"]
+    with store.reader() as tx:
         assert ids(tx.list_events(delivered=True)) == ["evt_1", "evt_3"]
         assert ids(tx.list_events(delivered=False)) == ["evt_2", "evt_4"]
         assert ids(tx.list_events(limit=3)) == ["evt_1", "evt_2", "evt_3"]
@@ -162,7 +163,7 @@ def test_marking_twice_is_harmless_and_unknown_events_are_refused(store: Store) 
     assert take(store, "worker-a")
     assert mark(store, "evt_1", "worker-a")
     assert mark(store, "evt_1", "worker-a", at=T0 + timedelta(seconds=30))
-    assert ids(read(store, lambda tx: tx.list_events(delivered=True))) == ["evt_1"]
+    assert ids(look(store, lambda view: view.list_events(delivered=True))) == ["evt_1"]
     with pytest.raises(StorageError), store.transaction() as tx:
         tx.mark_event_delivered("evt_nope", holder="worker-a", at=T0)
 

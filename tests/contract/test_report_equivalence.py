@@ -39,7 +39,7 @@ from enrollpay.domain.lifecycle import OPEN_ITEM_STATUSES, AttemptStatus, ItemSt
 from enrollpay.domain.records import Product
 from enrollpay.errors import EnrollpayError, InvalidInputError
 from enrollpay.gateways.fake import Outcome
-from enrollpay.ports import ItemQuery, Store, StoreTransaction
+from enrollpay.ports import ItemQuery, Store, StoreReader
 from enrollpay.reports import ReportData, RevenueRow
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
 
@@ -120,7 +120,7 @@ def world(sql_store: Store) -> Iterator[World]:
 # --- reading the rows back -------------------------------------------------------------
 
 
-def read_data(tx: StoreTransaction) -> ReportData:
+def read_data(tx: StoreReader) -> ReportData:
     """Every row the reference functions read, through the store's own methods."""
     enrollments = tx.list_enrollments()
     items = tx.list_items(ItemQuery())
@@ -148,7 +148,7 @@ def days_of_interest(data: ReportData) -> list[date]:
 
 def assert_reports_agree(world: World) -> ReportData:
     """Each SQL report equals the reference function over the same rows."""
-    with world.store.transaction() as tx:
+    with world.store.reader() as tx:
         data = read_data(tx)
         days = days_of_interest(data)
         ranges: list[tuple[date | None, date | None]] = [
@@ -454,7 +454,7 @@ def test_revenue_groups_by_the_business_date_across_midnight_and_dst(world: Worl
     assert cents(system.revenue_report(by="day", date_from=FALL_BACK, date_to=FALL_BACK)) == [
         (FALL_BACK, 1000, 0, 1)
     ]
-    with world.store.transaction() as tx:
+    with world.store.reader() as tx:
         by_utc_date = tx.report_revenue(by="day", date_from=None, date_to=None, timezone="UTC")
         in_kolkata = tx.report_revenue(
             by="day", date_from=date(2027, 12, 1), date_to=None, timezone="Asia/Kolkata"

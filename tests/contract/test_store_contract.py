@@ -6,10 +6,11 @@ and the SQL store on PostgreSQL (``store_factory`` in tests/conftest.py).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -45,7 +46,7 @@ from enrollpay.errors import (
     RefundExceedsPaidError,
     StorageError,
 )
-from enrollpay.ports import AuditDraft, ItemQuery, Store, StoreTransaction
+from enrollpay.ports import AuditDraft, ItemQuery, Store, StoreReader, StoreTransaction
 
 T0 = datetime(2027, 3, 15, 9, 0, tzinfo=UTC)
 TODAY = T0.date()
@@ -207,6 +208,35 @@ def read(store: Store, fn: Callable[[StoreTransaction], Any]) -> Any:
         return fn(tx)
 
 
+def look(store: Store, fn: Callable[[StoreReader], Any]) -> Any:
+    """Run ``fn`` on a read snapshot of its own and return its result."""
+    with store.reader() as view:
+        return fn(view)
+
+
+# --- the read port ----------------------------------------------------------------------
+
+
+def test_a_reader_sees_what_is_committed_and_does_not_wait_for_a_writer(seeded: Store) -> None:
+    """A reader opened while a write is under way reads the last commit, without blocking."""
+    with seeded.transaction() as tx:
+        tx.put_product(a_product(pid="prod_2", ext="course-2"))
+        with seeded.reader() as view:
+            assert [p.id for p in view.list_products()] == ["prod_1"]
+            assert [e.id for e in view.list_enrollments()] == ["enr_1"]
+    assert [p.id for p in look(seeded, lambda view: view.list_products())] == ["prod_1", "prod_2"]
+
+
+def test_nothing_written_through_a_reader_is_kept(seeded: Store) -> None:
+    """The read port has no writes; one forced through it is refused (SQL) or discarded."""
+    with contextlib.suppress(StorageError), seeded.reader() as view:
+        cast("Any", view).put_product(a_product(pid="prod_2", ext="course-2"))
+    assert [p.id for p in look(seeded, lambda view: view.list_products())] == ["prod_1"]
+    with seeded.transaction() as tx:  # and the store still writes afterwards
+        tx.put_product(a_product(pid="prod_3", ext="course-3"))
+    assert [p.id for p in look(seeded, lambda view: view.list_products())] == ["prod_1", "prod_3"]
+
+
 # --- products, rules, customers --------------------------------------------------------
 
 
@@ -216,10 +246,11 @@ def test_empty_store_reads_nothing(store: Store) -> None:
         assert tx.get_product("prod_1") is None
         assert tx.list_products() == []
         assert tx.list_plan_rules() == []
-        assert tx.list_enrollments() == []
-        assert tx.list_items(ItemQuery()) == []
-        assert tx.list_audit() == []
         assert tx.get_webhook_receipt("evt_1") is None
+    with store.reader() as view:
+        assert view.list_enrollments() == []
+        assert view.list_items(ItemQuery()) == []
+        assert view.list_audit() == []
 
 
 def test_product_round_trips_with_every_field(store: Store) -> None:
@@ -351,7 +382,7 @@ def test_cancelled_enrollments_do_not_block_a_new_one(seeded: Store) -> None:
         assert tx.find_open_enrollment("u-1", "prod_1") == an_enrollment(
             eid="enr_2", created_at=T0 + timedelta(hours=1)
         )
-        assert [e.id for e in tx.list_enrollments(user_id="u-1")] == ["enr_0", "enr_1", "enr_2"]
+        assert [e.id for e in tx.enrollments_of("u-1")] == ["enr_0", "enr_1", "enr_2"]
 
 
 def test_reopening_a_cancelled_enrollment_beside_an_open_one_is_refused(seeded: Store) -> None:
@@ -371,12 +402,58 @@ def test_enrollment_ids_are_unique(seeded: Store) -> None:
     assert (raised.value.what, raised.value.key) == ("enrollment id", "enr_1")
 
 
-def test_enrollment_lock_read_returns_the_same_record(seeded: Store) -> None:
-    """``for_update`` reads return what plain reads return."""
+def test_locking_an_enrollment_returns_it_with_its_items_and_attempts_in_flight(
+    seeded: Store,
+) -> None:
+    """lock_enrollment: the enrollment, every item by seq, in-flight attempts by item and number."""
     with seeded.transaction() as tx:
-        assert tx.get_enrollment("enr_1", for_update=True) == an_enrollment()
-        assert tx.get_item("itm_1", for_update=True) == tx.get_item("itm_1")
-        assert tx.get_enrollment("nope", for_update=True) is None
+        tx.add_attempt(an_attempt("att_3", number=3, status=AttemptStatus.REQUIRES_ACTION))
+        tx.add_attempt(an_attempt("att_1", number=1, status=AttemptStatus.FAILED))
+        tx.add_attempt(an_attempt("att_2", number=2, status=AttemptStatus.UNKNOWN))
+        tx.add_attempt(an_attempt("att_0", iid="itm_2", status=AttemptStatus.PENDING))
+        tx.add_attempt(an_attempt("att_9", iid="itm_3", status=AttemptStatus.SUCCEEDED))
+    with seeded.transaction() as tx:
+        locked = tx.lock_enrollment("enr_1")
+        assert locked is not None
+        assert locked.enrollment == an_enrollment() == tx.get_enrollment("enr_1")
+        assert [i.id for i in locked.items] == ["itm_1", "itm_2", "itm_3"]
+        assert list(locked.items) == tx.items_of("enr_1")
+        assert [a.id for a in locked.attempts] == ["att_2", "att_3", "att_0"]
+        assert locked.item("itm_2") == tx.get_item("itm_2")
+        with pytest.raises(KeyError, match="itm_nope"):
+            locked.item("itm_nope")
+        assert tx.lock_enrollment("nope") is None
+
+
+def test_locking_again_shows_the_transactions_own_changes(seeded: Store) -> None:
+    """A second lock in one transaction returns what it wrote since, and what it added."""
+    with seeded.transaction() as tx:
+        first = tx.lock_enrollment("enr_1")
+        assert first is not None
+        tx.update_item(an_item("itm_2", seq=2, due=TODAY + timedelta(days=30),
+                               status=ItemStatus.PROCESSING))  # fmt: skip
+        tx.add_attempt(an_attempt("att_1", iid="itm_2", status=AttemptStatus.PENDING))
+        tx.add_items([an_item("itm_4", seq=4, due=TODAY + timedelta(days=90))])
+        tx.update_enrollment(an_enrollment(status=EnrollmentStatus.ACTIVE))
+        again = tx.lock_enrollment("enr_1")
+        assert again is not None
+        assert again.enrollment.status == EnrollmentStatus.ACTIVE
+        assert [(i.id, i.status) for i in again.items] == [
+            ("itm_1", ItemStatus.SCHEDULED),
+            ("itm_2", ItemStatus.PROCESSING),
+            ("itm_3", ItemStatus.SCHEDULED),
+            ("itm_4", ItemStatus.SCHEDULED),
+        ]
+        assert [a.id for a in again.attempts] == ["att_1"]
+        tx.update_attempt(an_attempt("att_1", iid="itm_2", status=AttemptStatus.SUCCEEDED))
+        third = tx.lock_enrollment("enr_1")
+        assert third is not None
+        assert third.attempts == ()
+    with seeded.transaction() as tx:
+        committed = tx.lock_enrollment("enr_1")
+        assert committed is not None
+        assert [i.id for i in committed.items] == ["itm_1", "itm_2", "itm_3", "itm_4"]
+        assert committed.attempts == ()
 
 
 @pytest.mark.parametrize(
@@ -407,6 +484,8 @@ def test_list_enrollments_filters_and_orders_oldest_first(seeded: Store) -> None
         tx.add_enrollment(an_enrollment(eid="enr_c", user="u-2", product_id="prod_2",
                                         status=EnrollmentStatus.COMPLETED))  # fmt: skip
     with seeded.transaction() as tx:
+        assert [e.id for e in tx.enrollments_of("u-2")] == ["enr_b", "enr_c"]
+    with seeded.reader() as tx:
         assert [e.id for e in tx.list_enrollments()] == ["enr_a", "enr_b", "enr_1", "enr_c"]
         assert [e.id for e in tx.list_enrollments(user_id="u-2")] == ["enr_b", "enr_c"]
         assert [e.id for e in tx.list_enrollments(product_id="prod_2")] == ["enr_c"]
@@ -460,10 +539,10 @@ def test_list_items_filters_and_orders_by_due_then_id(seeded: Store) -> None:
         tx.add_enrollment(an_enrollment(eid="enr_2", user="u-2", product_id="prod_2"))
         tx.add_items([an_item("itm_b", eid="enr_2", seq=1),
                       an_item("itm_a", eid="enr_2", seq=2, status=ItemStatus.PAID)])  # fmt: skip
-    with seeded.transaction() as tx:
+    with seeded.reader() as view:
 
         def ids(**query: Any) -> list[str]:
-            return [i.id for i in tx.list_items(ItemQuery(**query))]
+            return [i.id for i in view.list_items(ItemQuery(**query))]
 
         assert ids() == ["itm_1", "itm_a", "itm_b", "itm_2", "itm_3"]
         assert ids(statuses=frozenset({ItemStatus.PAID})) == ["itm_a"]
@@ -599,7 +678,8 @@ def test_a_gateway_payment_id_belongs_to_one_attempt(seeded: Store) -> None:
     with pytest.raises(DuplicateError) as on_update, seeded.transaction() as tx:
         tx.update_attempt(an_attempt("att_2", number=2, gateway_payment_id="pi_1"))
     with seeded.transaction() as tx:
-        held = tx.get_attempt("att_2", for_update=True)  # a row the transaction holds
+        assert tx.lock_enrollment("enr_1") is not None
+        held = tx.get_attempt("att_2")  # a row the transaction holds
         assert held is not None
         with pytest.raises(DuplicateError) as on_held_update:
             tx.update_attempt(attrs.evolve(held, gateway_payment_id="pi_1"))
@@ -620,6 +700,8 @@ def test_attempts_are_listed_by_number_and_by_status_oldest_first(seeded: Store)
                                   created_at=T0 - timedelta(1)))  # fmt: skip
         tx.add_attempt(an_attempt("att_d", iid="itm_2", status=AttemptStatus.UNKNOWN))
     with seeded.transaction() as tx:
+        assert [a.id for a in tx.attempts_of("itm_1")] == ["att_a", "att_b", "att_c"]
+    with seeded.reader() as tx:
         assert [a.id for a in tx.attempts_of("itm_1")] == ["att_a", "att_b", "att_c"]
         waiting = frozenset({AttemptStatus.UNKNOWN, AttemptStatus.PENDING})
         assert [a.id for a in tx.list_attempts(statuses=waiting)] == ["att_b", "att_c", "att_d"]
@@ -676,8 +758,9 @@ def test_refunds_round_trip_and_are_listed(paid: Store) -> None:
     with paid.transaction() as tx:
         assert tx.get_refund("ref_g") == gateway
         assert [r.id for r in tx.refunds_of("enr_1")] == ["ref_g", "ref_1", "ref_2"]
-        assert [r.id for r in tx.list_refunds(status="succeeded")] == ["ref_1", "ref_2"]
-        assert [r.id for r in tx.list_refunds(status="pending")] == ["ref_g"]
+        with paid.reader() as view:
+            assert [r.id for r in view.list_refunds(status="succeeded")] == ["ref_1", "ref_2"]
+            assert [r.id for r in view.list_refunds(status="pending")] == ["ref_g"]
         done = attrs.evolve(gateway, status="succeeded", gateway_refund_id="re_1")
         tx.update_refund(done)
         assert tx.find_refund_by_gateway_id("re_1") == done
@@ -756,7 +839,7 @@ def test_audit_entries_chain_and_verify(store: Store) -> None:
     assert third.prev_hash == second.hash
     assert first.data == {"amount": {"minor": 150, "currency": "USD"}, "on": "2027-03-15",
                           "status": "paid", "n": 1}  # fmt: skip
-    with store.transaction() as tx:
+    with store.reader() as tx:
         entries = tx.list_audit()
         assert entries == [first, second, third]
         assert tx.list_audit(entity_type="enrollment") == [first, third]
@@ -775,7 +858,7 @@ def test_audit_appends_of_a_rolled_back_transaction_leave_no_gap(store: Store) -
         write_then_fail(store, lambda tx: tx.append_audit(a_draft(2)))
     with store.transaction() as tx:
         tx.append_audit(a_draft(3))
-    entries = read(store, lambda tx: tx.list_audit())
+    entries = look(store, lambda view: view.list_audit())
     assert [e.seq for e in entries] == [1, 2]
     assert verify_audit_chain(entries).ok
 
@@ -785,12 +868,12 @@ def test_audit_appends_of_a_rolled_back_transaction_leave_no_gap(store: Store) -
 
 def test_an_exception_rolls_back_every_write_of_the_block(seeded: Store) -> None:
     """Nothing a failing block wrote is visible afterwards, and the exception propagates."""
-    before = read(seeded, snapshot)
+    before = snapshot(seeded)
 
     def write_everything(tx: StoreTransaction) -> None:
         tx.put_customer(Customer("u-1", "cus_1"))
         tx.update_enrollment(an_enrollment(status=EnrollmentStatus.CANCELLED))
-        tx.add_items([an_item("itm_4", seq=4)])
+        tx.add_items([an_item("itm_4", seq=4, due=TODAY + timedelta(days=90))])
         tx.add_payment(a_payment("pay_1"))
         tx.add_refund(a_refund("ref_1", "1.00"))
         tx.add_webhook_receipt(WebhookReceipt("evt_1", "x", T0, "processed"))
@@ -800,7 +883,7 @@ def test_an_exception_rolls_back_every_write_of_the_block(seeded: Store) -> None
 
     with pytest.raises(RuntimeError, match="boom"):
         write_then_fail(seeded, write_everything)
-    assert read(seeded, snapshot) == before
+    assert snapshot(seeded) == before
 
 
 def test_a_refused_write_leaves_the_transaction_usable(seeded: Store) -> None:
@@ -814,7 +897,7 @@ def test_a_refused_write_leaves_the_transaction_usable(seeded: Store) -> None:
         tx.add_enrollment(an_enrollment(eid="enr_2", user="u-2"))
     with seeded.transaction() as tx:
         assert tx.get_webhook_receipt("evt_1") is not None
-        assert [e.id for e in tx.list_enrollments()] == ["enr_1", "enr_2"]
+    assert [e.id for e in look(seeded, lambda view: view.list_enrollments())] == ["enr_1", "enr_2"]
 
 
 def test_instants_come_back_equal_and_time_zone_aware(seeded: Store) -> None:
@@ -827,15 +910,21 @@ def test_instants_come_back_equal_and_time_zone_aware(seeded: Store) -> None:
     assert stored.utcoffset() is not None
 
 
-def snapshot(tx: StoreTransaction) -> dict[str, Any]:
+def snapshot(store: Store) -> dict[str, Any]:
     """Everything the contract can observe about ``seeded``, for before/after checks."""
+    with store.transaction() as tx:
+        receipt = tx.get_webhook_receipt("evt_1")
+    with store.reader() as tx:
+        return _snapshot(tx) | {"receipt": receipt}
+
+
+def _snapshot(tx: StoreReader) -> dict[str, Any]:
     return {
         "customers": tx.get_customer("u-1"),
         "enrollments": tx.list_enrollments(),
         "items": tx.list_items(ItemQuery()),
         "payments": tx.payments_of("enr_1"),
         "refunds": tx.refunds_of("enr_1"),
-        "receipt": tx.get_webhook_receipt("evt_1"),
         "audit": tx.list_audit(),
         "rules": tx.list_plan_rules(),
         "products": tx.list_products(),

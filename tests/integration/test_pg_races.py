@@ -68,7 +68,7 @@ from enrollpay import (
 )
 from enrollpay.domain.records import Payment, Product, Refund, ScheduleItem
 from enrollpay.errors import InvalidStateError, ItemNotPayableError, RefundExceedsPaidError
-from enrollpay.ports import ChargeResult, Store, StoreTransaction
+from enrollpay.ports import ChargeResult, Store, StoreReader, StoreTransaction
 from enrollpay.service.results import ItemOutcome
 from enrollpay.storage.sql import SqlStore
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
@@ -205,6 +205,10 @@ class PausingStore:
     def transaction(self) -> AbstractContextManager[StoreTransaction]:
         """The inner store's transaction, then the hook."""
         return self._transaction()
+
+    def reader(self) -> AbstractContextManager[StoreReader]:
+        """The inner store's reader (no hook: a read commits nothing)."""
+        return self._inner.reader()
 
     @contextmanager
     def _transaction(self) -> Iterator[StoreTransaction]:

@@ -10,7 +10,7 @@ import pytest
 from enrollpay import AttemptStatus, EnrollmentStatus, Installments, ItemStatus, PaymentSystem
 from enrollpay.domain.records import Product
 from enrollpay.errors import GatewayRequestError, ItemNotPayableError, OverpaymentError
-from enrollpay.ports import ChargeResult, Store, StoreTransaction
+from enrollpay.ports import ChargeResult, Store, StoreReader, StoreTransaction
 from enrollpay.testing import FakeGateway, FrozenClock
 from tests.service.conftest import usd
 
@@ -283,6 +283,9 @@ class _CountingStore:
     def transaction(self) -> AbstractContextManager[StoreTransaction]:
         self.transactions += 1
         return self.inner.transaction()
+
+    def reader(self) -> AbstractContextManager[StoreReader]:
+        return self.inner.reader()
 
 
 def test_a_new_students_enrollment_takes_two_transactions_and_one_customer(

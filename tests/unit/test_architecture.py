@@ -12,11 +12,13 @@ modules are named below, and the list must stay true.
 from __future__ import annotations
 
 import ast
+import inspect
 from pathlib import Path
 
 import pytest
 
 import enrollpay
+from enrollpay.ports import StoreReader, StoreTransaction
 from enrollpay.service.system import PaymentSystem
 
 SRC = Path(enrollpay.__file__).parent
@@ -114,3 +116,37 @@ def test_no_module_is_over_the_size_limit(limit: int) -> None:
 def test_payment_system_is_a_plain_class() -> None:
     """The facade has no base classes: every public method is written out on it."""
     assert PaymentSystem.__mro__ == (PaymentSystem, object)
+
+
+def test_the_write_port_speaks_the_domain_and_leaves_reads_to_the_read_port() -> None:
+    """No lock flags on the write port; lists and reports only on the read port."""
+
+    def methods(protocol: type) -> dict[str, inspect.Signature]:
+        return {
+            name: inspect.signature(member)
+            for name, member in vars(protocol).items()
+            if inspect.isfunction(member) and not name.startswith("_")
+        }
+
+    write = methods(StoreTransaction)
+    assert "lock_enrollment" in write
+    assert not [name for name, sig in write.items() if "for_update" in sig.parameters]
+    assert not [name for name in write if name.startswith(("report_", "list_enrollments"))]
+    assert not {"list_items", "list_attempts", "list_refunds", "list_audit", "list_events"} & set(
+        write
+    )
+    assert len(write) < 41  # the write port's own verbs (the outbox's are apart)
+    read = set(methods(StoreReader))
+    assert {"list_enrollments", "list_items", "list_audit", "list_events"} <= read
+    assert not [name for name in read if name.startswith(("add_", "put_", "update_", "lock_"))]
+
+
+def test_the_service_never_asks_for_a_row_lock() -> None:
+    """Lock order is the adapters' business: no ``for_update`` anywhere above them."""
+    root = Path(enrollpay.__file__).parent
+    offenders = [
+        str(path.relative_to(root))
+        for path in sorted(root.rglob("*.py"))
+        if "storage" not in path.parts and "for_update" in path.read_text()
+    ]
+    assert offenders == []

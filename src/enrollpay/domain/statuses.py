@@ -15,6 +15,7 @@ from typing import Final
 import attrs
 
 __all__ = [
+    "IN_FLIGHT_ATTEMPT_STATUSES",
     "OPEN_ITEM_STATUSES",
     "TERMINAL_ITEM_STATUSES",
     "AttemptStatus",
@@ -81,6 +82,10 @@ TERMINAL_ITEM_STATUSES: Final = frozenset(
 )
 #: Items that still expect money.
 OPEN_ITEM_STATUSES: Final = frozenset(set(ItemStatus) - TERMINAL_ITEM_STATUSES)
+#: Attempts still in flight: sent (or about to be) with no final answer yet.
+IN_FLIGHT_ATTEMPT_STATUSES: Final = frozenset(
+    {AttemptStatus.PENDING, AttemptStatus.UNKNOWN, AttemptStatus.REQUIRES_ACTION}
+)
 
 
 @attrs.frozen

@@ -1,4 +1,4 @@
-"""The ports the service layer talks through: Clock, Gateway and Store.
+"""The ports the service layer talks through: Clock, Gateway, Store (write) and StoreReader (read).
 
 Optional gateway capabilities are separate runtime-checkable protocols
 (:class:`SubscriptionGateway`, :class:`InvoiceGateway`, :class:`LivemodeAware`),
@@ -24,11 +24,11 @@ from enrollpay.ports.gateway import (
     SubscriptionGateway,
     SubscriptionInfo,
 )
+from enrollpay.ports.reads import ItemQuery, ReportQueries, StoreReader
 from enrollpay.ports.store import (
     AuditDraft,
     EventOutbox,
-    ItemQuery,
-    ReportQueries,
+    LockedEnrollment,
     Store,
     StoreTransaction,
 )
@@ -47,9 +47,11 @@ __all__ = [
     "InvoiceInfo",
     "ItemQuery",
     "LivemodeAware",
+    "LockedEnrollment",
     "PaymentSession",
     "ReportQueries",
     "Store",
+    "StoreReader",
     "StoreTransaction",
     "SubscriptionGateway",
     "SubscriptionInfo",

@@ -1,4 +1,13 @@
-"""The store port: one unit of work at a time, and the reports a store computes."""
+"""The write port: one unit of work at a time, in the verbs of the domain.
+
+A use case opens :meth:`Store.transaction`, locks the enrollment it
+changes with :meth:`StoreTransaction.lock_enrollment` (which returns the
+enrollment with its items and in-flight attempts), asks the state machine
+what follows, and stores the records and events that come back. Which rows
+an adapter locks, and in which order, is the adapter's business: the
+service never asks for a lock on a row, only for the enrollment it works
+on. What only reads goes through the read port (:mod:`.reads`).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +19,6 @@ from typing import Any, Protocol
 import attrs
 
 from enrollpay.domain.events import DomainEvent
-from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.plans import PlanRule
 from enrollpay.domain.records import (
     AuditEntry,
@@ -23,17 +31,15 @@ from enrollpay.domain.records import (
     ScheduleItem,
     WebhookReceipt,
 )
-from enrollpay.reports import (
-    AgingRow,
-    ForecastRow,
-    Period,
-    ProductRow,
-    RecoveryRow,
-    RevenueRow,
-    StatusBreakdown,
-)
+from enrollpay.ports.reads import StoreReader
 
-__all__ = ["AuditDraft", "EventOutbox", "ItemQuery", "ReportQueries", "Store", "StoreTransaction"]
+__all__ = [
+    "AuditDraft",
+    "EventOutbox",
+    "LockedEnrollment",
+    "Store",
+    "StoreTransaction",
+]
 
 
 @attrs.frozen
@@ -49,46 +55,25 @@ class AuditDraft:
 
 
 @attrs.frozen
-class ItemQuery:
-    """Filters for listing schedule items (every field optional, all must hold)."""
+class LockedEnrollment:
+    """An enrollment locked for this unit of work, with what its writers need.
 
-    statuses: frozenset[ItemStatus] | None = None
-    due_from: date | None = None
-    due_to: date | None = None
-    product_id: str | None = None
-    user_id: str | None = None
-    enrollment_id: str | None = None
-    limit: int | None = None
+    ``items`` are all its schedule items by sequence number; ``attempts``
+    its attempts still in flight (pending, unknown, requires action), by
+    item then number. No other unit of work can change any of them until
+    this one ends.
+    """
 
+    enrollment: Enrollment
+    items: tuple[ScheduleItem, ...]
+    attempts: tuple[PaymentAttempt, ...]
 
-class ReportQueries(Protocol):
-    """Report aggregations a store computes (see :mod:`enrollpay.reports` for definitions)."""
-
-    def report_revenue(
-        self, *, by: Period, date_from: date | None, date_to: date | None, timezone: str
-    ) -> list[RevenueRow]:
-        """Revenue per period and currency."""
-        ...
-
-    def report_status(self) -> StatusBreakdown:
-        """Enrollments and items per status."""
-        ...
-
-    def report_products(self) -> list[ProductRow]:
-        """Performance per product."""
-        ...
-
-    def report_aging(self, *, as_of: date) -> list[AgingRow]:
-        """Overdue amounts per currency and bucket."""
-        ...
-
-    def report_forecast(self, *, date_from: date, months: int) -> list[ForecastRow]:
-        """Amounts scheduled per future month."""
-        ...
-
-    def report_recovery(self) -> list[RecoveryRow]:
-        """Dunning recovery per currency."""
-        ...
+    def item(self, item_id: str) -> ScheduleItem:
+        """The item ``item_id`` of this enrollment (``KeyError`` if it has none such)."""
+        for item in self.items:
+            if item.id == item_id:
+                return item
+        raise KeyError(f"item {item_id!r} is not in enrollment {self.enrollment.id!r}")
 
 
 class EventOutbox(Protocol):
@@ -122,12 +107,6 @@ class EventOutbox(Protocol):
         """Up to ``limit`` undelivered events, in the order they occurred."""
         ...
 
-    def list_events(
-        self, *, delivered: bool | None = None, limit: int | None = None
-    ) -> list[DomainEvent]:
-        """Events in the order they occurred, optionally only (un)delivered ones."""
-        ...
-
     def mark_event_delivered(self, event_id: str, *, holder: str, at: datetime) -> bool:
         """Record that ``event_id`` was delivered at ``at``, if ``holder`` still has the lease.
 
@@ -152,8 +131,13 @@ class EventOutbox(Protocol):
         ...
 
 
-class StoreTransaction(ReportQueries, EventOutbox, Protocol):
-    """The repositories of one unit of work. Nothing is visible to others until commit."""
+class StoreTransaction(EventOutbox, Protocol):
+    """The write port: the verbs of one unit of work. Nothing is visible to others until commit.
+
+    Reads here see this unit of work's own writes; a record that is not
+    locked may change under it (PostgreSQL, READ COMMITTED) until its
+    enrollment is locked with :meth:`lock_enrollment`.
+    """
 
     # products and plan rules
     def get_product(self, product_id: str) -> Product | None:
@@ -193,13 +177,29 @@ class StoreTransaction(ReportQueries, EventOutbox, Protocol):
         """Insert or replace the gateway customer of a user."""
         ...
 
-    # enrollments
+    # enrollments and their schedules
     def add_enrollment(self, enrollment: Enrollment) -> None:
         """Insert; ``DuplicateEnrollmentError`` if the user has an open one in the product."""
         ...
 
-    def get_enrollment(self, enrollment_id: str, *, for_update: bool = False) -> Enrollment | None:
-        """An enrollment, locked against concurrent writers with ``for_update``."""
+    def add_items(self, items: Sequence[ScheduleItem]) -> None:
+        """Insert schedule items (``DuplicateError`` on a known id or (enrollment, seq))."""
+        ...
+
+    def lock_enrollment(self, enrollment_id: str) -> LockedEnrollment | None:
+        """Lock an enrollment for writing; it, its items and its in-flight attempts.
+
+        Every unit of work that changes an enrollment, its items or its
+        attempts locks the enrollment first, so concurrent writers of one
+        enrollment queue instead of deadlocking; which rows that locks, in
+        which order, is the adapter's choice. Locking again in the same
+        unit of work returns the records as this unit of work has changed
+        them. None if there is no such enrollment.
+        """
+        ...
+
+    def get_enrollment(self, enrollment_id: str) -> Enrollment | None:
+        """An enrollment by id (not locked: see :meth:`lock_enrollment`)."""
         ...
 
     def update_enrollment(self, enrollment: Enrollment) -> None:
@@ -214,23 +214,12 @@ class StoreTransaction(ReportQueries, EventOutbox, Protocol):
         """The enrollment billed by a gateway subscription."""
         ...
 
-    def list_enrollments(
-        self,
-        *,
-        user_id: str | None = None,
-        product_id: str | None = None,
-        statuses: frozenset[EnrollmentStatus] | None = None,
-    ) -> list[Enrollment]:
-        """Enrollments matching every given filter, oldest first."""
+    def enrollments_of(self, user_id: str) -> list[Enrollment]:
+        """A user's enrollments, oldest first."""
         ...
 
-    # schedule items
-    def add_items(self, items: Sequence[ScheduleItem]) -> None:
-        """Insert schedule items."""
-        ...
-
-    def get_item(self, item_id: str, *, for_update: bool = False) -> ScheduleItem | None:
-        """A schedule item, locked with ``for_update``."""
+    def get_item(self, item_id: str) -> ScheduleItem | None:
+        """A schedule item by id (not locked: see :meth:`lock_enrollment`)."""
         ...
 
     def update_item(self, item: ScheduleItem) -> None:
@@ -239,10 +228,6 @@ class StoreTransaction(ReportQueries, EventOutbox, Protocol):
 
     def items_of(self, enrollment_id: str) -> list[ScheduleItem]:
         """The items of an enrollment by sequence number."""
-        ...
-
-    def list_items(self, query: ItemQuery) -> list[ScheduleItem]:
-        """Items matching the query, by due date then id."""
         ...
 
     def claim_due(
@@ -254,7 +239,8 @@ class StoreTransaction(ReportQueries, EventOutbox, Protocol):
         is not leased (or its lease expired before ``now``), and it is
         ``scheduled`` and due by ``today``, or ``failed`` with its retry due by
         ``now``, or ``processing`` with an expired lease (a worker died). The
-        returned items carry ``lease_until``.
+        returned items carry ``lease_until``. Items whose enrollment another
+        unit of work has locked may be passed over.
         """
         ...
 
@@ -263,8 +249,8 @@ class StoreTransaction(ReportQueries, EventOutbox, Protocol):
         """Insert; ``DuplicateError`` if the idempotency key exists."""
         ...
 
-    def get_attempt(self, attempt_id: str, *, for_update: bool = False) -> PaymentAttempt | None:
-        """An attempt by id, locked against concurrent writers with ``for_update``."""
+    def get_attempt(self, attempt_id: str) -> PaymentAttempt | None:
+        """An attempt by id (not locked: see :meth:`lock_enrollment`)."""
         ...
 
     def update_attempt(self, attempt: PaymentAttempt) -> None:
@@ -277,12 +263,6 @@ class StoreTransaction(ReportQueries, EventOutbox, Protocol):
 
     def find_attempt_by_gateway_id(self, gateway_payment_id: str) -> PaymentAttempt | None:
         """The attempt the gateway knows as ``gateway_payment_id``."""
-        ...
-
-    def list_attempts(
-        self, *, statuses: frozenset[AttemptStatus], limit: int | None = None
-    ) -> list[PaymentAttempt]:
-        """Attempts in the given statuses, oldest first."""
         ...
 
     # payments and refunds
@@ -319,10 +299,6 @@ class StoreTransaction(ReportQueries, EventOutbox, Protocol):
         """A refund by id."""
         ...
 
-    def list_refunds(self, *, status: str) -> list[Refund]:
-        """Refunds in ``status``, oldest first."""
-        ...
-
     def find_refund_by_gateway_id(self, gateway_refund_id: str) -> Refund | None:
         """The refund recorded for a gateway refund id."""
         ...
@@ -345,16 +321,14 @@ class StoreTransaction(ReportQueries, EventOutbox, Protocol):
         """Link ``draft`` after the chain's last entry (serialised among writers)."""
         ...
 
-    def list_audit(
-        self, *, entity_type: str | None = None, entity_id: str | None = None
-    ) -> list[AuditEntry]:
-        """Audit entries in chain order, optionally for one entity."""
-        ...
-
 
 class Store(Protocol):
-    """A place that keeps the system's records; all access goes through transactions."""
+    """A place that keeps the system's records: write units of work and read snapshots."""
 
     def transaction(self) -> AbstractContextManager[StoreTransaction]:
         """A unit of work: commits when the block ends, rolls back if it raises."""
+        ...
+
+    def reader(self) -> AbstractContextManager[StoreReader]:
+        """A read-only snapshot for queries and reports (takes no write lock)."""
         ...

@@ -67,7 +67,10 @@ def _prepare_attempt(
     """
     now = ctx.now()
     with ctx.store.transaction() as tx:
-        item = ctx.lock_item(tx, item_id, enrollment_id=enrollment_id)
+        if enrollment_id is None:
+            item = ctx.lock_item(tx, item_id)
+        else:  # the claimed item's enrollment (it never changes): no read before the lock
+            item = ctx.lock(tx, enrollment_id).item(item_id)
         if item is None or item.lease_until != lease:
             return ItemOutcome(item_id, "skipped")  # another worker took it over
         attempts = tx.attempts_of(item_id)
@@ -157,10 +160,9 @@ def _charge(
         _mark_unknown(ctx, attempt.id, "processing at the gateway", result.gateway_payment_id)
         return ItemOutcome(item_id, "processing", attempt.id)
     with ctx.store.transaction() as tx:
-        # Take the locks (enrollment, item, attempt) from what we know of the
-        # attempt; settlement then finds them held instead of reading first.
-        ctx.lock_item(tx, item_id, enrollment_id=attempt.enrollment_id)
-        tx.get_attempt(attempt.id, for_update=True)
+        # Lock the enrollment from what we know of the attempt; settlement
+        # then finds its records held instead of reading them first.
+        ctx.lock(tx, attempt.enrollment_id)
         applied_result = apply_charge_result(ctx, tx, attempt.id, result)
         fresh = tx.get_item(item_id)
         assert fresh is not None  # noqa: S101

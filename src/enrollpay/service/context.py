@@ -3,7 +3,7 @@
 It holds the ports (store, gateway, clock), the settings, the id factory,
 the authorisation policy and the fault hook, and the helpers every use case
 shares inside its transactions: time and ids, audit entries, authorisation,
-the one lock order, and storing what the state machine decided (a record
+locking an enrollment for writing, and storing what the state machine decided (a record
 and its events, in one transaction).
 """
 
@@ -21,7 +21,14 @@ from enrollpay.domain.records import Enrollment, PaymentAttempt, Refund, Schedul
 from enrollpay.domain.schedule import ScheduleLine
 from enrollpay.domain.transitions import Change
 from enrollpay.errors import GatewayNotConfiguredError, PermissionDeniedError
-from enrollpay.ports import AuditDraft, Clock, Gateway, Store, StoreTransaction
+from enrollpay.ports import (
+    AuditDraft,
+    Clock,
+    Gateway,
+    LockedEnrollment,
+    Store,
+    StoreTransaction,
+)
 from enrollpay.service.base import Authorizer, FaultHook, IdFactory, SystemConfig, check_text
 
 __all__ = ["Context"]
@@ -122,11 +129,11 @@ class Context:
         self, tx: StoreTransaction, enrollment_id: str, *, actor: str = "system"
     ) -> Enrollment:
         """Move an enrollment to the status its items imply (the state machine's ``sync``)."""
-        enrollment = tx.get_enrollment(enrollment_id, for_update=True)
-        assert enrollment is not None  # noqa: S101 - callers pass ids they just read
+        locked = self.lock(tx, enrollment_id)
+        enrollment = locked.enrollment
         change = transitions.sync_enrollment(
             enrollment,
-            tx.items_of(enrollment_id),
+            locked.items,
             today=self.today(),
             at=self.now(),
             past_due_access=self.config.past_due_access,
@@ -169,33 +176,27 @@ class Context:
         self.emit(tx, change.events)
         return change.record
 
-    def lock_item(
-        self, tx: StoreTransaction, item_id: str, *, enrollment_id: str | None = None
-    ) -> ScheduleItem | None:
-        """Lock an item for writing: its enrollment first, then the item.
+    # -- locking: the store decides which rows, in which order ----------------------------
 
-        The library takes row locks in one order (enrollment, item, attempt)
-        so concurrent writers on PostgreSQL queue instead of deadlocking. A
-        caller that knows the item's enrollment (it never changes) passes it
-        and saves reading the item twice.
-        """
-        if enrollment_id is None:
-            peek = tx.get_item(item_id)
-            if peek is None:
-                return None
-            enrollment_id = peek.enrollment_id
-        tx.get_enrollment(enrollment_id, for_update=True)
-        item = tx.get_item(item_id, for_update=True)
-        if item is not None and item.enrollment_id != enrollment_id:
-            raise AssertionError(f"item {item_id!r} is not in enrollment {enrollment_id!r}")
-        return item
+    def lock(self, tx: StoreTransaction, enrollment_id: str) -> LockedEnrollment:
+        """Lock an enrollment the caller knows exists (it read it, or one of its records)."""
+        locked = tx.lock_enrollment(enrollment_id)
+        assert locked is not None  # noqa: S101 - enrollments are never deleted
+        return locked
+
+    def lock_item(self, tx: StoreTransaction, item_id: str) -> ScheduleItem | None:
+        """Lock the enrollment of an item for writing; the item as it stands then."""
+        peek = tx.get_item(item_id)
+        if peek is None:
+            return None
+        return self.lock(tx, peek.enrollment_id).item(item_id)
 
     def lock_attempt(self, tx: StoreTransaction, attempt_id: str) -> PaymentAttempt:
-        """Lock an attempt's enrollment and item, then the attempt (the one lock order)."""
+        """Lock the enrollment of an attempt for writing; the attempt as it stands then."""
         peek = tx.get_attempt(attempt_id)
         assert peek is not None  # noqa: S101 - callers pass ids they just read
-        self.lock_item(tx, peek.item_id, enrollment_id=peek.enrollment_id)
-        attempt = tx.get_attempt(attempt_id, for_update=True)
+        self.lock(tx, peek.enrollment_id)
+        attempt = tx.get_attempt(attempt_id)
         assert attempt is not None  # noqa: S101
         return attempt
 

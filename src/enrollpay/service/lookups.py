@@ -12,14 +12,14 @@ __all__ = ["locked_enrollment", "locked_item"]
 
 def locked_enrollment(ctx: Context, tx: StoreTransaction, enrollment_id: str) -> Enrollment:
     """The enrollment, locked for writing (``EnrollmentNotFoundError`` if there is none)."""
-    enrollment = tx.get_enrollment(enrollment_id, for_update=True)
-    if enrollment is None:
+    locked = tx.lock_enrollment(enrollment_id)
+    if locked is None:
         raise EnrollmentNotFoundError(enrollment_id)
-    return enrollment
+    return locked.enrollment
 
 
 def locked_item(ctx: Context, tx: StoreTransaction, item_id: str) -> ScheduleItem:
-    """The item, locked in the one lock order (``ScheduleItemNotFoundError`` if none)."""
+    """The item, its enrollment locked (``ScheduleItemNotFoundError`` if none)."""
     item = ctx.lock_item(tx, item_id)
     if item is None:
         raise ScheduleItemNotFoundError(item_id)

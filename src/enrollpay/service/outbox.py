@@ -91,5 +91,5 @@ def list_events(
     store: Store, *, delivered: bool | None = None, limit: int | None = None
 ) -> list[DomainEvent]:
     """Events in the order they occurred (``delivered``: only those, or only the others)."""
-    with store.transaction() as tx:
-        return tx.list_events(delivered=delivered, limit=limit)
+    with store.reader() as view:
+        return view.list_events(delivered=delivered, limit=limit)

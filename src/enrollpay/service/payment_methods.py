@@ -86,7 +86,7 @@ def update_payment_method(
         )
         waiting = [
             i.id
-            for e in tx.list_enrollments(user_id=user_id)
+            for e in tx.enrollments_of(user_id)
             if e.status not in (EnrollmentStatus.CANCELLED, EnrollmentStatus.PAUSED)
             for i in tx.items_of(e.id)
             if i.status in (ItemStatus.REQUIRES_PAYMENT_METHOD, ItemStatus.DEFAULTED)

@@ -143,8 +143,8 @@ def find_product(ctx: Context, product_type: str, product_id: str) -> Product:
 
 def list_products(ctx: Context, *, active: bool | None = None) -> list[Product]:
     """Products by name."""
-    with ctx.store.transaction() as tx:
-        return tx.list_products(active=active)
+    with ctx.store.reader() as view:
+        return view.list_products(active=active)
 
 
 def deactivate_product(ctx: Context, product_id: str, *, actor: str = "system") -> Product:
@@ -186,8 +186,8 @@ def set_plan_rules(ctx: Context, rules: Sequence[PlanRule], *, actor: str = "sys
 
 def list_plan_rules(ctx: Context) -> list[PlanRule]:
     """The plan rules in the order given."""
-    with ctx.store.transaction() as tx:
-        return tx.list_plan_rules()
+    with ctx.store.reader() as view:
+        return view.list_plan_rules()
 
 
 def eligible_plans(ctx: Context, product_id: str) -> tuple[PaymentPlan, ...]:

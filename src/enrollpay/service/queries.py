@@ -75,17 +75,17 @@ def has_access(ctx: Context, enrollment: Enrollment) -> bool:
 def payment_details(ctx: Context, enrollment_id: str) -> PaymentDetails:
     """The enrollment with its product, schedule, attempts, payments and refunds."""
     today = ctx.today()
-    with ctx.store.transaction() as tx:
-        enrollment = tx.get_enrollment(enrollment_id)
+    with ctx.store.reader() as view:
+        enrollment = view.get_enrollment(enrollment_id)
         if enrollment is None:
             raise EnrollmentNotFoundError(enrollment_id)
-        product = tx.get_product(enrollment.product_id)
+        product = view.get_product(enrollment.product_id)
         if product is None:
             raise ProductNotFoundError(enrollment.product_id)
-        items = tuple(tx.items_of(enrollment_id))
-        attempts = tuple(a for i in items for a in tx.attempts_of(i.id))
-        payments = tuple(tx.payments_of(enrollment_id))
-        refunds = tuple(tx.refunds_of(enrollment_id))
+        items = tuple(view.items_of(enrollment_id))
+        attempts = tuple(a for i in items for a in view.attempts_of(i.id))
+        payments = tuple(view.payments_of(enrollment_id))
+        refunds = tuple(view.refunds_of(enrollment_id))
     currency = enrollment.price.currency
     open_items = [i for i in items if i.status in OPEN_ITEM_STATUSES]
     return PaymentDetails(
@@ -106,8 +106,8 @@ def payment_details(ctx: Context, enrollment_id: str) -> PaymentDetails:
 
 def get_enrollment(ctx: Context, enrollment_id: str) -> Enrollment:
     """One enrollment."""
-    with ctx.store.transaction() as tx:
-        enrollment = tx.get_enrollment(enrollment_id)
+    with ctx.store.reader() as view:
+        enrollment = view.get_enrollment(enrollment_id)
     if enrollment is None:
         raise EnrollmentNotFoundError(enrollment_id)
     return enrollment
@@ -116,8 +116,8 @@ def get_enrollment(ctx: Context, enrollment_id: str) -> Enrollment:
 def get_schedule_item(ctx: Context, item_id: str) -> ScheduleItem:
     """One schedule item (for a "pay this installment" page, say); its status is current."""
     check_text(item_id, "item_id")
-    with ctx.store.transaction() as tx:
-        item = tx.get_item(item_id)
+    with ctx.store.reader() as view:
+        item = view.get_item(item_id)
     if item is None:
         raise ScheduleItemNotFoundError(item_id)
     return item
@@ -132,8 +132,8 @@ def list_enrollments(
 ) -> list[Enrollment]:
     """Enrollments filtered by user, product and status (one or several)."""
     statuses = _statuses(status, EnrollmentStatus)
-    with ctx.store.transaction() as tx:
-        return tx.list_enrollments(user_id=user_id, product_id=product_id, statuses=statuses)  # type: ignore[arg-type]
+    with ctx.store.reader() as view:
+        return view.list_enrollments(user_id=user_id, product_id=product_id, statuses=statuses)  # type: ignore[arg-type]
 
 
 def list_schedule_items(
@@ -160,8 +160,8 @@ def list_schedule_items(
         enrollment_id=enrollment_id,
         limit=limit,
     )
-    with ctx.store.transaction() as tx:
-        return tx.list_items(query)
+    with ctx.store.reader() as view:
+        return view.list_items(query)
 
 
 def stats(ctx: Context) -> Stats:
@@ -171,17 +171,17 @@ def stats(ctx: Context) -> Stats:
     refunded: Counter[str] = Counter()
     outstanding: Counter[str] = Counter()
     overdue: Counter[str] = Counter()
-    with ctx.store.transaction() as tx:
-        enrollments = tx.list_enrollments()
+    with ctx.store.reader() as view:
+        enrollments = view.list_enrollments()
         by_status = Counter(e.status for e in enrollments)
         item_counts: Counter[str] = Counter()
         for enrollment in enrollments:
-            for payment in tx.payments_of(enrollment.id):
+            for payment in view.payments_of(enrollment.id):
                 collected[payment.amount.currency] += payment.amount.minor
-            for refund in tx.refunds_of(enrollment.id):
+            for refund in view.refunds_of(enrollment.id):
                 if refund.status != "failed":
                     refunded[refund.amount.currency] += refund.amount.minor
-            for item in tx.items_of(enrollment.id):
+            for item in view.items_of(enrollment.id):
                 item_counts[item.status] += 1
                 if item.status in OPEN_ITEM_STATUSES:
                     outstanding[item.amount.currency] += item.outstanding.minor
@@ -210,28 +210,28 @@ def revenue_report(
     """Gross, refunded and net money per period and currency."""
     if by not in ("day", "week", "month"):
         raise InvalidInputError(f"by must be day, week or month, got {by!r}")
-    with ctx.store.transaction() as tx:
-        return tx.report_revenue(
+    with ctx.store.reader() as view:
+        return view.report_revenue(
             by=by, date_from=date_from, date_to=date_to, timezone=ctx.config.timezone
         )
 
 
 def status_report(ctx: Context) -> StatusBreakdown:
     """Enrollments by status; schedule items by status and currency."""
-    with ctx.store.transaction() as tx:
-        return tx.report_status()
+    with ctx.store.reader() as view:
+        return view.report_status()
 
 
 def product_report(ctx: Context) -> list[ProductRow]:
     """Enrollments, outcomes, revenue, refund and default rates, plan mix per product."""
-    with ctx.store.transaction() as tx:
-        return tx.report_products()
+    with ctx.store.reader() as view:
+        return view.report_products()
 
 
 def aging_report(ctx: Context, *, as_of: date | None = None) -> list[AgingRow]:
     """Overdue amounts in 1-30, 31-60, 61-90 and 90+ day buckets (default: today)."""
-    with ctx.store.transaction() as tx:
-        return tx.report_aging(as_of=as_of or ctx.today())
+    with ctx.store.reader() as view:
+        return view.report_aging(as_of=as_of or ctx.today())
 
 
 def forecast_report(
@@ -240,22 +240,22 @@ def forecast_report(
     """Amounts scheduled per month from ``date_from`` (default: today)."""
     if isinstance(months, bool) or not isinstance(months, int) or months < 1:
         raise InvalidInputError(f"months must be a positive int, got {months!r}")
-    with ctx.store.transaction() as tx:
-        return tx.report_forecast(date_from=date_from or ctx.today(), months=months)
+    with ctx.store.reader() as view:
+        return view.report_forecast(date_from=date_from or ctx.today(), months=months)
 
 
 def recovery_report(ctx: Context) -> list[RecoveryRow]:
     """Of the payments that failed, how many were recovered and on which retry."""
-    with ctx.store.transaction() as tx:
-        return tx.report_recovery()
+    with ctx.store.reader() as view:
+        return view.report_recovery()
 
 
 def audit_log(
     ctx: Context, *, entity_type: str | None = None, entity_id: str | None = None
 ) -> list[AuditEntry]:
     """Audit entries in chain order, optionally for one entity."""
-    with ctx.store.transaction() as tx:
-        return tx.list_audit(entity_type=entity_type, entity_id=entity_id)
+    with ctx.store.reader() as view:
+        return view.list_audit(entity_type=entity_type, entity_id=entity_id)
 
 
 def verify_audit_chain(ctx: Context) -> AuditVerification:

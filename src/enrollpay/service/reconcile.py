@@ -38,10 +38,10 @@ def reconcile(ctx: Context) -> ReconcileReport:
     gateway = ctx.require_gateway()
     now = ctx.now()
     checked = resolved = resent = still_unknown = 0
-    with ctx.store.transaction() as tx:
+    with ctx.store.reader() as view:
         attempts = [
             a
-            for a in tx.list_attempts(statuses=_STILL_OPEN)
+            for a in view.list_attempts(statuses=_STILL_OPEN)
             if a.status != AttemptStatus.FAILED
             or (a.mode == "on_session" and a.gateway_payment_id is not None)
         ]

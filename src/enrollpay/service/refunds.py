@@ -239,8 +239,8 @@ def _update_refund(
 
 def finish_pending_refunds(ctx: Context, gateway: Gateway) -> tuple[int, int]:
     """Send the refunds a crash or an outage left pending; return (succeeded, failed)."""
-    with ctx.store.transaction() as tx:
-        pending = [r for r in tx.list_refunds(status="pending") if r.gateway_refund_id is None]
+    with ctx.store.reader() as view:
+        pending = [r for r in view.list_refunds(status="pending") if r.gateway_refund_id is None]
     done = failed = 0
     for refund in pending:
         after = _send_refund(ctx, gateway, refund)

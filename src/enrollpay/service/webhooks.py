@@ -138,12 +138,12 @@ def _apply_new_method(
     tx.put_customer(attrs.evolve(customer, payment_method_id=event.payment_method_id))
     # Items waiting for a card are collected by the next collect_due run.
     retried = 0
-    for listed in [] if known else tx.list_enrollments(user_id=customer.user_id):
-        # Enrollment before its items: the library's one lock order.
-        enrollment = tx.get_enrollment(listed.id, for_update=True) or listed
+    for listed in [] if known else tx.enrollments_of(customer.user_id):
+        locked = ctx.lock(tx, listed.id)
+        enrollment = locked.enrollment
         if enrollment.status in (EnrollmentStatus.CANCELLED, EnrollmentStatus.PAUSED):
             continue
-        for item in tx.items_of(enrollment.id):
+        for item in locked.items:
             if item.status in (ItemStatus.REQUIRES_PAYMENT_METHOD, ItemStatus.DEFAULTED):
                 ctx.save_item(tx, transitions.requeue_item(item, at=ctx.now()))
                 retried += 1
@@ -169,7 +169,7 @@ def _apply_subscription_deleted(
     )
     if enrollment is None:
         return "ignored", "no enrollment has this subscription"
-    enrollment = tx.get_enrollment(enrollment.id, for_update=True) or enrollment
+    enrollment = ctx.lock(tx, enrollment.id).enrollment
     if enrollment.status == EnrollmentStatus.CANCELLED:
         return "stale", "already cancelled"
     close_enrollment(ctx, tx, enrollment, reason="subscription ended at the gateway", at=ctx.now())

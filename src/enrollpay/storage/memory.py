@@ -27,11 +27,12 @@ from enrollpay.domain.records import (
     ScheduleItem,
     WebhookReceipt,
 )
+from enrollpay.domain.statuses import IN_FLIGHT_ATTEMPT_STATUSES
 from enrollpay.errors import (
     DuplicateEnrollmentError,
     DuplicateError,
 )
-from enrollpay.ports import AuditDraft, ItemQuery
+from enrollpay.ports import AuditDraft, ItemQuery, LockedEnrollment, StoreReader
 from enrollpay.storage.memory_outbox import MemoryOutboxRepository
 from enrollpay.storage.memory_payments import MemoryPayments
 from enrollpay.storage.memory_reports import MemoryReports
@@ -56,6 +57,12 @@ class InMemoryStore:
             working = self._tables.copy()
             yield _MemoryTransaction(working)
             self._tables = working
+
+    @contextmanager
+    def reader(self) -> Iterator[StoreReader]:
+        """A snapshot of the committed tables; anything written through it is discarded."""
+        with self._lock:
+            yield _MemoryTransaction(self._tables.copy())
 
     # Test helpers: direct access for assertions and tamper tests.
     def snapshot(self) -> dict[str, Any]:
@@ -130,8 +137,25 @@ class _MemoryTransaction(MemoryPayments, MemoryReports, MemoryOutboxRepository):
                 )
         self._t.enrollments[enrollment.id] = enrollment
 
-    def get_enrollment(self, enrollment_id: str, *, for_update: bool = False) -> Enrollment | None:
+    def get_enrollment(self, enrollment_id: str) -> Enrollment | None:
         return self._t.enrollments.get(enrollment_id)
+
+    def lock_enrollment(self, enrollment_id: str) -> LockedEnrollment | None:
+        # Transactions take turns (the store's lock): holding one is the lock.
+        enrollment = self._t.enrollments.get(enrollment_id)
+        if enrollment is None:
+            return None
+        items = self.items_of(enrollment_id)
+        return LockedEnrollment(
+            enrollment,
+            tuple(items),
+            tuple(
+                a
+                for item in items
+                for a in self.attempts_of(item.id)
+                if a.status in IN_FLIGHT_ATTEMPT_STATUSES
+            ),
+        )
 
     def update_enrollment(self, enrollment: Enrollment) -> None:
         require(self._t.enrollments, enrollment.id, "enrollment")
@@ -158,6 +182,9 @@ class _MemoryTransaction(MemoryPayments, MemoryReports, MemoryOutboxRepository):
             if enrollment.gateway_subscription_id == subscription_id:
                 return enrollment
         return None
+
+    def enrollments_of(self, user_id: str) -> list[Enrollment]:
+        return self.list_enrollments(user_id=user_id)
 
     def list_enrollments(
         self,
@@ -187,7 +214,7 @@ class _MemoryTransaction(MemoryPayments, MemoryReports, MemoryOutboxRepository):
                 raise DuplicateError("schedule item", (item.enrollment_id, item.seq))
             self._t.items[item.id] = item
 
-    def get_item(self, item_id: str, *, for_update: bool = False) -> ScheduleItem | None:
+    def get_item(self, item_id: str) -> ScheduleItem | None:
         return self._t.items.get(item_id)
 
     def update_item(self, item: ScheduleItem) -> None:

@@ -33,8 +33,8 @@ class MemoryPayments:
             raise DuplicateError("gateway payment id", gid)
         self._t.attempts[attempt.id] = attempt
 
-    def get_attempt(self, attempt_id: str, *, for_update: bool = False) -> PaymentAttempt | None:
-        """An attempt by id, locked against concurrent writers with ``for_update``."""
+    def get_attempt(self, attempt_id: str) -> PaymentAttempt | None:
+        """An attempt by id."""
         return self._t.attempts.get(attempt_id)
 
     def update_attempt(self, attempt: PaymentAttempt) -> None:

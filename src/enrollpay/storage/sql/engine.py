@@ -17,6 +17,7 @@ from enrollpay.errors import ConcurrencyError, EnrollpayError, StorageError
 from enrollpay.storage.sql.prepared import Driver
 
 __all__ = [
+    "READ_ONLY",
     "begin_sqlite",
     "configure_sqlite",
     "end_transaction",
@@ -33,6 +34,9 @@ _PG_CONTENTION = frozenset({"40001", "40P01", "55P03"})
 _SQLITE_CONTENTION = ("database is locked", "database table is locked", "database is busy")
 
 _configured: weakref.WeakSet[sa.Engine] = weakref.WeakSet()
+#: Set in a connection's ``info`` while a reader holds it: the begin hook then
+#: starts a deferred transaction (no write lock) instead of ``BEGIN IMMEDIATE``.
+READ_ONLY = "enrollpay_read_only"
 
 
 def is_sqlite(engine: sa.Engine | sa.Connection) -> bool:
@@ -70,10 +74,10 @@ def configure_sqlite(engine: sa.Engine) -> None:
             # The SqlStore began it on the driver (see begin_sqlite): SQLAlchemy
             # is only catching up, on its first statement of the transaction.
             return
-        driver.run("BEGIN IMMEDIATE")
+        driver.run("BEGIN" if conn.info.get(READ_ONLY) else "BEGIN IMMEDIATE")
 
 
-def begin_sqlite(conn: sa.Connection, driver: Driver) -> None:
+def begin_sqlite(conn: sa.Connection, driver: Driver, *, read_only: bool = False) -> None:
     """``BEGIN IMMEDIATE`` on the driver, without SQLAlchemy's transaction bookkeeping.
 
     The SqlStore's own transactions on an unobserved engine start here (a
@@ -81,10 +85,11 @@ def begin_sqlite(conn: sa.Connection, driver: Driver) -> None:
     statements). Should the transaction run a statement through SQLAlchemy,
     SQLAlchemy begins its own bookkeeping then, and the ``begin`` listener
     sees the transaction already open; :func:`end_transaction` ends it at
-    whichever level holds it.
+    whichever level holds it. A reader (``read_only``) begins a deferred
+    transaction, which takes no write lock.
     """
     prepare_sqlite(conn, driver)
-    driver.run("BEGIN IMMEDIATE")
+    driver.run("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def end_transaction(conn: sa.Connection, driver: Driver, *, commit: bool) -> None:

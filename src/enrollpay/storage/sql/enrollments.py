@@ -11,12 +11,13 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 
 from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
-from enrollpay.domain.records import Enrollment, ScheduleItem
+from enrollpay.domain.records import Enrollment, PaymentAttempt, ScheduleItem
+from enrollpay.domain.statuses import IN_FLIGHT_ATTEMPT_STATUSES
 from enrollpay.errors import DuplicateEnrollmentError, DuplicateError
-from enrollpay.ports import ItemQuery
+from enrollpay.ports import ItemQuery, LockedEnrollment
 from enrollpay.storage.sql import mapping as m
 from enrollpay.storage.sql import statements as q
-from enrollpay.storage.sql.schema import enrollments, schedule_items
+from enrollpay.storage.sql.schema import attempts, enrollments, schedule_items
 from enrollpay.storage.sql.unit import SqlUnit, chunks
 
 __all__ = ["EnrollmentRepository"]
@@ -48,15 +49,76 @@ class EnrollmentRepository(SqlUnit):
         self._g.insert_new(enrollments, m.enrollment_to_row(enrollment), check)
         self._held.hold(enrollments, enrollment.id, enrollment)
 
-    def get_enrollment(self, enrollment_id: str, *, for_update: bool = False) -> Enrollment | None:
-        """An enrollment, locked against concurrent writers with ``for_update``."""
+    def get_enrollment(self, enrollment_id: str) -> Enrollment | None:
+        """An enrollment by id (not locked: see :meth:`lock_enrollment`)."""
         return self._held_row(
-            enrollments,
-            enrollment_id,
-            for_update,
-            (q.ENROLLMENT, q.ENROLLMENT_LOCKED),
-            m.enrollment_from_row,
+            enrollments, enrollment_id, q.ENROLLMENT, m.enrollment_from_row, self._is_locked
         )
+
+    def _is_locked(self, enrollment: Enrollment) -> bool:
+        return enrollment.id in self._locked
+
+    def lock_enrollment(self, enrollment_id: str) -> LockedEnrollment | None:
+        """Lock the enrollment, then its items, then its attempts in flight.
+
+        That is the one lock order of the SQL store (PostgreSQL row locks;
+        on SQLite the transaction holds the database's write lock already).
+        The rows stay held for the rest of the transaction, so locking again
+        is served from memory, with this transaction's own changes.
+        """
+        ids = self._locked.get(enrollment_id)
+        if ids is None:
+            enrollment = self._held_row(
+                enrollments,
+                enrollment_id,
+                q.ENROLLMENT_LOCKED if self._pg else q.ENROLLMENT,
+                m.enrollment_from_row,
+                lambda _: True,
+            )
+            if enrollment is None:
+                return None
+            ids = ([], [])
+            for stmt, table, from_row, found in (
+                (
+                    q.ITEMS_OF_LOCKED if self._pg else q.ITEMS_OF,
+                    schedule_items,
+                    m.item_from_row,
+                    ids[0],
+                ),
+                (
+                    q.IN_FLIGHT_OF_LOCKED if self._pg else q.IN_FLIGHT_OF,
+                    attempts,
+                    m.attempt_from_row,
+                    ids[1],
+                ),
+            ):
+                for row in self._rows(stmt, enrollment_id):
+                    key = str(row["id"])
+                    if self._held.get(table, key) is None:
+                        self._held.hold(table, key, from_row(row), dict(row))
+                    found.append(key)
+            self._locked[enrollment_id] = ids
+        return self._locked_view(enrollment_id, ids)
+
+    def _locked_view(
+        self, enrollment_id: str, ids: tuple[list[str], list[str]]
+    ) -> LockedEnrollment:
+        items: list[ScheduleItem] = [self._held.get(schedule_items, key) for key in ids[0]]
+        items.sort(key=lambda item: item.seq)
+        seq = {item.id: item.seq for item in items}
+        in_flight: list[PaymentAttempt] = [
+            attempt
+            for attempt in (self._held.get(attempts, key) for key in ids[1])
+            if attempt.status in IN_FLIGHT_ATTEMPT_STATUSES
+        ]
+        in_flight.sort(key=lambda a: (seq[a.item_id], a.number))
+        return LockedEnrollment(
+            self._held.get(enrollments, enrollment_id), tuple(items), tuple(in_flight)
+        )
+
+    def enrollments_of(self, user_id: str) -> list[Enrollment]:
+        """A user's enrollments, oldest first."""
+        return self.list_enrollments(user_id=user_id)
 
     def update_enrollment(self, enrollment: Enrollment) -> None:
         """Replace an existing enrollment."""
@@ -161,8 +223,7 @@ class EnrollmentRepository(SqlUnit):
                 self._d.run("RELEASE enrollpay_items")
             else:
                 self._d.run("RELEASE enrollpay_items")
-                for item in batch:
-                    self._held.hold(schedule_items, item.id, item)
+                self._hold_new_items(batch)
                 return
         good, error = self._item_conflict(batch)
 
@@ -174,16 +235,20 @@ class EnrollmentRepository(SqlUnit):
         if good:
             rows = [m.item_to_row(i) for i in batch[:good]]
             self._g.guarded(check, lambda: self._d.run(sa.insert(schedule_items), rows))
-            for item in batch[:good]:
-                self._held.hold(schedule_items, item.id, item)
+            self._hold_new_items(batch[:good])
         if error is not None:
             raise error
 
-    def get_item(self, item_id: str, *, for_update: bool = False) -> ScheduleItem | None:
-        """A schedule item, locked with ``for_update``."""
-        return self._held_row(
-            schedule_items, item_id, for_update, (q.ITEM, q.ITEM_LOCKED), m.item_from_row
-        )
+    def _hold_new_items(self, items: Sequence[ScheduleItem]) -> None:
+        for item in items:
+            self._held.hold(schedule_items, item.id, item)
+            locked = self._locked.get(item.enrollment_id)
+            if locked is not None:
+                locked[0].append(item.id)
+
+    def get_item(self, item_id: str) -> ScheduleItem | None:
+        """A schedule item by id (not locked: see :meth:`lock_enrollment`)."""
+        return self._held_row(schedule_items, item_id, q.ITEM, m.item_from_row, self._in_locked)
 
     def update_item(self, item: ScheduleItem) -> None:
         """Replace an existing schedule item."""

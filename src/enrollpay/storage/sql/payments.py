@@ -40,12 +40,13 @@ class PaymentRepository(SqlUnit):
 
         self._g.insert_new(attempts, m.attempt_to_row(attempt), check)
         self._held.hold(attempts, attempt.id, attempt)
+        locked = self._locked.get(attempt.enrollment_id)
+        if locked is not None:
+            locked[1].append(attempt.id)
 
-    def get_attempt(self, attempt_id: str, *, for_update: bool = False) -> PaymentAttempt | None:
-        """An attempt by id, locked against concurrent writers with ``for_update``."""
-        return self._held_row(
-            attempts, attempt_id, for_update, (q.ATTEMPT, q.ATTEMPT_LOCKED), m.attempt_from_row
-        )
+    def get_attempt(self, attempt_id: str) -> PaymentAttempt | None:
+        """An attempt by id (not locked: see ``lock_enrollment``)."""
+        return self._held_row(attempts, attempt_id, q.ATTEMPT, m.attempt_from_row, self._in_locked)
 
     def update_attempt(self, attempt: PaymentAttempt) -> None:
         """Replace an existing attempt."""

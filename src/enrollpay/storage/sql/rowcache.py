@@ -4,7 +4,8 @@ The service reads the same enrollment, item and attempt several times in
 one unit of work (lock, check, settle, recompute the status); each read was
 a round trip. A row the transaction holds is served from memory: on SQLite
 every row (``BEGIN IMMEDIATE`` holds the write lock), on PostgreSQL a row
-it locked (``FOR UPDATE``) or wrote. An unlocked PostgreSQL read is never
+it locked (``FOR UPDATE``), wrote, or read after locking the enrollment it
+belongs to (every writer locks the enrollment first). An unlocked PostgreSQL read is never
 cached: READ COMMITTED lets the next read see another transaction's
 commit. The column values the database has, when known, let an update send
 only the columns that change.
@@ -42,27 +43,27 @@ class RowCache:
         table: sa.Table,
         key: str,
         *,
-        for_update: bool,
-        stmts: tuple[Prepared, Prepared],
+        stmt: Prepared,
         fetch: Callable[[Prepared, str], Row | None],
         from_row: Callable[[Row], R],
+        held: Callable[[R], bool],
     ) -> R | None:
         """A row by id, read once per transaction where it cannot change meanwhile.
 
-        ``stmts`` are the plain read and the ``FOR UPDATE`` one; ``fetch``
-        runs one of them with the key.
+        ``fetch`` runs ``stmt`` with the key. On PostgreSQL the record is
+        kept only if ``held`` says nobody else can change it now (the
+        transaction locked it, or locked the enrollment it belongs to).
         """
-        held = self.get(table, key)
-        if held is not None:
-            return held  # type: ignore[no-any-return]
-        locking = for_update and self._pg
-        row = fetch(stmts[1] if locking else stmts[0], key)
+        record = self.get(table, key)
+        if record is not None:
+            return record  # type: ignore[no-any-return]
+        row = fetch(stmt, key)
         if row is None:
             return None
-        record = from_row(row)
-        if locking or not self._pg:
-            self.hold(table, key, record, dict(row))
-        return record
+        found = from_row(row)
+        if not self._pg or held(found):
+            self.hold(table, key, found, dict(row))
+        return found
 
     def get(self, table: sa.Table, key: str) -> Any:
         """The record of a row this transaction holds, or None."""
@@ -74,11 +75,6 @@ class RowCache:
     ) -> None:
         """Remember a row this transaction holds (``row``: its column values, if known)."""
         self._held[table.name, key] = (record, row)
-
-    def hold_read(self, table: sa.Table, key: str, record: object, row: Row) -> None:
-        """Remember a row read without a lock, where that holds it (SQLite)."""
-        if not self._pg:
-            self.hold(table, key, record, dict(row))
 
     def changes(self, table: sa.Table, key: str, row: dict[str, Any]) -> dict[str, Any]:
         """``row`` less the columns the database already holds as they are (all if unknown)."""

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from enrollpay.domain.lifecycle import EnrollmentStatus
+from enrollpay.domain.statuses import IN_FLIGHT_ATTEMPT_STATUSES
 from enrollpay.storage.sql.prepared import Prepared
 from enrollpay.storage.sql.schema import (
     attempts,
@@ -34,16 +35,17 @@ __all__ = [
     "ATTEMPTS_OF",
     "ATTEMPTS_OF_PG",
     "ATTEMPT_BY_GATEWAY",
-    "ATTEMPT_LOCKED",
     "CUSTOMER",
     "CUSTOMER_BY_GATEWAY",
     "ENROLLMENT",
     "ENROLLMENT_LOCKED",
     "INSERT",
     "INSERT_NEW",
+    "IN_FLIGHT_OF",
+    "IN_FLIGHT_OF_LOCKED",
     "ITEM",
     "ITEMS_OF",
-    "ITEM_LOCKED",
+    "ITEMS_OF_LOCKED",
     "LAST_AUDIT",
     "OPEN_ENROLLMENT",
     "PAYMENT",
@@ -92,15 +94,32 @@ OPEN_ENROLLMENT = Prepared(
         _NOT_CANCELLED,
     )
 )
-ITEM, ITEM_LOCKED = _by_key_locked(schedule_items, "id")
+ITEM = _by_key(schedule_items, "id")
 ITEMS_OF = Prepared(_by(schedule_items, "enrollment_id").order_by(schedule_items.c.seq))
-ATTEMPT, ATTEMPT_LOCKED = _by_key_locked(attempts, "id")
+ITEMS_OF_LOCKED = Prepared(
+    _by(schedule_items, "enrollment_id").order_by(schedule_items.c.seq).with_for_update()
+)
+ATTEMPT = _by_key(attempts, "id")
 ATTEMPT_BY_GATEWAY = _by_key(attempts, "gateway_payment_id")
 ATTEMPTS_OF = Prepared(_by(attempts, "item_id").order_by(attempts.c.number, attempts.c.id))
 # PostgreSQL's default collation does not order by code point, as Python does.
 ATTEMPTS_OF_PG = Prepared(
     _by(attempts, "item_id").order_by(attempts.c.number, attempts.c.id.collate("C"))
 )
+# An enrollment's attempts in flight, by item then number (through the item_id index).
+_IN_FLIGHT = (
+    sa.select(attempts)
+    .join(schedule_items, schedule_items.c.id == attempts.c.item_id)
+    .where(
+        schedule_items.c.enrollment_id == sa.bindparam("key"),
+        attempts.c.status.in_(
+            [sa.literal_column(f"'{s.value}'") for s in sorted(IN_FLIGHT_ATTEMPT_STATUSES)]
+        ),
+    )
+    .order_by(schedule_items.c.seq, attempts.c.number)
+)
+IN_FLIGHT_OF = Prepared(_IN_FLIGHT)
+IN_FLIGHT_OF_LOCKED = Prepared(_IN_FLIGHT.with_for_update(of=attempts))
 PAYMENT = _by_key(payments, "id")
 PAYMENT_BY_GATEWAY = _by_key(payments, "gateway_payment_id")
 REFUND = _by_key(refunds, "id")

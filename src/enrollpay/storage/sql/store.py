@@ -19,8 +19,9 @@ and retries where a retry is safe, which is before the body runs:
   :class:`~enrollpay.errors.ConcurrencyError` is raised and nothing was
   written.
 - **PostgreSQL** runs every transaction at READ COMMITTED and takes row
-  locks where an invariant needs them (``for_update`` reads, the payment
-  row before summing its refunds, ``FOR UPDATE SKIP LOCKED`` to claim due
+  locks where an invariant needs them (``lock_enrollment`` locks the
+  enrollment, its items and its attempts in flight, in that order; the payment
+  row before summing its refunds; ``FOR UPDATE SKIP LOCKED`` to claim due
   items, advisory locks for the audit chain and per webhook event). READ
   COMMITTED never raises serialization failures; a deadlock (40P01) or
   lock timeout can still happen between transactions that lock rows in
@@ -46,7 +47,9 @@ from sqlalchemy import exc
 from sqlalchemy.pool import StaticPool
 
 from enrollpay.errors import ConcurrencyError, InvalidInputError
+from enrollpay.ports import StoreReader
 from enrollpay.storage.sql.engine import (
+    READ_ONLY,
     begin_sqlite,
     configure_sqlite,
     enable_wal,
@@ -181,6 +184,31 @@ class SqlStore:
         return self._transaction()
 
     @contextmanager
+    def reader(self) -> Iterator[StoreReader]:
+        """A read-only snapshot for queries and reports; it takes no write lock.
+
+        SQLite: a deferred transaction with ``PRAGMA query_only`` on, so the
+        reader neither waits for the writer's lock nor can write. PostgreSQL:
+        ``REPEATABLE READ, READ ONLY``, so every query sees one snapshot.
+        """
+        with self._turns or nullcontext():
+            conn, driver = self._begin(read_only=True)
+            try:
+                try:
+                    yield SqlTransaction(conn, driver)
+                finally:
+                    if not is_postgresql(conn):
+                        try:
+                            driver.run("PRAGMA query_only=0")
+                        except BaseException:
+                            conn.invalidate()  # never pool a connection that refuses writes
+                            raise
+                    _rollback(conn, driver)
+            finally:
+                conn.info.pop(READ_ONLY, None)
+                conn.close()
+
+    @contextmanager
     def _transaction(self) -> Iterator[SqlTransaction]:
         with self._turns or nullcontext():
             conn, driver = self._begin()
@@ -201,11 +229,12 @@ class SqlStore:
             finally:
                 conn.close()
 
-    def _begin(self) -> tuple[sa.Connection, Driver]:
+    def _begin(self, *, read_only: bool = False) -> tuple[sa.Connection, Driver]:
         """A connection in a fresh transaction, and the driver of its statements.
 
         Lock contention at BEGIN is retried. An unwatched SQLite connection
-        begins on the driver (see :func:`begin_sqlite`).
+        begins on the driver (see :func:`begin_sqlite`). A reader's SQLite
+        transaction is deferred (no write lock) and refuses writes.
         """
         for attempt in range(1, self._begin_attempts + 1):
             try:
@@ -215,12 +244,18 @@ class SqlStore:
             try:
                 driver = Driver(conn, self._plans)
                 if is_postgresql(conn):
-                    conn.execution_options(isolation_level="READ COMMITTED")
+                    conn.execution_options(
+                        isolation_level="REPEATABLE READ" if read_only else "READ COMMITTED",
+                        postgresql_readonly=read_only,
+                    )
                     conn.begin()
                 elif driver.watched:
+                    conn.info[READ_ONLY] = read_only
                     conn.begin()
                 else:
-                    begin_sqlite(conn, driver)
+                    begin_sqlite(conn, driver, read_only=read_only)
+                if read_only and not is_postgresql(conn):
+                    driver.run("PRAGMA query_only=1")
             except exc.SQLAlchemyError as error:
                 conn.close()
                 if not is_contention(error):

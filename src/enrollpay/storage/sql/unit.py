@@ -44,6 +44,8 @@ class SqlUnit:
         self._held = RowCache(pg=self._pg)
         self._g = Guards(self._d, pg=self._pg)
         self._chain = AuditChain(conn, self._d, self._g, pg=self._pg)
+        #: Enrollments this transaction locked: their item ids and in-flight attempt ids.
+        self._locked: dict[str, tuple[list[str], list[str]]] = {}
 
     def _rows(self, stmt: sa.Executable | Prepared, key: object = None) -> Sequence[m.Row]:
         return self._d.run(stmt, None if key is None else {"key": key}).all()
@@ -59,11 +61,13 @@ class SqlUnit:
         self,
         table: sa.Table,
         key: str,
-        for_update: bool,
-        stmts: tuple[Prepared, Prepared],
+        stmt: Prepared,
         from_row: Callable[[m.Row], R],
+        held: Callable[[R], bool],
     ) -> R | None:
         """A row by id, served from the rows this transaction holds (see :mod:`.rowcache`)."""
-        return self._held.read(
-            table, key, for_update=for_update, stmts=stmts, fetch=self._row, from_row=from_row
-        )
+        return self._held.read(table, key, stmt=stmt, fetch=self._row, from_row=from_row, held=held)
+
+    def _in_locked(self, record: Any) -> bool:
+        """True if ``record`` belongs to an enrollment this transaction has locked."""
+        return record.enrollment_id in self._locked
