@@ -41,8 +41,8 @@ def _opt_non_negative_money(
 class RefundPolicy:
     """How much of what was paid comes back when an enrollment is cancelled.
 
-    - cancelled within ``cooling_off_days`` of the service start (inclusive):
-      everything paid is refunded;
+    - cancelled within ``cooling_off_days`` days of service (inclusive;
+      paused days do not count): everything paid is refunded;
     - ``proration="none"``: nothing is refunded after the window;
     - ``proration="time"``: the school keeps what the elapsed time earned,
       at least ``non_refundable``, plus ``admin_fee``.
