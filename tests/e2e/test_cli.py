@@ -267,6 +267,31 @@ def test_refund_quote_lists_the_line_items() -> None:
         assert expected in lines
 
 
+def test_refund_quote_leaves_paused_days_out_and_moves_the_end() -> None:
+    """Cancelled on 03-02 after 10 paused days: 47 used, as on 02-20; the end moves to 07-14."""
+    result = run(
+        "refund", "quote", "--price", "1200", "--currency", "USD", "--paid", "600",
+        "--start", "2027-01-04", "--end", "2027-07-04", "--cancelled-on", "2027-03-02",
+        "--admin-fee", "25", "--paused-days", "10",
+    )  # fmt: skip
+    assert result.exit_code == 0
+    lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert lines[0] == "Refund quote (prorated: 47 of 181 days used)"
+    for expected in (
+        "Paused 10 days, not counted as used: service ends 2027-07-14 $0.00",
+        "Used 47 of 181 days $311.60",
+        "Refund $263.40",
+    ):
+        assert expected in lines
+    refused = run(
+        "refund", "quote", "--price", "1200", "--currency", "USD", "--paid", "600",
+        "--start", "2027-01-04", "--end", "2027-07-04", "--cancelled-on", "2027-03-02",
+        "--paused-days", "-1",
+    )  # fmt: skip
+    assert refused.exit_code == 2
+    assert "--paused-days" in refused.output
+
+
 def test_refund_quote_in_the_cooling_off_window_refunds_everything() -> None:
     """Cancelled within the cooling-off days, everything paid comes back."""
     result = run(

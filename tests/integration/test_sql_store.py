@@ -124,7 +124,11 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (claim.revision, claim.down_revision) == ("0002", "0001")
     assert (by_user.revision, by_user.down_revision) == ("0003", "0002")
     assert (outbox.revision, outbox.down_revision) == ("0004", "0003")
-    assert (access.revision, access.down_revision) == (HEAD, "0004")
+    paused = importlib.import_module(
+        "enrollpay.storage.sql.migrations.versions.0006_enrollment_paused_days"
+    )
+    assert (access.revision, access.down_revision) == ("0005", "0004")
+    assert (paused.revision, paused.down_revision) == (HEAD, "0005")
 
 
 def _seed_at(url: str, revision: str, items: list[ScheduleItem] | None = None) -> None:

@@ -324,10 +324,32 @@ def test_resume_into_active_restores_access() -> None:
     items = [an_item(ITM.PAID), an_item(item_id="itm_2", seq=2, due=TOMORROW)]
     change = t.resume_enrollment(enrollment, items, today=TODAY, at=LATER)
     assert (change.record.status, change.record.paused_on) == (ENR.ACTIVE, None)
+    # Paused the day before the service started: no day of service was paused.
+    resumed = {**moved("paused", "active"), "days": 0, "paused_days": 0}
+    assert change.record.paused_days == 0
     assert seen(change.events) == [
-        ("enrollment.resumed", ENROLLMENT_ID, LATER, moved("paused", "active")),
+        ("enrollment.resumed", ENROLLMENT_ID, LATER, resumed),
         ("access.restored", ENROLLMENT_ID, LATER, {"status": "active"}),
     ]
+
+
+def test_resume_adds_the_days_of_service_paused_to_the_total() -> None:
+    """20 days paused after 4 paused before: paused_days 24, told in enrollment.resumed."""
+    enrollment = an_enrollment(
+        ENR.PAUSED,
+        start_date=TODAY - timedelta(days=60),
+        paused_on=TODAY - timedelta(days=20),
+        paused_days=4,
+    )
+    items = [an_item(ITM.PAID), an_item(item_id="itm_2", seq=2, due=TOMORROW)]
+    change = t.resume_enrollment(enrollment, items, today=TODAY, at=LATER)
+    assert (change.record.paused_on, change.record.paused_days) == (None, 24)
+    assert seen(change.events)[0] == (
+        "enrollment.resumed",
+        ENROLLMENT_ID,
+        LATER,
+        {**moved("paused", "active"), "days": 20, "paused_days": 24},
+    )
 
 
 def test_resume_into_pending_payment_grants_nothing() -> None:
@@ -336,7 +358,12 @@ def test_resume_into_pending_payment_grants_nothing() -> None:
     change = t.resume_enrollment(enrollment, [an_item()], today=TODAY, at=LATER)
     assert change.record.status == ENR.PENDING_PAYMENT
     assert seen(change.events) == [
-        ("enrollment.resumed", ENROLLMENT_ID, LATER, moved("paused", "pending_payment")),
+        (
+            "enrollment.resumed",
+            ENROLLMENT_ID,
+            LATER,
+            {**moved("paused", "pending_payment"), "days": 0, "paused_days": 0},
+        ),
     ]
 
 
@@ -396,6 +423,21 @@ def test_cancel_without_access_emits_only_the_cancellation() -> None:
     change = t.cancel_enrollment(an_enrollment(ENR.PAUSED), reason=None, at=LATER)
     assert [e.kind for e in change.events] == ["enrollment.cancelled"]
     assert change.record.cancel_reason is None
+
+
+def test_cancel_ends_a_pause_in_progress_on_the_day_it_is_given() -> None:
+    """Cancelled on day 12 of a pause: its 12 days join paused_days and paused_on clears."""
+    paused = an_enrollment(ENR.PAUSED, paused_on=TODAY, paused_days=3)
+    on = TODAY + timedelta(days=12)
+    change = t.cancel_enrollment(paused, reason=None, at=LATER, on=on)
+    assert (change.record.status, change.record.paused_on) == (ENR.CANCELLED, None)
+    assert change.record.paused_days == 15
+    # Without the day, the pause is left as it was.
+    kept = t.cancel_enrollment(paused, reason=None, at=LATER).record
+    assert (kept.paused_on, kept.paused_days) == (TODAY, 3)
+    # Not paused: the total stays.
+    active = an_enrollment(ENR.ACTIVE, paused_days=3)
+    assert t.cancel_enrollment(active, reason=None, at=LATER, on=on).record.paused_days == 3
 
 
 def test_cancel_twice_is_refused() -> None:

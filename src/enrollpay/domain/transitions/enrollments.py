@@ -111,6 +111,7 @@ def _move(
     at: datetime,
     past_due_access: bool,
     wanted: EnrollmentStatus | None = None,
+    told: Mapping[str, Any] | None = None,
     **changes: Any,
 ) -> Change[Enrollment]:
     before = enrollment.status
@@ -118,7 +119,9 @@ def _move(
     record = attrs.evolve(enrollment, status=after, updated_at=at, **changes)
     record = _first_access(record, at=at, past_due_access=past_due_access)
     kind = "enrollment.resumed" if name == "resume" else _ANNOUNCED[after]
-    announced = EventDraft(kind, enrollment.id, at, {"from": str(before), "to": str(after)})
+    announced = EventDraft(
+        kind, enrollment.id, at, {"from": str(before), "to": str(after), **(told or {})}
+    )
     access = _access_events(
         enrollment.id,
         before,
@@ -227,10 +230,24 @@ def resume_enrollment(
     at: datetime,
     past_due_access: bool = True,
 ) -> Change[Enrollment]:
-    """Resume a paused enrollment into the status its (resumed) items imply."""
+    """Resume a paused enrollment into the status its (resumed) items imply.
+
+    The days of service this pause took are added to ``paused_days`` (they
+    are not used days, and the service ends that much later);
+    ``enrollment.resumed`` carries them as ``days`` and the new total as
+    ``paused_days``.
+    """
     target = _derived(enrollment.plan, items, today=today)
+    total = enrollment.days_paused(today)
     return _move(
-        enrollment, "resume", at=at, past_due_access=past_due_access, wanted=target, paused_on=None
+        enrollment,
+        "resume",
+        at=at,
+        past_due_access=past_due_access,
+        wanted=target,
+        told={"days": total - enrollment.paused_days, "paused_days": total},
+        paused_on=None,
+        paused_days=total,
     )
 
 
@@ -239,9 +256,17 @@ def cancel_enrollment(
     *,
     reason: str | None,
     at: datetime,
+    on: date | None = None,
     past_due_access: bool = True,
 ) -> Change[Enrollment]:
-    """End the enrollment (``enrollment.cancelled``; ``access.revoked`` if it had access)."""
+    """End the enrollment (``enrollment.cancelled``; ``access.revoked`` if it had access).
+
+    A pause in progress ends with it: its days up to ``on`` (the business
+    date of the cancellation) join ``paused_days``, as a resume would add them.
+    """
+    pause: dict[str, Any] = {}
+    if on is not None and enrollment.paused_on is not None:
+        pause = {"paused_on": None, "paused_days": enrollment.days_paused(on)}
     return _move(
         enrollment,
         "cancel",
@@ -249,4 +274,5 @@ def cancel_enrollment(
         past_due_access=past_due_access,
         cancelled_at=at,
         cancel_reason=reason,
+        **pause,
     )

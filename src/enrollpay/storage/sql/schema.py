@@ -162,8 +162,11 @@ enrollments = sa.Table(
     sa.Column("gateway_subscription_id", sa.String(), nullable=True, index=True),
     sa.Column("meta", sa.JSON(), nullable=False),
     sa.Column("access_granted_at", UTCDateTime(), nullable=True),
+    # Days of service spent in ended pauses (migration 0006).
+    sa.Column("paused_days", sa.Integer(), nullable=False, server_default="0"),
     _one_of("status", EnrollmentStatus, "known_status"),
     _not_negative("price_minor"),
+    _not_negative("paused_days"),
 )
 
 # At most one enrollment per (user, product) that is not cancelled.

@@ -38,6 +38,7 @@ def enrollment_to_row(e: Enrollment) -> dict[str, Any]:
         "gateway_subscription_id": e.gateway_subscription_id,
         "meta": dict(e.metadata),
         "access_granted_at": e.access_granted_at,
+        "paused_days": e.paused_days,
     }
 
 
@@ -59,6 +60,7 @@ def enrollment_from_row(r: Row) -> Enrollment:
         gateway_subscription_id=r["gateway_subscription_id"],
         metadata=r["meta"],
         access_granted_at=r["access_granted_at"],
+        paused_days=r["paused_days"],
     )
 
 
