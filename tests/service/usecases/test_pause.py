@@ -90,9 +90,9 @@ def test_resuming_shifts_unpaid_items_by_the_days_paused(
     ]
     events = outbox.new()
     assert kinds(events) == ["enrollment.resumed", "access.restored"]
-    assert dict(events[0].data) == {"from": "paused", "to": "active"}
+    assert dict(events[0].data) == {"from": "paused", "to": "active", "days": 10, "paused_days": 10}
     (entry,) = audited(system, paid_first, "enrollment.resumed")
-    assert entry.data == {"shifted_days": 10, "status": "active"}
+    assert entry.data == {"shifted_days": 10, "status": "active", "paused_days": 10}
 
 
 def test_a_failed_item_paused_is_retried_afresh_on_its_shifted_date(
@@ -179,7 +179,12 @@ def test_resuming_into_an_overdue_item_without_payments_waits_for_payment(
     assert enrollment.status == EnrollmentStatus.PENDING_PAYMENT
     events = system.list_events()[mark:]
     assert kinds(events) == ["enrollment.resumed"]
-    assert dict(events[0].data) == {"from": "paused", "to": "pending_payment"}
+    assert dict(events[0].data) == {
+        "from": "paused",
+        "to": "pending_payment",
+        "days": 0,
+        "paused_days": 0,
+    }
 
 
 # -- refusals ---------------------------------------------------------------------------
