@@ -727,6 +727,45 @@ def test_resume_of_an_item_not_paused_is_refused() -> None:
     refused_item(lambda: t.resume_item(an_item(), due=TOMORROW, at=LATER), ITM.SCHEDULED, "resume")
 
 
+def test_mark_overdue_keeps_the_status_and_announces_it_once() -> None:
+    """mark_overdue: the status stays, overdue_at is set, installment.overdue says how late."""
+    item = an_item(ITM.FAILED, due=TODAY - timedelta(days=5), failures=1, amount_paid=usd(2500))
+    change = t.mark_overdue(item, today=TODAY, at=LATER)
+    assert (change.record.status, change.record.overdue_at) == (ITM.FAILED, LATER)
+    assert change.record.failures == 1
+    assert seen(change.events) == [
+        (
+            "installment.overdue",
+            ENROLLMENT_ID,
+            LATER,
+            {
+                "item_id": "itm_1",
+                "seq": 1,
+                "due": "2027-03-10",
+                "days_late": 5,
+                "outstanding": money(7500),
+                "status": "failed",
+            },
+        ),
+    ]
+
+
+@pytest.mark.parametrize("status", [ITM.PAID, ITM.PROCESSING, ITM.PAUSED, ITM.WAIVED])
+def test_an_item_paid_charging_or_paused_is_never_overdue(status: ItemStatus) -> None:
+    """Only an item that is still owed and not under way can fall overdue."""
+    refused_item(
+        lambda: t.mark_overdue(an_item(status), today=TODAY, at=LATER), status, "fall_overdue"
+    )
+
+
+def test_a_new_due_date_clears_overdue() -> None:
+    """Rescheduling or resuming gives the item a new due date: it is not overdue any more."""
+    late = an_item(ITM.FAILED, overdue_at=AT)
+    assert t.reschedule_item(late, due=TOMORROW, at=LATER).record.overdue_at is None
+    paused = an_item(ITM.PAUSED, overdue_at=AT)
+    assert t.resume_item(paused, due=TOMORROW, at=LATER).record.overdue_at is None
+
+
 def test_reschedule_retries_afresh() -> None:
     """reschedule_item: scheduled on the new day, failures reset, installment.rescheduled."""
     item = an_item(ITM.FAILED, failures=2, next_attempt_at=LATER, lease_until=AT)
@@ -1104,5 +1143,5 @@ def test_every_public_function_is_called_here() -> None:
     """Each public function of the transitions package is called by a test in this module."""
     source = Path(__file__).read_text(encoding="utf-8")
     functions = [name for name in t.__all__ if callable(getattr(t, name)) and name.islower()]
-    assert len(functions) == 28
+    assert len(functions) == 29
     assert [name for name in functions if f"t.{name}(" not in source] == []

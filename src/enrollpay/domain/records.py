@@ -122,6 +122,8 @@ class ScheduleItem:
     last_decline_code: str | None = None
     paid_at: datetime | None = None
     updated_at: datetime | None = None
+    #: When the item was found overdue (``installment.overdue``); None while it is not.
+    overdue_at: datetime | None = None
 
     @property
     def outstanding(self) -> Money:

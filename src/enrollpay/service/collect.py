@@ -23,6 +23,7 @@ from enrollpay.service.charge import collect_item
 from enrollpay.service.context import Context
 from enrollpay.service.parallel import collect_concurrently
 from enrollpay.service.results import CollectionReport, ItemOutcome, OutcomeLog
+from enrollpay.service.sweep import sweep
 
 __all__ = ["collect_due", "retry_now"]
 
@@ -51,15 +52,16 @@ def collect_due(
     rate_limit: float | TokenBucket | None = None,
     keep_outcomes: bool = True,
 ) -> CollectionReport:
-    """Charge every item that is due (retries included) off-session."""
+    """Sweep (see :mod:`.sweep`), then charge every item that is due (retries included)."""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidInputError(f"limit must be a positive int, got {limit!r}")
     at = ensure_aware(now, "now") if now is not None else ctx.now()
     gateway = ctx.gateway
     outcomes = OutcomeLog(keep=keep_outcomes)
     if gateway is None:
-        return CollectionReport()
+        return CollectionReport(sweep=sweep(ctx, at))
     workers, bucket = _throughput_settings(ctx, concurrency, rate_limit)
+    swept = sweep(ctx, at)
     if bucket is not None:
         gateway = ThrottledGateway(gateway, bucket)
     if workers > 1:
@@ -78,7 +80,7 @@ def collect_due(
             outcomes.append(outcome)
             if progress is not None:
                 progress(outcome)
-    report = outcomes.report()
+    report = attrs.evolve(outcomes.report(), sweep=swept)
     if outcomes:
         logger.info("collect_due: %s", report.summary())
     return report

@@ -85,6 +85,7 @@ def resume(ctx: Context, enrollment_id: str, *, actor: str) -> Enrollment:
                 today=today,
                 at=now,
                 past_due_access=ctx.config.past_due_access,
+                access=ctx.config.access_policy,
             ),
         )
         ctx.audit(

@@ -22,6 +22,7 @@ from enrollpay.domain.money import Money
 from enrollpay.domain.plans import PaymentPlan, Subscription
 from enrollpay.domain.records import Enrollment, ScheduleItem
 from enrollpay.domain.statuses import (
+    AccessPolicy,
     EnrollmentStatus,
     ItemState,
     derive_enrollment_status,
@@ -64,13 +65,17 @@ def _open_ended(plan: PaymentPlan) -> bool:
 
 
 def _derived(
-    plan: PaymentPlan, items: Iterable[ScheduleItem], *, today: date, paused: bool = False
+    plan: PaymentPlan,
+    items: Iterable[ScheduleItem],
+    *,
+    today: date,
+    access: AccessPolicy | None,
 ) -> EnrollmentStatus:
     return derive_enrollment_status(
         (ItemState(i.status, i.due) for i in items),
         today=today,
-        paused=paused,
         open_ended=_open_ended(plan),
+        access=access,
     )
 
 
@@ -146,13 +151,14 @@ def open_enrollment(
     at: datetime,
     metadata: Mapping[str, Any] | None = None,
     past_due_access: bool = True,
+    access: AccessPolicy | None = None,
 ) -> Change[Enrollment]:
     """A new enrollment in the status its items imply (``enrollment.created``).
 
     Nothing due yet (a trial, a later start) makes it active at once, with
     ``enrollment.activated`` and ``access.granted``.
     """
-    status = _derived(plan, items, today=today)
+    status = _derived(plan, items, today=today, access=access)
     if status not in ENROLLMENT.initial:
         raise IllegalTransitionError(
             "enrollment", state=str(status), transition="open", record_id=enrollment_id
@@ -197,6 +203,7 @@ def sync_enrollment(
     today: date,
     at: datetime,
     past_due_access: bool = True,
+    access: AccessPolicy | None = None,
 ) -> Change[Enrollment]:
     """Move the enrollment to the status its items imply, by the named transition.
 
@@ -205,7 +212,7 @@ def sync_enrollment(
     """
     if enrollment.status in (_E.PAUSED, _E.CANCELLED):
         return Change(enrollment)
-    target = _derived(enrollment.plan, items, today=today)
+    target = _derived(enrollment.plan, items, today=today, access=access)
     if target == enrollment.status:
         return Change(enrollment)
     if target == _E.ACTIVE:
@@ -229,6 +236,7 @@ def resume_enrollment(
     today: date,
     at: datetime,
     past_due_access: bool = True,
+    access: AccessPolicy | None = None,
 ) -> Change[Enrollment]:
     """Resume a paused enrollment into the status its (resumed) items imply.
 
@@ -237,7 +245,7 @@ def resume_enrollment(
     ``enrollment.resumed`` carries them as ``days`` and the new total as
     ``paused_days``.
     """
-    target = _derived(enrollment.plan, items, today=today)
+    target = _derived(enrollment.plan, items, today=today, access=access)
     total = enrollment.days_paused(today)
     return _move(
         enrollment,

@@ -20,6 +20,7 @@ __all__ = [
     "cancel_item",
     "decline_item",
     "mark_item_paid",
+    "mark_overdue",
     "new_item",
     "no_card",
     "pause_item",
@@ -196,7 +197,22 @@ def pause_item(item: ScheduleItem, *, at: datetime) -> Change[ScheduleItem]:
 
 def resume_item(item: ScheduleItem, *, due: date, at: datetime) -> Change[ScheduleItem]:
     """The enrollment goes on: the item is scheduled again, due on ``due``."""
-    return _move(item, "resume", at, due=due, next_attempt_at=None)
+    return _move(item, "resume", at, due=due, next_attempt_at=None, overdue_at=None)
+
+
+def mark_overdue(item: ScheduleItem, *, today: date, at: datetime) -> Change[ScheduleItem]:
+    """The item is unpaid past its due date and the grace days (``installment.overdue``).
+
+    Its status stays what it was (never charged, in its retry cycle, ...);
+    ``overdue_at`` records when this was found, so it is announced once.
+    """
+    data = {
+        "due": item.due.isoformat(),
+        "days_late": (today - item.due).days,
+        "outstanding": money_data(item.outstanding),
+        "status": str(item.status),
+    }
+    return _move(item, "fall_overdue", at, "installment.overdue", data, overdue_at=at)
 
 
 def reschedule_item(item: ScheduleItem, *, due: date, at: datetime) -> Change[ScheduleItem]:
@@ -212,6 +228,7 @@ def reschedule_item(item: ScheduleItem, *, due: date, at: datetime) -> Change[Sc
         failures=0,
         next_attempt_at=None,
         lease_until=None,
+        overdue_at=None,
     )
 
 

@@ -197,6 +197,8 @@ schedule_items = sa.Table(
     sa.Column("last_decline_code", sa.String(), nullable=True),
     sa.Column("paid_at", UTCDateTime(), nullable=True),
     sa.Column("updated_at", UTCDateTime(), nullable=True),
+    # Migration 0006: when the sweep found the item overdue.
+    sa.Column("overdue_at", UTCDateTime(), nullable=True),
     sa.UniqueConstraint("enrollment_id", "seq"),
     _one_of("status", ItemStatus, "known_status"),
     _one_of("kind", ("deposit", "installment", "full", "period"), "known_kind"),

@@ -82,6 +82,7 @@ def item_to_row(i: ScheduleItem) -> dict[str, Any]:
         "last_decline_code": i.last_decline_code,
         "paid_at": i.paid_at,
         "updated_at": i.updated_at,
+        "overdue_at": i.overdue_at,
     }
 
 
@@ -102,4 +103,5 @@ def item_from_row(r: Row) -> ScheduleItem:
         last_decline_code=r["last_decline_code"],
         paid_at=r["paid_at"],
         updated_at=r["updated_at"],
+        overdue_at=r["overdue_at"],
     )
