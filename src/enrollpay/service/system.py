@@ -41,6 +41,7 @@ from enrollpay.service import (
     reconcile,
     refunds,
     reschedule,
+    system_ops,
     system_reads,
     webhooks,
 )
@@ -396,3 +397,4 @@ class PaymentSystem:
     verify_audit_chain = system_reads.verify_audit_chain
     list_events = system_reads.list_events
     dispatch_events = system_reads.dispatch_events
+    sweep = system_ops.sweep  # a job beside collect_due: enrollpay.service.system_ops
