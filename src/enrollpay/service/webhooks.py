@@ -7,11 +7,13 @@ from collections.abc import Mapping
 
 import attrs
 
+from enrollpay.clock import SystemClock
 from enrollpay.domain import transitions
+from enrollpay.domain.calendar import ensure_aware
 from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
 from enrollpay.domain.records import PaymentAttempt, WebhookReceipt
 from enrollpay.errors import DuplicateError, InvalidInputError, WebhookSignatureError
-from enrollpay.ports import GatewayEvent, LivemodeAware, StoreTransaction
+from enrollpay.ports import Clock, GatewayEvent, LivemodeAware, StoreTransaction
 from enrollpay.service.cancel import close_enrollment
 from enrollpay.service.context import Context
 from enrollpay.service.refunds import apply_refund_updates
@@ -25,11 +27,19 @@ __all__ = ["handle_webhook"]
 logger = logging.getLogger(__name__)
 
 
-def handle_webhook(ctx: Context, payload: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
-    """Verify, deduplicate and apply one gateway webhook."""
+def handle_webhook(
+    ctx: Context, payload: bytes, headers: Mapping[str, str], *, wall_clock: Clock | None = None
+) -> WebhookOutcome:
+    """Verify, deduplicate and apply one gateway webhook.
+
+    The signature's timestamp is checked against ``wall_clock`` (default: the
+    system clock), not the business clock: the gateway signs with the real
+    time, whatever a test or a simulation does to ``ctx.clock``.
+    """
     gateway = ctx.require_gateway()
+    received = ensure_aware((wall_clock or SystemClock()).now(), "wall_clock.now()")
     try:
-        event = gateway.parse_webhook(payload, headers, now=ctx.now())
+        event = gateway.parse_webhook(payload, headers, now=received)
         if isinstance(gateway, LivemodeAware) and event.livemode != gateway.livemode:
             raise WebhookSignatureError("event livemode does not match the gateway's mode")
     except InvalidInputError as exc:  # a forged, stale or malformed delivery
