@@ -30,8 +30,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 from enrollpay import Installments, Interval, Money, PaymentSystem, Subscription
+from enrollpay.audit import link_entry
 from enrollpay.cli import cli
 from enrollpay.clock import SystemClock
+from enrollpay.ports import AuditDraft
 from enrollpay.storage.sql import SqlStore
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
 
@@ -374,6 +376,114 @@ def test_audit_verify_names_the_first_tampered_entry(demo_db: Path, tmp_path: Pa
     assert broken.exit_code == 1
     assert broken.stdout.startswith("Audit chain BROKEN at entry 17 (")
     assert "content does not match its hash; the 16 entries before it are intact." in broken.stdout
+
+
+def console(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script in a real process, on pipes."""
+    return subprocess.run(
+        [str(ENROLLPAY), *args], capture_output=True, text=True, timeout=120, cwd=cwd, check=False
+    )
+
+
+def test_audit_anchor_then_a_truncated_trail_is_caught(demo_db: Path, tmp_path: Path) -> None:
+    """Real processes: anchor, delete the newest entries in SQLite, verify --anchor exits 1."""
+    copy = tmp_path / "school.db"
+    copy.write_bytes(demo_db.read_bytes())
+    with closing(sqlite3.connect(copy)) as conn:
+        count, last = conn.execute(
+            "SELECT seq, hash FROM enrollpay_audit_log ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+
+    printed = console("audit", "anchor", "--url", url_of(copy), cwd=tmp_path)
+    saved = console("audit", "anchor", "--url", url_of(copy), "--out", "anchor.json", cwd=tmp_path)
+    intact = console("audit", "verify", "--url", url_of(copy), "--anchor", "anchor.json",
+                     cwd=tmp_path)  # fmt: skip
+
+    assert (printed.returncode, printed.stderr) == (0, "")
+    assert json.loads(printed.stdout) == {"count": count, "hash": last}
+    assert json.loads((tmp_path / "anchor.json").read_text()) == {"count": count, "hash": last}
+    assert saved.stdout == f"Anchored {count} entries (head hash {last}) in anchor.json.\n"
+    assert intact.returncode == 0
+    assert intact.stdout.splitlines() == [
+        f"Audit chain intact: {count} entries verified.",
+        f"Head: {count} entries, hash {last}",
+        f"Anchor reached: entry {count} still has hash {last}",
+    ]
+
+    with closing(sqlite3.connect(copy)) as conn, conn:
+        conn.execute("DELETE FROM enrollpay_audit_log WHERE seq > ?", (count - 3,))
+    alone = console("audit", "verify", "--url", url_of(copy), cwd=tmp_path)
+    anchored = console("audit", "verify", "--url", url_of(copy), "--anchor", "anchor.json",
+                       cwd=tmp_path)  # fmt: skip
+
+    assert alone.returncode == 0  # what is left is a valid, shorter chain
+    assert alone.stdout.startswith(f"Audit chain intact: {count - 3} entries verified.\n")
+    assert (anchored.returncode, anchored.stderr) == (1, "")
+    assert anchored.stdout == (
+        f"Audit chain BROKEN at entry {count - 2}: the chain ends at entry {count - 3} but the "
+        f"anchor recorded {count}: entries were deleted from the end; the {count - 3} entries "
+        "before it are intact.\n"
+    )
+
+
+def test_audit_verify_with_an_anchor_catches_a_rewritten_trail(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    """Entry 5 changed and every later hash recomputed: intact alone, refused at the anchor."""
+    copy = tmp_path / "school.db"
+    copy.write_bytes(demo_db.read_bytes())
+    anchor_file = tmp_path / "anchor.json"
+    assert run("audit", "anchor", "--url", url_of(copy), "--out", str(anchor_file)).exit_code == 0
+    count = json.loads(anchor_file.read_text())["count"]
+    store = SqlStore.from_url(url_of(copy))
+    try:
+        with store.reader() as view:
+            entries = view.list_audit()
+    finally:
+        store.close()
+    relinked = []
+    for entry in entries:
+        actor = "mallory" if entry.seq == 5 else entry.actor
+        draft = AuditDraft(entry.at, actor, entry.action, entry.entity_type, entry.entity_id,
+                           entry.data)  # fmt: skip
+        relinked.append(link_entry(draft, relinked[-1] if relinked else None))
+    with closing(sqlite3.connect(copy)) as conn, conn:
+        conn.executemany(
+            "UPDATE enrollpay_audit_log SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+            [(e.actor, e.prev_hash, e.hash, e.seq) for e in relinked[4:]],
+        )
+
+    alone = run("audit", "verify", "--url", url_of(copy))
+    anchored = run("audit", "verify", "--url", url_of(copy), "--anchor", str(anchor_file))
+
+    assert alone.exit_code == 0
+    assert anchored.exit_code == 1
+    assert anchored.stdout.startswith(f"Audit chain BROKEN at entry {count} (")
+    assert anchored.stdout.endswith(
+        f"entry {count} does not have the anchor's hash: the chain was rewritten up to there.\n"
+    )
+
+
+def test_audit_anchor_refuses_a_broken_trail_and_verify_a_bad_anchor_file(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    """No anchor for a tampered chain (exit 1); a malformed anchor file is a usage error (2)."""
+    copy = tmp_path / "school.db"
+    copy.write_bytes(demo_db.read_bytes())
+    garbled = tmp_path / "anchor.json"
+    garbled.write_text('{"count": 3}')
+    with closing(sqlite3.connect(copy)) as conn, conn:
+        conn.execute("UPDATE enrollpay_audit_log SET actor = 'mallory' WHERE seq = 2")
+
+    refused = run("audit", "anchor", "--url", url_of(copy))
+    bad_file = run("audit", "verify", "--url", url_of(copy), "--anchor", str(garbled))
+
+    assert refused.exit_code == 1
+    assert refused.stdout == (
+        "Audit chain BROKEN at entry 2: content does not match its hash; not anchored.\n"
+    )
+    assert bad_file.exit_code == 2
+    assert "an audit anchor has exactly the keys count and hash" in one_error_line(bad_file)
 
 
 def test_demo_keep_refuses_a_database_with_data(demo_db: Path) -> None:

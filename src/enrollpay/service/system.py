@@ -394,5 +394,6 @@ class PaymentSystem:
     recovery_report = system_reads.recovery_report
     audit_log = system_reads.audit_log
     verify_audit_chain = system_reads.verify_audit_chain
+    audit_anchor = system_reads.audit_anchor
     list_events = system_reads.list_events
     dispatch_events = system_reads.dispatch_events
