@@ -33,6 +33,7 @@ from enrollpay import Installments, Interval, Money, PaymentSystem, Subscription
 from enrollpay.audit import link_entry
 from enrollpay.cli import cli
 from enrollpay.clock import SystemClock
+from enrollpay.domain.records import AuditEntry
 from enrollpay.ports import AuditDraft
 from enrollpay.storage.sql import SqlStore
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
@@ -441,7 +442,7 @@ def test_audit_verify_with_an_anchor_catches_a_rewritten_trail(
             entries = view.list_audit()
     finally:
         store.close()
-    relinked = []
+    relinked: list[AuditEntry] = []
     for entry in entries:
         actor = "mallory" if entry.seq == 5 else entry.actor
         draft = AuditDraft(entry.at, actor, entry.action, entry.entity_type, entry.entity_id,
