@@ -16,6 +16,7 @@ from enrollpay.domain.lifecycle import (
 from enrollpay.domain.lifecycle import has_access as status_has_access
 from enrollpay.domain.money import Money
 from enrollpay.domain.records import AuditEntry, Enrollment, ScheduleItem
+from enrollpay.domain.schedule import paid_through
 from enrollpay.errors import (
     EnrollmentNotFoundError,
     InvalidInputError,
@@ -103,6 +104,7 @@ def payment_details(ctx: Context, enrollment_id: str) -> PaymentDetails:
         overdue=Money(sum(i.outstanding.minor for i in open_items if i.due < today), currency),
         next_due=min(open_items, key=lambda i: (i.due, i.seq), default=None),
         has_access=has_access(ctx, enrollment),
+        paid_through=paid_through(items),
     )
 
 
