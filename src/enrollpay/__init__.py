@@ -19,6 +19,7 @@ from enrollpay.domain.plans import (
 from enrollpay.domain.refunds import RefundPolicy, RefundQuote, quote_refund
 from enrollpay.domain.retry import DeclineClass, RetryPolicy, next_retry_at
 from enrollpay.domain.schedule import ScheduleLine, build_schedule
+from enrollpay.domain.statuses import AccessPolicy
 from enrollpay.errors import EnrollpayError
 from enrollpay.service import (
     CancellationResult,
@@ -33,6 +34,7 @@ from enrollpay.service import (
 )
 
 __all__ = [
+    "AccessPolicy",
     "AttemptStatus",
     "CancellationResult",
     "CollectionReport",

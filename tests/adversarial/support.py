@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -9,11 +12,14 @@ from enum import Enum
 from typing import Any
 
 import attrs
+import pytest
 
 from enrollpay import Money, PaymentSystem, SystemConfig
+from enrollpay.domain.records import Product
+from enrollpay.errors import EnrollpayError, InvalidInputError, WebhookSignatureError
 from enrollpay.ports import Store
 from enrollpay.service.base import FaultHook
-from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
+from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds, SignedWebhook
 
 START = datetime(2027, 3, 15, 9, 0, tzinfo=UTC)
 
@@ -126,3 +132,69 @@ def normal_details(system: PaymentSystem) -> list[Any]:
     """Every enrollment's payment details, normalised for comparison between runs."""
     normalise = Normaliser()
     return [normalise(system.payment_details(e.id)) for e in system.list_enrollments()]
+
+
+# -- forged and genuine webhooks (shared with tests/service/usecases/test_webhook_signatures.py)
+
+SECRET = "whsec_fake_secret"
+ATTACKER_SECRET = "whsec_attacker"
+HEADER = "Stripe-Signature"
+
+
+def hmac_hex(secret: str, timestamp: int | str, payload: bytes) -> str:
+    """Stripe's v1 signature, computed independently of the library."""
+    message = f"{timestamp}.".encode() + payload
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def sign(world: World, payload: bytes, *, shift: int = 0, secret: str = SECRET) -> dict[str, str]:
+    """A header for ``payload`` signed ``shift`` seconds from the clock's now."""
+    stamp = int(world.clock.now().timestamp()) + shift
+    return {HEADER: f"t={stamp},v1={hmac_hex(secret, stamp, payload)}"}
+
+
+def event(world: World, event_type: str, obj: dict[str, Any], **extra: Any) -> bytes:
+    """A Stripe-shaped event body."""
+    body = {
+        "id": extra.pop("event_id", "evt_attack_1"),
+        "object": "event",
+        "type": event_type,
+        "created": int(world.clock.now().timestamp()),
+        "livemode": False,
+        "data": {"object": obj},
+        **extra,
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def genuine_webhook(world: World, product: Product) -> SignedWebhook:
+    """The real payment_intent.succeeded of a victim's first payment, not delivered yet."""
+    result = world.system.enroll(user_id="victim", product_id=product.id)
+    assert result.client_secret is not None
+    world.fake.complete_payment(result.client_secret)
+    (hook,) = world.fake.take_events()
+    assert hook.event_type == "payment_intent.succeeded"
+    return hook
+
+
+def refuse(
+    world: World, payload: Any, headers: Any, error: type[EnrollpayError] = WebhookSignatureError
+) -> str:
+    """The webhook is refused with ``error``; nothing at all is written. Returns the message."""
+    before = full_state(world)
+    with pytest.raises(error) as info:
+        world.system.handle_webhook(payload, headers)
+    assert full_state(world) == before
+    assert isinstance(info.value, InvalidInputError)
+    assert SECRET not in str(info.value)
+    return str(info.value)
+
+
+def stamp_of(header: str) -> str:
+    """The ``t=`` part of a signature header."""
+    return header.split(",", maxsplit=1)[0].removeprefix("t=")
+
+
+def v1_of(header: str) -> str:
+    """The first ``v1=`` part of a signature header."""
+    return header.split(",")[1].removeprefix("v1=")

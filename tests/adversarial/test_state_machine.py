@@ -35,13 +35,15 @@ Invariants (per enrollment unless said otherwise)
     ``requires_action``; a paid item's latest attempt is never ``unknown``.
 ``status``
     The enrollment's status is :func:`derive_enrollment_status` of its items
-    (cancelled and paused are explicit) as of today, or as of an earlier day
-    since the last write: the status is refreshed by writes, and a due date
-    passing is not a write (``pending_payment`` is the only status that time
-    alone can imply). While a charge is in flight (the item ``processing``
-    with an open attempt) the enrollment keeps the status it had before the
-    charge, so that item counts as open, failed or defaulted: opening a
-    checkout or sending a retry does not restore access, its outcome does.
+    under the system's access policy (cancelled and paused are explicit) as
+    of today, or as of an earlier day since the last write: the status is
+    refreshed by writes and by the sweep, and a due date passing is neither
+    (time alone implies ``pending_payment``, ``past_due`` and ``suspended``,
+    so the check looks at the days where each could have begun). While a
+    charge is in flight (the item ``processing`` with an open attempt) the
+    enrollment keeps the status it had before the charge, so that item
+    counts as open, failed or defaulted: opening a checkout or sending a
+    retry does not restore access, its outcome does.
     A cancelled enrollment expects no more money: its items are terminal,
     or ``processing`` while an attempt's outcome is still open.
 ``terminal``
@@ -603,7 +605,17 @@ class PaymentsMachine(RuleBasedStateMachine):
             }
             # An item being charged counts as what it may have been before the charge.
             choices = [_BEFORE_A_CHARGE if i.id in in_flight else (i.status,) for i in d.items]
-            days = {today} | {i.due - timedelta(days=1) for i in d.items if i.due <= today}
+            # The status was derived on the day of the last change, which may
+            # be any day up to today: the days around each due date, the end of
+            # its grace and the start of suspension stand for all of them.
+            policy = self.system.config.access_policy
+            marks = (-1, policy.grace_days + 1, policy.grace_days + policy.suspend_after_days)
+            days = {today} | {
+                day
+                for i in d.items
+                for mark in marks
+                if (day := i.due + timedelta(days=mark)) <= today
+            }
             plan = enrollment.plan
             allowed = {
                 derive_enrollment_status(
@@ -612,6 +624,7 @@ class PaymentsMachine(RuleBasedStateMachine):
                     cancelled=enrollment.status == EnrollmentStatus.CANCELLED,
                     paused=enrollment.status == EnrollmentStatus.PAUSED,
                     open_ended=isinstance(plan, Subscription) and plan.cycles is None,
+                    access=policy,
                 )
                 for combo in itertools.product(*choices)
                 for day in days

@@ -270,6 +270,31 @@ def test_refund_quote_lists_the_line_items() -> None:
         assert expected in lines
 
 
+def test_refund_quote_leaves_paused_days_out_and_moves_the_end() -> None:
+    """Cancelled on 03-02 after 10 paused days: 47 used, as on 02-20; the end moves to 07-14."""
+    result = run(
+        "refund", "quote", "--price", "1200", "--currency", "USD", "--paid", "600",
+        "--start", "2027-01-04", "--end", "2027-07-04", "--cancelled-on", "2027-03-02",
+        "--admin-fee", "25", "--paused-days", "10",
+    )  # fmt: skip
+    assert result.exit_code == 0
+    lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert lines[0] == "Refund quote (prorated: 47 of 181 days used)"
+    for expected in (
+        "Paused 10 days, not counted as used: service ends 2027-07-14 $0.00",
+        "Used 47 of 181 days $311.60",
+        "Refund $263.40",
+    ):
+        assert expected in lines
+    refused = run(
+        "refund", "quote", "--price", "1200", "--currency", "USD", "--paid", "600",
+        "--start", "2027-01-04", "--end", "2027-07-04", "--cancelled-on", "2027-03-02",
+        "--paused-days", "-1",
+    )  # fmt: skip
+    assert refused.exit_code == 2
+    assert "--paused-days" in refused.output
+
+
 def test_refund_quote_in_the_cooling_off_window_refunds_everything() -> None:
     """Cancelled within the cooling-off days, everything paid comes back."""
     result = run(
@@ -501,17 +526,23 @@ def test_demo_keep_refuses_a_database_with_data(demo_db: Path) -> None:
 
 
 def test_collect_charges_what_is_due_and_prints_one_line(tmp_path: Path) -> None:
-    """Off a terminal, collect prints exactly its summary line; a second run finds nothing."""
+    """Off a terminal, collect prints its sweep and summary lines; a second run finds nothing.
+
+    The installments fell due 70 and 40 days ago and nobody ran collect
+    since: the sweep that starts the run finds all ten overdue and the five
+    enrollments suspended before they are charged.
+    """
     path = tmp_path / "school.db"
     installments, _ = past_school(path, students=5)
     assert installments == 10
     first = run("collect", "--url", url_of(path), "--gateway", "fake", "--limit", "4")
     assert (first.exit_code, first.stderr) == (0, "")
     assert first.stdout == (
+        "sweep: checked=5 overdue=10 changed=5 suspended=5\n"
         "charged=4 succeeded=4 failed=0 requires_action=0 unknown=0 skipped=0\n"
     )
     rest = run("collect", "--url", url_of(path), "--gateway", "fake")
-    assert rest.stdout.startswith("charged=6 succeeded=6 failed=0 ")
+    assert rest.stdout == ("charged=6 succeeded=6 failed=0 requires_action=0 unknown=0 skipped=0\n")
     again = run("collect", "--url", url_of(path), "--gateway", "fake")
     assert again.stdout.startswith("charged=0 succeeded=0 ")
     status = run("report", "status", "--url", url_of(path), "--format", "json")
@@ -525,6 +556,7 @@ def test_collect_exits_1_when_something_needs_attention(tmp_path: Path) -> None:
     result = run("collect", "--url", url_of(path), "--gateway", "fake")
     assert result.exit_code == 1
     assert result.stdout == (
+        "sweep: checked=2 overdue=6 changed=2 suspended=1\n"
         f"charged=2 succeeded=2 failed={periods} requires_action=0 unknown=0 skipped=0\n"
     )
 
@@ -536,7 +568,8 @@ def test_reconcile_resends_a_lost_charge_with_its_key(tmp_path: Path) -> None:
     assert installments == 3  # both second installments, and the lost first one
     url = url_of(path)
     others = run("collect", "--url", url, "--gateway", "fake")
-    assert (others.exit_code, others.stdout.split()[:2]) == (0, ["charged=2", "succeeded=2"])
+    summary = others.stdout.splitlines()[-1]
+    assert (others.exit_code, summary.split()[:2]) == (0, ["charged=2", "succeeded=2"])
     reconciled = run("reconcile", "--url", url, "--gateway", "fake")
     assert reconciled.exit_code == 0
     assert reconciled.stdout == (

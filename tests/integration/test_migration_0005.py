@@ -29,7 +29,9 @@ def _add_enrollments(url: str) -> None:
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
-            at_0004 = [c for c in enrollments.c if c.name != "access_granted_at"]
+            # The columns 0004 has: neither 0005's nor any added since.
+            present = {c["name"] for c in sa.inspect(conn).get_columns("enrollpay_enrollments")}
+            at_0004 = [c for c in enrollments.c if c.name in present]
             template = conn.execute(sa.select(*at_0004)).mappings().one()
             for enrollment_id, status, paid in _ROWS:
                 row = dict(template)

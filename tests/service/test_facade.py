@@ -58,6 +58,7 @@ PUBLIC_NAMES = [
     "stats",
     "status_report",
     "store",
+    "sweep",
     "today",
     "update_payment_method",
     "verify_audit_chain",

@@ -115,6 +115,30 @@ def test_records_are_frozen_values() -> None:
 
 
 @pytest.mark.parametrize(
+    ("paused_on", "paused_days", "on", "expected"),
+    [
+        (None, 0, date(2027, 5, 1), 0),  # never paused
+        (None, 7, date(2027, 5, 1), 7),  # ended pauses only
+        (date(2027, 4, 1), 7, date(2027, 4, 21), 27),  # 20 days into a pause
+        (date(2027, 4, 1), 0, date(2027, 4, 1), 0),  # paused today
+        (date(2027, 4, 1), 2, date(2027, 3, 20), 2),  # asked about a day before the pause
+        (date(2027, 3, 1), 0, date(2027, 3, 25), 10),  # paused before the start (03-15)
+    ],
+)
+def test_days_paused_counts_ended_pauses_and_the_service_days_of_one_in_progress(
+    paused_on: date | None, paused_days: int, on: date, expected: int
+) -> None:
+    """paused_days plus the days from max(paused_on, start_date) to ``on``, never negative."""
+    record = enrollment(paused_on=paused_on, paused_days=paused_days)
+    assert record.days_paused(on) == expected
+
+
+def test_paused_days_default_to_zero() -> None:
+    """A new enrollment has paused no day."""
+    assert enrollment().paused_days == 0
+
+
+@pytest.mark.parametrize(
     ("amount", "paid", "outstanding"),
     [("100.00", "0.00", "100.00"), ("100.00", "40.00", "60.00"), ("100.00", "100.00", "0.00")],
 )

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -8,11 +8,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from enrollpay.domain.money import Money
+from enrollpay.domain.plans import FullPayment
+from enrollpay.domain.records import Enrollment
 from enrollpay.domain.refunds import RefundLine, RefundPolicy, RefundQuote, quote_refund
 from enrollpay.errors import CurrencyMismatchError, InvalidInputError
 from enrollpay.testing.strategies import currencies, dates, refund_policies
 
 START, END = date(2027, 1, 1), date(2028, 1, 1)
+AT = datetime(2027, 1, 1, 9, tzinfo=UTC)
 
 
 def usd(amount: str) -> Money:
@@ -26,6 +29,7 @@ def quote(
     *,
     price: Money | None = None,
     paid: Money | None = None,
+    paused_days: int = 0,
 ) -> RefundQuote:
     """Quote for a 1200.00 USD year (2027) with 600.00 paid, unless told otherwise."""
     return quote_refund(
@@ -35,6 +39,7 @@ def quote(
         service_start=START,
         service_end=END,
         cancelled_on=cancelled_on,
+        paused_days=paused_days,
     )
 
 
@@ -96,6 +101,45 @@ def test_time_proration_keeps_what_the_elapsed_days_earned() -> None:
         RefundLine("retained", "Retained", usd("295.89")),
         RefundLine("refund", "Refund", usd("304.11")),
     )
+    assert (result.paused_days, result.service_end) == (0, END)
+
+
+def test_paused_days_are_not_used_days_and_move_the_service_end() -> None:
+    """Cancelled 2027-04-21 after 20 paused days: 90 used, as on 04-01; the end moves 20 days."""
+    result = quote(RefundPolicy(), date(2027, 4, 21), paused_days=20)
+    assert result.refund == usd("304.11")
+    assert (result.basis, result.used_days, result.total_days) == ("prorated", 90, 365)
+    assert (result.paused_days, result.service_end) == (20, date(2028, 1, 21))
+    assert result.lines == (
+        RefundLine("paid", "Paid so far", usd("600.00")),
+        RefundLine(
+            "paused",
+            "Paused 20 days, not counted as used: service ends 2028-01-21",
+            usd("0.00"),
+        ),
+        RefundLine("earned", "Used 90 of 365 days", usd("295.89")),
+        RefundLine("retained", "Retained", usd("295.89")),
+        RefundLine("refund", "Refund", usd("304.11")),
+    )
+    # Without the pause the same day counts 110 used days: 361.64 earned, 238.36 back.
+    assert quote(RefundPolicy(), date(2027, 4, 21)).refund == usd("238.36")
+
+
+def test_paused_days_do_not_use_up_the_cooling_off_window() -> None:
+    """Day 30 with 20 of them paused is day 10 of service: inside 14 days, all back."""
+    result = quote(RefundPolicy(cooling_off_days=14), START + timedelta(days=30), paused_days=20)
+    assert (result.basis, result.refund, result.used_days) == ("cooling_off", usd("600.00"), 10)
+    assert line_codes(result) == ["paid", "paused", "cooling_off", "refund"]
+    late = quote(RefundPolicy(cooling_off_days=14), START + timedelta(days=35), paused_days=20)
+    assert late.basis == "prorated"
+
+
+def test_no_proration_quotes_say_the_paused_days_too() -> None:
+    """proration='none' after the window still lists the pause and the moved end."""
+    result = quote(RefundPolicy(proration="none"), date(2027, 6, 1), paused_days=3)
+    assert line_codes(result) == ["paid", "paused", "no_proration", "refund"]
+    assert result.lines[1].label == "Paused 3 days, not counted as used: service ends 2028-01-04"
+    assert (result.refund, result.service_end) == (usd("0.00"), date(2028, 1, 4))
 
 
 def test_cooling_off_refunds_everything_paid() -> None:
@@ -230,6 +274,13 @@ def test_price_must_be_positive(price: Money) -> None:
         quote(RefundPolicy(), date(2027, 4, 1), price=price)
 
 
+@pytest.mark.parametrize("days", [-1, True, 1.5, "3", None])
+def test_paused_days_is_a_non_negative_int(days: Any) -> None:
+    """Negative or non-int paused days are InvalidInputError."""
+    with pytest.raises(InvalidInputError, match="paused_days must be a non-negative int"):
+        quote(RefundPolicy(), date(2027, 4, 1), paused_days=days)
+
+
 @pytest.mark.parametrize("end", [START, START - timedelta(days=1)])
 def test_service_must_last_at_least_a_day(end: date) -> None:
     """An empty or inverted service period is refused."""
@@ -291,3 +342,84 @@ def test_refunds_stay_within_paid_and_never_grow_later(
     if earlier.basis == "prorated":
         assert earlier.refund.minor == max(paid.minor - earlier.retained.minor, 0)
         assert earlier.retained <= price
+
+
+@given(
+    refund_cases(),
+    st.integers(min_value=-100, max_value=1200),
+    st.integers(min_value=0, max_value=400),
+    st.data(),
+)
+def test_pausing_then_cancelling_never_refunds_less_than_cancelling_on_the_pause_date(
+    case: tuple[RefundPolicy, Money, Money, date, date],
+    offset: int,
+    length: int,
+    data: st.DataObject,
+) -> None:
+    """Cancelled ``length`` days into a pause: at least the refund of the pause date.
+
+    The paused days come from :meth:`Enrollment.days_paused` (earlier pauses
+    plus the one in progress), as the cancellation passes them.
+    """
+    policy, price, paid, start, end = case
+    paused_on = start + timedelta(days=offset)
+    earlier = data.draw(st.integers(min_value=0, max_value=max(offset, 0)), label="earlier")
+    enrollment = Enrollment(
+        id="enr_1",
+        user_id="u-1",
+        product_id="prod_1",
+        status="paused",
+        plan=FullPayment(),
+        price=price,
+        start_date=start,
+        created_at=AT,
+        updated_at=AT,
+        paused_on=paused_on,
+        paused_days=earlier,
+    )
+
+    def at(day: date) -> RefundQuote:
+        return quote_refund(
+            policy,
+            price=price,
+            paid=paid,
+            service_start=start,
+            service_end=end,
+            cancelled_on=day,
+            paused_days=enrollment.days_paused(day),
+        )
+
+    on_pause_date = at(paused_on)
+    cancelled = at(paused_on + timedelta(days=length))
+    assert cancelled.refund >= on_pause_date.refund
+    assert (cancelled.used_days, cancelled.basis) == (on_pause_date.used_days, on_pause_date.basis)
+    assert cancelled.service_end == end + timedelta(days=cancelled.paused_days)
+    assert "paused" in line_codes(cancelled) or cancelled.paused_days == 0
+
+
+@given(
+    refund_cases(),
+    st.integers(min_value=-100, max_value=1200),
+    st.integers(min_value=0, max_value=400),
+    st.integers(min_value=0, max_value=400),
+)
+def test_more_paused_days_never_refund_less(
+    case: tuple[RefundPolicy, Money, Money, date, date], offset: int, fewer: int, more: int
+) -> None:
+    """On the same day, a quote with more paused days refunds at least as much."""
+    policy, price, paid, start, end = case
+    fewer, more = sorted((fewer, more))
+
+    def with_paused(days: int) -> RefundQuote:
+        return quote_refund(
+            policy,
+            price=price,
+            paid=paid,
+            service_start=start,
+            service_end=end,
+            cancelled_on=start + timedelta(days=offset),
+            paused_days=days,
+        )
+
+    assert with_paused(more).refund >= with_paused(fewer).refund
+    assert with_paused(more).used_days <= with_paused(fewer).used_days

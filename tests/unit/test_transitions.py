@@ -324,10 +324,32 @@ def test_resume_into_active_restores_access() -> None:
     items = [an_item(ITM.PAID), an_item(item_id="itm_2", seq=2, due=TOMORROW)]
     change = t.resume_enrollment(enrollment, items, today=TODAY, at=LATER)
     assert (change.record.status, change.record.paused_on) == (ENR.ACTIVE, None)
+    # Paused the day before the service started: no day of service was paused.
+    resumed = {**moved("paused", "active"), "days": 0, "paused_days": 0}
+    assert change.record.paused_days == 0
     assert seen(change.events) == [
-        ("enrollment.resumed", ENROLLMENT_ID, LATER, moved("paused", "active")),
+        ("enrollment.resumed", ENROLLMENT_ID, LATER, resumed),
         ("access.restored", ENROLLMENT_ID, LATER, {"status": "active"}),
     ]
+
+
+def test_resume_adds_the_days_of_service_paused_to_the_total() -> None:
+    """20 days paused after 4 paused before: paused_days 24, told in enrollment.resumed."""
+    enrollment = an_enrollment(
+        ENR.PAUSED,
+        start_date=TODAY - timedelta(days=60),
+        paused_on=TODAY - timedelta(days=20),
+        paused_days=4,
+    )
+    items = [an_item(ITM.PAID), an_item(item_id="itm_2", seq=2, due=TOMORROW)]
+    change = t.resume_enrollment(enrollment, items, today=TODAY, at=LATER)
+    assert (change.record.paused_on, change.record.paused_days) == (None, 24)
+    assert seen(change.events)[0] == (
+        "enrollment.resumed",
+        ENROLLMENT_ID,
+        LATER,
+        {**moved("paused", "active"), "days": 20, "paused_days": 24},
+    )
 
 
 def test_resume_into_pending_payment_grants_nothing() -> None:
@@ -336,7 +358,12 @@ def test_resume_into_pending_payment_grants_nothing() -> None:
     change = t.resume_enrollment(enrollment, [an_item()], today=TODAY, at=LATER)
     assert change.record.status == ENR.PENDING_PAYMENT
     assert seen(change.events) == [
-        ("enrollment.resumed", ENROLLMENT_ID, LATER, moved("paused", "pending_payment")),
+        (
+            "enrollment.resumed",
+            ENROLLMENT_ID,
+            LATER,
+            {**moved("paused", "pending_payment"), "days": 0, "paused_days": 0},
+        ),
     ]
 
 
@@ -396,6 +423,21 @@ def test_cancel_without_access_emits_only_the_cancellation() -> None:
     change = t.cancel_enrollment(an_enrollment(ENR.PAUSED), reason=None, at=LATER)
     assert [e.kind for e in change.events] == ["enrollment.cancelled"]
     assert change.record.cancel_reason is None
+
+
+def test_cancel_ends_a_pause_in_progress_on_the_day_it_is_given() -> None:
+    """Cancelled on day 12 of a pause: its 12 days join paused_days and paused_on clears."""
+    paused = an_enrollment(ENR.PAUSED, paused_on=TODAY, paused_days=3)
+    on = TODAY + timedelta(days=12)
+    change = t.cancel_enrollment(paused, reason=None, at=LATER, on=on)
+    assert (change.record.status, change.record.paused_on) == (ENR.CANCELLED, None)
+    assert change.record.paused_days == 15
+    # Without the day, the pause is left as it was.
+    kept = t.cancel_enrollment(paused, reason=None, at=LATER).record
+    assert (kept.paused_on, kept.paused_days) == (TODAY, 3)
+    # Not paused: the total stays.
+    active = an_enrollment(ENR.ACTIVE, paused_days=3)
+    assert t.cancel_enrollment(active, reason=None, at=LATER, on=on).record.paused_days == 3
 
 
 def test_cancel_twice_is_refused() -> None:
@@ -683,6 +725,45 @@ def test_resume_item_schedules_it_on_the_new_day() -> None:
 def test_resume_of_an_item_not_paused_is_refused() -> None:
     """Only a paused item resumes."""
     refused_item(lambda: t.resume_item(an_item(), due=TOMORROW, at=LATER), ITM.SCHEDULED, "resume")
+
+
+def test_mark_overdue_keeps_the_status_and_announces_it_once() -> None:
+    """mark_overdue: the status stays, overdue_at is set, installment.overdue says how late."""
+    item = an_item(ITM.FAILED, due=TODAY - timedelta(days=5), failures=1, amount_paid=usd(2500))
+    change = t.mark_overdue(item, today=TODAY, at=LATER)
+    assert (change.record.status, change.record.overdue_at) == (ITM.FAILED, LATER)
+    assert change.record.failures == 1
+    assert seen(change.events) == [
+        (
+            "installment.overdue",
+            ENROLLMENT_ID,
+            LATER,
+            {
+                "item_id": "itm_1",
+                "seq": 1,
+                "due": "2027-03-10",
+                "days_late": 5,
+                "outstanding": money(7500),
+                "status": "failed",
+            },
+        ),
+    ]
+
+
+@pytest.mark.parametrize("status", [ITM.PAID, ITM.PROCESSING, ITM.PAUSED, ITM.WAIVED])
+def test_an_item_paid_charging_or_paused_is_never_overdue(status: ItemStatus) -> None:
+    """Only an item that is still owed and not under way can fall overdue."""
+    refused_item(
+        lambda: t.mark_overdue(an_item(status), today=TODAY, at=LATER), status, "fall_overdue"
+    )
+
+
+def test_a_new_due_date_clears_overdue() -> None:
+    """Rescheduling or resuming gives the item a new due date: it is not overdue any more."""
+    late = an_item(ITM.FAILED, overdue_at=AT)
+    assert t.reschedule_item(late, due=TOMORROW, at=LATER).record.overdue_at is None
+    paused = an_item(ITM.PAUSED, overdue_at=AT)
+    assert t.resume_item(paused, due=TOMORROW, at=LATER).record.overdue_at is None
 
 
 def test_reschedule_retries_afresh() -> None:
@@ -1062,5 +1143,5 @@ def test_every_public_function_is_called_here() -> None:
     """Each public function of the transitions package is called by a test in this module."""
     source = Path(__file__).read_text(encoding="utf-8")
     functions = [name for name in t.__all__ if callable(getattr(t, name)) and name.islower()]
-    assert len(functions) == 28
+    assert len(functions) == 29
     assert [name for name in functions if f"t.{name}(" not in source] == []

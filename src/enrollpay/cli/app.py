@@ -21,7 +21,7 @@ import click
 from enrollpay.cli.calc import plan, refund
 from enrollpay.cli.demo import demo
 from enrollpay.cli.events import events
-from enrollpay.cli.ops import audit, collect, db, reconcile
+from enrollpay.cli.ops import audit, collect, db, reconcile, sweep
 from enrollpay.cli.reporting import report
 from enrollpay.errors import EnrollpayError, InvalidInputError
 
@@ -94,7 +94,7 @@ def cli() -> None:
 
     \b
     Try it:      enrollpay demo
-    Operate it:  enrollpay db upgrade | collect | reconcile | audit verify
+    Operate it:  enrollpay db upgrade | collect | sweep | reconcile | audit verify
     Integrate:   enrollpay events list | dispatch
     Inspect it:  enrollpay report {revenue,status,products,aging,forecast,recovery}
     Plan it:     enrollpay plan preview | refund quote
@@ -110,6 +110,7 @@ cli.add_command(demo)
 cli.add_command(db)
 cli.add_command(collect)
 cli.add_command(reconcile)
+cli.add_command(sweep)
 cli.add_command(report)
 cli.add_command(plan)
 cli.add_command(refund)

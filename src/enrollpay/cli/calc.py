@@ -98,6 +98,13 @@ def refund() -> None:
     show_default=True,
     help="time: keep what the elapsed days earned; none: keep everything after the window.",
 )
+@click.option(
+    "--paused-days",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Days of service spent paused: not used, and the service ends that much later.",
+)
 @click.option("--non-refundable", metavar="AMOUNT", help="The least the school keeps.")
 @click.option("--admin-fee", metavar="AMOUNT", help="A fee kept on top of what was earned.")
 @locale_option
@@ -111,6 +118,7 @@ def quote(
     cancelled_on: date,
     cooling_off_days: int,
     proration: str,
+    paused_days: int,
     non_refundable: str | None,
     admin_fee: str | None,
     locale: str,
@@ -118,6 +126,7 @@ def quote(
     """Quote the refund of a cancellation, line by line.
 
     \b
+    used_days = days from start to cancellation - paused days
     earned   = price * used_days / total_days   (rounded half up)
     retained = min(price, max(earned, non_refundable) + admin_fee)
     refund   = paid - retained, between 0 and paid
@@ -143,6 +152,7 @@ def quote(
         service_start=start,
         service_end=end,
         cancelled_on=cancelled_on,
+        paused_days=paused_days,
     )
     basis = {
         "cooling_off": f"within the {cooling_off_days}-day cooling-off window",

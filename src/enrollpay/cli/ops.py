@@ -27,7 +27,7 @@ from enrollpay.cli.wiring import (
 from enrollpay.service.results import CollectionReport, ItemOutcome
 from enrollpay.service.system import PaymentSystem
 
-__all__ = ["ATTENTION", "audit", "collect", "db", "reconcile"]
+__all__ = ["ATTENTION", "audit", "collect", "db", "reconcile", "sweep"]
 
 #: Exit status when the command ran but something needs a person's attention.
 ATTENTION = 1
@@ -125,9 +125,31 @@ def collect(ctx: click.Context, /, *, url: str, gateway: GatewayName, limit: int
             report = _collect_with_progress(system, limit, progress_console)
         else:
             report = system.collect_due(limit=limit)
+    if report.sweep is not None and (report.sweep.items_overdue or report.sweep.changed):
+        click.echo(f"sweep: {report.sweep.summary()}")
     click.echo(report.summary())
     if report.needs_attention:
         ctx.exit(ATTENTION)
+
+
+@click.command()
+@url_option
+def sweep(url: str) -> None:
+    """Let the calendar move statuses: overdue items, past_due and suspended access.
+
+    An unpaid item more than the grace days past its due date is marked
+    overdue (once), whether or not it was ever charged, and its enrollment
+    becomes past_due, then suspended after the policy's days. Needs no
+    gateway (a school that takes bank transfers only runs this alone);
+    `collect` runs it first anyway. Safe to run as often as you like.
+
+    \b
+    Example:
+      enrollpay sweep --url sqlite:///enrollpay.db
+    """  # noqa: D301 - click needs a real \b to keep a block verbatim
+    with open_system(url) as system:
+        report = system.sweep()
+    click.echo(report.summary())
 
 
 @click.command()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import attrs
 
@@ -87,9 +87,30 @@ def _table(
     return Table(name, title, tuple(columns), tuple(tuple(row) for row in rows), tuple(views))
 
 
+def _cell(value: Any, kind: ColumnKind) -> Cell:
+    """A row attribute as a cell: text as ``str``, counts keyed by ``str``."""
+    if kind == "text":
+        return str(value)
+    if kind == "counts":
+        return {str(key): count for key, count in value.items()}
+    return value  # type: ignore[no-any-return] # a row attribute of the column's kind
+
+
+def _rows_table(
+    name: str,
+    title: str,
+    columns: Sequence[Column],
+    rows: Sequence[object],
+    views: Sequence[View] = (),
+) -> Table:
+    """A table of report rows, each column read from the row attribute named by its key."""
+    cells = [[_cell(getattr(row, c.key), c.kind) for c in columns] for row in rows]
+    return _table(name, title, columns, cells, views)
+
+
 def revenue_table(rows: Sequence[RevenueRow], *, by: str) -> Table:
     """Gross, refunded and net money per period and currency."""
-    return _table(
+    return _rows_table(
         "rows",
         f"Revenue by {by}",
         (
@@ -101,7 +122,7 @@ def revenue_table(rows: Sequence[RevenueRow], *, by: str) -> Table:
             Column("payments", "Payments", "int"),
             Column("refunds", "Refunds", "int"),
         ),
-        [(r.period, r.currency, r.gross, r.refunded, r.net, r.payments, r.refunds) for r in rows],
+        rows,
     )
 
 
@@ -117,7 +138,7 @@ def enrollment_status_table(breakdown: StatusBreakdown) -> Table:
 
 def item_status_table(breakdown: StatusBreakdown) -> Table:
     """Schedule items per status and currency, with what is still owed."""
-    return _table(
+    return _rows_table(
         "items",
         "Schedule items by status",
         (
@@ -127,13 +148,13 @@ def item_status_table(breakdown: StatusBreakdown) -> Table:
             Column("amount", "Amount", "money"),
             Column("outstanding", "Outstanding", "money"),
         ),
-        [(str(r.status), r.currency, r.count, r.amount, r.outstanding) for r in breakdown.items],
+        breakdown.items,
     )
 
 
 def product_table(rows: Sequence[ProductRow]) -> Table:
     """How each product sells and collects."""
-    return _table(
+    return _rows_table(
         "rows",
         "Product performance",
         (
@@ -151,24 +172,7 @@ def product_table(rows: Sequence[ProductRow]) -> Table:
             Column("default_rate", "Default rate", "ratio"),
             Column("plan_mix", "Plans", "counts"),
         ),
-        [
-            (
-                r.product_id,
-                r.name,
-                r.currency,
-                r.enrollments,
-                r.completed,
-                r.cancelled,
-                r.suspended,
-                r.gross,
-                r.refunded,
-                r.net,
-                r.refund_rate,
-                r.default_rate,
-                dict(r.plan_mix),
-            )
-            for r in rows
-        ],
+        rows,
         views=(
             View(
                 "Product performance: enrollments",
@@ -192,7 +196,7 @@ def product_table(rows: Sequence[ProductRow]) -> Table:
 
 def aging_table(rows: Sequence[AgingRow], *, as_of: date) -> Table:
     """Overdue amounts by currency and days-overdue bucket."""
-    return _table(
+    return _rows_table(
         "rows",
         f"Receivables aging as of {as_of.isoformat()}",
         (
@@ -201,13 +205,13 @@ def aging_table(rows: Sequence[AgingRow], *, as_of: date) -> Table:
             Column("items", "Items", "int"),
             Column("amount", "Overdue", "money"),
         ),
-        [(r.currency, r.bucket, r.items, r.amount) for r in rows],
+        rows,
     )
 
 
 def forecast_table(rows: Sequence[ForecastRow], *, date_from: date, months: int) -> Table:
     """What open items should bring in, per month."""
-    return _table(
+    return _rows_table(
         "rows",
         f"Forecast: {months} month(s) from {date_from.isoformat()}",
         (
@@ -216,13 +220,13 @@ def forecast_table(rows: Sequence[ForecastRow], *, date_from: date, months: int)
             Column("items", "Items", "int"),
             Column("amount", "Expected", "money"),
         ),
-        [(r.month, r.currency, r.items, r.amount) for r in rows],
+        rows,
     )
 
 
 def recovery_table(rows: Sequence[RecoveryRow]) -> Table:
     """Of the items that had an off-session decline, what became of them."""
-    return _table(
+    return _rows_table(
         "rows",
         "Failed-payment recovery",
         (
@@ -235,17 +239,5 @@ def recovery_table(rows: Sequence[RecoveryRow]) -> Table:
             Column("still_open", "Still open", "int"),
             Column("recovered_amount", "Recovered amount", "money"),
         ),
-        [
-            (
-                r.currency,
-                r.failed_items,
-                r.recovered,
-                {str(k): v for k, v in r.recovered_by_retry.items()},
-                r.recovered_manually,
-                r.defaulted,
-                r.still_open,
-                r.recovered_amount,
-            )
-            for r in rows
-        ],
+        rows,
     )

@@ -37,8 +37,10 @@ from enrollpay.domain.retry import (
     next_retry_at,
 )
 from enrollpay.domain.schedule import ScheduleLine, build_schedule
+from enrollpay.domain.statuses import AccessPolicy
 
 __all__ = [
+    "AccessPolicy",
     "AttemptStatus",
     "DeclineClass",
     "Deposit",

@@ -94,6 +94,15 @@ class Machine(Generic[S]):
             )
         return wanted
 
+    def target_for(self, record_id: str, name: str, current: S, wanted: S | None = None) -> S:
+        """:meth:`target` for one record: a refusal names it (``record_id``)."""
+        try:
+            return self.target(name, current, wanted)
+        except IllegalTransitionError as e:
+            raise IllegalTransitionError(
+                e.record, state=e.state, transition=name, record_id=record_id
+            ) from None
+
     def edges(self) -> dict[S, frozenset[S]]:
         """For each state, the states some transition leads to (itself excluded)."""
         out: dict[S, set[S]] = {state: set() for state in self.states}

@@ -87,6 +87,21 @@ class Enrollment:
     #: When the student first got access (None: never yet). Tells a first
     #: ``access.granted`` from an ``access.restored``.
     access_granted_at: datetime | None = None
+    #: Days of service spent in pauses that have ended (a pause in progress
+    #: counts from ``paused_on``): not used days, and the service ends that
+    #: much later. See :meth:`days_paused`.
+    paused_days: int = 0
+
+    def days_paused(self, on: date) -> int:
+        """Days of service paused up to ``on``: ended pauses and one in progress.
+
+        A pause in progress counts the days from ``paused_on`` (or the
+        service start, if it began before) to ``on``; days before the service
+        started were not service and do not count.
+        """
+        if self.paused_on is None:
+            return self.paused_days
+        return self.paused_days + max((on - max(self.paused_on, self.start_date)).days, 0)
 
 
 @attrs.frozen
@@ -107,6 +122,8 @@ class ScheduleItem:
     last_decline_code: str | None = None
     paid_at: datetime | None = None
     updated_at: datetime | None = None
+    #: When the item was found overdue (``installment.overdue``); None while it is not.
+    overdue_at: datetime | None = None
 
     @property
     def outstanding(self) -> Money:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Literal
 
 import attrs
@@ -13,6 +13,7 @@ from enrollpay.errors import CurrencyMismatchError, InvalidInputError
 __all__ = ["RefundLine", "RefundPolicy", "RefundQuote", "quote_refund"]
 
 Proration = Literal["time", "none"]
+Basis = Literal["cooling_off", "prorated", "no_proration"]
 
 
 def _non_negative_days(_instance: object, _attribute: object, value: object) -> None:
@@ -40,8 +41,8 @@ def _opt_non_negative_money(
 class RefundPolicy:
     """How much of what was paid comes back when an enrollment is cancelled.
 
-    - cancelled within ``cooling_off_days`` of the service start (inclusive):
-      everything paid is refunded;
+    - cancelled within ``cooling_off_days`` days of service (inclusive;
+      paused days do not count): everything paid is refunded;
     - ``proration="none"``: nothing is refunded after the window;
     - ``proration="time"``: the school keeps what the elapsed time earned,
       at least ``non_refundable``, plus ``admin_fee``.
@@ -64,16 +65,22 @@ class RefundLine:
 
 @attrs.frozen
 class RefundQuote:
-    """The refund for a cancellation and the arithmetic behind it."""
+    """The refund for a cancellation and the arithmetic behind it.
+
+    ``paused_days`` are the days of the service the enrollment spent paused
+    (not used); ``service_end`` is the end they moved the service to.
+    """
 
     refund: Money
     retained: Money
     earned: Money
     paid: Money
-    basis: Literal["cooling_off", "prorated", "no_proration"]
+    basis: Basis
     used_days: int
     total_days: int
     lines: tuple[RefundLine, ...]
+    paused_days: int
+    service_end: date
 
 
 def quote_refund(
@@ -84,19 +91,26 @@ def quote_refund(
     service_start: date,
     service_end: date,
     cancelled_on: date,
+    paused_days: int = 0,
 ) -> RefundQuote:
     """Quote the refund of a cancellation on ``cancelled_on``.
 
-    With ``used_days = clamp((cancelled_on - service_start).days, 0, total_days)``
-    and ``total_days = (service_end - service_start).days``::
+    ``service_end`` is the end of the service as sold; ``paused_days`` are
+    the days between ``service_start`` and ``cancelled_on`` the enrollment
+    spent paused. Paused days are not used days, and they move the end of
+    the service later by as many days. With
+    ``service_days = (cancelled_on - service_start).days - paused_days``,
+    ``total_days = (service_end - service_start).days`` and
+    ``used_days = clamp(service_days, 0, total_days)``::
 
         earned   = round_half_up(price * used_days / total_days)
         retained = min(price, max(earned, non_refundable) + admin_fee)
         refund   = clamp(paid - retained, 0, paid)
 
-    Within the cooling-off window (``cancelled_on <= service_start +
-    cooling_off_days``) the refund is everything paid. With
-    ``proration="none"`` the refund after the window is zero.
+    Within the cooling-off window (``service_days <= cooling_off_days``:
+    the window counts days of service, so a pause does not use it up) the
+    refund is everything paid. With ``proration="none"`` the refund after
+    the window is zero.
     """
     currency = price.currency
     for name, value in (
@@ -110,46 +124,49 @@ def quote_refund(
             raise InvalidInputError(f"{name} must not be negative, got {value}")
     if price.minor <= 0:
         raise InvalidInputError(f"price must be positive, got {price}")
+    if isinstance(paused_days, bool) or not isinstance(paused_days, int) or paused_days < 0:
+        raise InvalidInputError(f"paused_days must be a non-negative int, got {paused_days!r}")
     total_days = (service_end - service_start).days
     if total_days <= 0:
         raise InvalidInputError(
             f"service_end {service_end} must be after service_start {service_start}"
         )
-    elapsed = (cancelled_on - service_start).days
-    used_days = min(max(elapsed, 0), total_days)
+    service_days = (cancelled_on - service_start).days - paused_days
+    used_days = min(max(service_days, 0), total_days)
+    moved_end = service_end + timedelta(days=paused_days)
     zero = Money.zero(currency)
     earned = Money(round_half_up(price.minor * used_days, total_days), currency)
     lines = [RefundLine("paid", "Paid so far", paid)]
+    if paused_days:
+        # Explains, moves no money: the paused days are left out of used_days.
+        label = f"Paused {paused_days} days, not counted as used: service ends {moved_end}"
+        lines.append(RefundLine("paused", label, zero))
 
-    if elapsed <= policy.cooling_off_days:
+    def quoted(refund: Money, retained: Money, basis: Basis) -> RefundQuote:
+        return RefundQuote(
+            refund=refund,
+            retained=retained,
+            earned=earned,
+            paid=paid,
+            basis=basis,
+            used_days=used_days,
+            total_days=total_days,
+            lines=(*lines, RefundLine("refund", "Refund", refund)),
+            paused_days=paused_days,
+            service_end=moved_end,
+        )
+
+    if service_days <= policy.cooling_off_days:
         lines.append(
             RefundLine(
                 "cooling_off", f"Cancelled within {policy.cooling_off_days} days: full refund", paid
             )
         )
-        return RefundQuote(
-            paid,
-            zero,
-            earned,
-            paid,
-            "cooling_off",
-            used_days,
-            total_days,
-            (*lines, RefundLine("refund", "Refund", paid)),
-        )
+        return quoted(paid, zero, "cooling_off")
 
     if policy.proration == "none":
         lines.append(RefundLine("no_proration", "No refund after the cooling-off period", paid))
-        return RefundQuote(
-            zero,
-            paid,
-            earned,
-            paid,
-            "no_proration",
-            used_days,
-            total_days,
-            (*lines, RefundLine("refund", "Refund", zero)),
-        )
+        return quoted(zero, paid, "no_proration")
 
     lines.append(RefundLine("earned", f"Used {used_days} of {total_days} days", earned))
     kept = earned
@@ -162,7 +179,4 @@ def quote_refund(
     retained = kept.min(price)
     refund = Money(min(max(paid.minor - retained.minor, 0), paid.minor), currency)
     lines.append(RefundLine("retained", "Retained", retained))
-    lines.append(RefundLine("refund", "Refund", refund))
-    return RefundQuote(
-        refund, retained, earned, paid, "prorated", used_days, total_days, tuple(lines)
-    )
+    return quoted(refund, retained, "prorated")

@@ -14,10 +14,14 @@ from typing import Final
 
 import attrs
 
+from enrollpay.errors import InvalidInputError
+
 __all__ = [
     "IN_FLIGHT_ATTEMPT_STATUSES",
     "OPEN_ITEM_STATUSES",
+    "OVERDUE_ITEM_STATUSES",
     "TERMINAL_ITEM_STATUSES",
+    "AccessPolicy",
     "AttemptStatus",
     "EnrollmentStatus",
     "ItemState",
@@ -82,10 +86,51 @@ TERMINAL_ITEM_STATUSES: Final = frozenset(
 )
 #: Items that still expect money.
 OPEN_ITEM_STATUSES: Final = frozenset(set(ItemStatus) - TERMINAL_ITEM_STATUSES)
+#: Items that count as overdue once their due date and the grace days are past:
+#: money is owed and nothing is under way (not being charged, not paused).
+OVERDUE_ITEM_STATUSES: Final = frozenset(
+    {
+        ItemStatus.SCHEDULED,
+        ItemStatus.FAILED,
+        ItemStatus.REQUIRES_ACTION,
+        ItemStatus.REQUIRES_PAYMENT_METHOD,
+        ItemStatus.DEFAULTED,
+    }
+)
 #: Attempts still in flight: sent (or about to be) with no final answer yet.
 IN_FLIGHT_ATTEMPT_STATUSES: Final = frozenset(
     {AttemptStatus.PENDING, AttemptStatus.UNKNOWN, AttemptStatus.REQUIRES_ACTION}
 )
+
+
+def _days(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError(
+            f"{attribute.name} must be a whole number of days >= 0, got {value!r}"
+        )
+
+
+@attrs.frozen
+class AccessPolicy:
+    """When an unpaid item is overdue, and when being overdue costs the student access.
+
+    An item still owed (scheduled, failed, waiting for authentication or a
+    card, defaulted) is *overdue* once more than ``grace_days`` have passed
+    since its due date, whether or not it was ever charged. An overdue item
+    makes its enrollment ``past_due`` (access per ``past_due_access``);
+    one overdue for ``suspend_after_days`` or more makes it ``suspended``.
+    """
+
+    #: Days after the due date before an unpaid item is overdue.
+    grace_days: int = attrs.field(default=3, validator=_days)
+    #: Days overdue before access is suspended.
+    suspend_after_days: int = attrs.field(default=14, validator=_days)
+    #: Whether a past_due student keeps access.
+    past_due_access: bool = True
+
+    def days_overdue(self, due: date, today: date) -> int:
+        """How many days an item due on ``due`` is overdue on ``today`` (0: not overdue)."""
+        return max((today - due).days - self.grace_days, 0)
 
 
 @attrs.frozen
@@ -103,6 +148,7 @@ def derive_enrollment_status(
     cancelled: bool = False,
     paused: bool = False,
     open_ended: bool = False,
+    access: AccessPolicy | None = None,
 ) -> EnrollmentStatus:
     """The enrollment status that its items imply, in this order.
 
@@ -112,7 +158,10 @@ def derive_enrollment_status(
     access; ``suspended`` if an item is defaulted or needs a new payment
     method; ``past_due`` if an item failed (retry pending) or waits for
     authentication; ``completed`` when every item of a finite plan is paid,
-    waived or cancelled; else ``active``.
+    waived or cancelled; else ``active``. With an ``access`` policy, time
+    counts too: an item overdue (see :class:`AccessPolicy`) makes the
+    enrollment ``past_due``, and one overdue for ``suspend_after_days``
+    ``suspended``, whether or not it was ever charged.
     """
     if cancelled:
         return _E.CANCELLED
@@ -124,9 +173,20 @@ def derive_enrollment_status(
     due_unpaid = any(s.status in OPEN_ITEM_STATUSES and s.due <= today for s in states)
     if nothing_paid and due_unpaid:
         return _E.PENDING_PAYMENT
-    if statuses & {_I.DEFAULTED, _I.REQUIRES_PAYMENT_METHOD}:
+    overdue = (
+        []
+        if access is None
+        else [
+            days
+            for s in states
+            if s.status in OVERDUE_ITEM_STATUSES and (days := access.days_overdue(s.due, today))
+        ]
+    )
+    if statuses & {_I.DEFAULTED, _I.REQUIRES_PAYMENT_METHOD} or (
+        access is not None and overdue and max(overdue) >= access.suspend_after_days
+    ):
         return _E.SUSPENDED
-    if statuses & {_I.FAILED, _I.REQUIRES_ACTION}:
+    if statuses & {_I.FAILED, _I.REQUIRES_ACTION} or overdue:
         return _E.PAST_DUE
     if not open_ended and states and statuses <= TERMINAL_ITEM_STATUSES:
         return _E.COMPLETED

@@ -7,6 +7,7 @@ is plain dict work; it does not import the Stripe SDK.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,13 @@ from enrollpay.domain.retry import DeclineClass, classify_decline
 from enrollpay.errors import EnrollpayError, WebhookPayloadError
 from enrollpay.ports import EventKind, GatewayEvent, GatewayRefund
 
-__all__ = ["HANDLED_EVENT_TYPES", "MoneyReader", "normalise_event", "refund_status"]
+__all__ = [
+    "HANDLED_EVENT_TYPES",
+    "MoneyReader",
+    "event_body",
+    "normalise_event",
+    "refund_status",
+]
 
 MoneyReader = Callable[[int, str], Money]
 
@@ -57,6 +64,17 @@ def _decline(obj: Mapping[str, Any]) -> tuple[str | None, DeclineClass | None, s
         return None, None, None
     code = _str(error.get("decline_code")) or _str(error.get("code"))
     return code, classify_decline(code), _str(error.get("message"))
+
+
+def event_body(payload: bytes) -> dict[str, Any]:
+    """The JSON object of a (verified) webhook body; anything else is a payload error."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        raise WebhookPayloadError("webhook body is not JSON") from None
+    if not isinstance(data, dict):
+        raise WebhookPayloadError("webhook body is not a JSON object")
+    return data
 
 
 def normalise_event(data: Mapping[str, Any], *, to_money: MoneyReader) -> GatewayEvent:

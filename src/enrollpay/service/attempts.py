@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from enrollpay.domain import transitions
 from enrollpay.domain.records import AttemptMode, PaymentAttempt, ScheduleItem
-from enrollpay.domain.statuses import AttemptStatus
+from enrollpay.domain.statuses import AttemptStatus, EnrollmentStatus
+from enrollpay.errors import InvalidStateError, ScheduleItemNotFoundError
 from enrollpay.ports import StoreTransaction
 from enrollpay.service.context import Context
 
@@ -13,6 +14,7 @@ __all__ = [
     "attempt_key",
     "in_flight",
     "is_open_checkout",
+    "lock_chargeable_item",
     "mark_checkout_cancelled",
     "new_attempt",
 ]
@@ -83,3 +85,19 @@ def in_flight(ctx: Context, tx: StoreTransaction, item: ScheduleItem) -> bool:
     return last.status == AttemptStatus.UNKNOWN or (
         last.status == AttemptStatus.PENDING and last.mode == "off_session"
     )
+
+
+def lock_chargeable_item(ctx: Context, tx: StoreTransaction, item_id: str) -> ScheduleItem:
+    """Lock an item for a payment the customer asked for; its enrollment must take one.
+
+    Raises ``ScheduleItemNotFoundError`` for an unknown item and
+    ``InvalidStateError`` when the enrollment is cancelled or paused.
+    """
+    item = ctx.lock_item(tx, item_id)
+    if item is None:
+        raise ScheduleItemNotFoundError(item_id)
+    enrollment = tx.get_enrollment(item.enrollment_id)
+    assert enrollment is not None  # noqa: S101 - items always belong to an enrollment
+    if enrollment.status in (EnrollmentStatus.CANCELLED, EnrollmentStatus.PAUSED):
+        raise InvalidStateError(f"enrollment {enrollment.id!r} is {enrollment.status}")
+    return item

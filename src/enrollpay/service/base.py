@@ -16,6 +16,7 @@ import attrs
 from enrollpay.domain.money import Money
 from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.retry import RetryPolicy
+from enrollpay.domain.statuses import AccessPolicy
 from enrollpay.errors import CurrencyMismatchError, InvalidInputError, MoneyTypeError
 
 __all__ = [
@@ -71,6 +72,10 @@ class SystemConfig:
     timezone: str = "UTC"
     #: Whether students keep access while a failed payment is being retried.
     past_due_access: bool = True
+    #: Days after its due date before an unpaid item is overdue (see AccessPolicy).
+    grace_days: int = 3
+    #: Days an item may be overdue before its enrollment's access is suspended.
+    suspend_after_days: int = 14
     #: How long a collection worker holds an item before another may take it.
     lease: timedelta = timedelta(minutes=10)
     #: How long an on-session payment waits for the customer before collection
@@ -86,6 +91,18 @@ class SystemConfig:
     gateway_rate_limit: float | None = None
     #: Periods of an open-ended subscription kept scheduled ahead.
     subscription_horizon: int = 12
+
+    def __attrs_post_init__(self) -> None:
+        self.access_policy  # noqa: B018 - refuses bad grace or suspension days now
+
+    @property
+    def access_policy(self) -> AccessPolicy:
+        """When unpaid items are overdue and when that suspends access."""
+        return AccessPolicy(
+            grace_days=self.grace_days,
+            suspend_after_days=self.suspend_after_days,
+            past_due_access=self.past_due_access,
+        )
 
 
 def check_text(value: object, name: str, *, limit: int = MAX_ID, required: bool = True) -> str:

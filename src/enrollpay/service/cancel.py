@@ -69,6 +69,8 @@ def _quote(
         service_start=enrollment.start_date,
         service_end=end,
         cancelled_on=on,
+        # Ended pauses and one still going on ``on``: neither counts as used.
+        paused_days=enrollment.days_paused(on),
     )
 
 
@@ -110,6 +112,7 @@ def cancel_enrollment(
                 "refund": total,
                 "items_cancelled": cancelled_items,
                 "quote": None if quote is None else quote.basis,
+                "paused_days": updated.paused_days,
             },
         )
         refunds = write_refunds(ctx, tx, plan, actor=actor, reason=reason)
@@ -147,7 +150,11 @@ def close_enrollment(
         ctx.save_item(tx, transitions.cancel_item(item, at=at))
         cancelled += 1
     change = transitions.cancel_enrollment(
-        enrollment, reason=reason, at=at, past_due_access=ctx.config.past_due_access
+        enrollment,
+        reason=reason,
+        at=at,
+        on=ctx.today(at),
+        past_due_access=ctx.config.past_due_access,
     )
     return ctx.save_enrollment(tx, change), cancelled
 

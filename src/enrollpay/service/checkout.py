@@ -7,17 +7,20 @@ from typing import Literal
 import attrs
 
 from enrollpay.domain import transitions
-from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
+from enrollpay.domain.lifecycle import AttemptStatus, ItemStatus
 from enrollpay.domain.records import PaymentAttempt, ScheduleItem
 from enrollpay.errors import (
     GatewayRequestError,
     GatewayUnavailableError,
-    InvalidStateError,
     ItemNotPayableError,
-    ScheduleItemNotFoundError,
 )
 from enrollpay.ports import PaymentSession, StoreTransaction
-from enrollpay.service.attempts import is_open_checkout, mark_checkout_cancelled, new_attempt
+from enrollpay.service.attempts import (
+    is_open_checkout,
+    lock_chargeable_item,
+    mark_checkout_cancelled,
+    new_attempt,
+)
 from enrollpay.service.context import Context
 from enrollpay.service.enroll import open_session
 from enrollpay.service.settlement import apply_charge_result
@@ -82,13 +85,7 @@ def _user_of(ctx: Context, item: ScheduleItem) -> str:
 def _payable_attempt(
     ctx: Context, tx: StoreTransaction, item_id: str
 ) -> tuple[ScheduleItem, PaymentAttempt]:
-    item = ctx.lock_item(tx, item_id)
-    if item is None:
-        raise ScheduleItemNotFoundError(item_id)
-    enrollment = tx.get_enrollment(item.enrollment_id)
-    assert enrollment is not None  # noqa: S101
-    if enrollment.status in (EnrollmentStatus.CANCELLED, EnrollmentStatus.PAUSED):
-        raise InvalidStateError(f"enrollment {enrollment.id!r} is {enrollment.status}")
+    item = lock_chargeable_item(ctx, tx, item_id)
     if item.status not in _PAYABLE_NOW:
         raise ItemNotPayableError(item_id, item.status)
     attempts = tx.attempts_of(item_id)

@@ -13,15 +13,17 @@ from datetime import datetime
 import attrs
 
 from enrollpay.domain.calendar import ensure_aware
-from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
+from enrollpay.domain.lifecycle import ItemStatus
 from enrollpay.domain.records import ScheduleItem
-from enrollpay.errors import InvalidInputError, InvalidStateError, ScheduleItemNotFoundError
+from enrollpay.errors import InvalidInputError, InvalidStateError
 from enrollpay.gateways.ratelimit import ThrottledGateway, TokenBucket
 from enrollpay.ports import Gateway
+from enrollpay.service.attempts import lock_chargeable_item
 from enrollpay.service.charge import collect_item
 from enrollpay.service.context import Context
 from enrollpay.service.parallel import collect_concurrently
 from enrollpay.service.results import CollectionReport, ItemOutcome, OutcomeLog
+from enrollpay.service.sweep import sweep
 
 __all__ = ["collect_due", "retry_now"]
 
@@ -50,15 +52,16 @@ def collect_due(
     rate_limit: float | TokenBucket | None = None,
     keep_outcomes: bool = True,
 ) -> CollectionReport:
-    """Charge every item that is due (retries included) off-session."""
+    """Sweep (see :mod:`.sweep`), then charge every item that is due (retries included)."""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidInputError(f"limit must be a positive int, got {limit!r}")
     at = ensure_aware(now, "now") if now is not None else ctx.now()
     gateway = ctx.gateway
     outcomes = OutcomeLog(keep=keep_outcomes)
     if gateway is None:
-        return CollectionReport()
+        return CollectionReport(sweep=sweep(ctx, at))
     workers, bucket = _throughput_settings(ctx, concurrency, rate_limit)
+    swept = sweep(ctx, at)
     if bucket is not None:
         gateway = ThrottledGateway(gateway, bucket)
     if workers > 1:
@@ -77,7 +80,7 @@ def collect_due(
             outcomes.append(outcome)
             if progress is not None:
                 progress(outcome)
-    report = outcomes.report()
+    report = attrs.evolve(outcomes.report(), sweep=swept)
     if outcomes:
         logger.info("collect_due: %s", report.summary())
     return report
@@ -145,13 +148,7 @@ def retry_now(ctx: Context, item_id: str, *, actor: str = "customer") -> ItemOut
     now = ctx.now()
     lease = now + ctx.config.lease
     with ctx.store.transaction() as tx:
-        item = ctx.lock_item(tx, item_id)
-        if item is None:
-            raise ScheduleItemNotFoundError(item_id)
-        enrollment = tx.get_enrollment(item.enrollment_id)
-        assert enrollment is not None  # noqa: S101
-        if enrollment.status in (EnrollmentStatus.PAUSED, EnrollmentStatus.CANCELLED):
-            raise InvalidStateError(f"enrollment {enrollment.id!r} is {enrollment.status}")
+        item = lock_chargeable_item(ctx, tx, item_id)
         if item.status not in _RETRYABLE or (
             item.lease_until is not None and item.lease_until > now
         ):

@@ -126,17 +126,28 @@ class Context:
     # -- derived enrollment status ---------------------------------------------------
 
     def refresh_enrollment(
-        self, tx: StoreTransaction, enrollment_id: str, *, actor: str = "system"
+        self,
+        tx: StoreTransaction,
+        enrollment_id: str,
+        *,
+        actor: str = "system",
+        at: datetime | None = None,
     ) -> Enrollment:
-        """Move an enrollment to the status its items imply (the state machine's ``sync``)."""
+        """Move an enrollment to the status its items imply at ``at`` (default: now).
+
+        The state machine's ``sync``, with the access policy: overdue items
+        count, so the status follows the calendar as well as the payments.
+        """
         locked = self.lock(tx, enrollment_id)
         enrollment = locked.enrollment
+        at = self.now() if at is None else at
         change = transitions.sync_enrollment(
             enrollment,
             locked.items,
-            today=self.today(),
-            at=self.now(),
+            today=self.today(at),
+            at=at,
             past_due_access=self.config.past_due_access,
+            access=self.config.access_policy,
         )
         if change.record is enrollment:
             return enrollment

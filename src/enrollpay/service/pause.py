@@ -56,7 +56,12 @@ def pause(ctx: Context, enrollment_id: str, *, actor: str, reason: str | None = 
 
 
 def resume(ctx: Context, enrollment_id: str, *, actor: str) -> Enrollment:
-    """Restart collection; unpaid paused items move later by the days paused."""
+    """Restart collection; unpaid paused items move later by the days paused.
+
+    The days of service the pause took join the enrollment's ``paused_days``:
+    a refund quote does not count them as used, and the service ends that
+    many days later.
+    """
     ctx.authorize(actor, "resume", enrollment_id)
     now = ctx.now()
     today = ctx.today(now)
@@ -80,6 +85,7 @@ def resume(ctx: Context, enrollment_id: str, *, actor: str) -> Enrollment:
                 today=today,
                 at=now,
                 past_due_access=ctx.config.past_due_access,
+                access=ctx.config.access_policy,
             ),
         )
         ctx.audit(
@@ -88,6 +94,10 @@ def resume(ctx: Context, enrollment_id: str, *, actor: str) -> Enrollment:
             action="enrollment.resumed",
             entity_type="enrollment",
             entity_id=enrollment_id,
-            data={"shifted_days": shift.days, "status": updated.status},
+            data={
+                "shifted_days": shift.days,
+                "status": updated.status,
+                "paused_days": updated.paused_days,
+            },
         )
         return updated

@@ -30,6 +30,7 @@ __all__ = [
     "PaymentDetails",
     "ReconcileReport",
     "Stats",
+    "SweepReport",
     "WebhookOutcome",
 ]
 
@@ -95,6 +96,27 @@ class ItemOutcome:
 
 
 @attrs.frozen
+class SweepReport:
+    """What one sweep found and changed."""
+
+    #: Enrollments with an item past its due date and the grace days.
+    checked: int = 0
+    #: Items found overdue by this sweep (each announced once).
+    items_overdue: int = 0
+    #: Enrollments whose status this sweep changed.
+    changed: int = 0
+    #: Of those, enrollments this sweep suspended.
+    suspended: int = 0
+
+    def summary(self) -> str:
+        """One line for logs and cron mail."""
+        return (
+            f"checked={self.checked} overdue={self.items_overdue} "
+            f"changed={self.changed} suspended={self.suspended}"
+        )
+
+
+@attrs.frozen
 class CollectionReport:
     """The summary of one ``collect_due`` run.
 
@@ -107,6 +129,8 @@ class CollectionReport:
     outcomes: tuple[ItemOutcome, ...] = ()
     counted: Mapping[ItemResult, int] | None = attrs.field(default=None, hash=False)
     charged_count: int | None = None
+    #: The sweep that ran first (overdue items, status changes); None if none ran.
+    sweep: SweepReport | None = None
 
     def count(self, result: ItemResult) -> int:
         """How many items ended with ``result``."""

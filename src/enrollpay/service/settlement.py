@@ -54,6 +54,16 @@ def _attempt_data(attempt: PaymentAttempt) -> dict[str, object]:
     }
 
 
+def _locked_item(tx: StoreTransaction, attempt: PaymentAttempt) -> ScheduleItem:
+    """The attempt's item, read again: lock_attempt locked it already.
+
+    The lock (on the item and its enrollment) holds until the transaction ends.
+    """
+    item = tx.get_item(attempt.item_id)
+    assert item is not None  # noqa: S101 - attempts always belong to an item
+    return item
+
+
 def apply_charge_result(
     ctx: Context, tx: StoreTransaction, attempt_id: str, result: ChargeResult
 ) -> ItemResult | None:
@@ -117,10 +127,7 @@ def apply_success(
         attempt, gateway_payment_id=gid, payment_method_id=payment_method_id, at=now
     )
     tx.update_attempt(attempt)
-    # lock_attempt locked the item and its enrollment already (until the transaction
-    # ends): reading it again is enough.
-    item = tx.get_item(attempt.item_id)
-    assert item is not None  # noqa: S101 - attempts always belong to an item
+    item = _locked_item(tx, attempt)
     payment = Payment(
         id=ctx.new_id("pay"),
         enrollment_id=attempt.enrollment_id,
@@ -219,10 +226,7 @@ def apply_failure(
             at=now,
         )
     tx.update_attempt(attempt)
-    # lock_attempt locked the item and its enrollment already (until the transaction
-    # ends): reading it again is enough.
-    item = tx.get_item(attempt.item_id)
-    assert item is not None  # noqa: S101
+    item = _locked_item(tx, attempt)
     data = {**_attempt_data(attempt), "decline_code": decline_code, "decline_class": decline_class}
     if item.status not in (ItemStatus.PROCESSING, ItemStatus.REQUIRES_ACTION):
         # The item moved on (paid by hand, paused, ...): keep the record only.
@@ -293,10 +297,7 @@ def apply_requires_action(
         attempt, gateway_payment_id=gateway_payment_id, at=now
     )
     tx.update_attempt(attempt)
-    # lock_attempt locked the item and its enrollment already (until the transaction
-    # ends): reading it again is enough.
-    item = tx.get_item(attempt.item_id)
-    assert item is not None  # noqa: S101
+    item = _locked_item(tx, attempt)
     if _enrollment_cancelled(tx, attempt.enrollment_id):
         if item.status == ItemStatus.PROCESSING:
             _cancel_left_item(ctx, tx, item, actor=actor, data=_attempt_data(attempt))

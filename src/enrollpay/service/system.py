@@ -43,6 +43,7 @@ from enrollpay.service import (
     reconcile,
     refunds,
     reschedule,
+    system_ops,
     system_reads,
     webhooks,
 )
@@ -68,8 +69,7 @@ class PaymentSystem:
     default; pass ``config=SystemConfig(...)`` or the common ones directly.
     ``faults`` is a test hook called at each named point of
     :data:`~enrollpay.service.base.FAULT_POINTS`; raising from it simulates a
-    crash there. Webhook signatures are checked against ``wall_clock`` (default:
-    the system clock), never ``clock``: a frozen business clock refuses none.
+    crash there. Webhook signatures are timed by ``wall_clock`` (default: real time).
     """
 
     def __init__(
@@ -397,3 +397,4 @@ class PaymentSystem:
     audit_anchor = system_reads.audit_anchor
     list_events = system_reads.list_events
     dispatch_events = system_reads.dispatch_events
+    sweep = system_ops.sweep  # a job beside collect_due: enrollpay.service.system_ops

@@ -22,6 +22,7 @@ from enrollpay.domain.money import Money
 from enrollpay.domain.plans import PaymentPlan, Subscription
 from enrollpay.domain.records import Enrollment, ScheduleItem
 from enrollpay.domain.statuses import (
+    AccessPolicy,
     EnrollmentStatus,
     ItemState,
     derive_enrollment_status,
@@ -64,13 +65,17 @@ def _open_ended(plan: PaymentPlan) -> bool:
 
 
 def _derived(
-    plan: PaymentPlan, items: Iterable[ScheduleItem], *, today: date, paused: bool = False
+    plan: PaymentPlan,
+    items: Iterable[ScheduleItem],
+    *,
+    today: date,
+    access: AccessPolicy | None,
 ) -> EnrollmentStatus:
     return derive_enrollment_status(
         (ItemState(i.status, i.due) for i in items),
         today=today,
-        paused=paused,
         open_ended=_open_ended(plan),
+        access=access,
     )
 
 
@@ -111,19 +116,17 @@ def _move(
     at: datetime,
     past_due_access: bool,
     wanted: EnrollmentStatus | None = None,
+    told: Mapping[str, Any] | None = None,
     **changes: Any,
 ) -> Change[Enrollment]:
     before = enrollment.status
-    try:
-        after = ENROLLMENT.target(name, before, wanted)
-    except IllegalTransitionError as e:
-        raise IllegalTransitionError(
-            e.record, state=e.state, transition=name, record_id=enrollment.id
-        ) from None
+    after = ENROLLMENT.target_for(enrollment.id, name, before, wanted)
     record = attrs.evolve(enrollment, status=after, updated_at=at, **changes)
     record = _first_access(record, at=at, past_due_access=past_due_access)
     kind = "enrollment.resumed" if name == "resume" else _ANNOUNCED[after]
-    announced = EventDraft(kind, enrollment.id, at, {"from": str(before), "to": str(after)})
+    announced = EventDraft(
+        kind, enrollment.id, at, {"from": str(before), "to": str(after), **(told or {})}
+    )
     access = _access_events(
         enrollment.id,
         before,
@@ -148,13 +151,14 @@ def open_enrollment(
     at: datetime,
     metadata: Mapping[str, Any] | None = None,
     past_due_access: bool = True,
+    access: AccessPolicy | None = None,
 ) -> Change[Enrollment]:
     """A new enrollment in the status its items imply (``enrollment.created``).
 
     Nothing due yet (a trial, a later start) makes it active at once, with
     ``enrollment.activated`` and ``access.granted``.
     """
-    status = _derived(plan, items, today=today)
+    status = _derived(plan, items, today=today, access=access)
     if status not in ENROLLMENT.initial:
         raise IllegalTransitionError(
             "enrollment", state=str(status), transition="open", record_id=enrollment_id
@@ -199,6 +203,7 @@ def sync_enrollment(
     today: date,
     at: datetime,
     past_due_access: bool = True,
+    access: AccessPolicy | None = None,
 ) -> Change[Enrollment]:
     """Move the enrollment to the status its items imply, by the named transition.
 
@@ -207,7 +212,7 @@ def sync_enrollment(
     """
     if enrollment.status in (_E.PAUSED, _E.CANCELLED):
         return Change(enrollment)
-    target = _derived(enrollment.plan, items, today=today)
+    target = _derived(enrollment.plan, items, today=today, access=access)
     if target == enrollment.status:
         return Change(enrollment)
     if target == _E.ACTIVE:
@@ -231,11 +236,26 @@ def resume_enrollment(
     today: date,
     at: datetime,
     past_due_access: bool = True,
+    access: AccessPolicy | None = None,
 ) -> Change[Enrollment]:
-    """Resume a paused enrollment into the status its (resumed) items imply."""
-    target = _derived(enrollment.plan, items, today=today)
+    """Resume a paused enrollment into the status its (resumed) items imply.
+
+    The days of service this pause took are added to ``paused_days`` (they
+    are not used days, and the service ends that much later);
+    ``enrollment.resumed`` carries them as ``days`` and the new total as
+    ``paused_days``.
+    """
+    target = _derived(enrollment.plan, items, today=today, access=access)
+    total = enrollment.days_paused(today)
     return _move(
-        enrollment, "resume", at=at, past_due_access=past_due_access, wanted=target, paused_on=None
+        enrollment,
+        "resume",
+        at=at,
+        past_due_access=past_due_access,
+        wanted=target,
+        told={"days": total - enrollment.paused_days, "paused_days": total},
+        paused_on=None,
+        paused_days=total,
     )
 
 
@@ -244,9 +264,17 @@ def cancel_enrollment(
     *,
     reason: str | None,
     at: datetime,
+    on: date | None = None,
     past_due_access: bool = True,
 ) -> Change[Enrollment]:
-    """End the enrollment (``enrollment.cancelled``; ``access.revoked`` if it had access)."""
+    """End the enrollment (``enrollment.cancelled``; ``access.revoked`` if it had access).
+
+    A pause in progress ends with it: its days up to ``on`` (the business
+    date of the cancellation) join ``paused_days``, as a resume would add them.
+    """
+    pause: dict[str, Any] = {}
+    if on is not None and enrollment.paused_on is not None:
+        pause = {"paused_on": None, "paused_days": enrollment.days_paused(on)}
     return _move(
         enrollment,
         "cancel",
@@ -254,4 +282,5 @@ def cancel_enrollment(
         past_due_access=past_due_access,
         cancelled_at=at,
         cancel_reason=reason,
+        **pause,
     )

@@ -14,13 +14,13 @@ from enrollpay.domain.records import ScheduleItem
 from enrollpay.domain.schedule import ScheduleLine
 from enrollpay.domain.statuses import ItemStatus
 from enrollpay.domain.transitions.table import ITEM
-from enrollpay.errors import IllegalTransitionError
 
 __all__ = [
     "DeclineOutcome",
     "cancel_item",
     "decline_item",
     "mark_item_paid",
+    "mark_overdue",
     "new_item",
     "no_card",
     "pause_item",
@@ -58,12 +58,7 @@ def _move(
     data: dict[str, Any] | None = None,
     **changes: Any,
 ) -> Change[ScheduleItem]:
-    try:
-        status = ITEM.target(name, item.status)
-    except IllegalTransitionError as e:
-        raise IllegalTransitionError(
-            e.record, state=e.state, transition=name, record_id=item.id
-        ) from None
+    status = ITEM.target_for(item.id, name, item.status)
     record = attrs.evolve(item, status=status, updated_at=at, **changes)
     if kind is None:
         return Change(record)
@@ -202,7 +197,22 @@ def pause_item(item: ScheduleItem, *, at: datetime) -> Change[ScheduleItem]:
 
 def resume_item(item: ScheduleItem, *, due: date, at: datetime) -> Change[ScheduleItem]:
     """The enrollment goes on: the item is scheduled again, due on ``due``."""
-    return _move(item, "resume", at, due=due, next_attempt_at=None)
+    return _move(item, "resume", at, due=due, next_attempt_at=None, overdue_at=None)
+
+
+def mark_overdue(item: ScheduleItem, *, today: date, at: datetime) -> Change[ScheduleItem]:
+    """The item is unpaid past its due date and the grace days (``installment.overdue``).
+
+    Its status stays what it was (never charged, in its retry cycle, ...);
+    ``overdue_at`` records when this was found, so it is announced once.
+    """
+    data = {
+        "due": item.due.isoformat(),
+        "days_late": (today - item.due).days,
+        "outstanding": money_data(item.outstanding),
+        "status": str(item.status),
+    }
+    return _move(item, "fall_overdue", at, "installment.overdue", data, overdue_at=at)
 
 
 def reschedule_item(item: ScheduleItem, *, due: date, at: datetime) -> Change[ScheduleItem]:
@@ -218,6 +228,7 @@ def reschedule_item(item: ScheduleItem, *, due: date, at: datetime) -> Change[Sc
         failures=0,
         next_attempt_at=None,
         lease_until=None,
+        overdue_at=None,
     )
 
 

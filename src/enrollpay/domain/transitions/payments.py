@@ -21,7 +21,6 @@ from enrollpay.domain.retry import DeclineClass
 from enrollpay.domain.statuses import AttemptStatus, RefundStatus
 from enrollpay.domain.transitions.items import money_data
 from enrollpay.domain.transitions.table import ATTEMPT, REFUND
-from enrollpay.errors import IllegalTransitionError
 
 __all__ = [
     "cancel_attempt",
@@ -37,12 +36,7 @@ __all__ = [
 
 
 def _attempt(attempt: PaymentAttempt, name: str, at: datetime, **changes: Any) -> PaymentAttempt:
-    try:
-        status = ATTEMPT.target(name, attempt.status)
-    except IllegalTransitionError as e:
-        raise IllegalTransitionError(
-            e.record, state=e.state, transition=name, record_id=attempt.id
-        ) from None
+    status = ATTEMPT.target_for(attempt.id, name, attempt.status)
     return attrs.evolve(attempt, status=status, updated_at=at, **changes)
 
 
@@ -221,11 +215,6 @@ def settle_refund(
     if wanted in (RefundStatus.PENDING, refund.status):
         return Change(attrs.evolve(refund, gateway_refund_id=gid))
     name = "succeed" if wanted == RefundStatus.SUCCEEDED else "fail"
-    try:
-        REFUND.target(name, refund.status)
-    except IllegalTransitionError as e:
-        raise IllegalTransitionError(
-            e.record, state=e.state, transition=name, record_id=refund.id
-        ) from None
+    REFUND.target_for(refund.id, name, refund.status)
     record = attrs.evolve(refund, status=wanted, gateway_refund_id=gid)
     return Change(record, _refund_event(record, at))

@@ -11,7 +11,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from enrollpay.domain.machine import Machine, Transition
-from enrollpay.domain.statuses import AttemptStatus, EnrollmentStatus, ItemStatus, RefundStatus
+from enrollpay.domain.statuses import (
+    OVERDUE_ITEM_STATUSES,
+    AttemptStatus,
+    EnrollmentStatus,
+    ItemStatus,
+    RefundStatus,
+)
 
 __all__ = ["ATTEMPT", "ENROLLMENT", "ITEM", "MACHINES", "REFUND"]
 
@@ -101,6 +107,12 @@ ITEM: Final[Machine[ItemStatus]] = Machine.declare(
         "a new due date; retried afresh",
     ),
     _t("reschedule_paused", [_I.PAUSED], [], "a new due date while paused"),
+    _t(
+        "fall_overdue",
+        OVERDUE_ITEM_STATUSES,
+        [],
+        "unpaid past its due date and the grace days (its status stays)",
+    ),
     _t("waive", _OPEN - {_I.PROCESSING}, [_I.WAIVED], "nothing more is owed on it"),
     _t("cancel", _OPEN, [_I.CANCELLED], "it will never be collected"),
 )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayRequestError, GatewayUnavailableError, InvalidInputError
@@ -24,6 +24,7 @@ from enrollpay.ports import InvoiceInfo, SubscriptionInfo
 __all__ = ["FakeBilling"]
 
 CollectionMethod = Literal["charge_automatically", "send_invoice"]
+_Made = TypeVar("_Made")
 
 
 class FakeBilling:
@@ -31,7 +32,8 @@ class FakeBilling:
 
     ``enter`` records a call and returns its scripted outcome (raising for
     a timeout before the call or a rate limit); ``emit`` creates a webhook
-    event; ``knows_customer`` and ``granularity`` are the fake's own rules.
+    event; ``check_customer`` (refuses an unknown customer) and
+    ``granularity`` are the fake's own rules.
     """
 
     def __init__(
@@ -41,15 +43,16 @@ class FakeBilling:
         enter: Callable[..., Outcome],
         new_id: Callable[[str], str],
         emit: Callable[[str, Mapping[str, Any]], None],
-        knows_customer: Callable[[str], bool],
+        check_customer: Callable[[str], None],
         granularity: Callable[[str], int],
     ) -> None:
         self._lock = lock
         self._enter = enter
         self._new_id = new_id
         self._emit = emit
-        self._knows_customer = knows_customer
+        self._check_customer = check_customer
         self._granularity = granularity
+        #: What each verb made, by its idempotency key.
         self._memo: dict[tuple[str, str], Any] = {}
         #: Subscriptions by id, as Stripe's ``subscription`` objects.
         self.subscriptions: dict[str, dict[str, Any]] = {}
@@ -69,21 +72,17 @@ class FakeBilling:
         """Subscribe a customer to a price (``price_...``), once per key."""
         if isinstance(trial_days, bool) or not isinstance(trial_days, int) or trial_days < 0:
             raise InvalidInputError(f"trial_days must be an int >= 0, got {trial_days!r}")
-        with self._lock:
-            outcome = self._enter("create_subscription", customer_id=customer_id,
-                                  price_id=price_id, idempotency_key=idempotency_key,
-                                  trial_days=trial_days)  # fmt: skip
-            made: SubscriptionInfo | None = self._memo.get(("subscribe", idempotency_key))
-            if made is None:
-                self._check_customer(customer_id)
-                if not price_id.startswith("price_"):
-                    raise GatewayRequestError("No such price", param="items[0][price]")
-                made = self._subscribe(customer_id, price_id, metadata or {}, trial_days,
-                                       default_payment_method)  # fmt: skip
-                self._memo[("subscribe", idempotency_key)] = made
-        if outcome.kind == "timeout_after":
-            raise GatewayUnavailableError("timeout after the subscription was made")
-        return made
+
+        def make() -> SubscriptionInfo:
+            self._check_customer(customer_id)
+            if not price_id.startswith("price_"):
+                raise GatewayRequestError("No such price", param="items[0][price]")
+            return self._subscribe(customer_id, price_id, metadata or {}, trial_days,
+                                   default_payment_method)  # fmt: skip
+
+        return self._once("create_subscription", "the subscription was made", make,
+                          customer_id=customer_id, price_id=price_id,
+                          idempotency_key=idempotency_key, trial_days=trial_days)  # fmt: skip
 
     def _subscribe(
         self,
@@ -113,22 +112,19 @@ class FakeBilling:
         self, subscription_id: str, *, idempotency_key: str
     ) -> SubscriptionInfo:
         """Cancel a subscription now; an unknown one is refused, a cancelled one stays so."""
-        with self._lock:
-            outcome = self._enter("cancel_subscription", subscription_id=subscription_id,
-                                  idempotency_key=idempotency_key)  # fmt: skip
-            made: SubscriptionInfo | None = self._memo.get(("cancel", idempotency_key))
-            if made is None:
-                subscription = self.subscriptions.get(subscription_id)
-                if subscription is None:
-                    raise GatewayRequestError("No such subscription", param="id")
-                if subscription["status"] != "canceled":
-                    subscription["status"] = "canceled"
-                    self._emit("customer.subscription.deleted", subscription)
-                made = _info(subscription, client_secret=None)
-                self._memo[("cancel", idempotency_key)] = made
-        if outcome.kind == "timeout_after":
-            raise GatewayUnavailableError("timeout after the subscription was cancelled")
-        return made
+
+        def make() -> SubscriptionInfo:
+            subscription = self.subscriptions.get(subscription_id)
+            if subscription is None:
+                raise GatewayRequestError("No such subscription", param="id")
+            if subscription["status"] != "canceled":
+                subscription["status"] = "canceled"
+                self._emit("customer.subscription.deleted", subscription)
+            return _info(subscription, client_secret=None)
+
+        return self._once("cancel_subscription", "the subscription was cancelled", make,
+                          subscription_id=subscription_id,
+                          idempotency_key=idempotency_key)  # fmt: skip
 
     def create_invoice(
         self,
@@ -144,30 +140,40 @@ class FakeBilling:
         """Create a draft invoice of one line for ``amount``, once per key."""
         if collection_method not in ("charge_automatically", "send_invoice"):
             raise InvalidInputError(f"unknown collection_method {collection_method!r}")
-        with self._lock:
-            outcome = self._enter("create_invoice", customer_id=customer_id, amount=amount,
-                                  idempotency_key=idempotency_key,
-                                  collection_method=collection_method)  # fmt: skip
-            made: InvoiceInfo | None = self._memo.get(("invoice", idempotency_key))
-            if made is None:
-                self._check_customer(customer_id)
-                granularity = self._granularity(amount.currency)
-                if amount.minor % granularity:
-                    raise GatewayRequestError(
-                        f"amounts in {amount.currency} must be multiples of {granularity}",
-                        param="amount",
-                    )
-                made = InvoiceInfo(self._new_id("in"), "draft", customer_id, amount,
-                                   collection_method)  # fmt: skip
-                self.invoices[made.invoice_id] = made
-                self._memo[("invoice", idempotency_key)] = made
-        if outcome.kind == "timeout_after":
-            raise GatewayUnavailableError("timeout after the invoice was made")
-        return made
 
-    def _check_customer(self, customer_id: str) -> None:
-        if not self._knows_customer(customer_id):
-            raise GatewayRequestError("No such customer", param="customer")
+        def make() -> InvoiceInfo:
+            self._check_customer(customer_id)
+            granularity = self._granularity(amount.currency)
+            if amount.minor % granularity:
+                raise GatewayRequestError(
+                    f"amounts in {amount.currency} must be multiples of {granularity}",
+                    param="amount",
+                )
+            made = InvoiceInfo(self._new_id("in"), "draft", customer_id, amount,
+                               collection_method)  # fmt: skip
+            self.invoices[made.invoice_id] = made
+            return made
+
+        return self._once("create_invoice", "the invoice was made", make,
+                          customer_id=customer_id, amount=amount,
+                          idempotency_key=idempotency_key,
+                          collection_method=collection_method)  # fmt: skip
+
+    def _once(self, verb: str, done: str, make: Callable[[], _Made], **params: Any) -> _Made:
+        """Run ``verb`` as the gateway would: logged and scripted, ``make`` once per key.
+
+        A repeated key answers what the first call made; a scripted
+        ``timeout_after`` raises after the object was made (``done``).
+        """
+        key = (verb, str(params["idempotency_key"]))
+        with self._lock:
+            outcome = self._enter(verb, **params)
+            made: _Made | None = self._memo.get(key)
+            if made is None:
+                made = self._memo[key] = make()
+        if outcome.kind == "timeout_after":
+            raise GatewayUnavailableError(f"timeout after {done}")
+        return made
 
 
 def _info(subscription: Mapping[str, Any], *, client_secret: str | None) -> SubscriptionInfo:

@@ -112,7 +112,7 @@ class FakeGateway:
             enter=self._enter,
             new_id=self._ids.new,
             emit=self._emit,
-            knows_customer=self._payments.knows_customer,
+            check_customer=self._payments.check_customer,
             granularity=self.amount_granularity,
         )
 

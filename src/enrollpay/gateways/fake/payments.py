@@ -85,11 +85,12 @@ class FakePayments:
             if payment_method_id not in methods:
                 methods.append(payment_method_id)
 
-    def knows_customer(self, customer_id: str) -> bool:
-        """Whether the customer exists (a lenient fake makes any customer it is asked about)."""
-        if customer_id not in self._customers and not self._strict():
+    def check_customer(self, customer_id: str) -> None:
+        """Refuse an unknown customer (a lenient fake makes any customer it is asked about)."""
+        if customer_id not in self._customers:
+            if self._strict():
+                raise GatewayRequestError("No such customer", param="customer")
             self._customers[customer_id] = []
-        return customer_id in self._customers
 
     # -- payments ----------------------------------------------------------------
 
@@ -122,10 +123,7 @@ class FakePayments:
     def _create_intent(
         self, customer_id: str, amount: Money, metadata: Mapping[str, str], key: str | None
     ) -> Intent:
-        if customer_id not in self._customers:
-            if self._strict():
-                raise GatewayRequestError("No such customer", param="customer")
-            self._customers[customer_id] = []
+        self.check_customer(customer_id)
         intent_id = self._ids.new("pi")
         intent = Intent(
             intent_id,
@@ -306,10 +304,8 @@ class FakePayments:
             done = sum(r.amount.minor for r in self._refunds.get(intent.id, []))
             if amount.minor <= 0 or done + amount.minor > intent.amount.minor:
                 raise GatewayRequestError("Refund amount exceeds the charge", param="amount")
-            refund = GatewayRefund(self._ids.new("re"), intent.id, amount, "succeeded", reference)
-            self._refunds.setdefault(intent.id, []).append(refund)
+            refund = self._add_refund(intent, amount, reference)
             self._memo[("refund", idempotency_key)] = refund
-            self._emit("charge.refunded", charge_object(intent, self._refunds.get(intent.id, [])))
         if outcome.kind == "timeout_after":
             raise GatewayUnavailableError("timeout after the refund was made")
         return refund
@@ -317,11 +313,14 @@ class FakePayments:
     def refund_from_dashboard(self, gateway_payment_id: str, amount: Money) -> GatewayRefund:
         """A refund made outside the library (by staff in the gateway's dashboard)."""
         with self._lock:
-            intent = self._intents[gateway_payment_id]
-            refund = GatewayRefund(self._ids.new("re"), intent.id, amount, "succeeded", None)
-            self._refunds.setdefault(intent.id, []).append(refund)
-            self._emit("charge.refunded", charge_object(intent, self._refunds.get(intent.id, [])))
-            return refund
+            return self._add_refund(self._intents[gateway_payment_id], amount, None)
+
+    def _add_refund(self, intent: Intent, amount: Money, reference: str | None) -> GatewayRefund:
+        """Refund ``amount`` of a succeeded intent and emit ``charge.refunded``."""
+        refund = GatewayRefund(self._ids.new("re"), intent.id, amount, "succeeded", reference)
+        self._refunds.setdefault(intent.id, []).append(refund)
+        self._emit("charge.refunded", charge_object(intent, self._refunds[intent.id]))
+        return refund
 
     def refunds_for(self, gateway_payment_id: str) -> list[GatewayRefund]:
         """Refunds the fake made for a payment."""

@@ -19,8 +19,8 @@ from typing import Any, Protocol
 import attrs
 
 from enrollpay.domain.money import Money
-from enrollpay.errors import WebhookPayloadError, WebhookSignatureError
-from enrollpay.gateways.events import normalise_event
+from enrollpay.errors import WebhookSignatureError
+from enrollpay.gateways.events import event_body, normalise_event
 from enrollpay.gateways.signing import header_value, sign_payload, verify_signature
 from enrollpay.ports import Clock, GatewayEvent
 
@@ -156,12 +156,7 @@ def parse_webhook(
     verify_signature(
         payload, header_value(headers, SIGNATURE_HEADER), [secret], now=now, tolerance=tolerance
     )
-    try:
-        data = json.loads(payload)
-    except ValueError:
-        raise WebhookPayloadError("webhook body is not JSON") from None
-    if not isinstance(data, dict):
-        raise WebhookPayloadError("webhook body is not a JSON object")
+    data = event_body(payload)
     if bool(data.get("livemode", False)) != livemode:
         raise WebhookSignatureError("event livemode does not match the gateway's mode")
     return normalise_event(data, to_money=Money)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
 from enrollpay.errors import WebhookPayloadError, WebhookSignatureError
-from enrollpay.gateways.events import normalise_event
+from enrollpay.gateways.events import event_body, normalise_event
 from enrollpay.gateways.signing import header_value, verify_signature
 from enrollpay.gateways.stripe.answers import event_money, iterate, plain
 from enrollpay.gateways.stripe.calls import StripeCalls
@@ -40,12 +39,7 @@ def parse_webhook(
     """
     verify_signature(payload, header_value(headers, SIGNATURE_HEADER), secrets,
                      now=now, tolerance=tolerance)  # fmt: skip
-    try:
-        data = json.loads(payload)
-    except ValueError:
-        raise WebhookPayloadError("webhook body is not JSON") from None
-    if not isinstance(data, dict):
-        raise WebhookPayloadError("webhook body is not a JSON object")
+    data = event_body(payload)
     event_livemode = data.get("livemode")
     if not isinstance(event_livemode, bool):
         raise WebhookPayloadError("event has no livemode flag")

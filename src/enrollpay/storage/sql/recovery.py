@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import attrs
 import sqlalchemy as sa
 
 from enrollpay import reports
-from enrollpay.domain.lifecycle import (
-    OPEN_ITEM_STATUSES,
-    AttemptStatus,
-    ItemStatus,
-)
-from enrollpay.domain.money import Money
+from enrollpay.domain.lifecycle import AttemptStatus, ItemStatus
+from enrollpay.report_rows import RecoveryTally
 from enrollpay.storage.sql.reportbase import ReportBase, as_int, total
 from enrollpay.storage.sql.schema import (
     attempts,
@@ -21,17 +16,6 @@ from enrollpay.storage.sql.schema import (
 )
 
 __all__ = ["RecoveryReports"]
-
-
-@attrs.define
-class _Tally:
-    failed: int = 0
-    recovered: int = 0
-    by_retry: dict[int, int] = attrs.Factory(dict)
-    manual: int = 0
-    defaulted: int = 0
-    still_open: int = 0
-    amount: int = 0
 
 
 class RecoveryReports(ReportBase):
@@ -82,33 +66,10 @@ class RecoveryReports(ReportBase):
             sa.func.count().label("n"),
             total(o.amount_minor).label("amount"),
         ).group_by(o.currency, o.status, o.before)
-        tallies: dict[str, _Tally] = defaultdict(_Tally)
+        tallies: dict[str, RecoveryTally] = defaultdict(RecoveryTally)
         for row in self._all(stmt):
-            tally, n = tallies[row["currency"]], as_int(row["n"])
-            tally.failed += n
-            status = ItemStatus(row["status"])
-            if status == ItemStatus.PAID:
-                tally.recovered += n
-                tally.amount += as_int(row["amount"])
-                if row["before"] is None:
-                    tally.manual += n
-                else:
-                    before = as_int(row["before"])
-                    tally.by_retry[before] = tally.by_retry.get(before, 0) + n
-            elif status == ItemStatus.DEFAULTED:
-                tally.defaulted += n
-            elif status in OPEN_ITEM_STATUSES:
-                tally.still_open += n
-        return [
-            reports.RecoveryRow(
-                currency=currency,
-                failed_items=t.failed,
-                recovered=t.recovered,
-                recovered_by_retry=dict(sorted(t.by_retry.items())),
-                recovered_manually=t.manual,
-                defaulted=t.defaulted,
-                still_open=t.still_open,
-                recovered_amount=Money(t.amount, currency),
+            before = None if row["before"] is None else as_int(row["before"])
+            tallies[row["currency"]].add(
+                ItemStatus(row["status"]), as_int(row["amount"]), before, as_int(row["n"])
             )
-            for currency, t in sorted(tallies.items())
-        ]
+        return [t.row(currency) for currency, t in sorted(tallies.items())]

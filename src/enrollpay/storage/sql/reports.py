@@ -29,7 +29,7 @@ from enrollpay.domain.lifecycle import (
     ItemStatus,
 )
 from enrollpay.domain.money import Money
-from enrollpay.errors import InvalidInputError
+from enrollpay.report_rows import forecast_end, product_row
 from enrollpay.storage.sql.recovery import RecoveryReports
 from enrollpay.storage.sql.reportbase import (
     CANCELLED,
@@ -161,28 +161,22 @@ class SqlReports(RevenueReports, RecoveryReports):
             .order_by(self._order(p.name), self._order(p.id))
         )
         mixes = self._plan_mixes()
-        rows = []
-        for row in self._all(stmt):
-            currency = row["currency"]
-            n, g, r = as_int(row["n"]), as_int(row["gross"]), as_int(row["refunded"])
-            rows.append(
-                reports.ProductRow(
-                    product_id=row["id"],
-                    name=row["name"],
-                    currency=currency,
-                    enrollments=n,
-                    completed=as_int(row["completed"]),
-                    cancelled=as_int(row["cancelled"]),
-                    suspended=as_int(row["suspended"]),
-                    gross=Money(g, currency),
-                    refunded=Money(r, currency),
-                    net=Money(g - r, currency),
-                    refund_rate=reports.ratio(r, g),
-                    default_rate=reports.ratio(as_int(row["defaulted"]), n),
-                    plan_mix=dict(sorted(mixes.get(row["id"], {}).items())),
-                )
+        return [
+            product_row(
+                product_id=row["id"],
+                name=row["name"],
+                currency=row["currency"],
+                enrollments=as_int(row["n"]),
+                completed=as_int(row["completed"]),
+                cancelled=as_int(row["cancelled"]),
+                suspended=as_int(row["suspended"]),
+                defaulted=as_int(row["defaulted"]),
+                gross=as_int(row["gross"]),
+                refunded=as_int(row["refunded"]),
+                plan_mix=mixes.get(row["id"], {}),
             )
-        return rows
+            for row in self._all(stmt)
+        ]
 
     def _plan_mixes(self) -> dict[str, dict[str, int]]:
         """Enrollments per product and plan kind (the ``kind`` of the plan JSON)."""
@@ -262,10 +256,8 @@ class SqlReports(RevenueReports, RecoveryReports):
 
     def report_forecast(self, *, date_from: date, months: int) -> list[reports.ForecastRow]:
         """Amounts scheduled per future month."""
-        if months < 1:
-            raise InvalidInputError(f"months must be at least 1, got {months}")
+        end = forecast_end(date_from, months)  # the first month left out
         i = schedule_items.c
-        end = date_from.year * 12 + date_from.month - 1 + months  # first month left out
         monthly = (
             self._expected()
             .add_columns(

@@ -24,8 +24,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from enrollpay import reports
-from enrollpay.domain.money import Money
-from enrollpay.errors import InvalidInputError
+from enrollpay.report_rows import check_period, in_dates, period_start, revenue_rows
 from enrollpay.storage.sql.prepared import Row
 from enrollpay.storage.sql.reportbase import FAILED_REFUND, ReportBase, as_int, one, total, zero
 from enrollpay.storage.sql.schema import (
@@ -93,26 +92,14 @@ class RevenueReports(ReportBase):
         self, *, by: reports.Period, date_from: date | None, date_to: date | None, timezone: str
     ) -> list[reports.RevenueRow]:
         """Revenue per period and currency."""
-        if by not in ("day", "week", "month"):
-            raise InvalidInputError(f"period must be day, week or month, got {by!r}")
+        check_period(by)
         zone = ZoneInfo(timezone)  # an unknown zone fails here, as in the reference
         flows = self._flows(date_from, date_to)
         if self._on_pg:
             cells = self._revenue_in_zone(flows, by, date_from, date_to, timezone)
         else:
             cells = self._revenue_by_utc_hour(flows, by, date_from, date_to, zone)
-        return [
-            reports.RevenueRow(
-                period,
-                currency,
-                Money(g, currency),
-                Money(r, currency),
-                Money(g - r, currency),
-                n,
-                m,
-            )
-            for (period, currency), (g, r, n, m) in sorted(cells.items())
-        ]
+        return revenue_rows(cells)
 
     def _revenue_in_zone(
         self,
@@ -186,8 +173,8 @@ class RevenueReports(ReportBase):
         cells: dict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
 
         def add(day: date, row: Row) -> None:
-            if (date_from is None or day >= date_from) and (date_to is None or day <= date_to):
-                cell = cells[(reports.period_start(day, by), row["currency"])]
+            if in_dates(day, date_from, date_to):
+                cell = cells[(period_start(day, by), row["currency"])]
                 cell[0] += as_int(row["gross"])
                 cell[1] += as_int(row["refunded"])
                 cell[2] += as_int(row["payments"])

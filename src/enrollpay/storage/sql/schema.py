@@ -162,8 +162,11 @@ enrollments = sa.Table(
     sa.Column("gateway_subscription_id", sa.String(), nullable=True, index=True),
     sa.Column("meta", sa.JSON(), nullable=False),
     sa.Column("access_granted_at", UTCDateTime(), nullable=True),
+    # Days of service spent in ended pauses (migration 0006).
+    sa.Column("paused_days", sa.Integer(), nullable=False, server_default="0"),
     _one_of("status", EnrollmentStatus, "known_status"),
     _not_negative("price_minor"),
+    _not_negative("paused_days"),
 )
 
 # At most one enrollment per (user, product) that is not cancelled.
@@ -194,6 +197,8 @@ schedule_items = sa.Table(
     sa.Column("last_decline_code", sa.String(), nullable=True),
     sa.Column("paid_at", UTCDateTime(), nullable=True),
     sa.Column("updated_at", UTCDateTime(), nullable=True),
+    # Migration 0006: when the sweep found the item overdue.
+    sa.Column("overdue_at", UTCDateTime(), nullable=True),
     sa.UniqueConstraint("enrollment_id", "seq"),
     _one_of("status", ItemStatus, "known_status"),
     _one_of("kind", ("deposit", "installment", "full", "period"), "known_kind"),

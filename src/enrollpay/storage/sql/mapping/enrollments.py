@@ -38,6 +38,7 @@ def enrollment_to_row(e: Enrollment) -> dict[str, Any]:
         "gateway_subscription_id": e.gateway_subscription_id,
         "meta": dict(e.metadata),
         "access_granted_at": e.access_granted_at,
+        "paused_days": e.paused_days,
     }
 
 
@@ -59,6 +60,7 @@ def enrollment_from_row(r: Row) -> Enrollment:
         gateway_subscription_id=r["gateway_subscription_id"],
         metadata=r["meta"],
         access_granted_at=r["access_granted_at"],
+        paused_days=r["paused_days"],
     )
 
 
@@ -80,6 +82,7 @@ def item_to_row(i: ScheduleItem) -> dict[str, Any]:
         "last_decline_code": i.last_decline_code,
         "paid_at": i.paid_at,
         "updated_at": i.updated_at,
+        "overdue_at": i.overdue_at,
     }
 
 
@@ -100,4 +103,5 @@ def item_from_row(r: Row) -> ScheduleItem:
         last_decline_code=r["last_decline_code"],
         paid_at=r["paid_at"],
         updated_at=r["updated_at"],
+        overdue_at=r["overdue_at"],
     )
