@@ -189,7 +189,11 @@ def test_a_failed_item_waits_for_its_retry_time(
 def test_four_soft_declines_default_the_item_and_suspend_access(
     system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, outbox: Outbox, paid_first: str
 ) -> None:
-    """Retries on due+1, +4, +11; the fourth decline: defaulted, suspended, access suspended."""
+    """Retries on due+1, +4, +11; the fourth decline: defaulted, suspended, access suspended.
+
+    On the third retry (due+4) the item is past its three days of grace:
+    the sweep that starts that collection announces it overdue.
+    """
     fake.script(*[fake.decline()] * 4)
 
     run_retries(system, clock, 4)
@@ -199,11 +203,13 @@ def test_four_soft_declines_default_the_item_and_suspend_access(
         "payment.failed",
         "enrollment.past_due",
         "payment.failed",
+        "installment.overdue",
         "payment.failed",
         "installment.defaulted",
         "enrollment.suspended",
         "access.suspended",
     ]
+    assert events[3].data["days_late"] == 4
     failed = [e for e in events if e.kind in ("payment.failed", "installment.defaulted")]
     assert [e.data["failures"] for e in failed] == [1, 2, 3, 4]
     assert [e.data["next_retry_at"] for e in failed] == [
@@ -212,7 +218,7 @@ def test_four_soft_declines_default_the_item_and_suspend_access(
         datetime(2027, 4, 26, 9, tzinfo=UTC).isoformat(),
         None,
     ]
-    assert dict(events[5].data) == {"from": "past_due", "to": "suspended"}
+    assert dict(events[6].data) == {"from": "past_due", "to": "suspended"}
     assert {e.enrollment_id for e in events} == {paid_first}
     item = system.get_schedule_item(second_item(system, paid_first))
     assert (item.status, item.failures, item.next_attempt_at) == (ItemStatus.DEFAULTED, 4, None)
@@ -324,7 +330,8 @@ def test_a_hard_decline_asks_for_a_new_card_and_is_not_retried(
     }
     clock.advance(days=10)
     assert system.collect_due().outcomes == ()
-    assert outbox.new() == []
+    # Not charged again; only the calendar speaks: the item is now overdue.
+    assert [(e.kind, e.data["days_late"]) for e in outbox.new()] == [("installment.overdue", 10)]
     assert len(calls_of(fake, "charge_off_session")) == 1
 
 
@@ -344,7 +351,8 @@ def test_an_authentication_decline_waits_for_the_customer(
     assert events[0].data["next_retry_at"] is None
     clock.advance(days=10)
     assert system.collect_due().outcomes == ()
-    assert outbox.new() == []
+    # Not charged again; only the calendar speaks: the item is now overdue.
+    assert [(e.kind, e.data["days_late"]) for e in outbox.new()] == [("installment.overdue", 10)]
 
 
 def test_the_last_installment_completes_the_enrollment(
