@@ -14,7 +14,7 @@ from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
 from enrollpay.domain.records import PaymentAttempt, WebhookReceipt
 from enrollpay.errors import DuplicateError, InvalidInputError, WebhookSignatureError
 from enrollpay.ports import Clock, GatewayEvent, LivemodeAware, StoreTransaction
-from enrollpay.service.cancel import close_enrollment
+from enrollpay.service.closing import close_enrollment
 from enrollpay.service.context import Context
 from enrollpay.service.refunds import apply_refund_updates
 from enrollpay.service.results import WebhookOutcome, WebhookResult
