@@ -55,13 +55,17 @@ def url_of(path: Path) -> str:
 def past_school(
     path: Path, *, students: int, card_less: int = 0, lost_charge: bool = False
 ) -> tuple[int, int]:
-    """Fill an SQLite school whose students enrolled 100 days ago, so installments are due now.
+    """Fill an SQLite school whose students enrolled 15 days ago, so installments are due now.
 
-    Returns (installments due now, subscription periods due now). With
-    ``lost_charge``, the first student's first installment was charged a
-    month after enrolling and timed out before it reached the gateway.
+    Each course student paid the first of three weekly installments at
+    enrollment; the second fell due 8 days ago (overdue, past its three
+    days of grace, so the sweep makes the enrollment past_due) and the
+    third yesterday. Returns (installments due now, subscription periods
+    due now). With ``lost_charge``, the first student's second installment
+    was charged the day after it fell due and timed out before it reached
+    the gateway.
     """
-    start = SystemClock().now() - timedelta(days=100)
+    start = SystemClock().now() - timedelta(days=15)
     clock = FrozenClock(start)
     gateway = FakeGateway(clock=clock)
     store = SqlStore.from_url(url_of(path))
@@ -72,7 +76,7 @@ def past_school(
             product_id="c-1",
             name="Course",
             price=Money.of("300", "USD"),
-            payment_plan=Installments(3),
+            payment_plan=Installments(3, interval=Interval.weeks(1)),
         )
         club = system.register_product(
             product_type="membership",
@@ -89,7 +93,7 @@ def past_school(
             system.enroll(user_id=f"no-card-{n}", product_id=club.id)
         gateway.deliver(system)
         if lost_charge:
-            clock.advance(days=32)
+            clock.advance(days=8)
             gateway.script_method("pm_card_0", "timeout_before")
             assert system.collect_due().unknown == 1
         now = SystemClock().now().date()
@@ -414,9 +418,9 @@ def test_demo_keep_refuses_a_database_with_data(demo_db: Path) -> None:
 def test_collect_charges_what_is_due_and_prints_one_line(tmp_path: Path) -> None:
     """Off a terminal, collect prints its sweep and summary lines; a second run finds nothing.
 
-    The installments fell due 70 and 40 days ago and nobody ran collect
-    since: the sweep that starts the run finds all ten overdue and the five
-    enrollments suspended before they are charged.
+    The second installments fell due 8 days ago and nobody ran collect
+    since: the sweep that starts the run finds those five overdue and their
+    enrollments past_due, before it charges the oldest first.
     """
     path = tmp_path / "school.db"
     installments, _ = past_school(path, students=5)
@@ -424,7 +428,7 @@ def test_collect_charges_what_is_due_and_prints_one_line(tmp_path: Path) -> None
     first = run("collect", "--url", url_of(path), "--gateway", "fake", "--limit", "4")
     assert (first.exit_code, first.stderr) == (0, "")
     assert first.stdout == (
-        "sweep: checked=5 overdue=10 changed=5 suspended=5\n"
+        "sweep: checked=5 overdue=5 changed=5 suspended=0\n"
         "charged=4 succeeded=4 failed=0 requires_action=0 unknown=0 skipped=0\n"
     )
     rest = run("collect", "--url", url_of(path), "--gateway", "fake")
@@ -442,7 +446,7 @@ def test_collect_exits_1_when_something_needs_attention(tmp_path: Path) -> None:
     result = run("collect", "--url", url_of(path), "--gateway", "fake")
     assert result.exit_code == 1
     assert result.stdout == (
-        "sweep: checked=2 overdue=6 changed=2 suspended=1\n"
+        "sweep: checked=2 overdue=2 changed=2 suspended=0\n"
         f"charged=2 succeeded=2 failed={periods} requires_action=0 unknown=0 skipped=0\n"
     )
 
