@@ -16,13 +16,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 
 from enrollpay import Money, PaymentSystem
 from enrollpay.domain.plans import parse_plan
 from enrollpay.domain.records import ManualMethod
 from enrollpay.errors import ScheduleItemNotFoundError
+from enrollpay.integrations.api import plans_answer
 from enrollpay.integrations.fastapi import get_system
 from enrollpay.reports import Period
 
@@ -104,6 +105,13 @@ def register_product(system: System, body: Body, actor: Actor) -> JSONResponse:
         actor=actor,
     )
     return _ok(render.product(product))
+
+
+@router.get("/plans")
+def plans(system: System, request: Request) -> JSONResponse:
+    """``?product=ID``: the plans it may be bought on, the default first, with schedules."""
+    answer = plans_answer(system, dict(request.query_params.items()))
+    return _ok(dict(answer.body), answer.status)
 
 
 # -- enrollments (student side) ------------------------------------------------------

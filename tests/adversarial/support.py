@@ -37,13 +37,18 @@ class World:
 def make_world(
     store: Store, *, faults: FaultHook | None = None, config: SystemConfig | None = None
 ) -> World:
-    """A system over ``store``, a fresh fake gateway and a clock at :data:`START`."""
+    """A system over ``store``, a fresh fake gateway and a clock at :data:`START`.
+
+    The clock is the wall clock too, of the gateway that signs and the system
+    that checks signatures: the attacks are timed to the second against it.
+    """
     clock = FrozenClock(START)
-    fake = FakeGateway(clock=clock)
+    fake = FakeGateway(clock=clock, wall_clock=clock)
     system = PaymentSystem(
         store=store,
         gateway=fake,
         clock=clock,
+        wall_clock=clock,
         ids=SequentialIds(),
         faults=faults,
         config=config,

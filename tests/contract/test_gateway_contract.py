@@ -76,7 +76,8 @@ class FakeSide:
     """The in-memory fake."""
 
     def __init__(self, clock: FrozenClock) -> None:
-        self.fake = FakeGateway(clock=clock)
+        # Its signatures are stamped by this clock, like the Stripe side's.
+        self.fake = FakeGateway(clock=clock, wall_clock=clock)
         self.gateway: Gateway = self.fake
 
     def customer_with_card(self, user: str) -> str:

@@ -30,8 +30,11 @@ import pytest
 from click.testing import CliRunner, Result
 
 from enrollpay import Installments, Interval, Money, PaymentSystem, Subscription
+from enrollpay.audit import link_entry
 from enrollpay.cli import cli
 from enrollpay.clock import SystemClock
+from enrollpay.domain.records import AuditEntry
+from enrollpay.ports import AuditDraft
 from enrollpay.storage.sql import SqlStore
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
 
@@ -55,13 +58,17 @@ def url_of(path: Path) -> str:
 def past_school(
     path: Path, *, students: int, card_less: int = 0, lost_charge: bool = False
 ) -> tuple[int, int]:
-    """Fill an SQLite school whose students enrolled 100 days ago, so installments are due now.
+    """Fill an SQLite school whose students enrolled 15 days ago, so installments are due now.
 
-    Returns (installments due now, subscription periods due now). With
-    ``lost_charge``, the first student's first installment was charged a
-    month after enrolling and timed out before it reached the gateway.
+    Each course student paid the first of three weekly installments at
+    enrollment; the second fell due 8 days ago (overdue, past its three
+    days of grace, so the sweep makes the enrollment past_due) and the
+    third yesterday. Returns (installments due now, subscription periods
+    due now). With ``lost_charge``, the first student's second installment
+    was charged the day after it fell due and timed out before it reached
+    the gateway.
     """
-    start = SystemClock().now() - timedelta(days=100)
+    start = SystemClock().now() - timedelta(days=15)
     clock = FrozenClock(start)
     gateway = FakeGateway(clock=clock)
     store = SqlStore.from_url(url_of(path))
@@ -72,7 +79,7 @@ def past_school(
             product_id="c-1",
             name="Course",
             price=Money.of("300", "USD"),
-            payment_plan=Installments(3),
+            payment_plan=Installments(3, interval=Interval.weeks(1)),
         )
         club = system.register_product(
             product_type="membership",
@@ -89,7 +96,7 @@ def past_school(
             system.enroll(user_id=f"no-card-{n}", product_id=club.id)
         gateway.deliver(system)
         if lost_charge:
-            clock.advance(days=32)
+            clock.advance(days=8)
             gateway.script_method("pm_card_0", "timeout_before")
             assert system.collect_due().unknown == 1
         now = SystemClock().now().date()
@@ -153,7 +160,7 @@ def _commands(
 def test_every_command_and_group_has_help() -> None:
     """`--help` works on the root, every group and every command; commands show an example."""
     commands = [((), cli), *_commands(cli)]
-    assert len(commands) == 17
+    assert len(commands) == 18
     for path, command in commands:
         result = run(*path, "--help")
         assert result.exit_code == 0, path
@@ -322,7 +329,10 @@ def test_db_upgrade_creates_an_empty_schema_that_reports_read(tmp_path: Path) ->
         "rows": [],
     }
     verified = run("audit", "verify", "--url", url)
-    assert (verified.exit_code, verified.stdout) == (0, "Audit chain intact: 0 entries verified.\n")
+    assert (verified.exit_code, verified.stdout) == (
+        0,
+        f"Audit chain intact: 0 entries verified.\nHead: 0 entries, hash {'0' * 64}\n",
+    )
 
 
 def test_db_upgrade_into_a_missing_folder_is_one_line(tmp_path: Path) -> None:
@@ -401,6 +411,114 @@ def test_audit_verify_names_the_first_tampered_entry(demo_db: Path, tmp_path: Pa
     assert "content does not match its hash; the 16 entries before it are intact." in broken.stdout
 
 
+def console(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the installed console script in a real process, on pipes."""
+    return subprocess.run(
+        [str(ENROLLPAY), *args], capture_output=True, text=True, timeout=120, cwd=cwd, check=False
+    )
+
+
+def test_audit_anchor_then_a_truncated_trail_is_caught(demo_db: Path, tmp_path: Path) -> None:
+    """Real processes: anchor, delete the newest entries in SQLite, verify --anchor exits 1."""
+    copy = tmp_path / "school.db"
+    copy.write_bytes(demo_db.read_bytes())
+    with closing(sqlite3.connect(copy)) as conn:
+        count, last = conn.execute(
+            "SELECT seq, hash FROM enrollpay_audit_log ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+
+    printed = console("audit", "anchor", "--url", url_of(copy), cwd=tmp_path)
+    saved = console("audit", "anchor", "--url", url_of(copy), "--out", "anchor.json", cwd=tmp_path)
+    intact = console("audit", "verify", "--url", url_of(copy), "--anchor", "anchor.json",
+                     cwd=tmp_path)  # fmt: skip
+
+    assert (printed.returncode, printed.stderr) == (0, "")
+    assert json.loads(printed.stdout) == {"count": count, "hash": last}
+    assert json.loads((tmp_path / "anchor.json").read_text()) == {"count": count, "hash": last}
+    assert saved.stdout == f"Anchored {count} entries (head hash {last}) in anchor.json.\n"
+    assert intact.returncode == 0
+    assert intact.stdout.splitlines() == [
+        f"Audit chain intact: {count} entries verified.",
+        f"Head: {count} entries, hash {last}",
+        f"Anchor reached: entry {count} still has hash {last}",
+    ]
+
+    with closing(sqlite3.connect(copy)) as conn, conn:
+        conn.execute("DELETE FROM enrollpay_audit_log WHERE seq > ?", (count - 3,))
+    alone = console("audit", "verify", "--url", url_of(copy), cwd=tmp_path)
+    anchored = console("audit", "verify", "--url", url_of(copy), "--anchor", "anchor.json",
+                       cwd=tmp_path)  # fmt: skip
+
+    assert alone.returncode == 0  # what is left is a valid, shorter chain
+    assert alone.stdout.startswith(f"Audit chain intact: {count - 3} entries verified.\n")
+    assert (anchored.returncode, anchored.stderr) == (1, "")
+    assert anchored.stdout == (
+        f"Audit chain BROKEN at entry {count - 2}: the chain ends at entry {count - 3} but the "
+        f"anchor recorded {count}: entries were deleted from the end; the {count - 3} entries "
+        "before it are intact.\n"
+    )
+
+
+def test_audit_verify_with_an_anchor_catches_a_rewritten_trail(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    """Entry 5 changed and every later hash recomputed: intact alone, refused at the anchor."""
+    copy = tmp_path / "school.db"
+    copy.write_bytes(demo_db.read_bytes())
+    anchor_file = tmp_path / "anchor.json"
+    assert run("audit", "anchor", "--url", url_of(copy), "--out", str(anchor_file)).exit_code == 0
+    count = json.loads(anchor_file.read_text())["count"]
+    store = SqlStore.from_url(url_of(copy))
+    try:
+        with store.reader() as view:
+            entries = view.list_audit()
+    finally:
+        store.close()
+    relinked: list[AuditEntry] = []
+    for entry in entries:
+        actor = "mallory" if entry.seq == 5 else entry.actor
+        draft = AuditDraft(entry.at, actor, entry.action, entry.entity_type, entry.entity_id,
+                           entry.data)  # fmt: skip
+        relinked.append(link_entry(draft, relinked[-1] if relinked else None))
+    with closing(sqlite3.connect(copy)) as conn, conn:
+        conn.executemany(
+            "UPDATE enrollpay_audit_log SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+            [(e.actor, e.prev_hash, e.hash, e.seq) for e in relinked[4:]],
+        )
+
+    alone = run("audit", "verify", "--url", url_of(copy))
+    anchored = run("audit", "verify", "--url", url_of(copy), "--anchor", str(anchor_file))
+
+    assert alone.exit_code == 0
+    assert anchored.exit_code == 1
+    assert anchored.stdout.startswith(f"Audit chain BROKEN at entry {count} (")
+    assert anchored.stdout.endswith(
+        f"entry {count} does not have the anchor's hash: the chain was rewritten up to there.\n"
+    )
+
+
+def test_audit_anchor_refuses_a_broken_trail_and_verify_a_bad_anchor_file(
+    demo_db: Path, tmp_path: Path
+) -> None:
+    """No anchor for a tampered chain (exit 1); a malformed anchor file is a usage error (2)."""
+    copy = tmp_path / "school.db"
+    copy.write_bytes(demo_db.read_bytes())
+    garbled = tmp_path / "anchor.json"
+    garbled.write_text('{"count": 3}')
+    with closing(sqlite3.connect(copy)) as conn, conn:
+        conn.execute("UPDATE enrollpay_audit_log SET actor = 'mallory' WHERE seq = 2")
+
+    refused = run("audit", "anchor", "--url", url_of(copy))
+    bad_file = run("audit", "verify", "--url", url_of(copy), "--anchor", str(garbled))
+
+    assert refused.exit_code == 1
+    assert refused.stdout == (
+        "Audit chain BROKEN at entry 2: content does not match its hash; not anchored.\n"
+    )
+    assert bad_file.exit_code == 2
+    assert "an audit anchor has exactly the keys count and hash" in one_error_line(bad_file)
+
+
 def test_demo_keep_refuses_a_database_with_data(demo_db: Path) -> None:
     """--keep never runs the simulation over an existing demo."""
     result = run(*DEMO_ARGS, "--db", str(demo_db), "--keep")
@@ -414,9 +532,9 @@ def test_demo_keep_refuses_a_database_with_data(demo_db: Path) -> None:
 def test_collect_charges_what_is_due_and_prints_one_line(tmp_path: Path) -> None:
     """Off a terminal, collect prints its sweep and summary lines; a second run finds nothing.
 
-    The installments fell due 70 and 40 days ago and nobody ran collect
-    since: the sweep that starts the run finds all ten overdue and the five
-    enrollments suspended before they are charged.
+    The second installments fell due 8 days ago and nobody ran collect
+    since: the sweep that starts the run finds those five overdue and their
+    enrollments past_due, before it charges the oldest first.
     """
     path = tmp_path / "school.db"
     installments, _ = past_school(path, students=5)
@@ -424,7 +542,7 @@ def test_collect_charges_what_is_due_and_prints_one_line(tmp_path: Path) -> None
     first = run("collect", "--url", url_of(path), "--gateway", "fake", "--limit", "4")
     assert (first.exit_code, first.stderr) == (0, "")
     assert first.stdout == (
-        "sweep: checked=5 overdue=10 changed=5 suspended=5\n"
+        "sweep: checked=5 overdue=5 changed=5 suspended=0\n"
         "charged=4 succeeded=4 failed=0 requires_action=0 unknown=0 skipped=0\n"
     )
     rest = run("collect", "--url", url_of(path), "--gateway", "fake")
@@ -442,7 +560,7 @@ def test_collect_exits_1_when_something_needs_attention(tmp_path: Path) -> None:
     result = run("collect", "--url", url_of(path), "--gateway", "fake")
     assert result.exit_code == 1
     assert result.stdout == (
-        "sweep: checked=2 overdue=6 changed=2 suspended=1\n"
+        "sweep: checked=2 overdue=2 changed=2 suspended=0\n"
         f"charged=2 succeeded=2 failed={periods} requires_action=0 unknown=0 skipped=0\n"
     )
 

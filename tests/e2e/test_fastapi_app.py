@@ -293,6 +293,36 @@ def test_request_errors_are_json_4xx(client: TestClient) -> None:
     assert body(currency)["error"] == "unknown_currency"
 
 
+def test_plans_and_payment_details_over_http(client: TestClient, fake: FakeGateway) -> None:
+    """GET /api/plans lists the automatic plan, then paying in full; details say has_access."""
+    product_id = body(register(client))["id"]
+
+    offer = client.get("/api/plans", params={"product": product_id})
+    enrolled = body(enroll(client, product_id))
+    before = body(client.get(f"/api/enrollments/{enrolled['enrollment_id']}/payment"))
+    fake.complete_payment(enrolled["stripe_client_secret"])
+    for hook in fake.take_events():
+        post_webhook(client, hook)
+    after = body(client.get(f"/api/enrollments/{enrolled['enrollment_id']}/payment"))
+
+    assert offer.status_code == 200
+    option, alternative = body(offer)["plans"]
+    assert (option["default"], alternative["default"]) == (True, False)
+    assert alternative["schedule"] == [
+        {"seq": 1, "kind": "full", "due_date": "2027-03-15", "amount": money("299.99", 29999)}
+    ]
+    assert [(line["kind"], line["due_date"], line["amount"]) for line in option["schedule"]] == [
+        ("deposit", "2027-03-15", money("60.00", 6000)),
+        ("installment", "2027-04-15", money("80.00", 8000)),
+        ("installment", "2027-05-15", money("80.00", 8000)),
+        ("installment", "2027-06-15", money("79.99", 7999)),
+    ]
+    assert option["total"] == money("299.99", 29999)
+    assert (before["has_access"], before["paid_through"]) == (False, None)
+    assert (after["has_access"], after["paid_through"]) == (True, "2027-03-15")
+    assert client.get("/api/plans").status_code == 422
+
+
 def test_unknown_ids_are_404(client: TestClient) -> None:
     """Unknown products, enrollments, schedules and reports answer 404 with a JSON body."""
     responses = [

@@ -10,6 +10,7 @@ import attrs
 import pytest
 
 from enrollpay import EnrollmentStatus, Installments, ItemStatus, Money, PaymentSystem
+from enrollpay.clock import SystemClock
 from enrollpay.domain.records import ScheduleItem
 from enrollpay.storage.memory import InMemoryStore
 from enrollpay.testing import FrozenClock, SequentialIds
@@ -29,10 +30,14 @@ class World:
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[World]:
-    """A payment system over an in-memory store and StripeGateway -> local Stripe."""
+    """A payment system over an in-memory store and StripeGateway -> local Stripe.
+
+    Like Stripe, the local one signs its webhooks with the real time; the
+    business clock stays frozen in 2027.
+    """
     isolate_sdk_config(monkeypatch, tmp_path)
     clock = FrozenClock(datetime(2027, 1, 4, 9, 0, tzinfo=UTC))
-    with running_server(clock=clock.now) as server:
+    with running_server(clock=clock.now, signing_clock=SystemClock().now) as server:
         system = PaymentSystem(store=InMemoryStore(), gateway=server.gateway(), clock=clock,
                                ids=SequentialIds())  # fmt: skip
         yield World(system, server, clock)

@@ -17,9 +17,11 @@ from django.urls import path
 from enrollpay import PaymentSystem
 from enrollpay.errors import InvalidInputError
 from enrollpay.integrations import MAX_WEBHOOK_BODY
+from enrollpay.integrations.api import payment_details, plan_options
 from enrollpay.integrations.django import (
     database_url,
     get_system,
+    make_api_views,
     make_webhook_view,
     reset_system,
     settings_env,
@@ -66,9 +68,12 @@ def urls(paid: Paid) -> type:
     """A URLconf with a view on the paid system and the default view on get_system()."""
 
     class Urls:
+        plans, details = make_api_views(paid.system)
         urlpatterns: Any = (
             path("api/webhooks/stripe", make_webhook_view(paid.system)),
             path("default/webhooks/stripe", stripe_webhook_view),
+            path("api/plans", plans),
+            path("api/enrollments/<str:enrollment_id>/payment", details),
         )
 
     return Urls
@@ -97,6 +102,27 @@ def test_a_signed_event_is_processed_once_without_a_csrf_token(client: Client, p
     )
     assert (again.status_code, again.json()["result"]) == (200, "duplicate")
     assert paid.system.payment_details(paid.enrollment_id).paid.minor == 29999
+
+
+def test_the_api_views_serve_plans_and_payment_details(client: Client, paid: Paid) -> None:
+    """GET plans and payment details: the library's JSON; OPTIONS is 405, a stranger 404."""
+    product = paid.system.payment_details(paid.enrollment_id).product
+    post(client, "/api/webhooks/stripe", paid.hook.payload, paid.hook.headers)
+
+    plans = client.get("/api/plans", {"product": product.id})
+    details = client.get(f"/api/enrollments/{paid.enrollment_id}/payment")
+    missing = client.get("/api/plans")
+    stranger = client.get("/api/enrollments/enr_nope/payment")
+    # CSRF would stop a POST before the view; OPTIONS reaches it and is not GET.
+    other = client.options("/api/plans")
+
+    assert (plans.status_code, plans.json()) == (200, plan_options(paid.system, product))
+    assert details.status_code == 200
+    assert details.json() == payment_details(paid.system.payment_details(paid.enrollment_id))
+    assert (details.json()["has_access"], details.json()["paid_through"]) == (True, "2027-03-15")
+    assert (missing.status_code, missing.json()["error"]) == (422, "invalid_input")
+    assert (stranger.status_code, stranger.json()["error"]) == (404, "not_found")
+    assert other.status_code == 405
 
 
 def test_forged_oversized_and_non_post_requests_are_refused(client: Client, paid: Paid) -> None:

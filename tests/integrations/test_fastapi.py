@@ -7,7 +7,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from enrollpay.integrations import MAX_WEBHOOK_BODY
-from enrollpay.integrations.fastapi import attach_system, webhook_router
+from enrollpay.integrations.api import payment_details, plan_options
+from enrollpay.integrations.fastapi import api_router, attach_system, webhook_router
 
 from .conftest import Paid
 
@@ -101,3 +102,28 @@ def test_no_attached_system_is_a_logged_500(paid: Paid, caplog: pytest.LogCaptur
     assert (missing.status_code, missing.json()) == (500, {"error": "internal error"})
     assert "call attach_system(app, system) first" in caplog.text
     assert attached.json()["result"] == "processed"
+
+
+@pytest.mark.parametrize("attach", [True, False], ids=["attached", "passed in"])
+def test_the_api_router_serves_plans_and_payment_details(paid: Paid, attach: bool) -> None:
+    """GET plans and payment details: the library's JSON; unknowns 404, no product 422."""
+    app = FastAPI()
+    if attach:
+        attach_system(app, paid.system)
+    app.include_router(api_router(None if attach else paid.system), prefix="/api")
+    product = paid.system.payment_details(paid.enrollment_id).product
+    paid.system.handle_webhook(paid.hook.payload, paid.hook.headers)
+
+    with TestClient(app) as client:
+        plans = client.get("/api/plans", params={"product": product.id})
+        details = client.get(f"/api/enrollments/{paid.enrollment_id}/payment")
+        missing = client.get("/api/plans")
+        unknown = client.get("/api/plans", params={"product": "prod_nope"})
+        stranger = client.get("/api/enrollments/enr_nope/payment")
+
+    assert (plans.status_code, plans.json()) == (200, plan_options(paid.system, product))
+    assert details.status_code == 200
+    assert details.json() == payment_details(paid.system.payment_details(paid.enrollment_id))
+    assert (details.json()["has_access"], details.json()["paid_through"]) == (True, "2027-03-15")
+    assert (missing.status_code, missing.json()["error"]) == (422, "invalid_input")
+    assert (unknown.status_code, stranger.status_code) == (404, 404)

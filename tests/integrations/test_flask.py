@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 
 from enrollpay.integrations import MAX_WEBHOOK_BODY
+from enrollpay.integrations.api import payment_details, plan_options
 from enrollpay.integrations.flask import (
     get_system,
     init_app,
@@ -123,3 +124,37 @@ def test_get_system_without_init_app_fails_loudly() -> None:
     """An app that never called init_app gets a clear error, not a None."""
     with pytest.raises(RuntimeError, match="init_app"):
         get_system(Flask("bare"))
+
+
+def test_the_api_views_serve_plans_and_payment_details(paid: Paid) -> None:
+    """With api_prefix: GET plans and payment details, the library's JSON; errors 422 and 404."""
+    app = Flask("shop")
+    init_app(app, paid.system, api_prefix="/api")
+    client = app.test_client()
+    product = paid.system.payment_details(paid.enrollment_id).product
+    paid.system.handle_webhook(paid.hook.payload, paid.hook.headers)
+
+    plans = client.get("/api/plans", query_string={"product": product.id})
+    details = client.get(f"/api/enrollments/{paid.enrollment_id}/payment")
+    missing = client.get("/api/plans")
+    stranger = client.get("/api/enrollments/enr_nope/payment")
+    posted = client.post("/api/plans")
+
+    assert (plans.status_code, plans.get_json()) == (200, plan_options(paid.system, product))
+    assert details.status_code == 200
+    assert details.get_json() == payment_details(paid.system.payment_details(paid.enrollment_id))
+    body = details.get_json()
+    assert (body["has_access"], body["paid_through"]) == (True, "2027-03-15")
+    assert (missing.status_code, missing.get_json()["error"]) == (422, "invalid_input")
+    assert (stranger.status_code, stranger.get_json()["error"]) == (404, "not_found")
+    assert posted.status_code == 405
+
+
+def test_without_an_api_prefix_only_the_webhook_is_routed(paid: Paid) -> None:
+    """init_app adds the API routes only when asked to."""
+    app = make_app(paid)
+
+    assert {rule.endpoint for rule in app.url_map.iter_rules()} == {
+        "static",
+        "enrollpay_stripe_webhook",
+    }

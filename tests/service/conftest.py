@@ -24,7 +24,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def fake(clock: FrozenClock) -> FakeGateway:
-    """The fake gateway, signing webhooks with the frozen clock's time."""
+    """The fake gateway: events dated by the frozen clock, signed by the system clock."""
     return FakeGateway(clock=clock)
 
 

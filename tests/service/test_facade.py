@@ -15,6 +15,7 @@ from enrollpay.testing import FakeGateway, FrozenClock
 # the docs (docs/reference/api.md) and CHANGELOG.md together.
 PUBLIC_NAMES = [
     "aging_report",
+    "audit_anchor",
     "audit_log",
     "cancel_enrollment",
     "clock",

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
 from enrollpay import EnrollmentStatus, ItemStatus, PaymentSystem
 from enrollpay.domain.records import Product
 from enrollpay.errors import WebhookSignatureError
+from enrollpay.ports import Store
 from enrollpay.testing import FakeGateway, FrozenClock
-from tests.service.conftest import state_of, usd
+from tests.service.conftest import START, state_of, usd
 
 
 def _enroll_and_pay(system: PaymentSystem, fake: FakeGateway, course: Product) -> str:
@@ -99,16 +101,24 @@ def test_a_bad_signature_is_refused_and_nothing_is_written(
     assert system.get_enrollment(enrollment_id).status == EnrollmentStatus.PENDING_PAYMENT
 
 
-def test_stale_and_future_signatures_are_refused(
-    system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, course: Product
-) -> None:
-    """Timestamps more than the tolerance in the past or future are refused."""
+def test_stale_and_future_signatures_are_refused(store: Store, clock: FrozenClock) -> None:
+    """Timestamps more than the tolerance from the wall clock, past or future, are refused."""
+    wall = FrozenClock(START)
+    fake = FakeGateway(clock=clock, wall_clock=wall)
+    system = PaymentSystem(store=store, gateway=fake, clock=clock, wall_clock=wall)
+    course = system.register_product(
+        product_type="course",
+        product_id="c-1",
+        name="Course",
+        price=usd("299.99"),
+        auto_assign_payment_plan=True,
+    )
     _enroll_and_pay(system, fake, course)
     (genuine,) = fake.take_events()
-    clock.advance(seconds=301)
+    wall.advance(seconds=301)
     with pytest.raises(WebhookSignatureError, match="too old"):
         system.handle_webhook(genuine.payload, genuine.headers)
-    future = fake.webhook("payment_intent.succeeded", {}, at=clock.now().replace(year=2028))
+    future = fake.webhook("payment_intent.succeeded", {}, at=wall.now() + timedelta(seconds=301))
     with pytest.raises(WebhookSignatureError, match="future"):
         system.handle_webhook(future.payload, future.headers)
 

@@ -189,9 +189,17 @@ class FakeStripe:
     """The state behind the server: just enough of the Stripe API."""
 
     def __init__(
-        self, *, clock: Callable[[], datetime], webhook_secret: str, livemode: bool = False
+        self,
+        *,
+        clock: Callable[[], datetime],
+        webhook_secret: str,
+        livemode: bool = False,
+        signing_clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._clock = clock
+        # What stamps signatures: real Stripe signs with the real time, whatever
+        # the test's business clock says; by default this stand-in uses ``clock``.
+        self._signing_clock = signing_clock or clock
         self.webhook_secret = webhook_secret
         self.livemode = livemode
         self.lock = threading.RLock()
@@ -261,8 +269,9 @@ class FakeStripe:
 
     def event(self, event_type: str, obj: Mapping[str, Any], *, at: int | None = None,
               livemode: bool | None = None, secret: str | None = None) -> SignedEvent:  # fmt: skip
-        """Build and sign an event (not queued)."""
+        """Build and sign an event (not queued); ``at`` dates and signs it."""
         timestamp = self.now() if at is None else at
+        signed_at = int(self._signing_clock().timestamp()) if at is None else at
         body = {
             "id": self.new_id("evt"),
             "object": "event",
@@ -274,7 +283,7 @@ class FakeStripe:
             "data": {"object": dict(obj)},
         }
         payload = json.dumps(body, separators=(",", ":")).encode()
-        header = sign(payload, secret or self.webhook_secret, timestamp)
+        header = sign(payload, secret or self.webhook_secret, signed_at)
         return SignedEvent(payload, {"Stripe-Signature": header}, str(body["id"]), event_type)
 
     def _emit(self, event_type: str, obj: Mapping[str, Any]) -> None:
@@ -652,9 +661,11 @@ class StripeServer:
     valid_key_prefixes: ClassVar[tuple[str, ...]] = ("sk_test_", "sk_live_", "rk_test_", "rk_live_")
 
     def __init__(self, *, clock: Callable[[], datetime] | None = None,
-                 webhook_secret: str = WEBHOOK_SECRET, livemode: bool = False) -> None:  # fmt: skip
+                 webhook_secret: str = WEBHOOK_SECRET, livemode: bool = False,
+                 signing_clock: Callable[[], datetime] | None = None) -> None:  # fmt: skip
         self.stripe = FakeStripe(clock=clock or (lambda: datetime.now(UTC)),
-                                 webhook_secret=webhook_secret, livemode=livemode)  # fmt: skip
+                                 webhook_secret=webhook_secret, livemode=livemode,
+                                 signing_clock=signing_clock)  # fmt: skip
         self.requests: list[RecordedRequest] = []
         self.revoked_keys: set[str] = set()
         self._scripts: list[_Script] = []

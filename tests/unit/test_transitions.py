@@ -898,15 +898,17 @@ def test_succeed_keeps_known_ids() -> None:
     assert (record.gateway_payment_id, record.payment_method_id) == ("pi_1", "pm_1")
 
 
-def test_succeed_of_a_cancelled_payment_is_refused() -> None:
-    """A cancelled payment can never succeed."""
-    refused_attempt(
-        lambda: t.succeed_attempt(
-            an_attempt(ATT.CANCELED), gateway_payment_id=None, payment_method_id=None, at=LATER
-        ),
-        ATT.CANCELED,
-        "succeed",
+def test_a_payment_given_up_that_the_gateway_took_anyway_succeeds() -> None:
+    """The gateway is the truth: money taken on a payment marked canceled is a success.
+
+    Collection gives an abandoned checkout up when the gateway says it
+    failed, even if the gateway refused to cancel it; the customer may still
+    pay it. Refusing the success would leave money taken and not recorded.
+    """
+    record = t.succeed_attempt(
+        an_attempt(ATT.CANCELED), gateway_payment_id="pi_1", payment_method_id="pm_1", at=LATER
     )
+    assert (record.status, record.gateway_payment_id) == (ATT.SUCCEEDED, "pi_1")
 
 
 def test_decline_records_the_reason() -> None:

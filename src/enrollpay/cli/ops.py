@@ -8,11 +8,13 @@ bar. They exit with status 1 when something needs a person's attention.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from enrollpay.audit import AuditAnchor
 from enrollpay.cli.params import gateway_option, url_option
 from enrollpay.cli.wiring import (
     GatewayName,
@@ -180,19 +182,29 @@ def audit() -> None:
 
 @audit.command()
 @url_option
+@click.option(
+    "--anchor",
+    "anchor_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="An anchor written by `audit anchor`: also catch deleted or rewritten entries.",
+)
 @click.pass_context
-def verify(ctx: click.Context, /, *, url: str) -> None:
-    """Check every link of the SHA-256 audit chain.
+def verify(ctx: click.Context, /, *, url: str, anchor_file: Path | None) -> None:
+    """Check every link of the SHA-256 audit chain, and print its head.
 
     Exit status 1, naming the first broken entry, if any entry was changed,
-    removed or reordered.
+    removed or reordered. The chain alone cannot show entries deleted from
+    its end; with --anchor (a head saved earlier by `audit anchor`) those
+    are found too, and so is a chain rewritten with fresh hashes.
 
     \b
     Example:
-      enrollpay audit verify --url sqlite:///enrollpay.db
+      enrollpay audit verify --url sqlite:///enrollpay.db --anchor anchor.json
     """  # noqa: D301 - click needs a real \b to keep a block verbatim
+    anchor = None if anchor_file is None else AuditAnchor.from_json(anchor_file.read_bytes())
     with open_system(url) as system:
-        result = system.verify_audit_chain()
+        result = system.verify_audit_chain(anchor=anchor)
         broken = (
             None
             if result.ok
@@ -200,6 +212,9 @@ def verify(ctx: click.Context, /, *, url: str) -> None:
         )
     if result.ok:
         click.echo(f"Audit chain intact: {result.checked} entries verified.")
+        click.echo(f"Head: {result.checked} entries, hash {result.head_hash}")
+        if anchor is not None:
+            click.echo(f"Anchor reached: entry {anchor.count} still has hash {anchor.hash}")
         return
     where = f"entry {result.first_broken_seq}"
     if broken is not None:
@@ -207,8 +222,45 @@ def verify(ctx: click.Context, /, *, url: str) -> None:
             f" ({broken.action} on {broken.entity_type} {broken.entity_id}, "
             f"{broken.at.isoformat()})"
         )
-    click.echo(
-        f"Audit chain BROKEN at {where}: {result.reason}; "
-        f"the {result.checked} entries before it are intact."
-    )
+    seq = result.first_broken_seq or 0
+    # Link failures come with the intact entries before them; an anchor
+    # mismatch may be found after every link checked out.
+    intact = f"; the {result.checked} entries before it are intact" if result.checked < seq else ""
+    click.echo(f"Audit chain BROKEN at {where}: {result.reason}{intact}.")
     ctx.exit(ATTENTION)
+
+
+@audit.command()
+@url_option
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    help="Write the anchor to this file (default: standard output).",
+)
+@click.pass_context
+def anchor(ctx: click.Context, /, *, url: str, out: Path | None) -> None:
+    """Write the audit chain's head (entry count and hash) as JSON.
+
+    Keep it where whoever can write the database cannot (another machine,
+    a write-once bucket, the deploy log); `audit verify --anchor FILE`
+    then proves no entry up to it was deleted or rewritten. Refused, with
+    exit status 1, when the chain is already broken.
+
+    \b
+    Example:
+      enrollpay audit anchor --url sqlite:///enrollpay.db --out anchor.json
+    """  # noqa: D301 - click needs a real \b to keep a block verbatim
+    with open_system(url) as system:
+        result = system.verify_audit_chain()
+    head = result.anchor
+    if head is None:
+        click.echo(
+            f"Audit chain BROKEN at entry {result.first_broken_seq}: {result.reason}; not anchored."
+        )
+        ctx.exit(ATTENTION)
+    if out is None:
+        click.echo(head.to_json())
+        return
+    out.write_text(head.to_json() + "\n", encoding="utf-8")
+    click.echo(f"Anchored {head.count} entries (head hash {head.hash}) in {out}.")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 import attrs
 
 from enrollpay.domain.calendar import due_date
 from enrollpay.domain.money import Money
 from enrollpay.domain.plans import FullPayment, Installments, PaymentPlan, Subscription
+from enrollpay.domain.statuses import ItemStatus
 from enrollpay.errors import PlanError
 
 __all__ = [
@@ -17,6 +19,7 @@ __all__ = [
     "ItemKind",
     "ScheduleLine",
     "build_schedule",
+    "paid_through",
     "subscription_line",
 ]
 
@@ -120,3 +123,33 @@ def subscription_line(plan: Subscription, price: Money, start: date, seq: int) -
         raise PlanError(f"subscription amount {amount} is not in {price.currency}")
     anchor = start + timedelta(days=plan.trial_days)
     return ScheduleLine(seq, "period", due_date(anchor, plan.interval, seq - 1), amount)
+
+
+class _DueItem(Protocol):
+    @property
+    def due(self) -> date: ...
+
+    @property
+    def status(self) -> ItemStatus: ...
+
+
+#: An item in one of these is no longer owed: it counts towards ``paid_through``.
+SETTLED = frozenset({ItemStatus.PAID, ItemStatus.WAIVED})
+
+
+def paid_through(items: Iterable[_DueItem]) -> date | None:
+    """The date through which an enrollment is paid: the last due date with nothing owed up to it.
+
+    Precisely: the latest due date ``D`` of a settled item (paid or waived)
+    such that every item due on or before ``D`` is settled. Taken in due
+    order, that is the due date of the last item of the unbroken run of
+    settled items from the first. ``None`` when the earliest item is not
+    settled (or there are none). Any other status breaks the run: open,
+    failed, partly paid, and cancelled items (a cancelled item was not paid).
+    With items due Jan 1, Feb 1 and Mar 1, the first two paid:
+    ``paid_through`` is Feb 1, the period starting then is paid for.
+    """
+    ordered = sorted(items, key=lambda item: item.due)
+    first_owed = next((i.due for i in ordered if i.status not in SETTLED), None)
+    settled = [i.due for i in ordered if first_owed is None or i.due < first_owed]
+    return settled[-1] if settled else None

@@ -67,7 +67,8 @@ class AttemptStatus(enum.StrEnum):
     FAILED = "failed"
     REQUIRES_ACTION = "requires_action"
     UNKNOWN = "unknown"
-    #: An on-session payment cancelled before it succeeded (it never can now).
+    #: An on-session payment given up before it succeeded (a success the gateway
+    #: still reports later is recorded all the same).
     CANCELED = "canceled"
 
 

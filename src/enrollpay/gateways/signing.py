@@ -7,6 +7,10 @@ parse, timestamps more than ``tolerance`` seconds in the past *or the
 future*, and signatures that match none of the configured secrets (several
 are allowed, for rotation). Comparisons are constant time. Error messages
 never include a secret or a signature.
+
+``now`` is the wall-clock time the delivery arrived, never the business
+clock: the gateway stamps signatures with the real time, so a frozen or
+moved business clock must not decide whether one is fresh.
 """
 
 from __future__ import annotations

@@ -4,7 +4,11 @@ In ``urls.py``::
 
     from enrollpay.integrations.django import stripe_webhook_view
 
-    urlpatterns = [path("api/webhooks/stripe", stripe_webhook_view)]
+    urlpatterns = [
+        path("api/webhooks/stripe", stripe_webhook_view),
+        path("api/plans", plans_view),  # GET ?product=...
+        path("api/enrollments/<str:enrollment_id>/payment", payment_details_view),
+    ]
 
 and in your views, ``get_system()`` returns the process's
 :class:`~enrollpay.PaymentSystem`. It is built on first use from
@@ -41,7 +45,7 @@ from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from enrollpay.errors import InvalidInputError
 from enrollpay.integrations import (
@@ -55,13 +59,17 @@ from enrollpay.integrations import (
     system_from_env,
     webhook_response,
 )
+from enrollpay.integrations.api import ApiAnswer, payment_details_answer, plans_answer
 from enrollpay.service.system import PaymentSystem
 
 __all__ = [
     "SETTING",
     "database_url",
     "get_system",
+    "make_api_views",
     "make_webhook_view",
+    "payment_details_view",
+    "plans_view",
     "reset_system",
     "settings_env",
     "stripe_webhook_view",
@@ -234,3 +242,37 @@ def make_webhook_view(system: PaymentSystem | Callable[[], PaymentSystem] = get_
 
 #: The webhook view on :func:`get_system`.
 stripe_webhook_view: View = make_webhook_view()
+
+
+DetailsView = Callable[[HttpRequest, str], HttpResponse]
+
+
+def _answer(answer: ApiAnswer) -> HttpResponse:
+    return JsonResponse(dict(answer.body), status=answer.status)
+
+
+def make_api_views(
+    system: PaymentSystem | Callable[[], PaymentSystem] = get_system,
+) -> tuple[View, DetailsView]:
+    """The read-only API views of :mod:`enrollpay.integrations.api`, for ``system``.
+
+    Returns ``(plans, payment_details)``: ``GET ?product=...`` and ``GET``
+    with an ``enrollment_id`` URL argument. Both answer 405 to anything but
+    GET and check no identity: wrap them as the project's other views are.
+    """
+
+    def resolve() -> PaymentSystem:
+        return system if isinstance(system, PaymentSystem) else system()
+
+    def plans(request: HttpRequest) -> HttpResponse:
+        return _answer(plans_answer(resolve(), request.GET.dict()))
+
+    def payment_details(request: HttpRequest, enrollment_id: str) -> HttpResponse:
+        return _answer(payment_details_answer(resolve(), enrollment_id))
+
+    # Django's decorators are untyped; applied as calls, their result is cast back.
+    return cast("View", require_GET(plans)), cast("DetailsView", require_GET(payment_details))
+
+
+#: ``GET /plans?product=...`` and ``GET /enrollments/<id>/payment`` on :func:`get_system`.
+plans_view, payment_details_view = make_api_views()

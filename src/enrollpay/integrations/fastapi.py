@@ -5,8 +5,9 @@
 >>> app = FastAPI()
 >>> system = attach_system(app, system_from_env({"ENROLLPAY_DATABASE_URL": "sqlite://"}))
 >>> app.include_router(webhook_router(), prefix="/api")
+>>> app.include_router(api_router(), prefix="/api")  # GET /api/plans, /api/enrollments/...
 
-The route reads the raw body (never parsed as JSON first: the signature
+The webhook route reads the raw body (never parsed as JSON first: the signature
 covers its exact bytes), runs the blocking ``handle_webhook`` in the thread
 pool, and answers with the status codes of :mod:`enrollpay.integrations`.
 Needs the ``fastapi`` extra.
@@ -28,10 +29,12 @@ from enrollpay.integrations import (
     system_from_env,
     webhook_response,
 )
+from enrollpay.integrations.api import ApiAnswer, payment_details_answer, plans_answer
 from enrollpay.service.system import PaymentSystem
 
 __all__ = [
     "STATE_KEY",
+    "api_router",
     "attach_system",
     "get_system",
     "handle_stripe_webhook",
@@ -106,5 +109,40 @@ def webhook_router(
     async def stripe_webhook(request: Request) -> JSONResponse:
         """Verify, deduplicate and apply a gateway webhook."""
         return await handle_stripe_webhook(request, system or (lambda: get_system(request)))
+
+    return router
+
+
+def _answer(answer: ApiAnswer) -> JSONResponse:
+    return JSONResponse(dict(answer.body), status_code=answer.status)
+
+
+def api_router(system: PaymentSystem | None = None) -> APIRouter:
+    """A router with the read-only JSON API of :mod:`enrollpay.integrations.api`.
+
+    ``GET /plans?product=...`` (the plans a checkout may offer, with their
+    schedules) and ``GET /enrollments/{enrollment_id}/payment`` (payment
+    details with ``has_access`` and ``paid_through``). Without ``system``
+    it uses the attached one. The routes check no identity: include the
+    router behind your own authentication dependencies.
+    """
+    router = APIRouter()
+
+    # Plain ``def`` routes: FastAPI runs them in its thread pool, off the event loop.
+    @router.get("/plans", name="enrollpay_plans", response_class=JSONResponse)
+    def plans(request: Request) -> JSONResponse:
+        """The plans a checkout may offer for a product, each with its schedule."""
+        target = system or get_system(request)
+        return _answer(plans_answer(target, dict(request.query_params.items())))
+
+    @router.get(
+        "/enrollments/{enrollment_id}/payment",
+        name="enrollpay_payment_details",
+        response_class=JSONResponse,
+    )
+    def payment_details(request: Request, enrollment_id: str) -> JSONResponse:
+        """An enrollment's schedule, payments, balances, access and paid-through date."""
+        target = system or get_system(request)
+        return _answer(payment_details_answer(target, enrollment_id))
 
     return router

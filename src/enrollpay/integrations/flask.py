@@ -4,7 +4,7 @@
 >>> from enrollpay.integrations.flask import init_app
 >>> app = Flask("shop")
 >>> app.config["ENROLLPAY_DATABASE_URL"] = "sqlite://"
->>> system = init_app(app)  # POST /webhooks/stripe is now routed
+>>> system = init_app(app, api_prefix="/api")  # POST /webhooks/stripe, GET /api/plans, ...
 
 Settings are read from ``app.config`` first, then from the environment
 (the names of :mod:`enrollpay.integrations`). The database URL falls back
@@ -35,6 +35,7 @@ from enrollpay.integrations import (
     webhook_response,
 )
 from enrollpay.integrations import system_from_env as _system_from_env
+from enrollpay.integrations.api import ApiAnswer, payment_details_answer, plans_answer
 from enrollpay.service.system import PaymentSystem
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
     "SQLALCHEMY_URI_KEY",
     "get_system",
     "init_app",
+    "payment_details_view",
+    "plans_view",
     "stripe_webhook_view",
     "system_from_config",
 ]
@@ -76,11 +79,16 @@ def init_app(
     system: PaymentSystem | None = None,
     *,
     webhook_path: str | None = "/webhooks/stripe",
+    api_prefix: str | None = None,
 ) -> PaymentSystem:
     """Attach a system to ``app`` (built from its config when not given).
 
     Routes ``POST {webhook_path}`` to :func:`stripe_webhook_view` unless
     ``webhook_path`` is None (then route it yourself, e.g. in a blueprint).
+    With ``api_prefix`` (``""`` for the root) also routes the read-only API
+    of :mod:`enrollpay.integrations.api`: ``GET {api_prefix}/plans`` and
+    ``GET {api_prefix}/enrollments/<id>/payment``. They check no identity;
+    guard them as the app's other views are guarded.
     """
     chosen = system if system is not None else system_from_config(app.config)
     app.extensions[EXTENSION_KEY] = chosen
@@ -91,6 +99,12 @@ def init_app(
             view_func=stripe_webhook_view,
             methods=["POST"],
         )
+    if api_prefix is not None:
+        app.add_url_rule(f"{api_prefix}/plans", endpoint="enrollpay_plans",
+                         view_func=plans_view, methods=["GET"])  # fmt: skip
+        app.add_url_rule(f"{api_prefix}/enrollments/<enrollment_id>/payment",
+                         endpoint="enrollpay_payment_details", view_func=payment_details_view,
+                         methods=["GET"])  # fmt: skip
     return chosen
 
 
@@ -120,4 +134,18 @@ def stripe_webhook_view() -> tuple[Response, int]:
 
 
 def _json(answer: WebhookResponse) -> tuple[Response, int]:
+    return jsonify(dict(answer.body)), answer.status
+
+
+def plans_view() -> tuple[Response, int]:
+    """``GET /plans?product=...``: the plans a checkout may offer, with their schedules."""
+    return _answer(plans_answer(get_system(), request.args.to_dict()))
+
+
+def payment_details_view(enrollment_id: str) -> tuple[Response, int]:
+    """``GET /enrollments/<enrollment_id>/payment``: schedule, balances, access, paid-through."""
+    return _answer(payment_details_answer(get_system(), enrollment_id))
+
+
+def _answer(answer: ApiAnswer) -> tuple[Response, int]:
     return jsonify(dict(answer.body)), answer.status

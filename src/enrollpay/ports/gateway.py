@@ -226,7 +226,11 @@ class Gateway(Protocol):
     def parse_webhook(
         self, payload: bytes, headers: Mapping[str, str], *, now: datetime
     ) -> GatewayEvent:
-        """Verify and normalise a webhook; raise ``WebhookSignatureError`` if forged."""
+        """Verify and normalise a webhook; raise ``WebhookSignatureError`` if forged.
+
+        ``now`` is the wall-clock time of arrival (the system's ``wall_clock``,
+        not its business clock): the signature's age is measured from it.
+        """
         ...
 
 

@@ -242,9 +242,12 @@ class StoreTransaction(EventOutbox, Protocol):
 
         Collectible: the enrollment is neither paused nor cancelled, the item
         is not leased (or its lease expired before ``now``), and it is
-        ``scheduled`` and due by ``today``, or ``failed`` with its retry due by
-        ``now``, or ``processing`` with an expired lease (a worker died). The
-        returned items carry ``lease_until``. Items whose enrollment another
+        ``scheduled`` and due by ``today`` and charged automatically (see
+        :func:`enrollpay.domain.dunning.charged_automatically`: not while the
+        enrollment is suspended or an earlier item is in dunning), or
+        ``failed`` with its retry due by ``now``, or ``processing`` with an
+        expired lease (a worker died). The returned items carry
+        ``lease_until``, oldest due first. Items whose enrollment another
         unit of work has locked may be passed over.
         """
         ...

@@ -63,7 +63,7 @@ def new_attempt(
 def mark_checkout_cancelled(
     ctx: Context, tx: StoreTransaction, current: PaymentAttempt, message: str
 ) -> bool:
-    """Record that ``current``'s gateway payment is cancelled and can never be paid.
+    """Record that ``current``'s gateway payment is given up (cancelled, or failed and abandoned).
 
     False (and nothing written) if it was recorded so already, or if the
     payment succeeded first (then it is not cancelled).

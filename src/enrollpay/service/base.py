@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 
 import attrs
 
+from enrollpay.domain.dunning import FINAL_FAILURE_POLICIES, FinalFailure
 from enrollpay.domain.money import Money
 from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.retry import RetryPolicy
@@ -76,6 +77,18 @@ class SystemConfig:
     grace_days: int = 3
     #: Days an item may be overdue before its enrollment's access is suspended.
     suspend_after_days: int = 14
+    #: When an item's last retry fails: ``"suspend"`` (the enrollment stays
+    #: suspended, nothing is charged automatically until the payer acts) or
+    #: ``"cancel"`` (the enrollment is cancelled).
+    after_final_failure: FinalFailure = attrs.field(default="suspend")
+
+    @after_final_failure.validator
+    def _check_final_failure(self, _attribute: attrs.Attribute[str], value: str) -> None:
+        if value not in FINAL_FAILURE_POLICIES:
+            raise InvalidInputError(
+                f"after_final_failure must be one of {list(FINAL_FAILURE_POLICIES)}, got {value!r}"
+            )
+
     #: How long a collection worker holds an item before another may take it.
     lease: timedelta = timedelta(minutes=10)
     #: How long an on-session payment waits for the customer before collection

@@ -6,10 +6,9 @@ Refunds are planned, written and sent by :mod:`enrollpay.service.refunds`.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date
 
-from enrollpay.domain import transitions
-from enrollpay.domain.lifecycle import TERMINAL_ITEM_STATUSES, EnrollmentStatus
+from enrollpay.domain.lifecycle import EnrollmentStatus
 from enrollpay.domain.money import Money
 from enrollpay.domain.records import Enrollment
 from enrollpay.domain.refunds import RefundPolicy, RefundQuote, quote_refund
@@ -20,9 +19,9 @@ from enrollpay.errors import (
     ProductNotFoundError,
 )
 from enrollpay.ports import StoreTransaction, SubscriptionGateway
-from enrollpay.service.attempts import in_flight
 from enrollpay.service.base import MAX_TEXT, check_date, check_money, check_text
 from enrollpay.service.checkout import close_checkouts
+from enrollpay.service.closing import close_enrollment
 from enrollpay.service.context import Context
 from enrollpay.service.lookups import locked_enrollment
 from enrollpay.service.refunds import (
@@ -131,32 +130,6 @@ def cancel_enrollment(
     if updated.gateway_subscription_id is not None and ctx.gateway is not None:
         _cancel_gateway_subscription(ctx, updated)
     return CancellationResult(updated, total, tuple(refunds), quote, cancelled_items)
-
-
-def close_enrollment(
-    ctx: Context, tx: StoreTransaction, enrollment: Enrollment, *, reason: str | None, at: datetime
-) -> tuple[Enrollment, int]:
-    """Cancel an enrollment and every open item not being charged; return it and the count.
-
-    An item whose charge is in flight is left open: the charge's outcome
-    cancels it when it fails (see ``settlement``), or keeps the money on the
-    books when it succeeds. The one rule for every way an enrollment ends
-    (an administrator's cancellation, the gateway ending a subscription).
-    """
-    cancelled = 0
-    for item in tx.items_of(enrollment.id):
-        if item.status in TERMINAL_ITEM_STATUSES or in_flight(ctx, tx, item):
-            continue
-        ctx.save_item(tx, transitions.cancel_item(item, at=at))
-        cancelled += 1
-    change = transitions.cancel_enrollment(
-        enrollment,
-        reason=reason,
-        at=at,
-        on=ctx.today(at),
-        past_due_access=ctx.config.past_due_access,
-    )
-    return ctx.save_enrollment(tx, change), cancelled
 
 
 def _cancel_gateway_subscription(ctx: Context, enrollment: Enrollment) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime
 import attrs
 
 from enrollpay.domain import transitions
+from enrollpay.domain.dunning import charged_automatically
 from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.records import PaymentAttempt
 from enrollpay.errors import GatewayRequestError, GatewayUnavailableError
@@ -38,17 +39,32 @@ _RESULT_OF_STATUS: dict[ItemStatus, ItemResult] = {
 
 
 def collect_item(
-    ctx: Context, gateway: Gateway, item_id: str, lease: datetime, enrollment_id: str | None = None
+    ctx: Context,
+    gateway: Gateway,
+    item_id: str,
+    lease: datetime,
+    enrollment_id: str | None = None,
+    *,
+    automatic: bool = False,
 ) -> ItemOutcome:
-    """Charge one leased item: write (or find) its attempt, call the gateway, record the answer."""
-    prepared = _prepare_attempt(ctx, item_id, lease, enrollment_id, checkout_closed=False)
+    """Charge one leased item: write (or find) its attempt, call the gateway, record the answer.
+
+    ``automatic``: collection chose the item (not the payer), so the dunning
+    rule applies (:func:`enrollpay.domain.dunning.charged_automatically`),
+    checked again under the lock since the claim.
+    """
+    prepared = _prepare_attempt(
+        ctx, item_id, lease, enrollment_id, checkout_closed=False, automatic=automatic
+    )
     if isinstance(prepared, PaymentAttempt):
         # The customer left an on-session checkout open: cancel it at the
         # gateway first (outside any transaction), then prepare again.
         abandoned = _close_abandoned_checkout(ctx, gateway, item_id, lease, prepared)
         if abandoned is not None:
             return abandoned
-        prepared = _prepare_attempt(ctx, item_id, lease, enrollment_id, checkout_closed=True)
+        prepared = _prepare_attempt(
+            ctx, item_id, lease, enrollment_id, checkout_closed=True, automatic=automatic
+        )
     if isinstance(prepared, ItemOutcome):
         return prepared
     assert not isinstance(prepared, PaymentAttempt)  # noqa: S101 - checkout_closed=True
@@ -57,7 +73,13 @@ def collect_item(
 
 
 def _prepare_attempt(
-    ctx: Context, item_id: str, lease: datetime, enrollment_id: str | None, *, checkout_closed: bool
+    ctx: Context,
+    item_id: str,
+    lease: datetime,
+    enrollment_id: str | None,
+    *,
+    checkout_closed: bool,
+    automatic: bool,
 ) -> ItemOutcome | PaymentAttempt | tuple[PaymentAttempt, str]:
     """Write the off-session attempt (or find the one a dead worker left).
 
@@ -81,9 +103,13 @@ def _prepare_attempt(
             # The customer opened a new checkout while we closed the last one.
             tx.update_item(attrs.evolve(item, lease_until=None))
             return ItemOutcome(item_id, "skipped", last.id)
-        enrollment = tx.get_enrollment(item.enrollment_id)
-        assert enrollment is not None  # noqa: S101
-        if enrollment.status in (EnrollmentStatus.PAUSED, EnrollmentStatus.CANCELLED):
+        locked = ctx.lock(tx, item.enrollment_id)
+        enrollment = locked.enrollment
+        if (
+            not charged_automatically(enrollment.status, item, locked.items)
+            if automatic
+            else enrollment.status in (EnrollmentStatus.PAUSED, EnrollmentStatus.CANCELLED)
+        ):
             tx.update_item(attrs.evolve(item, lease_until=None))
             return ItemOutcome(item_id, "skipped")
         customer = tx.get_customer(enrollment.user_id)

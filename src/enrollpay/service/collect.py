@@ -131,7 +131,9 @@ def _claim(ctx: Context, at: datetime, size: int) -> list[ScheduleItem]:
 def _collect_claimed(ctx: Context, gateway: Gateway, item: ScheduleItem) -> ItemOutcome:
     """Collect an item this run has leased, and log its outcome."""
     assert item.lease_until is not None  # noqa: S101 - claim_due sets it
-    outcome = collect_item(ctx, gateway, item.id, item.lease_until, item.enrollment_id)
+    outcome = collect_item(
+        ctx, gateway, item.id, item.lease_until, item.enrollment_id, automatic=True
+    )
     logger.debug(
         "collected item %s: %s (attempt %s, decline %s)",
         outcome.item_id,

@@ -70,7 +70,14 @@ def start_payment_method_update(ctx: Context, user_id: str) -> str:
 def update_payment_method(
     ctx: Context, user_id: str, payment_method_id: str, *, actor: str = "customer"
 ) -> list[ItemOutcome]:
-    """Make a new saved card the default and charge waiting items once each."""
+    """Make a new saved card the default and collect the arrears with it.
+
+    The payer acting ends the dunning hold: every item still owed and due
+    (waiting for a card, defaulted, failed, or scheduled and due) is
+    charged once, oldest first, each with its own attempt and idempotency
+    key. Within one enrollment a charge that does not succeed stops the
+    rest: one retry cycle at a time, as collection does.
+    """
     check_text(user_id, "user_id")
     method = check_payment_method_id(payment_method_id)
     gateway = ctx.require_gateway()
@@ -84,11 +91,30 @@ def update_payment_method(
             entity_type="customer",
             entity_id=user_id,
         )
-        waiting = [
-            i.id
-            for e in tx.enrollments_of(user_id)
-            if e.status not in (EnrollmentStatus.CANCELLED, EnrollmentStatus.PAUSED)
-            for i in tx.items_of(e.id)
-            if i.status in (ItemStatus.REQUIRES_PAYMENT_METHOD, ItemStatus.DEFAULTED)
-        ]
-    return [retry_now(ctx, item_id, actor=actor) for item_id in waiting]
+        today = ctx.today()
+        arrears = sorted(
+            (
+                i
+                for e in tx.enrollments_of(user_id)
+                if e.status not in (EnrollmentStatus.CANCELLED, EnrollmentStatus.PAUSED)
+                for i in tx.items_of(e.id)
+                if i.status in _WAITING or (i.status in _DUE and i.due <= today)
+            ),
+            key=lambda i: (i.due, i.enrollment_id, i.seq),
+        )
+    outcomes: list[ItemOutcome] = []
+    stopped: set[str] = set()
+    for item in arrears:
+        if item.enrollment_id in stopped:
+            continue
+        outcome = retry_now(ctx, item.id, actor=actor)
+        outcomes.append(outcome)
+        if outcome.result != "succeeded":
+            stopped.add(item.enrollment_id)
+    return outcomes
+
+
+#: Items that wait for the payer (always collected when a card is saved).
+_WAITING = frozenset({ItemStatus.REQUIRES_PAYMENT_METHOD, ItemStatus.DEFAULTED})
+#: Items collected when a card is saved if they are due by today.
+_DUE = frozenset({ItemStatus.FAILED, ItemStatus.SCHEDULED})

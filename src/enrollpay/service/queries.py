@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import date
 
-from enrollpay.audit import AuditVerification
+from enrollpay.audit import AuditAnchor, AuditVerification
 from enrollpay.audit import verify_audit_chain as verify_entries
 from enrollpay.domain.lifecycle import (
     OPEN_ITEM_STATUSES,
@@ -16,9 +16,11 @@ from enrollpay.domain.lifecycle import (
 from enrollpay.domain.lifecycle import has_access as status_has_access
 from enrollpay.domain.money import Money
 from enrollpay.domain.records import AuditEntry, Enrollment, ScheduleItem
+from enrollpay.domain.schedule import paid_through
 from enrollpay.errors import (
     EnrollmentNotFoundError,
     InvalidInputError,
+    InvalidStateError,
     ProductNotFoundError,
     ScheduleItemNotFoundError,
 )
@@ -38,6 +40,7 @@ from enrollpay.service.results import PaymentDetails, Stats
 
 __all__ = [
     "aging_report",
+    "audit_anchor",
     "audit_log",
     "forecast_report",
     "get_enrollment",
@@ -101,6 +104,7 @@ def payment_details(ctx: Context, enrollment_id: str) -> PaymentDetails:
         overdue=Money(sum(i.outstanding.minor for i in open_items if i.due < today), currency),
         next_due=min(open_items, key=lambda i: (i.due, i.seq), default=None),
         has_access=has_access(ctx, enrollment),
+        paid_through=paid_through(items),
     )
 
 
@@ -258,6 +262,17 @@ def audit_log(
         return view.list_audit(entity_type=entity_type, entity_id=entity_id)
 
 
-def verify_audit_chain(ctx: Context) -> AuditVerification:
-    """Walk the whole audit chain; the result names the first broken entry."""
-    return verify_entries(audit_log(ctx))
+def verify_audit_chain(ctx: Context, *, anchor: AuditAnchor | None = None) -> AuditVerification:
+    """Walk the whole audit chain (and check it still reaches ``anchor``)."""
+    return verify_entries(audit_log(ctx), anchor=anchor)
+
+
+def audit_anchor(ctx: Context) -> AuditAnchor:
+    """The head of the intact audit chain; ``InvalidStateError`` if it is broken."""
+    result = verify_audit_chain(ctx)
+    if result.anchor is None:
+        raise InvalidStateError(
+            f"the audit chain is broken at entry {result.first_broken_seq} ({result.reason}); "
+            "an anchor would vouch for it"
+        )
+    return result.anchor

@@ -68,6 +68,9 @@ class PaymentDetails:
     overdue: Money
     next_due: ScheduleItem | None
     has_access: bool
+    #: The date through which the enrollment is paid
+    #: (:func:`~enrollpay.domain.schedule.paid_through`); None: not even the first item.
+    paid_through: date | None = None
 
 
 ItemResult = Literal[

@@ -26,6 +26,7 @@ from enrollpay.domain.retry import DeclineClass, decide_after_decline
 from enrollpay.domain.schedule import subscription_line
 from enrollpay.domain.transitions import DeclineOutcome
 from enrollpay.ports import ChargeResult, StoreTransaction
+from enrollpay.service.closing import close_enrollment
 from enrollpay.service.context import Context
 from enrollpay.service.results import ItemResult
 
@@ -276,7 +277,17 @@ def apply_failure(
         entity_id=item.id,
         data={**data, "failures": failures, "retry_at": retry_at},
     )
-    ctx.refresh_enrollment(tx, attempt.enrollment_id, actor=actor)
+    enrollment = ctx.refresh_enrollment(tx, attempt.enrollment_id, actor=actor)
+    if decision_action == "default" and ctx.config.after_final_failure == "cancel":
+        close_enrollment(ctx, tx, enrollment, reason="payment retries exhausted", at=now)
+        ctx.audit(
+            tx,
+            actor="system",
+            action="enrollment.cancelled",
+            entity_type="enrollment",
+            entity_id=enrollment.id,
+            data={"reason": "payment retries exhausted", "item_id": item.id},
+        )
     return _DECISION_RESULT[decision_action]
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 
+import attrs
+
 from enrollpay.clock import SystemClock
 from enrollpay.domain.calendar import Interval
 from enrollpay.domain.money import Money
@@ -67,7 +69,7 @@ class PaymentSystem:
     default; pass ``config=SystemConfig(...)`` or the common ones directly.
     ``faults`` is a test hook called at each named point of
     :data:`~enrollpay.service.base.FAULT_POINTS`; raising from it simulates a
-    crash there.
+    crash there. Webhook signatures are timed by ``wall_clock`` (default: real time).
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class PaymentSystem:
         store: Store,
         gateway: Gateway | None = None,
         clock: Clock | None = None,
+        wall_clock: Clock | None = None,
         config: SystemConfig | None = None,
         retry_policy: RetryPolicy | None = None,
         refund_policy: RefundPolicy | None = None,
@@ -85,13 +88,9 @@ class PaymentSystem:
     ) -> None:
         base = config or SystemConfig()
         if retry_policy is not None or refund_policy is not None:
-            from attrs import evolve  # noqa: PLC0415 - only needed for this shortcut
-
-            base = evolve(
-                base,
-                retry_policy=retry_policy or base.retry_policy,
-                refund_policy=refund_policy or base.refund_policy,
-            )
+            base = attrs.evolve(base, retry_policy=retry_policy or base.retry_policy,
+                                refund_policy=refund_policy or base.refund_policy)  # fmt: skip
+        self._wall_clock = wall_clock or SystemClock()
         self._ctx = Context(
             store=store,
             gateway=gateway,
@@ -284,13 +283,13 @@ class PaymentSystem:
     def handle_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
         """Verify, deduplicate and apply one gateway webhook.
 
-        The gateway verifies the signature (``WebhookSignatureError`` if it
-        fails; nothing is written). The event id is recorded in the same
-        transaction as the event's effects, so a redelivered event is a
-        ``duplicate``; an event that would move state backwards is ``stale``;
-        events the library does not act on are ``ignored``.
+        The gateway verifies the signature, its age by the wall clock
+        (``WebhookSignatureError`` if it fails; nothing is written). The event
+        id is recorded in the same transaction as the event's effects, so a
+        redelivered event is a ``duplicate``; one that would move state
+        backwards is ``stale``; events the library does not act on are ``ignored``.
         """
-        return webhooks.handle_webhook(self._ctx, payload, headers)
+        return webhooks.handle_webhook(self._ctx, payload, headers, wall_clock=self._wall_clock)
 
     def cancel_enrollment(
         self,
@@ -395,6 +394,7 @@ class PaymentSystem:
     recovery_report = system_reads.recovery_report
     audit_log = system_reads.audit_log
     verify_audit_chain = system_reads.verify_audit_chain
+    audit_anchor = system_reads.audit_anchor
     list_events = system_reads.list_events
     dispatch_events = system_reads.dispatch_events
     sweep = system_ops.sweep  # a job beside collect_due: enrollpay.service.system_ops

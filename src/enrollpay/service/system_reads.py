@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import date
 from typing import TYPE_CHECKING
 
-from enrollpay.audit import AuditVerification
+from enrollpay.audit import AuditAnchor, AuditVerification
 from enrollpay.domain.events import DomainEvent
 from enrollpay.domain.plans import PaymentPlan, PlanRule
 from enrollpay.domain.records import AuditEntry, Enrollment, Product, ScheduleItem
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "aging_report",
+    "audit_anchor",
     "audit_log",
     "dispatch_events",
     "eligible_plans",
@@ -213,9 +214,24 @@ def audit_log(
     return queries.audit_log(self._ctx, entity_type=entity_type, entity_id=entity_id)
 
 
-def verify_audit_chain(self: PaymentSystem) -> AuditVerification:
-    """Walk the whole audit chain; the result names the first broken entry."""
-    return queries.verify_audit_chain(self._ctx)
+def verify_audit_chain(
+    self: PaymentSystem, *, anchor: AuditAnchor | None = None
+) -> AuditVerification:
+    """Walk the whole audit chain; the result names the first broken entry.
+
+    With ``anchor`` (from :meth:`audit_anchor`, kept where the database's
+    writers cannot reach), entries deleted from the end and a chain
+    rewritten up to the anchor are found too.
+    """
+    return queries.verify_audit_chain(self._ctx, anchor=anchor)
+
+
+def audit_anchor(self: PaymentSystem) -> AuditAnchor:
+    """The audit chain's head now (entry count and last hash), after verifying it.
+
+    Raises ``InvalidStateError`` when the chain is already broken.
+    """
+    return queries.audit_anchor(self._ctx)
 
 
 # -- the outbox: events the other methods wrote, handed to the host application ----------

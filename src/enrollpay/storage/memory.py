@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 
 from enrollpay.audit import link_entry
+from enrollpay.domain.dunning import charged_automatically
 from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
 from enrollpay.domain.plans import PlanRule
 from enrollpay.domain.records import (
@@ -246,9 +247,14 @@ class _MemoryTransaction(MemoryPayments, MemoryReports, MemoryOutboxRepository):
     ) -> list[ScheduleItem]:
         candidates = []
         for item in self._t.items.values():
-            if self._t.enrollments[item.enrollment_id].status in _PAUSED_OR_CANCELLED:
+            status = self._t.enrollments[item.enrollment_id].status
+            if status in _PAUSED_OR_CANCELLED:
                 continue
             if item.lease_until is not None and item.lease_until > now:
+                continue
+            if item.status == ItemStatus.SCHEDULED and not charged_automatically(
+                status, item, self.items_of(item.enrollment_id)
+            ):
                 continue
             if (
                 (item.status == ItemStatus.SCHEDULED and item.due <= today)

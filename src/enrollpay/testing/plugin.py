@@ -30,7 +30,7 @@ def enrollpay_clock() -> FrozenClock:
 
 @pytest.fixture
 def enrollpay_gateway(enrollpay_clock: FrozenClock) -> FakeGateway:
-    """A fake gateway that signs its webhooks with the frozen clock's time."""
+    """A fake gateway on the frozen clock (its webhooks are signed with the real time)."""
     return FakeGateway(clock=enrollpay_clock)
 
 

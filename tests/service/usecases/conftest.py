@@ -15,8 +15,9 @@ from enrollpay import FullPayment, Installments, PaymentSystem
 from enrollpay.domain.records import Product
 from enrollpay.ports import Store
 from enrollpay.storage.memory import InMemoryStore
+from enrollpay.testing import FakeGateway
 from tests.service.conftest import usd
-from tests.service.usecases.support import Outbox
+from tests.service.usecases.support import Outbox, enroll_and_pay
 
 
 @pytest.fixture
@@ -53,3 +54,11 @@ def full(system: PaymentSystem) -> Product:
         price=usd("299.99"),
         payment_plan=FullPayment(),
     )
+
+
+@pytest.fixture
+def paid_first(system: PaymentSystem, fake: FakeGateway, outbox: Outbox, three: Product) -> str:
+    """u-1 on three installments, the first paid on-session (card saved); outbox marked."""
+    result = enroll_and_pay(system, fake, three)
+    outbox.mark()
+    return result.enrollment_id

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -20,6 +20,9 @@ from enrollpay.gateways.fake import FakeCall
 from enrollpay.service.results import EnrollmentResult
 from enrollpay.testing import FakeGateway, FrozenClock
 from tests.service.conftest import state_of
+
+#: When the second of three monthly installments (from START) falls due.
+SECOND_DUE = datetime(2027, 4, 15, 9, 0, tzinfo=UTC)
 
 
 def usd_data(minor: int) -> dict[str, Any]:

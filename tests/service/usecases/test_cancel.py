@@ -41,14 +41,6 @@ from tests.service.usecases.support import (
 )
 
 
-@pytest.fixture
-def paid_first(system: PaymentSystem, fake: FakeGateway, outbox: Outbox, three: Product) -> str:
-    """u-1 on three installments, the first (100.00) paid by card; outbox marked."""
-    result = enroll_and_pay(system, fake, three)
-    outbox.mark()
-    return result.enrollment_id
-
-
 def pay_second_early(system: PaymentSystem, fake: FakeGateway, enrollment_id: str) -> None:
     """Charge the second installment now with the saved card."""
     item_id = system.list_schedule_items(enrollment_id=enrollment_id)[1].id

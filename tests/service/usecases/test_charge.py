@@ -18,23 +18,14 @@ from enrollpay.storage.memory import InMemoryStore
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
 from tests.service.conftest import usd
 from tests.service.usecases.support import (
+    SECOND_DUE,
     Outbox,
     calls_of,
-    enroll_and_pay,
     kinds,
     save_card,
 )
 
-SECOND_DUE = datetime(2027, 4, 15, 9, 0, tzinfo=UTC)
 AFTER_WINDOW = timedelta(hours=24)
-
-
-@pytest.fixture
-def paid_first(system: PaymentSystem, fake: FakeGateway, outbox: Outbox, three: Product) -> str:
-    """u-1 on three installments, the first paid on-session (card saved); outbox marked."""
-    result = enroll_and_pay(system, fake, three)
-    outbox.mark()
-    return result.enrollment_id
 
 
 def test_an_abandoned_checkout_is_cancelled_then_the_saved_card_charged(

@@ -31,6 +31,7 @@ from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
 from enrollpay.testing import strategies as eps
 from tests.service.conftest import START, usd
 from tests.service.usecases.support import (
+    SECOND_DUE,
     Outbox,
     calls_of,
     enroll_and_pay,
@@ -40,16 +41,6 @@ from tests.service.usecases.support import (
     save_card,
     usd_data,
 )
-
-SECOND_DUE = datetime(2027, 4, 15, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def paid_first(system: PaymentSystem, fake: FakeGateway, outbox: Outbox, three: Product) -> str:
-    """u-1 on three installments, the first paid on-session (card saved); outbox marked."""
-    result = enroll_and_pay(system, fake, three)
-    outbox.mark()
-    return result.enrollment_id
 
 
 def second_item(system: PaymentSystem, enrollment_id: str) -> str:

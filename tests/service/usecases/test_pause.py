@@ -28,14 +28,6 @@ from tests.service.usecases.support import (
 )
 
 
-@pytest.fixture
-def paid_first(system: PaymentSystem, fake: FakeGateway, outbox: Outbox, three: Product) -> str:
-    """u-1 on three installments, the first paid by card; outbox marked."""
-    result = enroll_and_pay(system, fake, three)
-    outbox.mark()
-    return result.enrollment_id
-
-
 def test_pausing_stops_collection_and_withholds_access(
     system: PaymentSystem, outbox: Outbox, paid_first: str
 ) -> None:

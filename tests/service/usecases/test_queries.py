@@ -29,8 +29,6 @@ from tests.service.usecases.support import (
     run_retries,
 )
 
-SECOND_DUE = datetime(2027, 4, 15, 9, 0, tzinfo=UTC)
-
 
 @pytest.fixture
 def school(

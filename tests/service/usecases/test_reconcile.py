@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-import pytest
-
 from enrollpay import AttemptStatus, ItemStatus, PaymentSystem
 from enrollpay.domain.records import Product
 from enrollpay.errors import GatewayNotConfiguredError
@@ -14,6 +10,7 @@ from enrollpay.storage.memory import InMemoryStore
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
 from tests.service.conftest import usd
 from tests.service.usecases.support import (
+    SECOND_DUE,
     Outbox,
     calls_of,
     enroll_and_pay,
@@ -22,16 +19,6 @@ from tests.service.usecases.support import (
     refused,
     run_retries,
 )
-
-SECOND_DUE = datetime(2027, 4, 15, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def paid_first(system: PaymentSystem, fake: FakeGateway, outbox: Outbox, three: Product) -> str:
-    """u-1 on three installments, the first paid by card; outbox marked."""
-    result = enroll_and_pay(system, fake, three)
-    outbox.mark()
-    return result.enrollment_id
 
 
 def unknown_charge(system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, how: str) -> str:

@@ -19,23 +19,13 @@ from enrollpay.storage.memory import InMemoryStore
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
 from tests.service.conftest import usd
 from tests.service.usecases.support import (
+    SECOND_DUE,
     Outbox,
     calls_of,
-    enroll_and_pay,
     kinds,
     refused,
     run_retries,
 )
-
-SECOND_DUE = datetime(2027, 4, 15, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def paid_first(system: PaymentSystem, fake: FakeGateway, outbox: Outbox, three: Product) -> str:
-    """u-1 on three installments, the first paid by card; outbox marked."""
-    result = enroll_and_pay(system, fake, three)
-    outbox.mark()
-    return result.enrollment_id
 
 
 def item(system: PaymentSystem, enrollment_id: str, seq: int) -> str:

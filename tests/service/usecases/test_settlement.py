@@ -25,14 +25,13 @@ from enrollpay.domain.records import Product
 from enrollpay.testing import FakeGateway, FrozenClock, SignedWebhook
 from tests.service.conftest import usd
 from tests.service.usecases.support import (
+    SECOND_DUE,
     Outbox,
     calls_of,
     enroll_and_pay,
     kinds,
     usd_data,
 )
-
-SECOND_DUE = datetime(2027, 4, 15, 9, 0, tzinfo=UTC)
 
 
 def intent_event(

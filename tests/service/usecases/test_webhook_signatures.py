@@ -9,7 +9,7 @@ the other webhook attacks stay in the adversarial suite, on every store.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,7 +19,7 @@ from enrollpay.domain.records import Product
 from enrollpay.gateways import signing
 from enrollpay.gateways.signing import MAX_BODY_BYTES
 from enrollpay.ports import Store
-from enrollpay.testing import FakeGateway, FrozenClock, SignedWebhook
+from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds, SignedWebhook
 from tests.adversarial.support import (
     ATTACKER_SECRET,
     HEADER,
@@ -32,6 +32,22 @@ from tests.adversarial.support import (
     stamp_of,
     v1_of,
 )
+
+
+@pytest.fixture
+def fake(clock: FrozenClock) -> FakeGateway:
+    """The fake, stamping signatures with the frozen clock: the attacks are timed to the second."""
+    return FakeGateway(clock=clock, wall_clock=clock)
+
+
+@pytest.fixture
+def system(store: Store, fake: FakeGateway, clock: FrozenClock) -> Iterator[PaymentSystem]:
+    """A system that checks signatures against the same frozen clock as its wall clock."""
+    payment_system = PaymentSystem(
+        store=store, gateway=fake, clock=clock, wall_clock=clock, ids=SequentialIds()
+    )
+    yield payment_system
+    assert payment_system.verify_audit_chain().ok
 
 
 @pytest.fixture

@@ -8,7 +8,9 @@ from datetime import timedelta
 import attrs
 import pytest
 
-from enrollpay import EnrollmentStatus, ItemStatus, PaymentSystem
+from enrollpay import AttemptStatus, EnrollmentStatus, ItemStatus, PaymentSystem
+from enrollpay.clock import SystemClock
+from enrollpay.domain import transitions
 from enrollpay.domain.records import Product
 from enrollpay.errors import (
     GatewayNotConfiguredError,
@@ -18,7 +20,7 @@ from enrollpay.errors import (
 from enrollpay.ports import Store
 from enrollpay.storage.memory import InMemoryStore
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
-from tests.service.conftest import usd
+from tests.service.conftest import START, usd
 from tests.service.usecases.support import (
     Outbox,
     enroll_and_pay,
@@ -117,11 +119,16 @@ def test_a_changed_body_under_a_genuine_signature_is_refused(
 def test_a_delivery_older_than_the_tolerance_is_refused(
     system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, paid_hook: str, age: timedelta
 ) -> None:
-    """The signature's time must be within five minutes of the clock."""
+    """The signature's time must be within five minutes of the wall clock (the real time).
+
+    Moving the business clock instead changes nothing: Stripe signs with the real time.
+    """
     (hook,) = fake.take_events()
     clock.advance(age)
-    with refused(system, WebhookSignatureError):
-        system.handle_webhook(hook.payload, hook.headers)
+    assert system.handle_webhook(hook.payload, hook.headers).result == "processed"
+    signed_long_ago = fake.sign(hook.payload, at=SystemClock().now() - age)
+    with refused(system, WebhookSignatureError, match="too old"):
+        system.handle_webhook(hook.payload, signed_long_ago)
 
 
 def test_an_event_from_live_mode_is_refused_by_a_test_mode_system(
@@ -328,3 +335,33 @@ def test_a_subscription_we_do_not_know_is_ignored(
 
     assert (outcome.result, outcome.detail) == ("ignored", "no enrollment has this subscription")
     assert outbox.new() == []
+
+
+def test_money_taken_on_a_checkout_we_gave_up_is_still_recorded(
+    system: PaymentSystem, store: Store, fake: FakeGateway, outbox: Outbox, three: Product
+) -> None:
+    """payment_intent.succeeded for an attempt marked canceled: recorded, not a crash.
+
+    Collection gives an abandoned checkout up when the gateway reports it
+    failed, even if the gateway refused to cancel it, so the student can
+    still pay it. The gateway is the truth: the money is recorded against the
+    item (which is then paid), instead of the webhook failing on every
+    redelivery while the money stays unrecorded.
+    """
+    result = system.enroll(user_id="u-1", product_id=three.id)
+    assert result.client_secret is not None
+    with store.transaction() as tx:  # the state a refused cancel leaves behind
+        (attempt,) = tx.attempts_of(result.schedule[0].id)
+        gave_up = transitions.cancel_attempt(attempt, message="checkout abandoned", at=START)
+        tx.update_attempt(gave_up.record)
+    outbox.mark()
+    fake.complete_payment(result.client_secret)
+
+    (outcome,) = fake.deliver(system)
+
+    assert (outcome.event_type, outcome.result) == ("payment_intent.succeeded", "processed")
+    details = system.payment_details(result.enrollment_id)
+    assert details.attempts[0].status == AttemptStatus.SUCCEEDED
+    assert details.items[0].status == ItemStatus.PAID
+    assert [p.amount for p in details.payments] == [usd("100.00")]
+    assert kinds(outbox.new()) == ["installment.paid", "enrollment.activated", "access.granted"]

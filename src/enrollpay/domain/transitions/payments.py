@@ -144,7 +144,7 @@ def cancel_attempt(
     at: datetime,
     gateway_payment_id: str | None = None,
 ) -> Change[PaymentAttempt]:
-    """The payment was cancelled at the gateway and can never succeed (``payment.canceled``)."""
+    """The payment was given up: cancelled at the gateway, or abandoned (``payment.canceled``)."""
     record = _attempt(
         attempt,
         "cancel",

@@ -123,9 +123,9 @@ ATTEMPT: Final[Machine[AttemptStatus]] = Machine.declare(
     (_A.PENDING,),
     _t(
         "succeed",
-        [_A.PENDING, _A.UNKNOWN, _A.REQUIRES_ACTION, _A.FAILED],
+        [_A.PENDING, _A.UNKNOWN, _A.REQUIRES_ACTION, _A.FAILED, _A.CANCELED],
         [_A.SUCCEEDED],
-        "the gateway took the money",
+        "the gateway took the money (even after we gave the payment up: it is the truth)",
     ),
     _t(
         "decline",
@@ -145,7 +145,7 @@ ATTEMPT: Final[Machine[AttemptStatus]] = Machine.declare(
         "cancel",
         [_A.PENDING, _A.UNKNOWN, _A.REQUIRES_ACTION, _A.FAILED],
         [_A.CANCELED],
-        "the payment was cancelled and can never succeed",
+        "the payment was given up (cancelled at the gateway, or abandoned)",
     ),
 )
 

@@ -46,6 +46,8 @@ class FakeGateway:
     :class:`~enrollpay.ports.InvoiceGateway` and
     :class:`~enrollpay.ports.LivemodeAware` (``livemode`` defaults to
     ``False``), like :class:`~enrollpay.gateways.stripe.StripeGateway`.
+    ``clock`` dates charges and events; ``wall_clock`` (default: the system
+    clock) stamps webhook signatures, as real time stamps Stripe's.
     """
 
     name = "fake"
@@ -55,6 +57,7 @@ class FakeGateway:
         *,
         webhook_secret: str = "whsec_fake_secret",  # noqa: S107 - a test secret by design
         clock: Clock | None = None,
+        wall_clock: Clock | None = None,
         livemode: bool = False,
         tolerance: float = 300,
         granularity: Mapping[str, int] | None = None,
@@ -90,6 +93,7 @@ class FakeGateway:
         self._outbox = WebhookOutbox(
             secret=webhook_secret,
             clock=self._clock,
+            wall_clock=wall_clock or SystemClock(),
             new_id=self._ids.new,
             lock=self._lock,
             on_event=on_event,
@@ -361,12 +365,10 @@ class FakeGateway:
         event_id: str | None = None,
         secret: str | None = None,
     ) -> SignedWebhook:
-        """Build and sign an event as the gateway would send it (not queued)."""
-        when = at or self._clock.now()
-        payload, ident = self._outbox.body(
-            event_type, obj, at=when, event_id=event_id, livemode=self.livemode
-        )
-        return SignedWebhook(payload, self.sign(payload, at=when, secret=secret), ident, event_type)
+        """An event sent at ``at`` (default: dated by the clock, signed by the wall clock)."""
+        payload, ident = self._outbox.body(event_type, obj, at=at or self._clock.now(),
+                                           event_id=event_id, livemode=self.livemode)  # fmt: skip
+        return SignedWebhook(payload, self.sign(payload, at=at, secret=secret), ident, event_type)
 
     @property
     def outbox(self) -> list[tuple[bytes, str, str]]:

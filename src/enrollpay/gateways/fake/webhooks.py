@@ -2,8 +2,10 @@
 
 Like Stripe, an event is created when something happens but signed when it
 is delivered (:meth:`WebhookOutbox.take`), so its signature is as fresh as
-the clock at delivery. Tests drive the real webhook path with these
-payloads, duplicates and reordering included.
+the wall clock at delivery. Events carry the business clock's time
+(``created``); signatures carry the wall clock's, as Stripe's carry the real
+time whatever a test does to the business clock. Tests drive the real
+webhook path with these payloads, duplicates and reordering included.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class WebhookReceiver(Protocol):
 class WebhookOutbox:
     """Events created but not delivered yet, and the signing of any payload.
 
+    ``clock`` dates the events; ``wall_clock`` stamps their signatures.
     ``on_event``, when given, receives every event as soon as it is created
     (signed), instead of the event waiting in the outbox.
     """
@@ -64,12 +67,14 @@ class WebhookOutbox:
         *,
         secret: str,
         clock: Clock,
+        wall_clock: Clock,
         new_id: Callable[[str], str],
         lock: threading.RLock,
         on_event: Callable[[SignedWebhook], None] | None,
     ) -> None:
         self._secret = secret
         self._clock = clock
+        self._wall_clock = wall_clock
         self._new_id = new_id
         self._lock = lock
         self._on_event = on_event
@@ -99,8 +104,8 @@ class WebhookOutbox:
     def sign(
         self, payload: bytes, *, at: datetime | None = None, secret: str | None = None
     ) -> dict[str, str]:
-        """Signature headers for ``payload`` as the gateway would send them at ``at``."""
-        when = at or self._clock.now()
+        """Signature headers for ``payload`` sent at ``at`` (default: the wall clock's now)."""
+        when = at or self._wall_clock.now()
         header = sign_payload(payload, secret or self._secret, int(when.timestamp()))
         return {SIGNATURE_HEADER: header}
 
@@ -120,7 +125,7 @@ class WebhookOutbox:
         return list(self._pending)
 
     def take(self) -> list[SignedWebhook]:
-        """Remove and return the waiting events, oldest first, signed as of now."""
+        """Remove and return the waiting events, oldest first, signed as of the wall clock."""
         with self._lock:
             pending, self._pending = self._pending, []
         return [SignedWebhook(p, self.sign(p), ident, kind) for p, ident, kind in pending]

@@ -10,6 +10,7 @@ import attrs
 import sqlalchemy as sa
 from sqlalchemy import exc
 
+from enrollpay.domain.dunning import DUNNING_ITEM_STATUSES
 from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
 from enrollpay.domain.records import Enrollment, PaymentAttempt, ScheduleItem
 from enrollpay.domain.statuses import IN_FLIGHT_ATTEMPT_STATUSES
@@ -304,8 +305,26 @@ class EnrollmentRepository(SqlUnit):
             return []
         lease = schedule_items.c.lease_until
         items = schedule_items.c
+        earlier = schedule_items.alias("earlier")
+        in_dunning = (
+            sa.select(earlier.c.id)
+            .where(
+                earlier.c.enrollment_id == items.enrollment_id,
+                earlier.c.seq < items.seq,
+                earlier.c.status.in_([s.value for s in sorted(DUNNING_ITEM_STATUSES)]),
+            )
+            .exists()
+        )
         kinds = (
-            sa.and_(items.status == ItemStatus.SCHEDULED.value, items.due <= today),
+            # enrollpay.domain.dunning.charged_automatically, in SQL: a
+            # scheduled item waits while its enrollment is suspended or an
+            # earlier item of it is in dunning.
+            sa.and_(
+                items.status == ItemStatus.SCHEDULED.value,
+                items.due <= today,
+                enrollments.c.status != EnrollmentStatus.SUSPENDED.value,
+                ~in_dunning,
+            ),
             sa.and_(
                 items.status == ItemStatus.FAILED.value,
                 items.next_attempt_at.is_not(None),

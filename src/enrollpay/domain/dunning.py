@@ -1,0 +1,68 @@
+"""One dunning cycle per enrollment: which items collection may charge on its own.
+
+The rule ``collect_due`` (and each store's ``claim_due``) follows:
+
+- a paused or cancelled enrollment is never charged automatically;
+- while an item of an enrollment is in dunning (a retry pending, waiting
+  for the customer to authenticate, for a new card, or defaulted), its
+  *later* scheduled items are not charged on their own: one retry cycle
+  at a time, and no new debt piled on a card that is failing;
+- a suspended enrollment gets no new charges either: only an item whose
+  retry is due (its retry cycle, or an item the payer put back in line by
+  saving a new card) is tried.
+
+When the item in dunning is paid (a retry succeeds, a payment by hand) or
+the payer acts (``update_payment_method``), the later items become
+collectible again and are charged oldest first, each on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final, Literal
+
+from enrollpay.domain.records import ScheduleItem
+from enrollpay.domain.statuses import EnrollmentStatus, ItemStatus
+
+__all__ = [
+    "DUNNING_ITEM_STATUSES",
+    "FINAL_FAILURE_POLICIES",
+    "FinalFailure",
+    "charged_automatically",
+]
+
+#: Items that hold their enrollment's later items back.
+DUNNING_ITEM_STATUSES: Final = frozenset(
+    {
+        ItemStatus.FAILED,
+        ItemStatus.REQUIRES_ACTION,
+        ItemStatus.REQUIRES_PAYMENT_METHOD,
+        ItemStatus.DEFAULTED,
+    }
+)
+
+#: What happens to an enrollment when the last retry of an item fails:
+#: ``suspend`` (it stays suspended until the payer acts, the default) or
+#: ``cancel`` (it is cancelled; nothing more is collected).
+FinalFailure = Literal["suspend", "cancel"]
+FINAL_FAILURE_POLICIES: Final = ("suspend", "cancel")
+
+_NEVER = frozenset({EnrollmentStatus.PAUSED, EnrollmentStatus.CANCELLED})
+
+
+def charged_automatically(
+    enrollment: EnrollmentStatus, item: ScheduleItem, items: Iterable[ScheduleItem]
+) -> bool:
+    """Whether ``collect_due`` may charge ``item`` of an enrollment in status ``enrollment``.
+
+    ``items`` are the enrollment's items (``item`` among them or not). Only
+    the enrollment's status and the items' statuses and order count; the
+    due date and lease are the claim's business.
+    """
+    if enrollment in _NEVER:
+        return False
+    if item.status != ItemStatus.SCHEDULED:
+        return True  # a retry that is due, or a charge a dead worker left
+    if enrollment == EnrollmentStatus.SUSPENDED:
+        return False
+    return not any(o.status in DUNNING_ITEM_STATUSES and o.seq < item.seq for o in items)

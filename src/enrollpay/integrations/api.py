@@ -1,0 +1,291 @@
+"""The JSON of the read-only API the framework integrations serve, and its two answers.
+
+Framework-free, like :mod:`enrollpay.integrations`: the FastAPI, Flask and
+Django adapters route ``GET {prefix}/plans?product=...`` to
+:func:`plans_answer` and ``GET {prefix}/enrollments/{id}/payment`` to
+:func:`payment_details_answer`, so the three serve the same JSON.
+
+Money is always ``{"amount": "299.99", "currency": "USD", "minor": 29999}``:
+the string for people and decimal libraries, the integer for code that
+counts in minor units; no float is ever produced. Dates are ISO 8601.
+
+``GET /plans?product=ID`` lists the plans a checkout page may offer for the
+product (:meth:`~enrollpay.PaymentSystem.eligible_plans`, the default
+first), each with the schedule it would give from ``start`` (an ISO date,
+default today). ``product`` is the product's enrollpay id, or the host
+app's own id when ``product_type`` is given too. Answers: 200; 422 when
+``product`` is missing or a parameter is malformed; 404 for an unknown
+product.
+
+``GET /enrollments/{id}/payment`` is :func:`payment_details` of
+:meth:`~enrollpay.PaymentSystem.payment_details`: the schedule, attempts,
+payments, refunds and balances, with ``has_access`` and ``paid_through``
+(:func:`~enrollpay.domain.schedule.paid_through`) at the top level.
+Answers: 200, or 404 for an unknown enrollment. Neither route checks who
+asks: put them behind the application's own authentication.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any, Final
+
+import attrs
+
+from enrollpay.domain.money import Money
+from enrollpay.domain.plans import FullPayment, Installments, PaymentPlan, describe_plan
+from enrollpay.domain.records import (
+    Enrollment,
+    Payment,
+    PaymentAttempt,
+    Product,
+    Refund,
+    ScheduleItem,
+)
+from enrollpay.domain.schedule import ScheduleLine
+from enrollpay.errors import InvalidInputError, NotFoundError
+from enrollpay.service.results import PaymentDetails
+from enrollpay.service.system import PaymentSystem
+
+__all__ = [
+    "ApiAnswer",
+    "attempt",
+    "enrollment",
+    "item",
+    "money",
+    "payment",
+    "payment_details",
+    "payment_details_answer",
+    "plan",
+    "plan_options",
+    "plans_answer",
+    "product",
+    "refund",
+    "schedule_line",
+]
+
+JSON = dict[str, Any]
+
+
+@attrs.frozen
+class ApiAnswer:
+    """What an API route answers: an HTTP status and a JSON body."""
+
+    status: int
+    body: Mapping[str, Any] = attrs.field(hash=False)
+
+
+def _when(value: date | datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def money(value: Money) -> JSON:
+    """``{"amount": "299.99", "currency": "USD", "minor": 29999}``."""
+    return {
+        "amount": f"{value.amount:.{value.exponent}f}",
+        "currency": value.currency,
+        "minor": value.minor,
+    }
+
+
+def plan(value: PaymentPlan) -> JSON:
+    """A plan's kind, a human description and its parameters."""
+    data: JSON = {"kind": value.kind, "description": describe_plan(value)}
+    if isinstance(value, FullPayment):
+        return data
+    data["interval"] = str(value.interval)
+    if isinstance(value, Installments):
+        data["count"] = value.count
+        deposit = value.deposit
+        data["deposit"] = (
+            None
+            if deposit is None
+            else {
+                "percent": None if deposit.percent_value is None else str(deposit.percent_value),
+                "fixed": None if deposit.fixed_amount is None else money(deposit.fixed_amount),
+            }
+        )
+        return data
+    data["amount"] = None if value.amount is None else money(value.amount)
+    data["cycles"] = value.cycles
+    data["trial_days"] = value.trial_days
+    return data
+
+
+def product(value: Product) -> JSON:
+    """A registered product."""
+    return {
+        "id": value.id,
+        "product_type": value.product_type,
+        "product_id": value.product_id,
+        "product_name": value.name,
+        "price": money(value.price),
+        "active": value.active,
+        "auto_assign_payment_plan": value.auto_assign_payment_plan,
+        "payment_plan": None if value.payment_plan is None else plan(value.payment_plan),
+        "offered_plans": [plan(p) for p in value.offered_plans],
+    }
+
+
+def schedule_line(value: ScheduleLine) -> JSON:
+    """One planned payment of a schedule preview."""
+    return {
+        "seq": value.seq,
+        "kind": value.kind,
+        "due_date": value.due.isoformat(),
+        "amount": money(value.amount),
+    }
+
+
+def item(value: ScheduleItem) -> JSON:
+    """One payment schedule item."""
+    return {
+        "id": value.id,
+        "enrollment_id": value.enrollment_id,
+        "seq": value.seq,
+        "kind": value.kind,
+        "due_date": value.due.isoformat(),
+        "amount": money(value.amount),
+        "amount_paid": money(value.amount_paid),
+        "outstanding": money(value.outstanding),
+        "status": str(value.status),
+        "failures": value.failures,
+        "next_attempt_at": _when(value.next_attempt_at),
+        "last_decline_code": value.last_decline_code,
+        "paid_at": _when(value.paid_at),
+    }
+
+
+def enrollment(value: Enrollment, *, has_access: bool | None = None) -> JSON:
+    """An enrollment (``has_access`` when the caller knows it)."""
+    data: JSON = {
+        "id": value.id,
+        "user_id": value.user_id,
+        "product_id": value.product_id,
+        "status": str(value.status),
+        "payment_plan": plan(value.plan),
+        "price": money(value.price),
+        "start_date": value.start_date.isoformat(),
+        "created_at": _when(value.created_at),
+        "paused_on": _when(value.paused_on),
+        "cancelled_at": _when(value.cancelled_at),
+        "cancel_reason": value.cancel_reason,
+    }
+    if has_access is not None:
+        data["has_access"] = has_access
+    return data
+
+
+def attempt(value: PaymentAttempt) -> JSON:
+    """One collection attempt (its idempotency key stays internal)."""
+    return {
+        "id": value.id,
+        "schedule_id": value.item_id,
+        "number": value.number,
+        "mode": value.mode,
+        "status": str(value.status),
+        "amount": money(value.amount),
+        "decline_code": value.decline_code,
+        "created_at": _when(value.created_at),
+    }
+
+
+def payment(value: Payment) -> JSON:
+    """Money received, through the gateway or recorded by an admin."""
+    return {
+        "id": value.id,
+        "enrollment_id": value.enrollment_id,
+        "schedule_id": value.item_id,
+        "amount": money(value.amount),
+        "payment_method": value.method,
+        "transaction_reference": value.reference,
+        "notes": value.notes,
+        "received_at": _when(value.received_at),
+        "recorded_by": value.actor,
+    }
+
+
+def refund(value: Refund) -> JSON:
+    """Money given back against one payment."""
+    return {
+        "id": value.id,
+        "payment_id": value.payment_id,
+        "amount": money(value.amount),
+        "method": value.method,
+        "status": value.status,
+        "reason": value.reason,
+        "created_at": _when(value.created_at),
+    }
+
+
+def payment_details(value: PaymentDetails) -> JSON:
+    """An enrollment's money: schedule, attempts, payments, refunds, balances and access."""
+    return {
+        "enrollment": enrollment(value.enrollment, has_access=value.has_access),
+        "has_access": value.has_access,
+        "paid_through": _when(value.paid_through),
+        "product": product(value.product),
+        "schedules": [item(i) for i in value.items],
+        "attempts": [attempt(a) for a in value.attempts],
+        "payments": [payment(p) for p in value.payments],
+        "refunds": [refund(r) for r in value.refunds],
+        "paid": money(value.paid),
+        "refunded": money(value.refunded),
+        "outstanding": money(value.outstanding),
+        "overdue": money(value.overdue),
+        "next_due": None if value.next_due is None else item(value.next_due),
+    }
+
+
+def plan_options(system: PaymentSystem, chosen: Product, *, start: date | None = None) -> JSON:
+    """The plans a checkout may offer for ``chosen``, the default first, each with its schedule."""
+    first = start or system.today()
+    options = []
+    for index, offered in enumerate(system.eligible_plans(chosen.id)):
+        lines = system.preview_schedule(chosen.id, offered, start=first)
+        options.append(
+            {
+                "default": index == 0,
+                "plan": plan(offered),
+                "schedule": [schedule_line(line) for line in lines],
+                "total": money(
+                    sum((line.amount for line in lines), Money.zero(chosen.price.currency))
+                ),
+            }
+        )
+    return {"product": product(chosen), "start_date": first.isoformat(), "plans": options}
+
+
+def _error(status: int, code: str, message: str) -> ApiAnswer:
+    return ApiAnswer(status, {"error": code, "message": message})
+
+
+_MISSING_PRODUCT: Final = _error(422, "invalid_input", "the product query parameter is required")
+
+
+def plans_answer(system: PaymentSystem, query: Mapping[str, str]) -> ApiAnswer:
+    """Answer ``GET /plans`` for the query parameters ``product``, ``product_type``, ``start``."""
+    wanted = (query.get("product") or "").strip()
+    if not wanted:
+        return _MISSING_PRODUCT
+    kind = (query.get("product_type") or "").strip()
+    try:
+        start = date.fromisoformat(query["start"]) if query.get("start") else None
+    except ValueError:
+        return _error(422, "invalid_input", "start must be an ISO date (YYYY-MM-DD)")
+    try:
+        chosen = system.find_product(kind, wanted) if kind else system.get_product(wanted)
+        return ApiAnswer(200, plan_options(system, chosen, start=start))
+    except NotFoundError as exc:
+        return _error(404, "not_found", str(exc))
+    except InvalidInputError as exc:
+        return _error(422, "invalid_input", str(exc))
+
+
+def payment_details_answer(system: PaymentSystem, enrollment_id: str) -> ApiAnswer:
+    """Answer ``GET /enrollments/{id}/payment``."""
+    try:
+        return ApiAnswer(200, payment_details(system.payment_details(enrollment_id)))
+    except NotFoundError as exc:
+        return _error(404, "not_found", str(exc))
