@@ -430,6 +430,7 @@ def test_locking_again_shows_the_transactions_own_changes(seeded: Store) -> None
     with seeded.transaction() as tx:
         first = tx.lock_enrollment("enr_1")
         assert first is not None
+        assert first.attempts == ()  # read now, before the attempt below is added
         tx.update_item(an_item("itm_2", seq=2, due=TODAY + timedelta(days=30),
                                status=ItemStatus.PROCESSING))  # fmt: skip
         tx.add_attempt(an_attempt("att_1", iid="itm_2", status=AttemptStatus.PENDING))

@@ -11,7 +11,7 @@ on. What only reads goes through the read port (:mod:`.reads`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -60,13 +60,20 @@ class LockedEnrollment:
 
     ``items`` are all its schedule items by sequence number; ``attempts``
     its attempts still in flight (pending, unknown, requires action), by
-    item then number. No other unit of work can change any of them until
-    this one ends.
+    item then number, read when first asked for. No other unit of work can
+    change any of them until this one ends.
     """
 
     enrollment: Enrollment
     items: tuple[ScheduleItem, ...]
-    attempts: tuple[PaymentAttempt, ...]
+    _load_attempts: Callable[[], tuple[PaymentAttempt, ...]] = attrs.field(
+        eq=False, repr=False, alias="load_attempts"
+    )
+
+    @property
+    def attempts(self) -> tuple[PaymentAttempt, ...]:
+        """The attempts in flight, by item then number (read on first use)."""
+        return self._load_attempts()
 
     def item(self, item_id: str) -> ScheduleItem:
         """The item ``item_id`` of this enrollment (``KeyError`` if it has none such)."""

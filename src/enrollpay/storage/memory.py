@@ -24,6 +24,7 @@ from enrollpay.domain.records import (
     AuditEntry,
     Customer,
     Enrollment,
+    PaymentAttempt,
     Product,
     ScheduleItem,
     WebhookReceipt,
@@ -147,16 +148,16 @@ class _MemoryTransaction(MemoryPayments, MemoryReports, MemoryOutboxRepository):
         if enrollment is None:
             return None
         items = self.items_of(enrollment_id)
-        return LockedEnrollment(
-            enrollment,
-            tuple(items),
-            tuple(
+
+        def in_flight() -> tuple[PaymentAttempt, ...]:
+            return tuple(
                 a
-                for item in items
+                for item in self.items_of(enrollment_id)
                 for a in self.attempts_of(item.id)
                 if a.status in IN_FLIGHT_ATTEMPT_STATUSES
-            ),
-        )
+            )
+
+        return LockedEnrollment(enrollment, tuple(items), in_flight)
 
     def update_enrollment(self, enrollment: Enrollment) -> None:
         require(self._t.enrollments, enrollment.id, "enrollment")

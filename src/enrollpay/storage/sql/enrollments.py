@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -18,8 +18,9 @@ from enrollpay.errors import DuplicateEnrollmentError, DuplicateError
 from enrollpay.ports import ItemQuery, LockedEnrollment
 from enrollpay.storage.sql import mapping as m
 from enrollpay.storage.sql import statements as q
+from enrollpay.storage.sql.prepared import Prepared
 from enrollpay.storage.sql.schema import attempts, enrollments, schedule_items
-from enrollpay.storage.sql.unit import SqlUnit, chunks
+from enrollpay.storage.sql.unit import Locked, SqlUnit, chunks
 
 __all__ = ["EnrollmentRepository"]
 
@@ -60,15 +61,17 @@ class EnrollmentRepository(SqlUnit):
         return enrollment.id in self._locked
 
     def lock_enrollment(self, enrollment_id: str) -> LockedEnrollment | None:
-        """Lock the enrollment, then its items, then its attempts in flight.
+        """Lock the enrollment, then its items; its attempts in flight when asked for.
 
         That is the one lock order of the SQL store (PostgreSQL row locks;
         on SQLite the transaction holds the database's write lock already).
-        The rows stay held for the rest of the transaction, so locking again
-        is served from memory, with this transaction's own changes.
+        Every writer of an item or an attempt locks its enrollment first, so
+        the attempts need no lock of their own to stay put. The rows stay
+        held for the rest of the transaction, so locking again is served
+        from memory, with this transaction's own changes.
         """
-        ids = self._locked.get(enrollment_id)
-        if ids is None:
+        locked = self._locked.get(enrollment_id)
+        if locked is None:
             enrollment = self._held_row(
                 enrollments,
                 enrollment_id,
@@ -78,44 +81,44 @@ class EnrollmentRepository(SqlUnit):
             )
             if enrollment is None:
                 return None
-            ids = ([], [])
-            for stmt, table, from_row, found in (
-                (
-                    q.ITEMS_OF_LOCKED if self._pg else q.ITEMS_OF,
-                    schedule_items,
-                    m.item_from_row,
-                    ids[0],
-                ),
-                (
-                    q.IN_FLIGHT_OF_LOCKED if self._pg else q.IN_FLIGHT_OF,
-                    attempts,
-                    m.attempt_from_row,
-                    ids[1],
-                ),
-            ):
-                for row in self._rows(stmt, enrollment_id):
-                    key = str(row["id"])
-                    if self._held.get(table, key) is None:
-                        self._held.hold(table, key, from_row(row), dict(row))
-                    found.append(key)
-            self._locked[enrollment_id] = ids
-        return self._locked_view(enrollment_id, ids)
-
-    def _locked_view(
-        self, enrollment_id: str, ids: tuple[list[str], list[str]]
-    ) -> LockedEnrollment:
-        items: list[ScheduleItem] = [self._held.get(schedule_items, key) for key in ids[0]]
+            locked = Locked()
+            stmt = q.ITEMS_OF_LOCKED if self._pg else q.ITEMS_OF
+            locked.item_ids = self._hold_rows(stmt, enrollment_id, schedule_items, m.item_from_row)
+            self._locked[enrollment_id] = locked
+        items: list[ScheduleItem] = [self._held.get(schedule_items, k) for k in locked.item_ids]
         items.sort(key=lambda item: item.seq)
-        seq = {item.id: item.seq for item in items}
+        return LockedEnrollment(
+            self._held.get(enrollments, enrollment_id),
+            tuple(items),
+            lambda: self._in_flight(enrollment_id),
+        )
+
+    def _hold_rows(
+        self, stmt: Prepared, key: str, table: sa.Table, from_row: Callable[[m.Row], Any]
+    ) -> list[str]:
+        """Run ``stmt`` with ``key``; hold each row it returns; their ids in order."""
+        found: list[str] = []
+        for row in self._rows(stmt, key):
+            row_id = str(row["id"])
+            if self._held.get(table, row_id) is None:
+                self._held.hold(table, row_id, from_row(row), dict(row))
+            found.append(row_id)
+        return found
+
+    def _in_flight(self, enrollment_id: str) -> tuple[PaymentAttempt, ...]:
+        """The locked enrollment's attempts in flight, read once per transaction."""
+        locked = self._locked[enrollment_id]
+        if locked.attempt_ids is None:
+            stmt = q.IN_FLIGHT_OF_LOCKED if self._pg else q.IN_FLIGHT_OF
+            locked.attempt_ids = self._hold_rows(stmt, enrollment_id, attempts, m.attempt_from_row)
+        seq = {key: self._held.get(schedule_items, key).seq for key in locked.item_ids}
         in_flight: list[PaymentAttempt] = [
             attempt
-            for attempt in (self._held.get(attempts, key) for key in ids[1])
+            for attempt in (self._held.get(attempts, key) for key in locked.attempt_ids)
             if attempt.status in IN_FLIGHT_ATTEMPT_STATUSES
         ]
         in_flight.sort(key=lambda a: (seq[a.item_id], a.number))
-        return LockedEnrollment(
-            self._held.get(enrollments, enrollment_id), tuple(items), tuple(in_flight)
-        )
+        return tuple(in_flight)
 
     def enrollments_of(self, user_id: str) -> list[Enrollment]:
         """A user's enrollments, oldest first."""
@@ -245,7 +248,7 @@ class EnrollmentRepository(SqlUnit):
             self._held.hold(schedule_items, item.id, item)
             locked = self._locked.get(item.enrollment_id)
             if locked is not None:
-                locked[0].append(item.id)
+                locked.item_ids.append(item.id)
 
     def get_item(self, item_id: str) -> ScheduleItem | None:
         """A schedule item by id (not locked: see :meth:`lock_enrollment`)."""

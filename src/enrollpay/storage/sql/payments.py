@@ -41,8 +41,8 @@ class PaymentRepository(SqlUnit):
         self._g.insert_new(attempts, m.attempt_to_row(attempt), check)
         self._held.hold(attempts, attempt.id, attempt)
         locked = self._locked.get(attempt.enrollment_id)
-        if locked is not None:
-            locked[1].append(attempt.id)
+        if locked is not None and locked.attempt_ids is not None:
+            locked.attempt_ids.append(attempt.id)
 
     def get_attempt(self, attempt_id: str) -> PaymentAttempt | None:
         """An attempt by id (not locked: see ``lock_enrollment``)."""

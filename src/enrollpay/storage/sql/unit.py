@@ -21,7 +21,7 @@ from enrollpay.storage.sql.guards import Guards
 from enrollpay.storage.sql.prepared import Driver, Prepared
 from enrollpay.storage.sql.rowcache import RowCache
 
-__all__ = ["SqlUnit", "chunks"]
+__all__ = ["Locked", "SqlUnit", "chunks"]
 
 R = TypeVar("R")
 _CHUNK = 500  # bound on IN (...) lists
@@ -31,6 +31,17 @@ def chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
     """``values`` in slices short enough for an ``IN (...)`` list."""
     for start in range(0, len(values), _CHUNK):
         yield values[start : start + _CHUNK]
+
+
+class Locked:
+    """What a transaction holds of an enrollment it locked."""
+
+    __slots__ = ("attempt_ids", "item_ids")
+
+    def __init__(self) -> None:
+        self.item_ids: list[str] = []
+        #: None until the attempts in flight are first asked for.
+        self.attempt_ids: list[str] | None = None
 
 
 class SqlUnit:
@@ -46,8 +57,9 @@ class SqlUnit:
         self._chain = AuditChain(conn, self._d, self._g, pg=self._pg)
         #: SQLite: outbox rows added but not yet sent (one ``executemany`` at the end).
         self._events: list[dict[str, Any]] = []
-        #: Enrollments this transaction locked: their item ids and in-flight attempt ids.
-        self._locked: dict[str, tuple[list[str], list[str]]] = {}
+        #: Enrollments this transaction locked: their item ids and, once read,
+        #: the ids of their attempts in flight.
+        self._locked: dict[str, Locked] = {}
 
     def _rows(self, stmt: sa.Executable | Prepared, key: object = None) -> Sequence[m.Row]:
         return self._d.run(stmt, None if key is None else {"key": key}).all()
