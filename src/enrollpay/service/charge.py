@@ -90,10 +90,14 @@ def _prepare_attempt(
     now = ctx.now()
     with ctx.store.transaction() as tx:
         if enrollment_id is None:
-            item = ctx.lock_item(tx, item_id)
-        else:  # the claimed item's enrollment (it never changes): no read before the lock
-            item = ctx.lock(tx, enrollment_id).item(item_id)
-        if item is None or item.lease_until != lease:
+            peek = tx.get_item(item_id)
+            if peek is None:
+                return ItemOutcome(item_id, "skipped")
+            enrollment_id = peek.enrollment_id
+        # A claimed item's enrollment is known (it never changes): no read first.
+        locked = ctx.lock(tx, enrollment_id)
+        item = locked.item(item_id)
+        if item.lease_until != lease:
             return ItemOutcome(item_id, "skipped")  # another worker took it over
         attempts = tx.attempts_of(item_id)
         last = attempts[-1] if attempts else None
@@ -103,7 +107,6 @@ def _prepare_attempt(
             # The customer opened a new checkout while we closed the last one.
             tx.update_item(attrs.evolve(item, lease_until=None))
             return ItemOutcome(item_id, "skipped", last.id)
-        locked = ctx.lock(tx, item.enrollment_id)
         enrollment = locked.enrollment
         if (
             not charged_automatically(enrollment.status, item, locked.items)
