@@ -246,6 +246,9 @@ class _MemoryTransaction(MemoryPayments, MemoryReports, MemoryOutboxRepository):
     def claim_due(
         self, *, today: date, now: datetime, lease_until: datetime, limit: int
     ) -> list[ScheduleItem]:
+        schedules: dict[str, list[ScheduleItem]] = {}
+        for item in self._t.items.values():
+            schedules.setdefault(item.enrollment_id, []).append(item)
         candidates = []
         for item in self._t.items.values():
             status = self._t.enrollments[item.enrollment_id].status
@@ -253,12 +256,12 @@ class _MemoryTransaction(MemoryPayments, MemoryReports, MemoryOutboxRepository):
                 continue
             if item.lease_until is not None and item.lease_until > now:
                 continue
-            if item.status == ItemStatus.SCHEDULED and not charged_automatically(
-                status, item, self.items_of(item.enrollment_id)
-            ):
-                continue
             if (
-                (item.status == ItemStatus.SCHEDULED and item.due <= today)
+                (
+                    item.status == ItemStatus.SCHEDULED
+                    and item.due <= today
+                    and charged_automatically(status, item, schedules[item.enrollment_id])
+                )
                 or (
                     item.status == ItemStatus.FAILED
                     and item.next_attempt_at is not None
