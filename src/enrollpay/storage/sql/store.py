@@ -20,8 +20,8 @@ and retries where a retry is safe, which is before the body runs:
   written.
 - **PostgreSQL** runs every transaction at READ COMMITTED and takes row
   locks where an invariant needs them (``lock_enrollment`` locks the
-  enrollment, its items and its attempts in flight, in that order; the payment
-  row before summing its refunds; ``FOR UPDATE SKIP LOCKED`` to claim due
+  enrollment, then its items, then its attempts in flight when they are
+  asked for; the payment row before summing its refunds; ``FOR UPDATE SKIP LOCKED`` to claim due
   items, advisory locks for the audit chain and per webhook event). READ
   COMMITTED never raises serialization failures; a deadlock (40P01) or
   lock timeout can still happen between transactions that lock rows in
