@@ -30,12 +30,14 @@ from enrollpay.domain.plans import (
 from enrollpay.domain.refunds import RefundLine, RefundPolicy, RefundQuote, quote_refund
 from enrollpay.domain.retry import (
     DeclineClass,
+    RetryCap,
     RetryDecision,
     RetryPolicy,
     classify_decline,
     decide_after_decline,
     next_retry_at,
 )
+from enrollpay.domain.retry_caps import capped_retry_at
 from enrollpay.domain.schedule import ScheduleLine, build_schedule
 from enrollpay.domain.statuses import AccessPolicy
 
@@ -55,12 +57,14 @@ __all__ = [
     "RefundLine",
     "RefundPolicy",
     "RefundQuote",
+    "RetryCap",
     "RetryDecision",
     "RetryPolicy",
     "ScheduleLine",
     "Subscription",
     "build_schedule",
     "can_transition",
+    "capped_retry_at",
     "check_transition",
     "classify_decline",
     "currency_exponent",
