@@ -17,7 +17,8 @@ from enrollpay.domain.plans import (
     eligible_plans,
 )
 from enrollpay.domain.refunds import RefundPolicy, RefundQuote, quote_refund
-from enrollpay.domain.retry import DeclineClass, RetryCap, RetryPolicy, next_retry_at
+from enrollpay.domain.retry import DeclineClass, RetryPolicy, next_retry_at
+from enrollpay.domain.retry_caps import RetryCap
 from enrollpay.domain.schedule import ScheduleLine, build_schedule
 from enrollpay.domain.statuses import AccessPolicy
 from enrollpay.errors import EnrollpayError

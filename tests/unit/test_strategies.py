@@ -16,7 +16,8 @@ from enrollpay.domain.calendar import Interval
 from enrollpay.domain.money import Money, currency_exponent, known_currencies
 from enrollpay.domain.plans import Deposit, FullPayment, Installments, PaymentPlan, Subscription
 from enrollpay.domain.refunds import RefundPolicy
-from enrollpay.domain.retry import RetryCap, RetryPolicy
+from enrollpay.domain.retry import RetryPolicy
+from enrollpay.domain.retry_caps import RetryCap
 from enrollpay.domain.schedule import DEFAULT_HORIZON, ScheduleLine, build_schedule
 from enrollpay.errors import PlanError
 from enrollpay.testing.strategies import (

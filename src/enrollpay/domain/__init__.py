@@ -30,14 +30,13 @@ from enrollpay.domain.plans import (
 from enrollpay.domain.refunds import RefundLine, RefundPolicy, RefundQuote, quote_refund
 from enrollpay.domain.retry import (
     DeclineClass,
-    RetryCap,
     RetryDecision,
     RetryPolicy,
     classify_decline,
     decide_after_decline,
     next_retry_at,
 )
-from enrollpay.domain.retry_caps import capped_retry_at
+from enrollpay.domain.retry_caps import RetryCap, capped_retry_at
 from enrollpay.domain.schedule import ScheduleLine, build_schedule
 from enrollpay.domain.statuses import AccessPolicy
 

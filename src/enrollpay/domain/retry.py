@@ -16,7 +16,6 @@ from enrollpay.errors import InvalidInputError
 __all__ = [
     "HARD_DECLINE_CODES",
     "DeclineClass",
-    "RetryCap",
     "RetryDecision",
     "RetryPolicy",
     "classify_decline",

@@ -7,7 +7,8 @@ from datetime import timedelta
 from hypothesis import strategies as st
 
 from enrollpay.domain.refunds import RefundPolicy
-from enrollpay.domain.retry import RetryCap, RetryPolicy
+from enrollpay.domain.retry import RetryPolicy
+from enrollpay.domain.retry_caps import RetryCap
 from enrollpay.testing.strategies._money import currencies, money
 
 
