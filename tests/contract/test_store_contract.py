@@ -713,14 +713,20 @@ def test_attempts_are_listed_by_number_and_by_status_oldest_first(seeded: Store)
 
 
 def test_reattempts_on_a_payment_method_are_counted_by_time(seeded: Store) -> None:
-    """reattempts_on: the reattempts on one method after ``since``, of any item, oldest first.
+    """reattempts_on: a user's reattempts on one method after ``since``, oldest first.
 
-    Attempts that are no reattempts, or on another method, or made at or
-    before ``since`` are left out; an instant comes back equal and aware.
+    Those of every item and enrollment of the user count; attempts that are
+    no reattempts, on another method, another user's (test ids such as
+    pm_card_visa are shared), or made at or before ``since`` do not. An
+    instant comes back equal and aware.
     """
     since = T0 - timedelta(days=30)
     an_hour_ago = (T0 - timedelta(hours=1)).astimezone(PARIS)
     with seeded.transaction() as tx:
+        tx.put_product(a_product(pid="prod_2", ext="course-2"))
+        tx.add_enrollment(an_enrollment("enr_2", product_id="prod_2"))
+        tx.add_enrollment(an_enrollment("enr_3", user="u-2"))
+        tx.add_items([an_item("itm_4", eid="enr_2"), an_item("itm_5", eid="enr_3")])
         tx.add_attempt(an_attempt("att_old", number=2, reattempt=True, created_at=since))
         tx.add_attempt(an_attempt("att_2", number=3, reattempt=True, created_at=an_hour_ago))
         tx.add_attempt(an_attempt("att_3", iid="itm_2", number=2, reattempt=True,
@@ -728,18 +734,26 @@ def test_reattempts_on_a_payment_method_are_counted_by_time(seeded: Store) -> No
         tx.add_attempt(an_attempt("att_first", iid="itm_3", number=1))
         tx.add_attempt(an_attempt("att_other", iid="itm_3", number=2, reattempt=True,
                                   payment_method_id="pm_card_mastercard"))  # fmt: skip
+        two_days_ago = T0 - timedelta(days=2)
+        tx.add_attempt(an_attempt("att_enr_2", iid="itm_4", number=2, reattempt=True,
+                                  enrollment_id="enr_2", created_at=two_days_ago))  # fmt: skip
+        tx.add_attempt(an_attempt("att_u2", iid="itm_5", number=2, reattempt=True,
+                                  enrollment_id="enr_3"))  # fmt: skip
         # The transaction's own reattempt counts at once.
         tx.add_attempt(an_attempt("att_4", number=4, reattempt=True))
-        assert tx.reattempts_on("pm_card_visa", since=since) == [
+        assert tx.reattempts_on("u-1", "pm_card_visa", since=since) == [
             since + timedelta(microseconds=1),
+            T0 - timedelta(days=2),
             T0 - timedelta(hours=1),
             T0,
         ]
     with seeded.transaction() as tx:
-        assert tx.reattempts_on("pm_card_mastercard", since=since) == [T0]
-        assert tx.reattempts_on("pm_card_visa", since=T0) == []
-        assert tx.reattempts_on("pm_unknown", since=since) == []
-        (latest,) = tx.reattempts_on("pm_card_visa", since=T0 - timedelta(minutes=1))
+        assert tx.reattempts_on("u-1", "pm_card_mastercard", since=since) == [T0]
+        assert tx.reattempts_on("u-2", "pm_card_visa", since=since) == [T0]
+        assert tx.reattempts_on("u-1", "pm_card_visa", since=T0) == []
+        assert tx.reattempts_on("u-1", "pm_unknown", since=since) == []
+        assert tx.reattempts_on("u-9", "pm_card_visa", since=since) == []
+        (latest,) = tx.reattempts_on("u-1", "pm_card_visa", since=T0 - timedelta(minutes=1))
         assert latest.utcoffset() == timedelta(0)
 
 
@@ -753,10 +767,10 @@ def test_counting_reattempts_holds_the_payment_method_until_commit(seeded: Store
 
     def count_elsewhere() -> None:
         with seeded.transaction() as other:
-            seen.append(other.reattempts_on("pm_card_visa", since=since))
+            seen.append(other.reattempts_on("u-1", "pm_card_visa", since=since))
 
     with seeded.transaction() as tx:
-        assert tx.reattempts_on("pm_card_visa", since=since) == []
+        assert tx.reattempts_on("u-1", "pm_card_visa", since=since) == []
         tx.add_attempt(an_attempt("att_1", number=2, reattempt=True))
         racer = threading.Thread(target=count_elsewhere)
         racer.start()

@@ -2,8 +2,8 @@
 
 0008 adds ``enrollpay_payment_attempts.card_brand`` (empty for existing
 rows), ``reattempt`` (set where an earlier attempt of the same item on the
-same payment method was declined) and an index on (payment_method_id,
-created_at); the downgrade drops them and keeps the rows.
+same payment method was declined) and an index on (enrollment_id,
+payment_method_id, created_at); the downgrade drops them and keeps the rows.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..contract.test_store_contract import T0, an_attempt, an_item  # noqa: TID2
 from .test_migration_0004 import empty_url  # noqa: F401 - the fixture, parametrised per database
 from .test_sql_store import _attempts_as_of, _downgrade, _indexes, _schema_diff, _seed_at
 
-_INDEX = "ix_enrollpay_payment_attempts_method_created_at"
+_INDEX = "ix_enrollpay_payment_attempts_enrollment_method_created"
 _SOFT = {"status": AttemptStatus.FAILED, "decline_code": "insufficient_funds",
          "decline_class": DeclineClass.SOFT}  # fmt: skip
 
@@ -62,6 +62,7 @@ def test_0008_marks_the_reattempts_there_were_and_the_caps_count_them(empty_url:
     migrate(empty_url)
     assert _schema_diff(empty_url) == []
     assert _indexes(empty_url, "enrollpay_payment_attempts")[_INDEX] == [
+        "enrollment_id",
         "payment_method_id",
         "created_at",
     ]
@@ -71,11 +72,12 @@ def test_0008_marks_the_reattempts_there_were_and_the_caps_count_them(empty_url:
     store = SqlStore.from_url(empty_url, migrate=False)
     try:
         with store.transaction() as tx:
-            assert tx.reattempts_on("pm_card_visa", since=T0 - timedelta(days=30)) == [
+            since = T0 - timedelta(days=30)
+            assert tx.reattempts_on("u-1", "pm_card_visa", since=since) == [
                 T0 + timedelta(days=1),
                 T0 + timedelta(days=3),
             ]
-            assert tx.reattempts_on("pm_card_mastercard", since=T0 - timedelta(days=30)) == []
+            assert tx.reattempts_on("u-1", "pm_card_mastercard", since=since) == []
             tx.update_attempt(attrs.evolve(upgraded["att_4"], card_brand="visa"))
         with store.transaction() as tx:
             assert [a.card_brand for a in tx.attempts_of("itm_1")] == [None, None, None, "visa"]

@@ -4,9 +4,9 @@
 before it writes an off-session attempt that retries a decline on the same
 payment method (:func:`~enrollpay.domain.retry_caps.is_reattempt`). The
 caps are the retry policy's, keyed by the brand the gateway reported with
-the item's earlier decline; the reattempts counted are those on the payment
-method across every enrollment, read under a hold on the method so that two
-workers cannot both take the last place. Whoever asked (collection or the
+the item's earlier decline; the reattempts counted are those on the payer's
+payment method across all their enrollments, read under a hold on the
+method so that two workers cannot both take the last place. Whoever asked (collection or the
 payer's ``retry_now``), nothing goes to the gateway until the card is within
 its caps again.
 """
@@ -33,14 +33,16 @@ def hold_capped_retry(
     tx: StoreTransaction,
     item: ScheduleItem,
     attempts: Sequence[PaymentAttempt],
-    payment_method_id: str,
     *,
+    user_id: str,
+    payment_method_id: str,
     automatic: bool,
 ) -> ItemOutcome | None:
     """``None``: the reattempt keeps within its card's caps, charge it. Else it is held back.
 
     ``item`` is leased by the caller and its enrollment locked; ``attempts``
-    are its attempts so far. An item in its retry cycle (``failed``) has its
+    are its attempts so far, ``payment_method_id`` the card of ``user_id``
+    it would be charged on. An item in its retry cycle (``failed``) has its
     retry moved to the first moment the card is within every cap again
     (``payment.retry_capped``, an audit entry). Any other item (a payer's
     request for a defaulted one, a rescheduled one) keeps its status; a
@@ -52,7 +54,8 @@ def hold_capped_retry(
     if brand is None or not caps:
         return None
     now = ctx.now()
-    retried = tx.reattempts_on(payment_method_id, since=now - max(c.window for c in caps))
+    since = now - max(c.window for c in caps)
+    retried = tx.reattempts_on(user_id, payment_method_id, since=since)
     retry_at = capped_retry_at(caps, retried, now)
     if retry_at == now:
         return None

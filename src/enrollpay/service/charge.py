@@ -139,7 +139,10 @@ def _prepare_attempt(
             method = customer.payment_method_id
             reattempt = is_reattempt(attempts, method)
             if reattempt:
-                held = hold_capped_retry(ctx, tx, item, attempts, method, automatic=automatic)
+                held = hold_capped_retry(
+                    ctx, tx, item, attempts,
+                    user_id=enrollment.user_id, payment_method_id=method, automatic=automatic,
+                )  # fmt: skip
                 if held is not None:
                     return held  # past the card network's retry cap: nothing is sent
             number = len(attempts) + 1

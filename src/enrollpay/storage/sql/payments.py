@@ -113,17 +113,19 @@ class PaymentRepository(SqlUnit):
             self._held.hold(attempts, attempt.id, attempt, dict(row))
         return attempt
 
-    def reattempts_on(self, payment_method_id: str, *, since: datetime) -> list[datetime]:
-        """When the reattempts on a payment method were made after ``since``, oldest first.
+    def reattempts_on(
+        self, user_id: str, payment_method_id: str, *, since: datetime
+    ) -> list[datetime]:
+        """When the reattempts on a user's payment method were made after ``since``, oldest first.
 
-        PostgreSQL holds the payment method with an advisory lock until the
-        transaction ends; SQLite's write lock (``BEGIN IMMEDIATE``) holds
-        everything already.
+        PostgreSQL holds the user's payment method with an advisory lock
+        until the transaction ends; SQLite's write lock (``BEGIN IMMEDIATE``)
+        holds everything already.
         """
         if self._pg:
-            self._g.lock(f"enrollpay:payment_method:{payment_method_id}")
-        rows = self._d.run(q.REATTEMPTS_ON, {"key": payment_method_id, "since": since}).all()
-        return [row["created_at"] for row in rows]
+            self._g.lock(f"enrollpay:payment_method:{user_id}:{payment_method_id}")
+        params = {"user": user_id, "key": payment_method_id, "since": since}
+        return [row["created_at"] for row in self._d.run(q.REATTEMPTS_ON, params).all()]
 
     def list_attempts(
         self, *, statuses: frozenset[AttemptStatus], limit: int | None = None

@@ -249,9 +249,11 @@ attempts = sa.Table(
 sa.Index(
     "ix_enrollpay_payment_attempts_status_created_at", attempts.c.status, attempts.c.created_at
 )
-# What the retry caps count: one payment method's attempts of the last days (migration 0008).
+# What the retry caps count: a user's attempts (by enrollment) on one payment method of the
+# last days (migration 0008).
 sa.Index(
-    "ix_enrollpay_payment_attempts_method_created_at",
+    "ix_enrollpay_payment_attempts_enrollment_method_created",
+    attempts.c.enrollment_id,
     attempts.c.payment_method_id,
     attempts.c.created_at,
 )

@@ -8,8 +8,8 @@ Create Date: 2026-12-08
 reported with a decline (``visa``, ``mastercard``, ...), by which the retry
 policy's caps are keyed; ``reattempt`` (not null, default false) marks an
 attempt that retried a payment its payment method had declined before,
-and an index on (payment_method_id, created_at) finds one method's
-attempts of the last days.
+and an index on (enrollment_id, payment_method_id, created_at) finds a
+user's attempts on one payment method of the last days.
 
 Existing rows: ``reattempt`` is set where an earlier attempt of the same
 item on the same payment method has a decline class (what the library
@@ -29,7 +29,7 @@ branch_labels = None
 depends_on = None
 
 _TABLE = "enrollpay_payment_attempts"
-_INDEX = "ix_enrollpay_payment_attempts_method_created_at"
+_INDEX = "ix_enrollpay_payment_attempts_enrollment_method_created"
 
 
 def _attempts(name: str) -> sa.TableClause:
@@ -50,7 +50,9 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("reattempt", sa.Boolean(), nullable=False, server_default=sa.false())
         )
-    op.create_index(_INDEX, _TABLE, ["payment_method_id", "created_at"], unique=False)
+    op.create_index(
+        _INDEX, _TABLE, ["enrollment_id", "payment_method_id", "created_at"], unique=False
+    )
     attempts = _attempts(_TABLE)
     earlier = _attempts(_TABLE).alias("earlier")
     declined_before = (
