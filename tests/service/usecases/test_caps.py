@@ -261,6 +261,26 @@ def test_the_count_is_per_card_across_a_payers_enrollments(
     assert len(calls_of(fake, "charge_off_session", mark)) == 1
 
 
+def test_another_payers_card_has_its_own_count_even_with_the_same_test_id(
+    clock: FrozenClock, fake: FakeGateway
+) -> None:
+    """Two students whose cards are both ``pm_card_visa``: one's retries never cap the other's."""
+    system = build(clock, fake, RetryPolicy(delays=DAILY, network_caps={"visa": 1}))
+    first, other = enroll(system, fake, user="u-1"), enroll(system, fake, user="u-2", product="d")
+    fake.script(*[fake.decline()] * 4)
+    clock.set(SECOND_DUE)
+    collect_daily(system, clock, 1)
+    mark = len(fake.calls)
+
+    report = system.collect_due()  # a day later: one reattempt each
+
+    assert sorted((o.item_id, o.result) for o in report.outcomes) == [
+        (second(system, first), "failed"),
+        (second(system, other), "failed"),
+    ]
+    assert len(calls_of(fake, "charge_off_session", mark)) == 2
+
+
 def test_a_rescheduled_item_on_a_capped_card_waits_without_changing(
     clock: FrozenClock, fake: FakeGateway
 ) -> None:
