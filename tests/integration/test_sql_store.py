@@ -136,7 +136,11 @@ def test_migrations_ship_inside_the_package() -> None:
     )
     assert (paused.revision, paused.down_revision) == ("0006", "0005")
     assert (overdue.revision, overdue.down_revision) == ("0007", "0006")
-    assert (caps.revision, caps.down_revision) == (HEAD, "0007")
+    notices = importlib.import_module(
+        "enrollpay.storage.sql.migrations.versions.0011_notifications"
+    )
+    assert (caps.revision, caps.down_revision) == ("0008", "0007")
+    assert (notices.revision, notices.down_revision) == (HEAD, "0008")
 
 
 def _seed_at(

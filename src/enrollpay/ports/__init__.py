@@ -24,6 +24,7 @@ from enrollpay.ports.gateway import (
     SubscriptionGateway,
     SubscriptionInfo,
 )
+from enrollpay.ports.notification_log import SentNotificationLog
 from enrollpay.ports.reads import ItemQuery, ReportQueries, StoreReader
 from enrollpay.ports.store import (
     AuditDraft,
@@ -50,6 +51,7 @@ __all__ = [
     "LockedEnrollment",
     "PaymentSession",
     "ReportQueries",
+    "SentNotificationLog",
     "Store",
     "StoreReader",
     "StoreTransaction",

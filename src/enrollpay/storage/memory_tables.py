@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -39,6 +40,8 @@ class MemoryTables:
     receipts: dict[str, WebhookReceipt] = attrs.Factory(dict)
     audit: list[AuditEntry] = attrs.Factory(list)
     outbox: MemoryOutbox = attrs.Factory(MemoryOutbox)
+    #: (event id, notification kind) -> when it was sent (see memory_notifications).
+    sent_notifications: dict[tuple[str, str], datetime] = attrs.Factory(dict)
 
     def copy(self) -> MemoryTables:
         """A snapshot a transaction can change without touching this one."""
@@ -55,6 +58,7 @@ class MemoryTables:
             receipts=dict(self.receipts),
             audit=list(self.audit),
             outbox=self.outbox.copy(),
+            sent_notifications=dict(self.sent_notifications),
         )
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "products",
     "refunds",
     "schedule_items",
+    "sent_notifications",
     "webhook_receipts",
 ]
 
@@ -199,6 +200,8 @@ schedule_items = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=True),
     # Migration 0006: when the sweep found the item overdue.
     sa.Column("overdue_at", UTCDateTime(), nullable=True),
+    # Migration 0011: when the sweep reminded the payer that it falls due.
+    sa.Column("reminded_at", UTCDateTime(), nullable=True),
     sa.UniqueConstraint("enrollment_id", "seq"),
     _one_of("status", ItemStatus, "known_status"),
     _one_of("kind", ("deposit", "installment", "full", "period"), "known_kind"),
@@ -372,6 +375,16 @@ outbox_lease = sa.Table(
     sa.Column("holder", sa.String(), nullable=True),
     sa.Column("lease_until", UTCDateTime(), nullable=True),
     sa.CheckConstraint("id = 1", name="single_row"),
+)
+
+# Notifications sent, kept for the dedupe window (storage/sql/notifications.py,
+# migration 0011): an event delivered again is not notified again.
+sent_notifications = sa.Table(
+    "enrollpay_sent_notifications",
+    metadata,
+    sa.Column("event_id", sa.String(), primary_key=True),
+    sa.Column("kind", sa.String(), primary_key=True),
+    sa.Column("sent_at", UTCDateTime(), nullable=False, index=True),
 )
 
 #: Every table, parents before children.

@@ -22,6 +22,7 @@ from enrollpay.storage.sql.catalog import CatalogRepository
 from enrollpay.storage.sql.engine import translate
 from enrollpay.storage.sql.enrollments import EnrollmentRepository
 from enrollpay.storage.sql.journal import JournalRepository
+from enrollpay.storage.sql.notifications import NotificationLogRepository
 from enrollpay.storage.sql.outbox import OutboxRepository
 from enrollpay.storage.sql.payments import PaymentRepository
 from enrollpay.storage.sql.reports import SqlReports
@@ -49,6 +50,7 @@ class SqlTransaction(
     PaymentRepository,
     JournalRepository,
     OutboxRepository,
+    NotificationLogRepository,
     SqlReports,
 ):
     """A :class:`~enrollpay.ports.StoreTransaction` over one SQLAlchemy connection."""
