@@ -1,4 +1,6 @@
-"""The ports the service layer talks through: Clock, Gateway, Store (write) and StoreReader (read).
+"""The ports the service layer talks through: Clock, Gateway, Store (write), StoreReader (read).
+
+The notifications talk through one more, :class:`Notifier`.
 
 Optional gateway capabilities are separate runtime-checkable protocols
 (:class:`SubscriptionGateway`, :class:`InvoiceGateway`, :class:`LivemodeAware`),
@@ -25,6 +27,7 @@ from enrollpay.ports.gateway import (
     SubscriptionInfo,
 )
 from enrollpay.ports.notification_log import SentNotificationLog
+from enrollpay.ports.notifier import Notification, Notifier, Recipient
 from enrollpay.ports.reads import ItemQuery, ReportQueries, StoreReader
 from enrollpay.ports.store import (
     AuditDraft,
@@ -49,7 +52,10 @@ __all__ = [
     "ItemQuery",
     "LivemodeAware",
     "LockedEnrollment",
+    "Notification",
+    "Notifier",
     "PaymentSession",
+    "Recipient",
     "ReportQueries",
     "SentNotificationLog",
     "Store",
