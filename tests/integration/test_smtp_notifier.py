@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import attrs
 import pytest
 
 from enrollpay.errors import NotificationConfigError, NotificationDeliveryError
@@ -181,6 +182,34 @@ def test_a_refused_recipient_is_permanent_only_for_a_5xx_reply(
     assert [str(m["Message-ID"]) for m in server.messages()] == [
         "<evt_2.payment_failed@acme.example>"
     ]
+
+
+@pytest.mark.parametrize(
+    ("reply", "permanent"),
+    [("554 5.6.0 Message rejected as spam", True), ("451 4.3.0 Try again later", False)],
+)
+def test_a_refused_message_is_permanent_only_for_a_5xx_reply(
+    server: MailServer, reply: str, permanent: bool
+) -> None:
+    """The server refuses the content after DATA: 554 for good, 451 for now."""
+    server.refuse_data = reply
+    with SmtpNotifier("127.0.0.1", server.port, sender=SENDER, security="none") as notifier:
+        with pytest.raises(NotificationDeliveryError, match="refused the message") as info:
+            notifier.send(a_notification())
+        assert info.value.permanent is permanent
+    assert server.messages() == []
+
+
+def test_an_html_part_that_is_a_whole_page_is_sent_as_it_is(server: MailServer) -> None:
+    """A template that writes its own <!DOCTYPE html> page gets no second page around it."""
+    page = '<!DOCTYPE html>\n<html lang="en"><body><p>Hi</p></body></html>\n'
+    notification = a_notification()
+    with SmtpNotifier("127.0.0.1", server.port, sender=SENDER, security="none") as notifier:
+        notifier.send(attrs.evolve(notification, html=page))
+    (message,) = server.messages()
+    html_part = message.get_body(("html",))
+    assert html_part is not None
+    assert html_part.get_content().replace("\r\n", "\n") == page
 
 
 def test_a_server_that_is_down_is_a_transient_failure() -> None:

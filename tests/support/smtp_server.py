@@ -50,6 +50,8 @@ class _Handler:
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
         self, _server: SMTP, _session: Session, envelope: Envelope
     ) -> str:
+        if self._server.refuse_data is not None:
+            return self._server.refuse_data
         content = envelope.original_content or b""
         message = BytesParser(policy=policy.default).parsebytes(content)
         assert isinstance(message, EmailMessage)
@@ -83,6 +85,8 @@ class MailServer:
         self.envelopes: list[tuple[str | None, list[str]]] = []
         #: Recipient address -> the reply that refuses it ("550 5.1.1 no such user").
         self.refuse: dict[str, str] = {}
+        #: The reply that refuses every message's content ("554 5.6.0 rejected"), if set.
+        self.refuse_data: str | None = None
         self.lock = threading.Lock()
         self._ca = trustme.CA()
         server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

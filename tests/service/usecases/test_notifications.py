@@ -23,6 +23,8 @@ from enrollpay.domain.events import DomainEvent
 from enrollpay.domain.records import Enrollment, Product
 from enrollpay.errors import NotificationDeliveryError
 from enrollpay.notifications import (
+    NOTIFICATION_FAULT_POINTS,
+    Notification,
     NotificationHandler,
     Recipient,
     Template,
@@ -509,6 +511,13 @@ def test_an_unknown_locale_is_written_in_the_default_language(
     ]
 
 
+def notifier_sent_again(system: PaymentSystem) -> Notification:
+    """The payment_failed notification of the system's first payment.failed event, composed."""
+    (event,) = [e for e in system.list_events() if e.kind == "payment.failed"]
+    (notification,) = handler(system, RecordingNotifier()).compose(event)
+    return notification
+
+
 def test_the_logging_notifier_writes_one_line_per_message(
     system: PaymentSystem,
     fake: FakeGateway,
@@ -534,9 +543,44 @@ def test_the_logging_notifier_writes_one_line_per_message(
 
     (record,) = [r for r in caplog.records if r.name == "tests.mail"]
     first, *rest = record.getMessage().split("\n")
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="tests.mail"):
+        LoggingNotifier(logger, level=logging.DEBUG).send(notifier_sent_again(system))
+    (short,) = [r for r in caplog.records if r.name == "tests.mail"]
+    assert short.levelno == logging.DEBUG
+    assert short.getMessage() == first
     assert first.startswith("payment_failed evt_")
     assert first.endswith(
         ".payment_failed to ana@example.org [en]: "
         "Your payment for Three installments did not go through"
     )
     assert rest[0] == "Hello Ana,"
+
+
+def test_each_message_passes_the_fault_points_in_order(
+    system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, three: Product
+) -> None:
+    """Sent, then recorded, per message: the points the crash tests kill a dispatcher at."""
+    enroll_and_pay(system, fake, three)
+    fake.script(fake.decline())
+    run_retries(system, clock, 1)
+    points: list[str] = []
+
+    system.dispatch_events(handler(system, RecordingNotifier(), faults=points.append))
+
+    assert (
+        tuple(points) == NOTIFICATION_FAULT_POINTS == ("notification_sent", "notification_recorded")
+    )
+
+
+def test_an_event_without_an_enrollment_tells_no_one(
+    system: PaymentSystem, notifier: RecordingNotifier
+) -> None:
+    """Nothing to look the student up by: no notification."""
+    orphan = DomainEvent(
+        id="evt_x", kind="refund.issued", enrollment_id=None, at=START, data={"amount": {}}
+    )
+    notify = handler(system, notifier)
+    assert notify.compose(orphan) == []
+    notify(orphan)
+    assert notifier.sent == []
