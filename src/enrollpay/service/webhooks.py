@@ -175,7 +175,7 @@ def _apply_new_method(
     known = customer.payment_method_id == event.payment_method_id
     tx.put_customer(attrs.evolve(customer, payment_method_id=event.payment_method_id))
     listed = tx.enrollments_of(customer.user_id)
-    started = payment_method_saved(ctx, tx, customer.user_id, actor="gateway", enrollments=listed)
+    waited = payment_method_saved(ctx, tx, customer.user_id, actor="gateway", enrollments=listed)
     # Items waiting for a card are collected by the next collect_due run.
     retried = 0
     for candidate in [] if known else listed:
@@ -189,8 +189,8 @@ def _apply_new_method(
                 retried += 1
         ctx.refresh_enrollment(tx, enrollment.id, actor="gateway")
     data: dict[str, object] = {"items_to_retry": retried}
-    if started:
-        data["trials_started"] = [e.id for e in started]
+    if waited:
+        data["no_longer_waiting"] = [e.id for e in waited]
     if event.metadata.get("enrollment_id"):
         data["setup_for"] = event.metadata["enrollment_id"]
     ctx.audit(
@@ -202,8 +202,8 @@ def _apply_new_method(
         data=data,
     )
     detail = f"{retried} item(s) will be retried"
-    if started:
-        detail += f"; {len(started)} enrollment(s) no longer wait for a card"
+    if waited:
+        detail += f"; {len(waited)} enrollment(s) no longer wait for a card"
     return "processed", detail
 
 

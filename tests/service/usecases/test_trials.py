@@ -202,7 +202,7 @@ def test_the_webhook_starts_every_trial_of_the_customer_and_names_the_setup(
     (entry,) = audited(system, "u-1", "customer.payment_method_updated")
     assert entry.data == {
         "items_to_retry": 0,
-        "trials_started": [first.enrollment_id, second.enrollment_id],
+        "no_longer_waiting": [first.enrollment_id, second.enrollment_id],
         "setup_for": first.enrollment_id,
     }
 
