@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
@@ -53,14 +54,20 @@ _CONTROL_IN_ID = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def uuid_ids(prefix: str) -> str:
-    """Random ids such as ``enr_3f2c...`` (the default id factory).
+def uuid_ids(prefix: str, *, time_ns: Callable[[], int] = time.time_ns) -> str:
+    """Ids such as ``enr_0190c4e2a1b3...`` (the default id factory).
 
-    128 random bits as 32 hex digits, a UUID4's shape; from ``os.urandom``
-    directly, a quarter of the cost of building a ``uuid.UUID`` (an
-    enrollment takes fifteen ids).
+    32 hex digits, a UUID's size, laid out like a UUIDv7: the first 12 are
+    the system time in milliseconds, the other 20 are 80 random bits from
+    ``os.urandom``. Ids made later sort after earlier ones, so a database
+    adds each new key next to the last one in its indexes instead of at a
+    random place: the pages it touches stay in its cache, which matters
+    for tables that only grow (the outbox, payments, attempts).
+    The time in an id is never read back and decides nothing; business
+    time is always the injected clock's. 80 random bits per millisecond
+    keep two processes from ever making the same id.
     """
-    return f"{prefix}_{secrets.token_hex(16)}"
+    return f"{prefix}_{time_ns() // 1_000_000:012x}{secrets.token_hex(10)}"
 
 
 @attrs.frozen
