@@ -164,6 +164,20 @@ class _StripeAnswer(Exception):  # noqa: N818 - a control-flow signal, not an er
         self.error = error
 
 
+def _payment_method(method_id: str | None) -> dict[str, Any] | None:
+    """The PaymentMethod a payment error names: a card whose brand is in its test id.
+
+    Stripe's test cards name their brand (``pm_card_visa``, ``pm_card_mastercard``).
+    """
+    if method_id is None:
+        return None
+    brand = next(
+        (b for b in ("visa", "mastercard", "amex") if method_id.startswith(f"pm_card_{b}")),
+        "unknown",
+    )
+    return {"id": method_id, "object": "payment_method", "type": "card", "card": {"brand": brand}}
+
+
 def _invalid(message: str, *, param: str | None = None, code: str | None = None) -> _StripeAnswer:
     error: dict[str, Any] = {"type": "invalid_request_error", "message": message}
     if param is not None:
@@ -480,6 +494,7 @@ class FakeStripe:
                 "message": "This payment requires authentication." if auth
                 else "Your card was declined.",
                 "charge": charge["id"],
+                "payment_method": _payment_method(intent["payment_method"]),
             })  # fmt: skip
             self._emit("payment_intent.payment_failed", intent)
 

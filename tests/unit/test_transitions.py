@@ -36,6 +36,7 @@ from .transition_records import (
 )
 
 ENR, ITM, ATT, REF = EnrollmentStatus, ItemStatus, AttemptStatus, RefundStatus
+TOMORROW_AT = AT + timedelta(days=1)
 
 Seen = tuple[str, str | None, datetime, dict[str, Any]]
 
@@ -755,6 +756,34 @@ def test_requeue_of_a_scheduled_item_is_refused() -> None:
     refused_item(lambda: t.requeue_item(an_item(), at=LATER), ITM.SCHEDULED, "requeue")
 
 
+def test_defer_retry_moves_a_capped_retry_later() -> None:
+    """defer_retry: still failed with its failures, the retry moved, ``payment.retry_capped``."""
+    item = an_item(ITM.FAILED, failures=3, next_attempt_at=AT, lease_until=AT)
+    change = t.defer_retry(item, retry_at=TOMORROW_AT, card_brand="visa", at=LATER)
+    record = change.record
+    assert (record.status, record.failures) == (ITM.FAILED, 3)
+    assert (record.next_attempt_at, record.lease_until, record.updated_at) == (
+        TOMORROW_AT,
+        None,
+        LATER,
+    )
+    assert seen(change.events) == [
+        item_event(
+            "payment.retry_capped", card_brand="visa", next_retry_at=TOMORROW_AT.isoformat()
+        ),
+    ]
+
+
+@pytest.mark.parametrize("state", [ITM.SCHEDULED, ITM.DEFAULTED, ITM.PROCESSING, ITM.PAID])
+def test_defer_retry_outside_the_retry_cycle_is_refused(state: ItemStatus) -> None:
+    """Only an item in its retry cycle has a retry to move."""
+    refused_item(
+        lambda: t.defer_retry(an_item(state), retry_at=TOMORROW_AT, card_brand="visa", at=LATER),
+        state,
+        "defer_retry",
+    )
+
+
 def test_no_card_waits_for_a_payment_method() -> None:
     """no_card: requires_payment_method, with the reason in the event."""
     change = t.no_card(an_item(), at=LATER)
@@ -939,6 +968,16 @@ def test_new_attempt_charges_what_is_outstanding() -> None:
         "idem_7",
     )
     assert (attempt.payment_method_id, attempt.created_at, attempt.updated_at) == ("pm_1", AT, AT)
+    assert (attempt.reattempt, attempt.card_brand) == (False, None)
+
+
+def test_new_attempt_can_be_a_reattempt() -> None:
+    """``reattempt`` is kept on the new attempt (what the retry caps count)."""
+    attempt = t.new_attempt(
+        attempt_id="att_8", item=an_item(ITM.FAILED), number=3, idempotency_key="idem_8",
+        mode="off_session", at=AT, payment_method_id="pm_1", reattempt=True,
+    )  # fmt: skip
+    assert attempt.reattempt is True
 
 
 def test_succeed_clears_an_earlier_decline() -> None:
@@ -999,6 +1038,20 @@ def test_decline_records_the_reason() -> None:
         "insufficient funds",
     )
     assert record.gateway_payment_id == "pi_1"
+    assert record.card_brand is None
+
+
+def test_decline_keeps_the_card_brand_the_gateway_reported() -> None:
+    """A brand given is recorded; a decline without one keeps the brand known before."""
+    record = t.decline_attempt(
+        an_attempt(ATT.PENDING), at=LATER, message=None, decline_class=DeclineClass.SOFT,
+        card_brand="visa",
+    )  # fmt: skip
+    assert record.card_brand == "visa"
+    again = t.decline_attempt(
+        an_attempt(ATT.UNKNOWN, card_brand="mastercard"), at=LATER, message=None
+    )
+    assert again.card_brand == "mastercard"
 
 
 def test_decline_of_a_succeeded_payment_is_refused() -> None:
@@ -1216,5 +1269,5 @@ def test_every_public_function_is_called_here() -> None:
     """Each public function of the transitions package is called by a test in this module."""
     source = Path(__file__).read_text(encoding="utf-8")
     functions = [name for name in t.__all__ if callable(getattr(t, name)) and name.islower()]
-    assert len(functions) == 30
+    assert len(functions) == 31
     assert [name for name in functions if f"t.{name}(" not in source] == []

@@ -52,6 +52,10 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
     "installment.waived": "a scheduled payment was waived",
     "installment.cancelled": "a scheduled payment will never be collected",
     "payment.failed": "a charge was declined; data: decline code, failures, next retry time",
+    "payment.retry_capped": (
+        "a retry was moved later to keep the card within its network's retry cap; "
+        "data: card brand, next retry time"
+    ),
     "payment.canceled": "an on-session payment was cancelled before it succeeded",
     "refund.issued": "money was given back",
     "refund.failed": "the gateway could not make a refund",

@@ -153,6 +153,11 @@ class PaymentAttempt:
     decline_code: str | None = None
     decline_class: DeclineClass | None = None
     message: str | None = None
+    #: The card's brand as the gateway reported it with a decline (``visa``, ...).
+    card_brand: str | None = None
+    #: A retry on a payment method that declined this item before: what the
+    #: card networks cap (see :mod:`enrollpay.domain.retry_caps`).
+    reattempt: bool = False
 
 
 @attrs.frozen

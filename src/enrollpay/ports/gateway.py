@@ -43,6 +43,9 @@ class ChargeResult:
     it (some payment methods settle later, and an on-session payment waits
     for the customer): the outcome arrives by webhook or by asking again.
     ``canceled`` means the payment was cancelled and can no longer succeed.
+    ``card_brand`` is the card's brand (Stripe's ``card.brand``: ``visa``,
+    ``mastercard``, ...) when the gateway reports it with a decline; the
+    retry policy's network caps are keyed by it.
     """
 
     status: ChargeStatus
@@ -54,6 +57,7 @@ class ChargeResult:
     payment_method_id: str | None = None
     customer_id: str | None = None
     client_secret: str | None = attrs.field(default=None, repr=False)
+    card_brand: str | None = None
 
 
 @attrs.frozen
@@ -138,6 +142,8 @@ class GatewayEvent:
     subscription_status: str | None = None
     invoice_id: str | None = None
     metadata: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    #: The declined card's brand, when the event reports it (see ChargeResult).
+    card_brand: str | None = None
 
 
 class Gateway(Protocol):

@@ -122,6 +122,7 @@ def _apply_event(
             decline_code=event.decline_code,
             decline_class=event.decline_class,
             message=event.message,
+            card_brand=event.card_brand,
         )
         return ("processed", outcome) if outcome else ("stale", "attempt already settled")
     if kind == "refund_updated":

@@ -108,6 +108,12 @@ ITEM: Final[Machine[ItemStatus]] = Machine.declare(
         [_I.REQUIRES_ACTION],
         "the customer must authenticate",
     ),
+    _t(
+        "defer_retry",
+        [_I.FAILED],
+        [],
+        "the retry would pass the card network's retry cap: it is moved later",
+    ),
     _t("requeue", [_I.REQUIRES_PAYMENT_METHOD, _I.DEFAULTED], [_I.FAILED], "a new card: retry now"),
     _t("pause", [_I.SCHEDULED, _I.FAILED], [_I.PAUSED], "the enrollment is paused"),
     _t("resume", [_I.PAUSED], [_I.SCHEDULED], "the enrollment goes on"),

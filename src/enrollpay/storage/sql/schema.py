@@ -164,7 +164,7 @@ enrollments = sa.Table(
     sa.Column("access_granted_at", UTCDateTime(), nullable=True),
     # Days of service spent in ended pauses (migration 0006).
     sa.Column("paused_days", sa.Integer(), nullable=False, server_default="0"),
-    # A trial waiting for its card (migration 0008).
+    # A trial waiting for its card (migration 0009).
     sa.Column("awaiting_payment_method", sa.Boolean(), nullable=False, server_default=sa.false()),
     _one_of("status", EnrollmentStatus, "known_status"),
     _not_negative("price_minor"),
@@ -238,6 +238,10 @@ attempts = sa.Table(
     sa.Column("decline_code", sa.String(), nullable=True),
     sa.Column("decline_class", sa.String(32), nullable=True),
     sa.Column("message", sa.Text(), nullable=True),
+    # Migration 0008: the declined card's brand, and whether the attempt
+    # retried a decline on its payment method (what the retry caps count).
+    sa.Column("card_brand", sa.String(), nullable=True),
+    sa.Column("reattempt", sa.Boolean(), nullable=False, server_default=sa.false()),
     _one_of("status", AttemptStatus, "known_status"),
     _one_of("mode", ("on_session", "off_session"), "known_mode"),
     _one_of("decline_class", DeclineClass, "known_decline_class"),
@@ -246,6 +250,14 @@ attempts = sa.Table(
 # What reconcile() lists: unknown and pending attempts, oldest first.
 sa.Index(
     "ix_enrollpay_payment_attempts_status_created_at", attempts.c.status, attempts.c.created_at
+)
+# What the retry caps count: a user's attempts (by enrollment) on one payment method of the
+# last days (migration 0008).
+sa.Index(
+    "ix_enrollpay_payment_attempts_enrollment_method_created",
+    attempts.c.enrollment_id,
+    attempts.c.payment_method_id,
+    attempts.c.created_at,
 )
 
 payments = sa.Table(
