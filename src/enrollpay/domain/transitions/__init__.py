@@ -21,6 +21,7 @@ from enrollpay.domain.transitions.enrollments import (
     open_enrollment,
     pause_enrollment,
     resume_enrollment,
+    save_payment_method,
     sync_enrollment,
 )
 from enrollpay.domain.transitions.items import (
@@ -90,6 +91,7 @@ __all__ = [
     "resend_attempt",
     "resume_enrollment",
     "resume_item",
+    "save_payment_method",
     "settle_refund",
     "start_processing",
     "succeed_attempt",
