@@ -265,6 +265,73 @@ def test_sync_leaves_explicit_states_alone(status: EnrollmentStatus) -> None:
     assert change.events == ()
 
 
+@pytest.mark.parametrize("status", [ENR.PAST_DUE, ENR.SUSPENDED, ENR.ACTIVE, ENR.PENDING_PAYMENT])
+def test_default_puts_a_live_enrollment_in_default(status: EnrollmentStatus) -> None:
+    """after_final_failure="default": enrollment.defaulted with the reason; access withheld."""
+    enrollment = an_enrollment(status)
+    change = t.default_enrollment(enrollment, reason="payment retries exhausted", at=LATER)
+    assert change.record.status == ENR.DEFAULTED
+    assert change.record.updated_at == LATER
+    had_access = status in (ENR.PAST_DUE, ENR.ACTIVE)
+    assert seen(change.events) == [
+        (
+            "enrollment.defaulted",
+            ENROLLMENT_ID,
+            LATER,
+            {**moved(str(status), "defaulted"), "reason": "payment retries exhausted"},
+        ),
+        *(
+            [("access.suspended", ENROLLMENT_ID, LATER, {"status": "defaulted"})]
+            if had_access
+            else []
+        ),
+    ]
+
+
+@pytest.mark.parametrize("status", [ENR.PAUSED, ENR.CANCELLED, ENR.COMPLETED, ENR.DEFAULTED])
+def test_default_is_refused_outside_the_live_states(status: EnrollmentStatus) -> None:
+    """A paused, ended or already defaulted enrollment cannot be put in default."""
+    refused(
+        lambda: t.default_enrollment(an_enrollment(status), reason="x", at=LATER),
+        record="enrollment",
+        record_id=ENROLLMENT_ID,
+        state=str(status),
+        transition="default",
+    )
+
+
+@pytest.mark.parametrize("second", [ITM.DEFAULTED, ITM.FAILED, ITM.REQUIRES_PAYMENT_METHOD])
+def test_sync_keeps_a_defaulted_enrollment_in_default_while_it_owes(second: ItemStatus) -> None:
+    """Items that imply suspended or past_due do not move a defaulted enrollment."""
+    enrollment = an_enrollment(ENR.DEFAULTED)
+    items = [an_item(ITM.PAID), an_item(second, item_id="itm_2", seq=2, due=YESTERDAY)]
+    change = t.sync_enrollment(enrollment, items, today=TODAY, at=LATER)
+    assert change.record is enrollment
+    assert change.events == ()
+
+
+def test_sync_restores_a_defaulted_enrollment_once_the_arrears_are_paid() -> None:
+    """Paid up: defaulted -> active (restore), with access.restored."""
+    enrollment = an_enrollment(ENR.DEFAULTED)
+    items = [an_item(ITM.PAID), an_item(ITM.PAID, item_id="itm_2", seq=2)]
+    items.append(an_item(item_id="itm_3", seq=3, due=TOMORROW))
+    change = t.sync_enrollment(enrollment, items, today=TODAY, at=LATER)
+    assert change.record.status == ENR.ACTIVE
+    assert seen(change.events) == [
+        ("enrollment.activated", ENROLLMENT_ID, LATER, moved("defaulted", "active")),
+        ("access.restored", ENROLLMENT_ID, LATER, {"status": "active"}),
+    ]
+
+
+def test_sync_completes_a_defaulted_enrollment_paid_in_full() -> None:
+    """Every item settled after the default: completed."""
+    enrollment = an_enrollment(ENR.DEFAULTED)
+    items = [an_item(ITM.PAID), an_item(ITM.PAID, item_id="itm_2", seq=2)]
+    change = t.sync_enrollment(enrollment, items, today=TODAY, at=LATER)
+    assert change.record.status == ENR.COMPLETED
+    assert [e.kind for e in change.events] == ["enrollment.completed", "access.restored"]
+
+
 def test_sync_in_the_implied_status_already_changes_nothing() -> None:
     """An enrollment already where its items put it: the same record, no event."""
     enrollment = an_enrollment(ENR.PAST_DUE)
@@ -1269,5 +1336,5 @@ def test_every_public_function_is_called_here() -> None:
     """Each public function of the transitions package is called by a test in this module."""
     source = Path(__file__).read_text(encoding="utf-8")
     functions = [name for name in t.__all__ if callable(getattr(t, name)) and name.islower()]
-    assert len(functions) == 31
+    assert len(functions) == 32
     assert [name for name in functions if f"t.{name}(" not in source] == []

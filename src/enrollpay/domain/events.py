@@ -38,6 +38,7 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
     "enrollment.resumed": "a paused enrollment goes on",
     "enrollment.completed": "every item of a finite plan is settled",
     "enrollment.cancelled": "the enrollment was cancelled",
+    "enrollment.defaulted": "retries are exhausted and the policy put the enrollment in default",
     "access.granted": "the student may use the course from now on",
     "access.suspended": "the student's access is withheld until payment",
     "access.restored": "access withheld for payment is given back",

@@ -42,6 +42,10 @@ class EnrollmentStatus(enum.StrEnum):
     PAUSED = "paused"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+    #: Retries are exhausted and the school's policy put the enrollment in
+    #: default (``SystemConfig.after_final_failure="default"``): no access, no
+    #: automatic charge, the debt stays on the books until it is paid.
+    DEFAULTED = "defaulted"
 
 
 class ItemStatus(enum.StrEnum):

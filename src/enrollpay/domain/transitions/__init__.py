@@ -18,6 +18,7 @@ No other module constructs a record with a status or changes one
 from enrollpay.domain.machine import Change, Machine, Transition
 from enrollpay.domain.transitions.enrollments import (
     cancel_enrollment,
+    default_enrollment,
     open_enrollment,
     pause_enrollment,
     resume_enrollment,
@@ -71,6 +72,7 @@ __all__ = [
     "cancel_item",
     "decline_attempt",
     "decline_item",
+    "default_enrollment",
     "defer_retry",
     "lose_track",
     "mark_item_paid",

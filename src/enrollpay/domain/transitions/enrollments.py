@@ -37,6 +37,7 @@ from enrollpay.errors import IllegalTransitionError
 
 __all__ = [
     "cancel_enrollment",
+    "default_enrollment",
     "open_enrollment",
     "pause_enrollment",
     "resume_enrollment",
@@ -55,6 +56,7 @@ _ANNOUNCED: Mapping[EnrollmentStatus, str] = {
     _E.PAUSED: "enrollment.paused",
     _E.COMPLETED: "enrollment.completed",
     _E.CANCELLED: "enrollment.cancelled",
+    _E.DEFAULTED: "enrollment.defaulted",
 }
 #: The transition that leads to a derived status (``active``: see ``_to_active``).
 _SYNC_MOVES: Mapping[EnrollmentStatus, str] = {
@@ -222,7 +224,9 @@ def sync_enrollment(
     """Move the enrollment to the status its items imply, by the named transition.
 
     No change (and no event) when it is there already, or when it is paused
-    or cancelled (explicit states the items do not override).
+    or cancelled (explicit states the items do not override). A defaulted
+    enrollment stays defaulted until its items say it is paid up (``active``
+    or ``completed``).
     """
     if enrollment.status in (_E.PAUSED, _E.CANCELLED):
         return Change(enrollment)
@@ -233,7 +237,9 @@ def sync_enrollment(
         access=access,
         awaiting=enrollment.awaiting_payment_method,
     )
-    if target == enrollment.status:
+    if target == enrollment.status or (
+        enrollment.status == _E.DEFAULTED and target not in (_E.ACTIVE, _E.COMPLETED)
+    ):
         return Change(enrollment)
     if target == _E.ACTIVE:
         name = "activate" if enrollment.status == _E.PENDING_PAYMENT else "restore"
@@ -267,6 +273,20 @@ def save_payment_method(
     waited = attrs.evolve(enrollment, awaiting_payment_method=False, updated_at=at)
     return sync_enrollment(
         waited, items, today=today, at=at, past_due_access=past_due_access, access=access
+    )
+
+
+def default_enrollment(
+    enrollment: Enrollment, *, reason: str, at: datetime, past_due_access: bool = True
+) -> Change[Enrollment]:
+    """Put the enrollment in default (``enrollment.defaulted``, access withheld).
+
+    What ``after_final_failure="default"`` does when an item's last retry
+    fails. The enrollment keeps its items and what they owe; nothing is
+    charged automatically, and it is restored once the arrears are paid.
+    """
+    return _move(
+        enrollment, "default", at=at, past_due_access=past_due_access, told={"reason": reason}
     )
 
 
