@@ -1,4 +1,4 @@
-"""Migration 0011 on a database built by 0008 with rows in it, on SQLite and PostgreSQL.
+"""Migration 0011 on a database built by 0010 with rows in it, on SQLite and PostgreSQL.
 
 0011 adds ``enrollpay_schedule_items.reminded_at`` (empty for every existing
 item: the next sweep announces the items due soon) and the empty log of sent
@@ -53,7 +53,7 @@ def test_0011_adds_an_empty_reminder_column_and_log_and_the_next_sweep_reminds(
     """Rows keep their values; reminded_at starts empty; a sweep reminds once; downgrade."""
     soon = an_item("itm_1", seq=1, due=TODAY + timedelta(days=2))
     later = an_item("itm_2", seq=2, due=TODAY + timedelta(days=30))
-    _seed_at(empty_url, "0008", [soon, later])
+    _seed_at(empty_url, "0010", [soon, later])
     assert _reminded(empty_url) == {"itm_1": ["scheduled"], "itm_2": ["scheduled"]}
     assert not _has_log(empty_url)
 
@@ -77,7 +77,7 @@ def test_0011_adds_an_empty_reminder_column_and_log_and_the_next_sweep_reminds(
     assert _reminded(empty_url)["itm_1"][1] is not None
     assert _reminded(empty_url)["itm_2"] == ["scheduled", None]
 
-    _downgrade(empty_url, "0008")
+    _downgrade(empty_url, "0010")
 
     assert _reminded(empty_url) == {"itm_1": ["scheduled"], "itm_2": ["scheduled"]}
     assert not _has_log(empty_url)

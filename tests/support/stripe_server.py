@@ -270,6 +270,25 @@ class FakeStripe:
                 self.attach(intent["customer"], payment_method)
             return dict(intent)
 
+    def complete_setup(
+        self, setup_id: str, *, payment_method: str = "pm_card_visa"
+    ) -> dict[str, Any]:
+        """Act as the customer confirming a SetupIntent in the browser (``confirmSetup``).
+
+        As Stripe does: the method is attached to the SetupIntent's customer,
+        the intent ``succeeded`` and ``setup_intent.succeeded`` is emitted
+        with its metadata.
+        """
+        with self.lock:
+            setup = self.setup_intents[setup_id]
+            if setup["status"] == "succeeded":
+                raise ValueError(f"SetupIntent {setup_id} has already succeeded")
+            setup.update(status="succeeded", payment_method=payment_method)
+            if setup.get("customer"):
+                self.attach(setup["customer"], payment_method)
+            self._emit("setup_intent.succeeded", setup)
+            return dict(setup)
+
     def succeeded_charges(self) -> list[dict[str, Any]]:
         """Charges that moved money."""
         with self.lock:

@@ -81,9 +81,7 @@ class FakeGateway:
         self._sleep = sleep
         #: With ``strict=False`` unknown customers and payment methods are accepted.
         self.strict = strict
-        #: The middle part of every id the fake makes (``pi_fake_000001``). Processes
-        #: that share one database need different namespaces, or a later process's
-        #: ``pi_fake_000001`` collides with an earlier one's.
+        #: The fake's ids, in one namespace (see :attr:`id_namespace`).
         self._ids = FakeIds(id_namespace)
         self._lock = threading.RLock()
         self._scripts = ScriptBook()
@@ -282,16 +280,18 @@ class FakeGateway:
         """Refunds the fake made for a payment."""
         return self._payments.refunds_for(gateway_payment_id)
 
-    def start_payment_method_update(self, *, customer_id: str, idempotency_key: str) -> str:
-        """Open a setup flow; :meth:`complete_setup` finishes it."""
+    def start_payment_method_update(
+        self, *, customer_id: str, idempotency_key: str, metadata: Mapping[str, str] | None = None
+    ) -> str:
+        """Open a setup flow (once per key, scriptable); :meth:`complete_setup` finishes it."""
         return self._payments.start_payment_method_update(
-            customer_id=customer_id, idempotency_key=idempotency_key
+            customer_id=customer_id, idempotency_key=idempotency_key, metadata=metadata
         )
 
     def complete_setup(
         self, client_secret: str, payment_method: str = "pm_card_mastercard"
     ) -> None:
-        """Act as the customer saving a new card."""
+        """Act as the customer saving a card in a setup flow (once, as Stripe allows)."""
         self._payments.complete_setup(client_secret, payment_method)
 
     # -- subscriptions and invoices (billing.py) ----------------------------------

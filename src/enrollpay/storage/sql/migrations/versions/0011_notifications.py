@@ -1,7 +1,7 @@
 """Notifications: the log of sent notifications, and when each item's payer was reminded.
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 Create Date: 2026-12-09
 
 ``enrollpay_sent_notifications`` keeps one row per notification sent
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
