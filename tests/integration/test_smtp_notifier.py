@@ -212,6 +212,18 @@ def test_an_html_part_that_is_a_whole_page_is_sent_as_it_is(server: MailServer) 
     assert html_part.get_content().replace("\r\n", "\n") == page
 
 
+@pytest.mark.parametrize("address", ["ana..b@example.org", "añez@example.org", "a,b@example.org"])
+def test_an_address_no_e_mail_header_can_hold_is_refused_for_good(
+    server: MailServer, address: str
+) -> None:
+    """Dots in a row, a non-ASCII mailbox, a comma: permanent, and nothing reaches the server."""
+    notifier = SmtpNotifier("127.0.0.1", server.port, sender=SENDER, security="none")
+    with pytest.raises(NotificationDeliveryError, match="cannot write an e-mail to") as info:
+        notifier.send(a_notification(address=address))
+    assert info.value.permanent is True
+    assert server.messages() == []
+
+
 def test_a_server_that_is_down_is_a_transient_failure() -> None:
     """Nothing listens on the port: a transient NotificationDeliveryError (a ConnectionError)."""
     notifier = SmtpNotifier("127.0.0.1", free_port(), sender=SENDER, security="none", timeout=5)

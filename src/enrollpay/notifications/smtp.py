@@ -13,7 +13,8 @@ ends it.
 
 Failures become :class:`~enrollpay.errors.NotificationDeliveryError`:
 ``permanent`` when the server refused the recipient or the message for good
-(a 5xx answer to ``RCPT`` or ``DATA``), transient otherwise (no connection,
+(a 5xx answer to ``RCPT`` or ``DATA``) or the address cannot be written in
+an e-mail header at all (``ana..b@example.org``), transient otherwise (no connection,
 a timeout, a 4xx answer, refused credentials or sender: those are fixed on
 the server's side, and the event waits in the outbox until they are).
 """
@@ -110,7 +111,13 @@ class SmtpNotifier:
 
     def send(self, notification: Notification) -> None:
         """Send it, or raise :class:`~enrollpay.errors.NotificationDeliveryError` (see above)."""
-        message = self.message(notification)
+        try:
+            message = self.message(notification)
+        except ValueError as error:  # the email package's header defects are ValueErrors
+            raise NotificationDeliveryError(
+                f"cannot write an e-mail to {notification.recipient.address!r}: {error}",
+                permanent=True,
+            ) from error
         with self._lock:
             try:
                 self._open().send_message(message)
