@@ -85,7 +85,8 @@ class SystemConfig:
     #: Days an item may be overdue before its enrollment's access is suspended.
     suspend_after_days: int = 14
     #: Days before its due date that the sweep reminds the payer of a scheduled
-    #: item (``installment.upcoming``, once per due date); 0 sends no reminders.
+    #: item of an active enrollment (``installment.upcoming``, once per due
+    #: date); 0 sends no reminders.
     remind_days_before: int = attrs.field(default=3)
 
     @remind_days_before.validator

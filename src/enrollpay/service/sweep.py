@@ -7,9 +7,10 @@ unpaid item past its due date and the grace days, announces each once
 (``installment.overdue``) and moves its enrollment to the status the
 calendar implies (``past_due``, then ``suspended``), with the ``access.*``
 events that follow. It also reminds payers of what falls due soon: a
-scheduled item due within ``config.remind_days_before`` days is announced
-once (``installment.upcoming``), for the notifications to turn into a
-reminder. Running it again changes nothing until time moves on.
+scheduled item of an active enrollment due within
+``config.remind_days_before`` days is announced once
+(``installment.upcoming``), for the notifications to turn into a reminder.
+Running it again changes nothing until time moves on.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import date, datetime, timedelta
 from enrollpay.domain import transitions
 from enrollpay.domain.calendar import ensure_aware
 from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
+from enrollpay.domain.records import Enrollment
 from enrollpay.domain.statuses import OVERDUE_ITEM_STATUSES
 from enrollpay.ports import ItemQuery
 from enrollpay.service.context import Context
@@ -96,9 +98,11 @@ def _remind(ctx: Context, *, at: datetime, today: date) -> int:
     """Announce each scheduled item due within the reminder days, once; how many were.
 
     Due after ``today`` and at most ``remind_days_before`` days later, still
-    scheduled (not in a retry cycle, not paid) and of an enrollment that is
-    neither paused nor cancelled. An item due today is being collected, so
-    a reminder would come too late to help.
+    scheduled (not in a retry cycle, not paid), of an enrollment in good
+    standing (``active``): one in arrears, suspended or paused hears about
+    its arrears instead, and collection would not charge its later items on
+    their day anyway (one dunning cycle). An item due today is being
+    collected, so a reminder would come too late to help.
     """
     days = ctx.config.remind_days_before
     if days == 0:
@@ -107,11 +111,16 @@ def _remind(ctx: Context, *, at: datetime, today: date) -> int:
     query = ItemQuery(statuses=_UPCOMING, due_from=first, due_to=last)
     with ctx.store.reader() as view:
         waiting = [item for item in view.list_items(query) if item.reminded_at is None]
+        candidates = [
+            enrollment_id
+            for enrollment_id in dict.fromkeys(item.enrollment_id for item in waiting)
+            if _in_good_standing(view.get_enrollment(enrollment_id))
+        ]
     reminded = 0
-    for enrollment_id in dict.fromkeys(item.enrollment_id for item in waiting):
+    for enrollment_id in candidates:
         with ctx.store.transaction() as tx:
             locked = ctx.lock(tx, enrollment_id)
-            if locked.enrollment.status in _EXPLICIT:
+            if not _in_good_standing(locked.enrollment):  # changed since the snapshot
                 continue
             for item in locked.items:
                 if (
@@ -131,3 +140,7 @@ def _remind(ctx: Context, *, at: datetime, today: date) -> int:
                     )
                     reminded += 1
     return reminded
+
+
+def _in_good_standing(enrollment: Enrollment | None) -> bool:
+    return enrollment is not None and enrollment.status == EnrollmentStatus.ACTIVE

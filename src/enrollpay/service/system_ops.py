@@ -28,9 +28,10 @@ def sweep(self: PaymentSystem, now: datetime | None = None) -> SweepReport:
     overdue (``installment.overdue``, once) whether or not it was ever
     charged; its enrollment becomes ``past_due``, and ``suspended`` once an
     item has been overdue ``config.suspend_after_days`` (``access.suspended``).
-    A payment that clears the arrears restores access. A scheduled item due
-    within ``config.remind_days_before`` days is announced once
-    (``installment.upcoming``), so the payer can be reminded. Idempotent,
+    A payment that clears the arrears restores access. A scheduled item of
+    an active enrollment due within ``config.remind_days_before`` days is
+    announced once (``installment.upcoming``), so the payer can be
+    reminded. Idempotent,
     needs no gateway, and runs at the start of every ``collect_due``.
     ``now`` defaults to the clock's time.
     """

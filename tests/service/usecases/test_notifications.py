@@ -118,12 +118,11 @@ def test_a_failing_weekly_plan_tells_each_failure_once_then_the_suspension_and_t
     system.update_payment_method("u-1", "pm_new")
     system.dispatch_events(notify)
 
+    # No reminders meanwhile: a student in arrears hears about the arrears.
     assert notifier.kinds() == [
         "payment_failed",
         "payment_failed",
-        "installment_upcoming",
         "payment_failed",
-        "installment_upcoming",
         "access_suspended",
         "access_restored",
     ]
@@ -153,7 +152,7 @@ def test_a_failing_weekly_plan_tells_each_failure_once_then_the_suspension_and_t
     # Delivered again (a dispatcher that died before marking, a replayed outbox): nothing new.
     for event in system.list_events():
         notify(event)
-    assert len(notifier.sent) == 7
+    assert len(notifier.sent) == 5
 
 
 def test_the_first_failure_reads_in_full_in_each_shipped_language(
@@ -317,12 +316,31 @@ def test_a_late_dispatch_tells_only_what_still_holds(
         system.collect_due()
     fake.attach_payment_method("cus_fake_000001", "pm_new")
     system.update_payment_method("u-1", "pm_new")
+    system.sweep()  # in good standing again: the fourth installment, due April 5, is announced
 
     delivered = system.dispatch_events(handler(system, notifier))
 
     assert delivered == len(system.list_events())
-    assert notifier.kinds() == ["installment_upcoming", "access_restored"]
-    assert notifier.sent[0].values["due_date"] == "April 5, 2027"
+    assert notifier.kinds() == ["access_restored", "installment_upcoming"]
+    assert notifier.sent[1].values["due_date"] == "April 5, 2027"
+
+
+def test_a_reminder_of_an_installment_paid_since_is_not_sent(
+    system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, three: Product
+) -> None:
+    """Announced, then paid by bank transfer before dispatch ran: no reminder goes out."""
+    result = enroll_and_pay(system, fake, three)
+    clock.set(SECOND_DUE - timedelta(days=2))
+    assert system.sweep().items_reminded == 1
+    system.record_manual_payment(
+        result.schedule[1].id, method="bank_transfer", reference="TXN-7", actor="bursar"
+    )
+    notifier = RecordingNotifier()
+
+    system.dispatch_events(handler(system, notifier))
+
+    assert notifier.sent == []
+    assert system.list_events(delivered=False) == []
 
 
 def test_nobody_to_write_to_sends_nothing_and_delivers_the_event(

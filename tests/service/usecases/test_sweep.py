@@ -6,11 +6,11 @@ The overdue half of the sweep is tested with the dunning rules
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from enrollpay import ItemStatus, PaymentSystem, SystemConfig
+from enrollpay import EnrollmentStatus, ItemStatus, PaymentSystem, SystemConfig
 from enrollpay.domain.records import Product
 from enrollpay.errors import InvalidInputError
 from enrollpay.storage.memory import InMemoryStore
@@ -124,6 +124,30 @@ def test_paused_and_cancelled_enrollments_get_no_reminders(
     assert system.sweep().items_reminded == 1
 
     assert [(e.kind, e.enrollment_id) for e in outbox.new()] == [("installment.upcoming", reminded)]
+
+
+def test_a_student_in_arrears_is_reminded_once_back_in_good_standing(
+    system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, outbox: Outbox, three: Product
+) -> None:
+    """past_due: the third installment is not announced; paid up, the next sweep announces it."""
+    result = enroll_and_pay(system, fake, three)
+    third = result.schedule[2]
+    fake.script(*[fake.decline()] * 3)
+    clock.set(SECOND_DUE)
+    system.collect_due()
+    clock.set(datetime.combine(third.due, SECOND_DUE.timetz()) - timedelta(days=2))
+    assert system.get_enrollment(result.enrollment_id).status == EnrollmentStatus.PAST_DUE
+    outbox.mark()
+
+    assert system.sweep().items_reminded == 0
+    system.record_manual_payment(
+        result.schedule[1].id, method="bank_transfer", reference="TXN-9", actor="bursar"
+    )
+    assert system.get_enrollment(result.enrollment_id).status == EnrollmentStatus.ACTIVE
+    assert system.sweep().items_reminded == 1
+
+    reminders = [e for e in outbox.new() if e.kind == "installment.upcoming"]
+    assert [(e.data["item_id"], e.data["days_before"]) for e in reminders] == [(third.id, 2)]
 
 
 def test_reminders_can_be_turned_off(clock: FrozenClock, fake: FakeGateway, three: Product) -> None:
