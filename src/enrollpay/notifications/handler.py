@@ -10,9 +10,9 @@ order, at least once. For each event of a kind that notifies (see
 2. composes the notification: the enrollment's user, the recipient the
    host application names for them, the template in their language and
    the values written in their locale;
-3. hands it to the notifier, then records it in the log (and prunes the
-   records older than the window) before returning, so that dispatch
-   marks the event delivered only after the record exists.
+3. hands it to the notifier, then records it in the log (and, once an
+   hour, forgets the records older than the window) before returning, so
+   that dispatch marks the event delivered only after the record exists.
 
 The one gap left is a crash after the notifier's server accepted the
 message and before the record is written: the event is delivered again
@@ -54,6 +54,8 @@ DEDUPE_WINDOW = timedelta(days=7)
 #: Where a test's fault hook is called: after the notifier accepted a message, before it is
 #: recorded; after it is recorded, before the handler returns (and dispatch marks the event).
 NOTIFICATION_FAULT_POINTS = ("notification_sent", "notification_recorded")
+#: How often the records older than the window are forgotten (with a record, not apart).
+PRUNE_EVERY = timedelta(hours=1)
 
 TemplateSource = Templates | Mapping[str, Template] | str | os.PathLike[str] | None
 
@@ -124,6 +126,7 @@ class NotificationHandler:
         self._update_card_url = update_card_url
         self._window = dedupe_window
         self._faults = faults
+        self._pruned_at: datetime | None = None
         self._extra = _extra(extra)
         self._templates = _templates(templates)
         enabled = _enabled(kinds)
@@ -150,8 +153,8 @@ class NotificationHandler:
     def _notify(self, event: DomainEvent, kind: NotificationKind) -> None:
         store = self._system.store
         now = self._now()
-        with store.transaction() as tx:
-            sent = tx.notification_sent_at(event.id, kind.name)
+        with store.reader() as view:
+            sent = view.notification_sent_at(event.id, kind.name)
         if sent is not None and sent > now - self._window:
             logger.info("%s of event %s was sent at %s: not again", kind.name, event.id, sent)
             return
@@ -172,8 +175,12 @@ class NotificationHandler:
             )
         self._checkpoint("notification_sent")
         done = self._now()
+        # A record older than the window (``sent``) must go before the new one is written.
+        prune = sent is not None or self._pruned_at is None or done - self._pruned_at >= PRUNE_EVERY
         with store.transaction() as tx:
-            tx.prune_notifications(before=done - self._window)
+            if prune:
+                tx.prune_notifications(before=done - self._window)
+                self._pruned_at = done
             tx.record_notification(event.id, kind.name, sent_at=done)
         self._checkpoint("notification_recorded")
 

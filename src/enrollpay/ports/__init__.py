@@ -26,7 +26,7 @@ from enrollpay.ports.gateway import (
     SubscriptionGateway,
     SubscriptionInfo,
 )
-from enrollpay.ports.notification_log import SentNotificationLog
+from enrollpay.ports.notification_log import SentNotificationLog, SentNotificationLookup
 from enrollpay.ports.notifier import Notification, Notifier, Recipient
 from enrollpay.ports.reads import ItemQuery, ReportQueries, StoreReader
 from enrollpay.ports.store import (
@@ -58,6 +58,7 @@ __all__ = [
     "Recipient",
     "ReportQueries",
     "SentNotificationLog",
+    "SentNotificationLookup",
     "Store",
     "StoreReader",
     "StoreTransaction",

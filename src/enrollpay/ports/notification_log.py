@@ -1,7 +1,8 @@
 """The log of sent notifications: what the notifications handler dedupes by.
 
 Part of the write port (:class:`~enrollpay.ports.StoreTransaction`), apart
-from its own verbs as the outbox is.
+from its own verbs as the outbox is; looking a record up is on the read
+port (:class:`~enrollpay.ports.StoreReader`) too.
 """
 
 from __future__ import annotations
@@ -9,10 +10,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-__all__ = ["SentNotificationLog"]
+__all__ = ["SentNotificationLog", "SentNotificationLookup"]
 
 
-class SentNotificationLog(Protocol):
+class SentNotificationLookup(Protocol):
+    """Looking a sent notification up: on the read port and the write port alike."""
+
+    def notification_sent_at(self, event_id: str, kind: str) -> datetime | None:
+        """When the ``kind`` notification of ``event_id`` was recorded as sent, if it was."""
+        ...
+
+
+class SentNotificationLog(SentNotificationLookup, Protocol):
     """Which notifications were sent, by event id and notification kind, for a while.
 
     :class:`~enrollpay.notifications.NotificationHandler` records a
@@ -21,10 +30,6 @@ class SentNotificationLog(Protocol):
     (a crash between the send and the mark) is not sent again. Records are
     kept for a dedupe window and pruned after it.
     """
-
-    def notification_sent_at(self, event_id: str, kind: str) -> datetime | None:
-        """When the ``kind`` notification of ``event_id`` was recorded as sent, if it was."""
-        ...
 
     def record_notification(self, event_id: str, kind: str, *, sent_at: datetime) -> bool:
         """Record it as sent at ``sent_at``; False (the first record kept) if it is already."""

@@ -30,6 +30,7 @@ from enrollpay.domain.records import (
     Refund,
     ScheduleItem,
 )
+from enrollpay.ports.notification_log import SentNotificationLookup
 from enrollpay.reports import (
     AgingRow,
     ForecastRow,
@@ -86,7 +87,7 @@ class ReportQueries(Protocol):
         ...
 
 
-class StoreReader(ReportQueries, Protocol):
+class StoreReader(ReportQueries, SentNotificationLookup, Protocol):
     """The read port: lookups, lists and reports over one snapshot; no writes, no locks."""
 
     def get_product(self, product_id: str) -> Product | None:
