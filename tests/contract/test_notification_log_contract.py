@@ -38,6 +38,7 @@ def test_a_record_is_found_by_event_and_kind_with_its_instant(store: Store) -> N
     assert found.utcoffset() is not None
     assert read(store, lambda tx: tx.notification_sent_at("evt_1", "access_suspended")) is None
     assert read(store, lambda tx: tx.notification_sent_at("evt_2", "payment_failed")) is None
+    assert look(store, lambda view: view.notification_sent_at("evt_1", "payment_failed")) == T0
 
 
 def test_a_second_record_of_a_pair_keeps_the_first(store: Store) -> None:
