@@ -2,7 +2,8 @@
 
 An enrollment's status follows from its items
 (:func:`~enrollpay.domain.lifecycle.derive_enrollment_status`) except for
-the explicit ``paused`` and ``cancelled``. Every change emits
+the explicit ``paused`` and ``cancelled``, and a dispute that withholds
+access keeps it ``suspended`` (``dispute_hold``). Every change emits
 ``enrollment.<status>`` and, when the student's access changes, one of
 ``access.granted`` (the first time), ``access.restored``,
 ``access.suspended`` or ``access.revoked`` (cancellation).
@@ -33,6 +34,7 @@ from enrollpay.errors import IllegalTransitionError
 
 __all__ = [
     "cancel_enrollment",
+    "hold_for_dispute",
     "open_enrollment",
     "pause_enrollment",
     "resume_enrollment",
@@ -70,12 +72,14 @@ def _derived(
     *,
     today: date,
     access: AccessPolicy | None,
+    held: bool = False,
 ) -> EnrollmentStatus:
     return derive_enrollment_status(
         (ItemState(i.status, i.due) for i in items),
         today=today,
         open_ended=_open_ended(plan),
         access=access,
+        held=held,
     )
 
 
@@ -213,16 +217,65 @@ def sync_enrollment(
     No change (and no event) when it is there already, or when it is paused
     or cancelled (explicit states the items do not override).
     """
+    return _sync(
+        enrollment, items, today=today, at=at, past_due_access=past_due_access, access=access
+    )
+
+
+def _sync(
+    enrollment: Enrollment,
+    items: Iterable[ScheduleItem],
+    *,
+    today: date,
+    at: datetime,
+    past_due_access: bool,
+    access: AccessPolicy | None,
+    told: Mapping[str, Any] | None = None,
+) -> Change[Enrollment]:
     if enrollment.status in (_E.PAUSED, _E.CANCELLED):
         return Change(enrollment)
-    target = _derived(enrollment.plan, items, today=today, access=access)
+    target = _derived(
+        enrollment.plan, items, today=today, access=access, held=enrollment.dispute_hold
+    )
     if target == enrollment.status:
         return Change(enrollment)
     if target == _E.ACTIVE:
         name = "activate" if enrollment.status == _E.PENDING_PAYMENT else "restore"
     else:
         name = _SYNC_MOVES[target]
-    return _move(enrollment, name, at=at, past_due_access=past_due_access)
+    return _move(enrollment, name, at=at, past_due_access=past_due_access, told=told)
+
+
+def hold_for_dispute(
+    enrollment: Enrollment,
+    items: Iterable[ScheduleItem],
+    *,
+    held: bool,
+    today: date,
+    at: datetime,
+    past_due_access: bool = True,
+    access: AccessPolicy | None = None,
+) -> Change[Enrollment]:
+    """A dispute starts (``held``) or stops withholding access; the status follows.
+
+    The enrollment keeps ``dispute_hold`` and moves to the status its items
+    imply with it (``suspended`` while held; ``enrollment.<status>`` and
+    ``access.suspended`` / ``access.restored``, with ``dispute_hold`` in
+    the data). A paused or cancelled enrollment only keeps the flag; a
+    resume applies it. No change when the flag is already ``held``.
+    """
+    if enrollment.dispute_hold == held:
+        return Change(enrollment)
+    record = attrs.evolve(enrollment, dispute_hold=held, updated_at=at)
+    return _sync(
+        record,
+        items,
+        today=today,
+        at=at,
+        past_due_access=past_due_access,
+        access=access,
+        told={"dispute_hold": held},
+    )
 
 
 def pause_enrollment(
@@ -248,7 +301,9 @@ def resume_enrollment(
     ``enrollment.resumed`` carries them as ``days`` and the new total as
     ``paused_days``.
     """
-    target = _derived(enrollment.plan, items, today=today, access=access)
+    target = _derived(
+        enrollment.plan, items, today=today, access=access, held=enrollment.dispute_hold
+    )
     total = enrollment.days_paused(today)
     return _move(
         enrollment,
