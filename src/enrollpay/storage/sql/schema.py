@@ -23,6 +23,7 @@ from sqlalchemy.engine import Dialect
 
 from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.retry import DeclineClass
+from enrollpay.domain.statuses import DisputeStatus
 from enrollpay.errors import NaiveDatetimeError
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "attempts",
     "audit_log",
     "customers",
+    "disputes",
     "enrollments",
     "metadata",
     "outbox",
@@ -164,6 +166,8 @@ enrollments = sa.Table(
     sa.Column("access_granted_at", UTCDateTime(), nullable=True),
     # Days of service spent in ended pauses (migration 0006).
     sa.Column("paused_days", sa.Integer(), nullable=False, server_default="0"),
+    # Whether a dispute withholds access (migration 0010).
+    sa.Column("dispute_hold", sa.Boolean(), nullable=False, server_default=sa.false()),
     _one_of("status", EnrollmentStatus, "known_status"),
     _not_negative("price_minor"),
     _not_negative("paused_days"),
@@ -299,6 +303,35 @@ refunds = sa.Table(
     _not_negative("amount_minor"),
 )
 sa.Index("ix_enrollpay_refunds_status_created_at", refunds.c.status, refunds.c.created_at)
+
+# Cardholders' disputes of gateway payments (migration 0010): one row per
+# gateway dispute, its stage and what the gateway last reported of it.
+disputes = sa.Table(
+    "enrollpay_disputes",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("payment_id", _ID, sa.ForeignKey("enrollpay_payments.id"), nullable=False),
+    sa.Column(
+        "enrollment_id",
+        _ID,
+        sa.ForeignKey("enrollpay_enrollments.id"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("gateway_dispute_id", sa.String(), nullable=False, unique=True),
+    sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("gateway_status", sa.String(), nullable=False),
+    sa.Column("opened_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("reported_at", UTCDateTime(), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=True),
+    sa.Column("evidence_due_by", UTCDateTime(), nullable=True),
+    sa.Column("closed_at", UTCDateTime(), nullable=True),
+    _one_of("status", DisputeStatus, "known_status"),
+    _not_negative("amount_minor"),
+)
 
 webhook_receipts = sa.Table(
     "enrollpay_webhook_receipts",
