@@ -21,6 +21,7 @@ from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayUnavailableError
 from enrollpay.gateways.fake import webhooks
 from enrollpay.gateways.fake.billing import CollectionMethod, FakeBilling
+from enrollpay.gateways.fake.disputes import FakeDisputes
 from enrollpay.gateways.fake.payments import FakePayments
 from enrollpay.gateways.fake.records import FakeCall, FakeCharge, FakeIds
 from enrollpay.gateways.fake.scripts import Outcome, RateWindow, ScriptBook, Verb
@@ -48,6 +49,7 @@ class FakeGateway:
     ``False``), like :class:`~enrollpay.gateways.stripe.StripeGateway`.
     ``clock`` dates charges and events; ``wall_clock`` (default: the system
     clock) stamps webhook signatures, as real time stamps Stripe's.
+    :attr:`disputes` lets a test play the cardholder and the bank.
     """
 
     name = "fake"
@@ -81,9 +83,7 @@ class FakeGateway:
         self._sleep = sleep
         #: With ``strict=False`` unknown customers and payment methods are accepted.
         self.strict = strict
-        #: The middle part of every id the fake makes (``pi_fake_000001``). Processes
-        #: that share one database need different namespaces, or a later process's
-        #: ``pi_fake_000001`` collides with an earlier one's.
+        #: The fake's ids, in one namespace (see :attr:`id_namespace`).
         self._ids = FakeIds(id_namespace)
         self._lock = threading.RLock()
         self._scripts = ScriptBook()
@@ -106,15 +106,16 @@ class FakeGateway:
             strict=lambda: self.strict,
             calls=self.calls,
             charges=self.charges,
+            # Late-bound: the disputes below need the payments' intents.
+            disputed=lambda intent_id: self.disputes.refuses_refund(intent_id),  # noqa: PLW0108
         )
-        self._billing = FakeBilling(
-            lock=self._lock,
-            enter=self._enter,
-            new_id=self._ids.new,
-            emit=self._emit,
-            check_customer=self._payments.check_customer,
-            granularity=self.amount_granularity,
-        )
+        #: Cardholders' disputes of payments: open, move on, close (see :mod:`.disputes`).
+        self.disputes = FakeDisputes(lock=self._lock, new_id=self._ids.new, emit=self._emit,
+                                     clock=self._clock,
+                                     intent=self._payments.succeeded_intent)  # fmt: skip
+        self._billing = FakeBilling(lock=self._lock, enter=self._enter, new_id=self._ids.new,
+                                    emit=self._emit, check_customer=self._payments.check_customer,
+                                    granularity=self.amount_granularity)  # fmt: skip
 
     @property
     def id_namespace(self) -> str:

@@ -48,8 +48,11 @@ class FakePayments:
         strict: Callable[[], bool],
         calls: list[FakeCall],
         charges: list[FakeCharge],
+        disputed: Callable[[str], bool] = lambda _intent_id: False,
     ) -> None:
         self._lock = lock
+        #: Whether a chargeback of a payment intent refuses its refunds.
+        self._disputed = disputed
         self._ids = ids
         self._enter = enter
         self._emit = emit
@@ -227,6 +230,14 @@ class FakePayments:
             self._apply(intent, chosen)
             return intent_result(intent)
 
+    def succeeded_intent(self, payment: str) -> Intent:
+        """A succeeded intent, by id or client secret (what a cardholder can dispute)."""
+        with self._lock:
+            intent = self._find_intent(payment)
+            if intent.status != "succeeded":
+                raise GatewayRequestError("No succeeded payment to dispute", param="payment_intent")
+            return intent
+
     def _find_intent(self, payment: str) -> Intent:
         for intent in self._intents.values():
             if payment in (intent.id, intent.client_secret):
@@ -301,6 +312,10 @@ class FakePayments:
             intent = self._intents.get(gateway_payment_id)
             if intent is None or intent.status != "succeeded":
                 raise GatewayRequestError("No succeeded payment to refund", param="payment_intent")
+            if self._disputed(intent.id):
+                raise GatewayRequestError(
+                    "This charge has been disputed", param="charge", code="charge_disputed"
+                )
             done = sum(r.amount.minor for r in self._refunds.get(intent.id, []))
             if amount.minor <= 0 or done + amount.minor > intent.amount.minor:
                 raise GatewayRequestError("Refund amount exceeds the charge", param="amount")
