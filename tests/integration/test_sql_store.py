@@ -130,9 +130,11 @@ def test_migrations_ship_inside_the_package() -> None:
     overdue = importlib.import_module(
         "enrollpay.storage.sql.migrations.versions.0007_item_overdue_at"
     )
+    disputes = importlib.import_module("enrollpay.storage.sql.migrations.versions.0010_disputes")
     assert (access.revision, access.down_revision) == ("0005", "0004")
     assert (paused.revision, paused.down_revision) == ("0006", "0005")
-    assert (overdue.revision, overdue.down_revision) == (HEAD, "0006")
+    assert (overdue.revision, overdue.down_revision) == ("0007", "0006")
+    assert (disputes.revision, disputes.down_revision) == (HEAD, "0007")
 
 
 def _seed_at(url: str, revision: str, items: list[ScheduleItem] | None = None) -> None:

@@ -518,3 +518,15 @@ def test_a_part_of_the_payment_can_be_disputed(
     assert system.payment_details(completed).disputed == usd("50.00")
     with pytest.raises(ValueError, match="Invalid dispute amount"):
         fake.disputes.open(payment, amount=Money.of("300", "USD"))
+
+
+def test_a_payment_refunded_in_full_cannot_be_disputed_at_the_fake(
+    system: PaymentSystem, fake: FakeGateway, completed: str
+) -> None:
+    """As at Stripe: the fake refuses to open a dispute of a fully refunded charge."""
+    (payment,) = system.payment_details(completed).payments
+    system.refund_payment(payment.id, usd("299.98"), actor="admin")
+    fake.disputes.open(gateway_id(system, completed), inquiry=True)  # 0.01 left: disputable
+    system.refund_payment(payment.id, usd("0.01"), actor="admin")
+    with pytest.raises(ValueError, match="refunded in full cannot be disputed"):
+        fake.disputes.open(gateway_id(system, completed))

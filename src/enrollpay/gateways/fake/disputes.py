@@ -32,7 +32,7 @@ import attrs
 from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayRequestError
 from enrollpay.gateways.fake.intents import Intent
-from enrollpay.ports import Clock
+from enrollpay.ports import Clock, GatewayRefund
 
 __all__ = ["FakeDispute", "FakeDisputes"]
 
@@ -62,8 +62,9 @@ class FakeDispute:
 class FakeDisputes:
     """Every dispute the fake made, and the verbs that move them.
 
-    ``intent`` finds a succeeded payment intent by id; ``emit`` creates a
-    webhook event; ``new_id`` makes the fake's ids; ``clock`` dates them.
+    ``intent`` finds a succeeded payment intent by id, ``refunds`` lists its
+    refunds; ``emit`` creates a webhook event; ``new_id`` makes the fake's
+    ids; ``clock`` dates them.
     """
 
     def __init__(
@@ -74,12 +75,14 @@ class FakeDisputes:
         emit: Callable[[str, Mapping[str, Any]], None],
         clock: Clock,
         intent: Callable[[str], Intent],
+        refunds: Callable[[str], list[GatewayRefund]],
     ) -> None:
         self._lock = lock
         self._new_id = new_id
         self._emit = emit
         self._clock = clock
         self._intent = intent
+        self._refunds = refunds
         self._disputes: dict[str, FakeDispute] = {}
         #: Whether dispute objects name their PaymentIntent (set False to leave it out).
         self.name_payment_intent = True
@@ -96,10 +99,14 @@ class FakeDisputes:
         """The cardholder disputes a succeeded payment (by intent id); return the dispute id.
 
         ``amount`` defaults to the whole payment; ``evidence_due_by`` to a
-        week from now. A chargeback withdraws the amount at once.
+        week from now. A chargeback withdraws the amount at once. A payment
+        refunded in full cannot be disputed (as at Stripe).
         """
         with self._lock:
             intent = self._intent(payment)
+            refunded = sum(r.amount.minor for r in self._refunds(intent.id) if r.status != "failed")
+            if refunded >= intent.amount.minor:
+                raise GatewayRequestError("A charge refunded in full cannot be disputed")
             disputed = amount or intent.amount
             if disputed.currency != intent.amount.currency or not (
                 0 < disputed.minor <= intent.amount.minor

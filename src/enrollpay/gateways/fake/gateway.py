@@ -111,7 +111,7 @@ class FakeGateway:
         )
         #: Cardholders' disputes of payments: open, move on, close (see :mod:`.disputes`).
         self.disputes = FakeDisputes(lock=self._lock, new_id=self._ids.new, emit=self._emit,
-                                     clock=self._clock,
+                                     clock=self._clock, refunds=self._payments.refunds_for,
                                      intent=self._payments.succeeded_intent)  # fmt: skip
         self._billing = FakeBilling(lock=self._lock, enter=self._enter, new_id=self._ids.new,
                                     emit=self._emit, check_customer=self._payments.check_customer,
