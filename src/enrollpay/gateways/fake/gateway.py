@@ -109,7 +109,7 @@ class FakeGateway:
             # Late-bound: the disputes below need the payments' intents.
             disputed=lambda intent_id: self.disputes.refuses_refund(intent_id),  # noqa: PLW0108
         )
-        #: Cardholders' disputes of payments: open, move on, close (see :mod:`.disputes`).
+        #: Disputes: open, move on, close (see :mod:`enrollpay.gateways.fake.disputes`).
         self.disputes = FakeDisputes(lock=self._lock, new_id=self._ids.new, emit=self._emit,
                                      clock=self._clock, refunds=self._payments.refunds_for,
                                      intent=self._payments.succeeded_intent)  # fmt: skip
