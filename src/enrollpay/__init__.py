@@ -18,6 +18,7 @@ from enrollpay.domain.plans import (
 )
 from enrollpay.domain.refunds import RefundPolicy, RefundQuote, quote_refund
 from enrollpay.domain.retry import DeclineClass, RetryPolicy, next_retry_at
+from enrollpay.domain.retry_caps import RetryCap
 from enrollpay.domain.schedule import ScheduleLine, build_schedule
 from enrollpay.domain.statuses import AccessPolicy
 from enrollpay.errors import EnrollpayError
@@ -55,6 +56,7 @@ __all__ = [
     "ReconcileReport",
     "RefundPolicy",
     "RefundQuote",
+    "RetryCap",
     "RetryPolicy",
     "ScheduleLine",
     "Stats",

@@ -347,6 +347,8 @@ def test_declines_are_values(side: Side, code: str, decline_class: DeclineClass)
     assert (declined.status, declined.decline_code, declined.decline_class) == (
         "failed", code, decline_class)  # fmt: skip
     assert declined.gateway_payment_id is not None
+    # The declined card's brand, as Stripe names it (the retry caps are keyed by it).
+    assert declined.card_brand == "visa"
     assert repeated == declined
     assert retried.status == "succeeded"
     assert side.money_moved() == 1
@@ -459,6 +461,7 @@ def test_each_side_parses_the_webhooks_it_emits(side: Side, clock: FrozenClock) 
     assert succeeded.metadata["attempt_id"] == "att_1"
     assert failed.gateway_payment_id == declined.gateway_payment_id
     assert (failed.decline_code, failed.decline_class) == ("lost_card", DeclineClass.HARD)
+    assert (failed.card_brand, succeeded.card_brand) == ("visa", None)
     assert refunded.gateway_payment_id == paid.gateway_payment_id
     assert [(r.amount, r.reference, r.status) for r in refunded.refunds] == [
         (Money.of("2.50", "USD"), "r-1", "succeeded")

@@ -7,6 +7,7 @@ and the SQL store on PostgreSQL (``store_factory`` in tests/conftest.py).
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -348,6 +349,7 @@ def test_enrollment_round_trips_with_every_field(store: Store) -> None:
         cancelled_at=T0.astimezone(PARIS) + timedelta(microseconds=123456),
         cancel_reason="moved away",
         gateway_subscription_id="sub_1",
+        awaiting_payment_method=True,
     )
     with store.transaction() as tx:
         tx.put_product(a_product())
@@ -644,7 +646,8 @@ def test_attempts_round_trip_and_are_found_by_gateway_id(seeded: Store) -> None:
     """An attempt with every field set comes back equal, also by its gateway id."""
     attempt = an_attempt("att_1", status=AttemptStatus.FAILED, gateway_payment_id="pi_1",
                          decline_code="card_declined", decline_class=DeclineClass.SOFT,
-                         message="declined", mode="on_session")  # fmt: skip
+                         message="declined", mode="on_session", card_brand="visa",
+                         reattempt=True)  # fmt: skip
     with seeded.transaction() as tx:
         tx.add_attempt(attempt)
     with seeded.transaction() as tx:
@@ -708,6 +711,74 @@ def test_attempts_are_listed_by_number_and_by_status_oldest_first(seeded: Store)
         assert [a.id for a in tx.list_attempts(statuses=waiting)] == ["att_b", "att_c", "att_d"]
         assert [a.id for a in tx.list_attempts(statuses=waiting, limit=1)] == ["att_b"]
         assert tx.list_attempts(statuses=frozenset({AttemptStatus.SUCCEEDED})) == []
+
+
+def test_reattempts_on_a_payment_method_are_counted_by_time(seeded: Store) -> None:
+    """reattempts_on: a user's reattempts on one method after ``since``, oldest first.
+
+    Those of every item and enrollment of the user count; attempts that are
+    no reattempts, on another method, another user's (test ids such as
+    pm_card_visa are shared), or made at or before ``since`` do not. An
+    instant comes back equal and aware.
+    """
+    since = T0 - timedelta(days=30)
+    an_hour_ago = (T0 - timedelta(hours=1)).astimezone(PARIS)
+    with seeded.transaction() as tx:
+        tx.put_product(a_product(pid="prod_2", ext="course-2"))
+        tx.add_enrollment(an_enrollment("enr_2", product_id="prod_2"))
+        tx.add_enrollment(an_enrollment("enr_3", user="u-2"))
+        tx.add_items([an_item("itm_4", eid="enr_2"), an_item("itm_5", eid="enr_3")])
+        tx.add_attempt(an_attempt("att_old", number=2, reattempt=True, created_at=since))
+        tx.add_attempt(an_attempt("att_2", number=3, reattempt=True, created_at=an_hour_ago))
+        tx.add_attempt(an_attempt("att_3", iid="itm_2", number=2, reattempt=True,
+                                  created_at=since + timedelta(microseconds=1)))  # fmt: skip
+        tx.add_attempt(an_attempt("att_first", iid="itm_3", number=1))
+        tx.add_attempt(an_attempt("att_other", iid="itm_3", number=2, reattempt=True,
+                                  payment_method_id="pm_card_mastercard"))  # fmt: skip
+        two_days_ago = T0 - timedelta(days=2)
+        tx.add_attempt(an_attempt("att_enr_2", iid="itm_4", number=2, reattempt=True,
+                                  enrollment_id="enr_2", created_at=two_days_ago))  # fmt: skip
+        tx.add_attempt(an_attempt("att_u2", iid="itm_5", number=2, reattempt=True,
+                                  enrollment_id="enr_3"))  # fmt: skip
+        # The transaction's own reattempt counts at once.
+        tx.add_attempt(an_attempt("att_4", number=4, reattempt=True))
+        assert tx.reattempts_on("u-1", "pm_card_visa", since=since) == [
+            since + timedelta(microseconds=1),
+            T0 - timedelta(days=2),
+            T0 - timedelta(hours=1),
+            T0,
+        ]
+    with seeded.transaction() as tx:
+        assert tx.reattempts_on("u-1", "pm_card_mastercard", since=since) == [T0]
+        assert tx.reattempts_on("u-2", "pm_card_visa", since=since) == [T0]
+        assert tx.reattempts_on("u-1", "pm_card_visa", since=T0) == []
+        assert tx.reattempts_on("u-1", "pm_unknown", since=since) == []
+        assert tx.reattempts_on("u-9", "pm_card_visa", since=since) == []
+        (latest,) = tx.reattempts_on("u-1", "pm_card_visa", since=T0 - timedelta(minutes=1))
+        assert latest.utcoffset() == timedelta(0)
+
+
+def test_counting_reattempts_holds_the_payment_method_until_commit(seeded: Store) -> None:
+    """A second unit of work counting the same method waits, then sees the first one's reattempt.
+
+    So two workers cannot both count one short of a cap and both charge.
+    """
+    since = T0 - timedelta(days=30)
+    seen: list[list[datetime]] = []
+
+    def count_elsewhere() -> None:
+        with seeded.transaction() as other:
+            seen.append(other.reattempts_on("u-1", "pm_card_visa", since=since))
+
+    with seeded.transaction() as tx:
+        assert tx.reattempts_on("u-1", "pm_card_visa", since=since) == []
+        tx.add_attempt(an_attempt("att_1", number=2, reattempt=True))
+        racer = threading.Thread(target=count_elsewhere)
+        racer.start()
+        racer.join(timeout=0.5)
+        assert racer.is_alive()  # waiting for this unit of work
+    racer.join(timeout=30)
+    assert seen == [[T0]]
 
 
 # --- payments and refunds -------------------------------------------------------------

@@ -18,7 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from enrollpay.audit import link_entry, verify_audit_chain
-from enrollpay.domain.records import Payment, Refund, ScheduleItem
+from enrollpay.domain.records import Payment, PaymentAttempt, Refund, ScheduleItem
 from enrollpay.errors import (
     ConcurrencyError,
     EnrollpayError,
@@ -130,34 +130,75 @@ def test_migrations_ship_inside_the_package() -> None:
     overdue = importlib.import_module(
         "enrollpay.storage.sql.migrations.versions.0007_item_overdue_at"
     )
-    disputes = importlib.import_module("enrollpay.storage.sql.migrations.versions.0010_disputes")
+    awaiting = importlib.import_module(
+        "enrollpay.storage.sql.migrations.versions.0009_enrollment_awaiting_payment_method"
+    )
+    defaulted = importlib.import_module(
+        "enrollpay.storage.sql.migrations.versions.0010_enrollment_defaulted"
+    )
+    disputes = importlib.import_module("enrollpay.storage.sql.migrations.versions.0011_disputes")
     assert (access.revision, access.down_revision) == ("0005", "0004")
+    caps = importlib.import_module(
+        "enrollpay.storage.sql.migrations.versions.0008_attempt_card_brand_reattempt"
+    )
     assert (paused.revision, paused.down_revision) == ("0006", "0005")
     assert (overdue.revision, overdue.down_revision) == ("0007", "0006")
-    assert (disputes.revision, disputes.down_revision) == (HEAD, "0007")
+    assert (caps.revision, caps.down_revision) == ("0008", "0007")
+    assert (awaiting.revision, awaiting.down_revision) == ("0009", "0008")
+    assert (defaulted.revision, defaulted.down_revision) == ("0010", "0009")
+    assert (disputes.revision, disputes.down_revision) == (HEAD, "0010")
 
 
-def _seed_at(url: str, revision: str, items: list[ScheduleItem] | None = None) -> None:
-    """Migrate to ``revision`` and write ``prod_1``, ``enr_1`` and ``items`` there."""
+def _seed_at(
+    url: str,
+    revision: str,
+    items: list[ScheduleItem] | None = None,
+    attempts: list[PaymentAttempt] | None = None,
+) -> None:
+    """Migrate to ``revision`` and write ``prod_1``, ``enr_1``, ``items`` and ``attempts`` there."""
     migrate(url, revision=revision)
-    # The rows are written with the schema's tables (so values convert as the store's
-    # do) but only the columns that ``revision`` has: today's store code would also
-    # write columns added since.
-    rows = {
-        "enrollpay_products": [m.product_to_row(a_product())],
-        "enrollpay_enrollments": [m.enrollment_to_row(an_enrollment())],
-        "enrollpay_schedule_items": [m.item_to_row(item) for item in items or []],
-    }
+    _insert_as_of(url, "enrollpay_products", [m.product_to_row(a_product())])
+    _insert_as_of(url, "enrollpay_enrollments", [m.enrollment_to_row(an_enrollment())])
+    _insert_as_of(url, "enrollpay_schedule_items", [m.item_to_row(i) for i in items or []])
+    _insert_as_of(url, "enrollpay_payment_attempts", [m.attempt_to_row(a) for a in attempts or []])
+
+
+def _insert_as_of(url: str, name: str, rows: list[dict[str, object]]) -> None:
+    """Insert ``rows`` into table ``name`` with only the columns the database has now.
+
+    The rows are written with the schema's tables (so values convert as the
+    store's do) but only the columns of the revision the database is at:
+    today's store code would also write columns added since.
+    """
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
-            for name, values in rows.items():
-                present = {c["name"] for c in sa.inspect(conn).get_columns(name)}
-                table = metadata.tables[name]
-                for row in values:
-                    conn.execute(table.insert().values({k: row[k] for k in row if k in present}))
+            present = {c["name"] for c in sa.inspect(conn).get_columns(name)}
+            table = metadata.tables[name]
+            for row in rows:
+                conn.execute(table.insert().values({k: row[k] for k in row if k in present}))
     finally:
         engine.dispose()
+
+
+#: What an attempt read from a database older than 0008 lacks, as the store would default it.
+_ATTEMPT_DEFAULTS = {"card_brand": None, "reattempt": False}
+
+
+def _attempts_as_of(url: str) -> dict[str, PaymentAttempt]:
+    """Every attempt, read with the columns the database has now (missing ones defaulted)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            present = {
+                c["name"] for c in sa.inspect(conn).get_columns("enrollpay_payment_attempts")
+            }
+            table = metadata.tables["enrollpay_payment_attempts"]
+            rows = conn.execute(sa.select(*[c for c in table.c if c.name in present])).mappings()
+            found = [m.attempt_from_row({**_ATTEMPT_DEFAULTS, **row}) for row in rows]
+    finally:
+        engine.dispose()
+    return {a.id: a for a in found}
 
 
 def _downgrade(url: str, revision: str) -> None:

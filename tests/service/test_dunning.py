@@ -5,15 +5,18 @@ suspends access, and a payment by hand restores it; a weekly plan on a
 declining card runs one retry cycle at a time and its arrears are collected
 in order once the card is replaced; after the final failure nothing is
 charged automatically (zero gateway calls for a month), or the enrollment is
-cancelled under the ``cancel`` policy. Each asserts the end state, the
-events and the fake gateway's request log.
+cancelled under the ``cancel`` policy; a Visa card retried daily hits
+the network's cap and its next retry is moved, not sent. Each asserts the
+end state, the events and the fake gateway's request log.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from enrollpay import Installments, Interval, Money, PaymentSystem
+from enrollpay import Installments, Interval, Money, PaymentSystem, RetryPolicy
 from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
 from enrollpay.domain.records import Product
 from enrollpay.errors import InvalidInputError
@@ -192,6 +195,118 @@ def test_the_cancel_policy_ends_the_enrollment_after_the_final_failure(
     clock.advance(days=30)
     assert system.collect_due().outcomes == ()
     assert fake.calls[mark:] == []
+
+
+def test_the_default_policy_puts_the_enrollment_in_default_until_the_payer_pays(
+    store: Store, fake: FakeGateway, clock: FrozenClock
+) -> None:
+    """after_final_failure="default": defaulted, 30 days without a charge, a new card pays it up."""
+    config = SystemConfig(after_final_failure="default")
+    system = PaymentSystem(store=store, gateway=fake, clock=clock, config=config,
+                           ids=SequentialIds())  # fmt: skip
+    enrollment_id = enroll_paid(system, fake, weekly(system))
+    fake.script(*[fake.decline()] * 4)
+    for _ in range(18):
+        clock.advance(days=1)
+        system.collect_due()
+    enrollment = system.get_enrollment(enrollment_id)
+    assert enrollment.status == EnrollmentStatus.DEFAULTED
+    assert not system.payment_details(enrollment_id).has_access
+    # The debt stays on the books: nothing is cancelled.
+    assert statuses(system, enrollment_id) == ["paid", "defaulted", "scheduled", "scheduled"]
+    kinds = [e.kind for e in system.list_events()]
+    assert kinds[-4:] == [
+        "installment.defaulted",
+        "enrollment.suspended",
+        "access.suspended",
+        "enrollment.defaulted",
+    ]
+    mark, events = len(fake.calls), len(system.list_events())
+    for _ in range(30):
+        clock.advance(days=1)
+        system.sweep()
+        assert system.collect_due().outcomes == ()
+    assert fake.calls[mark:] == []
+    assert system.get_enrollment(enrollment_id).status == EnrollmentStatus.DEFAULTED
+    # The calendar still speaks (items fall overdue), the status does not move.
+    later = system.list_events()[events:]
+    assert {e.kind for e in later} == {"installment.overdue"}
+    # The payer acts: the arrears (the defaulted item and the two now due) are charged in order.
+    new_card(system, fake, "pm_card_mastercard")
+    outcomes = system.update_payment_method("u-1", "pm_card_mastercard")
+    items = [i.id for i in system.payment_details(enrollment_id).items]
+    assert [(o.item_id, o.result) for o in outcomes] == [
+        (items[1], "succeeded"),
+        (items[2], "succeeded"),
+        (items[3], "succeeded"),
+    ]
+    assert charges(fake, mark) == [
+        f"item:{items[1]}:attempt:5",
+        f"item:{items[2]}:attempt:1",
+        f"item:{items[3]}:attempt:1",
+    ]
+    enrollment = system.get_enrollment(enrollment_id)
+    assert enrollment.status == EnrollmentStatus.COMPLETED
+    assert statuses(system, enrollment_id) == ["paid", "paid", "paid", "paid"]
+    kinds = [e.kind for e in system.list_events()[events:]]
+    assert kinds.count("installment.paid") == 3
+    assert kinds[-2:] == ["enrollment.completed", "access.restored"]
+
+
+def test_a_visa_card_hitting_the_cap_is_retried_later_not_more(
+    store: Store, fake: FakeGateway, clock: FrozenClock
+) -> None:
+    """Daily retries on a declining Visa card: 15 reattempts in 30 days, the 16th is moved.
+
+    The second installment (04-15) is declined and retried every day; on
+    05-01 the card has had 15 reattempts in 30 days, so the retry is moved
+    to 05-16 (when the one of 04-16 leaves the window): no gateway call,
+    ``payment.retry_capped``, the item still failed. Nothing is charged
+    until 05-16, and then the retry goes out.
+    """
+    system = PaymentSystem(store=store, gateway=fake, clock=clock, ids=SequentialIds(),
+                           retry_policy=RetryPolicy(delays=(1,) * 20))  # fmt: skip
+    product = system.register_product(
+        product_type="course", product_id="c", name="C", price=Money.of("200", "USD"),
+        payment_plan=Installments(2),
+    )  # fmt: skip
+    enrollment_id = enroll_paid(system, fake, product)
+    item_id = system.payment_details(enrollment_id).items[1].id
+    fake.script(*[fake.decline()] * 16)
+    due = datetime(2027, 4, 15, 9, 0, tzinfo=UTC)
+    clock.set(due)
+    for _ in range(16):  # 04-15 .. 04-30: the first charge and 15 reattempts
+        system.collect_due()
+        clock.advance(days=1)
+    assert charges(fake) == [f"item:{item_id}:attempt:{n}" for n in range(1, 17)]
+    mark, events_before = len(fake.calls), len(system.list_events())
+
+    report = system.collect_due()  # 05-01
+
+    moved_to = due + timedelta(days=31)
+    assert [(o.item_id, o.result, o.retry_at) for o in report.outcomes] == [
+        (item_id, "capped", moved_to)
+    ]
+    assert fake.calls[mark:] == []
+    events = system.list_events()[events_before:]
+    assert [(e.kind, dict(e.data)) for e in events] == [
+        ("payment.retry_capped", {"item_id": item_id, "seq": 2, "card_brand": "visa",
+                                  "next_retry_at": moved_to.isoformat()}),
+    ]  # fmt: skip
+    item = system.get_schedule_item(item_id)
+    assert (item.status, item.failures, item.next_attempt_at) == (ItemStatus.FAILED, 16, moved_to)
+    while clock.now() + timedelta(days=1) < moved_to:  # 05-02 .. 05-15: nothing is sent
+        clock.advance(days=1)
+        assert system.collect_due().outcomes == ()
+    assert fake.calls[mark:] == []
+    clock.set(moved_to)
+    assert [o.result for o in system.collect_due().outcomes] == ["succeeded"]
+    assert charges(fake, mark) == [f"item:{item_id}:attempt:17"]
+    assert statuses(system, enrollment_id) == ["paid", "paid"]
+    assert system.get_enrollment(enrollment_id).status == EnrollmentStatus.COMPLETED
+    attempts = system.payment_details(enrollment_id).attempts[1:]
+    assert [a.reattempt for a in attempts] == [False] + [True] * 16
+    assert [a.card_brand for a in attempts] == ["visa"] * 16 + [None]  # a success names none
 
 
 def test_a_paused_enrollment_is_never_charged(

@@ -178,6 +178,28 @@ def test_card_error_without_an_intent_is_still_a_value(
     assert result.gateway_payment_id is None
     assert result.amount == USD10
     assert (result.decline_code, result.decline_class) == ("do_not_honor", DeclineClass.SOFT)
+    assert result.card_brand is None  # the error names no card
+
+
+def test_a_card_error_names_the_declined_cards_brand(
+    server: StripeServer, gateway: StripeGateway
+) -> None:
+    """The error's payment_method (a PaymentMethod) gives the brand, with or without an intent."""
+    customer = customer_with_card(server, gateway)
+    card = {"id": "pm_card_visa", "object": "payment_method", "type": "card",
+            "card": {"brand": "Visa"}}  # fmt: skip
+    error = {"type": "card_error", "code": "card_declined", "decline_code": "do_not_honor",
+             "message": "Declined.", "payment_method": card}  # fmt: skip
+    server.reply(402, {"error": error}, method="POST", path=INTENTS)
+    assert charge(gateway, customer).card_brand == "visa"
+    # The intent's own error leaves the card out: the error's card is used.
+    own_error = {"code": "card_declined", "decline_code": "do_not_honor"}
+    intent = {"id": "pi_x", "object": "payment_intent", "amount": 1000, "currency": "usd",
+              "status": "requires_payment_method", "payment_method": "pm_card_visa",
+              "last_payment_error": own_error}  # fmt: skip
+    server.reply(402, {"error": {**error, "payment_intent": intent}}, method="POST", path=INTENTS)
+    result = charge(gateway, customer, key="item:i-1:attempt:2")
+    assert (result.gateway_payment_id, result.card_brand) == ("pi_x", "visa")
 
 
 def test_authentication_required_needs_the_customer(
@@ -575,6 +597,32 @@ def test_payment_method_update_opens_a_setup_intent(
     assert secret == setup["client_secret"]
     assert request.idempotency_key == "setup:1"
     assert (request.param("customer"), request.param("usage")) == (customer, "off_session")
+    assert not any(name.startswith("metadata") for name in request.form)
+
+
+def test_a_trials_setup_intent_carries_its_metadata_and_is_one_per_key(
+    server: StripeServer, gateway: StripeGateway
+) -> None:
+    """metadata[enrollment_id] is sent; the same key again replays the same SetupIntent."""
+    customer = gateway.ensure_customer("u-1", idempotency_key="customer:u-1")
+    meta = {"enrollment_id": "enr_1"}
+    first = gateway.start_payment_method_update(
+        customer_id=customer, idempotency_key="setup:enrollment:enr_1", metadata=meta
+    )
+    again = gateway.start_payment_method_update(
+        customer_id=customer, idempotency_key="setup:enrollment:enr_1", metadata=meta
+    )
+    assert first == again
+    (setup,) = server.stripe.setup_intents.values()
+    assert setup["metadata"] == meta
+    request = last(server, "POST", "/v1/setup_intents")
+    assert request.param("metadata[enrollment_id]") == "enr_1"
+    assert request.param("usage") == "off_session"
+    with pytest.raises(GatewayRequestError) as refused:
+        gateway.start_payment_method_update(
+            customer_id=customer, idempotency_key="setup:2", metadata={"enrollment_id": "x" * 501}
+        )
+    assert refused.value.param == "metadata"
 
 
 def test_subscriptions_are_created_and_cancelled(

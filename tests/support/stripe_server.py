@@ -166,6 +166,20 @@ class _StripeAnswer(Exception):  # noqa: N818 - a control-flow signal, not an er
         self.error = error
 
 
+def _payment_method(method_id: str | None) -> dict[str, Any] | None:
+    """The PaymentMethod a payment error names: a card whose brand is in its test id.
+
+    Stripe's test cards name their brand (``pm_card_visa``, ``pm_card_mastercard``).
+    """
+    if method_id is None:
+        return None
+    brand = next(
+        (b for b in ("visa", "mastercard", "amex") if method_id.startswith(f"pm_card_{b}")),
+        "unknown",
+    )
+    return {"id": method_id, "object": "payment_method", "type": "card", "card": {"brand": brand}}
+
+
 def _invalid(message: str, *, param: str | None = None, code: str | None = None) -> _StripeAnswer:
     error: dict[str, Any] = {"type": "invalid_request_error", "message": message}
     if param is not None:
@@ -259,6 +273,25 @@ class FakeStripe(StripeDisputes):
             if intent["status"] == "succeeded" and intent.get("setup_future_usage"):
                 self.attach(intent["customer"], payment_method)
             return dict(intent)
+
+    def complete_setup(
+        self, setup_id: str, *, payment_method: str = "pm_card_visa"
+    ) -> dict[str, Any]:
+        """Act as the customer confirming a SetupIntent in the browser (``confirmSetup``).
+
+        As Stripe does: the method is attached to the SetupIntent's customer,
+        the intent ``succeeded`` and ``setup_intent.succeeded`` is emitted
+        with its metadata.
+        """
+        with self.lock:
+            setup = self.setup_intents[setup_id]
+            if setup["status"] == "succeeded":
+                raise ValueError(f"SetupIntent {setup_id} has already succeeded")
+            setup.update(status="succeeded", payment_method=payment_method)
+            if setup.get("customer"):
+                self.attach(setup["customer"], payment_method)
+            self._emit("setup_intent.succeeded", setup)
+            return dict(setup)
 
     def succeeded_charges(self) -> list[dict[str, Any]]:
         """Charges that moved money."""
@@ -472,6 +505,7 @@ class FakeStripe(StripeDisputes):
                 "message": "This payment requires authentication." if auth
                 else "Your card was declined.",
                 "charge": charge["id"],
+                "payment_method": _payment_method(intent["payment_method"]),
             })  # fmt: skip
             self._emit("payment_intent.payment_failed", intent)
 

@@ -17,6 +17,7 @@ from enrollpay.domain.money import Money, currency_exponent, known_currencies
 from enrollpay.domain.plans import Deposit, FullPayment, Installments, PaymentPlan, Subscription
 from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.retry import RetryPolicy
+from enrollpay.domain.retry_caps import RetryCap
 from enrollpay.domain.schedule import DEFAULT_HORIZON, ScheduleLine, build_schedule
 from enrollpay.errors import PlanError
 from enrollpay.testing.strategies import (
@@ -32,6 +33,7 @@ from enrollpay.testing.strategies import (
     money,
     plans,
     refund_policies,
+    retry_caps,
     retry_delays,
     retry_policies,
     schedule_cases,
@@ -384,6 +386,14 @@ def test_retry_delays_are_positive_and_few(delays: tuple[timedelta, ...]) -> Non
 def test_retry_policies_allow_one_attempt_per_delay_plus_the_first(policy: RetryPolicy) -> None:
     """A policy has up to 8 delays, so up to 9 attempts."""
     assert policy.max_attempts == len(policy.delays) + 1 <= 9
+
+
+@given(retry_caps(max_limit=5, max_window_days=10))
+def test_retry_caps_stay_within_their_bounds(cap: RetryCap) -> None:
+    """A positive limit up to max_limit; a window of 1 hour up to max_window_days (or 30 days)."""
+    assert 1 <= cap.limit <= 5
+    assert timedelta(hours=1) <= cap.window <= timedelta(days=30)
+    assert cap.window == timedelta(days=30) or cap.window <= timedelta(days=10)
 
 
 # --- Hypothesis stays optional --------------------------------------------------------

@@ -36,6 +36,7 @@ from enrollpay.domain.retry import (
     decide_after_decline,
     next_retry_at,
 )
+from enrollpay.domain.retry_caps import RetryCap, capped_retry_at
 from enrollpay.domain.schedule import ScheduleLine, build_schedule
 from enrollpay.domain.statuses import AccessPolicy
 
@@ -55,12 +56,14 @@ __all__ = [
     "RefundLine",
     "RefundPolicy",
     "RefundQuote",
+    "RetryCap",
     "RetryDecision",
     "RetryPolicy",
     "ScheduleLine",
     "Subscription",
     "build_schedule",
     "can_transition",
+    "capped_retry_at",
     "check_transition",
     "classify_decline",
     "currency_exponent",

@@ -27,7 +27,10 @@ def _plain_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
 #: Every kind of event the library emits, with what it means.
 EVENT_KINDS: Final[Mapping[str, str]] = {
     "enrollment.created": "an enrollment was opened, its schedule written",
-    "enrollment.activated": "the first payment cleared (or nothing was due): the student is in",
+    "enrollment.activated": (
+        "the first payment cleared (or nothing was due, or a trial's card was saved): "
+        "the student is in"
+    ),
     "enrollment.pending_payment": "an enrollment waits for a payment due now",
     "enrollment.past_due": "a payment failed and a retry is pending",
     "enrollment.suspended": "retries are exhausted or the card needs replacing",
@@ -35,6 +38,7 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
     "enrollment.resumed": "a paused enrollment goes on",
     "enrollment.completed": "every item of a finite plan is settled",
     "enrollment.cancelled": "the enrollment was cancelled",
+    "enrollment.defaulted": "retries are exhausted and the policy put the enrollment in default",
     "access.granted": "the student may use the course from now on",
     "access.suspended": "the student's access is withheld until payment",
     "access.restored": "access withheld for payment is given back",
@@ -49,6 +53,10 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
     "installment.waived": "a scheduled payment was waived",
     "installment.cancelled": "a scheduled payment will never be collected",
     "payment.failed": "a charge was declined; data: decline code, failures, next retry time",
+    "payment.retry_capped": (
+        "a retry was moved later to keep the card within its network's retry cap; "
+        "data: card brand, next retry time"
+    ),
     "payment.canceled": "an on-session payment was cancelled before it succeeded",
     "refund.issued": "money was given back",
     "refund.failed": "the gateway could not make a refund",

@@ -92,6 +92,9 @@ class Enrollment:
     #: counts from ``paused_on``): not used days, and the service ends that
     #: much later. See :meth:`days_paused`.
     paused_days: int = 0
+    #: A trial that waits for the student to save a payment method: it stays
+    #: ``pending_payment`` (no access) until one is saved or an item is paid.
+    awaiting_payment_method: bool = False
     #: Whether a dispute of one of its payments withholds the student's access
     #: (see :class:`~enrollpay.domain.disputes.DisputePolicy`): while True the
     #: enrollment is ``suspended`` whatever its items say.
@@ -155,6 +158,11 @@ class PaymentAttempt:
     decline_code: str | None = None
     decline_class: DeclineClass | None = None
     message: str | None = None
+    #: The card's brand as the gateway reported it with a decline (``visa``, ...).
+    card_brand: str | None = None
+    #: A retry on a payment method that declined this item before: what the
+    #: card networks cap (see :mod:`enrollpay.domain.retry_caps`).
+    reattempt: bool = False
 
 
 @attrs.frozen

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Literal
 
 import attrs
 
 from enrollpay.domain.calendar import ensure_aware
+from enrollpay.domain.retry_caps import NETWORK_CAPS, RetryCap, network_caps, normalise_brand
 from enrollpay.errors import InvalidInputError
 
 __all__ = [
@@ -121,16 +122,30 @@ class RetryPolicy:
     is due ``delays[n-1]`` after that failure. When ``len(delays)`` retries
     have failed too (the ``len(delays) + 1``-th failure) the item defaults.
     ``delays`` accepts days as ints or timedeltas.
+
+    ``network_caps`` limits the reattempts on one card, by the card brand
+    the gateway reports (see :mod:`enrollpay.domain.retry_caps`): by default
+    15 in 30 days for Visa and 35 in 30 days for Mastercard. Each brand maps
+    to a :class:`RetryCap`, an int limit over 30 days, or several caps; a
+    brand not in the table is not capped.
     """
 
     delays: tuple[timedelta, ...] = attrs.field(
         default=(timedelta(days=1), timedelta(days=3), timedelta(days=7)), converter=_delays
+    )
+    network_caps: Mapping[str, tuple[RetryCap, ...]] = attrs.field(
+        default=NETWORK_CAPS, converter=network_caps, hash=False
     )
 
     @property
     def max_attempts(self) -> int:
         """Attempts an item gets before it defaults: the first plus one per delay."""
         return len(self.delays) + 1
+
+    def caps_for(self, brand: str | None) -> tuple[RetryCap, ...]:
+        """The caps on reattempts of a card of ``brand`` (none for an unknown brand)."""
+        key = normalise_brand(brand)
+        return () if key is None else self.network_caps.get(key, ())
 
 
 def next_retry_at(policy: RetryPolicy, failures: int, failed_at: datetime) -> datetime | None:

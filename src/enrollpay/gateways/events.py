@@ -16,6 +16,7 @@ from enrollpay.domain.money import Money
 from enrollpay.domain.retry import DeclineClass, classify_decline
 from enrollpay.domain.statuses import DisputeStatus
 from enrollpay.errors import EnrollpayError, WebhookPayloadError
+from enrollpay.gateways.cards import brand_in_error
 from enrollpay.ports import EventKind, GatewayDispute, GatewayEvent, GatewayRefund
 
 __all__ = [
@@ -153,6 +154,9 @@ def _normalise(data: Mapping[str, Any], to_money: MoneyReader) -> GatewayEvent:
             decline_class=decline_class if kind == "payment_failed" else None,
             message=message if kind == "payment_failed" else None,
             metadata=metadata,
+            card_brand=(
+                brand_in_error(obj.get("last_payment_error")) if kind == "payment_failed" else None
+            ),
         )
     if kind.startswith("invoice_"):
         amount_key = "amount_paid" if kind == "invoice_paid" else "amount_due"

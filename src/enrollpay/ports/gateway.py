@@ -45,6 +45,9 @@ class ChargeResult:
     it (some payment methods settle later, and an on-session payment waits
     for the customer): the outcome arrives by webhook or by asking again.
     ``canceled`` means the payment was cancelled and can no longer succeed.
+    ``card_brand`` is the card's brand (Stripe's ``card.brand``: ``visa``,
+    ``mastercard``, ...) when the gateway reports it with a decline; the
+    retry policy's network caps are keyed by it.
     """
 
     status: ChargeStatus
@@ -56,6 +59,7 @@ class ChargeResult:
     payment_method_id: str | None = None
     customer_id: str | None = None
     client_secret: str | None = attrs.field(default=None, repr=False)
+    card_brand: str | None = None
 
 
 @attrs.frozen
@@ -162,6 +166,8 @@ class GatewayEvent:
     invoice_id: str | None = None
     dispute: GatewayDispute | None = None
     metadata: Mapping[str, str] = attrs.field(factory=dict, hash=False)
+    #: The declined card's brand, when the event reports it (see ChargeResult).
+    card_brand: str | None = None
 
 
 class Gateway(Protocol):
@@ -243,8 +249,18 @@ class Gateway(Protocol):
         """
         ...
 
-    def start_payment_method_update(self, *, customer_id: str, idempotency_key: str) -> str:
-        """Open a setup flow for a new card; return its client secret."""
+    def start_payment_method_update(
+        self,
+        *,
+        customer_id: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> str:
+        """Open a setup flow that saves a card for off-session charges; return its client secret.
+
+        Once per idempotency key. ``metadata`` is stored with the flow and
+        comes back in its webhook (a trial's setup names its enrollment).
+        """
         ...
 
     def parse_webhook(

@@ -281,6 +281,23 @@ class StoreTransaction(EventOutbox, DisputeRecords, Protocol):
         """The attempt the gateway knows as ``gateway_payment_id``."""
         ...
 
+    def reattempts_on(
+        self, user_id: str, payment_method_id: str, *, since: datetime
+    ) -> list[datetime]:
+        """When the reattempts on a user's payment method were made, after ``since``, oldest first.
+
+        A reattempt is an attempt with ``reattempt`` set (the payment method
+        had declined its item before), of any of the user's enrollments; its
+        time is its ``created_at``. (A gateway's payment method ids are its
+        own customer's; test ids such as ``pm_card_visa`` are shared, so the
+        user is part of the key.) The user's payment method is held until
+        this unit of work ends: another unit of work asking about it waits,
+        so two cannot both count one reattempt short of a cap and both add
+        one. Call it after locking the enrollment and before appending to
+        the audit chain (that order keeps the locks from deadlocking).
+        """
+        ...
+
     # payments and refunds
     def add_payment(self, payment: Payment) -> None:
         """Insert; ``DuplicateError`` if the gateway payment id was recorded already."""

@@ -47,6 +47,7 @@ def new_attempt(
     number: int,
     mode: AttemptMode,
     payment_method_id: str | None = None,
+    reattempt: bool = False,
 ) -> PaymentAttempt:
     """A new pending attempt for what is outstanding on ``item`` (its key from ``number``)."""
     return transitions.new_attempt(
@@ -57,6 +58,7 @@ def new_attempt(
         mode=mode,
         at=ctx.now(),
         payment_method_id=payment_method_id,
+        reattempt=reattempt,
     )
 
 

@@ -16,9 +16,11 @@ from enrollpay.domain import transitions
 from enrollpay.domain.dunning import charged_automatically
 from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.records import PaymentAttempt
+from enrollpay.domain.retry_caps import is_reattempt
 from enrollpay.errors import GatewayRequestError, GatewayUnavailableError
 from enrollpay.ports import Gateway, StoreTransaction
 from enrollpay.service.attempts import is_open_checkout, mark_checkout_cancelled, new_attempt
+from enrollpay.service.caps import hold_capped_retry
 from enrollpay.service.context import Context
 from enrollpay.service.results import ItemOutcome, ItemResult
 from enrollpay.service.settlement import apply_charge_result
@@ -134,14 +136,20 @@ def _prepare_attempt(
                 )
                 ctx.refresh_enrollment(tx, enrollment.id)
                 return ItemOutcome(item_id, "requires_payment_method")
+            method = customer.payment_method_id
+            reattempt = is_reattempt(attempts, method)
+            if reattempt:
+                held = hold_capped_retry(
+                    ctx, tx, item, attempts,
+                    user_id=enrollment.user_id, payment_method_id=method, automatic=automatic,
+                )  # fmt: skip
+                if held is not None:
+                    return held  # past the card network's retry cap: nothing is sent
             number = len(attempts) + 1
             attempt = new_attempt(
-                ctx,
-                item,
-                number=number,
-                mode="off_session",
-                payment_method_id=customer.payment_method_id,
-            )
+                ctx, item, number=number, mode="off_session",
+                payment_method_id=method, reattempt=reattempt,
+            )  # fmt: skip
             tx.add_attempt(attempt)
             ctx.save_item(tx, transitions.start_processing(item, at=now))
             ctx.audit(

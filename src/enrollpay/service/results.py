@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 import attrs
@@ -49,8 +49,14 @@ class EnrollmentResult:
     client_secret: str | None = attrs.field(default=None, repr=False)
     #: The item the client secret pays, when one is due now.
     payment_item_id: str | None = None
-    #: Set when the gateway could not be reached; pay later with ``start_payment``.
+    #: Set when the gateway could not be reached; pay later with ``start_payment``
+    #: (or, for a trial waiting for a card, open the setup with ``start_setup``).
     payment_error: str | None = None
+    #: For a trial that waits for a card (``enrollment.awaiting_payment_method``):
+    #: the client secret of the gateway's setup flow (a Stripe SetupIntent), which
+    #: the page confirms with Stripe.js ``confirmSetup`` / ``confirmCardSetup``.
+    #: Never logged.
+    setup_client_secret: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen
@@ -94,17 +100,23 @@ ItemResult = Literal[
     "unknown",
     "processing",
     "skipped",
+    "capped",
 ]
 
 
 @attrs.frozen
 class ItemOutcome:
-    """What collection did with one item."""
+    """What collection did with one item.
+
+    ``capped``: the charge would have passed the card network's retry cap,
+    so nothing was sent; ``retry_at`` says when the card may be retried.
+    """
 
     item_id: str
     result: ItemResult
     attempt_id: str | None = None
     decline_code: str | None = None
+    retry_at: datetime | None = None
 
 
 @attrs.frozen
@@ -183,16 +195,22 @@ class CollectionReport:
         return self.count("skipped")
 
     @property
+    def capped(self) -> int:
+        """Retries held back by a card network's retry cap (moved, not sent)."""
+        return self.count("capped")
+
+    @property
     def needs_attention(self) -> bool:
         """True when something failed or is unknown."""
         return bool(self.failed or self.unknown or self.requires_action)
 
     def summary(self) -> str:
-        """One line for logs and cron mail."""
-        return (
+        """One line for logs and cron mail (``capped=`` at the end when a cap held a retry)."""
+        line = (
             f"charged={self.charged} succeeded={self.succeeded} failed={self.failed} "
             f"requires_action={self.requires_action} unknown={self.unknown} skipped={self.skipped}"
         )
+        return f"{line} capped={self.capped}" if self.capped else line
 
 
 class OutcomeLog:

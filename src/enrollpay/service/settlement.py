@@ -88,6 +88,7 @@ def apply_charge_result(
             decline_code=result.decline_code,
             decline_class=result.decline_class,
             message=result.message,
+            card_brand=result.card_brand,
         )
     if result.status == "requires_action":
         applied = apply_requires_action(ctx, tx, attempt_id, result.gateway_payment_id)
@@ -200,12 +201,14 @@ def apply_failure(
     message: str | None,
     actor: str = "gateway",
     canceled: bool = False,
+    card_brand: str | None = None,
 ) -> ItemResult | None:
     """Record a decline and apply the retry policy; None if stale or repeated.
 
     ``canceled``: the gateway cancelled the payment (it can never succeed
     now): the attempt is ``canceled`` rather than ``failed``, and the item is
-    treated as after a decline.
+    treated as after a decline. ``card_brand``: the declined card's brand,
+    kept on the attempt for the retry caps.
     """
     attempt = ctx.lock_attempt(tx, attempt_id)
     if attempt.status in (AttemptStatus.SUCCEEDED, AttemptStatus.FAILED, AttemptStatus.CANCELED):
@@ -225,6 +228,7 @@ def apply_failure(
             decline_class=decline_class,
             message=message,
             at=now,
+            card_brand=card_brand,
         )
     tx.update_attempt(attempt)
     item = _locked_item(tx, attempt)
@@ -278,6 +282,20 @@ def apply_failure(
         data={**data, "failures": failures, "retry_at": retry_at},
     )
     enrollment = ctx.refresh_enrollment(tx, attempt.enrollment_id, actor=actor)
+    if (
+        decision_action == "default"
+        and ctx.config.after_final_failure == "default"
+        and transitions.ENROLLMENT.allows("default", enrollment.status)
+    ):
+        ctx.save_enrollment(
+            tx,
+            transitions.default_enrollment(
+                enrollment,
+                reason="payment retries exhausted",
+                at=now,
+                past_due_access=ctx.config.past_due_access,
+            ),
+        )
     if decision_action == "default" and ctx.config.after_final_failure == "cancel":
         close_enrollment(ctx, tx, enrollment, reason="payment retries exhausted", at=now)
         ctx.audit(

@@ -7,6 +7,8 @@ exceeding what their payment took.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from enrollpay.domain.lifecycle import AttemptStatus
 from enrollpay.domain.money import Money
 from enrollpay.domain.records import Payment, PaymentAttempt, Refund
@@ -58,6 +60,23 @@ class MemoryPayments:
             if attempt.gateway_payment_id == gateway_payment_id:
                 return attempt
         return None
+
+    def reattempts_on(
+        self, user_id: str, payment_method_id: str, *, since: datetime
+    ) -> list[datetime]:
+        """When the reattempts on a user's payment method were made after ``since``, oldest first.
+
+        Transactions run one at a time here, so holding the method needs nothing more.
+        """
+        mine = {e.id for e in self._t.enrollments.values() if e.user_id == user_id}
+        return sorted(
+            a.created_at
+            for a in self._t.attempts.values()
+            if a.reattempt
+            and a.payment_method_id == payment_method_id
+            and a.created_at > since
+            and a.enrollment_id in mine
+        )
 
     def list_attempts(
         self, *, statuses: frozenset[AttemptStatus], limit: int | None = None

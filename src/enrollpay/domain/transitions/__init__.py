@@ -19,16 +19,19 @@ from enrollpay.domain.machine import Change, Machine, Transition
 from enrollpay.domain.transitions.disputes import open_dispute, report_dispute
 from enrollpay.domain.transitions.enrollments import (
     cancel_enrollment,
+    default_enrollment,
     hold_for_dispute,
     open_enrollment,
     pause_enrollment,
     resume_enrollment,
+    save_payment_method,
     sync_enrollment,
 )
 from enrollpay.domain.transitions.items import (
     DeclineOutcome,
     cancel_item,
     decline_item,
+    defer_retry,
     mark_item_paid,
     mark_overdue,
     new_item,
@@ -79,6 +82,8 @@ __all__ = [
     "cancel_item",
     "decline_attempt",
     "decline_item",
+    "default_enrollment",
+    "defer_retry",
     "hold_for_dispute",
     "lose_track",
     "mark_item_paid",
@@ -101,6 +106,7 @@ __all__ = [
     "resend_attempt",
     "resume_enrollment",
     "resume_item",
+    "save_payment_method",
     "settle_refund",
     "start_processing",
     "succeed_attempt",

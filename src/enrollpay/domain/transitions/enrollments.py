@@ -7,6 +7,10 @@ access keeps it ``suspended`` (``dispute_hold``). Every change emits
 ``enrollment.<status>`` and, when the student's access changes, one of
 ``access.granted`` (the first time), ``access.restored``,
 ``access.suspended`` or ``access.revoked`` (cancellation).
+
+A trial that collects a card opens ``awaiting_payment_method``: it stays
+``pending_payment`` until the card is saved (:func:`save_payment_method`),
+then the status its items imply (``active`` during the trial) follows.
 """
 
 from __future__ import annotations
@@ -34,10 +38,12 @@ from enrollpay.errors import IllegalTransitionError
 
 __all__ = [
     "cancel_enrollment",
+    "default_enrollment",
     "hold_for_dispute",
     "open_enrollment",
     "pause_enrollment",
     "resume_enrollment",
+    "save_payment_method",
     "sync_enrollment",
 ]
 
@@ -52,6 +58,7 @@ _ANNOUNCED: Mapping[EnrollmentStatus, str] = {
     _E.PAUSED: "enrollment.paused",
     _E.COMPLETED: "enrollment.completed",
     _E.CANCELLED: "enrollment.cancelled",
+    _E.DEFAULTED: "enrollment.defaulted",
 }
 #: The transition that leads to a derived status (``active``: see ``_to_active``).
 _SYNC_MOVES: Mapping[EnrollmentStatus, str] = {
@@ -72,6 +79,7 @@ def _derived(
     *,
     today: date,
     access: AccessPolicy | None,
+    awaiting: bool = False,
     held: bool = False,
 ) -> EnrollmentStatus:
     return derive_enrollment_status(
@@ -79,6 +87,7 @@ def _derived(
         today=today,
         open_ended=_open_ended(plan),
         access=access,
+        awaiting_payment_method=awaiting,
         held=held,
     )
 
@@ -159,13 +168,16 @@ def open_enrollment(
     metadata: Mapping[str, Any] | None = None,
     past_due_access: bool = True,
     access: AccessPolicy | None = None,
+    awaiting_payment_method: bool = False,
 ) -> Change[Enrollment]:
     """A new enrollment in the status its items imply (``enrollment.created``).
 
     Nothing due yet (a trial, a later start) makes it active at once, with
-    ``enrollment.activated`` and ``access.granted``.
+    ``enrollment.activated`` and ``access.granted``, unless it is
+    ``awaiting_payment_method`` (a trial that starts once a card is saved):
+    then it is ``pending_payment`` until :func:`save_payment_method`.
     """
-    status = _derived(plan, items, today=today, access=access)
+    status = _derived(plan, items, today=today, access=access, awaiting=awaiting_payment_method)
     if status not in ENROLLMENT.initial:
         raise IllegalTransitionError(
             "enrollment", state=str(status), transition="open", record_id=enrollment_id
@@ -181,6 +193,7 @@ def open_enrollment(
         created_at=at,
         updated_at=at,
         metadata=metadata,
+        awaiting_payment_method=awaiting_payment_method,
     )
     record = _first_access(record, at=at, past_due_access=past_due_access)
     created = EventDraft(
@@ -211,33 +224,28 @@ def sync_enrollment(
     at: datetime,
     past_due_access: bool = True,
     access: AccessPolicy | None = None,
+    told: Mapping[str, Any] | None = None,
 ) -> Change[Enrollment]:
     """Move the enrollment to the status its items imply, by the named transition.
 
     No change (and no event) when it is there already, or when it is paused
-    or cancelled (explicit states the items do not override).
+    or cancelled (explicit states the items do not override). A defaulted
+    enrollment stays defaulted until its items say it is paid up (``active``
+    or ``completed``). ``told``: more data for the ``enrollment.*`` event.
     """
-    return _sync(
-        enrollment, items, today=today, at=at, past_due_access=past_due_access, access=access
-    )
-
-
-def _sync(
-    enrollment: Enrollment,
-    items: Iterable[ScheduleItem],
-    *,
-    today: date,
-    at: datetime,
-    past_due_access: bool,
-    access: AccessPolicy | None,
-    told: Mapping[str, Any] | None = None,
-) -> Change[Enrollment]:
     if enrollment.status in (_E.PAUSED, _E.CANCELLED):
         return Change(enrollment)
     target = _derived(
-        enrollment.plan, items, today=today, access=access, held=enrollment.dispute_hold
+        enrollment.plan,
+        items,
+        today=today,
+        access=access,
+        awaiting=enrollment.awaiting_payment_method,
+        held=enrollment.dispute_hold,
     )
-    if target == enrollment.status:
+    if target == enrollment.status or (
+        enrollment.status == _E.DEFAULTED and target not in (_E.ACTIVE, _E.COMPLETED)
+    ):
         return Change(enrollment)
     if target == _E.ACTIVE:
         name = "activate" if enrollment.status == _E.PENDING_PAYMENT else "restore"
@@ -267,7 +275,7 @@ def hold_for_dispute(
     if enrollment.dispute_hold == held:
         return Change(enrollment)
     record = attrs.evolve(enrollment, dispute_hold=held, updated_at=at)
-    return _sync(
+    return sync_enrollment(
         record,
         items,
         today=today,
@@ -275,6 +283,48 @@ def hold_for_dispute(
         past_due_access=past_due_access,
         access=access,
         told={"dispute_hold": held},
+    )
+
+
+def save_payment_method(
+    enrollment: Enrollment,
+    items: Iterable[ScheduleItem],
+    *,
+    today: date,
+    at: datetime,
+    past_due_access: bool = True,
+    access: AccessPolicy | None = None,
+) -> Change[Enrollment]:
+    """The payment method a trial waits for is saved: it stops waiting.
+
+    ``save_payment_method`` keeps the status; the enrollment then moves to
+    the status its items imply (:func:`sync_enrollment`): during the trial
+    ``active``, with ``enrollment.activated`` and ``access.granted``; after
+    the trial ended unpaid it stays ``pending_payment`` until the first
+    charge clears. A paused enrollment stays paused (its resume derives the
+    status). No change for an enrollment that waits for nothing, so a card
+    saved twice (a webhook and the payer's own call) moves it once.
+    """
+    if not enrollment.awaiting_payment_method:
+        return Change(enrollment)
+    ENROLLMENT.target_for(enrollment.id, "save_payment_method", enrollment.status)
+    waited = attrs.evolve(enrollment, awaiting_payment_method=False, updated_at=at)
+    return sync_enrollment(
+        waited, items, today=today, at=at, past_due_access=past_due_access, access=access
+    )
+
+
+def default_enrollment(
+    enrollment: Enrollment, *, reason: str, at: datetime, past_due_access: bool = True
+) -> Change[Enrollment]:
+    """Put the enrollment in default (``enrollment.defaulted``, access withheld).
+
+    What ``after_final_failure="default"`` does when an item's last retry
+    fails. The enrollment keeps its items and what they owe; nothing is
+    charged automatically, and it is restored once the arrears are paid.
+    """
+    return _move(
+        enrollment, "default", at=at, past_due_access=past_due_access, told={"reason": reason}
     )
 
 
@@ -302,7 +352,12 @@ def resume_enrollment(
     ``paused_days``.
     """
     target = _derived(
-        enrollment.plan, items, today=today, access=access, held=enrollment.dispute_hold
+        enrollment.plan,
+        items,
+        today=today,
+        access=access,
+        awaiting=enrollment.awaiting_payment_method,
+        held=enrollment.dispute_hold,
     )
     total = enrollment.days_paused(today)
     return _move(

@@ -19,6 +19,7 @@ __all__ = [
     "DeclineOutcome",
     "cancel_item",
     "decline_item",
+    "defer_retry",
     "mark_item_paid",
     "mark_overdue",
     "new_item",
@@ -164,6 +165,21 @@ def decline_item(
         lease_until=None,
         last_decline_code=decline_code,
     )
+
+
+def defer_retry(
+    item: ScheduleItem, *, retry_at: datetime, card_brand: str, at: datetime
+) -> Change[ScheduleItem]:
+    """A retry due now would pass the card's network cap: retry at ``retry_at`` instead.
+
+    The item stays ``failed`` with its failures; ``payment.retry_capped``
+    (dated ``at``, when the retry was held) names the brand and the new time.
+    """
+    data = {"card_brand": card_brand, "next_retry_at": retry_at.isoformat()}
+    return _move(
+        item, "defer_retry", at, "payment.retry_capped", data,
+        next_attempt_at=retry_at, lease_until=None,
+    )  # fmt: skip
 
 
 def require_action_on_item(item: ScheduleItem, *, at: datetime) -> Change[ScheduleItem]:

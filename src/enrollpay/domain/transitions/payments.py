@@ -49,8 +49,13 @@ def new_attempt(
     mode: AttemptMode,
     at: datetime,
     payment_method_id: str | None = None,
+    reattempt: bool = False,
 ) -> PaymentAttempt:
-    """A try at collecting what is outstanding on ``item``, written before the gateway call."""
+    """A try at collecting what is outstanding on ``item``, written before the gateway call.
+
+    ``reattempt``: the payment method declined ``item`` before (see
+    :func:`~enrollpay.domain.retry_caps.is_reattempt`).
+    """
     return PaymentAttempt(
         id=attempt_id,
         item_id=item.id,
@@ -63,6 +68,7 @@ def new_attempt(
         created_at=at,
         updated_at=at,
         payment_method_id=payment_method_id,
+        reattempt=reattempt,
     )
 
 
@@ -94,8 +100,12 @@ def decline_attempt(
     gateway_payment_id: str | None = None,
     decline_code: str | None = None,
     decline_class: DeclineClass | None = None,
+    card_brand: str | None = None,
 ) -> PaymentAttempt:
-    """The gateway refused the charge (or the request itself: no decline code then)."""
+    """The gateway refused the charge (or the request itself: no decline code then).
+
+    ``card_brand``: the brand the gateway reported for the card, if it did.
+    """
     return _attempt(
         attempt,
         "decline",
@@ -104,6 +114,7 @@ def decline_attempt(
         decline_code=decline_code,
         decline_class=decline_class,
         message=message,
+        card_brand=card_brand or attempt.card_brand,
     )
 
 

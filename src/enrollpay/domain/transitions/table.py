@@ -35,8 +35,13 @@ ENROLLMENT: Final[Machine[EnrollmentStatus]] = Machine.declare(
     "enrollment",
     EnrollmentStatus,
     (_E.PENDING_PAYMENT, _E.ACTIVE),
-    _t("activate", [_E.PENDING_PAYMENT], [_E.ACTIVE], "the first payment cleared"),
-    _t("restore", [_E.PAST_DUE, _E.SUSPENDED], [_E.ACTIVE], "the arrears are paid"),
+    _t(
+        "activate",
+        [_E.PENDING_PAYMENT],
+        [_E.ACTIVE],
+        "the first payment cleared, or a trial's payment method was saved",
+    ),
+    _t("restore", [_E.PAST_DUE, _E.SUSPENDED, _E.DEFAULTED], [_E.ACTIVE], "the arrears are paid"),
     _t(
         "fall_past_due",
         [_E.PENDING_PAYMENT, _E.ACTIVE, _E.SUSPENDED],
@@ -55,10 +60,32 @@ ENROLLMENT: Final[Machine[EnrollmentStatus]] = Machine.declare(
         [_E.PENDING_PAYMENT],
         "nothing is paid yet and an item is due",
     ),
-    _t("complete", _LIVE, [_E.COMPLETED], "every item of a finite plan is settled"),
+    _t(
+        "default",
+        [_E.PENDING_PAYMENT, _E.ACTIVE, _E.PAST_DUE, _E.SUSPENDED],
+        [_E.DEFAULTED],
+        "retries are exhausted and the policy puts the enrollment in default",
+    ),
+    _t(
+        "complete",
+        [*_LIVE, _E.DEFAULTED],
+        [_E.COMPLETED],
+        "every item of a finite plan is settled",
+    ),
+    _t(
+        "save_payment_method",
+        [*_LIVE, _E.PAUSED, _E.COMPLETED, _E.DEFAULTED],
+        [],
+        "a trial's payment method is saved; it stops waiting (then: the derived status)",
+    ),
     _t("pause", _LIVE, [_E.PAUSED], "an administrator pauses the enrollment"),
     _t("resume", [_E.PAUSED], [*_LIVE, _E.COMPLETED], "collection starts again"),
-    _t("cancel", [*_LIVE, _E.PAUSED, _E.COMPLETED], [_E.CANCELLED], "the enrollment ends"),
+    _t(
+        "cancel",
+        [*_LIVE, _E.PAUSED, _E.COMPLETED, _E.DEFAULTED],
+        [_E.CANCELLED],
+        "the enrollment ends",
+    ),
 )
 
 _OPEN = frozenset(ItemStatus) - {_I.PAID, _I.CANCELLED, _I.WAIVED}
@@ -97,6 +124,12 @@ ITEM: Final[Machine[ItemStatus]] = Machine.declare(
         [_I.PROCESSING, _I.FAILED, _I.REQUIRES_PAYMENT_METHOD, _I.REQUIRES_ACTION],
         [_I.REQUIRES_ACTION],
         "the customer must authenticate",
+    ),
+    _t(
+        "defer_retry",
+        [_I.FAILED],
+        [],
+        "the retry would pass the card network's retry cap: it is moved later",
     ),
     _t("requeue", [_I.REQUIRES_PAYMENT_METHOD, _I.DEFAULTED], [_I.FAILED], "a new card: retry now"),
     _t("pause", [_I.SCHEDULED, _I.FAILED], [_I.PAUSED], "the enrollment is paused"),

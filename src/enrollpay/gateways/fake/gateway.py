@@ -90,14 +90,9 @@ class FakeGateway:
         self._window = RateWindow()
         self.calls: list[FakeCall] = []
         self.charges: list[FakeCharge] = []
-        self._outbox = WebhookOutbox(
-            secret=webhook_secret,
-            clock=self._clock,
-            wall_clock=wall_clock or SystemClock(),
-            new_id=self._ids.new,
-            lock=self._lock,
-            on_event=on_event,
-        )
+        self._outbox = WebhookOutbox(secret=webhook_secret, clock=self._clock,
+                                     wall_clock=wall_clock or SystemClock(), new_id=self._ids.new,
+                                     lock=self._lock, on_event=on_event)  # fmt: skip
         self._payments = FakePayments(
             lock=self._lock,
             ids=self._ids,
@@ -283,16 +278,18 @@ class FakeGateway:
         """Refunds the fake made for a payment."""
         return self._payments.refunds_for(gateway_payment_id)
 
-    def start_payment_method_update(self, *, customer_id: str, idempotency_key: str) -> str:
-        """Open a setup flow; :meth:`complete_setup` finishes it."""
+    def start_payment_method_update(
+        self, *, customer_id: str, idempotency_key: str, metadata: Mapping[str, str] | None = None
+    ) -> str:
+        """Open a setup flow (once per key, scriptable); :meth:`complete_setup` finishes it."""
         return self._payments.start_payment_method_update(
-            customer_id=customer_id, idempotency_key=idempotency_key
+            customer_id=customer_id, idempotency_key=idempotency_key, metadata=metadata
         )
 
     def complete_setup(
         self, client_secret: str, payment_method: str = "pm_card_mastercard"
     ) -> None:
-        """Act as the customer saving a new card."""
+        """Act as the customer saving a card in a setup flow (once, as Stripe allows)."""
         self._payments.complete_setup(client_secret, payment_method)
 
     # -- subscriptions and invoices (billing.py) ----------------------------------

@@ -19,10 +19,45 @@ import attrs
 from enrollpay.domain.money import Money
 from enrollpay.domain.retry import classify_decline
 from enrollpay.errors import GatewayRequestError
+from enrollpay.gateways.cards import brand_in_error
 from enrollpay.gateways.fake.scripts import Outcome
 from enrollpay.ports import ChargeResult, ChargeStatus, GatewayRefund
 
-__all__ = ["Intent", "apply_outcome", "charge_object", "intent_object", "intent_result"]
+__all__ = [
+    "Intent",
+    "apply_outcome",
+    "brand_of_test_card",
+    "charge_object",
+    "intent_object",
+    "intent_result",
+]
+
+#: Brands a test card's id may name, as Stripe's test cards do (``pm_card_visa``).
+_TEST_BRANDS = ("visa", "mastercard", "amex", "discover", "diners", "jcb", "unionpay")
+
+
+def brand_of_test_card(payment_method_id: str | None) -> str | None:
+    """The brand of a test card named ``pm_card_<brand>`` or ``pm_card_<brand>_<anything>``.
+
+    ``pm_card_visa`` and ``pm_card_visa_2`` are Visa cards (two of them),
+    ``pm_card_mastercard_debit`` a Mastercard; other ids have no known brand.
+    """
+    rest = (payment_method_id or "").removeprefix("pm_card_")
+    if rest == payment_method_id:
+        return None
+    for brand in _TEST_BRANDS:
+        if rest == brand or rest.startswith(f"{brand}_"):
+            return brand
+    return None
+
+
+def _method_object(payment_method_id: str | None) -> dict[str, Any] | None:
+    """The declined card as Stripe names it in a payment error (a PaymentMethod)."""
+    brand = brand_of_test_card(payment_method_id)
+    if brand is None:
+        return None
+    return {"id": payment_method_id, "object": "payment_method", "type": "card",
+            "card": {"brand": brand}}  # fmt: skip
 
 
 @attrs.define
@@ -67,6 +102,9 @@ def apply_outcome(intent: Intent, outcome: Outcome) -> str | None:
             "decline_code": code,
             "message": f"Your card was declined ({code}).",
         }
+        method = _method_object(intent.payment_method)
+        if method is not None:
+            intent.last_error["payment_method"] = method
         return "payment_intent.payment_failed"
     if outcome.kind == "requires_action":
         intent.status = "requires_action"
@@ -99,6 +137,7 @@ def intent_result(intent: Intent) -> ChargeResult:
         payment_method_id=intent.payment_method,
         customer_id=intent.customer_id,
         client_secret=intent.client_secret,
+        card_brand=brand_in_error(intent.last_error),
     )
 
 

@@ -17,6 +17,7 @@ import stripe
 from enrollpay.domain.money import Money
 from enrollpay.domain.retry import classify_decline
 from enrollpay.errors import InvalidInputError, WebhookPayloadError
+from enrollpay.gateways.cards import brand_in_intent, brand_of_method
 from enrollpay.gateways.stripe.amounts import from_stripe_amount
 from enrollpay.ports import ChargeResult, SubscriptionInfo
 
@@ -98,6 +99,7 @@ def intent_result(intent: Mapping[str, Any]) -> ChargeResult:
         decline_code=code,
         decline_class=None if code is None else classify_decline(code),
         message=message,
+        card_brand=brand_in_intent(intent),
     )
     if status == "requires_action" or (
         status == "requires_payment_method" and code == _AUTHENTICATION_REQUIRED
@@ -130,19 +132,23 @@ def declined(exc: stripe.CardError, amount: Money) -> ChargeResult:
     code = (error.decline_code or error.code) if error is not None else exc.code
     message = error.message if error is not None else exc.user_message
     intent = error.payment_intent if error is not None else None
+    method = error.payment_method if error is not None else None
+    # The error names the card it declined (a PaymentMethod): its brand keys the retry caps.
+    brand = brand_of_method(plain(method)) if method is not None else None
     if intent is not None:
         data = plain(intent)
         if not isinstance(data.get("last_payment_error"), Mapping):
             data["last_payment_error"] = {"code": code, "message": message}
         if data.get("status") not in ("requires_payment_method", "requires_action", "canceled"):
             data["status"] = "requires_payment_method"  # declined: never a success
-        return intent_result(data)
+        result = intent_result(data)
+        return result if result.card_brand or not brand else attrs.evolve(result, card_brand=brand)
     status: Literal["failed", "requires_action"] = (
         "requires_action" if code == _AUTHENTICATION_REQUIRED else "failed"
     )
     return ChargeResult(status, None, amount, decline_code=code,
                         decline_class=None if code is None else classify_decline(code),
-                        message=message)  # fmt: skip
+                        message=message, card_brand=brand)  # fmt: skip
 
 
 def subscription_info(data: Mapping[str, Any]) -> SubscriptionInfo:

@@ -170,10 +170,16 @@ class StripeGateway:
         """Create the Stripe customer for ``user_id`` (once per key); return its id."""
         return customers.ensure_customer(self._calls, user_id, idempotency_key=idempotency_key)
 
-    def start_payment_method_update(self, *, customer_id: str, idempotency_key: str) -> str:
-        """Create a SetupIntent for a new card; return its client secret."""
+    def start_payment_method_update(
+        self,
+        *,
+        customer_id: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> str:
+        """Create a SetupIntent for off-session use; return its client secret."""
         return customers.start_payment_method_update(
-            self._calls, customer_id=customer_id, idempotency_key=idempotency_key
+            self._calls, customer_id=customer_id, idempotency_key=idempotency_key, metadata=metadata
         )
 
     # -- payments (payments.py) ------------------------------------------------------------

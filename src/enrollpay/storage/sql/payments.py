@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 
 from enrollpay.domain.lifecycle import AttemptStatus
@@ -110,6 +112,20 @@ class PaymentRepository(SqlUnit):
         if not self._pg:  # SQLite: held (see _held_row); the settlement reads it next
             self._held.hold(attempts, attempt.id, attempt, dict(row))
         return attempt
+
+    def reattempts_on(
+        self, user_id: str, payment_method_id: str, *, since: datetime
+    ) -> list[datetime]:
+        """When the reattempts on a user's payment method were made after ``since``, oldest first.
+
+        PostgreSQL holds the user's payment method with an advisory lock
+        until the transaction ends; SQLite's write lock (``BEGIN IMMEDIATE``)
+        holds everything already.
+        """
+        if self._pg:
+            self._g.lock(f"enrollpay:payment_method:{user_id}:{payment_method_id}")
+        params = {"user": user_id, "key": payment_method_id, "since": since}
+        return [row["created_at"] for row in self._d.run(q.REATTEMPTS_ON, params).all()]
 
     def list_attempts(
         self, *, statuses: frozenset[AttemptStatus], limit: int | None = None

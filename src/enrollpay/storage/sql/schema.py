@@ -15,16 +15,14 @@ compares them with :data:`metadata`).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 
 from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.retry import DeclineClass
 from enrollpay.domain.statuses import DisputeStatus
-from enrollpay.errors import NaiveDatetimeError
+from enrollpay.storage.sql.instants import UTCDateTime
 
 __all__ = [
     "ALL_TABLES",
@@ -44,36 +42,6 @@ __all__ = [
     "schedule_items",
     "webhook_receipts",
 ]
-
-
-class UTCDateTime(sa.types.TypeDecorator[datetime]):
-    """An instant stored in UTC that always comes back time-zone aware, in UTC.
-
-    PostgreSQL keeps it as ``timestamp with time zone``. SQLite has no such
-    type: the value is stored as naive UTC text in SQLAlchemy's fixed-width
-    format (``YYYY-MM-DD HH:MM:SS.ffffff``), so comparing two of them in SQL
-    compares the instants. Naive datetimes are refused.
-    """
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Aware datetime -> UTC (naive UTC on SQLite)."""
-        if value is None:
-            return None
-        if not isinstance(value, datetime) or value.utcoffset() is None:
-            raise NaiveDatetimeError(f"an instant must be time-zone aware, got {value!r}")
-        utc = value.astimezone(UTC)
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Stored value -> aware datetime in UTC."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 metadata = sa.MetaData(
@@ -166,7 +134,9 @@ enrollments = sa.Table(
     sa.Column("access_granted_at", UTCDateTime(), nullable=True),
     # Days of service spent in ended pauses (migration 0006).
     sa.Column("paused_days", sa.Integer(), nullable=False, server_default="0"),
-    # Whether a dispute withholds access (migration 0010).
+    # A trial waiting for its card (migration 0009).
+    sa.Column("awaiting_payment_method", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # Whether a dispute withholds access (migration 0011).
     sa.Column("dispute_hold", sa.Boolean(), nullable=False, server_default=sa.false()),
     _one_of("status", EnrollmentStatus, "known_status"),
     _not_negative("price_minor"),
@@ -240,6 +210,10 @@ attempts = sa.Table(
     sa.Column("decline_code", sa.String(), nullable=True),
     sa.Column("decline_class", sa.String(32), nullable=True),
     sa.Column("message", sa.Text(), nullable=True),
+    # Migration 0008: the declined card's brand, and whether the attempt
+    # retried a decline on its payment method (what the retry caps count).
+    sa.Column("card_brand", sa.String(), nullable=True),
+    sa.Column("reattempt", sa.Boolean(), nullable=False, server_default=sa.false()),
     _one_of("status", AttemptStatus, "known_status"),
     _one_of("mode", ("on_session", "off_session"), "known_mode"),
     _one_of("decline_class", DeclineClass, "known_decline_class"),
@@ -248,6 +222,14 @@ attempts = sa.Table(
 # What reconcile() lists: unknown and pending attempts, oldest first.
 sa.Index(
     "ix_enrollpay_payment_attempts_status_created_at", attempts.c.status, attempts.c.created_at
+)
+# What the retry caps count: a user's attempts (by enrollment) on one payment method of the
+# last days (migration 0008).
+sa.Index(
+    "ix_enrollpay_payment_attempts_enrollment_method_created",
+    attempts.c.enrollment_id,
+    attempts.c.payment_method_id,
+    attempts.c.created_at,
 )
 
 payments = sa.Table(
@@ -304,7 +286,7 @@ refunds = sa.Table(
 )
 sa.Index("ix_enrollpay_refunds_status_created_at", refunds.c.status, refunds.c.created_at)
 
-# Cardholders' disputes of gateway payments (migration 0010): one row per
+# Cardholders' disputes of gateway payments (migration 0011): one row per
 # gateway dispute, its stage and what the gateway last reported of it.
 disputes = sa.Table(
     "enrollpay_disputes",

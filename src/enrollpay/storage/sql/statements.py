@@ -54,6 +54,7 @@ __all__ = [
     "PAYMENT_BY_GATEWAY",
     "PLAN_RULES",
     "PRODUCT",
+    "REATTEMPTS_ON",
     "RECEIPT",
     "REFUND",
     "REFUND_BY_GATEWAY",
@@ -122,6 +123,20 @@ _IN_FLIGHT = (
 )
 IN_FLIGHT_OF = Prepared(_IN_FLIGHT)
 IN_FLIGHT_OF_LOCKED = Prepared(_IN_FLIGHT.with_for_update(of=attempts))
+#: When the reattempts on a user's payment method were made after a time (the retry caps):
+#: through the user's enrollments (by the user index), then the attempts index.
+REATTEMPTS_ON = Prepared(
+    sa.select(attempts.c.created_at)
+    .where(
+        attempts.c.enrollment_id.in_(
+            sa.select(enrollments.c.id).where(enrollments.c.user_id == sa.bindparam("user"))
+        ),
+        attempts.c.payment_method_id == sa.bindparam("key"),
+        attempts.c.created_at > sa.bindparam("since"),
+        attempts.c.reattempt.is_(sa.true()),
+    )
+    .order_by(attempts.c.created_at)
+)
 PAYMENT = _by_key(payments, "id")
 PAYMENT_BY_GATEWAY = _by_key(payments, "gateway_payment_id")
 REFUND = _by_key(refunds, "id")

@@ -38,7 +38,12 @@ from enrollpay.testing.strategies._plans import (
     plans,
     subscriptions,
 )
-from enrollpay.testing.strategies._policies import refund_policies, retry_delays, retry_policies
+from enrollpay.testing.strategies._policies import (
+    refund_policies,
+    retry_caps,
+    retry_delays,
+    retry_policies,
+)
 from enrollpay.testing.strategies._schedules import ScheduleCase, schedule_cases, schedules
 
 del _hypothesis
@@ -57,6 +62,7 @@ __all__ = [
     "money",
     "plans",
     "refund_policies",
+    "retry_caps",
     "retry_delays",
     "retry_policies",
     "schedule_cases",

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.retry import RetryPolicy
+from enrollpay.domain.retry_caps import RetryCap
 from enrollpay.testing.strategies._money import currencies, money
 
 
@@ -43,3 +44,17 @@ def retry_delays(*, max_size: int = 8) -> st.SearchStrategy[tuple[timedelta, ...
 def retry_policies(*, max_delays: int = 8) -> st.SearchStrategy[RetryPolicy]:
     """Retry policies with the delays of :func:`retry_delays`; with none, a failure defaults."""
     return retry_delays(max_size=max_delays).map(RetryPolicy)
+
+
+def retry_caps(*, max_limit: int = 40, max_window_days: int = 60) -> st.SearchStrategy[RetryCap]:
+    """Card-network retry caps: 1 to ``max_limit`` reattempts in 1 hour to ``max_window_days``.
+
+    The window is whole days or hours, as the networks count them, with the
+    networks' own 30 days drawn often.
+    """
+    window = (
+        st.just(timedelta(days=30))
+        | st.integers(1, max_window_days).map(lambda days: timedelta(days=days))
+        | st.integers(1, 72).map(lambda hours: timedelta(hours=hours))
+    )
+    return st.builds(RetryCap, limit=st.integers(1, max_limit), window=window)

@@ -44,6 +44,8 @@ def attempt_to_row(a: PaymentAttempt) -> dict[str, Any]:
         "decline_code": a.decline_code,
         "decline_class": None if a.decline_class is None else a.decline_class.value,
         "message": a.message,
+        "card_brand": a.card_brand,
+        "reattempt": a.reattempt,
     }
 
 
@@ -66,6 +68,8 @@ def attempt_from_row(r: Row) -> PaymentAttempt:
         decline_code=r["decline_code"],
         decline_class=None if decline_class is None else DeclineClass(decline_class),
         message=r["message"],
+        card_brand=r["card_brand"],
+        reattempt=bool(r["reattempt"]),
     )
 
 

@@ -1,7 +1,7 @@
 """Disputes of gateway payments, and the access they withhold.
 
-Revision ID: 0010
-Revises: 0007
+Revision ID: 0011
+Revises: 0010
 Create Date: 2027-01-10
 
 ``enrollpay_disputes`` keeps one row per gateway dispute (Stripe's
@@ -23,8 +23,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0007"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
