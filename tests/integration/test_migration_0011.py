@@ -1,83 +1,74 @@
 """Migration 0011 on a database built by 0010 with rows in it, on SQLite and PostgreSQL.
 
-0011 adds ``enrollpay_schedule_items.reminded_at`` (empty for every existing
-item: the next sweep announces the items due soon) and the empty log of sent
-notifications; the downgrade drops both and keeps the rows.
+0011 adds ``enrollpay_disputes`` and ``enrollpay_enrollments.dispute_hold``
+(false for every existing enrollment: no dispute was recorded before); the
+downgrade drops both and keeps the other rows.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import sqlalchemy as sa
 
-from enrollpay import PaymentSystem
-from enrollpay.domain.lifecycle import ItemStatus
-from enrollpay.storage.sql import SqlStore, migrate
-from enrollpay.testing import FrozenClock
+from enrollpay.domain.records import Payment
+from enrollpay.storage.sql import SqlStore, metadata, migrate
+from enrollpay.storage.sql import mapping as m
 
-from ..contract.test_store_contract import T0, TODAY, an_item  # noqa: TID252 - tests/ off sys.path
+from ..contract.test_dispute_contract import a_dispute  # noqa: TID252 - tests/ off sys.path
+from ..contract.test_store_contract import T0, an_item, usd  # noqa: TID252
 from .test_migration_0004 import empty_url  # noqa: F401 - the fixture, parametrised per database
 from .test_sql_store import _downgrade, _schema_diff, _seed_at
 
-_LOG = "enrollpay_sent_notifications"
+_PAYMENT = Payment("pay_1", "enr_1", "itm_1", usd("100.00"), "gateway", T0, "pi_1")
 
 
-def _reminded(url: str) -> dict[str, list[object]]:
-    """Each item's status, and its reminded_at where the column exists."""
+def _inspect(url: str) -> tuple[set[str], list[tuple[object, ...]]]:
+    """The enrollpay tables, and each enrollment's id with its dispute_hold if it has one."""
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            names = {c["name"] for c in sa.inspect(conn).get_columns("enrollpay_schedule_items")}
-            wanted = ["id", "status"] + (["reminded_at"] if "reminded_at" in names else [])
+            inspector = sa.inspect(conn)
+            tables = set(inspector.get_table_names())
+            names = {c["name"] for c in inspector.get_columns("enrollpay_enrollments")}
+            wanted = "id, dispute_hold" if "dispute_hold" in names else "id"
             rows = conn.execute(
-                sa.text(f"SELECT {', '.join(wanted)} FROM enrollpay_schedule_items ORDER BY seq")  # noqa: S608 - fixed names
+                sa.text(f"SELECT {wanted} FROM enrollpay_enrollments ORDER BY id")  # noqa: S608 - fixed names
             ).all()
-            return {str(row[0]): list(row[1:]) for row in rows}
+            return tables, [tuple(row) for row in rows]
     finally:
         engine.dispose()
 
 
-def _has_log(url: str) -> bool:
-    engine = sa.create_engine(url)
+def test_0011_adds_disputes_and_an_empty_hold(empty_url: str) -> None:  # noqa: F811
+    """Rows keep their values; no hold; disputes can be written; the downgrade drops both."""
+    _seed_at(empty_url, "0010", [an_item("itm_1")])
+    engine = sa.create_engine(empty_url)
     try:
-        with engine.connect() as conn:
-            return sa.inspect(conn).has_table(_LOG)
+        with engine.begin() as conn:
+            conn.execute(metadata.tables["enrollpay_payments"].insert(), m.payment_to_row(_PAYMENT))
     finally:
         engine.dispose()
-
-
-def test_0011_adds_an_empty_reminder_column_and_log_and_the_next_sweep_reminds(
-    empty_url: str,  # noqa: F811
-) -> None:
-    """Rows keep their values; reminded_at starts empty; a sweep reminds once; downgrade."""
-    soon = an_item("itm_1", seq=1, due=TODAY + timedelta(days=2))
-    later = an_item("itm_2", seq=2, due=TODAY + timedelta(days=30))
-    _seed_at(empty_url, "0010", [soon, later])
-    assert _reminded(empty_url) == {"itm_1": ["scheduled"], "itm_2": ["scheduled"]}
-    assert not _has_log(empty_url)
+    tables, rows = _inspect(empty_url)
+    assert "enrollpay_disputes" not in tables
+    assert rows == [("enr_1",)]
 
     migrate(empty_url)
-
     assert _schema_diff(empty_url) == []
-    assert _reminded(empty_url) == {"itm_1": ["scheduled", None], "itm_2": ["scheduled", None]}
+    tables, rows = _inspect(empty_url)
+    assert "enrollpay_disputes" in tables
+    assert rows == [("enr_1", False)]
     store = SqlStore.from_url(empty_url, migrate=False)
     try:
-        system = PaymentSystem(store=store, clock=FrozenClock(T0))
-        assert system.sweep().items_reminded == 1
-        assert [(e.kind, e.data["item_id"]) for e in system.list_events()] == [
-            ("installment.upcoming", "itm_1")
-        ]
-        assert system.sweep().items_reminded == 0
-        assert system.get_schedule_item("itm_1").status == ItemStatus.SCHEDULED
         with store.transaction() as tx:
-            assert tx.record_notification("evt_1", "payment_failed", sent_at=T0)
+            enrollment = tx.get_enrollment("enr_1")
+            assert enrollment is not None
+            assert not enrollment.dispute_hold
+            tx.add_dispute(a_dispute())
+        with store.reader() as view:
+            assert view.disputes_of("enr_1") == [a_dispute()]
     finally:
         store.close()
-    assert _reminded(empty_url)["itm_1"][1] is not None
-    assert _reminded(empty_url)["itm_2"] == ["scheduled", None]
 
     _downgrade(empty_url, "0010")
-
-    assert _reminded(empty_url) == {"itm_1": ["scheduled"], "itm_2": ["scheduled"]}
-    assert not _has_log(empty_url)
+    tables, rows = _inspect(empty_url)
+    assert "enrollpay_disputes" not in tables
+    assert rows == [("enr_1",)]

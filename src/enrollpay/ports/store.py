@@ -31,6 +31,7 @@ from enrollpay.domain.records import (
     ScheduleItem,
     WebhookReceipt,
 )
+from enrollpay.ports.disputes import DisputeRecords
 from enrollpay.ports.notification_log import SentNotificationLog
 from enrollpay.ports.reads import StoreReader
 
@@ -144,7 +145,7 @@ class EventOutbox(Protocol):
         ...
 
 
-class StoreTransaction(EventOutbox, SentNotificationLog, Protocol):
+class StoreTransaction(EventOutbox, SentNotificationLog, DisputeRecords, Protocol):
     """The write port: the verbs of one unit of work. Nothing is visible to others until commit.
 
     Reads here see this unit of work's own writes; a record that is not

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 import attrs
 
+from enrollpay.domain.disputes import DisputePolicy
 from enrollpay.domain.dunning import FINAL_FAILURE_POLICIES, FinalFailure
 from enrollpay.domain.money import Money
 from enrollpay.domain.refunds import RefundPolicy
@@ -123,6 +124,8 @@ class SystemConfig:
     gateway_rate_limit: float | None = None
     #: Periods of an open-ended subscription kept scheduled ahead.
     subscription_horizon: int = 12
+    #: When a dispute (chargeback) withholds access; winning it gives access back.
+    dispute_policy: DisputePolicy = attrs.Factory(DisputePolicy)
 
     def __attrs_post_init__(self) -> None:
         self.access_policy  # noqa: B018 - refuses bad grace or suspension days now

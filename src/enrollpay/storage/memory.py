@@ -35,6 +35,7 @@ from enrollpay.errors import (
     DuplicateError,
 )
 from enrollpay.ports import AuditDraft, ItemQuery, LockedEnrollment, StoreReader
+from enrollpay.storage.memory_disputes import MemoryDisputes
 from enrollpay.storage.memory_notifications import MemoryNotificationLog
 from enrollpay.storage.memory_outbox import MemoryOutboxRepository
 from enrollpay.storage.memory_payments import MemoryPayments
@@ -80,7 +81,7 @@ class InMemoryStore:
 
 
 class _MemoryTransaction(
-    MemoryPayments, MemoryReports, MemoryOutboxRepository, MemoryNotificationLog
+    MemoryPayments, MemoryDisputes, MemoryReports, MemoryOutboxRepository, MemoryNotificationLog
 ):
     def __init__(self, tables: MemoryTables) -> None:
         self._t = tables

@@ -48,8 +48,11 @@ class FakePayments:
         strict: Callable[[], bool],
         calls: list[FakeCall],
         charges: list[FakeCharge],
+        disputed: Callable[[str], bool] = lambda _intent_id: False,
     ) -> None:
         self._lock = lock
+        #: Whether a chargeback of a payment intent refuses its refunds.
+        self._disputed = disputed
         self._ids = ids
         self._enter = enter
         self._emit = emit
@@ -151,20 +154,12 @@ class FakePayments:
         with self._lock:
             memo = self._memo.get(("charge", idempotency_key))
             if memo is not None:
-                self._calls.append(
-                    FakeCall(
-                        "charge_off_session", {"idempotency_key": idempotency_key, "replay": True}
-                    )
-                )
+                self._note_charge(idempotency_key, "replay")
                 return intent_result(self._intents[memo])
             if idempotency_key in self._charging:
                 # Stripe answers 409 to a request whose key another request is
                 # still using; to the caller the outcome is unknown.
-                self._calls.append(
-                    FakeCall(
-                        "charge_off_session", {"idempotency_key": idempotency_key, "in_use": True}
-                    )
-                )
+                self._note_charge(idempotency_key, "in_use")
                 raise GatewayUnavailableError(
                     "another request with this idempotency key is in progress"
                 )
@@ -203,6 +198,10 @@ class FakePayments:
             raise GatewayUnavailableError("timeout after the charge was made")
         return result
 
+    def _note_charge(self, key: str, why: str) -> None:
+        """Log a charge answered without a new intent (a ``replay``, a key ``in_use``)."""
+        self._calls.append(FakeCall("charge_off_session", {"idempotency_key": key, why: True}))
+
     def complete_payment(
         self,
         payment: str,
@@ -227,6 +226,14 @@ class FakePayments:
             chosen = as_outcome(outcome)
             self._apply(intent, chosen)
             return intent_result(intent)
+
+    def succeeded_intent(self, payment: str) -> Intent:
+        """A succeeded intent, by id or client secret (what a cardholder can dispute)."""
+        with self._lock:
+            intent = self._find_intent(payment)
+            if intent.status != "succeeded":
+                raise GatewayRequestError("No succeeded payment to dispute", param="payment_intent")
+            return intent
 
     def _find_intent(self, payment: str) -> Intent:
         for intent in self._intents.values():
@@ -302,6 +309,10 @@ class FakePayments:
             intent = self._intents.get(gateway_payment_id)
             if intent is None or intent.status != "succeeded":
                 raise GatewayRequestError("No succeeded payment to refund", param="payment_intent")
+            if self._disputed(intent.id):
+                raise GatewayRequestError(
+                    "This charge has been disputed", param="charge", code="charge_disputed"
+                )
             done = sum(r.amount.minor for r in self._refunds.get(intent.id, []))
             if amount.minor <= 0 or done + amount.minor > intent.amount.minor:
                 raise GatewayRequestError("Refund amount exceeds the charge", param="amount")
