@@ -38,6 +38,7 @@ from enrollpay.ports import AuditDraft, ItemQuery, LockedEnrollment, StoreReader
 from enrollpay.storage.memory_outbox import MemoryOutboxRepository
 from enrollpay.storage.memory_payments import MemoryPayments
 from enrollpay.storage.memory_reports import MemoryReports
+from enrollpay.storage.memory_sync import MemorySync
 from enrollpay.storage.memory_tables import MemoryTables, require
 
 __all__ = ["InMemoryStore"]
@@ -78,7 +79,7 @@ class InMemoryStore:
             self._tables.audit[index] = entry
 
 
-class _MemoryTransaction(MemoryPayments, MemoryReports, MemoryOutboxRepository):
+class _MemoryTransaction(MemoryPayments, MemoryReports, MemoryOutboxRepository, MemorySync):
     def __init__(self, tables: MemoryTables) -> None:
         self._t = tables
 

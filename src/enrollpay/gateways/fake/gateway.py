@@ -1,11 +1,11 @@
 """``FakeGateway``: a deterministic, in-memory, scriptable payment gateway.
 
 It behaves like Stripe where the library depends on it (idempotency keys,
-on-session intents, saved payment methods, partial refunds, subscriptions
-and invoices, signed Stripe-shaped webhooks); tests script what happens
-next and assert on what it recorded. This class holds the call log and the
-scripts and forwards each verb to the module of its concept (see
-:mod:`enrollpay.gateways.fake`).
+on-session intents, saved payment methods, partial refunds, subscriptions,
+invoices, signed Stripe-shaped webhooks, listings of its record); tests
+script what happens next and assert on what it recorded. This class holds
+the call log and the scripts and forwards each verb to the module of its
+concept (see :mod:`enrollpay.gateways.fake`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from enrollpay.clock import SystemClock
 from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayUnavailableError
-from enrollpay.gateways.fake import webhooks
+from enrollpay.gateways.fake import ledger, webhooks
 from enrollpay.gateways.fake.billing import CollectionMethod, FakeBilling
 from enrollpay.gateways.fake.payments import FakePayments
 from enrollpay.gateways.fake.records import FakeCall, FakeCharge, FakeIds
@@ -43,8 +43,8 @@ class FakeGateway:
     """An in-memory :class:`~enrollpay.ports.Gateway` for tests and demos.
 
     Also a :class:`~enrollpay.ports.SubscriptionGateway`, an
-    :class:`~enrollpay.ports.InvoiceGateway` and
-    :class:`~enrollpay.ports.LivemodeAware` (``livemode`` defaults to
+    :class:`~enrollpay.ports.InvoiceGateway`, a :class:`~enrollpay.ports.LedgerGateway`
+    and :class:`~enrollpay.ports.LivemodeAware` (``livemode`` defaults to
     ``False``), like :class:`~enrollpay.gateways.stripe.StripeGateway`.
     ``clock`` dates charges and events; ``wall_clock`` (default: the system
     clock) stamps webhook signatures, as real time stamps Stripe's.
@@ -81,10 +81,7 @@ class FakeGateway:
         self._sleep = sleep
         #: With ``strict=False`` unknown customers and payment methods are accepted.
         self.strict = strict
-        #: The middle part of every id the fake makes (``pi_fake_000001``). Processes
-        #: that share one database need different namespaces, or a later process's
-        #: ``pi_fake_000001`` collides with an earlier one's.
-        self._ids = FakeIds(id_namespace)
+        self._ids = FakeIds(id_namespace)  # see id_namespace
         self._lock = threading.RLock()
         self._scripts = ScriptBook()
         self._window = RateWindow()
@@ -104,6 +101,7 @@ class FakeGateway:
             enter=self._enter,
             emit=self._emit,
             strict=lambda: self.strict,
+            now=self._clock.now,
             calls=self.calls,
             charges=self.charges,
         )
@@ -120,8 +118,7 @@ class FakeGateway:
     def id_namespace(self) -> str:
         """The middle part of every id the fake makes (``pi_fake_000001``).
 
-        Processes that share one database need different namespaces, or a
-        later process's ``pi_fake_000001`` collides with an earlier one's.
+        Processes sharing one database need different ones, or their ids collide.
         """
         return self._ids.namespace
 
@@ -293,6 +290,10 @@ class FakeGateway:
     ) -> None:
         """Act as the customer saving a new card."""
         self._payments.complete_setup(client_secret, payment_method)
+
+    # -- its own record, listed for drift re-sync (ledger.py) ----------------------
+    list_payments = ledger.list_payments
+    list_refunds = ledger.list_refunds
 
     # -- subscriptions and invoices (billing.py) ----------------------------------
 

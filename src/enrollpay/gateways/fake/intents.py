@@ -12,6 +12,7 @@ the move causes; :func:`intent_result` reads it as the port's
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -21,7 +22,7 @@ from enrollpay.domain.retry import classify_decline
 from enrollpay.errors import GatewayRequestError
 from enrollpay.gateways.cards import brand_in_error
 from enrollpay.gateways.fake.scripts import Outcome
-from enrollpay.ports import ChargeResult, ChargeStatus, GatewayRefund
+from enrollpay.ports import ChargeResult, ChargeStatus, GatewayRefund, LedgerPayment
 
 __all__ = [
     "Intent",
@@ -70,6 +71,8 @@ class Intent:
     metadata: dict[str, str]
     client_secret: str
     idempotency_key: str | None
+    #: When it was made, by the fake's clock (what a listing filters and orders by).
+    created: datetime
     status: str = "requires_payment_method"
     payment_method: str | None = None
     last_error: dict[str, Any] | None = None
@@ -141,6 +144,20 @@ def intent_result(intent: Intent) -> ChargeResult:
     )
 
 
+def intent_ledger(intent: Intent) -> LedgerPayment:
+    """The intent as the fake's record lists it (a port :class:`~enrollpay.ports.LedgerPayment`)."""
+    result = intent_result(intent)
+    return LedgerPayment(
+        gateway_payment_id=intent.id,
+        status=result.status,
+        amount=intent.amount,
+        created=intent.created,
+        customer_id=intent.customer_id,
+        payment_method_id=intent.payment_method,
+        metadata=dict(intent.metadata),
+    )
+
+
 def intent_object(intent: Intent) -> dict[str, Any]:
     """The intent as Stripe's ``payment_intent`` object."""
     return {
@@ -148,6 +165,7 @@ def intent_object(intent: Intent) -> dict[str, Any]:
         "object": "payment_intent",
         "amount": intent.amount.minor,
         "currency": intent.amount.currency.lower(),
+        "created": int(intent.created.timestamp()),
         "customer": intent.customer_id,
         "payment_method": intent.payment_method,
         "status": intent.status,

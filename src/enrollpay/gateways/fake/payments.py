@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from enrollpay.domain.money import Money
@@ -19,12 +20,13 @@ from enrollpay.gateways.fake.intents import (
     Intent,
     apply_outcome,
     charge_object,
+    intent_ledger,
     intent_object,
     intent_result,
 )
 from enrollpay.gateways.fake.records import FakeCall, FakeCharge, FakeIds
 from enrollpay.gateways.fake.scripts import Outcome, as_outcome
-from enrollpay.ports import ChargeResult, GatewayRefund, PaymentSession
+from enrollpay.ports import ChargeResult, GatewayRefund, LedgerPayment, LedgerRefund, PaymentSession
 
 __all__ = ["FakePayments"]
 
@@ -46,10 +48,12 @@ class FakePayments:
         enter: Callable[..., Outcome],
         emit: Callable[[str, Mapping[str, Any]], None],
         strict: Callable[[], bool],
+        now: Callable[[], datetime],
         calls: list[FakeCall],
         charges: list[FakeCharge],
     ) -> None:
         self._lock = lock
+        self._now = now
         self._ids = ids
         self._enter = enter
         self._emit = emit
@@ -62,6 +66,7 @@ class FakePayments:
         self._intents: dict[str, Intent] = {}
         self._customers: dict[str, list[str]] = {}
         self._refunds: dict[str, list[GatewayRefund]] = {}
+        self._refunded_at: dict[str, datetime] = {}
         self._setups: dict[str, str] = {}
 
     # -- customers --------------------------------------------------------------
@@ -132,6 +137,7 @@ class FakePayments:
             dict(metadata),
             f"{intent_id}_secret_{self._ids.count}",
             key,
+            self._now(),
         )
         self._intents[intent_id] = intent
         return intent
@@ -319,12 +325,31 @@ class FakePayments:
         """Refund ``amount`` of a succeeded intent and emit ``charge.refunded``."""
         refund = GatewayRefund(self._ids.new("re"), intent.id, amount, "succeeded", reference)
         self._refunds.setdefault(intent.id, []).append(refund)
+        self._refunded_at[refund.gateway_refund_id] = self._now()
         self._emit("charge.refunded", charge_object(intent, self._refunds[intent.id]))
         return refund
 
     def refunds_for(self, gateway_payment_id: str) -> list[GatewayRefund]:
         """Refunds the fake made for a payment."""
         return list(self._refunds.get(gateway_payment_id, []))
+
+    def ledger(self) -> tuple[list[LedgerPayment], list[LedgerRefund]]:
+        """Every intent and refund as the fake's record lists them (in no order)."""
+        with self._lock:
+            listed = [intent_ledger(intent) for intent in self._intents.values()]
+            refunds = [
+                LedgerRefund(
+                    gateway_refund_id=r.gateway_refund_id,
+                    gateway_payment_id=r.gateway_payment_id,
+                    amount=r.amount,
+                    status=r.status,
+                    created=self._refunded_at[r.gateway_refund_id],
+                    reference=r.reference,
+                )
+                for made in self._refunds.values()
+                for r in made
+            ]
+        return listed, refunds
 
     # -- card updates -------------------------------------------------------------
 

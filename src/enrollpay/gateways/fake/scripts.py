@@ -37,6 +37,8 @@ Verb = Literal[
     "create_subscription",
     "cancel_subscription",
     "create_invoice",
+    "list_payments",
+    "list_refunds",
 ]
 
 

@@ -25,6 +25,7 @@ from enrollpay.storage.sql.journal import JournalRepository
 from enrollpay.storage.sql.outbox import OutboxRepository
 from enrollpay.storage.sql.payments import PaymentRepository
 from enrollpay.storage.sql.reports import SqlReports
+from enrollpay.storage.sql.sync import SyncRepository
 
 __all__ = ["SqlTransaction"]
 
@@ -50,6 +51,7 @@ class SqlTransaction(
     JournalRepository,
     OutboxRepository,
     SqlReports,
+    SyncRepository,
 ):
     """A :class:`~enrollpay.ports.StoreTransaction` over one SQLAlchemy connection."""
 

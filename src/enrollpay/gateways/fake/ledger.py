@@ -1,0 +1,109 @@
+"""The fake's own record, listed as a :class:`~enrollpay.ports.LedgerGateway` lists it.
+
+Like Stripe's list endpoints with a ``created[gte]`` filter: the objects
+created at or after ``since``, newest first (ties by id, newest first),
+a page of ``page_size`` per request, each page starting after the last
+object of the page before. Every page is one call in the fake's log
+(``list_payments`` / ``list_refunds``, with ``since``, ``starting_after``
+and ``limit``) and takes its scripted outcome, so a test can make the
+listing time out halfway.
+
+The functions take the :class:`~enrollpay.gateways.fake.FakeGateway` as
+``self``: the class attaches them as its methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from enrollpay.domain.calendar import ensure_aware
+from enrollpay.errors import InvalidInputError
+from enrollpay.ports import LEDGER_PAGE_SIZE, LedgerPayment, LedgerRefund
+
+if TYPE_CHECKING:
+    from enrollpay.gateways.fake.gateway import FakeGateway
+
+__all__ = ["list_payments", "list_refunds"]
+
+
+class _Listed(Protocol):
+    @property
+    def created(self) -> datetime: ...
+
+
+T = TypeVar("T", bound=_Listed)
+
+
+def _pages(
+    gateway: FakeGateway,
+    *,
+    verb: str,
+    objects: Callable[[], list[T]],
+    ident: Callable[[T], str],
+    since: datetime,
+    page_size: int,
+) -> Iterator[Sequence[T]]:
+    """Check the arguments now; list the pages as they are asked for."""
+    since = ensure_aware(since, "since")
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 100:
+        raise InvalidInputError(f"page_size must be from 1 to 100, got {page_size!r}")
+    return _walk(gateway, verb=verb, objects=objects, ident=ident, since=since, page_size=page_size)
+
+
+def _walk(
+    gateway: FakeGateway,
+    *,
+    verb: str,
+    objects: Callable[[], list[T]],
+    ident: Callable[[T], str],
+    since: datetime,
+    page_size: int,
+) -> Iterator[Sequence[T]]:
+    after: str | None = None
+    while True:
+        gateway._enter(verb, since=since, starting_after=after, limit=page_size)
+        # Read afresh for each page, as each request does: what was made
+        # meanwhile is newer than the first page and does not shift the rest.
+        listed = sorted(
+            (o for o in objects() if o.created >= since),
+            key=lambda o: (o.created, ident(o)),
+            reverse=True,
+        )
+        ids = [ident(o) for o in listed]
+        start = 0 if after is None else ids.index(after) + 1
+        page = listed[start : start + page_size]
+        if page:
+            yield page
+        if start + page_size >= len(listed):
+            return
+        after = ident(page[-1])
+
+
+def list_payments(
+    self: FakeGateway, *, since: datetime, page_size: int = LEDGER_PAGE_SIZE
+) -> Iterator[Sequence[LedgerPayment]]:
+    """Intents created at or after ``since``, newest first, a page per call."""
+    return _pages(
+        self,
+        verb="list_payments",
+        objects=lambda: self._payments.ledger()[0],
+        ident=lambda p: p.gateway_payment_id,
+        since=since,
+        page_size=page_size,
+    )
+
+
+def list_refunds(
+    self: FakeGateway, *, since: datetime, page_size: int = LEDGER_PAGE_SIZE
+) -> Iterator[Sequence[LedgerRefund]]:
+    """Refunds created at or after ``since``, newest first, a page per call."""
+    return _pages(
+        self,
+        verb="list_refunds",
+        objects=lambda: self._payments.ledger()[1],
+        ident=lambda r: r.gateway_refund_id,
+        since=since,
+        page_size=page_size,
+    )
