@@ -40,7 +40,6 @@ from enrollpay.service import (
     pause,
     payment_methods,
     products,
-    reconcile,
     refunds,
     reschedule,
     system_ops,
@@ -54,7 +53,6 @@ from enrollpay.service.results import (
     CollectionReport,
     EnrollmentResult,
     ItemOutcome,
-    ReconcileReport,
     WebhookOutcome,
 )
 
@@ -265,21 +263,6 @@ class PaymentSystem:
         """Charge one failed, defaulted or card-less item immediately (once)."""
         return collect.retry_now(self._ctx, item_id, actor=actor)
 
-    def reconcile(self) -> ReconcileReport:
-        """Resolve attempts whose outcome is unknown, and finish pending refunds.
-
-        Each unknown (or stale pending) attempt is looked up at the gateway by
-        its payment id or idempotency key. A payment the gateway never saw
-        goes back to ``pending`` and is sent again by ``collect_due`` with the
-        *same* key; a new attempt is never made for it.
-
-        Payments the customer can still complete are looked up too, in case
-        their webhook was lost: those waiting for authentication, and declined
-        on-session checkouts (the customer may try another card on them)
-        until they are cancelled.
-        """
-        return reconcile.reconcile(self._ctx)
-
     def handle_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
         """Verify, deduplicate and apply one gateway webhook.
 
@@ -397,4 +380,6 @@ class PaymentSystem:
     audit_anchor = system_reads.audit_anchor
     list_events = system_reads.list_events
     dispatch_events = system_reads.dispatch_events
-    sweep = system_ops.sweep  # a job beside collect_due: enrollpay.service.system_ops
+    # Jobs beside collect_due (written in enrollpay.service.system_ops).
+    sweep = system_ops.sweep
+    reconcile = system_ops.reconcile
