@@ -138,7 +138,7 @@ def enroll_scenario(world: World, faults: Faults) -> None:
 
 
 def reconcile_scenario(world: World, faults: Faults) -> None:
-    """reconcile records a refund made in the dashboard whose webhook was lost.
+    """A reconcile records a refund made in the dashboard whose webhook was lost.
 
     A crash after the refund is stored but before the cursors move: the next
     run reads the refund again and finds it recorded.

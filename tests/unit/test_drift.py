@@ -107,9 +107,10 @@ def test_a_recorded_payment_of_another_amount_is_a_mismatch() -> None:
     """The gateway took 100.00, the store recorded 90.00."""
     drift = compare_payment(listed(), StoredPayment(payment=a_payment(9000)))
     assert drift == Drift(
-        K.AMOUNT_MISMATCH, "pi_1 took 100.00 USD; the store recorded 90.00 USD (payment pay_1)",
+        K.AMOUNT_MISMATCH,
+        "pi_1 took 100.00 USD; the store recorded 90.00 USD (payment pay_1)",
         "pay_1",
-    )  # fmt: skip
+    )
 
 
 def test_a_payment_of_someone_else_is_left_alone() -> None:
@@ -138,9 +139,10 @@ def test_metadata_naming_an_attempt_of_another_payment_is_unknown() -> None:
     named = an_attempt(AttemptStatus.SUCCEEDED, gateway_payment_id="pi_0")
     drift = compare_payment(listed(), StoredPayment(named=named, named_customer="cus_1"))
     assert drift == Drift(
-        K.UNKNOWN_OBJECT, "pi_1 names attempt att_1, which belongs to gateway payment pi_0",
+        K.UNKNOWN_OBJECT,
+        "pi_1 names attempt att_1, which belongs to gateway payment pi_0",
         "att_1",
-    )  # fmt: skip
+    )
 
 
 def test_metadata_naming_another_students_attempt_is_unknown() -> None:
@@ -242,9 +244,10 @@ def test_a_known_refund_of_another_amount_is_a_mismatch() -> None:
         a_listed_refund(minor=3000), StoredRefund(refund=mine, payment=a_payment())
     )
     assert drift == Drift(
-        K.AMOUNT_MISMATCH, "re_1 refunds 30.00 USD; the store has refund ref_1 of 25.00 USD",
+        K.AMOUNT_MISMATCH,
+        "re_1 refunds 30.00 USD; the store has refund ref_1 of 25.00 USD",
         "ref_1",
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.parametrize(
@@ -343,9 +346,10 @@ def test_a_refund_made_elsewhere_is_missing_when_it_fits() -> None:
     for status in ("succeeded", "pending"):
         drift = compare_refund(a_listed_refund(status), known)
         assert drift == Drift(
-            K.REFUND_MISSING, "re_1 refunded 25.00 USD of payment pay_1 outside the library",
+            K.REFUND_MISSING,
+            "re_1 refunded 25.00 USD of payment pay_1 outside the library",
             "pay_1",
-        )  # fmt: skip
+        )
 
 
 def test_a_refund_made_elsewhere_that_does_not_fit_is_a_mismatch() -> None:

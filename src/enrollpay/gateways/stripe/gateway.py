@@ -34,7 +34,15 @@ import stripe
 from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayNotConfiguredError, InvalidInputError
 from enrollpay.gateways.signing import check_tolerance
-from enrollpay.gateways.stripe import amounts, billing, customers, payments, refunds, webhooks
+from enrollpay.gateways.stripe import (
+    amounts,
+    billing,
+    customers,
+    ledger,
+    payments,
+    refunds,
+    webhooks,
+)
 from enrollpay.gateways.stripe.calls import StripeCalls
 from enrollpay.gateways.stripe.client import DEFAULT_NETWORK_RETRIES, build_client, client_option
 from enrollpay.gateways.stripe.keys import check_secrets, key_livemode
@@ -54,7 +62,8 @@ class StripeGateway:
     """A :class:`~enrollpay.ports.Gateway` backed by Stripe PaymentIntents.
 
     Also a :class:`~enrollpay.ports.SubscriptionGateway` and an
-    :class:`~enrollpay.ports.InvoiceGateway` (Stripe Billing).
+    :class:`~enrollpay.ports.InvoiceGateway` (Stripe Billing), and a
+    :class:`~enrollpay.ports.LedgerGateway` (its PaymentIntents and Refunds, listed).
 
     ``client`` is a configured :class:`stripe.StripeClient` (see
     :func:`~enrollpay.gateways.stripe.client.build_client` or
@@ -278,6 +287,10 @@ class StripeGateway:
             reference=reference,
             reason=reason,
         )
+
+    # -- its own record, listed for drift re-sync (ledger.py) ------------------------------
+    list_payments = ledger.list_payments
+    list_refunds = ledger.list_refunds
 
     # -- subscriptions and invoices: Stripe Billing (billing.py) --------------------------
 
