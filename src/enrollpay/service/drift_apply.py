@@ -74,28 +74,48 @@ def settle_payments(ctx: Context, page: Sequence[LedgerPayment]) -> list[DriftEn
 
 
 def _payment_facts(view: StoreReader, page: Sequence[LedgerPayment]) -> dict[str, StoredPayment]:
-    gids = [p.gateway_payment_id for p in page]
-    attempts = {a.gateway_payment_id: a for a in view.find_attempts(gateway_payment_ids=gids)}
-    payments = {p.gateway_payment_id: p for p in view.find_payments(gateway_payment_ids=gids)}
+    """What the store holds for each payment of the page, in at most three queries.
 
-    def unmatched(seen: LedgerPayment) -> str | None:
-        gid = seen.gateway_payment_id
-        if seen.status != "succeeded" or gid in attempts or gid in payments:
-            return None
-        return seen.metadata.get("attempt_id") or None
-
-    wanted = {name for seen in page if (name := unmatched(seen)) is not None}
+    A payment recorded in the store decides alone (see
+    :func:`~enrollpay.domain.drift.compare_payment`), and one the gateway
+    did not take needs nothing more; so attempts are looked up only for
+    taken payments the store has not recorded (none, on a page in sync).
+    """
+    payments = {
+        p.gateway_payment_id: p
+        for p in view.find_payments(gateway_payment_ids=[p.gateway_payment_id for p in page])
+    }
+    open_ = [
+        seen
+        for seen in page
+        if seen.status == "succeeded" and seen.gateway_payment_id not in payments
+    ]
+    attempts = (
+        {
+            a.gateway_payment_id: a
+            for a in view.find_attempts(gateway_payment_ids=[s.gateway_payment_id for s in open_])
+        }
+        if open_
+        else {}
+    )
+    wanted = {
+        name
+        for seen in open_
+        if seen.gateway_payment_id not in attempts and (name := seen.metadata.get("attempt_id"))
+    }
     named = {a.id: a for a in view.find_attempts(ids=wanted)} if wanted else {}
     facts = {}
     for seen in page:
         gid = seen.gateway_payment_id
-        name = unmatched(seen)
-        attempt = None if name is None else named.get(name)
+        attempt = attempts.get(gid)
+        by_name = None
+        if gid not in payments and attempt is None:
+            by_name = named.get(seen.metadata.get("attempt_id") or "")
         facts[gid] = StoredPayment(
-            attempt=attempts.get(gid),
+            attempt=attempt,
             payment=payments.get(gid),
-            named=attempt,
-            named_customer=None if attempt is None else _customer_of(view, attempt),
+            named=by_name,
+            named_customer=None if by_name is None else _customer_of(view, by_name),
         )
     return facts
 
