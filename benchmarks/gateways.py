@@ -101,7 +101,9 @@ class InstantGateway:
         """Not used by the collection benchmarks."""
         raise GatewayRequestError("refunds are not benchmarked")
 
-    def start_payment_method_update(self, *, customer_id: str, idempotency_key: str) -> str:
+    def start_payment_method_update(
+        self, *, customer_id: str, idempotency_key: str, metadata: Mapping[str, str] | None = None
+    ) -> str:
         """Not used by the collection benchmarks."""
         raise GatewayRequestError("setup flows are not benchmarked")
 

@@ -142,6 +142,8 @@ def create_enrollment(system: System, body: Body) -> JSONResponse:
             "requires_immediate_payment": result.requires_immediate_payment,
             "payment_schedule_id": result.payment_item_id,
             "payment_error": result.payment_error,
+            # A trial waiting for the student's card: confirm with Stripe.js confirmSetup.
+            "setup_client_secret": result.setup_client_secret,
         },
         201,
     )

@@ -190,6 +190,10 @@ def enroll(
         return _checkout(request, system, product_id, {"form": str(exc)}, 409)
     if result.requires_immediate_payment and result.payment_item_id is not None:
         return redirect(f"/portal/items/{result.payment_item_id}/pay")
+    if result.enrollment.awaiting_payment_method:
+        # A trial starts once a card is saved (any setup flow of the student's will do).
+        flash(request, "Save a card to start your trial; it is charged when the trial ends.")
+        return redirect("/portal/card")
     flash(request, "You are enrolled.")
     return redirect("/portal")
 

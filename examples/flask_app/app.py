@@ -67,6 +67,7 @@ def enroll() -> JsonAnswer:
             ],
             "stripe_client_secret": result.client_secret,
             "requires_immediate_payment": result.requires_immediate_payment,
+            "setup_client_secret": result.setup_client_secret,
         }
     ), 201
 

@@ -349,6 +349,7 @@ def test_enrollment_round_trips_with_every_field(store: Store) -> None:
         cancelled_at=T0.astimezone(PARIS) + timedelta(microseconds=123456),
         cancel_reason="moved away",
         gateway_subscription_id="sub_1",
+        awaiting_payment_method=True,
     )
     with store.transaction() as tx:
         tx.put_product(a_product())

@@ -323,6 +323,33 @@ def test_plans_and_payment_details_over_http(client: TestClient, fake: FakeGatew
     assert client.get("/api/plans").status_code == 422
 
 
+def test_a_trial_answers_its_setup_secret_and_starts_when_the_card_is_saved(
+    client: TestClient, fake: FakeGateway
+) -> None:
+    """POST /api/enrollments on a trial: setup_client_secret, pending; the webhook starts it."""
+    product_id = body(register(client, "29.00", payment_plan="subscription,trial=14"))["id"]
+
+    created = enroll(client, product_id)
+    enrolled = body(created)
+    path = f"/api/enrollments/{enrolled['enrollment_id']}/payment"
+    before = body(client.get(path))
+    fake.complete_setup(enrolled["setup_client_secret"], payment_method="pm_card_visa")
+    hooks = [post_webhook(client, hook).status_code for hook in fake.take_events()]
+    after = body(client.get(path))
+
+    assert created.status_code == 201
+    assert (enrolled["status"], enrolled["requires_immediate_payment"]) == (
+        "pending_payment",
+        False,
+    )
+    assert enrolled["stripe_client_secret"] is None
+    assert enrolled["setup_client_secret"].startswith("seti_")
+    assert (before["enrollment"]["awaiting_payment_method"], before["has_access"]) == (True, False)
+    assert hooks == [200]
+    assert (after["enrollment"]["status"], after["has_access"]) == ("active", True)
+    assert after["enrollment"]["awaiting_payment_method"] is False
+
+
 def test_unknown_ids_are_404(client: TestClient) -> None:
     """Unknown products, enrollments, schedules and reports answer 404 with a JSON body."""
     responses = [

@@ -120,7 +120,9 @@ class DurableGateway:
         """Not used by these tests."""
         raise GatewayRequestError("refunds are not part of this test gateway")
 
-    def start_payment_method_update(self, *, customer_id: str, idempotency_key: str) -> str:
+    def start_payment_method_update(
+        self, *, customer_id: str, idempotency_key: str, metadata: Mapping[str, str] | None = None
+    ) -> str:
         """Not used by these tests."""
         raise GatewayRequestError("setup flows are not part of this test gateway")
 

@@ -130,13 +130,17 @@ def test_migrations_ship_inside_the_package() -> None:
     overdue = importlib.import_module(
         "enrollpay.storage.sql.migrations.versions.0007_item_overdue_at"
     )
+    awaiting = importlib.import_module(
+        "enrollpay.storage.sql.migrations.versions.0009_enrollment_awaiting_payment_method"
+    )
     assert (access.revision, access.down_revision) == ("0005", "0004")
     caps = importlib.import_module(
         "enrollpay.storage.sql.migrations.versions.0008_attempt_card_brand_reattempt"
     )
     assert (paused.revision, paused.down_revision) == ("0006", "0005")
     assert (overdue.revision, overdue.down_revision) == ("0007", "0006")
-    assert (caps.revision, caps.down_revision) == (HEAD, "0007")
+    assert (caps.revision, caps.down_revision) == ("0008", "0007")
+    assert (awaiting.revision, awaiting.down_revision) == (HEAD, "0008")
 
 
 def _seed_at(

@@ -9,7 +9,15 @@ from pathlib import Path
 import attrs
 import pytest
 
-from enrollpay import EnrollmentStatus, Installments, ItemStatus, Money, PaymentSystem
+from enrollpay import (
+    EnrollmentStatus,
+    Installments,
+    Interval,
+    ItemStatus,
+    Money,
+    PaymentSystem,
+    Subscription,
+)
 from enrollpay.clock import SystemClock
 from enrollpay.domain.records import ScheduleItem
 from enrollpay.storage.memory import InMemoryStore
@@ -97,6 +105,46 @@ def test_enroll_pay_by_webhook_then_collect_an_installment_through_a_500(world: 
     assert after.paid == Money.of("200.00", "USD")
     assert len(server.stripe.succeeded_charges()) == 2
     assert deliver_events(world) == ["stale"]  # the charge's own webhook: already recorded
+
+
+def test_a_trial_saves_its_card_in_a_setup_intent_and_pays_off_session_at_its_end(
+    world: World,
+) -> None:
+    """SetupIntent (customer, off_session, metadata, key); its webhook starts the trial."""
+    system, server, clock = world.system, world.server, world.clock
+    product = system.register_product(
+        product_type="membership", product_id="club", name="Club",
+        price=Money.of("20.00", "USD"),
+        payment_plan=Subscription(Interval.months(1), trial_days=14),
+    )  # fmt: skip
+    result = system.enroll(user_id="u-1", product_id=product.id)
+    (request,) = server.requests_to("POST", "/v1/setup_intents")
+    (setup,) = server.stripe.setup_intents.values()
+    assert result.setup_client_secret == setup["client_secret"]
+    assert request.idempotency_key == f"setup:enrollment:{result.enrollment_id}"
+    (customer,) = server.stripe.customers
+    assert (request.param("customer"), request.param("usage")) == (customer, "off_session")
+    assert request.param("metadata[enrollment_id]") == result.enrollment_id
+    assert system.get_enrollment(result.enrollment_id).status == EnrollmentStatus.PENDING_PAYMENT
+    # Asked again (the page reloaded): Stripe replays the same SetupIntent.
+    assert system.start_setup(result.enrollment_id) == setup["client_secret"]
+    assert len(server.stripe.setup_intents) == 1
+
+    server.stripe.complete_setup(setup["id"], payment_method="pm_card_visa")
+    assert deliver_events(world) == ["processed"]
+    details = system.payment_details(result.enrollment_id)
+    assert (details.enrollment.status, details.has_access) == (EnrollmentStatus.ACTIVE, True)
+
+    first = result.schedule[0]
+    clock.set(datetime.combine(first.due, datetime.min.time(), UTC).replace(hour=9))
+    report = system.collect_due()
+    assert [(o.item_id, o.result) for o in report.outcomes] == [(first.id, "succeeded")]
+    (charge,) = server.requests_to("POST", INTENTS)
+    assert charge.idempotency_key == f"item:{first.id}:attempt:1"
+    assert (charge.param("off_session"), charge.param("confirm")) == ("true", "true")
+    assert (charge.param("customer"), charge.param("payment_method")) == (customer, "pm_card_visa")
+    assert charge.param("amount") == "2000"
+    assert system.payment_details(result.enrollment_id).paid == Money.of("20.00", "USD")
 
 
 def test_a_declined_installment_is_retried_with_a_new_attempt(world: World) -> None:

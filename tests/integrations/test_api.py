@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from enrollpay import FullPayment, Installments, Money, PaymentSystem
+from enrollpay import FullPayment, Installments, Interval, Money, PaymentSystem, Subscription
 from enrollpay.domain.records import Product
 from enrollpay.integrations.api import payment_details, payment_details_answer, plans_answer
+from enrollpay.testing import FakeGateway
 
 from .conftest import Paid
 
@@ -131,6 +132,34 @@ def test_paid_through_stops_at_the_first_installment_still_owed(
 
     assert gap["paid_through"] == first.due.isoformat() == "2027-03-15"
     assert whole["paid_through"] == third.due.isoformat() == "2027-05-15"
+
+
+def test_payment_details_say_when_a_trial_waits_for_its_card(
+    system: PaymentSystem, fake: FakeGateway
+) -> None:
+    """A trial enrolled with the gateway: awaiting its card, no access; saved: active, access."""
+    club = system.register_product(
+        product_type="membership", product_id="club", name="Club", price=Money.of("20", "USD"),
+        payment_plan=Subscription(Interval.months(1), trial_days=14),
+    )  # fmt: skip
+    result = system.enroll(user_id="u-7", product_id=club.id)
+    before = payment_details_answer(system, result.enrollment_id).body
+    assert result.setup_client_secret is not None
+    fake.complete_setup(result.setup_client_secret, payment_method="pm_card_visa")
+    fake.deliver(system)
+    after = payment_details_answer(system, result.enrollment_id).body
+
+    assert (before["enrollment"]["status"], before["enrollment"]["awaiting_payment_method"]) == (
+        "pending_payment",
+        True,
+    )
+    assert (before["has_access"], before["paid_through"]) == (False, None)
+    assert (after["enrollment"]["status"], after["enrollment"]["awaiting_payment_method"]) == (
+        "active",
+        False,
+    )
+    assert after["has_access"] is True
+    json.dumps(dict(after))
 
 
 def test_payment_details_of_an_unknown_enrollment_is_404(system: PaymentSystem) -> None:

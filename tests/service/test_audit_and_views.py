@@ -94,10 +94,10 @@ def test_list_schedule_items_filters(system: PaymentSystem, course: Product) -> 
         system.list_schedule_items(status="lost")
 
 
-def test_a_trial_subscription_is_active_at_once_and_extends_as_it_is_paid(
+def test_a_trial_subscription_is_active_once_its_card_is_saved_and_extends_as_it_is_paid(
     system: PaymentSystem, fake: FakeGateway, clock: FrozenClock
 ) -> None:
-    """Nothing due during the trial: active at once; paid periods are replaced by new ones."""
+    """Nothing due during the trial: active once the card is saved; paid periods are replaced."""
     plan = Subscription(Interval.months(1), trial_days=14)
     product = system.register_product(
         product_type="membership", product_id="m", name="Club", price=usd("20"), payment_plan=plan
@@ -105,13 +105,15 @@ def test_a_trial_subscription_is_active_at_once_and_extends_as_it_is_paid(
     result = system.enroll(user_id="u", product_id=product.id)
     assert not result.requires_immediate_payment
     assert result.client_secret is None
-    assert result.enrollment.status == EnrollmentStatus.ACTIVE
+    assert result.enrollment.status == EnrollmentStatus.PENDING_PAYMENT
     assert result.schedule[0].due == date(2027, 3, 29)
     assert len(result.schedule) == system.config.subscription_horizon
 
+    # Any saved card ends the wait, the card-update form's as well as the trial's own.
     secret = system.start_payment_method_update("u")
     fake.complete_setup(secret, payment_method="pm_card_club")
     fake.deliver(system)
+    assert system.get_enrollment(result.enrollment_id).status == EnrollmentStatus.ACTIVE
     clock.set(clock.now().replace(month=3, day=29))
     report = system.collect_due()
     fake.deliver(system)

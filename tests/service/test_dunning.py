@@ -197,6 +197,62 @@ def test_the_cancel_policy_ends_the_enrollment_after_the_final_failure(
     assert fake.calls[mark:] == []
 
 
+def test_the_default_policy_puts_the_enrollment_in_default_until_the_payer_pays(
+    store: Store, fake: FakeGateway, clock: FrozenClock
+) -> None:
+    """after_final_failure="default": defaulted, 30 days without a charge, a new card pays it up."""
+    config = SystemConfig(after_final_failure="default")
+    system = PaymentSystem(store=store, gateway=fake, clock=clock, config=config,
+                           ids=SequentialIds())  # fmt: skip
+    enrollment_id = enroll_paid(system, fake, weekly(system))
+    fake.script(*[fake.decline()] * 4)
+    for _ in range(18):
+        clock.advance(days=1)
+        system.collect_due()
+    enrollment = system.get_enrollment(enrollment_id)
+    assert enrollment.status == EnrollmentStatus.DEFAULTED
+    assert not system.payment_details(enrollment_id).has_access
+    # The debt stays on the books: nothing is cancelled.
+    assert statuses(system, enrollment_id) == ["paid", "defaulted", "scheduled", "scheduled"]
+    kinds = [e.kind for e in system.list_events()]
+    assert kinds[-4:] == [
+        "installment.defaulted",
+        "enrollment.suspended",
+        "access.suspended",
+        "enrollment.defaulted",
+    ]
+    mark, events = len(fake.calls), len(system.list_events())
+    for _ in range(30):
+        clock.advance(days=1)
+        system.sweep()
+        assert system.collect_due().outcomes == ()
+    assert fake.calls[mark:] == []
+    assert system.get_enrollment(enrollment_id).status == EnrollmentStatus.DEFAULTED
+    # The calendar still speaks (items fall overdue), the status does not move.
+    later = system.list_events()[events:]
+    assert {e.kind for e in later} == {"installment.overdue"}
+    # The payer acts: the arrears (the defaulted item and the two now due) are charged in order.
+    new_card(system, fake, "pm_card_mastercard")
+    outcomes = system.update_payment_method("u-1", "pm_card_mastercard")
+    items = [i.id for i in system.payment_details(enrollment_id).items]
+    assert [(o.item_id, o.result) for o in outcomes] == [
+        (items[1], "succeeded"),
+        (items[2], "succeeded"),
+        (items[3], "succeeded"),
+    ]
+    assert charges(fake, mark) == [
+        f"item:{items[1]}:attempt:5",
+        f"item:{items[2]}:attempt:1",
+        f"item:{items[3]}:attempt:1",
+    ]
+    enrollment = system.get_enrollment(enrollment_id)
+    assert enrollment.status == EnrollmentStatus.COMPLETED
+    assert statuses(system, enrollment_id) == ["paid", "paid", "paid", "paid"]
+    kinds = [e.kind for e in system.list_events()[events:]]
+    assert kinds.count("installment.paid") == 3
+    assert kinds[-2:] == ["enrollment.completed", "access.restored"]
+
+
 def test_a_visa_card_hitting_the_cap_is_retried_later_not_more(
     store: Store, fake: FakeGateway, clock: FrozenClock
 ) -> None:

@@ -55,6 +55,7 @@ PUBLIC_NAMES = [
     "set_plan_rules",
     "start_payment",
     "start_payment_method_update",
+    "start_setup",
     "stats",
     "status_report",
     "store",

@@ -597,6 +597,32 @@ def test_payment_method_update_opens_a_setup_intent(
     assert secret == setup["client_secret"]
     assert request.idempotency_key == "setup:1"
     assert (request.param("customer"), request.param("usage")) == (customer, "off_session")
+    assert not any(name.startswith("metadata") for name in request.form)
+
+
+def test_a_trials_setup_intent_carries_its_metadata_and_is_one_per_key(
+    server: StripeServer, gateway: StripeGateway
+) -> None:
+    """metadata[enrollment_id] is sent; the same key again replays the same SetupIntent."""
+    customer = gateway.ensure_customer("u-1", idempotency_key="customer:u-1")
+    meta = {"enrollment_id": "enr_1"}
+    first = gateway.start_payment_method_update(
+        customer_id=customer, idempotency_key="setup:enrollment:enr_1", metadata=meta
+    )
+    again = gateway.start_payment_method_update(
+        customer_id=customer, idempotency_key="setup:enrollment:enr_1", metadata=meta
+    )
+    assert first == again
+    (setup,) = server.stripe.setup_intents.values()
+    assert setup["metadata"] == meta
+    request = last(server, "POST", "/v1/setup_intents")
+    assert request.param("metadata[enrollment_id]") == "enr_1"
+    assert request.param("usage") == "off_session"
+    with pytest.raises(GatewayRequestError) as refused:
+        gateway.start_payment_method_update(
+            customer_id=customer, idempotency_key="setup:2", metadata={"enrollment_id": "x" * 501}
+        )
+    assert refused.value.param == "metadata"
 
 
 def test_subscriptions_are_created_and_cancelled(

@@ -272,6 +272,25 @@ class FakeStripe:
                 self.attach(intent["customer"], payment_method)
             return dict(intent)
 
+    def complete_setup(
+        self, setup_id: str, *, payment_method: str = "pm_card_visa"
+    ) -> dict[str, Any]:
+        """Act as the customer confirming a SetupIntent in the browser (``confirmSetup``).
+
+        As Stripe does: the method is attached to the SetupIntent's customer,
+        the intent ``succeeded`` and ``setup_intent.succeeded`` is emitted
+        with its metadata.
+        """
+        with self.lock:
+            setup = self.setup_intents[setup_id]
+            if setup["status"] == "succeeded":
+                raise ValueError(f"SetupIntent {setup_id} has already succeeded")
+            setup.update(status="succeeded", payment_method=payment_method)
+            if setup.get("customer"):
+                self.attach(setup["customer"], payment_method)
+            self._emit("setup_intent.succeeded", setup)
+            return dict(setup)
+
     def succeeded_charges(self) -> list[dict[str, Any]]:
         """Charges that moved money."""
         with self.lock:
@@ -566,7 +585,7 @@ class FakeStripe:
         refunds = self._refunds_of(str(charge_id)) if charge_id else list(self.refunds.values())
         intent = params.get("payment_intent")
         if intent:
-            refunds = [r for r in refunds if r["payment_intent"] == intent]
+            refunds = [r for r in refunds if r.get("payment_intent") == intent]
         return self._page(refunds, params, "/v1/refunds")
 
     def _list_intents(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -592,9 +611,10 @@ class FakeStripe:
         chosen = [
             o
             for o in objects
-            if all(tests[op](int(o["created"]), int(v)) for op, v in bounds.items())
+            if all(tests[op](int(o.get("created") or 0), int(v)) for op, v in bounds.items())
         ]
-        chosen.sort(key=lambda o: (int(o["created"]), o["id"]), reverse=True)
+        # Objects a test put in by hand may lack ``created``: they sort as the oldest.
+        chosen.sort(key=lambda o: (int(o.get("created") or 0), o["id"]), reverse=True)
         after = params.get("starting_after")
         if after:
             ids = [o["id"] for o in chosen]

@@ -36,11 +36,14 @@ def test_a_later_item_waits_while_an_earlier_one_is_in_dunning(dunning: ItemStat
     assert charged_automatically(ENR.PAST_DUE, items[0], items)
 
 
-def test_a_retry_that_is_due_is_tried_even_while_suspended() -> None:
+@pytest.mark.parametrize("held", [ENR.SUSPENDED, ENR.DEFAULTED])
+def test_a_retry_that_is_due_is_tried_even_while_suspended(held: EnrollmentStatus) -> None:
     """The retry cycle itself goes on (or an item the payer requeued); new charges do not."""
     items = schedule(ITM.PAID, ITM.FAILED, ITM.SCHEDULED)
-    assert charged_automatically(ENR.SUSPENDED, items[1], items)
-    assert not charged_automatically(ENR.SUSPENDED, items[2], items)
+    assert charged_automatically(held, items[1], items)
+    assert not charged_automatically(held, items[2], items)
+    # Nothing earlier in dunning: a held enrollment still charges no scheduled item.
+    assert not charged_automatically(held, items[2], [items[0], items[2]])
 
 
 def test_an_active_enrollment_charges_its_scheduled_items() -> None:

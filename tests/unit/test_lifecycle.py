@@ -254,6 +254,22 @@ def test_something_paid_is_active_even_with_an_item_due() -> None:
     assert derive_enrollment_status(waived, today=TODAY) is ENR.ACTIVE
 
 
+def test_a_trial_awaiting_its_card_is_pending_until_something_is_paid() -> None:
+    """awaiting_payment_method: pending_payment with nothing due; a paid item settles it."""
+    trial = [item(ITM.SCHEDULED, TOMORROW)]
+    assert (
+        derive_enrollment_status(trial, today=TODAY, awaiting_payment_method=True)
+        is ENR.PENDING_PAYMENT
+    )
+    assert derive_enrollment_status(trial, today=TODAY) is ENR.ACTIVE
+    paid = [item(ITM.PAID, YESTERDAY), item(ITM.SCHEDULED, TOMORROW)]
+    assert derive_enrollment_status(paid, today=TODAY, awaiting_payment_method=True) is ENR.ACTIVE
+    assert (
+        derive_enrollment_status(trial, today=TODAY, paused=True, awaiting_payment_method=True)
+        is ENR.PAUSED
+    )
+
+
 def test_no_items_is_active() -> None:
     """An enrollment without items is neither completed nor pending."""
     assert derive_enrollment_status([], today=TODAY) is ENR.ACTIVE

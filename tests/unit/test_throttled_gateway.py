@@ -116,10 +116,12 @@ class PaymentsOnly:
             reference=reference,
         )
 
-    def start_payment_method_update(self, *, customer_id: str, idempotency_key: str) -> str:
+    def start_payment_method_update(
+        self, *, customer_id: str, idempotency_key: str, metadata: Mapping[str, str] | None = None
+    ) -> str:
         """The fake's."""
         return self.inner.start_payment_method_update(
-            customer_id=customer_id, idempotency_key=idempotency_key
+            customer_id=customer_id, idempotency_key=idempotency_key, metadata=metadata
         )
 
     def parse_webhook(

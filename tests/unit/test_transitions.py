@@ -265,6 +265,73 @@ def test_sync_leaves_explicit_states_alone(status: EnrollmentStatus) -> None:
     assert change.events == ()
 
 
+@pytest.mark.parametrize("status", [ENR.PAST_DUE, ENR.SUSPENDED, ENR.ACTIVE, ENR.PENDING_PAYMENT])
+def test_default_puts_a_live_enrollment_in_default(status: EnrollmentStatus) -> None:
+    """after_final_failure="default": enrollment.defaulted with the reason; access withheld."""
+    enrollment = an_enrollment(status)
+    change = t.default_enrollment(enrollment, reason="payment retries exhausted", at=LATER)
+    assert change.record.status == ENR.DEFAULTED
+    assert change.record.updated_at == LATER
+    had_access = status in (ENR.PAST_DUE, ENR.ACTIVE)
+    assert seen(change.events) == [
+        (
+            "enrollment.defaulted",
+            ENROLLMENT_ID,
+            LATER,
+            {**moved(str(status), "defaulted"), "reason": "payment retries exhausted"},
+        ),
+        *(
+            [("access.suspended", ENROLLMENT_ID, LATER, {"status": "defaulted"})]
+            if had_access
+            else []
+        ),
+    ]
+
+
+@pytest.mark.parametrize("status", [ENR.PAUSED, ENR.CANCELLED, ENR.COMPLETED, ENR.DEFAULTED])
+def test_default_is_refused_outside_the_live_states(status: EnrollmentStatus) -> None:
+    """A paused, ended or already defaulted enrollment cannot be put in default."""
+    refused(
+        lambda: t.default_enrollment(an_enrollment(status), reason="x", at=LATER),
+        record="enrollment",
+        record_id=ENROLLMENT_ID,
+        state=str(status),
+        transition="default",
+    )
+
+
+@pytest.mark.parametrize("second", [ITM.DEFAULTED, ITM.FAILED, ITM.REQUIRES_PAYMENT_METHOD])
+def test_sync_keeps_a_defaulted_enrollment_in_default_while_it_owes(second: ItemStatus) -> None:
+    """Items that imply suspended or past_due do not move a defaulted enrollment."""
+    enrollment = an_enrollment(ENR.DEFAULTED)
+    items = [an_item(ITM.PAID), an_item(second, item_id="itm_2", seq=2, due=YESTERDAY)]
+    change = t.sync_enrollment(enrollment, items, today=TODAY, at=LATER)
+    assert change.record is enrollment
+    assert change.events == ()
+
+
+def test_sync_restores_a_defaulted_enrollment_once_the_arrears_are_paid() -> None:
+    """Paid up: defaulted -> active (restore), with access.restored."""
+    enrollment = an_enrollment(ENR.DEFAULTED)
+    items = [an_item(ITM.PAID), an_item(ITM.PAID, item_id="itm_2", seq=2)]
+    items.append(an_item(item_id="itm_3", seq=3, due=TOMORROW))
+    change = t.sync_enrollment(enrollment, items, today=TODAY, at=LATER)
+    assert change.record.status == ENR.ACTIVE
+    assert seen(change.events) == [
+        ("enrollment.activated", ENROLLMENT_ID, LATER, moved("defaulted", "active")),
+        ("access.restored", ENROLLMENT_ID, LATER, {"status": "active"}),
+    ]
+
+
+def test_sync_completes_a_defaulted_enrollment_paid_in_full() -> None:
+    """Every item settled after the default: completed."""
+    enrollment = an_enrollment(ENR.DEFAULTED)
+    items = [an_item(ITM.PAID), an_item(ITM.PAID, item_id="itm_2", seq=2)]
+    change = t.sync_enrollment(enrollment, items, today=TODAY, at=LATER)
+    assert change.record.status == ENR.COMPLETED
+    assert [e.kind for e in change.events] == ["enrollment.completed", "access.restored"]
+
+
 def test_sync_in_the_implied_status_already_changes_nothing() -> None:
     """An enrollment already where its items put it: the same record, no event."""
     enrollment = an_enrollment(ENR.PAST_DUE)
@@ -389,6 +456,77 @@ def test_access_given_back_after_a_trial_is_restored() -> None:
     paid = t.sync_enrollment(due.record, items, today=TOMORROW, at=LATER)
     assert paid.record.status == ENR.ACTIVE
     assert [e.kind for e in paid.events] == ["enrollment.activated", "access.restored"]
+
+
+TRIAL = Subscription(Interval.months(1), cycles=None, trial_days=14)
+
+
+def test_a_trial_awaiting_its_card_opens_pending_without_access() -> None:
+    """Nothing due, but the card is awaited: pending_payment, created only, no access yet."""
+    change = open_with(an_item(due=TOMORROW), plan=TRIAL, awaiting_payment_method=True)
+    record = change.record
+    assert (record.status, record.awaiting_payment_method) == (ENR.PENDING_PAYMENT, True)
+    assert record.access_granted_at is None
+    created = {"user_id": "user_1", "product_id": "prod_1", "status": "pending_payment"}
+    assert seen(change.events) == [("enrollment.created", ENROLLMENT_ID, AT, created)]
+    # Every later sync keeps it waiting while nothing is paid.
+    assert (
+        t.sync_enrollment(record, [an_item(due=TOMORROW)], today=TODAY, at=LATER).record is record
+    )
+
+
+def test_saving_the_trials_card_activates_it_and_grants_access() -> None:
+    """save_payment_method during the trial: active, enrollment.activated, access.granted."""
+    waiting = open_with(an_item(due=TOMORROW), plan=TRIAL, awaiting_payment_method=True).record
+    change = t.save_payment_method(waiting, [an_item(due=TOMORROW)], today=TODAY, at=LATER)
+    record = change.record
+    assert (record.status, record.awaiting_payment_method) == (ENR.ACTIVE, False)
+    assert (record.access_granted_at, record.updated_at) == (LATER, LATER)
+    assert seen(change.events) == [
+        ("enrollment.activated", ENROLLMENT_ID, LATER, moved("pending_payment", "active")),
+        ("access.granted", ENROLLMENT_ID, LATER, {"status": "active"}),
+    ]
+    # Saved again (the webhook after the payer's own call): nothing moves.
+    again = t.save_payment_method(record, [an_item(due=TOMORROW)], today=TODAY, at=LATER)
+    assert (again.record, again.events) == (record, ())
+
+
+def test_a_card_saved_after_the_trial_ended_unpaid_keeps_it_pending() -> None:
+    """The first period is due and unpaid: it stops waiting but stays pending, no event."""
+    waiting = an_enrollment(ENR.PENDING_PAYMENT, plan=TRIAL, awaiting_payment_method=True)
+    items = [an_item(ITM.REQUIRES_PAYMENT_METHOD, due=YESTERDAY)]
+    change = t.save_payment_method(waiting, items, today=TODAY, at=LATER)
+    assert (change.record.status, change.record.awaiting_payment_method) == (
+        ENR.PENDING_PAYMENT,
+        False,
+    )
+    assert change.events == ()
+
+
+def test_a_paused_trial_stops_waiting_and_stays_paused_until_resumed() -> None:
+    """Paused while waiting: the card clears the wait; the resume then activates it."""
+    waiting = an_enrollment(
+        ENR.PAUSED, plan=TRIAL, awaiting_payment_method=True, access_granted_at=None
+    )
+    change = t.save_payment_method(waiting, [an_item(due=TOMORROW)], today=TODAY, at=LATER)
+    assert (change.record.status, change.record.awaiting_payment_method) == (ENR.PAUSED, False)
+    assert change.events == ()
+    resumed = t.resume_enrollment(change.record, [an_item(due=TOMORROW)], today=TODAY, at=LATER)
+    assert [e.kind for e in resumed.events] == ["enrollment.resumed", "access.granted"]
+    still = t.resume_enrollment(waiting, [an_item(due=TOMORROW)], today=TODAY, at=LATER)
+    assert still.record.status == ENR.PENDING_PAYMENT  # resumed without a card: still waiting
+
+
+def test_saving_a_card_for_a_cancelled_trial_is_refused() -> None:
+    """A cancelled enrollment waits for nothing any more: the move is illegal."""
+    cancelled = an_enrollment(ENR.CANCELLED, plan=TRIAL, awaiting_payment_method=True)
+    refused(
+        lambda: t.save_payment_method(cancelled, [], today=TODAY, at=LATER),
+        record="enrollment",
+        record_id=ENROLLMENT_ID,
+        state="cancelled",
+        transition="save_payment_method",
+    )
 
 
 def test_resume_of_an_enrollment_that_is_not_paused_is_refused() -> None:
@@ -1198,5 +1336,5 @@ def test_every_public_function_is_called_here() -> None:
     """Each public function of the transitions package is called by a test in this module."""
     source = Path(__file__).read_text(encoding="utf-8")
     functions = [name for name in t.__all__ if callable(getattr(t, name)) and name.islower()]
-    assert len(functions) == 30
+    assert len(functions) == 32
     assert [name for name in functions if f"t.{name}(" not in source] == []

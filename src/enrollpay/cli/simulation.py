@@ -203,10 +203,11 @@ class _Run:
             # The student pays the first amount on the checkout page; the
             # gateway saves the card for the later, off-session charges.
             self.gateway.complete_payment(result.client_secret, payment_method=student.card)
-        else:
-            # A trial: nothing to pay yet, so only the card is saved (a setup flow).
-            secret = self.system.start_payment_method_update(student.user_id)
-            self.gateway.complete_setup(secret, payment_method=student.card)
+        elif result.setup_client_secret is not None:
+            # A trial: nothing to pay yet. The student saves the card in the
+            # setup flow enroll opened; its webhook (delivered at the end of
+            # the day) starts the trial, and its end charges the card.
+            self.gateway.complete_setup(result.setup_client_secret, payment_method=student.card)
         _script_card(self.gateway, student, self.tries)
 
     def collect(self) -> None:

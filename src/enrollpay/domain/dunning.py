@@ -7,9 +7,9 @@ The rule ``collect_due`` (and each store's ``claim_due``) follows:
   for the customer to authenticate, for a new card, or defaulted), its
   *later* scheduled items are not charged on their own: one retry cycle
   at a time, and no new debt piled on a card that is failing;
-- a suspended enrollment gets no new charges either: only an item whose
-  retry is due (its retry cycle, or an item the payer put back in line by
-  saving a new card) is tried.
+- a suspended or defaulted enrollment gets no new charges either: only
+  an item whose retry is due (its retry cycle, or an item the payer put
+  back in line by saving a new card) is tried.
 
 When the item in dunning is paid (a retry succeeds, a payment by hand) or
 the payer acts (``update_payment_method``), the later items become
@@ -42,10 +42,15 @@ DUNNING_ITEM_STATUSES: Final = frozenset(
 )
 
 #: What happens to an enrollment when the last retry of an item fails:
-#: ``suspend`` (it stays suspended until the payer acts, the default) or
-#: ``cancel`` (it is cancelled; nothing more is collected).
-FinalFailure = Literal["suspend", "cancel"]
-FINAL_FAILURE_POLICIES: Final = ("suspend", "cancel")
+#: ``suspend`` (it stays suspended until the payer acts, the default),
+#: ``default`` (it is put in default: access withheld, the debt kept, no
+#: automatic charge, until the arrears are paid) or ``cancel`` (it is
+#: cancelled; nothing more is collected).
+FinalFailure = Literal["suspend", "default", "cancel"]
+FINAL_FAILURE_POLICIES: Final = ("suspend", "default", "cancel")
+
+#: Enrollments that get no new charges, only retries that are due.
+_HELD = frozenset({EnrollmentStatus.SUSPENDED, EnrollmentStatus.DEFAULTED})
 
 _NEVER = frozenset({EnrollmentStatus.PAUSED, EnrollmentStatus.CANCELLED})
 
@@ -63,6 +68,6 @@ def charged_automatically(
         return False
     if item.status != ItemStatus.SCHEDULED:
         return True  # a retry that is due, or a charge a dead worker left
-    if enrollment == EnrollmentStatus.SUSPENDED:
+    if enrollment in _HELD:
         return False
     return not any(o.status in DUNNING_ITEM_STATUSES and o.seq < item.seq for o in items)

@@ -27,7 +27,10 @@ def _plain_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
 #: Every kind of event the library emits, with what it means.
 EVENT_KINDS: Final[Mapping[str, str]] = {
     "enrollment.created": "an enrollment was opened, its schedule written",
-    "enrollment.activated": "the first payment cleared (or nothing was due): the student is in",
+    "enrollment.activated": (
+        "the first payment cleared (or nothing was due, or a trial's card was saved): "
+        "the student is in"
+    ),
     "enrollment.pending_payment": "an enrollment waits for a payment due now",
     "enrollment.past_due": "a payment failed and a retry is pending",
     "enrollment.suspended": "retries are exhausted or the card needs replacing",
@@ -35,6 +38,7 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
     "enrollment.resumed": "a paused enrollment goes on",
     "enrollment.completed": "every item of a finite plan is settled",
     "enrollment.cancelled": "the enrollment was cancelled",
+    "enrollment.defaulted": "retries are exhausted and the policy put the enrollment in default",
     "access.granted": "the student may use the course from now on",
     "access.suspended": "the student's access is withheld until payment",
     "access.restored": "access withheld for payment is given back",

@@ -91,6 +91,9 @@ class Enrollment:
     #: counts from ``paused_on``): not used days, and the service ends that
     #: much later. See :meth:`days_paused`.
     paused_days: int = 0
+    #: A trial that waits for the student to save a payment method: it stays
+    #: ``pending_payment`` (no access) until one is saved or an item is paid.
+    awaiting_payment_method: bool = False
 
     def days_paused(self, on: date) -> int:
         """Days of service paused up to ``on``: ended pauses and one in progress.

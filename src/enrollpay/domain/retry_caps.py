@@ -20,18 +20,36 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 import attrs
 
 from enrollpay.domain.calendar import ensure_aware
 from enrollpay.errors import InvalidInputError
 
-if TYPE_CHECKING:  # records import retry, which imports this module
-    from enrollpay.domain.records import PaymentAttempt
+
+class AttemptOnCard(Protocol):
+    """What the caps read of a payment attempt (a protocol: records import this module)."""
+
+    @property
+    def payment_method_id(self) -> str | None:
+        """The payment method charged."""
+        ...
+
+    @property
+    def decline_class(self) -> object | None:
+        """Set when the network declined it."""
+        ...
+
+    @property
+    def card_brand(self) -> str | None:
+        """The brand the gateway reported."""
+        ...
+
 
 __all__ = [
     "NETWORK_CAPS",
+    "AttemptOnCard",
     "RetryCap",
     "capped_retry_at",
     "card_brand_of",
@@ -149,7 +167,7 @@ def capped_retry_at(
         at = later  # strictly later, and one of finitely many candidates: this ends
 
 
-def is_reattempt(attempts: Iterable[PaymentAttempt], payment_method_id: str) -> bool:
+def is_reattempt(attempts: Iterable[AttemptOnCard], payment_method_id: str) -> bool:
     """Whether charging ``payment_method_id`` again retries a decline of the same payment.
 
     ``attempts`` are the earlier attempts of one scheduled payment. It is a
@@ -162,7 +180,7 @@ def is_reattempt(attempts: Iterable[PaymentAttempt], payment_method_id: str) -> 
     )
 
 
-def card_brand_of(attempts: Iterable[PaymentAttempt], payment_method_id: str) -> str | None:
+def card_brand_of(attempts: Iterable[AttemptOnCard], payment_method_id: str) -> str | None:
     """The brand the gateway last reported for ``payment_method_id`` among ``attempts``."""
     brand = None
     for attempt in attempts:

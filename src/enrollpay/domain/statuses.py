@@ -42,6 +42,10 @@ class EnrollmentStatus(enum.StrEnum):
     PAUSED = "paused"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+    #: Retries are exhausted and the school's policy put the enrollment in
+    #: default (``SystemConfig.after_final_failure="default"``): no access, no
+    #: automatic charge, the debt stays on the books until it is paid.
+    DEFAULTED = "defaulted"
 
 
 class ItemStatus(enum.StrEnum):
@@ -150,13 +154,16 @@ def derive_enrollment_status(
     paused: bool = False,
     open_ended: bool = False,
     access: AccessPolicy | None = None,
+    awaiting_payment_method: bool = False,
 ) -> EnrollmentStatus:
     """The enrollment status that its items imply, in this order.
 
     cancelled / paused (explicit admin states); ``pending_payment`` while
     nothing has been paid (or waived) yet and an item is due by ``today``,
     whatever happened to it, so a first payment that failed never grants
-    access; ``suspended`` if an item is defaulted or needs a new payment
+    access, or while nothing has been paid and the enrollment is
+    ``awaiting_payment_method`` (a trial that starts once a card is saved);
+    ``suspended`` if an item is defaulted or needs a new payment
     method; ``past_due`` if an item failed (retry pending) or waits for
     authentication; ``completed`` when every item of a finite plan is paid,
     waived or cancelled; else ``active``. With an ``access`` policy, time
@@ -172,7 +179,7 @@ def derive_enrollment_status(
     statuses = {s.status for s in states}
     nothing_paid = not statuses & {_I.PAID, _I.WAIVED}
     due_unpaid = any(s.status in OPEN_ITEM_STATUSES and s.due <= today for s in states)
-    if nothing_paid and due_unpaid:
+    if nothing_paid and (due_unpaid or awaiting_payment_method):
         return _E.PENDING_PAYMENT
     overdue = (
         []

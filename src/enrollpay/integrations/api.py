@@ -171,6 +171,8 @@ def enrollment(value: Enrollment, *, has_access: bool | None = None) -> JSON:
         "paused_on": _when(value.paused_on),
         "cancelled_at": _when(value.cancelled_at),
         "cancel_reason": value.cancel_reason,
+        # A trial waiting for its card: show the card form (``start_setup`` gives its secret).
+        "awaiting_payment_method": value.awaiting_payment_method,
     }
     if has_access is not None:
         data["has_access"] = has_access

@@ -225,8 +225,18 @@ class Gateway(Protocol):
         """
         ...
 
-    def start_payment_method_update(self, *, customer_id: str, idempotency_key: str) -> str:
-        """Open a setup flow for a new card; return its client secret."""
+    def start_payment_method_update(
+        self,
+        *,
+        customer_id: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> str:
+        """Open a setup flow that saves a card for off-session charges; return its client secret.
+
+        Once per idempotency key. ``metadata`` is stored with the flow and
+        comes back in its webhook (a trial's setup names its enrollment).
+        """
         ...
 
     def parse_webhook(

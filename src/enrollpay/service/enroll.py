@@ -1,4 +1,12 @@
-"""Enrolling: plan choice, schedule, the first attempt, and the gateway customer."""
+"""Enrolling: plan choice, schedule, the first attempt (or a trial's card setup), the customer.
+
+A trial subscription enrolled with a gateway collects a card before the
+trial starts: the enrollment opens ``awaiting_payment_method``
+(``pending_payment``, no access) and a setup flow (a Stripe SetupIntent for
+off-session use) is opened for the student's gateway customer, keyed by the
+enrollment so that opening it again never makes a second one. A student
+whose customer has a saved card already starts the trial at once.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +17,7 @@ from datetime import date
 import attrs
 
 from enrollpay.domain import transitions
-from enrollpay.domain.plans import PaymentPlan, detect_plan
+from enrollpay.domain.plans import PaymentPlan, Subscription, detect_plan
 from enrollpay.domain.records import Customer, PaymentAttempt
 from enrollpay.domain.schedule import build_schedule
 from enrollpay.errors import (
@@ -25,7 +33,15 @@ from enrollpay.service.base import check_date, check_text
 from enrollpay.service.context import Context
 from enrollpay.service.results import EnrollmentResult
 
-__all__ = ["MAX_METADATA_KEYS", "customer_key", "enroll", "ensure_customer", "open_session"]
+__all__ = [
+    "MAX_METADATA_KEYS",
+    "customer_key",
+    "enroll",
+    "ensure_customer",
+    "open_session",
+    "open_setup",
+    "setup_key",
+]
 
 # Logs enrollment, item and gateway payment ids; never client secrets or card data.
 logger = logging.getLogger(__name__)
@@ -39,6 +55,11 @@ def customer_key(user_id: str) -> str:
     return f"customer:{user_id}"
 
 
+def setup_key(enrollment_id: str) -> str:
+    """The idempotency key of the setup flow that saves a trial's card (one per enrollment)."""
+    return f"setup:enrollment:{enrollment_id}"
+
+
 def enroll(
     ctx: Context,
     *,
@@ -48,17 +69,10 @@ def enroll(
     start: date | None = None,
     metadata: Mapping[str, str] | None = None,
 ) -> EnrollmentResult:
-    """Enroll ``user_id`` in a product and open the first payment if one is due."""
+    """Enroll ``user_id`` in a product; open the first payment if one is due, or a trial's setup."""
     check_text(user_id, "user_id")
     check_text(product_id, "product_id")
-    if metadata is not None and not isinstance(metadata, Mapping):
-        raise InvalidInputError(f"metadata must be a mapping, got {type(metadata).__name__}")
-    if len(metadata or {}) > MAX_METADATA_KEYS:
-        raise InvalidInputError(f"metadata has more than {MAX_METADATA_KEYS} keys")
-    meta = {
-        check_text(k, "metadata key"): check_text(v, "metadata value", required=False)
-        for k, v in (metadata or {}).items()
-    }
+    meta = _checked_metadata(metadata)
     now = ctx.now()
     today = ctx.today(now)
     start_date = today if start is None else check_date(start, "start")
@@ -87,6 +101,11 @@ def enroll(
         enrollment_id = ctx.new_id("enr")
         items = [ctx.item_from_line(enrollment_id, line, now) for line in lines]
         first = items[0] if items[0].due <= today else None
+        customer: Customer | None = None
+        awaiting = False
+        if first is None and gateway is not None and _is_trial(chosen):
+            customer = tx.get_customer(user_id)
+            awaiting = customer is None or not customer.payment_method_id
         attempt: PaymentAttempt | None = None
         if first is not None and gateway is not None:
             attempt = new_attempt(ctx, first, number=1, mode="on_session")
@@ -107,12 +126,12 @@ def enroll(
             at=now,
             metadata=meta,
             past_due_access=ctx.config.past_due_access,
+            awaiting_payment_method=awaiting,
         )
         enrollment = opened.record
         tx.add_enrollment(enrollment)
         tx.add_items(items)
         ctx.emit(tx, opened.events)
-        customer: Customer | None = None
         if attempt is not None:
             tx.add_attempt(attempt)
             customer = tx.get_customer(user_id)
@@ -128,6 +147,7 @@ def enroll(
                 "price": product.price,
                 "items": len(items),
                 "first_attempt": None if attempt is None else attempt.id,
+                "awaiting_payment_method": awaiting,
             },
         )
     result = EnrollmentResult(
@@ -145,16 +165,82 @@ def enroll(
         chosen.kind,
         len(items),
     )
-    if attempt is None or gateway is None:
+    if gateway is None:
         return result
-    ctx.checkpoint("after_attempt_written")
+    return _first_gateway_step(ctx, gateway, result, attempt=attempt, customer=customer)
+
+
+def _first_gateway_step(
+    ctx: Context,
+    gateway: Gateway,
+    result: EnrollmentResult,
+    *,
+    attempt: PaymentAttempt | None,
+    customer: Customer | None,
+) -> EnrollmentResult:
+    """After the commit: open the first payment, or the setup a trial's card is saved in.
+
+    A gateway that cannot be reached loses nothing: the result says so
+    (``payment_error``) and ``start_payment`` (or, for a trial,
+    ``start_setup``) opens the same payment or setup flow later, by the
+    same key.
+    """
+    user_id = result.enrollment.user_id
     try:
+        if result.enrollment.awaiting_payment_method:
+            secret = open_setup(
+                ctx, gateway, enrollment_id=result.enrollment_id, user_id=user_id, customer=customer
+            )
+            return attrs.evolve(result, setup_client_secret=secret)
+        if attempt is None:
+            return result
+        ctx.checkpoint("after_attempt_written")
         session = open_session(
             ctx, gateway, tx_user=user_id, attempt=attempt, customer=customer, customer_read=True
         )
     except GatewayUnavailableError as exc:
         return attrs.evolve(result, payment_error=f"gateway unavailable: {exc}")
     return attrs.evolve(result, client_secret=session.client_secret)
+
+
+def _checked_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
+    """The host's metadata for an enrollment, checked (a typed error for bad input)."""
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise InvalidInputError(f"metadata must be a mapping, got {type(metadata).__name__}")
+    if len(metadata or {}) > MAX_METADATA_KEYS:
+        raise InvalidInputError(f"metadata has more than {MAX_METADATA_KEYS} keys")
+    return {
+        check_text(k, "metadata key"): check_text(v, "metadata value", required=False)
+        for k, v in (metadata or {}).items()
+    }
+
+
+def _is_trial(plan: PaymentPlan) -> bool:
+    return isinstance(plan, Subscription) and plan.trial_days > 0
+
+
+def open_setup(
+    ctx: Context, gateway: Gateway, *, enrollment_id: str, user_id: str, customer: Customer | None
+) -> str:
+    """Open (or open again) the setup flow a trial's card is saved in; its client secret.
+
+    ``customer`` is the user's stored customer as the caller read it (None:
+    none yet, so it is created at the gateway, idempotently by the user's
+    key, and stored). The flow's key comes from the enrollment,
+    so a retry (after a timeout, or a later ``start_setup``) finds the same
+    flow instead of opening a second one; its metadata names the
+    enrollment, which comes back in ``setup_intent.succeeded``.
+    """
+    if customer is None:
+        customer_id = gateway.ensure_customer(user_id, idempotency_key=customer_key(user_id))
+        # Stored before the setup call, so a gateway outage there loses nothing.
+        with ctx.store.transaction() as tx:
+            customer = _record_customer(ctx, tx, user_id, customer_id)
+    return gateway.start_payment_method_update(
+        customer_id=customer.gateway_customer_id,
+        idempotency_key=setup_key(enrollment_id),
+        metadata={"enrollment_id": enrollment_id},
+    )
 
 
 def ensure_customer(ctx: Context, gateway: Gateway, user_id: str) -> Customer:

@@ -13,6 +13,7 @@ from enrollpay.service.collect import retry_now
 from enrollpay.service.context import Context
 from enrollpay.service.enroll import ensure_customer
 from enrollpay.service.results import ItemOutcome
+from enrollpay.service.trials import payment_method_saved
 
 __all__ = ["check_payment_method_id", "start_payment_method_update", "update_payment_method"]
 
@@ -76,7 +77,9 @@ def update_payment_method(
     (waiting for a card, defaulted, failed, or scheduled and due) is
     charged once, oldest first, each with its own attempt and idempotency
     key. Within one enrollment a charge that does not succeed stops the
-    rest: one retry cycle at a time, as collection does.
+    rest: one retry cycle at a time, as collection does. A trial waiting
+    for a card stops waiting, in the same transaction as the card is saved
+    (see :func:`enrollpay.service.trials.payment_method_saved`).
     """
     check_text(user_id, "user_id")
     method = check_payment_method_id(payment_method_id)
@@ -91,11 +94,13 @@ def update_payment_method(
             entity_type="customer",
             entity_id=user_id,
         )
+        listed = tx.enrollments_of(user_id)
+        payment_method_saved(ctx, tx, user_id, actor=actor, enrollments=listed)
         today = ctx.today()
         arrears = sorted(
             (
                 i
-                for e in tx.enrollments_of(user_id)
+                for e in listed
                 if e.status not in (EnrollmentStatus.CANCELLED, EnrollmentStatus.PAUSED)
                 for i in tx.items_of(e.id)
                 if i.status in _WAITING or (i.status in _DUE and i.due <= today)

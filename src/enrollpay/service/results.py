@@ -49,8 +49,14 @@ class EnrollmentResult:
     client_secret: str | None = attrs.field(default=None, repr=False)
     #: The item the client secret pays, when one is due now.
     payment_item_id: str | None = None
-    #: Set when the gateway could not be reached; pay later with ``start_payment``.
+    #: Set when the gateway could not be reached; pay later with ``start_payment``
+    #: (or, for a trial waiting for a card, open the setup with ``start_setup``).
     payment_error: str | None = None
+    #: For a trial that waits for a card (``enrollment.awaiting_payment_method``):
+    #: the client secret of the gateway's setup flow (a Stripe SetupIntent), which
+    #: the page confirms with Stripe.js ``confirmSetup`` / ``confirmCardSetup``.
+    #: Never logged.
+    setup_client_secret: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen

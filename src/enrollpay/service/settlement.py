@@ -282,6 +282,20 @@ def apply_failure(
         data={**data, "failures": failures, "retry_at": retry_at},
     )
     enrollment = ctx.refresh_enrollment(tx, attempt.enrollment_id, actor=actor)
+    if (
+        decision_action == "default"
+        and ctx.config.after_final_failure == "default"
+        and transitions.ENROLLMENT.allows("default", enrollment.status)
+    ):
+        ctx.save_enrollment(
+            tx,
+            transitions.default_enrollment(
+                enrollment,
+                reason="payment retries exhausted",
+                at=now,
+                past_due_access=ctx.config.past_due_access,
+            ),
+        )
     if decision_action == "default" and ctx.config.after_final_failure == "cancel":
         close_enrollment(ctx, tx, enrollment, reason="payment retries exhausted", at=now)
         ctx.audit(

@@ -3,9 +3,10 @@
 Each method delegates to one function of a use-case module
 (:mod:`enrollpay.service.enroll`, :mod:`~enrollpay.service.collect`, ...),
 passing the system's :class:`~enrollpay.service.context.Context`. The class
-has no base class. The methods that change state are written here; those
-that only read (lookups, listings, reports, quotes) are written in
-:mod:`enrollpay.service.system_reads` and attached below by name.
+has no base class. The methods that change state are written here, but
+for the saved-card flows and the sweep (in :mod:`enrollpay.service.system_ops`);
+those that only read (lookups, listings, reports, quotes) are written in
+:mod:`enrollpay.service.system_reads`. Both are attached below by name.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from enrollpay.service import (
     enroll,
     manual,
     pause,
-    payment_methods,
     products,
     refunds,
     reschedule,
@@ -205,22 +205,6 @@ class PaymentSystem:
         """
         return checkout.start_payment(self._ctx, item_id)
 
-    def start_payment_method_update(self, user_id: str) -> str:
-        """A client secret for the card-update form (a setup flow at the gateway)."""
-        return payment_methods.start_payment_method_update(self._ctx, user_id)
-
-    def update_payment_method(
-        self, user_id: str, payment_method_id: str, *, actor: str = "customer"
-    ) -> list[ItemOutcome]:
-        """Make a new saved card the default and charge waiting items once each.
-
-        Items that need a new payment method (hard declines, defaulted items)
-        are retried immediately, one attempt each.
-        """
-        return payment_methods.update_payment_method(
-            self._ctx, user_id, payment_method_id, actor=actor
-        )
-
     def collect_due(
         self,
         now: datetime | None = None,
@@ -353,6 +337,14 @@ class PaymentSystem:
         """Restart collection; unpaid paused items move later by the days paused."""
         return pause.resume(self._ctx, enrollment_id, actor=actor)
 
+    # -- saved cards, the sweep and reconcile (written in enrollpay.service.system_ops)
+
+    start_setup = system_ops.start_setup
+    start_payment_method_update = system_ops.start_payment_method_update
+    update_payment_method = system_ops.update_payment_method
+    sweep = system_ops.sweep
+    reconcile = system_ops.reconcile
+
     # -- read-only methods (written in enrollpay.service.system_reads) -------------
 
     get_product = system_reads.get_product
@@ -380,6 +372,3 @@ class PaymentSystem:
     audit_anchor = system_reads.audit_anchor
     list_events = system_reads.list_events
     dispatch_events = system_reads.dispatch_events
-    # Jobs beside collect_due (written in enrollpay.service.system_ops).
-    sweep = system_ops.sweep
-    reconcile = system_ops.reconcile

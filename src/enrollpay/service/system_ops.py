@@ -1,7 +1,9 @@
-"""Methods of :class:`~enrollpay.PaymentSystem` that scheduled jobs run besides ``collect_due``.
+"""Methods of :class:`~enrollpay.PaymentSystem` that change state, written outside its module.
 
-Each is a function of the system (``self``) that delegates to its use-case
-module; :mod:`enrollpay.service.system` attaches them to the class by name.
+The saved-card flows (a trial's card setup, a card update, saving the new
+card) and the sweep, a scheduled job besides ``collect_due``. Each is a
+function of the system (``self``) that delegates to its use-case module;
+:mod:`enrollpay.service.system` attaches them to the class by name.
 """
 
 from __future__ import annotations
@@ -9,14 +11,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from enrollpay.service import payment_methods, trials
 from enrollpay.service import reconcile as reconciling
 from enrollpay.service import sweep as sweeping
-from enrollpay.service.results import ReconcileReport, SweepReport
+from enrollpay.service.results import ItemOutcome, ReconcileReport, SweepReport
 
 if TYPE_CHECKING:
     from enrollpay.service.system import PaymentSystem
 
-__all__ = ["reconcile", "sweep"]
+__all__ = [
+    "reconcile",
+    "start_payment_method_update",
+    "start_setup",
+    "sweep",
+    "update_payment_method",
+]
 
 
 def sweep(self: PaymentSystem, now: datetime | None = None) -> SweepReport:
@@ -55,3 +64,32 @@ def reconcile(self: PaymentSystem) -> ReconcileReport:
     :mod:`enrollpay.service.resync`.
     """
     return reconciling.reconcile(self._ctx)
+
+
+def start_setup(self: PaymentSystem, enrollment_id: str) -> str:
+    """The client secret of the card setup a trial waits for, opened again if need be.
+
+    ``enroll`` returns it as ``setup_client_secret``; call this when that
+    call could not reach the gateway (``payment_error``) or the student
+    comes back later. The flow is keyed by the enrollment, so it is the
+    same one, never a second. Raises ``EnrollmentNotFoundError``, and
+    ``InvalidStateError`` when the enrollment waits for no card.
+    """
+    return trials.start_setup(self._ctx, enrollment_id)
+
+
+def start_payment_method_update(self: PaymentSystem, user_id: str) -> str:
+    """A client secret for the card-update form (a setup flow at the gateway)."""
+    return payment_methods.start_payment_method_update(self._ctx, user_id)
+
+
+def update_payment_method(
+    self: PaymentSystem, user_id: str, payment_method_id: str, *, actor: str = "customer"
+) -> list[ItemOutcome]:
+    """Make a new saved card the default and charge waiting items once each.
+
+    Items that need a new payment method (hard declines, defaulted items)
+    are retried immediately, one attempt each. Trials that wait for a card
+    stop waiting (active during the trial).
+    """
+    return payment_methods.update_payment_method(self._ctx, user_id, payment_method_id, actor=actor)

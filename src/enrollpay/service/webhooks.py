@@ -21,6 +21,7 @@ from enrollpay.service.context import Context
 from enrollpay.service.refunds import apply_refund_updates
 from enrollpay.service.results import WebhookOutcome, WebhookResult
 from enrollpay.service.settlement import apply_failure, apply_requires_action, apply_success
+from enrollpay.service.trials import payment_method_saved
 
 __all__ = ["handle_webhook"]
 
@@ -159,6 +160,12 @@ def _attempt_for(ctx: Context, tx: StoreTransaction, event: GatewayEvent) -> Pay
 def _apply_new_method(
     ctx: Context, tx: StoreTransaction, event: GatewayEvent
 ) -> tuple[WebhookResult, str]:
+    """A setup flow saved a card: store it, end the trials' wait, requeue what waited for it.
+
+    The card is the event's customer's: only that customer's enrollments
+    are touched, whatever the metadata names (``enrollment_id``, set by a
+    trial's setup, is kept in the audit entry).
+    """
     if not event.customer_id or not event.payment_method_id:
         return "ignored", "no customer or payment method"
     customer = tx.find_customer_by_gateway_id(event.customer_id)
@@ -168,10 +175,12 @@ def _apply_new_method(
     # queueing its items again would retry a card that was just declined.
     known = customer.payment_method_id == event.payment_method_id
     tx.put_customer(attrs.evolve(customer, payment_method_id=event.payment_method_id))
+    listed = tx.enrollments_of(customer.user_id)
+    waited = payment_method_saved(ctx, tx, customer.user_id, actor="gateway", enrollments=listed)
     # Items waiting for a card are collected by the next collect_due run.
     retried = 0
-    for listed in [] if known else tx.enrollments_of(customer.user_id):
-        locked = ctx.lock(tx, listed.id)
+    for candidate in [] if known else listed:
+        locked = ctx.lock(tx, candidate.id)
         enrollment = locked.enrollment
         if enrollment.status in (EnrollmentStatus.CANCELLED, EnrollmentStatus.PAUSED):
             continue
@@ -180,15 +189,23 @@ def _apply_new_method(
                 ctx.save_item(tx, transitions.requeue_item(item, at=ctx.now()))
                 retried += 1
         ctx.refresh_enrollment(tx, enrollment.id, actor="gateway")
+    data: dict[str, object] = {"items_to_retry": retried}
+    if waited:
+        data["no_longer_waiting"] = [e.id for e in waited]
+    if event.metadata.get("enrollment_id"):
+        data["setup_for"] = event.metadata["enrollment_id"]
     ctx.audit(
         tx,
         actor="gateway",
         action="customer.payment_method_updated",
         entity_type="customer",
         entity_id=customer.user_id,
-        data={"items_to_retry": retried},
+        data=data,
     )
-    return "processed", f"{retried} item(s) will be retried"
+    detail = f"{retried} item(s) will be retried"
+    if waited:
+        detail += f"; {len(waited)} enrollment(s) no longer wait for a card"
+    return "processed", detail
 
 
 def _apply_subscription_deleted(

@@ -174,10 +174,10 @@ def test_a_later_start_is_active_at_once_with_access_and_no_gateway_call(
     assert system.payment_details(result.enrollment_id).attempts == ()
 
 
-def test_a_trial_subscription_is_active_and_keeps_its_horizon_scheduled(
+def test_a_trial_subscription_waits_for_its_card_and_keeps_its_horizon_scheduled(
     system: PaymentSystem, fake: FakeGateway, outbox: Outbox
 ) -> None:
-    """A 14-day trial: nothing due today, active, twelve monthly periods scheduled ahead."""
+    """A 14-day trial: twelve periods ahead, pending without access, a setup flow opened."""
     product = system.register_product(
         product_type="membership",
         product_id="club",
@@ -192,9 +192,57 @@ def test_a_trial_subscription_is_active_and_keeps_its_horizon_scheduled(
     assert len(items) == system.config.subscription_horizon
     assert items[0].due == date(2027, 3, 29)
     assert all(i.amount == usd("20.00") for i in items)
-    assert result.enrollment.status == EnrollmentStatus.ACTIVE
-    assert outbox.new_kinds() == ["enrollment.created", "enrollment.activated", "access.granted"]
-    assert fake.calls == []
+    assert all(i.status == ItemStatus.SCHEDULED for i in items)
+    enrollment = system.get_enrollment(result.enrollment_id)
+    assert (enrollment.status, enrollment.awaiting_payment_method) == (
+        EnrollmentStatus.PENDING_PAYMENT,
+        True,
+    )
+    assert not system.has_access(enrollment)
+    assert result.enrollment == enrollment
+    assert not result.requires_immediate_payment
+    assert (result.client_secret, result.payment_item_id, result.payment_error) == (
+        None,
+        None,
+        None,
+    )
+    assert result.setup_client_secret == "seti_fake_000002_secret"
+    assert outbox.new_kinds() == ["enrollment.created"]
+    assert [(c.verb, dict(c.params)) for c in fake.calls] == [
+        ("ensure_customer", {"user_id": "u-1", "idempotency_key": "customer:u-1"}),
+        (
+            "start_payment_method_update",
+            {
+                "customer_id": "cus_fake_000001",
+                "idempotency_key": f"setup:enrollment:{result.enrollment_id}",
+                "metadata": {"enrollment_id": result.enrollment_id},
+            },
+        ),
+    ]
+    assert system.payment_details(result.enrollment_id).attempts == ()
+
+
+def test_without_a_gateway_a_trial_is_active_at_once(clock: FrozenClock) -> None:
+    """No gateway, no card to collect: the trial starts at once, as a later start does."""
+    system = PaymentSystem(store=InMemoryStore(), clock=clock, ids=SequentialIds())
+    product = system.register_product(
+        product_type="membership", product_id="club", name="Club", price=usd("20.00"),
+        payment_plan=Subscription(Interval.months(1), trial_days=14),
+    )  # fmt: skip
+
+    result = system.enroll(user_id="u-1", product_id=product.id)
+
+    enrollment = system.get_enrollment(result.enrollment_id)
+    assert (enrollment.status, enrollment.awaiting_payment_method) == (
+        EnrollmentStatus.ACTIVE,
+        False,
+    )
+    assert result.setup_client_secret is None
+    assert [e.kind for e in system.list_events()] == [
+        "enrollment.created",
+        "enrollment.activated",
+        "access.granted",
+    ]
 
 
 def test_a_deposit_plan_takes_the_deposit_now_and_splits_the_rest(

@@ -35,11 +35,18 @@ def test_the_card_form_gets_a_setup_secret_and_the_customer_is_made_once(
 
     assert first != second
     assert first.endswith("_secret")
-    (customer,) = fake.calls  # the setup flows are not in the fake's request log
+    customer, *setups = fake.calls
     assert (customer.verb, customer.params) == (
         "ensure_customer",
         {"user_id": "u-1", "idempotency_key": "customer:u-1"},
     )
+    assert [c.verb for c in setups] == ["start_payment_method_update"] * 2
+    keys = [str(c.params["idempotency_key"]) for c in setups]
+    assert len(set(keys)) == 2
+    assert all(k.startswith("setup:u-1:") for k in keys)
+    assert [(c.params["customer_id"], c.params["metadata"]) for c in setups] == [
+        ("cus_fake_000001", {})
+    ] * 2
     assert outbox.new() == []
     (created,) = audited(system, "u-1", "customer.created")
     assert created.data == {"gateway_customer_id": "cus_fake_000001"}

@@ -18,9 +18,11 @@ No other module constructs a record with a status or changes one
 from enrollpay.domain.machine import Change, Machine, Transition
 from enrollpay.domain.transitions.enrollments import (
     cancel_enrollment,
+    default_enrollment,
     open_enrollment,
     pause_enrollment,
     resume_enrollment,
+    save_payment_method,
     sync_enrollment,
 )
 from enrollpay.domain.transitions.items import (
@@ -70,6 +72,7 @@ __all__ = [
     "cancel_item",
     "decline_attempt",
     "decline_item",
+    "default_enrollment",
     "defer_retry",
     "lose_track",
     "mark_item_paid",
@@ -90,6 +93,7 @@ __all__ = [
     "resend_attempt",
     "resume_enrollment",
     "resume_item",
+    "save_payment_method",
     "settle_refund",
     "start_processing",
     "succeed_attempt",

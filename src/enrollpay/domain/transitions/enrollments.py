@@ -6,6 +6,10 @@ the explicit ``paused`` and ``cancelled``. Every change emits
 ``enrollment.<status>`` and, when the student's access changes, one of
 ``access.granted`` (the first time), ``access.restored``,
 ``access.suspended`` or ``access.revoked`` (cancellation).
+
+A trial that collects a card opens ``awaiting_payment_method``: it stays
+``pending_payment`` until the card is saved (:func:`save_payment_method`),
+then the status its items imply (``active`` during the trial) follows.
 """
 
 from __future__ import annotations
@@ -33,9 +37,11 @@ from enrollpay.errors import IllegalTransitionError
 
 __all__ = [
     "cancel_enrollment",
+    "default_enrollment",
     "open_enrollment",
     "pause_enrollment",
     "resume_enrollment",
+    "save_payment_method",
     "sync_enrollment",
 ]
 
@@ -50,6 +56,7 @@ _ANNOUNCED: Mapping[EnrollmentStatus, str] = {
     _E.PAUSED: "enrollment.paused",
     _E.COMPLETED: "enrollment.completed",
     _E.CANCELLED: "enrollment.cancelled",
+    _E.DEFAULTED: "enrollment.defaulted",
 }
 #: The transition that leads to a derived status (``active``: see ``_to_active``).
 _SYNC_MOVES: Mapping[EnrollmentStatus, str] = {
@@ -70,12 +77,14 @@ def _derived(
     *,
     today: date,
     access: AccessPolicy | None,
+    awaiting: bool = False,
 ) -> EnrollmentStatus:
     return derive_enrollment_status(
         (ItemState(i.status, i.due) for i in items),
         today=today,
         open_ended=_open_ended(plan),
         access=access,
+        awaiting_payment_method=awaiting,
     )
 
 
@@ -155,13 +164,16 @@ def open_enrollment(
     metadata: Mapping[str, Any] | None = None,
     past_due_access: bool = True,
     access: AccessPolicy | None = None,
+    awaiting_payment_method: bool = False,
 ) -> Change[Enrollment]:
     """A new enrollment in the status its items imply (``enrollment.created``).
 
     Nothing due yet (a trial, a later start) makes it active at once, with
-    ``enrollment.activated`` and ``access.granted``.
+    ``enrollment.activated`` and ``access.granted``, unless it is
+    ``awaiting_payment_method`` (a trial that starts once a card is saved):
+    then it is ``pending_payment`` until :func:`save_payment_method`.
     """
-    status = _derived(plan, items, today=today, access=access)
+    status = _derived(plan, items, today=today, access=access, awaiting=awaiting_payment_method)
     if status not in ENROLLMENT.initial:
         raise IllegalTransitionError(
             "enrollment", state=str(status), transition="open", record_id=enrollment_id
@@ -177,6 +189,7 @@ def open_enrollment(
         created_at=at,
         updated_at=at,
         metadata=metadata,
+        awaiting_payment_method=awaiting_payment_method,
     )
     record = _first_access(record, at=at, past_due_access=past_due_access)
     created = EventDraft(
@@ -211,18 +224,70 @@ def sync_enrollment(
     """Move the enrollment to the status its items imply, by the named transition.
 
     No change (and no event) when it is there already, or when it is paused
-    or cancelled (explicit states the items do not override).
+    or cancelled (explicit states the items do not override). A defaulted
+    enrollment stays defaulted until its items say it is paid up (``active``
+    or ``completed``).
     """
     if enrollment.status in (_E.PAUSED, _E.CANCELLED):
         return Change(enrollment)
-    target = _derived(enrollment.plan, items, today=today, access=access)
-    if target == enrollment.status:
+    target = _derived(
+        enrollment.plan,
+        items,
+        today=today,
+        access=access,
+        awaiting=enrollment.awaiting_payment_method,
+    )
+    if target == enrollment.status or (
+        enrollment.status == _E.DEFAULTED and target not in (_E.ACTIVE, _E.COMPLETED)
+    ):
         return Change(enrollment)
     if target == _E.ACTIVE:
         name = "activate" if enrollment.status == _E.PENDING_PAYMENT else "restore"
     else:
         name = _SYNC_MOVES[target]
     return _move(enrollment, name, at=at, past_due_access=past_due_access)
+
+
+def save_payment_method(
+    enrollment: Enrollment,
+    items: Iterable[ScheduleItem],
+    *,
+    today: date,
+    at: datetime,
+    past_due_access: bool = True,
+    access: AccessPolicy | None = None,
+) -> Change[Enrollment]:
+    """The payment method a trial waits for is saved: it stops waiting.
+
+    ``save_payment_method`` keeps the status; the enrollment then moves to
+    the status its items imply (:func:`sync_enrollment`): during the trial
+    ``active``, with ``enrollment.activated`` and ``access.granted``; after
+    the trial ended unpaid it stays ``pending_payment`` until the first
+    charge clears. A paused enrollment stays paused (its resume derives the
+    status). No change for an enrollment that waits for nothing, so a card
+    saved twice (a webhook and the payer's own call) moves it once.
+    """
+    if not enrollment.awaiting_payment_method:
+        return Change(enrollment)
+    ENROLLMENT.target_for(enrollment.id, "save_payment_method", enrollment.status)
+    waited = attrs.evolve(enrollment, awaiting_payment_method=False, updated_at=at)
+    return sync_enrollment(
+        waited, items, today=today, at=at, past_due_access=past_due_access, access=access
+    )
+
+
+def default_enrollment(
+    enrollment: Enrollment, *, reason: str, at: datetime, past_due_access: bool = True
+) -> Change[Enrollment]:
+    """Put the enrollment in default (``enrollment.defaulted``, access withheld).
+
+    What ``after_final_failure="default"`` does when an item's last retry
+    fails. The enrollment keeps its items and what they owe; nothing is
+    charged automatically, and it is restored once the arrears are paid.
+    """
+    return _move(
+        enrollment, "default", at=at, past_due_access=past_due_access, told={"reason": reason}
+    )
 
 
 def pause_enrollment(
@@ -248,7 +313,13 @@ def resume_enrollment(
     ``enrollment.resumed`` carries them as ``days`` and the new total as
     ``paused_days``.
     """
-    target = _derived(enrollment.plan, items, today=today, access=access)
+    target = _derived(
+        enrollment.plan,
+        items,
+        today=today,
+        access=access,
+        awaiting=enrollment.awaiting_payment_method,
+    )
     total = enrollment.days_paused(today)
     return _move(
         enrollment,

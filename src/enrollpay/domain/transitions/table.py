@@ -34,8 +34,13 @@ ENROLLMENT: Final[Machine[EnrollmentStatus]] = Machine.declare(
     "enrollment",
     EnrollmentStatus,
     (_E.PENDING_PAYMENT, _E.ACTIVE),
-    _t("activate", [_E.PENDING_PAYMENT], [_E.ACTIVE], "the first payment cleared"),
-    _t("restore", [_E.PAST_DUE, _E.SUSPENDED], [_E.ACTIVE], "the arrears are paid"),
+    _t(
+        "activate",
+        [_E.PENDING_PAYMENT],
+        [_E.ACTIVE],
+        "the first payment cleared, or a trial's payment method was saved",
+    ),
+    _t("restore", [_E.PAST_DUE, _E.SUSPENDED, _E.DEFAULTED], [_E.ACTIVE], "the arrears are paid"),
     _t(
         "fall_past_due",
         [_E.PENDING_PAYMENT, _E.ACTIVE, _E.SUSPENDED],
@@ -54,10 +59,32 @@ ENROLLMENT: Final[Machine[EnrollmentStatus]] = Machine.declare(
         [_E.PENDING_PAYMENT],
         "nothing is paid yet and an item is due",
     ),
-    _t("complete", _LIVE, [_E.COMPLETED], "every item of a finite plan is settled"),
+    _t(
+        "default",
+        [_E.PENDING_PAYMENT, _E.ACTIVE, _E.PAST_DUE, _E.SUSPENDED],
+        [_E.DEFAULTED],
+        "retries are exhausted and the policy puts the enrollment in default",
+    ),
+    _t(
+        "complete",
+        [*_LIVE, _E.DEFAULTED],
+        [_E.COMPLETED],
+        "every item of a finite plan is settled",
+    ),
+    _t(
+        "save_payment_method",
+        [*_LIVE, _E.PAUSED, _E.COMPLETED, _E.DEFAULTED],
+        [],
+        "a trial's payment method is saved; it stops waiting (then: the derived status)",
+    ),
     _t("pause", _LIVE, [_E.PAUSED], "an administrator pauses the enrollment"),
     _t("resume", [_E.PAUSED], [*_LIVE, _E.COMPLETED], "collection starts again"),
-    _t("cancel", [*_LIVE, _E.PAUSED, _E.COMPLETED], [_E.CANCELLED], "the enrollment ends"),
+    _t(
+        "cancel",
+        [*_LIVE, _E.PAUSED, _E.COMPLETED, _E.DEFAULTED],
+        [_E.CANCELLED],
+        "the enrollment ends",
+    ),
 )
 
 _OPEN = frozenset(ItemStatus) - {_I.PAID, _I.CANCELLED, _I.WAIVED}

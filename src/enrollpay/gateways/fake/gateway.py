@@ -81,7 +81,8 @@ class FakeGateway:
         self._sleep = sleep
         #: With ``strict=False`` unknown customers and payment methods are accepted.
         self.strict = strict
-        self._ids = FakeIds(id_namespace)  # see id_namespace
+        #: The fake's ids, in one namespace (see :attr:`id_namespace`).
+        self._ids = FakeIds(id_namespace)
         self._lock = threading.RLock()
         self._scripts = ScriptBook()
         self._window = RateWindow()
@@ -271,27 +272,23 @@ class FakeGateway:
             reason=reason,
         )
 
-    def refund_from_dashboard(self, gateway_payment_id: str, amount: Money) -> GatewayRefund:
-        """A refund made outside the library (by staff in the gateway's dashboard)."""
-        return self._payments.refund_from_dashboard(gateway_payment_id, amount)
-
-    def refunds_for(self, gateway_payment_id: str) -> list[GatewayRefund]:
-        """Refunds the fake made for a payment."""
-        return self._payments.refunds_for(gateway_payment_id)
-
-    def start_payment_method_update(self, *, customer_id: str, idempotency_key: str) -> str:
-        """Open a setup flow; :meth:`complete_setup` finishes it."""
+    def start_payment_method_update(
+        self, *, customer_id: str, idempotency_key: str, metadata: Mapping[str, str] | None = None
+    ) -> str:
+        """Open a setup flow (once per key, scriptable); :meth:`complete_setup` finishes it."""
         return self._payments.start_payment_method_update(
-            customer_id=customer_id, idempotency_key=idempotency_key
+            customer_id=customer_id, idempotency_key=idempotency_key, metadata=metadata
         )
 
     def complete_setup(
         self, client_secret: str, payment_method: str = "pm_card_mastercard"
     ) -> None:
-        """Act as the customer saving a new card."""
+        """Act as the customer saving a card in a setup flow (once, as Stripe allows)."""
         self._payments.complete_setup(client_secret, payment_method)
 
-    # -- its own record, listed for drift re-sync (ledger.py) ----------------------
+    # -- its own record: the dashboard's refunds, and listings (ledger.py) ----------
+    refund_from_dashboard = ledger.refund_from_dashboard
+    refunds_for = ledger.refunds_for
     list_payments = ledger.list_payments
     list_refunds = ledger.list_refunds
 

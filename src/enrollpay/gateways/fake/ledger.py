@@ -1,6 +1,10 @@
-"""The fake's own record, listed as a :class:`~enrollpay.ports.LedgerGateway` lists it.
+"""The fake's own record: refunds made in its "dashboard", and listings of its record.
 
-Like Stripe's list endpoints with a ``created[gte]`` filter: the objects
+:func:`refund_from_dashboard` is what staff do outside the library;
+:func:`list_payments` and :func:`list_refunds` list the record as a
+:class:`~enrollpay.ports.LedgerGateway` does, for drift re-sync.
+
+The listings are like Stripe's list endpoints with a ``created[gte]`` filter: the objects
 created at or after ``since``, newest first (ties by id, newest first),
 a page of ``page_size`` per request, each page starting after the last
 object of the page before. Every page is one call in the fake's log
@@ -19,13 +23,47 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from enrollpay.domain.calendar import ensure_aware
+from enrollpay.domain.money import Money
 from enrollpay.errors import InvalidInputError
-from enrollpay.ports import LEDGER_PAGE_SIZE, LedgerPayment, LedgerRefund
+from enrollpay.gateways.fake.intents import intent_ledger
+from enrollpay.ports import LEDGER_PAGE_SIZE, GatewayRefund, LedgerPayment, LedgerRefund
 
 if TYPE_CHECKING:
     from enrollpay.gateways.fake.gateway import FakeGateway
+    from enrollpay.gateways.fake.payments import FakePayments
 
-__all__ = ["list_payments", "list_refunds"]
+__all__ = ["list_payments", "list_refunds", "record", "refund_from_dashboard", "refunds_for"]
+
+
+def refund_from_dashboard(
+    self: FakeGateway, gateway_payment_id: str, amount: Money
+) -> GatewayRefund:
+    """A refund made outside the library (by staff in the gateway's dashboard)."""
+    return self._payments.refund_from_dashboard(gateway_payment_id, amount)
+
+
+def refunds_for(self: FakeGateway, gateway_payment_id: str) -> list[GatewayRefund]:
+    """Refunds the fake made for a payment."""
+    return self._payments.refunds_for(gateway_payment_id)
+
+
+def record(payments: FakePayments) -> tuple[list[LedgerPayment], list[LedgerRefund]]:
+    """Every intent and refund of the fake, as its record lists them (in no order)."""
+    with payments._lock:
+        listed = [intent_ledger(intent) for intent in payments._intents.values()]
+        refunds = [
+            LedgerRefund(
+                gateway_refund_id=r.gateway_refund_id,
+                gateway_payment_id=r.gateway_payment_id,
+                amount=r.amount,
+                status=r.status,
+                created=payments._refunded_at[r.gateway_refund_id],
+                reference=r.reference,
+            )
+            for made in payments._refunds.values()
+            for r in made
+        ]
+    return listed, refunds
 
 
 class _Listed(Protocol):
@@ -88,7 +126,7 @@ def list_payments(
     return _pages(
         self,
         verb="list_payments",
-        objects=lambda: self._payments.ledger()[0],
+        objects=lambda: record(self._payments)[0],
         ident=lambda p: p.gateway_payment_id,
         since=since,
         page_size=page_size,
@@ -102,7 +140,7 @@ def list_refunds(
     return _pages(
         self,
         verb="list_refunds",
-        objects=lambda: self._payments.ledger()[1],
+        objects=lambda: record(self._payments)[1],
         ident=lambda r: r.gateway_refund_id,
         since=since,
         page_size=page_size,

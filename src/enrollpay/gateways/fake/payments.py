@@ -20,13 +20,12 @@ from enrollpay.gateways.fake.intents import (
     Intent,
     apply_outcome,
     charge_object,
-    intent_ledger,
     intent_object,
     intent_result,
 )
 from enrollpay.gateways.fake.records import FakeCall, FakeCharge, FakeIds
 from enrollpay.gateways.fake.scripts import Outcome, as_outcome
-from enrollpay.ports import ChargeResult, GatewayRefund, LedgerPayment, LedgerRefund, PaymentSession
+from enrollpay.ports import ChargeResult, GatewayRefund, PaymentSession
 
 __all__ = ["FakePayments"]
 
@@ -66,8 +65,10 @@ class FakePayments:
         self._intents: dict[str, Intent] = {}
         self._customers: dict[str, list[str]] = {}
         self._refunds: dict[str, list[GatewayRefund]] = {}
+        #: When each refund was made (what a listing filters and orders by).
         self._refunded_at: dict[str, datetime] = {}
-        self._setups: dict[str, str] = {}
+        #: Setup flows by client secret, as Stripe-shaped SetupIntent objects.
+        self._setups: dict[str, dict[str, Any]] = {}
 
     # -- customers --------------------------------------------------------------
 
@@ -333,54 +334,63 @@ class FakePayments:
         """Refunds the fake made for a payment."""
         return list(self._refunds.get(gateway_payment_id, []))
 
-    def ledger(self) -> tuple[list[LedgerPayment], list[LedgerRefund]]:
-        """Every intent and refund as the fake's record lists them (in no order)."""
-        with self._lock:
-            listed = [intent_ledger(intent) for intent in self._intents.values()]
-            refunds = [
-                LedgerRefund(
-                    gateway_refund_id=r.gateway_refund_id,
-                    gateway_payment_id=r.gateway_payment_id,
-                    amount=r.amount,
-                    status=r.status,
-                    created=self._refunded_at[r.gateway_refund_id],
-                    reference=r.reference,
-                )
-                for made in self._refunds.values()
-                for r in made
-            ]
-        return listed, refunds
-
     # -- card updates -------------------------------------------------------------
 
-    def start_payment_method_update(self, *, customer_id: str, idempotency_key: str) -> str:
-        """Open a setup flow; :meth:`complete_setup` finishes it."""
+    def start_payment_method_update(
+        self,
+        *,
+        customer_id: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> str:
+        """Open a setup flow for off-session use, once per key; :meth:`complete_setup` ends it.
+
+        Like Stripe's SetupIntent: it belongs to the customer, keeps
+        ``metadata`` for its webhook, and a repeated key returns the first
+        flow's client secret. Scripted like the other verbs
+        (``timeout_before``, ``timeout_after``: the flow exists, the answer is lost).
+        """
         with self._lock:
-            memo = self._memo.get(("setup", idempotency_key))
-            if memo is not None:
-                return str(memo)
-            secret = f"{self._ids.new('seti')}_secret"
-            self._setups[secret] = customer_id
-            self._memo[("setup", idempotency_key)] = secret
-            return secret
+            outcome = self._enter(
+                "start_payment_method_update",
+                customer_id=customer_id,
+                idempotency_key=idempotency_key,
+                metadata=dict(metadata or {}),
+            )
+            secret = self._memo.get(("setup", idempotency_key))
+            if secret is None:
+                self.check_customer(customer_id)
+                setup_id = self._ids.new("seti")
+                secret = f"{setup_id}_secret"
+                self._setups[secret] = {
+                    "id": setup_id,
+                    "object": "setup_intent",
+                    "customer": customer_id,
+                    "usage": "off_session",
+                    "status": "requires_payment_method",
+                    "metadata": dict(metadata or {}),
+                }
+                self._memo[("setup", idempotency_key)] = secret
+            if outcome.kind == "timeout_after":
+                raise GatewayUnavailableError("timeout after the setup flow was created")
+            return str(secret)
 
     def complete_setup(
         self, client_secret: str, payment_method: str = "pm_card_mastercard"
     ) -> None:
-        """Act as the customer saving a new card."""
+        """Act as the customer saving a card in the setup flow (``setup_intent.succeeded``).
+
+        A flow that succeeded already is refused, as Stripe refuses to
+        confirm a succeeded SetupIntent again.
+        """
         with self._lock:
-            customer_id = self._setups.get(client_secret)
-            if customer_id is None:
+            setup = self._setups.get(client_secret)
+            if setup is None:
                 raise GatewayRequestError("No such setup_intent", param="setup_intent")
-            self.attach_payment_method(customer_id, payment_method)
-            self._emit(
-                "setup_intent.succeeded",
-                {
-                    "id": client_secret.removesuffix("_secret"),
-                    "object": "setup_intent",
-                    "customer": customer_id,
-                    "payment_method": payment_method,
-                    "status": "succeeded",
-                    "metadata": {},
-                },
-            )
+            if setup["status"] == "succeeded":
+                raise GatewayRequestError(
+                    "This SetupIntent has already succeeded", param="setup_intent"
+                )
+            self.attach_payment_method(setup["customer"], payment_method)
+            setup.update(status="succeeded", payment_method=payment_method)
+            self._emit("setup_intent.succeeded", dict(setup))

@@ -37,6 +37,7 @@ Verb = Literal[
     "create_subscription",
     "cancel_subscription",
     "create_invoice",
+    "start_payment_method_update",
     "list_payments",
     "list_refunds",
 ]

@@ -34,15 +34,8 @@ import stripe
 from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayNotConfiguredError, InvalidInputError
 from enrollpay.gateways.signing import check_tolerance
-from enrollpay.gateways.stripe import (
-    amounts,
-    billing,
-    customers,
-    ledger,
-    payments,
-    refunds,
-    webhooks,
-)
+from enrollpay.gateways.stripe import amounts, billing, customers, payments, refunds, webhooks
+from enrollpay.gateways.stripe import ledger as listing
 from enrollpay.gateways.stripe.calls import StripeCalls
 from enrollpay.gateways.stripe.client import DEFAULT_NETWORK_RETRIES, build_client, client_option
 from enrollpay.gateways.stripe.keys import check_secrets, key_livemode
@@ -179,10 +172,16 @@ class StripeGateway:
         """Create the Stripe customer for ``user_id`` (once per key); return its id."""
         return customers.ensure_customer(self._calls, user_id, idempotency_key=idempotency_key)
 
-    def start_payment_method_update(self, *, customer_id: str, idempotency_key: str) -> str:
-        """Create a SetupIntent for a new card; return its client secret."""
+    def start_payment_method_update(
+        self,
+        *,
+        customer_id: str,
+        idempotency_key: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> str:
+        """Create a SetupIntent for off-session use; return its client secret."""
         return customers.start_payment_method_update(
-            self._calls, customer_id=customer_id, idempotency_key=idempotency_key
+            self._calls, customer_id=customer_id, idempotency_key=idempotency_key, metadata=metadata
         )
 
     # -- payments (payments.py) ------------------------------------------------------------
@@ -289,8 +288,8 @@ class StripeGateway:
         )
 
     # -- its own record, listed for drift re-sync (ledger.py) ------------------------------
-    list_payments = ledger.list_payments
-    list_refunds = ledger.list_refunds
+    list_payments = listing.list_payments
+    list_refunds = listing.list_refunds
 
     # -- subscriptions and invoices: Stripe Billing (billing.py) --------------------------
 

@@ -25,6 +25,8 @@ from enrollpay.storage.sql.unit import Locked, SqlUnit, chunks
 __all__ = ["EnrollmentRepository"]
 
 _PAUSED_OR_CANCELLED = (EnrollmentStatus.PAUSED.value, EnrollmentStatus.CANCELLED.value)
+#: Enrollments whose scheduled items wait (only due retries are charged).
+_HELD = (EnrollmentStatus.SUSPENDED.value, EnrollmentStatus.DEFAULTED.value)
 
 
 class EnrollmentRepository(SqlUnit):
@@ -320,12 +322,12 @@ class EnrollmentRepository(SqlUnit):
         )
         kinds = (
             # enrollpay.domain.dunning.charged_automatically, in SQL: a
-            # scheduled item waits while its enrollment is suspended or an
-            # earlier item of it is in dunning.
+            # scheduled item waits while its enrollment is suspended or
+            # defaulted, or an earlier item of it is in dunning.
             sa.and_(
                 items.status == ItemStatus.SCHEDULED.value,
                 items.due <= today,
-                enrollments.c.status != EnrollmentStatus.SUSPENDED.value,
+                enrollments.c.status.not_in(_HELD),
                 ~in_dunning,
             ),
             sa.and_(

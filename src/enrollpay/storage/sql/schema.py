@@ -165,6 +165,8 @@ enrollments = sa.Table(
     sa.Column("access_granted_at", UTCDateTime(), nullable=True),
     # Days of service spent in ended pauses (migration 0006).
     sa.Column("paused_days", sa.Integer(), nullable=False, server_default="0"),
+    # A trial waiting for its card (migration 0009).
+    sa.Column("awaiting_payment_method", sa.Boolean(), nullable=False, server_default=sa.false()),
     _one_of("status", EnrollmentStatus, "known_status"),
     _not_negative("price_minor"),
     _not_negative("paused_days"),

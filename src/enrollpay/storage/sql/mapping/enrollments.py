@@ -39,6 +39,7 @@ def enrollment_to_row(e: Enrollment) -> dict[str, Any]:
         "meta": dict(e.metadata),
         "access_granted_at": e.access_granted_at,
         "paused_days": e.paused_days,
+        "awaiting_payment_method": e.awaiting_payment_method,
     }
 
 
@@ -61,6 +62,7 @@ def enrollment_from_row(r: Row) -> Enrollment:
         metadata=r["meta"],
         access_granted_at=r["access_granted_at"],
         paused_days=r["paused_days"],
+        awaiting_payment_method=bool(r["awaiting_payment_method"]),
     )
 
 
