@@ -36,6 +36,7 @@ __all__ = [
     "NaiveDatetimeError",
     "NotFoundError",
     "OverpaymentError",
+    "PaymentDisputedError",
     "PaymentNotFoundError",
     "PermissionDeniedError",
     "PlanError",
@@ -195,6 +196,20 @@ class ItemNotPayableError(InvalidStateError):
     def __init__(self, item_id: str, status: str) -> None:
         super().__init__(f"schedule item {item_id!r} is {status} and cannot take a payment")
         self.item_id = item_id
+        self.status = status
+
+
+class PaymentDisputedError(InvalidStateError):
+    """A payment under a chargeback cannot be refunded as well.
+
+    The cardholder gets the money back through the dispute; the gateway
+    refuses to refund a disputed charge. ``status`` is the dispute's.
+    """
+
+    def __init__(self, payment_id: str, dispute_id: str, status: str) -> None:
+        super().__init__(f"payment {payment_id!r} is disputed ({dispute_id!r} is {status})")
+        self.payment_id = payment_id
+        self.dispute_id = dispute_id
         self.status = status
 
 

@@ -124,6 +124,14 @@ class ProductRow:
     refund_rate: Decimal
     default_rate: Decimal
     plan_mix: Mapping[str, int] = attrs.field(hash=False)
+    #: Chargebacks of the product's payments (inquiries not counted), whatever their outcome.
+    disputes: int
+    #: The amount those chargebacks disputed.
+    disputed: Money
+    #: What chargebacks took and did not give back (funds withdrawn, or lost): out of ``net``.
+    withheld: Money
+    #: ``disputes / payments through the gateway`` (a payment by hand cannot be disputed).
+    dispute_rate: Decimal
 
 
 @attrs.frozen
@@ -188,8 +196,16 @@ def product_row(
     gross: int,
     refunded: int,
     plan_mix: Mapping[str, int],
+    card_payments: int,
+    disputes: int,
+    disputed: int,
+    withheld: int,
 ) -> ProductRow:
-    """A product's row from its counts and sums (minor units): net and rates derived here."""
+    """A product's row from its counts and sums (minor units): net and rates derived here.
+
+    ``net = gross - refunded - withheld``; ``card_payments`` are the
+    payments made through the gateway (the dispute rate's denominator).
+    """
     return ProductRow(
         product_id=product_id,
         name=name,
@@ -200,10 +216,14 @@ def product_row(
         suspended=suspended,
         gross=Money(gross, currency),
         refunded=Money(refunded, currency),
-        net=Money(gross - refunded, currency),
+        net=Money(gross - refunded - withheld, currency),
         refund_rate=ratio(refunded, gross),
         default_rate=ratio(defaulted, enrollments),
         plan_mix=dict(sorted(plan_mix.items())),
+        disputes=disputes,
+        disputed=Money(disputed, currency),
+        withheld=Money(withheld, currency),
+        dispute_rate=ratio(disputes, card_payments),
     )
 
 

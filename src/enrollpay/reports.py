@@ -12,9 +12,12 @@ a contract test checks both give the same rows. What each number means:
 - **status breakdown**: enrollments per status; schedule items per status
   and currency with their count, total amount and amount still owed.
 - **product performance**: per product, enrollments and how many are
-  completed, cancelled or suspended; net revenue (payments minus refunds);
+  completed, cancelled or suspended; net revenue (payments minus refunds
+  minus what chargebacks withheld, see :func:`~enrollpay.domain.disputes.withheld`);
   ``refund_rate = refunded / gross`` and ``default_rate = enrollments with a
-  defaulted item / enrollments`` (both rounded to 4 places); plan mix.
+  defaulted item / enrollments`` (both rounded to 4 places); plan mix; the
+  chargebacks of its payments (inquiries aside), the amount they disputed,
+  and ``dispute_rate = chargebacks / payments through the gateway``.
 - **aging** as of a date: unpaid amounts of open items by days overdue, in
   the buckets 1-30, 31-60, 61-90 and over 90 days.
 - **forecast**: amounts still owed on open items due from a date on, per month.
@@ -32,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 import attrs
 
+from enrollpay.domain.disputes import CHARGEBACK_STATUSES, withheld
 from enrollpay.domain.lifecycle import (
     OPEN_ITEM_STATUSES,
     AttemptStatus,
@@ -40,6 +44,7 @@ from enrollpay.domain.lifecycle import (
 )
 from enrollpay.domain.money import Money
 from enrollpay.domain.records import (
+    Dispute,
     Enrollment,
     Payment,
     PaymentAttempt,
@@ -99,6 +104,7 @@ class ReportData:
     attempts: tuple[PaymentAttempt, ...]
     payments: tuple[Payment, ...]
     refunds: tuple[Refund, ...]
+    disputes: tuple[Dispute, ...] = ()
 
 
 def _local(at: datetime, zone: ZoneInfo) -> date:
@@ -158,11 +164,29 @@ def product_performance(data: ReportData) -> list[ProductRow]:
     enrollment_product = {e.id: e.product_id for e in data.enrollments}
     gross: dict[str, int] = defaultdict(int)
     refunded: dict[str, int] = defaultdict(int)
-    for payment in data.payments:
-        gross[enrollment_product[payment.enrollment_id]] += payment.amount.minor
+    refunded_payment: dict[str, int] = defaultdict(int)
     for refund in data.refunds:
         if refund.status != "failed":
             refunded[enrollment_product[refund.enrollment_id]] += refund.amount.minor
+            refunded_payment[refund.payment_id] += refund.amount.minor
+    disputes_of: dict[str, list[Dispute]] = defaultdict(list)
+    chargebacks: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for dispute in data.disputes:
+        disputes_of[dispute.payment_id].append(dispute)
+        if dispute.status in CHARGEBACK_STATUSES:
+            cell = chargebacks[enrollment_product[dispute.enrollment_id]]
+            cell[0] += 1
+            cell[1] += dispute.amount.minor
+    card_payments: dict[str, int] = defaultdict(int)
+    held: dict[str, int] = defaultdict(int)
+    for payment in data.payments:
+        product_id = enrollment_product[payment.enrollment_id]
+        gross[product_id] += payment.amount.minor
+        card_payments[product_id] += payment.method == "gateway"
+        back = Money(refunded_payment[payment.id], payment.amount.currency)
+        held[product_id] += withheld(
+            payment.amount, refunded=back, disputes=disputes_of[payment.id]
+        ).minor
     rows = []
     for product in sorted(data.products, key=lambda p: (p.name, p.id)):
         sold = by_product.get(product.id, [])
@@ -184,6 +208,10 @@ def product_performance(data: ReportData) -> list[ProductRow]:
                 gross=gross[product.id],
                 refunded=refunded[product.id],
                 plan_mix=mix,
+                card_payments=card_payments[product.id],
+                disputes=chargebacks[product.id][0],
+                disputed=chargebacks[product.id][1],
+                withheld=held[product.id],
             )
         )
     return rows

@@ -6,7 +6,8 @@ subscription, a zero-decimal currency), pays on-session, collects with
 scripted gateway outcomes, reconciles, delivers webhooks (in order,
 duplicated, reversed, some dropped for good), records manual payments,
 refunds, reschedules, pauses, resumes, cancels, waives, updates cards,
-retries and moves the clock. After every step it checks the invariants
+retries, has cardholders dispute card payments (the bank deciding some)
+and moves the clock. After every step it checks the invariants
 below; at the end it drains the gateway's outbox, reconciles and checks
 that the library's books match the money the fake gateway moved.
 
@@ -26,6 +27,13 @@ Invariants (per enrollment unless said otherwise)
 ``refunds``
     For every payment, the refunds that did not fail add up to at most the
     payment.
+``disputes``
+    Each dispute belongs to a payment of its enrollment; what the disputes
+    withhold (``PaymentDetails.disputed``) is at most ``paid - refunded``,
+    so what the enrollment keeps is never negative; the enrollment's
+    ``dispute_hold`` is what the dispute policy says of its disputes; no
+    refund succeeded at the gateway for a payment whose chargeback (not
+    won) was recorded before the refund.
 ``paid once``
     Each gateway payment id and each attempt is recorded as at most one
     payment; per item, the payments applied to it (not unapplied) add up to
@@ -35,7 +43,8 @@ Invariants (per enrollment unless said otherwise)
     ``requires_action``; a paid item's latest attempt is never ``unknown``.
 ``status``
     The enrollment's status is :func:`derive_enrollment_status` of its items
-    under the system's access policy (cancelled and paused are explicit) as
+    under the system's access policy and its dispute hold (cancelled and
+    paused are explicit) as
     of today, or as of an earlier day since the last write: the status is
     refreshed by writes and by the sweep, and a due date passing is neither
     (time alone implies ``pending_payment``, ``past_due`` and ``suspended``,
@@ -98,6 +107,7 @@ from enrollpay import (
     Subscription,
     SystemConfig,
 )
+from enrollpay.domain.disputes import UNREFUNDABLE_STATUSES
 from enrollpay.domain.lifecycle import (
     TERMINAL_ITEM_STATUSES,
     ItemState,
@@ -232,13 +242,31 @@ class PaymentsMachine(RuleBasedStateMachine):
         assert full_state(self.world) == before, f"{type(error).__name__} but state changed"
 
     def room(self, payment: Payment) -> Money:
+        """What may be refunded of ``payment``: nothing under a recorded chargeback not won."""
         details = self.system.payment_details(payment.enrollment_id)
+        if any(
+            d.payment_id == payment.id and d.status in UNREFUNDABLE_STATUSES
+            for d in details.disputes
+        ):
+            return Money(0, payment.amount.currency)
         taken = sum(
             r.amount.minor
             for r in details.refunds
             if r.payment_id == payment.id and r.status != "failed"
         )
         return Money(payment.amount.minor - taken, payment.amount.currency)
+
+    def disputable(self) -> list[Payment]:
+        """Card payments the fake has not refunded in full (those can be disputed)."""
+        found = []
+        for payment in self.payments():
+            gid = payment.gateway_payment_id
+            if gid is None:
+                continue
+            refunded = sum(r.amount.minor for r in self.fake.refunds_for(gid))
+            if refunded < payment.amount.minor:
+                found.append(payment)
+        return found
 
     # -- rules -----------------------------------------------------------------------
 
@@ -390,6 +418,20 @@ class PaymentsMachine(RuleBasedStateMachine):
         finally:
             self.fake.clear_scripts()
         assert refused == (minor <= 0 or minor > room.minor)
+
+    @precondition(lambda self: bool(self.disputable()))
+    @rule(
+        data=st.data(),
+        kind=st.sampled_from(("chargeback", "inquiry")),
+        outcome=st.sampled_from(("open", "won", "lost")),
+    )
+    def dispute(self, data: st.DataObject, kind: str, outcome: str) -> None:
+        """A cardholder disputes a card payment; the bank may decide at once (webhooks queued)."""
+        payment = data.draw(st.sampled_from(self.disputable()), label="payment")
+        assert payment.gateway_payment_id is not None
+        dispute_id = self.fake.disputes.open(payment.gateway_payment_id, inquiry=kind == "inquiry")
+        if outcome == "won" or (outcome == "lost" and kind == "chargeback"):
+            self.fake.disputes.close(dispute_id, "won" if outcome == "won" else "lost")
 
     @precondition(lambda self: bool(self.open_items()))
     @rule(data=st.data(), days=st.integers(min_value=0, max_value=20))
@@ -556,6 +598,24 @@ class PaymentsMachine(RuleBasedStateMachine):
                 assert taken <= payment.amount.minor, (payment, taken)
 
     @invariant()
+    def disputes_withhold_what_was_paid_and_hold_per_policy(self) -> None:
+        """Disputes of own payments; withheld <= paid - refunded; the hold is the policy's."""
+        policy = self.system.config.dispute_policy
+        for d in self.details():
+            payment_ids = {p.id for p in d.payments}
+            assert all(x.payment_id in payment_ids for x in d.disputes), d.disputes
+            assert d.disputed.minor <= (d.paid - d.refunded).minor, (d.disputed, d.paid)
+            assert d.kept.minor >= 0, d
+            held = policy.holds_any(x.status for x in d.disputes)
+            assert d.enrollment.dispute_hold == held, (d.enrollment, d.disputes)
+            for x in d.disputes:
+                if x.status not in UNREFUNDABLE_STATUSES:
+                    continue
+                later = [r for r in d.refunds if r.payment_id == x.payment_id
+                         and r.created_at > x.opened_at and r.status == "succeeded"]  # fmt: skip
+                assert later == [], (x, later)
+
+    @invariant()
     def items_are_paid_once(self) -> None:
         """No gateway payment or attempt is recorded twice; overpayment is always flagged."""
         audit = self.system.audit_log()
@@ -625,6 +685,7 @@ class PaymentsMachine(RuleBasedStateMachine):
                     paused=enrollment.status == EnrollmentStatus.PAUSED,
                     open_ended=isinstance(plan, Subscription) and plan.cycles is None,
                     access=policy,
+                    held=enrollment.dispute_hold,
                 )
                 for combo in itertools.product(*choices)
                 for day in days
@@ -719,6 +780,7 @@ def test_the_machine_reaches_the_interesting_states() -> None:
     machine.collect(["soft_decline"])
     for check in (
         machine.ledger_balances,
+        machine.disputes_withhold_what_was_paid_and_hold_per_policy,
         machine.items_are_paid_once,
         machine.one_attempt_in_flight,
         machine.status_is_derived,

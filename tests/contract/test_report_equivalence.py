@@ -36,7 +36,7 @@ from enrollpay import (
 )
 from enrollpay import reports as ref
 from enrollpay.domain.lifecycle import OPEN_ITEM_STATUSES, AttemptStatus, ItemStatus
-from enrollpay.domain.records import Product
+from enrollpay.domain.records import Payment, Product
 from enrollpay.errors import EnrollpayError, InvalidInputError
 from enrollpay.gateways.fake import Outcome
 from enrollpay.ports import ItemQuery, Store, StoreReader
@@ -131,6 +131,7 @@ def read_data(tx: StoreReader) -> ReportData:
         attempts=tuple(a for i in items for a in tx.attempts_of(i.id)),
         payments=tuple(p for e in enrollments for p in tx.payments_of(e.id)),
         refunds=tuple(r for e in enrollments for r in tx.refunds_of(e.id)),
+        disputes=tuple(tx.list_disputes()),
     )
 
 
@@ -357,6 +358,36 @@ def random_history(world: World, seed: int) -> None:
             with contextlib.suppress(EnrollpayError):
                 system.refund_payment(payment.id, Money(1, payment.amount.currency), actor="admin")
             world.deliver()
+    dispute_some(world, rng, paid)
+
+
+def dispute_some(world: World, rng: random.Random, paid: list[Payment]) -> None:
+    """Cardholders dispute some card payments: won, lost, still open, inquiries, in part.
+
+    Payments refunded in full cannot be disputed (the fake refuses, as Stripe does).
+    """
+    fake = world.fake
+
+    def disputable(payment: Payment) -> bool:
+        assert payment.gateway_payment_id is not None
+        refunded = sum(r.amount.minor for r in fake.refunds_for(payment.gateway_payment_id))
+        return refunded < payment.amount.minor
+
+    stories = ["won", "lost", "lost", "open", "inquiry", "part"]
+    candidates = [p for p in paid if disputable(p)]
+    for payment, story in zip(
+        rng.sample(candidates, min(len(candidates), len(stories))), stories, strict=False
+    ):
+        assert payment.gateway_payment_id is not None
+        part = Money(max(1, payment.amount.minor // 3), payment.amount.currency)
+        dispute_id = fake.disputes.open(
+            payment.gateway_payment_id,
+            inquiry=story == "inquiry",
+            amount=part if story == "part" else None,
+        )
+        if story in ("won", "lost", "part"):
+            fake.disputes.close(dispute_id, "lost" if story in ("lost", "part") else "won")
+    world.deliver()
 
 
 @pytest.mark.parametrize("store_factory", SQL_STORES, indirect=True)
@@ -380,6 +411,8 @@ def test_sql_reports_equal_the_reference_on_random_histories(world: World, seed:
     # u-drop's declined item was cancelled: counted as failed, in no outcome column.
     assert usd_row.failed_items > usd_row.recovered + usd_row.defaulted + usd_row.still_open
     assert any(p.received_at.astimezone(NY).date() != p.received_at.date() for p in data.payments)
+    assert {d.status for d in data.disputes} >= {"won", "lost", "funds_withdrawn", "inquiry"}
+    assert any(row.withheld.minor and row.dispute_rate for row in ref.product_performance(data))
 
 
 # --- one scripted history with known answers -----------------------------------------------

@@ -32,7 +32,7 @@ def _tables(url: str) -> set[str]:
 
 def test_0012_adds_an_empty_cursor_table_and_the_downgrade_drops_it(empty_url: str) -> None:  # noqa: F811
     """Upgraded: no cursor yet, the schema matches, cursors move; downgraded: table gone."""
-    _seed_at(empty_url, "0010", [an_item("itm_1")])
+    _seed_at(empty_url, "0011", [an_item("itm_1")])
     assert _TABLE not in _tables(empty_url)
     migrate(empty_url)
     assert _schema_diff(empty_url) == []
@@ -48,6 +48,6 @@ def test_0012_adds_an_empty_cursor_table_and_the_downgrade_drops_it(empty_url: s
             assert view.sync_cursor("stripe", "refunds") == moved
     finally:
         store.close()
-    _downgrade(empty_url, "0010")
+    _downgrade(empty_url, "0011")
     assert _TABLE not in _tables(empty_url)
     assert "enrollpay_schedule_items" in _tables(empty_url)

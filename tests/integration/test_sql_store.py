@@ -109,38 +109,19 @@ def test_migrations_ship_inside_the_package() -> None:
     assert (MIGRATIONS / "script.py.mako").is_file()
     scripts = ScriptDirectory.from_config(alembic_config())
     assert scripts.get_current_head() == HEAD
-    initial = importlib.import_module("enrollpay.storage.sql.migrations.versions.0001_initial")
-    claim = importlib.import_module("enrollpay.storage.sql.migrations.versions.0002_claim_index")
-    by_user = importlib.import_module(
-        "enrollpay.storage.sql.migrations.versions.0003_enrollments_user_index"
-    )
-    outbox = importlib.import_module(
-        "enrollpay.storage.sql.migrations.versions.0004_outbox_and_canceled_attempts"
-    )
-    access = importlib.import_module(
-        "enrollpay.storage.sql.migrations.versions.0005_enrollment_access_granted_at"
-    )
-    assert (initial.revision, initial.down_revision) == ("0001", None)
-    assert (claim.revision, claim.down_revision) == ("0002", "0001")
-    assert (by_user.revision, by_user.down_revision) == ("0003", "0002")
-    assert (outbox.revision, outbox.down_revision) == ("0004", "0003")
-    paused = importlib.import_module(
-        "enrollpay.storage.sql.migrations.versions.0006_enrollment_paused_days"
-    )
-    overdue = importlib.import_module(
-        "enrollpay.storage.sql.migrations.versions.0007_item_overdue_at"
-    )
-    awaiting = importlib.import_module(
-        "enrollpay.storage.sql.migrations.versions.0009_enrollment_awaiting_payment_method"
-    )
-    assert (access.revision, access.down_revision) == ("0005", "0004")
-    caps = importlib.import_module(
-        "enrollpay.storage.sql.migrations.versions.0008_attempt_card_brand_reattempt"
-    )
-    assert (paused.revision, paused.down_revision) == ("0006", "0005")
-    assert (overdue.revision, overdue.down_revision) == ("0007", "0006")
-    assert (caps.revision, caps.down_revision) == ("0008", "0007")
-    assert (awaiting.revision, awaiting.down_revision) == (HEAD, "0008")
+    # One straight line: each file NNNN_*.py is revision NNNN, revising the one before it.
+    files = sorted(p.stem for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+    chain = []
+    for stem in files:
+        module = importlib.import_module(f"enrollpay.storage.sql.migrations.versions.{stem}")
+        chain.append((stem[:4], module.revision, module.down_revision))
+    expected_down = [None, *(number for number, _, _ in chain[:-1])]
+    assert [(number, down) for number, _, down in chain] == [
+        (number, down) for (number, _, _), down in zip(chain, expected_down, strict=True)
+    ]
+    assert [revision for _, revision, _ in chain] == [number for number, _, _ in chain]
+    assert chain[0][0] == "0001"
+    assert chain[-1][1] == HEAD
 
 
 def _seed_at(

@@ -117,6 +117,29 @@ def test_payment_details_say_whether_the_student_has_access_and_until_when_it_is
     json.dumps(dict(after.body))
 
 
+def test_payment_details_show_a_dispute_and_what_it_withholds(paid: Paid) -> None:
+    """A chargeback with its funds withdrawn: listed with its due date, disputed, no access."""
+    paid.system.handle_webhook(paid.hook.payload, paid.hook.headers)
+    gateway_id = paid.system.payment_details(paid.enrollment_id).payments[0].gateway_payment_id
+    assert gateway_id is not None
+    paid.fake.disputes.open(gateway_id)
+    paid.fake.deliver(paid.system)
+
+    body = payment_details_answer(paid.system, paid.enrollment_id).body
+
+    (dispute,) = body["disputes"]
+    assert (dispute["status"], dispute["gateway_status"], dispute["reason"]) == (
+        "funds_withdrawn", "needs_response", "fraudulent",
+    )  # fmt: skip
+    assert (dispute["amount"], dispute["evidence_due_by"], dispute["closed_at"]) == (
+        usd("299.99", 29999), "2027-03-22T09:00:00+00:00", None,
+    )  # fmt: skip
+    assert (body["paid"], body["disputed"], body["has_access"]) == (
+        usd("299.99", 29999), usd("299.99", 29999), False,
+    )  # fmt: skip
+    json.dumps(dict(body))
+
+
 def test_paid_through_stops_at_the_first_installment_still_owed(
     system: PaymentSystem, course: Product
 ) -> None:

@@ -33,6 +33,7 @@ PUBLIC_NAMES = [
     "get_schedule_item",
     "handle_webhook",
     "has_access",
+    "list_disputes",
     "list_enrollments",
     "list_events",
     "list_plan_rules",

@@ -7,9 +7,10 @@ library depends on it: customers, PaymentIntents (on-session, off-session
 with declines and ``authentication_required``), search by metadata,
 partial and capped refunds, lists of PaymentIntents and Refunds (with
 ``created[gte]``, ``limit``, ``starting_after`` and ``has_more`` as Stripe
-documents them), SetupIntents, subscriptions, invoices, and idempotency
-keys (the same key and parameters replay the first answer; the same key
-with other parameters is an ``idempotency_error``). It emits
+documents them), SetupIntents, subscriptions, invoices, disputes
+(:mod:`tests.support.stripe_disputes`), and idempotency keys (the same key
+and parameters replay the first answer; the same key with other parameters
+is an ``idempotency_error``). It emits
 events signed with the SDK's own ``WebhookSignature`` helper.
 
 Tests can also script raw answers (a 500 before or after the request is
@@ -36,6 +37,7 @@ import pytest
 import stripe
 
 from enrollpay.gateways.stripe import StripeGateway
+from tests.support.stripe_disputes import StripeDisputes
 
 __all__ = [
     "API_KEY",
@@ -201,7 +203,7 @@ def _missing(kind: str, ident: str, param: str) -> _StripeAnswer:
     )
 
 
-class FakeStripe:
+class FakeStripe(StripeDisputes):
     """The state behind the server: just enough of the Stripe API."""
 
     def __init__(
@@ -229,6 +231,8 @@ class FakeStripe:
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.invoices: dict[str, dict[str, Any]] = {}
         self.invoice_items: dict[str, dict[str, Any]] = {}
+        self.disputes: dict[str, dict[str, Any]] = {}
+        self.disputes_name_intents = True
         self._idempotency: dict[str, tuple[tuple[Any, ...], int, dict[str, Any]]] = {}
         self.charge_outcomes: deque[str] = deque()
         self.outbox: list[SignedEvent] = []
@@ -324,6 +328,9 @@ class FakeStripe:
     def _emit(self, event_type: str, obj: Mapping[str, Any]) -> None:
         self.outbox.append(self.event(event_type, json.loads(json.dumps(obj))))
 
+    def _not_found(self, kind: str, ident: str, param: str) -> Exception:
+        return _missing(kind, ident, param)
+
     # -- request handling ----------------------------------------------------------------
 
     def handle(
@@ -367,11 +374,15 @@ class FakeStripe:
             ("DELETE", "subscriptions", 1): self._cancel_subscription,
             ("POST", "invoices", 0): self._create_invoice,
             ("POST", "invoiceitems", 0): self._create_invoice_item,
+            ("GET", "charges", 1): self._get_charge,
+            ("GET", "disputes", 1): self._get_dispute,
         }
         if method == "GET" and resource == "payment_intents" and rest == ["search"]:
             return self._search_intents(params)
         if method == "POST" and resource == "payment_intents" and rest[1:] == ["cancel"]:
             return self._cancel_intent(params, rest[0])
+        if method == "POST" and resource == "disputes" and rest[1:] == ["close"]:
+            return self._close_dispute(params, rest[0])
         handler = routes.get((method, resource, len(rest)))
         if handler is None:
             raise _invalid(f"Unrecognized request URL ({method}: {path}).")
@@ -538,6 +549,9 @@ class FakeStripe:
             raise _invalid("This PaymentIntent does not have a successful charge to refund.",
                            param="payment_intent")  # fmt: skip
         charge = self.charges[intent["latest_charge"]]
+        if self.charge_disputed(charge["id"]):
+            raise _invalid(f"Charge {charge['id']} has been charged back; cannot issue a refund.",
+                           code="charge_disputed")  # fmt: skip
         left = charge["amount"] - charge["amount_refunded"]
         amount = int(params.get("amount", left))
         if left == 0:

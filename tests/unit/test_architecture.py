@@ -2,7 +2,7 @@
 
 The state machine (``enrollpay.domain.transitions``) is the only place that
 gives a stored record a status: nothing else constructs an enrollment,
-schedule item, payment attempt or refund with a ``status=`` argument, and
+schedule item, payment attempt, refund or dispute with a ``status=`` argument, and
 nothing else calls ``attrs.evolve(..., status=...)`` in a module that
 handles records. Stores rebuild records
 from their rows (the status read back, not a new one): those row-mapping
@@ -22,7 +22,7 @@ from enrollpay.ports import StoreReader, StoreTransaction
 from enrollpay.service.system import PaymentSystem
 
 SRC = Path(enrollpay.__file__).parent
-RECORDS = frozenset({"Enrollment", "ScheduleItem", "PaymentAttempt", "Refund"})
+RECORDS = frozenset({"Enrollment", "ScheduleItem", "PaymentAttempt", "Refund", "Dispute"})
 #: Where statuses may be written: the state machine itself.
 STATE_MACHINE = ("domain/transitions/",)
 #: Where records are rebuilt from stored rows (the status comes from the row).

@@ -14,8 +14,14 @@ import attrs
 
 from enrollpay.domain.money import Money
 from enrollpay.domain.plans import Installments, PaymentPlan
-from enrollpay.domain.records import Enrollment, PaymentAttempt, Refund, ScheduleItem
-from enrollpay.domain.statuses import AttemptStatus, EnrollmentStatus, ItemStatus, RefundStatus
+from enrollpay.domain.records import Dispute, Enrollment, PaymentAttempt, Refund, ScheduleItem
+from enrollpay.domain.statuses import (
+    AttemptStatus,
+    DisputeStatus,
+    EnrollmentStatus,
+    ItemStatus,
+    RefundStatus,
+)
 
 AT = datetime(2027, 3, 15, 12, tzinfo=UTC)
 LATER = AT + timedelta(hours=1)
@@ -105,5 +111,24 @@ def a_refund(status: RefundStatus = RefundStatus.PENDING, **changes: Any) -> Ref
         method="gateway",
         created_at=AT,
         status=status,
+    )
+    return attrs.evolve(record, **changes)
+
+
+def a_dispute(status: DisputeStatus = DisputeStatus.FUNDS_WITHDRAWN, **changes: Any) -> Dispute:
+    """A chargeback of the whole 100.00 USD ``pay_1`` in ``status``, reported at ``AT``."""
+    record = Dispute(
+        id="dsp_1",
+        payment_id="pay_1",
+        enrollment_id=ENROLLMENT_ID,
+        gateway_dispute_id="du_1",
+        amount=usd(10000),
+        status=status,
+        gateway_status="needs_response",
+        opened_at=AT,
+        updated_at=AT,
+        reported_at=AT,
+        reason="fraudulent",
+        evidence_due_by=AT + timedelta(days=7),
     )
     return attrs.evolve(record, **changes)

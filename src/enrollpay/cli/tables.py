@@ -171,6 +171,10 @@ def product_table(rows: Sequence[ProductRow]) -> Table:
             Column("refund_rate", "Refund rate", "ratio"),
             Column("default_rate", "Default rate", "ratio"),
             Column("plan_mix", "Plans", "counts"),
+            Column("disputes", "Disputes", "int"),
+            Column("disputed", "Disputed", "money"),
+            Column("withheld", "Withheld", "money"),
+            Column("dispute_rate", "Dispute rate", "ratio"),
         ),
         rows,
         views=(
@@ -189,6 +193,10 @@ def product_table(rows: Sequence[ProductRow]) -> Table:
             View(
                 "Product performance: money",
                 ("name", "gross", "refunded", "net", "refund_rate"),
+            ),
+            View(
+                "Product performance: disputes",
+                ("name", "disputes", "disputed", "withheld", "dispute_rate"),
             ),
         ),
     )

@@ -60,6 +60,12 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
     "payment.canceled": "an on-session payment was cancelled before it succeeded",
     "refund.issued": "money was given back",
     "refund.failed": "the gateway could not make a refund",
+    "payment.disputed": "a gateway payment was disputed (a chargeback, or an inquiry before one); "
+    "data: dispute, payment, amount, status, evidence due date",
+    "dispute.funds_withdrawn": "the gateway took the disputed amount back from the school",
+    "dispute.won": "a dispute was decided for the school: the disputed money stays or comes back",
+    "dispute.lost": "a dispute was decided for the cardholder: the disputed money is gone",
+    "dispute.closed": "an inquiry ended without becoming a chargeback",
 }
 
 

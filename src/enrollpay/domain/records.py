@@ -18,12 +18,13 @@ from enrollpay.domain.plans import PaymentPlan
 from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.retry import DeclineClass
 from enrollpay.domain.schedule import ItemKind
-from enrollpay.domain.statuses import AttemptStatus, EnrollmentStatus, ItemStatus
+from enrollpay.domain.statuses import AttemptStatus, DisputeStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.statuses import RefundStatus as _RefundStatus
 
 __all__ = [
     "AuditEntry",
     "Customer",
+    "Dispute",
     "Enrollment",
     "ManualMethod",
     "Payment",
@@ -94,6 +95,10 @@ class Enrollment:
     #: A trial that waits for the student to save a payment method: it stays
     #: ``pending_payment`` (no access) until one is saved or an item is paid.
     awaiting_payment_method: bool = False
+    #: Whether a dispute of one of its payments withholds the student's access
+    #: (see :class:`~enrollpay.domain.disputes.DisputePolicy`): while True the
+    #: enrollment is ``suspended`` whatever its items say.
+    dispute_hold: bool = False
 
     def days_paused(self, on: date) -> int:
         """Days of service paused up to ``on``: ended pauses and one in progress.
@@ -192,6 +197,33 @@ class Refund:
     gateway_refund_id: str | None = None
     reason: str | None = None
     actor: str | None = None
+
+
+@attrs.frozen
+class Dispute:
+    """A cardholder's dispute of one gateway payment (an inquiry or a chargeback).
+
+    ``amount`` is what the cardholder disputes (usually the whole payment);
+    ``gateway_status`` the gateway's own word for the stage (Stripe's
+    ``needs_response``, ``under_review``, ...); ``evidence_due_by`` when the
+    school's evidence must reach the gateway (None: no response possible).
+    ``reported_at`` is when the gateway dated the latest report applied:
+    an older report never overwrites a newer one.
+    """
+
+    id: str
+    payment_id: str
+    enrollment_id: str
+    gateway_dispute_id: str
+    amount: Money
+    status: DisputeStatus = attrs.field(converter=DisputeStatus)
+    gateway_status: str
+    opened_at: datetime
+    updated_at: datetime
+    reported_at: datetime
+    reason: str | None = None
+    evidence_due_by: datetime | None = None
+    closed_at: datetime | None = None
 
 
 @attrs.frozen

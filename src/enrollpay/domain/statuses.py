@@ -1,4 +1,4 @@
-"""The statuses of the stored records: enrollments, schedule items, attempts, refunds.
+"""The statuses of the stored records: enrollments, schedule items, attempts, refunds, disputes.
 
 Which status may follow which is declared once, in
 :mod:`enrollpay.domain.transitions`; this module names the statuses and
@@ -23,6 +23,7 @@ __all__ = [
     "TERMINAL_ITEM_STATUSES",
     "AccessPolicy",
     "AttemptStatus",
+    "DisputeStatus",
     "EnrollmentStatus",
     "ItemState",
     "ItemStatus",
@@ -82,6 +83,24 @@ class RefundStatus(enum.StrEnum):
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+
+
+class DisputeStatus(enum.StrEnum):
+    """Where one dispute of a gateway payment stands (the gateway's own status is kept beside it).
+
+    ``inquiry``: the card issuer asks questions; no money has moved.
+    ``open``: a chargeback, its withdrawal not reported yet. ``funds_withdrawn``:
+    the gateway took the disputed amount back. ``won``, ``lost``: decided
+    for the school or for the cardholder. ``inquiry_closed``: an inquiry
+    that ended without becoming a chargeback.
+    """
+
+    INQUIRY = "inquiry"
+    OPEN = "open"
+    FUNDS_WITHDRAWN = "funds_withdrawn"
+    WON = "won"
+    LOST = "lost"
+    INQUIRY_CLOSED = "inquiry_closed"
 
 
 _E, _I = EnrollmentStatus, ItemStatus
@@ -155,6 +174,7 @@ def derive_enrollment_status(
     open_ended: bool = False,
     access: AccessPolicy | None = None,
     awaiting_payment_method: bool = False,
+    held: bool = False,
 ) -> EnrollmentStatus:
     """The enrollment status that its items imply, in this order.
 
@@ -163,13 +183,15 @@ def derive_enrollment_status(
     whatever happened to it, so a first payment that failed never grants
     access, or while nothing has been paid and the enrollment is
     ``awaiting_payment_method`` (a trial that starts once a card is saved);
-    ``suspended`` if an item is defaulted or needs a new payment
-    method; ``past_due`` if an item failed (retry pending) or waits for
-    authentication; ``completed`` when every item of a finite plan is paid,
-    waived or cancelled; else ``active``. With an ``access`` policy, time
-    counts too: an item overdue (see :class:`AccessPolicy`) makes the
-    enrollment ``past_due``, and one overdue for ``suspend_after_days``
-    ``suspended``, whether or not it was ever charged.
+    ``suspended`` if an item is defaulted or needs a new payment method,
+    or while a dispute withholds access (``held``: see
+    :class:`~enrollpay.domain.disputes.DisputePolicy`); ``past_due`` if an
+    item failed (retry pending) or waits for authentication; ``completed``
+    when every item of a finite plan is paid, waived or cancelled; else
+    ``active``. With an ``access`` policy, time counts too: an item
+    overdue (see :class:`AccessPolicy`) makes the enrollment ``past_due``,
+    and one overdue for ``suspend_after_days`` ``suspended``, whether or
+    not it was ever charged.
     """
     if cancelled:
         return _E.CANCELLED
@@ -190,8 +212,10 @@ def derive_enrollment_status(
             if s.status in OVERDUE_ITEM_STATUSES and (days := access.days_overdue(s.due, today))
         ]
     )
-    if statuses & {_I.DEFAULTED, _I.REQUIRES_PAYMENT_METHOD} or (
-        access is not None and overdue and max(overdue) >= access.suspend_after_days
+    if (
+        held
+        or statuses & {_I.DEFAULTED, _I.REQUIRES_PAYMENT_METHOD}
+        or (access is not None and overdue and max(overdue) >= access.suspend_after_days)
     ):
         return _E.SUSPENDED
     if statuses & {_I.FAILED, _I.REQUIRES_ACTION} or overdue:

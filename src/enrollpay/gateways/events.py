@@ -14,11 +14,13 @@ from typing import Any
 
 from enrollpay.domain.money import Money
 from enrollpay.domain.retry import DeclineClass, classify_decline
+from enrollpay.domain.statuses import DisputeStatus
 from enrollpay.errors import EnrollpayError, WebhookPayloadError
 from enrollpay.gateways.cards import brand_in_error
-from enrollpay.ports import EventKind, GatewayEvent, GatewayRefund
+from enrollpay.ports import EventKind, GatewayDispute, GatewayEvent, GatewayRefund
 
 __all__ = [
+    "DISPUTE_EVENT_TYPES",
     "HANDLED_EVENT_TYPES",
     "MoneyReader",
     "event_body",
@@ -40,6 +42,27 @@ HANDLED_EVENT_TYPES: Mapping[str, EventKind] = {
     "customer.subscription.deleted": "subscription_deleted",
     "charge.refunded": "refund_updated",
     "setup_intent.succeeded": "payment_method_attached",
+    "charge.dispute.created": "dispute_updated",
+    "charge.dispute.updated": "dispute_updated",
+    "charge.dispute.closed": "dispute_updated",
+    "charge.dispute.funds_withdrawn": "dispute_updated",
+    "charge.dispute.funds_reinstated": "dispute_updated",
+}
+#: The dispute events: each carries the whole Dispute object as it stands.
+DISPUTE_EVENT_TYPES = frozenset(t for t, k in HANDLED_EVENT_TYPES.items() if k == "dispute_updated")
+
+_D = DisputeStatus
+#: Stripe's dispute statuses as stages (``needs_response``/``under_review``: a
+#: chargeback, ``funds_withdrawn`` once its balance transaction shows the
+#: withdrawal). Others (``prevented``, new ones) are not guessed at: None.
+_DISPUTE_STAGES: Mapping[str, DisputeStatus] = {
+    "warning_needs_response": _D.INQUIRY,
+    "warning_under_review": _D.INQUIRY,
+    "warning_closed": _D.INQUIRY_CLOSED,
+    "needs_response": _D.OPEN,
+    "under_review": _D.OPEN,
+    "won": _D.WON,
+    "lost": _D.LOST,
 }
 
 
@@ -150,6 +173,14 @@ def _normalise(data: Mapping[str, Any], to_money: MoneyReader) -> GatewayEvent:
             message=message,
             metadata=metadata,
         )
+    if kind == "dispute_updated":
+        dispute = _dispute(obj, event_type, to_money)
+        return GatewayEvent(
+            **base,
+            gateway_payment_id=dispute.gateway_payment_id,
+            dispute=dispute,
+            metadata=metadata,
+        )
     if kind.startswith("subscription_"):
         return GatewayEvent(
             **base,
@@ -214,3 +245,32 @@ def _invoice_subscription(obj: Mapping[str, Any]) -> str | None:
         if isinstance(details, Mapping):
             return _str(details.get("subscription"))
     return None
+
+
+def _dispute(obj: Mapping[str, Any], event_type: str, to_money: MoneyReader) -> GatewayDispute:
+    """A Dispute object: its stage from its status and whether its funds were withdrawn.
+
+    The funds count as withdrawn on a ``funds_withdrawn`` event, or when the
+    dispute lists a balance transaction that took money (a negative
+    amount): every dispute event carries the whole object, so any of them,
+    in any order, tells the stage.
+    """
+    gateway_status = str(obj["status"])
+    listed = obj.get("balance_transactions") or []
+    withdrawn = event_type == "charge.dispute.funds_withdrawn" or any(
+        isinstance(txn, Mapping) and int(txn.get("amount") or 0) < 0 for txn in listed
+    )
+    stage = _DISPUTE_STAGES.get(gateway_status)
+    if withdrawn and stage in (_D.INQUIRY, _D.OPEN):
+        stage = _D.FUNDS_WITHDRAWN
+    details = obj.get("evidence_details")
+    due = details.get("due_by") if isinstance(details, Mapping) else None
+    return GatewayDispute(
+        dispute_id=str(obj["id"]),
+        gateway_payment_id=_str(obj.get("payment_intent")),
+        amount=to_money(int(obj["amount"]), str(obj["currency"])),
+        status=stage,
+        gateway_status=gateway_status,
+        reason=_str(obj.get("reason")),
+        evidence_due_by=datetime.fromtimestamp(int(due), UTC) if due else None,
+    )

@@ -19,7 +19,7 @@ product.
 
 ``GET /enrollments/{id}/payment`` is :func:`payment_details` of
 :meth:`~enrollpay.PaymentSystem.payment_details`: the schedule, attempts,
-payments, refunds and balances, with ``has_access`` and ``paid_through``
+payments, refunds, disputes and balances, with ``has_access`` and ``paid_through``
 (:func:`~enrollpay.domain.schedule.paid_through`) at the top level.
 Answers: 200, or 404 for an unknown enrollment. Neither route checks who
 asks: put them behind the application's own authentication.
@@ -36,6 +36,7 @@ import attrs
 from enrollpay.domain.money import Money
 from enrollpay.domain.plans import FullPayment, Installments, PaymentPlan, describe_plan
 from enrollpay.domain.records import (
+    Dispute,
     Enrollment,
     Payment,
     PaymentAttempt,
@@ -51,6 +52,7 @@ from enrollpay.service.system import PaymentSystem
 __all__ = [
     "ApiAnswer",
     "attempt",
+    "dispute",
     "enrollment",
     "item",
     "money",
@@ -221,6 +223,21 @@ def refund(value: Refund) -> JSON:
     }
 
 
+def dispute(value: Dispute) -> JSON:
+    """A cardholder's dispute of one payment, its stage and evidence due date."""
+    return {
+        "id": value.id,
+        "payment_id": value.payment_id,
+        "amount": money(value.amount),
+        "status": str(value.status),
+        "gateway_status": value.gateway_status,
+        "reason": value.reason,
+        "evidence_due_by": _when(value.evidence_due_by),
+        "opened_at": _when(value.opened_at),
+        "closed_at": _when(value.closed_at),
+    }
+
+
 def payment_details(value: PaymentDetails) -> JSON:
     """An enrollment's money: schedule, attempts, payments, refunds, balances and access."""
     return {
@@ -232,8 +249,10 @@ def payment_details(value: PaymentDetails) -> JSON:
         "attempts": [attempt(a) for a in value.attempts],
         "payments": [payment(p) for p in value.payments],
         "refunds": [refund(r) for r in value.refunds],
+        "disputes": [dispute(d) for d in value.disputes],
         "paid": money(value.paid),
         "refunded": money(value.refunded),
+        "disputed": money(value.disputed),
         "outstanding": money(value.outstanding),
         "overdue": money(value.overdue),
         "next_due": None if value.next_due is None else item(value.next_due),

@@ -10,11 +10,13 @@ never imports an adapter. One module per port; this package re-exports them.
 """
 
 from enrollpay.ports.clock import Clock
+from enrollpay.ports.disputes import DisputeRecords
 from enrollpay.ports.gateway import (
     ChargeResult,
     ChargeStatus,
     EventKind,
     Gateway,
+    GatewayDispute,
     GatewayEvent,
     GatewayRefund,
     InvoiceGateway,
@@ -49,9 +51,11 @@ __all__ = [
     "ChargeResult",
     "ChargeStatus",
     "Clock",
+    "DisputeRecords",
     "EventKind",
     "EventOutbox",
     "Gateway",
+    "GatewayDispute",
     "GatewayEvent",
     "GatewayRefund",
     "InvoiceGateway",

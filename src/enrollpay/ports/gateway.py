@@ -15,12 +15,14 @@ import attrs
 
 from enrollpay.domain.money import Money
 from enrollpay.domain.retry import DeclineClass
+from enrollpay.domain.statuses import DisputeStatus
 
 __all__ = [
     "ChargeResult",
     "ChargeStatus",
     "EventKind",
     "Gateway",
+    "GatewayDispute",
     "GatewayEvent",
     "GatewayRefund",
     "InvoiceGateway",
@@ -106,6 +108,26 @@ class InvoiceInfo:
     hosted_invoice_url: str | None = attrs.field(default=None, repr=False)
 
 
+@attrs.frozen
+class GatewayDispute:
+    """A cardholder's dispute of a payment, as the gateway reports it now.
+
+    ``status`` is the stage in the library's terms, read by the adapter
+    from the gateway's own ``gateway_status`` and from whether the disputed
+    funds were withdrawn (None: a status the adapter does not know).
+    ``gateway_payment_id`` names the disputed payment as the library
+    recorded it (Stripe: the PaymentIntent).
+    """
+
+    dispute_id: str
+    gateway_payment_id: str | None
+    amount: Money
+    status: DisputeStatus | None
+    gateway_status: str
+    reason: str | None = None
+    evidence_due_by: datetime | None = None
+
+
 EventKind = Literal[
     "payment_succeeded",
     "payment_failed",
@@ -117,6 +139,7 @@ EventKind = Literal[
     "subscription_updated",
     "subscription_deleted",
     "payment_method_attached",
+    "dispute_updated",
     "ignored",
 ]
 
@@ -141,6 +164,7 @@ class GatewayEvent:
     subscription_id: str | None = None
     subscription_status: str | None = None
     invoice_id: str | None = None
+    dispute: GatewayDispute | None = None
     metadata: Mapping[str, str] = attrs.field(factory=dict, hash=False)
     #: The declined card's brand, when the event reports it (see ChargeResult).
     card_brand: str | None = None

@@ -23,6 +23,7 @@ from enrollpay.domain.plans import PlanRule
 from enrollpay.domain.records import (
     AuditEntry,
     Customer,
+    Dispute,
     Enrollment,
     Payment,
     PaymentAttempt,
@@ -30,6 +31,7 @@ from enrollpay.domain.records import (
     Refund,
     ScheduleItem,
 )
+from enrollpay.domain.statuses import DisputeStatus
 from enrollpay.ports.sync import SyncLookups
 from enrollpay.reports import (
     AgingRow,
@@ -155,6 +157,14 @@ class StoreReader(ReportQueries, SyncLookups, Protocol):
 
     def list_refunds(self, *, status: str) -> list[Refund]:
         """Refunds in ``status``, oldest first."""
+        ...
+
+    def disputes_of(self, enrollment_id: str) -> list[Dispute]:
+        """The disputes of an enrollment's payments, oldest first (then by id)."""
+        ...
+
+    def list_disputes(self, *, statuses: frozenset[DisputeStatus] | None = None) -> list[Dispute]:
+        """Disputes in the given statuses (None: all), oldest first (then by id)."""
         ...
 
     def list_audit(

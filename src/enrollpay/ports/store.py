@@ -31,6 +31,7 @@ from enrollpay.domain.records import (
     ScheduleItem,
     WebhookReceipt,
 )
+from enrollpay.ports.disputes import DisputeRecords
 from enrollpay.ports.reads import StoreReader
 from enrollpay.ports.sync import SyncCursorWrites
 
@@ -144,7 +145,7 @@ class EventOutbox(Protocol):
         ...
 
 
-class StoreTransaction(EventOutbox, SyncCursorWrites, Protocol):
+class StoreTransaction(EventOutbox, DisputeRecords, SyncCursorWrites, Protocol):
     """The write port: the verbs of one unit of work. Nothing is visible to others until commit.
 
     Reads here see this unit of work's own writes; a record that is not

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 import attrs
 
+from enrollpay.domain.disputes import DisputePolicy
 from enrollpay.domain.dunning import FINAL_FAILURE_POLICIES, FinalFailure
 from enrollpay.domain.money import Money
 from enrollpay.domain.refunds import RefundPolicy
@@ -124,6 +125,9 @@ class SystemConfig:
     def _check_drift_window(self, attribute: attrs.Attribute[timedelta], value: object) -> None:
         if not isinstance(value, timedelta) or value < timedelta(0):
             raise InvalidInputError(f"{attribute.name} must be a timedelta >= 0, got {value!r}")
+
+    #: When a dispute (chargeback) withholds access; winning it gives access back.
+    dispute_policy: DisputePolicy = attrs.Factory(DisputePolicy)
 
     def __attrs_post_init__(self) -> None:
         self.access_policy  # noqa: B018 - refuses bad grace or suspension days now

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date
 
 from enrollpay.audit import AuditAnchor, AuditVerification
 from enrollpay.audit import verify_audit_chain as verify_entries
+from enrollpay.domain.disputes import withheld
 from enrollpay.domain.lifecycle import (
     OPEN_ITEM_STATUSES,
     EnrollmentStatus,
@@ -15,8 +16,16 @@ from enrollpay.domain.lifecycle import (
 )
 from enrollpay.domain.lifecycle import has_access as status_has_access
 from enrollpay.domain.money import Money
-from enrollpay.domain.records import AuditEntry, Enrollment, ScheduleItem
+from enrollpay.domain.records import (
+    AuditEntry,
+    Dispute,
+    Enrollment,
+    Payment,
+    Refund,
+    ScheduleItem,
+)
 from enrollpay.domain.schedule import paid_through
+from enrollpay.domain.statuses import DisputeStatus
 from enrollpay.errors import (
     EnrollmentNotFoundError,
     InvalidInputError,
@@ -46,6 +55,7 @@ __all__ = [
     "get_enrollment",
     "get_schedule_item",
     "has_access",
+    "list_disputes",
     "list_enrollments",
     "list_schedule_items",
     "payment_details",
@@ -59,8 +69,9 @@ __all__ = [
 
 
 def _statuses(
-    value: str | Iterable[str] | None, kind: type[ItemStatus] | type[EnrollmentStatus]
-) -> frozenset[ItemStatus] | frozenset[EnrollmentStatus] | None:
+    value: str | Iterable[str] | None,
+    kind: type[ItemStatus] | type[EnrollmentStatus] | type[DisputeStatus],
+) -> frozenset[ItemStatus] | frozenset[EnrollmentStatus] | frozenset[DisputeStatus] | None:
     if value is None:
         return None
     names = [value] if isinstance(value, str) else list(value)
@@ -89,6 +100,7 @@ def payment_details(ctx: Context, enrollment_id: str) -> PaymentDetails:
         attempts = tuple(a for i in items for a in view.attempts_of(i.id))
         payments = tuple(view.payments_of(enrollment_id))
         refunds = tuple(view.refunds_of(enrollment_id))
+        disputes = tuple(view.disputes_of(enrollment_id))
     currency = enrollment.price.currency
     open_items = [i for i in items if i.status in OPEN_ITEM_STATUSES]
     return PaymentDetails(
@@ -98,14 +110,38 @@ def payment_details(ctx: Context, enrollment_id: str) -> PaymentDetails:
         attempts=attempts,
         payments=payments,
         refunds=refunds,
+        disputes=disputes,
         paid=Money(sum(p.amount.minor for p in payments), currency),
         refunded=Money(sum(r.amount.minor for r in refunds if r.status != "failed"), currency),
+        disputed=withheld_from(payments, refunds, disputes, currency),
         outstanding=Money(sum(i.outstanding.minor for i in open_items), currency),
         overdue=Money(sum(i.outstanding.minor for i in open_items if i.due < today), currency),
         next_due=min(open_items, key=lambda i: (i.due, i.seq), default=None),
         has_access=has_access(ctx, enrollment),
         paid_through=paid_through(items),
     )
+
+
+def withheld_from(
+    payments: Iterable[Payment],
+    refunds: Iterable[Refund],
+    disputes: Iterable[Dispute],
+    currency: str,
+) -> Money:
+    """What chargebacks withhold of these payments, in all (per payment, see ``withheld``)."""
+    back: Counter[str] = Counter()
+    for refund in refunds:
+        if refund.status != "failed":
+            back[refund.payment_id] += refund.amount.minor
+    of: dict[str, list[Dispute]] = defaultdict(list)
+    for dispute in disputes:
+        of[dispute.payment_id].append(dispute)
+    held = 0
+    for payment in payments:
+        if of[payment.id]:
+            refunded = Money(back[payment.id], payment.amount.currency)
+            held += withheld(payment.amount, refunded=refunded, disputes=of[payment.id]).minor
+    return Money(held, currency)
 
 
 def get_enrollment(ctx: Context, enrollment_id: str) -> Enrollment:
@@ -168,6 +204,13 @@ def list_schedule_items(
         return view.list_items(query)
 
 
+def list_disputes(ctx: Context, *, status: str | Iterable[str] | None = None) -> list[Dispute]:
+    """Disputes of gateway payments, oldest first, optionally in some statuses."""
+    statuses = _statuses(status, DisputeStatus)
+    with ctx.store.reader() as view:
+        return view.list_disputes(statuses=statuses)  # type: ignore[arg-type]
+
+
 def stats(ctx: Context) -> Stats:
     """Dashboard figures: money per currency and counts per status."""
     today = ctx.today()
@@ -175,16 +218,24 @@ def stats(ctx: Context) -> Stats:
     refunded: Counter[str] = Counter()
     outstanding: Counter[str] = Counter()
     overdue: Counter[str] = Counter()
+    disputed: Counter[str] = Counter()
     with ctx.store.reader() as view:
         enrollments = view.list_enrollments()
         by_status = Counter(e.status for e in enrollments)
         item_counts: Counter[str] = Counter()
         for enrollment in enrollments:
-            for payment in view.payments_of(enrollment.id):
+            payments = view.payments_of(enrollment.id)
+            refunds = view.refunds_of(enrollment.id)
+            for payment in payments:
                 collected[payment.amount.currency] += payment.amount.minor
-            for refund in view.refunds_of(enrollment.id):
+            for refund in refunds:
                 if refund.status != "failed":
                     refunded[refund.amount.currency] += refund.amount.minor
+            disputes = view.disputes_of(enrollment.id)
+            if disputes:
+                currency = enrollment.price.currency
+                held = withheld_from(payments, refunds, disputes, currency)
+                disputed[currency] += held.minor
             for item in view.items_of(enrollment.id):
                 item_counts[item.status] += 1
                 if item.status in OPEN_ITEM_STATUSES:
@@ -196,11 +247,12 @@ def stats(ctx: Context) -> Stats:
         today=today,
         collected={c: Money(collected[c], c) for c in sorted(currencies)},
         refunded={c: Money(refunded[c], c) for c in sorted(currencies)},
-        net={c: Money(collected[c] - refunded[c], c) for c in sorted(currencies)},
+        net={c: Money(collected[c] - refunded[c] - disputed[c], c) for c in sorted(currencies)},
         outstanding={c: Money(outstanding[c], c) for c in sorted(currencies)},
         overdue={c: Money(overdue[c], c) for c in sorted(currencies)},
         enrollments_by_status={s: by_status.get(s, 0) for s in EnrollmentStatus},
         items_by_status=dict(item_counts),
+        disputed={c: Money(disputed[c], c) for c in sorted(currencies)},
     )
 
 

@@ -8,14 +8,17 @@ and the pending refunds ``reconcile`` finishes all end here too.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 
 from enrollpay.domain import transitions
+from enrollpay.domain.disputes import UNREFUNDABLE_STATUSES, refundable
 from enrollpay.domain.money import Money
-from enrollpay.domain.records import Payment, Refund, RefundStatus
+from enrollpay.domain.records import Dispute, Payment, Refund, RefundStatus
 from enrollpay.errors import (
     GatewayRequestError,
     GatewayUnavailableError,
+    PaymentDisputedError,
     PaymentNotFoundError,
     RefundExceedsPaidError,
 )
@@ -48,16 +51,24 @@ def refund_key(refund_id: str) -> str:
 def refundable_by_payment(
     ctx: Context, tx: StoreTransaction, enrollment_id: str
 ) -> list[tuple[Payment, Money]]:
-    """Each payment with what can still be refunded of it, most recent first."""
+    """Each payment with what can still be refunded of it, most recent first.
+
+    A payment under a chargeback has nothing left to refund
+    (:func:`~enrollpay.domain.disputes.refundable`).
+    """
     refunded: dict[str, int] = {}
     for refund in tx.refunds_of(enrollment_id):
         if refund.status != "failed":
             refunded[refund.payment_id] = refunded.get(refund.payment_id, 0) + refund.amount.minor
+    disputes: dict[str, list[Dispute]] = defaultdict(list)
+    for dispute in tx.disputes_of(enrollment_id):
+        disputes[dispute.payment_id].append(dispute)
     result = []
     for payment in reversed(tx.payments_of(enrollment_id)):
-        left = payment.amount.minor - refunded.get(payment.id, 0)
-        if left > 0:
-            result.append((payment, Money(left, payment.amount.currency)))
+        back = Money(refunded.get(payment.id, 0), payment.amount.currency)
+        left = refundable(payment.amount, refunded=back, disputes=disputes[payment.id])
+        if left.minor > 0:
+            result.append((payment, left))
     return result
 
 
@@ -264,6 +275,9 @@ def refund_payment(
         if payment is None:
             raise PaymentNotFoundError(payment_id)
         check_money(amount, "amount", currency=payment.amount.currency)
+        for dispute in tx.disputes_of(payment.enrollment_id):
+            if dispute.payment_id == payment.id and dispute.status in UNREFUNDABLE_STATUSES:
+                raise PaymentDisputedError(payment.id, dispute.id, dispute.status)
         room = {p.id: m for p, m in refundable_by_payment(ctx, tx, payment.enrollment_id)}
         left = room.get(payment.id, Money.zero(payment.amount.currency))
         if amount > left:

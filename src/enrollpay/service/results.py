@@ -12,6 +12,7 @@ from enrollpay.domain.lifecycle import EnrollmentStatus
 from enrollpay.domain.money import Money
 from enrollpay.domain.plans import PaymentPlan
 from enrollpay.domain.records import (
+    Dispute,
     Enrollment,
     Payment,
     PaymentAttempt,
@@ -69,8 +70,14 @@ class PaymentDetails:
     attempts: tuple[PaymentAttempt, ...]
     payments: tuple[Payment, ...]
     refunds: tuple[Refund, ...]
+    #: The disputes of its payments, oldest first.
+    disputes: tuple[Dispute, ...]
+    #: Every payment received (refunds and chargebacks not taken off).
     paid: Money
     refunded: Money
+    #: What chargebacks took and did not give back: no longer counts as paid
+    #: (see :func:`~enrollpay.domain.disputes.withheld`).
+    disputed: Money
     outstanding: Money
     overdue: Money
     next_due: ScheduleItem | None
@@ -78,6 +85,11 @@ class PaymentDetails:
     #: The date through which the enrollment is paid
     #: (:func:`~enrollpay.domain.schedule.paid_through`); None: not even the first item.
     paid_through: date | None = None
+
+    @property
+    def kept(self) -> Money:
+        """What the school holds of what was paid: ``paid - refunded - disputed``."""
+        return self.paid - self.refunded - self.disputed
 
 
 ItemResult = Literal[
@@ -299,8 +311,11 @@ class Stats:
     today: date
     collected: Mapping[str, Money]
     refunded: Mapping[str, Money]
+    #: ``collected - refunded - disputed``.
     net: Mapping[str, Money]
     outstanding: Mapping[str, Money]
     overdue: Mapping[str, Money]
     enrollments_by_status: Mapping[EnrollmentStatus, int]
     items_by_status: Mapping[str, int]
+    #: What chargebacks took and did not give back.
+    disputed: Mapping[str, Money] = attrs.field(factory=dict, hash=False)

@@ -346,7 +346,6 @@ class PaymentSystem:
     reconcile = system_ops.reconcile
 
     # -- read-only methods (written in enrollpay.service.system_reads) -------------
-
     get_product = system_reads.get_product
     find_product = system_reads.find_product
     list_products = system_reads.list_products
@@ -360,6 +359,7 @@ class PaymentSystem:
     get_schedule_item = system_reads.get_schedule_item
     list_enrollments = system_reads.list_enrollments
     list_schedule_items = system_reads.list_schedule_items
+    list_disputes = system_reads.list_disputes
     stats = system_reads.stats
     revenue_report = system_reads.revenue_report
     status_report = system_reads.status_report

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from enrollpay.audit import AuditAnchor, AuditVerification
 from enrollpay.domain.events import DomainEvent
 from enrollpay.domain.plans import PaymentPlan, PlanRule
-from enrollpay.domain.records import AuditEntry, Enrollment, Product, ScheduleItem
+from enrollpay.domain.records import AuditEntry, Dispute, Enrollment, Product, ScheduleItem
 from enrollpay.domain.refunds import RefundPolicy, RefundQuote
 from enrollpay.domain.schedule import ScheduleLine
 from enrollpay.reports import (
@@ -47,6 +47,7 @@ __all__ = [
     "get_product",
     "get_schedule_item",
     "has_access",
+    "list_disputes",
     "list_enrollments",
     "list_events",
     "list_plan_rules",
@@ -162,6 +163,17 @@ def list_schedule_items(
         enrollment_id=enrollment_id,
         limit=limit,
     )
+
+
+def list_disputes(
+    self: PaymentSystem, *, status: str | Iterable[str] | None = None
+) -> list[Dispute]:
+    """Disputes (chargebacks and inquiries), oldest first; ``status``: one or several.
+
+    ``list_disputes(status=["open", "funds_withdrawn"])`` lists those still
+    to answer, each with its ``evidence_due_by``.
+    """
+    return queries.list_disputes(self._ctx, status=status)
 
 
 def stats(self: PaymentSystem) -> Stats:

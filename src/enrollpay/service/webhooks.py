@@ -18,6 +18,7 @@ from enrollpay.errors import DuplicateError, InvalidInputError, WebhookSignature
 from enrollpay.ports import Clock, Gateway, GatewayEvent, LivemodeAware, StoreTransaction
 from enrollpay.service.closing import close_enrollment
 from enrollpay.service.context import Context
+from enrollpay.service.disputes import apply_dispute_event
 from enrollpay.service.refunds import apply_refund_updates
 from enrollpay.service.results import WebhookOutcome, WebhookResult
 from enrollpay.service.settlement import apply_failure, apply_requires_action, apply_success
@@ -127,6 +128,8 @@ def _apply_event(
         return ("processed", outcome) if outcome else ("stale", "attempt already settled")
     if kind == "refund_updated":
         return apply_refund_updates(ctx, tx, event)
+    if kind == "dispute_updated":
+        return apply_dispute_event(ctx, tx, event)
     if kind == "payment_method_attached":
         return _apply_new_method(ctx, tx, event)
     if kind == "subscription_deleted":

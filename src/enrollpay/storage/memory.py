@@ -35,6 +35,7 @@ from enrollpay.errors import (
     DuplicateError,
 )
 from enrollpay.ports import AuditDraft, ItemQuery, LockedEnrollment, StoreReader
+from enrollpay.storage.memory_disputes import MemoryDisputes
 from enrollpay.storage.memory_outbox import MemoryOutboxRepository
 from enrollpay.storage.memory_payments import MemoryPayments
 from enrollpay.storage.memory_reports import MemoryReports
@@ -79,7 +80,9 @@ class InMemoryStore:
             self._tables.audit[index] = entry
 
 
-class _MemoryTransaction(MemoryPayments, MemoryReports, MemoryOutboxRepository, MemorySync):
+class _MemoryTransaction(
+    MemoryPayments, MemoryDisputes, MemoryReports, MemoryOutboxRepository, MemorySync
+):
     def __init__(self, tables: MemoryTables) -> None:
         self._t = tables
 

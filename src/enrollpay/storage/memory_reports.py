@@ -25,6 +25,7 @@ class MemoryReports:
             attempts=tuple(t.attempts.values()),
             payments=tuple(t.payments.values()),
             refunds=tuple(t.refunds.values()),
+            disputes=tuple(t.disputes.values()),
         )
 
     def report_revenue(

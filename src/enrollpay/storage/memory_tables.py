@@ -10,6 +10,7 @@ from enrollpay.domain.plans import PlanRule
 from enrollpay.domain.records import (
     AuditEntry,
     Customer,
+    Dispute,
     Enrollment,
     Payment,
     PaymentAttempt,
@@ -37,6 +38,7 @@ class MemoryTables:
     attempts: dict[str, PaymentAttempt] = attrs.Factory(dict)
     payments: dict[str, Payment] = attrs.Factory(dict)
     refunds: dict[str, Refund] = attrs.Factory(dict)
+    disputes: dict[str, Dispute] = attrs.Factory(dict)
     receipts: dict[str, WebhookReceipt] = attrs.Factory(dict)
     audit: list[AuditEntry] = attrs.Factory(list)
     outbox: MemoryOutbox = attrs.Factory(MemoryOutbox)
@@ -55,6 +57,7 @@ class MemoryTables:
             attempts=dict(self.attempts),
             payments=dict(self.payments),
             refunds=dict(self.refunds),
+            disputes=dict(self.disputes),
             receipts=dict(self.receipts),
             audit=list(self.audit),
             outbox=self.outbox.copy(),

@@ -1,8 +1,8 @@
 """The state machine: the only way any status of a stored record changes.
 
-Four machines, one per kind of record: :data:`ENROLLMENT`, :data:`ITEM` (a
-scheduled payment), :data:`ATTEMPT` (one try at charging) and
-:data:`REFUND`, each a table of named transitions
+Five machines, one per kind of record: :data:`ENROLLMENT`, :data:`ITEM` (a
+scheduled payment), :data:`ATTEMPT` (one try at charging), :data:`REFUND`
+and :data:`DISPUTE` (a cardholder's dispute of a payment), each a table of named transitions
 (:class:`~enrollpay.domain.machine.Transition`). The functions here apply
 them: each is a pure function of the current record and its inputs that
 returns a :class:`~enrollpay.domain.machine.Change` (the new record and the
@@ -16,9 +16,11 @@ No other module constructs a record with a status or changes one
 """
 
 from enrollpay.domain.machine import Change, Machine, Transition
+from enrollpay.domain.transitions.disputes import open_dispute, report_dispute
 from enrollpay.domain.transitions.enrollments import (
     cancel_enrollment,
     default_enrollment,
+    hold_for_dispute,
     open_enrollment,
     pause_enrollment,
     resume_enrollment,
@@ -55,10 +57,18 @@ from enrollpay.domain.transitions.payments import (
     settle_refund,
     succeed_attempt,
 )
-from enrollpay.domain.transitions.table import ATTEMPT, ENROLLMENT, ITEM, MACHINES, REFUND
+from enrollpay.domain.transitions.table import (
+    ATTEMPT,
+    DISPUTE,
+    ENROLLMENT,
+    ITEM,
+    MACHINES,
+    REFUND,
+)
 
 __all__ = [
     "ATTEMPT",
+    "DISPUTE",
     "ENROLLMENT",
     "ITEM",
     "MACHINES",
@@ -74,6 +84,7 @@ __all__ = [
     "decline_item",
     "default_enrollment",
     "defer_retry",
+    "hold_for_dispute",
     "lose_track",
     "mark_item_paid",
     "mark_overdue",
@@ -81,11 +92,13 @@ __all__ = [
     "new_item",
     "new_refund",
     "no_card",
+    "open_dispute",
     "open_enrollment",
     "pause_enrollment",
     "pause_item",
     "receive_on_item",
     "release_item",
+    "report_dispute",
     "requeue_item",
     "require_action_on_attempt",
     "require_action_on_item",

@@ -2,7 +2,8 @@
 
 An enrollment's status follows from its items
 (:func:`~enrollpay.domain.lifecycle.derive_enrollment_status`) except for
-the explicit ``paused`` and ``cancelled``. Every change emits
+the explicit ``paused`` and ``cancelled``, and a dispute that withholds
+access keeps it ``suspended`` (``dispute_hold``). Every change emits
 ``enrollment.<status>`` and, when the student's access changes, one of
 ``access.granted`` (the first time), ``access.restored``,
 ``access.suspended`` or ``access.revoked`` (cancellation).
@@ -38,6 +39,7 @@ from enrollpay.errors import IllegalTransitionError
 __all__ = [
     "cancel_enrollment",
     "default_enrollment",
+    "hold_for_dispute",
     "open_enrollment",
     "pause_enrollment",
     "resume_enrollment",
@@ -78,6 +80,7 @@ def _derived(
     today: date,
     access: AccessPolicy | None,
     awaiting: bool = False,
+    held: bool = False,
 ) -> EnrollmentStatus:
     return derive_enrollment_status(
         (ItemState(i.status, i.due) for i in items),
@@ -85,6 +88,7 @@ def _derived(
         open_ended=_open_ended(plan),
         access=access,
         awaiting_payment_method=awaiting,
+        held=held,
     )
 
 
@@ -220,13 +224,14 @@ def sync_enrollment(
     at: datetime,
     past_due_access: bool = True,
     access: AccessPolicy | None = None,
+    told: Mapping[str, Any] | None = None,
 ) -> Change[Enrollment]:
     """Move the enrollment to the status its items imply, by the named transition.
 
     No change (and no event) when it is there already, or when it is paused
     or cancelled (explicit states the items do not override). A defaulted
     enrollment stays defaulted until its items say it is paid up (``active``
-    or ``completed``).
+    or ``completed``). ``told``: more data for the ``enrollment.*`` event.
     """
     if enrollment.status in (_E.PAUSED, _E.CANCELLED):
         return Change(enrollment)
@@ -236,6 +241,7 @@ def sync_enrollment(
         today=today,
         access=access,
         awaiting=enrollment.awaiting_payment_method,
+        held=enrollment.dispute_hold,
     )
     if target == enrollment.status or (
         enrollment.status == _E.DEFAULTED and target not in (_E.ACTIVE, _E.COMPLETED)
@@ -245,7 +251,39 @@ def sync_enrollment(
         name = "activate" if enrollment.status == _E.PENDING_PAYMENT else "restore"
     else:
         name = _SYNC_MOVES[target]
-    return _move(enrollment, name, at=at, past_due_access=past_due_access)
+    return _move(enrollment, name, at=at, past_due_access=past_due_access, told=told)
+
+
+def hold_for_dispute(
+    enrollment: Enrollment,
+    items: Iterable[ScheduleItem],
+    *,
+    held: bool,
+    today: date,
+    at: datetime,
+    past_due_access: bool = True,
+    access: AccessPolicy | None = None,
+) -> Change[Enrollment]:
+    """A dispute starts (``held``) or stops withholding access; the status follows.
+
+    The enrollment keeps ``dispute_hold`` and moves to the status its items
+    imply with it (``suspended`` while held; ``enrollment.<status>`` and
+    ``access.suspended`` / ``access.restored``, with ``dispute_hold`` in
+    the data). A paused or cancelled enrollment only keeps the flag; a
+    resume applies it. No change when the flag is already ``held``.
+    """
+    if enrollment.dispute_hold == held:
+        return Change(enrollment)
+    record = attrs.evolve(enrollment, dispute_hold=held, updated_at=at)
+    return sync_enrollment(
+        record,
+        items,
+        today=today,
+        at=at,
+        past_due_access=past_due_access,
+        access=access,
+        told={"dispute_hold": held},
+    )
 
 
 def save_payment_method(
@@ -319,6 +357,7 @@ def resume_enrollment(
         today=today,
         access=access,
         awaiting=enrollment.awaiting_payment_method,
+        held=enrollment.dispute_hold,
     )
     total = enrollment.days_paused(today)
     return _move(

@@ -1,4 +1,4 @@
-"""The declared table: every named transition of the four machines.
+"""The declared table: every named transition of the five machines.
 
 One :class:`~enrollpay.domain.machine.Machine` per kind of record. A
 transition whose targets are empty keeps the status as it is (it changes
@@ -14,14 +14,15 @@ from enrollpay.domain.machine import Machine, Transition
 from enrollpay.domain.statuses import (
     OVERDUE_ITEM_STATUSES,
     AttemptStatus,
+    DisputeStatus,
     EnrollmentStatus,
     ItemStatus,
     RefundStatus,
 )
 
-__all__ = ["ATTEMPT", "ENROLLMENT", "ITEM", "MACHINES", "REFUND"]
+__all__ = ["ATTEMPT", "DISPUTE", "ENROLLMENT", "ITEM", "MACHINES", "REFUND"]
 
-_E, _I, _A, _R = EnrollmentStatus, ItemStatus, AttemptStatus, RefundStatus
+_E, _I, _A, _R, _D = EnrollmentStatus, ItemStatus, AttemptStatus, RefundStatus, DisputeStatus
 
 
 def _t(name: str, sources: Iterable[Any], targets: Iterable[Any], doc: str) -> Transition[Any]:
@@ -49,9 +50,9 @@ ENROLLMENT: Final[Machine[EnrollmentStatus]] = Machine.declare(
     ),
     _t(
         "suspend",
-        [_E.PENDING_PAYMENT, _E.ACTIVE, _E.PAST_DUE],
+        [_E.PENDING_PAYMENT, _E.ACTIVE, _E.PAST_DUE, _E.COMPLETED],
         [_E.SUSPENDED],
-        "retries are exhausted or the card needs replacing",
+        "retries are exhausted, the card needs replacing, or a dispute withholds access",
     ),
     _t(
         "await_payment",
@@ -190,7 +191,29 @@ REFUND: Final[Machine[RefundStatus]] = Machine.declare(
     _t("fail", [_R.PENDING, _R.SUCCEEDED], [_R.FAILED], "the gateway could not refund"),
 )
 
+_UNDECIDED = (_D.INQUIRY, _D.OPEN, _D.FUNDS_WITHDRAWN)
+
+# A dispute may be first reported in any stage (a "closed" webhook can
+# arrive before the "created" one), so every status is initial. Only
+# forward moves exist: a report of an earlier stage is no news.
+DISPUTE: Final[Machine[DisputeStatus]] = Machine.declare(
+    "dispute",
+    DisputeStatus,
+    tuple(DisputeStatus),
+    _t("escalate", [_D.INQUIRY], [_D.OPEN], "the inquiry became a chargeback"),
+    _t(
+        "withdraw_funds",
+        [_D.INQUIRY, _D.OPEN],
+        [_D.FUNDS_WITHDRAWN],
+        "the gateway took the disputed amount back",
+    ),
+    _t("win", _UNDECIDED, [_D.WON], "decided for the school: the money stays or comes back"),
+    _t("lose", _UNDECIDED, [_D.LOST], "decided for the cardholder: the money is gone"),
+    _t("close_inquiry", [_D.INQUIRY], [_D.INQUIRY_CLOSED], "the inquiry ended, no chargeback"),
+    _t("update", _UNDECIDED, [], "a new evidence due date or gateway status (stage kept)"),
+)
+
 #: Every machine by the kind of record it governs.
 MACHINES: Final[Mapping[str, Machine[Any]]] = {
-    m.record: m for m in (ENROLLMENT, ITEM, ATTEMPT, REFUND)
+    m.record: m for m in (ENROLLMENT, ITEM, ATTEMPT, REFUND, DISPUTE)
 }

@@ -21,6 +21,7 @@ from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayUnavailableError
 from enrollpay.gateways.fake import ledger, webhooks
 from enrollpay.gateways.fake.billing import CollectionMethod, FakeBilling
+from enrollpay.gateways.fake.disputes import FakeDisputes
 from enrollpay.gateways.fake.payments import FakePayments
 from enrollpay.gateways.fake.records import FakeCall, FakeCharge, FakeIds
 from enrollpay.gateways.fake.scripts import Outcome, RateWindow, ScriptBook, Verb
@@ -48,6 +49,7 @@ class FakeGateway:
     ``False``), like :class:`~enrollpay.gateways.stripe.StripeGateway`.
     ``clock`` dates charges and events; ``wall_clock`` (default: the system
     clock) stamps webhook signatures, as real time stamps Stripe's.
+    :attr:`disputes` lets a test play the cardholder and the bank.
     """
 
     name = "fake"
@@ -82,38 +84,33 @@ class FakeGateway:
         #: With ``strict=False`` unknown customers and payment methods are accepted.
         self.strict = strict
         #: The fake's ids, in one namespace (see :attr:`id_namespace`).
-        self._ids = FakeIds(id_namespace)
+        self._ids = FakeIds(id_namespace, now=self._clock.now)
         self._lock = threading.RLock()
         self._scripts = ScriptBook()
         self._window = RateWindow()
         self.calls: list[FakeCall] = []
         self.charges: list[FakeCharge] = []
-        self._outbox = WebhookOutbox(
-            secret=webhook_secret,
-            clock=self._clock,
-            wall_clock=wall_clock or SystemClock(),
-            new_id=self._ids.new,
-            lock=self._lock,
-            on_event=on_event,
-        )
+        self._outbox = WebhookOutbox(secret=webhook_secret, clock=self._clock,
+                                     wall_clock=wall_clock or SystemClock(), new_id=self._ids.new,
+                                     lock=self._lock, on_event=on_event)  # fmt: skip
         self._payments = FakePayments(
             lock=self._lock,
             ids=self._ids,
             enter=self._enter,
             emit=self._emit,
             strict=lambda: self.strict,
-            now=self._clock.now,
             calls=self.calls,
             charges=self.charges,
+            # Late-bound: the disputes below need the payments' intents.
+            disputed=lambda intent_id: self.disputes.refuses_refund(intent_id),  # noqa: PLW0108
         )
-        self._billing = FakeBilling(
-            lock=self._lock,
-            enter=self._enter,
-            new_id=self._ids.new,
-            emit=self._emit,
-            check_customer=self._payments.check_customer,
-            granularity=self.amount_granularity,
-        )
+        #: Disputes: open, move on, close (see :mod:`enrollpay.gateways.fake.disputes`).
+        self.disputes = FakeDisputes(lock=self._lock, new_id=self._ids.new, emit=self._emit,
+                                     clock=self._clock, refunds=self._payments.refunds_for,
+                                     intent=self._payments.succeeded_intent)  # fmt: skip
+        self._billing = FakeBilling(lock=self._lock, enter=self._enter, new_id=self._ids.new,
+                                    emit=self._emit, check_customer=self._payments.check_customer,
+                                    granularity=self.amount_granularity)  # fmt: skip
 
     @property
     def id_namespace(self) -> str:

@@ -71,8 +71,6 @@ class Intent:
     metadata: dict[str, str]
     client_secret: str
     idempotency_key: str | None
-    #: When it was made, by the fake's clock (what a listing filters and orders by).
-    created: datetime
     status: str = "requires_payment_method"
     payment_method: str | None = None
     last_error: dict[str, Any] | None = None
@@ -144,14 +142,14 @@ def intent_result(intent: Intent) -> ChargeResult:
     )
 
 
-def intent_ledger(intent: Intent) -> LedgerPayment:
-    """The intent as the fake's record lists it (a port :class:`~enrollpay.ports.LedgerPayment`)."""
+def intent_ledger(intent: Intent, created: datetime) -> LedgerPayment:
+    """The intent, made at ``created``, as the fake's record lists it (a port ``LedgerPayment``)."""
     result = intent_result(intent)
     return LedgerPayment(
         gateway_payment_id=intent.id,
         status=result.status,
         amount=intent.amount,
-        created=intent.created,
+        created=created,
         customer_id=intent.customer_id,
         payment_method_id=intent.payment_method,
         metadata=dict(intent.metadata),
@@ -165,7 +163,6 @@ def intent_object(intent: Intent) -> dict[str, Any]:
         "object": "payment_intent",
         "amount": intent.amount.minor,
         "currency": intent.amount.currency.lower(),
-        "created": int(intent.created.timestamp()),
         "customer": intent.customer_id,
         "payment_method": intent.payment_method,
         "status": intent.status,

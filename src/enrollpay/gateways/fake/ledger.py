@@ -30,7 +30,6 @@ from enrollpay.ports import LEDGER_PAGE_SIZE, GatewayRefund, LedgerPayment, Ledg
 
 if TYPE_CHECKING:
     from enrollpay.gateways.fake.gateway import FakeGateway
-    from enrollpay.gateways.fake.payments import FakePayments
 
 __all__ = ["list_payments", "list_refunds", "record", "refund_from_dashboard", "refunds_for"]
 
@@ -47,17 +46,21 @@ def refunds_for(self: FakeGateway, gateway_payment_id: str) -> list[GatewayRefun
     return self._payments.refunds_for(gateway_payment_id)
 
 
-def record(payments: FakePayments) -> tuple[list[LedgerPayment], list[LedgerRefund]]:
-    """Every intent and refund of the fake, as its record lists them (in no order)."""
+def record(gateway: FakeGateway) -> tuple[list[LedgerPayment], list[LedgerRefund]]:
+    """Every intent and refund of the fake, as its record lists them (in no order).
+
+    Each is dated by when its id was made (:class:`~enrollpay.gateways.fake.records.FakeIds`).
+    """
+    payments, made_at = gateway._payments, gateway._ids.made_at
     with payments._lock:
-        listed = [intent_ledger(intent) for intent in payments._intents.values()]
+        listed = [intent_ledger(i, made_at[i.id]) for i in payments._intents.values()]
         refunds = [
             LedgerRefund(
                 gateway_refund_id=r.gateway_refund_id,
                 gateway_payment_id=r.gateway_payment_id,
                 amount=r.amount,
                 status=r.status,
-                created=payments._refunded_at[r.gateway_refund_id],
+                created=made_at[r.gateway_refund_id],
                 reference=r.reference,
             )
             for made in payments._refunds.values()
@@ -126,7 +129,7 @@ def list_payments(
     return _pages(
         self,
         verb="list_payments",
-        objects=lambda: record(self._payments)[0],
+        objects=lambda: record(self)[0],
         ident=lambda p: p.gateway_payment_id,
         since=since,
         page_size=page_size,
@@ -140,7 +143,7 @@ def list_refunds(
     return _pages(
         self,
         verb="list_refunds",
-        objects=lambda: record(self._payments)[1],
+        objects=lambda: record(self)[1],
         ident=lambda r: r.gateway_refund_id,
         since=since,
         page_size=page_size,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
 from enrollpay.domain.money import Money
@@ -47,12 +46,13 @@ class FakePayments:
         enter: Callable[..., Outcome],
         emit: Callable[[str, Mapping[str, Any]], None],
         strict: Callable[[], bool],
-        now: Callable[[], datetime],
         calls: list[FakeCall],
         charges: list[FakeCharge],
+        disputed: Callable[[str], bool] = lambda _intent_id: False,
     ) -> None:
         self._lock = lock
-        self._now = now
+        #: Whether a chargeback of a payment intent refuses its refunds.
+        self._disputed = disputed
         self._ids = ids
         self._enter = enter
         self._emit = emit
@@ -65,8 +65,6 @@ class FakePayments:
         self._intents: dict[str, Intent] = {}
         self._customers: dict[str, list[str]] = {}
         self._refunds: dict[str, list[GatewayRefund]] = {}
-        #: When each refund was made (what a listing filters and orders by).
-        self._refunded_at: dict[str, datetime] = {}
         #: Setup flows by client secret, as Stripe-shaped SetupIntent objects.
         self._setups: dict[str, dict[str, Any]] = {}
 
@@ -138,7 +136,6 @@ class FakePayments:
             dict(metadata),
             f"{intent_id}_secret_{self._ids.count}",
             key,
-            self._now(),
         )
         self._intents[intent_id] = intent
         return intent
@@ -157,20 +154,12 @@ class FakePayments:
         with self._lock:
             memo = self._memo.get(("charge", idempotency_key))
             if memo is not None:
-                self._calls.append(
-                    FakeCall(
-                        "charge_off_session", {"idempotency_key": idempotency_key, "replay": True}
-                    )
-                )
+                self._note_charge(idempotency_key, "replay")
                 return intent_result(self._intents[memo])
             if idempotency_key in self._charging:
                 # Stripe answers 409 to a request whose key another request is
                 # still using; to the caller the outcome is unknown.
-                self._calls.append(
-                    FakeCall(
-                        "charge_off_session", {"idempotency_key": idempotency_key, "in_use": True}
-                    )
-                )
+                self._note_charge(idempotency_key, "in_use")
                 raise GatewayUnavailableError(
                     "another request with this idempotency key is in progress"
                 )
@@ -209,6 +198,10 @@ class FakePayments:
             raise GatewayUnavailableError("timeout after the charge was made")
         return result
 
+    def _note_charge(self, key: str, why: str) -> None:
+        """Log a charge answered without a new intent (a ``replay``, a key ``in_use``)."""
+        self._calls.append(FakeCall("charge_off_session", {"idempotency_key": key, why: True}))
+
     def complete_payment(
         self,
         payment: str,
@@ -233,6 +226,14 @@ class FakePayments:
             chosen = as_outcome(outcome)
             self._apply(intent, chosen)
             return intent_result(intent)
+
+    def succeeded_intent(self, payment: str) -> Intent:
+        """A succeeded intent, by id or client secret (what a cardholder can dispute)."""
+        with self._lock:
+            intent = self._find_intent(payment)
+            if intent.status != "succeeded":
+                raise GatewayRequestError("No succeeded payment to dispute", param="payment_intent")
+            return intent
 
     def _find_intent(self, payment: str) -> Intent:
         for intent in self._intents.values():
@@ -308,6 +309,10 @@ class FakePayments:
             intent = self._intents.get(gateway_payment_id)
             if intent is None or intent.status != "succeeded":
                 raise GatewayRequestError("No succeeded payment to refund", param="payment_intent")
+            if self._disputed(intent.id):
+                raise GatewayRequestError(
+                    "This charge has been disputed", param="charge", code="charge_disputed"
+                )
             done = sum(r.amount.minor for r in self._refunds.get(intent.id, []))
             if amount.minor <= 0 or done + amount.minor > intent.amount.minor:
                 raise GatewayRequestError("Refund amount exceeds the charge", param="amount")
@@ -326,7 +331,6 @@ class FakePayments:
         """Refund ``amount`` of a succeeded intent and emit ``charge.refunded``."""
         refund = GatewayRefund(self._ids.new("re"), intent.id, amount, "succeeded", reference)
         self._refunds.setdefault(intent.id, []).append(refund)
-        self._refunded_at[refund.gateway_refund_id] = self._now()
         self._emit("charge.refunded", charge_object(intent, self._refunds[intent.id]))
         return refund
 

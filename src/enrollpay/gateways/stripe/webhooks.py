@@ -1,4 +1,4 @@
-"""Stripe webhooks: strict verification, the mode check, and complete refund lists."""
+"""Stripe webhooks: strict verification, the mode check, complete refund lists, disputed intents."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any, Final
 
 from enrollpay.errors import WebhookPayloadError, WebhookSignatureError
-from enrollpay.gateways.events import event_body, normalise_event
+from enrollpay.gateways.events import DISPUTE_EVENT_TYPES, event_body, normalise_event
 from enrollpay.gateways.signing import header_value, verify_signature
-from enrollpay.gateways.stripe.answers import event_money, iterate, plain
+from enrollpay.gateways.stripe.answers import event_money, id_of, iterate, plain
 from enrollpay.gateways.stripe.calls import StripeCalls
 from enrollpay.ports import GatewayEvent
 
@@ -36,6 +36,9 @@ def parse_webhook(
     event from the other mode. ``charge.refunded`` events whose charge
     does not carry its full refund list (API versions since 2022-11-15
     leave it out) get the list from Stripe, so every refund is reported.
+    A dispute that names its charge but not its PaymentIntent (a charge
+    made without one, or an older API version) gets the charge's intent
+    from Stripe, since payments are recorded by their intent.
     """
     verify_signature(payload, header_value(headers, SIGNATURE_HEADER), secrets,
                      now=now, tolerance=tolerance)  # fmt: skip
@@ -47,7 +50,26 @@ def parse_webhook(
         raise WebhookSignatureError("event livemode does not match the gateway's mode")
     if data.get("type") == "charge.refunded":
         data = _with_all_refunds(calls, data)
+    elif data.get("type") in DISPUTE_EVENT_TYPES:
+        data = _with_payment_intent(calls, data)
     return normalise_event(data, to_money=event_money)
+
+
+def _with_payment_intent(calls: StripeCalls, data: dict[str, Any]) -> dict[str, Any]:
+    envelope = data.get("data")
+    dispute = envelope.get("object") if isinstance(envelope, Mapping) else None
+    if not isinstance(dispute, Mapping):
+        raise WebhookPayloadError("dispute event has no dispute object")
+    charge_id = id_of(dispute.get("charge"))
+    if dispute.get("payment_intent") or not charge_id:
+        return data
+
+    def fetch() -> dict[str, Any]:
+        return plain(calls.client.v1.charges.retrieve(charge_id, options=calls.options()))
+
+    charge = calls.call("retrieve a disputed charge", fetch)
+    full = {**dispute, "payment_intent": id_of(charge.get("payment_intent"))}
+    return {**data, "data": {**envelope, "object": full}}  # type: ignore[dict-item]
 
 
 def _with_all_refunds(calls: StripeCalls, data: dict[str, Any]) -> dict[str, Any]:

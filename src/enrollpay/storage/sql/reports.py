@@ -21,6 +21,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
+import attrs
 import sqlalchemy as sa
 
 from enrollpay import reports
@@ -30,6 +31,7 @@ from enrollpay.domain.lifecycle import (
 )
 from enrollpay.domain.money import Money
 from enrollpay.report_rows import forecast_end, product_row
+from enrollpay.storage.sql.disputereports import DisputeFigures, DisputeReports
 from enrollpay.storage.sql.recovery import RecoveryReports
 from enrollpay.storage.sql.reportbase import (
     CANCELLED,
@@ -59,10 +61,11 @@ def _shift(day: date, days: int) -> date | None:
         return None
 
 
-class SqlReports(RevenueReports, RecoveryReports):
+class SqlReports(RevenueReports, RecoveryReports, DisputeReports):
     """The :class:`~enrollpay.ports.ReportQueries` half of a SQL transaction.
 
-    Revenue is :mod:`.revenue`, dunning recovery :mod:`.recovery`; the
+    Revenue is :mod:`.revenue`, dunning recovery :mod:`.recovery`, the
+    product report's dispute figures :mod:`.disputereports`; the
     status breakdown, product performance, aging and forecast are here.
     """
 
@@ -161,6 +164,7 @@ class SqlReports(RevenueReports, RecoveryReports):
             .order_by(self._order(p.name), self._order(p.id))
         )
         mixes = self._plan_mixes()
+        figures = self._dispute_figures()
         return [
             product_row(
                 product_id=row["id"],
@@ -174,6 +178,7 @@ class SqlReports(RevenueReports, RecoveryReports):
                 gross=as_int(row["gross"]),
                 refunded=as_int(row["refunded"]),
                 plan_mix=mixes.get(row["id"], {}),
+                **attrs.asdict(figures.get(row["id"], DisputeFigures())),
             )
             for row in self._all(stmt)
         ]

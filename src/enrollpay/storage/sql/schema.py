@@ -15,15 +15,14 @@ compares them with :data:`metadata`).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 
 from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.retry import DeclineClass
-from enrollpay.errors import NaiveDatetimeError
+from enrollpay.domain.statuses import DisputeStatus
+from enrollpay.storage.sql.instants import UTCDateTime
 
 __all__ = [
     "ALL_TABLES",
@@ -31,6 +30,7 @@ __all__ = [
     "attempts",
     "audit_log",
     "customers",
+    "disputes",
     "enrollments",
     "metadata",
     "outbox",
@@ -43,36 +43,6 @@ __all__ = [
     "sync_cursors",
     "webhook_receipts",
 ]
-
-
-class UTCDateTime(sa.types.TypeDecorator[datetime]):
-    """An instant stored in UTC that always comes back time-zone aware, in UTC.
-
-    PostgreSQL keeps it as ``timestamp with time zone``. SQLite has no such
-    type: the value is stored as naive UTC text in SQLAlchemy's fixed-width
-    format (``YYYY-MM-DD HH:MM:SS.ffffff``), so comparing two of them in SQL
-    compares the instants. Naive datetimes are refused.
-    """
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Aware datetime -> UTC (naive UTC on SQLite)."""
-        if value is None:
-            return None
-        if not isinstance(value, datetime) or value.utcoffset() is None:
-            raise NaiveDatetimeError(f"an instant must be time-zone aware, got {value!r}")
-        utc = value.astimezone(UTC)
-        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Stored value -> aware datetime in UTC."""
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
 
 
 metadata = sa.MetaData(
@@ -167,6 +137,8 @@ enrollments = sa.Table(
     sa.Column("paused_days", sa.Integer(), nullable=False, server_default="0"),
     # A trial waiting for its card (migration 0009).
     sa.Column("awaiting_payment_method", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # Whether a dispute withholds access (migration 0011).
+    sa.Column("dispute_hold", sa.Boolean(), nullable=False, server_default=sa.false()),
     _one_of("status", EnrollmentStatus, "known_status"),
     _not_negative("price_minor"),
     _not_negative("paused_days"),
@@ -314,6 +286,35 @@ refunds = sa.Table(
     _not_negative("amount_minor"),
 )
 sa.Index("ix_enrollpay_refunds_status_created_at", refunds.c.status, refunds.c.created_at)
+
+# Cardholders' disputes of gateway payments (migration 0011): one row per
+# gateway dispute, its stage and what the gateway last reported of it.
+disputes = sa.Table(
+    "enrollpay_disputes",
+    metadata,
+    sa.Column("id", _ID, primary_key=True),
+    sa.Column("payment_id", _ID, sa.ForeignKey("enrollpay_payments.id"), nullable=False),
+    sa.Column(
+        "enrollment_id",
+        _ID,
+        sa.ForeignKey("enrollpay_enrollments.id"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("gateway_dispute_id", sa.String(), nullable=False, unique=True),
+    sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("gateway_status", sa.String(), nullable=False),
+    sa.Column("opened_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("reported_at", UTCDateTime(), nullable=False),
+    sa.Column("reason", sa.Text(), nullable=True),
+    sa.Column("evidence_due_by", UTCDateTime(), nullable=True),
+    sa.Column("closed_at", UTCDateTime(), nullable=True),
+    _one_of("status", DisputeStatus, "known_status"),
+    _not_negative("amount_minor"),
+)
 
 webhook_receipts = sa.Table(
     "enrollpay_webhook_receipts",

@@ -20,6 +20,7 @@ from enrollpay.storage.sql.schema import (
     attempts,
     audit_log,
     customers,
+    disputes,
     enrollments,
     outbox,
     payments,
@@ -37,6 +38,7 @@ __all__ = [
     "ATTEMPT_BY_GATEWAY",
     "CUSTOMER",
     "CUSTOMER_BY_GATEWAY",
+    "DISPUTE_BY_GATEWAY",
     "ENROLLMENT",
     "ENROLLMENT_LOCKED",
     "INSERT",
@@ -140,6 +142,7 @@ PAYMENT_BY_GATEWAY = _by_key(payments, "gateway_payment_id")
 REFUND = _by_key(refunds, "id")
 REFUND_BY_GATEWAY = _by_key(refunds, "gateway_refund_id")
 RECEIPT = _by_key(webhook_receipts, "event_id")
+DISPUTE_BY_GATEWAY = _by_key(disputes, "gateway_dispute_id")
 LAST_AUDIT = Prepared(sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(1))
 #: ``INSERT`` per table; the row's keys name the columns.
 INSERT = {t.name: Prepared(sa.insert(t)) for t in (refunds, audit_log, schedule_items, outbox)}
@@ -151,7 +154,7 @@ INSERT_NEW: dict[tuple[str, bool], Prepared] = {
         .on_conflict_do_nothing()
         .returning(sa.literal_column("1"))
     )
-    for t in (enrollments, attempts, payments, webhook_receipts, outbox)
+    for t in (enrollments, attempts, payments, webhook_receipts, outbox, disputes)
     for pg in (False, True)
 }
 _OTHER_ATTEMPT = attempts.alias("other")
@@ -169,7 +172,13 @@ UPDATE_UNLESS_GID_TAKEN = Prepared(
 #: ``UPDATE table SET <the row's other keys> WHERE key = :key_`` per table.
 UPDATE = {
     t.name: Prepared(sa.update(t).where(t.c[key] == sa.bindparam("key_")))
-    for t, key in ((enrollments, "id"), (schedule_items, "id"), (attempts, "id"), (refunds, "id"))
+    for t, key in (
+        (enrollments, "id"),
+        (schedule_items, "id"),
+        (attempts, "id"),
+        (refunds, "id"),
+        (disputes, "id"),
+    )
 }
 #: ``INSERT ... ON CONFLICT (key) DO UPDATE`` per (table, dialect, columns), built on first use.
 _UPSERT: dict[tuple[str, bool, tuple[str, ...]], Prepared] = {}

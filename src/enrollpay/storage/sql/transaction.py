@@ -4,7 +4,7 @@ Each concept has its module: the constant statements (:mod:`.statements`),
 the rows a transaction holds (:mod:`.rowcache`), guarded writes and the
 invariants they keep (:mod:`.guards`), the audit chain (:mod:`.auditchain`),
 and one repository per aggregate (:mod:`.catalog`, :mod:`.enrollments`,
-:mod:`.payments`, :mod:`.journal`), with the report queries
+:mod:`.payments`, :mod:`.disputes`, :mod:`.journal`), with the report queries
 (:mod:`.reports`). Every public method translates SQLAlchemy's exceptions
 into the library's.
 """
@@ -19,6 +19,7 @@ from typing import ParamSpec, TypeVar
 from sqlalchemy import exc
 
 from enrollpay.storage.sql.catalog import CatalogRepository
+from enrollpay.storage.sql.disputes import DisputeRepository
 from enrollpay.storage.sql.engine import translate
 from enrollpay.storage.sql.enrollments import EnrollmentRepository
 from enrollpay.storage.sql.journal import JournalRepository
@@ -48,6 +49,7 @@ class SqlTransaction(
     CatalogRepository,
     EnrollmentRepository,
     PaymentRepository,
+    DisputeRepository,
     JournalRepository,
     OutboxRepository,
     SqlReports,

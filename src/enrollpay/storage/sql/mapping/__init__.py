@@ -16,6 +16,7 @@ from enrollpay.storage.sql.mapping.catalog import (
     rule_from_row,
     rule_to_row,
 )
+from enrollpay.storage.sql.mapping.disputes import dispute_from_row, dispute_to_row
 from enrollpay.storage.sql.mapping.enrollments import (
     enrollment_from_row,
     enrollment_to_row,
@@ -46,6 +47,8 @@ __all__ = [
     "audit_to_row",
     "customer_from_row",
     "customer_to_row",
+    "dispute_from_row",
+    "dispute_to_row",
     "enrollment_from_row",
     "enrollment_to_row",
     "item_from_row",

@@ -40,6 +40,7 @@ def enrollment_to_row(e: Enrollment) -> dict[str, Any]:
         "access_granted_at": e.access_granted_at,
         "paused_days": e.paused_days,
         "awaiting_payment_method": e.awaiting_payment_method,
+        "dispute_hold": e.dispute_hold,
     }
 
 
@@ -63,6 +64,7 @@ def enrollment_from_row(r: Row) -> Enrollment:
         access_granted_at=r["access_granted_at"],
         paused_days=r["paused_days"],
         awaiting_payment_method=bool(r["awaiting_payment_method"]),
+        dispute_hold=bool(r["dispute_hold"]),
     )
 
 

@@ -1,7 +1,7 @@
 """Drift re-sync's cursors: how far the gateway's record was compared.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-08
 
 ``enrollpay_sync_cursors`` holds one row per gateway and kind of object
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
