@@ -1,8 +1,8 @@
 """The ports the service layer talks through: Clock, Gateway, Store (write) and StoreReader (read).
 
 Optional gateway capabilities are separate runtime-checkable protocols
-(:class:`SubscriptionGateway`, :class:`InvoiceGateway`, :class:`LivemodeAware`),
-checked with ``isinstance``.
+(:class:`SubscriptionGateway`, :class:`InvoiceGateway`, :class:`LivemodeAware`,
+:class:`LedgerGateway`), checked with ``isinstance``.
 
 Adapters implement these protocols: ``SystemClock``/``FrozenClock``,
 ``FakeGateway``/``StripeGateway``, ``InMemoryStore``/``SqlStore``. The core
@@ -26,6 +26,14 @@ from enrollpay.ports.gateway import (
     SubscriptionGateway,
     SubscriptionInfo,
 )
+from enrollpay.ports.ledger import (
+    LEDGER_KINDS,
+    LEDGER_PAGE_SIZE,
+    LedgerGateway,
+    LedgerKind,
+    LedgerPayment,
+    LedgerRefund,
+)
 from enrollpay.ports.reads import ItemQuery, ReportQueries, StoreReader
 from enrollpay.ports.store import (
     AuditDraft,
@@ -34,8 +42,11 @@ from enrollpay.ports.store import (
     Store,
     StoreTransaction,
 )
+from enrollpay.ports.sync import SyncCursor, SyncCursorWrites, SyncLookups
 
 __all__ = [
+    "LEDGER_KINDS",
+    "LEDGER_PAGE_SIZE",
     "AuditDraft",
     "ChargeResult",
     "ChargeStatus",
@@ -50,6 +61,10 @@ __all__ = [
     "InvoiceGateway",
     "InvoiceInfo",
     "ItemQuery",
+    "LedgerGateway",
+    "LedgerKind",
+    "LedgerPayment",
+    "LedgerRefund",
     "LivemodeAware",
     "LockedEnrollment",
     "PaymentSession",
@@ -59,4 +74,7 @@ __all__ = [
     "StoreTransaction",
     "SubscriptionGateway",
     "SubscriptionInfo",
+    "SyncCursor",
+    "SyncCursorWrites",
+    "SyncLookups",
 ]

@@ -32,6 +32,7 @@ from enrollpay.domain.records import (
     ScheduleItem,
 )
 from enrollpay.domain.statuses import DisputeStatus
+from enrollpay.ports.sync import SyncLookups
 from enrollpay.reports import (
     AgingRow,
     ForecastRow,
@@ -88,8 +89,11 @@ class ReportQueries(Protocol):
         ...
 
 
-class StoreReader(ReportQueries, Protocol):
-    """The read port: lookups, lists and reports over one snapshot; no writes, no locks."""
+class StoreReader(ReportQueries, SyncLookups, Protocol):
+    """The read port: lookups, lists and reports over one snapshot; no writes, no locks.
+
+    Drift re-sync's look-ups and cursors are :class:`~enrollpay.ports.sync.SyncLookups`.
+    """
 
     def get_product(self, product_id: str) -> Product | None:
         """The product with internal id ``product_id``."""

@@ -39,6 +39,7 @@ from enrollpay.storage.memory_disputes import MemoryDisputes
 from enrollpay.storage.memory_outbox import MemoryOutboxRepository
 from enrollpay.storage.memory_payments import MemoryPayments
 from enrollpay.storage.memory_reports import MemoryReports
+from enrollpay.storage.memory_sync import MemorySync
 from enrollpay.storage.memory_tables import MemoryTables, require
 
 __all__ = ["InMemoryStore"]
@@ -79,7 +80,9 @@ class InMemoryStore:
             self._tables.audit[index] = entry
 
 
-class _MemoryTransaction(MemoryPayments, MemoryDisputes, MemoryReports, MemoryOutboxRepository):
+class _MemoryTransaction(
+    MemoryPayments, MemoryDisputes, MemoryReports, MemoryOutboxRepository, MemorySync
+):
     def __init__(self, tables: MemoryTables) -> None:
         self._t = tables
 

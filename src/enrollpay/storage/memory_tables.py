@@ -20,6 +20,7 @@ from enrollpay.domain.records import (
     WebhookReceipt,
 )
 from enrollpay.errors import StorageError
+from enrollpay.ports.sync import SyncCursor
 from enrollpay.storage.memory_outbox import MemoryOutbox
 
 __all__ = ["MemoryTables", "require"]
@@ -41,6 +42,8 @@ class MemoryTables:
     receipts: dict[str, WebhookReceipt] = attrs.Factory(dict)
     audit: list[AuditEntry] = attrs.Factory(list)
     outbox: MemoryOutbox = attrs.Factory(MemoryOutbox)
+    #: Drift re-sync's cursors by (gateway, kind).
+    cursors: dict[tuple[str, str], SyncCursor] = attrs.Factory(dict)
 
     def copy(self) -> MemoryTables:
         """A snapshot a transaction can change without touching this one."""
@@ -58,6 +61,7 @@ class MemoryTables:
             receipts=dict(self.receipts),
             audit=list(self.audit),
             outbox=self.outbox.copy(),
+            cursors=dict(self.cursors),
         )
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "products",
     "refunds",
     "schedule_items",
+    "sync_cursors",
     "webhook_receipts",
 ]
 
@@ -375,6 +376,17 @@ outbox_lease = sa.Table(
     sa.Column("holder", sa.String(), nullable=True),
     sa.Column("lease_until", UTCDateTime(), nullable=True),
     sa.CheckConstraint("id = 1", name="single_row"),
+)
+
+# Drift re-sync (migration 0012): how far the gateway's record of each kind
+# of object was compared, per gateway. It only moves forwards.
+sync_cursors = sa.Table(
+    "enrollpay_sync_cursors",
+    metadata,
+    sa.Column("gateway", sa.String(), primary_key=True),
+    sa.Column("kind", sa.String(), primary_key=True),
+    sa.Column("position", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
 #: Every table, parents before children.

@@ -26,6 +26,7 @@ from enrollpay.storage.sql.journal import JournalRepository
 from enrollpay.storage.sql.outbox import OutboxRepository
 from enrollpay.storage.sql.payments import PaymentRepository
 from enrollpay.storage.sql.reports import SqlReports
+from enrollpay.storage.sql.sync import SyncRepository
 
 __all__ = ["SqlTransaction"]
 
@@ -52,6 +53,7 @@ class SqlTransaction(
     JournalRepository,
     OutboxRepository,
     SqlReports,
+    SyncRepository,
 ):
     """A :class:`~enrollpay.ports.StoreTransaction` over one SQLAlchemy connection."""
 
