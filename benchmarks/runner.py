@@ -18,6 +18,7 @@ from benchmarks import (
     case_collect,
     case_enroll,
     case_rate_limit,
+    case_reconcile,
     case_scale_out,
     case_schedule,
     case_webhooks,
@@ -29,7 +30,15 @@ from benchmarks.machine import describe_machine, load_average
 __all__ = ["CASES", "main"]
 
 #: The cases ``--case`` accepts, in the order a full run goes.
-CASES = ("build_schedule", "enroll", "collect_due", "webhooks", "rate_limit", "scale_out")
+CASES = (
+    "build_schedule",
+    "enroll",
+    "collect_due",
+    "webhooks",
+    "rate_limit",
+    "scale_out",
+    "reconcile",
+)
 _NEEDS_PG = frozenset({"collect_due", "scale_out"})
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 
@@ -64,6 +73,9 @@ class _Run:
                 case_rate_limit.run(files=self.files, quick=self.quick)
             ),
             "scale_out": self._scale_out,
+            "reconcile": lambda: self.results.append(
+                case_reconcile.run(files=self.files, quick=self.quick)
+            ),
         }
         runners[name]()
         for result in self.results[before:]:

@@ -28,7 +28,14 @@ from enrollpay.storage.sql.schema import (
     schedule_items,
 )
 
-__all__ = ["BENCH_NOW", "INSTALLMENT_MINOR", "PRODUCT_ID", "seed_due_items"]
+__all__ = [
+    "BENCH_NOW",
+    "INSTALLMENT_MINOR",
+    "PRODUCT_ID",
+    "gateway_payment_id",
+    "seed_due_items",
+    "seed_paid_by_card",
+]
 
 #: The instant every benchmark's frozen clock shows: collection runs "today".
 BENCH_NOW = datetime(2027, 3, 15, 9, 0, tzinfo=UTC)
@@ -200,3 +207,61 @@ def seed_due_items(
                 conn.execute(sa.insert(attempts), [r["attempt"] for r in rows])
             due_ids.extend(r["due"]["id"] for r in rows)
     return due_ids
+
+
+def gateway_payment_id(n: int) -> str:
+    """The gateway id of the n-th seeded card payment (see :func:`seed_paid_by_card`)."""
+    return f"pi_bench_{n:07d}"
+
+
+def seed_paid_by_card(engine: sa.Engine, count: int, *, now: datetime = BENCH_NOW) -> None:
+    """Insert ``count`` users whose first installment was paid by card, as the library records it.
+
+    Like :func:`seed_due_items`, but the paid item's payment is a gateway
+    payment (``pi_bench_<n>``, see :func:`gateway_payment_id`) with the
+    off-session attempt that made it (succeeded), and the customer is
+    ``cus_<n>``: what drift re-sync finds in sync when the gateway lists it.
+    """
+    today = now.date()
+    with engine.begin() as conn:
+        conn.execute(sa.insert(products), [_product_row(now)])
+        for start in range(0, count, _CHUNK):
+            rows = [
+                _rows_for(n, prefix="", now=now, today=today)
+                for n in range(start, min(count, start + _CHUNK))
+            ]
+            made = []
+            for n, row in enumerate(rows, start=start):
+                paid = row["paid"]
+                made.append(
+                    {
+                        "id": f"att_{n:07d}",
+                        "item_id": paid["id"],
+                        "enrollment_id": paid["enrollment_id"],
+                        "number": 1,
+                        "idempotency_key": f"item:{paid['id']}:attempt:1",
+                        "status": "succeeded",
+                        "amount_minor": paid["amount_minor"],
+                        "currency": "USD",
+                        "mode": "off_session",
+                        "created_at": row["payment"]["received_at"],
+                        "updated_at": row["payment"]["received_at"],
+                        "gateway_payment_id": gateway_payment_id(n),
+                        "payment_method_id": "pm_card_visa",
+                        "decline_code": None,
+                        "decline_class": None,
+                        "message": None,
+                    }
+                )
+                row["payment"].update(
+                    method="gateway",
+                    gateway_payment_id=gateway_payment_id(n),
+                    attempt_id=f"att_{n:07d}",
+                    reference=None,
+                    actor=None,
+                )
+            conn.execute(sa.insert(customers), [r["customer"] for r in rows])
+            conn.execute(sa.insert(enrollments), [r["enrollment"] for r in rows])
+            conn.execute(sa.insert(schedule_items), [r[k] for r in rows for k in ("paid", "due")])
+            conn.execute(sa.insert(attempts), made)
+            conn.execute(sa.insert(payments), [r["payment"] for r in rows])

@@ -2,7 +2,8 @@
 
 Each scenario (``collect_due`` of a due installment, ``handle_webhook`` of
 ``payment_intent.succeeded``, ``cancel_enrollment`` with a gateway refund,
-and ``enroll``) runs twice: undisturbed on the in-memory store, and on the
+``enroll``, and ``reconcile`` finding a dashboard refund whose webhook was
+lost) runs twice: undisturbed on the in-memory store, and on the
 store under test with the ``faults=`` hook raising :class:`Crash` once at
 one named point of :data:`~enrollpay.service.base.FAULT_POINTS` that the
 operation passes. Both runs then do the same recovery a deployment does
@@ -136,12 +137,30 @@ def enroll_scenario(world: World, faults: Faults) -> None:
     world.system.reconcile()
 
 
+def reconcile_scenario(world: World, faults: Faults) -> None:
+    """A reconcile records a refund made in the dashboard whose webhook was lost.
+
+    A crash after the refund is stored but before the cursors move: the next
+    run reads the refund again and finds it recorded.
+    """
+    product = _course(world, Installments(3))
+    _pay_first(world, product.id)
+    (charge,) = world.fake.charges
+    world.clock.advance(days=2)
+    world.fake.refund_from_dashboard(charge.gateway_payment_id, usd("40.00"))
+    world.fake.take_events()  # the charge.refunded webhook never arrives
+    with faults.watching():
+        world.system.reconcile()
+    world.system.reconcile()
+
+
 Scenario = Callable[[World, Faults], None]
 SCENARIOS: dict[str, Scenario] = {
     "collect_due": collect_scenario,
     "handle_webhook": webhook_scenario,
     "cancel_enrollment": cancel_scenario,
     "enroll": enroll_scenario,
+    "reconcile": reconcile_scenario,
 }
 #: The fault points each operation passes, in order (checked, not assumed, below).
 REACHED: dict[str, tuple[str, ...]] = {
@@ -154,6 +173,7 @@ REACHED: dict[str, tuple[str, ...]] = {
     "handle_webhook": ("webhook_before_commit", "webhook_after_commit"),
     "cancel_enrollment": ("after_refund_written", "after_refund_answered"),
     "enroll": ("after_attempt_written",),
+    "reconcile": ("drift_before_cursor",),
 }
 CASES = [(name, point) for name, points in REACHED.items() for point in points]
 
@@ -204,12 +224,17 @@ def test_a_crash_then_recovery_ends_like_an_undisturbed_run(
 
 def test_the_undisturbed_runs_move_money_once() -> None:
     """The reference runs move money as the scenarios say: charges and refunds counted."""
-    collect, webhook, cancel, enroll = (undisturbed(n) for n in SCENARIOS)
+    collect, webhook, cancel, enroll, reconcile = (undisturbed(n) for n in SCENARIOS)
 
     assert collect[1:] == (2, 0)
     assert webhook[1:] == (1, 0)
     assert cancel[1:] == (1, 1)
     assert enroll[1:] == (1, 0)
+    assert reconcile[1:] == (1, 1)
     (details,) = cancel[0]
     assert [r["amount"] for r in details["refunds"]] == [Money.of("300.00", "USD")]
     assert [r["status"] for r in details["refunds"]] == ["succeeded"]
+    (resynced,) = reconcile[0]
+    assert [(r["amount"], r["status"]) for r in resynced["refunds"]] == [
+        (Money.of("40.00", "USD"), "succeeded")
+    ]

@@ -18,6 +18,7 @@ EVERY_RESULT = {
     "webhooks",
     "rate_limited_collection",
     "scale_out_postgres",
+    "reconcile_drift",
 }
 
 

@@ -5,10 +5,12 @@ every request and answers with JSON shaped as Stripe documents it. Behind
 it, ``FakeStripe`` keeps just enough state to behave like Stripe where the
 library depends on it: customers, PaymentIntents (on-session, off-session
 with declines and ``authentication_required``), search by metadata,
-partial and capped refunds, SetupIntents, subscriptions, invoices,
-disputes (:mod:`tests.support.stripe_disputes`), and idempotency keys
-(the same key and parameters replay the first answer; the same key with
-other parameters is an ``idempotency_error``). It emits
+partial and capped refunds, lists of PaymentIntents and Refunds (with
+``created[gte]``, ``limit``, ``starting_after`` and ``has_more`` as Stripe
+documents them), SetupIntents, subscriptions, invoices, disputes
+(:mod:`tests.support.stripe_disputes`), and idempotency keys (the same key
+and parameters replay the first answer; the same key with other parameters
+is an ``idempotency_error``). It emits
 events signed with the SDK's own ``WebhookSignature`` helper.
 
 Tests can also script raw answers (a 500 before or after the request is
@@ -363,6 +365,7 @@ class FakeStripe(StripeDisputes):
         routes: dict[tuple[str, str, int], Callable[..., dict[str, Any]]] = {
             ("POST", "customers", 0): self._create_customer,
             ("POST", "payment_intents", 0): self._create_intent,
+            ("GET", "payment_intents", 0): self._list_intents,
             ("GET", "payment_intents", 1): self._get_intent,
             ("POST", "refunds", 0): self._create_refund,
             ("GET", "refunds", 0): self._list_refunds,
@@ -586,17 +589,57 @@ class FakeStripe(StripeDisputes):
         mine = [r for r in self.refunds.values() if r["charge"] == charge_id]
         return sorted(mine, key=lambda r: r["id"], reverse=True)  # newest first
 
+    def refund_from_dashboard(self, intent_id: str, amount: int) -> dict[str, Any]:
+        """Act as staff refunding in the dashboard: no metadata, ``charge.refunded`` emitted."""
+        with self.lock:
+            return self._create_refund({"payment_intent": intent_id, "amount": str(amount)})
+
     def _list_refunds(self, params: dict[str, Any]) -> dict[str, Any]:
         charge_id = params.get("charge")
-        refunds = self._refunds_of(str(charge_id)) if charge_id else sorted(
-            self.refunds.values(), key=lambda r: r["id"], reverse=True)  # fmt: skip
+        refunds = self._refunds_of(str(charge_id)) if charge_id else list(self.refunds.values())
+        intent = params.get("payment_intent")
+        if intent:
+            refunds = [r for r in refunds if r.get("payment_intent") == intent]
+        return self._page(refunds, params, "/v1/refunds")
+
+    def _list_intents(self, params: dict[str, Any]) -> dict[str, Any]:
+        customer = params.get("customer")
+        intents = [i for i in self.intents.values() if customer in (None, i["customer"])]
+        return self._page(intents, params, "/v1/payment_intents")
+
+    @staticmethod
+    def _page(objects: list[dict[str, Any]], params: dict[str, Any], url: str) -> dict[str, Any]:
+        """A list page as Stripe's list endpoints answer: newest first, ``created`` filters.
+
+        ``created`` is an exact timestamp or a map of ``gt``/``gte``/``lt``/``lte``;
+        ``starting_after`` names the last object of the page before; ``limit``
+        is 1..100 (default 10); ``has_more`` says another page follows.
+        """
+        created = params.get("created")
+        bounds = created if isinstance(created, dict) else (
+            {} if created is None else {"gte": created, "lte": created})  # fmt: skip
+        tests = {"gt": int.__gt__, "gte": int.__ge__, "lt": int.__lt__, "lte": int.__le__}
+        unknown = set(bounds) - set(tests)
+        if unknown:
+            raise _invalid(f"Received unknown parameter: created[{min(unknown)}]", param="created")
+        chosen = [
+            o
+            for o in objects
+            if all(tests[op](int(o.get("created") or 0), int(v)) for op, v in bounds.items())
+        ]
+        # Objects a test put in by hand may lack ``created``: they sort as the oldest.
+        chosen.sort(key=lambda o: (int(o.get("created") or 0), o["id"]), reverse=True)
         after = params.get("starting_after")
         if after:
-            ids = [r["id"] for r in refunds]
-            refunds = refunds[ids.index(after) + 1 :]
+            ids = [o["id"] for o in chosen]
+            if after not in ids:
+                raise _missing("object", str(after), "starting_after")
+            chosen = chosen[ids.index(after) + 1 :]
         limit = int(params.get("limit", 10))
-        return {"object": "list", "url": "/v1/refunds", "data": refunds[:limit],
-                "has_more": len(refunds) > limit}  # fmt: skip
+        if not 1 <= limit <= 100:
+            raise _invalid("This value must be between 1 and 100.", param="limit")
+        return {"object": "list", "url": url, "data": chosen[:limit],
+                "has_more": len(chosen) > limit}  # fmt: skip
 
     # setup intents, subscriptions, invoices
 

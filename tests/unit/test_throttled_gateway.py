@@ -17,6 +17,7 @@ from enrollpay.ports import (
     GatewayEvent,
     GatewayRefund,
     InvoiceGateway,
+    LedgerGateway,
     LivemodeAware,
     PaymentSession,
     SubscriptionGateway,
@@ -176,6 +177,7 @@ def test_wrapping_stripe_keeps_every_capability_and_the_mode() -> None:
     throttled = ThrottledGateway(stripe_gw, bucket())
     assert capabilities(stripe_gw) == (True, True, True)
     assert capabilities(throttled) == (True, True, True)
+    assert isinstance(throttled, LedgerGateway)
     assert isinstance(throttled, LivemodeAware)
     assert throttled.livemode is True
     assert isinstance(throttled, ThrottledGateway)
@@ -232,3 +234,27 @@ def test_the_mode_is_read_through_not_copied() -> None:
     assert throttled.livemode is False
     fake.livemode = True
     assert throttled.livemode is True
+
+
+def test_listing_the_record_waits_for_a_token_per_page() -> None:
+    """Three pages of payments: three tokens before them, one for the request that ends it."""
+    clock = FakeMonotonic()
+    frozen = FrozenClock(datetime(2027, 1, 4, tzinfo=UTC))
+    fake = FakeGateway(clock=frozen)
+    customer = fake.ensure_customer("u-1", idempotency_key="customer:u-1")
+    for n in range(5):
+        session = fake.start_payment(
+            customer_id=customer, amount=USD10, idempotency_key=f"k{n}", metadata={}
+        )
+        fake.complete_payment(session.gateway_payment_id)
+    throttled = ThrottledGateway(fake, TokenBucket(2, monotonic=clock, sleep=clock.sleep))
+    assert isinstance(throttled, LedgerGateway)
+    assert not isinstance(ThrottledGateway(PaymentsOnly(), bucket()), LedgerGateway)
+
+    pages = list(throttled.list_payments(since=frozen.now(), page_size=2))
+
+    assert [len(page) for page in pages] == [2, 2, 1]
+    assert [c.verb for c in fake.calls].count("list_payments") == 3
+    assert clock.slept == pytest.approx([0.5, 0.5, 0.5])  # 4 tokens at 2/s, the first free
+    refunds = list(throttled.list_refunds(since=frozen.now()))
+    assert refunds == []

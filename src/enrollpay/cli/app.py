@@ -6,7 +6,9 @@ Errors are one line on standard error, never a traceback:
 - an error from the library or the system (the database, the gateway's
   configuration, an invalid plan): exit 3, or 2 when it is about the input;
 - a command that ran but found something needing attention (a declined
-  payment, a broken audit chain) exits 1 and says why on standard output.
+  payment, a broken audit chain) exits 1 and says why on standard output;
+  ``reconcile`` exits 1 when it fixed drift and 2 when drift needs a person
+  (:mod:`enrollpay.cli.drift`).
 """
 
 from __future__ import annotations
@@ -101,8 +103,9 @@ def cli() -> None:
 
     \b
     Exit status: 0 done; 1 done, but something needs attention (a decline,
-                 a broken audit chain); 2 usage error; 3 the command could
-                 not do its job (database, gateway configuration, ...).
+                 a broken audit chain; reconcile: drift fixed); 2 usage
+                 error (reconcile: also drift that needs a person); 3 the
+                 command could not do its job (database, gateway, ...).
     """  # noqa: D301 - click needs a real \b to keep a block verbatim
 
 

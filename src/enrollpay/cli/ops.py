@@ -1,8 +1,10 @@
 """What cron, workers and deploys run: ``db upgrade``, ``collect``, ``reconcile``, ``audit``.
 
-``collect`` and ``reconcile`` print one summary line (``key=value`` pairs,
+``collect`` and ``reconcile`` print summary lines (``key=value`` pairs,
 easy to grep in cron mail); on a terminal ``collect`` also shows a progress
-bar. They exit with status 1 when something needs a person's attention.
+bar. ``collect`` exits with status 1 when something needs attention;
+``reconcile`` with 1 when it fixed drift and 2 when drift needs a person
+(see :mod:`enrollpay.cli.drift`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from enrollpay.audit import AuditAnchor
-from enrollpay.cli.params import gateway_option, url_option
+from enrollpay.cli.drift import drift_table, exit_status, report_json
+from enrollpay.cli.params import gateway_option, locale_option, url_option
+from enrollpay.cli.render import output_console, rich_tables
 from enrollpay.cli.wiring import (
     GatewayName,
     MissingExtraError,
@@ -156,24 +160,42 @@ def sweep(url: str) -> None:
 @click.command()
 @url_option
 @gateway_option
+@locale_option
+@click.option("--json", "as_json", is_flag=True, help="Print the whole run as JSON.")
 @click.pass_context
-def reconcile(ctx: click.Context, /, *, url: str, gateway: GatewayName) -> None:
-    """Resolve charges whose outcome is unknown, and finish pending refunds.
+def reconcile(
+    ctx: click.Context, /, *, url: str, gateway: GatewayName, locale: str, as_json: bool
+) -> None:
+    """Resolve unknown outcomes, finish pending refunds, and re-sync drift with the gateway.
 
     A charge that timed out is looked up at the gateway by its idempotency
     key: applied if it went through, sent again with the same key by the
-    next `collect` if it never arrived. Run it after `collect`. Exit status
-    1 when outcomes are still unknown or a refund failed.
+    next `collect` if it never arrived. Then the payments and refunds the
+    gateway made since the last run (less an hour of overlap) are compared
+    with the database: a payment or refund whose webhook was lost (a refund
+    made in the dashboard) is applied as the webhook would have; an amount
+    that differs or an object that matches nothing is listed for a person,
+    never guessed. Cheap enough to run hourly, after `collect`.
+
+    \b
+    Exit status: 0 in sync; 1 drift fixed (or outcomes still unknown, or
+    the gateway cut a listing short); 2 drift that needs a person, or a
+    refund the gateway refused.
 
     \b
     Example:
-      enrollpay reconcile --url sqlite:///enrollpay.db --gateway stripe
+      enrollpay reconcile --url sqlite:///enrollpay.db --gateway stripe --json
     """  # noqa: D301 - click needs a real \b to keep a block verbatim
     with open_system(url, gateway) as system:
         result = system.reconcile()
-    click.echo(result.summary())
-    if result.still_unknown or result.refunds_failed:
-        ctx.exit(ATTENTION)
+    if as_json:
+        click.echo(report_json(result), nl=False)
+    else:
+        click.echo(result.summary())
+        click.echo(result.drift.summary() if result.drift.listed else "drift: not listed")
+        if result.drift.entries:
+            output_console().print(*rich_tables(drift_table(result), locale))
+    ctx.exit(exit_status(result))
 
 
 @click.group()

@@ -17,19 +17,23 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Literal, cast
+from typing import Literal, TypeVar, cast
 
 from enrollpay.domain.money import Money
 from enrollpay.errors import InvalidInputError
 from enrollpay.ports import (
+    LEDGER_PAGE_SIZE,
     ChargeResult,
     Gateway,
     GatewayEvent,
     GatewayRefund,
     InvoiceGateway,
     InvoiceInfo,
+    LedgerGateway,
+    LedgerPayment,
+    LedgerRefund,
     LivemodeAware,
     PaymentSession,
     SubscriptionGateway,
@@ -103,8 +107,10 @@ class ThrottledGateway:
     The wrapper has the optional capabilities of the gateway it wraps and no
     others: ``ThrottledGateway(gateway, bucket)`` is an instance of
     :class:`~enrollpay.ports.SubscriptionGateway`,
-    :class:`~enrollpay.ports.InvoiceGateway` or
-    :class:`~enrollpay.ports.LivemodeAware` exactly when ``gateway`` is. (The
+    :class:`~enrollpay.ports.InvoiceGateway`,
+    :class:`~enrollpay.ports.LedgerGateway` (each page of a listing waits
+    for a token) or :class:`~enrollpay.ports.LivemodeAware` exactly when
+    ``gateway`` is. (The
     constructor picks a subclass of this class that adds the forwarding
     verbs of each capability the wrapped gateway has.)
     """
@@ -299,6 +305,42 @@ class _ThrottledInvoices(ThrottledGateway):
         )
 
 
+T = TypeVar("T")
+
+
+def _paced(bucket: TokenBucket, pages: Iterator[Sequence[T]]) -> Iterator[Sequence[T]]:
+    """``pages``, each taken only after a token: one token per page request.
+
+    The request that finds no further page takes a token too (the wrapper
+    cannot know it will not reach the gateway): a listing spends at most one
+    token more than it makes requests.
+    """
+    while True:
+        bucket.acquire()
+        page = next(pages, None)
+        if page is None:
+            return
+        yield page
+
+
+class _ThrottledLedger(ThrottledGateway):
+    """Forwards the :class:`~enrollpay.ports.LedgerGateway` verbs, a token per page."""
+
+    def list_payments(
+        self, *, since: datetime, page_size: int = LEDGER_PAGE_SIZE
+    ) -> Iterator[Sequence[LedgerPayment]]:
+        """Throttled :meth:`~enrollpay.ports.LedgerGateway.list_payments`."""
+        inner = cast("LedgerGateway", self.inner)
+        return _paced(self.bucket, inner.list_payments(since=since, page_size=page_size))
+
+    def list_refunds(
+        self, *, since: datetime, page_size: int = LEDGER_PAGE_SIZE
+    ) -> Iterator[Sequence[LedgerRefund]]:
+        """Throttled :meth:`~enrollpay.ports.LedgerGateway.list_refunds`."""
+        inner = cast("LedgerGateway", self.inner)
+        return _paced(self.bucket, inner.list_refunds(since=since, page_size=page_size))
+
+
 class _ThrottledLivemode(ThrottledGateway):
     """Reports the wrapped gateway's :class:`~enrollpay.ports.LivemodeAware` mode."""
 
@@ -308,21 +350,27 @@ class _ThrottledLivemode(ThrottledGateway):
         return cast("LivemodeAware", self.inner).livemode
 
 
-_Capabilities = tuple[bool, bool, bool]
+_Capabilities = tuple[bool, bool, bool, bool]
+_PARTS: tuple[type[ThrottledGateway], ...] = (
+    _ThrottledSubscriptions,
+    _ThrottledInvoices,
+    _ThrottledLedger,
+    _ThrottledLivemode,
+)
 
 
 def _capabilities(gateway: Gateway) -> _Capabilities:
     return (
         isinstance(gateway, SubscriptionGateway),
         isinstance(gateway, InvoiceGateway),
+        isinstance(gateway, LedgerGateway),
         isinstance(gateway, LivemodeAware),
     )
 
 
 def _throttled_class(capabilities: _Capabilities) -> type[ThrottledGateway]:
     """The subclass of :class:`ThrottledGateway` with exactly these capabilities."""
-    parts = (_ThrottledSubscriptions, _ThrottledInvoices, _ThrottledLivemode)
-    chosen = tuple(part for part, has in zip(parts, capabilities, strict=True) if has)
+    chosen = tuple(part for part, has in zip(_PARTS, capabilities, strict=True) if has)
     if not chosen:
         return ThrottledGateway
     if len(chosen) == 1:
@@ -330,10 +378,11 @@ def _throttled_class(capabilities: _Capabilities) -> type[ThrottledGateway]:
     return type("ThrottledGateway", chosen, {"__module__": __name__})
 
 
-# All eight classes are made once, at import: a wrapper never builds a class.
+# All sixteen classes are made once, at import: a wrapper never builds a class.
 _WITH_CAPABILITIES: dict[_Capabilities, type[ThrottledGateway]] = {
-    (subs, invoices, livemode): _throttled_class((subs, invoices, livemode))
+    (subs, invoices, ledger, livemode): _throttled_class((subs, invoices, ledger, livemode))
     for subs in (False, True)
     for invoices in (False, True)
+    for ledger in (False, True)
     for livemode in (False, True)
 }

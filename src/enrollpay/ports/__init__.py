@@ -3,8 +3,8 @@
 The notifications talk through one more, :class:`Notifier`.
 
 Optional gateway capabilities are separate runtime-checkable protocols
-(:class:`SubscriptionGateway`, :class:`InvoiceGateway`, :class:`LivemodeAware`),
-checked with ``isinstance``.
+(:class:`SubscriptionGateway`, :class:`InvoiceGateway`, :class:`LivemodeAware`,
+:class:`LedgerGateway`), checked with ``isinstance``.
 
 Adapters implement these protocols: ``SystemClock``/``FrozenClock``,
 ``FakeGateway``/``StripeGateway``, ``InMemoryStore``/``SqlStore``. The core
@@ -28,6 +28,14 @@ from enrollpay.ports.gateway import (
     SubscriptionGateway,
     SubscriptionInfo,
 )
+from enrollpay.ports.ledger import (
+    LEDGER_KINDS,
+    LEDGER_PAGE_SIZE,
+    LedgerGateway,
+    LedgerKind,
+    LedgerPayment,
+    LedgerRefund,
+)
 from enrollpay.ports.notification_log import SentNotificationLog, SentNotificationLookup
 from enrollpay.ports.notifier import Notification, Notifier, Recipient
 from enrollpay.ports.reads import ItemQuery, ReportQueries, StoreReader
@@ -38,8 +46,11 @@ from enrollpay.ports.store import (
     Store,
     StoreTransaction,
 )
+from enrollpay.ports.sync import SyncCursor, SyncCursorWrites, SyncLookups
 
 __all__ = [
+    "LEDGER_KINDS",
+    "LEDGER_PAGE_SIZE",
     "AuditDraft",
     "ChargeResult",
     "ChargeStatus",
@@ -54,6 +65,10 @@ __all__ = [
     "InvoiceGateway",
     "InvoiceInfo",
     "ItemQuery",
+    "LedgerGateway",
+    "LedgerKind",
+    "LedgerPayment",
+    "LedgerRefund",
     "LivemodeAware",
     "LockedEnrollment",
     "Notification",
@@ -68,4 +83,7 @@ __all__ = [
     "StoreTransaction",
     "SubscriptionGateway",
     "SubscriptionInfo",
+    "SyncCursor",
+    "SyncCursorWrites",
+    "SyncLookups",
 ]

@@ -33,6 +33,7 @@ from enrollpay.domain.records import (
 )
 from enrollpay.domain.statuses import DisputeStatus
 from enrollpay.ports.notification_log import SentNotificationLookup
+from enrollpay.ports.sync import SyncLookups
 from enrollpay.reports import (
     AgingRow,
     ForecastRow,
@@ -89,8 +90,11 @@ class ReportQueries(Protocol):
         ...
 
 
-class StoreReader(ReportQueries, SentNotificationLookup, Protocol):
-    """The read port: lookups, lists and reports over one snapshot; no writes, no locks."""
+class StoreReader(ReportQueries, SyncLookups, SentNotificationLookup, Protocol):
+    """The read port: lookups, lists and reports over one snapshot; no writes, no locks.
+
+    Drift re-sync's look-ups and cursors are :class:`~enrollpay.ports.sync.SyncLookups`.
+    """
 
     def get_product(self, product_id: str) -> Product | None:
         """The product with internal id ``product_id``."""

@@ -34,6 +34,7 @@ from enrollpay.domain.records import (
 from enrollpay.ports.disputes import DisputeRecords
 from enrollpay.ports.notification_log import SentNotificationLog
 from enrollpay.ports.reads import StoreReader
+from enrollpay.ports.sync import SyncCursorWrites
 
 __all__ = [
     "AuditDraft",
@@ -145,12 +146,16 @@ class EventOutbox(Protocol):
         ...
 
 
-class StoreTransaction(EventOutbox, SentNotificationLog, DisputeRecords, Protocol):
+class StoreTransaction(
+    EventOutbox, DisputeRecords, SyncCursorWrites, SentNotificationLog, Protocol
+):
     """The write port: the verbs of one unit of work. Nothing is visible to others until commit.
 
     Reads here see this unit of work's own writes; a record that is not
     locked may change under it (PostgreSQL, READ COMMITTED) until its
-    enrollment is locked with :meth:`lock_enrollment`.
+    enrollment is locked with :meth:`lock_enrollment`. The outbox's verbs
+    (:class:`EventOutbox`) and drift re-sync's cursor
+    (:class:`~enrollpay.ports.sync.SyncCursorWrites`) are declared apart.
     """
 
     # products and plan rules

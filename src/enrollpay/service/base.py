@@ -47,6 +47,7 @@ FAULT_POINTS = (
     "webhook_after_commit",
     "after_refund_written",
     "after_refund_answered",
+    "drift_before_cursor",
 )
 
 MAX_TEXT = 500
@@ -124,6 +125,19 @@ class SystemConfig:
     gateway_rate_limit: float | None = None
     #: Periods of an open-ended subscription kept scheduled ahead.
     subscription_horizon: int = 12
+    #: Drift re-sync (``reconcile``): each walk of the gateway's record starts
+    #: this long before where the last one ended, so objects the gateway lists
+    #: a little late are still read (reading one twice changes nothing).
+    drift_overlap: timedelta = attrs.field(default=timedelta(hours=1))
+    #: Drift re-sync: how far back the first walk reaches, before any cursor exists.
+    drift_lookback: timedelta = attrs.field(default=timedelta(days=30))
+
+    @drift_overlap.validator
+    @drift_lookback.validator
+    def _check_drift_window(self, attribute: attrs.Attribute[timedelta], value: object) -> None:
+        if not isinstance(value, timedelta) or value < timedelta(0):
+            raise InvalidInputError(f"{attribute.name} must be a timedelta >= 0, got {value!r}")
+
     #: When a dispute (chargeback) withholds access; winning it gives access back.
     dispute_policy: DisputePolicy = attrs.Factory(DisputePolicy)
 

@@ -1,4 +1,8 @@
-"""Reconciliation: settle attempts whose outcome is unknown, finish pending refunds."""
+"""Reconciliation: settle unknown outcomes, finish pending refunds, re-sync drift.
+
+The last step walks the gateway's own record and sets right what differs
+(:mod:`enrollpay.service.resync`).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from enrollpay.service.attempts import mark_checkout_cancelled
 from enrollpay.service.context import Context
 from enrollpay.service.refunds import finish_pending_refunds
 from enrollpay.service.results import ReconcileReport
+from enrollpay.service.resync import resync
 from enrollpay.service.settlement import apply_charge_result
 
 __all__ = ["reconcile"]
@@ -34,7 +39,7 @@ _STILL_OPEN = frozenset(
 
 
 def reconcile(ctx: Context) -> ReconcileReport:
-    """Resolve attempts whose outcome is unknown, and finish pending refunds."""
+    """Resolve unknown outcomes, finish pending refunds, then re-sync the gateway's record."""
     gateway = ctx.require_gateway()
     now = ctx.now()
     checked = resolved = resent = still_unknown = 0
@@ -88,7 +93,8 @@ def reconcile(ctx: Context) -> ReconcileReport:
                     data={"attempt_id": attempt.id},
                 )
     done, failed = finish_pending_refunds(ctx, gateway)
-    report = ReconcileReport(checked, resolved, resent, still_unknown, done, failed)
+    drift = resync(ctx, gateway)
+    report = ReconcileReport(checked, resolved, resent, still_unknown, done, failed, drift)
     logger.info("reconcile: %s", report.summary())
     return report
 

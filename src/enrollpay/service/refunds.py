@@ -25,12 +25,14 @@ from enrollpay.errors import (
 from enrollpay.ports import Gateway, GatewayEvent, StoreTransaction
 from enrollpay.service.base import MAX_TEXT, check_money, check_text
 from enrollpay.service.context import Context
+from enrollpay.service.outside_refunds import record_outside_refund
 from enrollpay.service.results import WebhookResult
 
 __all__ = [
     "apply_refund_updates",
     "finish_pending_refunds",
     "plan_refunds",
+    "record_refund_outcome",
     "refund_key",
     "refund_payment",
     "refundable_by_payment",
@@ -191,7 +193,7 @@ def _settle_refund(
     with ctx.store.transaction() as tx:
         current = tx.get_refund(refund_id)
         assert current is not None  # noqa: S101
-        updated = _update_refund(
+        updated = record_refund_outcome(
             ctx,
             tx,
             current,
@@ -211,7 +213,7 @@ def _settle_refund(
     return updated
 
 
-def _update_refund(
+def record_refund_outcome(
     ctx: Context,
     tx: StoreTransaction,
     current: Refund,
@@ -221,6 +223,8 @@ def _update_refund(
     audit_extra: Mapping[str, object] | None = None,
 ) -> Refund | None:
     """What the gateway says of one of our refunds, however it said it; None: nothing new.
+
+    Its answer to the call, the refund webhook and drift re-sync all end here.
 
     Nothing is new when the refund already stands so with that gateway id,
     or when it is settled with a gateway id (final states do not move).
@@ -286,7 +290,12 @@ def refund_payment(
 def apply_refund_updates(
     ctx: Context, tx: StoreTransaction, event: GatewayEvent
 ) -> tuple[WebhookResult, str]:
-    """Apply a ``refund_updated`` webhook: settle our refunds, record ones made elsewhere."""
+    """Apply a ``refund_updated`` webhook: settle our refunds, record ones made elsewhere.
+
+    A refund made elsewhere is recorded by
+    :func:`~enrollpay.service.outside_refunds.record_outside_refund`, which
+    also ends the enrollment when everything it paid has been given back.
+    """
     payment = (
         None
         if event.gateway_payment_id is None
@@ -294,6 +303,7 @@ def apply_refund_updates(
     )
     if payment is None:
         return "ignored", "refund for a payment we did not record"
+    ctx.lock(tx, payment.enrollment_id)  # every writer locks the enrollment first
     changed = 0
     for info in event.refunds:
         known = tx.find_refund_by_gateway_id(info.gateway_refund_id)
@@ -304,7 +314,7 @@ def apply_refund_updates(
         status = info.status
         if known is not None:
             changed += (
-                _update_refund(
+                record_refund_outcome(
                     ctx, tx, known, status=status, gateway_refund_id=info.gateway_refund_id
                 )
                 is not None
@@ -312,33 +322,14 @@ def apply_refund_updates(
             continue
         if status == "failed":
             continue
-        # A refund made outside the library (e.g. in the gateway's dashboard).
-        created = transitions.new_refund(
-            refund_id=ctx.new_id("ref"),
-            payment_id=payment.id,
-            enrollment_id=payment.enrollment_id,
-            amount=info.amount,
-            method="gateway",
-            at=ctx.now(),
-            pending=status == "pending",
-            gateway_refund_id=info.gateway_refund_id,
-            reason="refunded at the gateway",
-            actor="gateway",
-        )
-        refund = created.record
-        tx.add_refund(refund)
-        ctx.emit(tx, created.events)
-        ctx.audit(
+        record_outside_refund(
+            ctx,
             tx,
+            payment,
+            gateway_refund_id=info.gateway_refund_id,
+            amount=info.amount,
+            status=status,
             actor="gateway",
-            action="refund.external",
-            entity_type="refund",
-            entity_id=refund.id,
-            data={
-                "payment_id": payment.id,
-                "amount": info.amount,
-                "gateway_refund_id": info.gateway_refund_id,
-            },
         )
         changed += 1
     return ("processed", f"{changed} refund(s) updated") if changed else ("stale", "")

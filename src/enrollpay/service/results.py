@@ -21,6 +21,7 @@ from enrollpay.domain.records import (
     ScheduleItem,
 )
 from enrollpay.domain.refunds import RefundQuote
+from enrollpay.service.drift_report import DriftReport
 
 __all__ = [
     "CancellationResult",
@@ -250,7 +251,7 @@ class OutcomeLog:
 
 @attrs.frozen
 class ReconcileReport:
-    """The summary of one ``reconcile`` run."""
+    """The summary of one ``reconcile`` run; ``drift`` is its walk of the gateway's record."""
 
     checked: int = 0
     resolved: int = 0
@@ -258,6 +259,19 @@ class ReconcileReport:
     still_unknown: int = 0
     refunds_completed: int = 0
     refunds_failed: int = 0
+    drift: DriftReport = attrs.Factory(DriftReport)
+
+    @property
+    def needs_person(self) -> bool:
+        """A difference that was not applied, or a refund the gateway refused."""
+        return bool(self.drift.open or self.refunds_failed)
+
+    @property
+    def in_sync(self) -> bool:
+        """Nothing left to do: no drift, no outcome still unknown, every listing read."""
+        return not (
+            self.needs_person or self.drift.fixed or self.still_unknown or self.drift.incomplete
+        )
 
     def summary(self) -> str:
         """One line for logs."""

@@ -40,7 +40,6 @@ from enrollpay.service import (
     manual,
     pause,
     products,
-    reconcile,
     refunds,
     reschedule,
     system_ops,
@@ -54,7 +53,6 @@ from enrollpay.service.results import (
     CollectionReport,
     EnrollmentResult,
     ItemOutcome,
-    ReconcileReport,
     WebhookOutcome,
 )
 
@@ -249,21 +247,6 @@ class PaymentSystem:
         """Charge one failed, defaulted or card-less item immediately (once)."""
         return collect.retry_now(self._ctx, item_id, actor=actor)
 
-    def reconcile(self) -> ReconcileReport:
-        """Resolve attempts whose outcome is unknown, and finish pending refunds.
-
-        Each unknown (or stale pending) attempt is looked up at the gateway by
-        its payment id or idempotency key. A payment the gateway never saw
-        goes back to ``pending`` and is sent again by ``collect_due`` with the
-        *same* key; a new attempt is never made for it.
-
-        Payments the customer can still complete are looked up too, in case
-        their webhook was lost: those waiting for authentication, and declined
-        on-session checkouts (the customer may try another card on them)
-        until they are cancelled.
-        """
-        return reconcile.reconcile(self._ctx)
-
     def handle_webhook(self, payload: bytes, headers: Mapping[str, str]) -> WebhookOutcome:
         """Verify, deduplicate and apply one gateway webhook.
 
@@ -354,12 +337,13 @@ class PaymentSystem:
         """Restart collection; unpaid paused items move later by the days paused."""
         return pause.resume(self._ctx, enrollment_id, actor=actor)
 
-    # -- saved cards and the sweep (written in enrollpay.service.system_ops) --------
+    # -- saved cards, the sweep and reconcile (written in enrollpay.service.system_ops)
 
     start_setup = system_ops.start_setup
     start_payment_method_update = system_ops.start_payment_method_update
     update_payment_method = system_ops.update_payment_method
     sweep = system_ops.sweep
+    reconcile = system_ops.reconcile
 
     # -- read-only methods (written in enrollpay.service.system_reads) -------------
     get_product = system_reads.get_product

@@ -12,13 +12,20 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from enrollpay.service import payment_methods, trials
+from enrollpay.service import reconcile as reconciling
 from enrollpay.service import sweep as sweeping
-from enrollpay.service.results import ItemOutcome, SweepReport
+from enrollpay.service.results import ItemOutcome, ReconcileReport, SweepReport
 
 if TYPE_CHECKING:
     from enrollpay.service.system import PaymentSystem
 
-__all__ = ["start_payment_method_update", "start_setup", "sweep", "update_payment_method"]
+__all__ = [
+    "reconcile",
+    "start_payment_method_update",
+    "start_setup",
+    "sweep",
+    "update_payment_method",
+]
 
 
 def sweep(self: PaymentSystem, now: datetime | None = None) -> SweepReport:
@@ -36,6 +43,30 @@ def sweep(self: PaymentSystem, now: datetime | None = None) -> SweepReport:
     ``now`` defaults to the clock's time.
     """
     return sweeping.sweep(self._ctx, now)
+
+
+def reconcile(self: PaymentSystem) -> ReconcileReport:
+    """Resolve unknown outcomes, finish pending refunds, and re-sync the gateway's record.
+
+    Each unknown (or stale pending) attempt is looked up at the gateway by
+    its payment id or idempotency key. A payment the gateway never saw goes
+    back to ``pending`` and is sent again by ``collect_due`` with the *same*
+    key; a new attempt is never made for it. Payments the customer can
+    still complete are looked up too, in case their webhook was lost: those
+    waiting for authentication, and declined on-session checkouts until
+    they are cancelled. Refunds a crash or an outage left pending are sent
+    again with their key.
+
+    Then, when the gateway lists its own record
+    (:class:`~enrollpay.ports.LedgerGateway`), the payments and refunds it
+    made since the last run (less ``config.drift_overlap``) are compared
+    with the store: a payment or refund whose webhook was lost is applied
+    as the webhook would have applied it; an amount that differs, or an
+    object with our metadata that matches nothing, is reported in
+    ``report.drift`` (and the audit trail), never guessed at. See
+    :mod:`enrollpay.service.resync`.
+    """
+    return reconciling.reconcile(self._ctx)
 
 
 def start_setup(self: PaymentSystem, enrollment_id: str) -> str:

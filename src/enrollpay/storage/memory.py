@@ -40,6 +40,7 @@ from enrollpay.storage.memory_notifications import MemoryNotificationLog
 from enrollpay.storage.memory_outbox import MemoryOutboxRepository
 from enrollpay.storage.memory_payments import MemoryPayments
 from enrollpay.storage.memory_reports import MemoryReports
+from enrollpay.storage.memory_sync import MemorySync
 from enrollpay.storage.memory_tables import MemoryTables, require
 
 __all__ = ["InMemoryStore"]
@@ -81,7 +82,12 @@ class InMemoryStore:
 
 
 class _MemoryTransaction(
-    MemoryPayments, MemoryDisputes, MemoryReports, MemoryOutboxRepository, MemoryNotificationLog
+    MemoryPayments,
+    MemoryDisputes,
+    MemoryReports,
+    MemoryOutboxRepository,
+    MemorySync,
+    MemoryNotificationLog,
 ):
     def __init__(self, tables: MemoryTables) -> None:
         self._t = tables

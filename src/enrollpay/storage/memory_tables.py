@@ -21,6 +21,7 @@ from enrollpay.domain.records import (
     WebhookReceipt,
 )
 from enrollpay.errors import StorageError
+from enrollpay.ports.sync import SyncCursor
 from enrollpay.storage.memory_outbox import MemoryOutbox
 
 __all__ = ["MemoryTables", "require"]
@@ -42,6 +43,8 @@ class MemoryTables:
     receipts: dict[str, WebhookReceipt] = attrs.Factory(dict)
     audit: list[AuditEntry] = attrs.Factory(list)
     outbox: MemoryOutbox = attrs.Factory(MemoryOutbox)
+    #: Drift re-sync's cursors by (gateway, kind).
+    cursors: dict[tuple[str, str], SyncCursor] = attrs.Factory(dict)
     #: (event id, notification kind) -> when it was sent (see memory_notifications).
     sent_notifications: dict[tuple[str, str], datetime] = attrs.Factory(dict)
 
@@ -61,6 +64,7 @@ class MemoryTables:
             receipts=dict(self.receipts),
             audit=list(self.audit),
             outbox=self.outbox.copy(),
+            cursors=dict(self.cursors),
             sent_notifications=dict(self.sent_notifications),
         )
 

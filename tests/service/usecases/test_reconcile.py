@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import attrs
+
 from enrollpay import AttemptStatus, ItemStatus, PaymentSystem
 from enrollpay.domain.records import Product
 from enrollpay.errors import GatewayNotConfiguredError
+from enrollpay.service.drift_report import DriftReport
 from enrollpay.service.results import ReconcileReport
 from enrollpay.storage.memory import InMemoryStore
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
@@ -29,15 +32,23 @@ def unknown_charge(system: PaymentSystem, fake: FakeGateway, clock: FrozenClock,
     return str(charge.params["metadata"]["attempt_id"])
 
 
-def test_with_nothing_open_reconcile_checks_nothing(
+def test_with_nothing_open_reconcile_checks_nothing_but_the_gateways_record(
     system: PaymentSystem, fake: FakeGateway, paid_first: str
 ) -> None:
-    """A zero report, no gateway call, nothing written."""
+    """Nothing to resolve: the only gateway calls list its record, which agrees; nothing written.
+
+    The checkout's payment is the one object listed (since the first walk's look-back).
+    """
     before = everything(system)
     calls = len(fake.calls)
 
-    assert system.reconcile() == ReconcileReport()
-    assert fake.calls[calls:] == []
+    report = system.reconcile()
+
+    assert attrs.evolve(report, drift=DriftReport()) == ReconcileReport()
+    assert (report.drift.listed, report.drift.scanned) == (True, {"payments": 1, "refunds": 0})
+    assert report.drift.entries == ()
+    assert report.in_sync
+    assert [c.verb for c in fake.calls[calls:]] == ["list_payments", "list_refunds"]
     assert everything(system) == before
 
 
@@ -102,14 +113,18 @@ def test_a_charge_still_processing_stays_unknown(
 def test_an_unreachable_gateway_leaves_everything_as_it_was(
     system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, paid_first: str
 ) -> None:
-    """The look-up times out: counted as still unknown, nothing written."""
+    """The look-up and the listings time out: still unknown, walks incomplete, nothing written."""
     unknown_charge(system, fake, clock, "timeout_after")
-    fake.script("timeout_before", verb="payment_status")
+    for verb in ("payment_status", "list_payments", "list_refunds"):
+        fake.script("timeout_before", verb=verb)
     before = everything(system)
 
     report = system.reconcile()
 
     assert (report.checked, report.resolved, report.still_unknown) == (1, 0, 1)
+    assert report.drift.incomplete == ("payments", "refunds")
+    assert report.drift.cursors == {"payments": None, "refunds": None}
+    assert not report.in_sync
     assert everything(system) == before
 
 
@@ -200,7 +215,9 @@ def test_an_attempt_a_worker_is_sending_is_left_to_it(clock: FrozenClock) -> Non
 
     (outcome,) = system.collect_due().outcomes
 
-    assert reports == [ReconcileReport()]
+    (report,) = reports
+    assert attrs.evolve(report, drift=DriftReport()) == ReconcileReport()
+    assert report.drift.entries == ()
     assert outcome.result == "succeeded"
     assert calls_of(fake, "payment_status") == []
     assert system.get_schedule_item(later.schedule[0].id).status == ItemStatus.PAID

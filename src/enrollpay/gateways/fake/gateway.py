@@ -1,11 +1,11 @@
 """``FakeGateway``: a deterministic, in-memory, scriptable payment gateway.
 
 It behaves like Stripe where the library depends on it (idempotency keys,
-on-session intents, saved payment methods, partial refunds, subscriptions
-and invoices, signed Stripe-shaped webhooks); tests script what happens
-next and assert on what it recorded. This class holds the call log and the
-scripts and forwards each verb to the module of its concept (see
-:mod:`enrollpay.gateways.fake`).
+on-session intents, saved payment methods, partial refunds, subscriptions,
+invoices, signed Stripe-shaped webhooks, listings of its record); tests
+script what happens next and assert on what it recorded. This class holds
+the call log and the scripts and forwards each verb to the module of its
+concept (see :mod:`enrollpay.gateways.fake`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from enrollpay.clock import SystemClock
 from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayUnavailableError
-from enrollpay.gateways.fake import webhooks
+from enrollpay.gateways.fake import ledger, webhooks
 from enrollpay.gateways.fake.billing import CollectionMethod, FakeBilling
 from enrollpay.gateways.fake.disputes import FakeDisputes
 from enrollpay.gateways.fake.payments import FakePayments
@@ -44,8 +44,8 @@ class FakeGateway:
     """An in-memory :class:`~enrollpay.ports.Gateway` for tests and demos.
 
     Also a :class:`~enrollpay.ports.SubscriptionGateway`, an
-    :class:`~enrollpay.ports.InvoiceGateway` and
-    :class:`~enrollpay.ports.LivemodeAware` (``livemode`` defaults to
+    :class:`~enrollpay.ports.InvoiceGateway`, a :class:`~enrollpay.ports.LedgerGateway`
+    and :class:`~enrollpay.ports.LivemodeAware` (``livemode`` defaults to
     ``False``), like :class:`~enrollpay.gateways.stripe.StripeGateway`.
     ``clock`` dates charges and events; ``wall_clock`` (default: the system
     clock) stamps webhook signatures, as real time stamps Stripe's.
@@ -84,7 +84,7 @@ class FakeGateway:
         #: With ``strict=False`` unknown customers and payment methods are accepted.
         self.strict = strict
         #: The fake's ids, in one namespace (see :attr:`id_namespace`).
-        self._ids = FakeIds(id_namespace)
+        self._ids = FakeIds(id_namespace, now=self._clock.now)
         self._lock = threading.RLock()
         self._scripts = ScriptBook()
         self._window = RateWindow()
@@ -116,8 +116,7 @@ class FakeGateway:
     def id_namespace(self) -> str:
         """The middle part of every id the fake makes (``pi_fake_000001``).
 
-        Processes that share one database need different namespaces, or a
-        later process's ``pi_fake_000001`` collides with an earlier one's.
+        Processes sharing one database need different ones, or their ids collide.
         """
         return self._ids.namespace
 
@@ -270,14 +269,6 @@ class FakeGateway:
             reason=reason,
         )
 
-    def refund_from_dashboard(self, gateway_payment_id: str, amount: Money) -> GatewayRefund:
-        """A refund made outside the library (by staff in the gateway's dashboard)."""
-        return self._payments.refund_from_dashboard(gateway_payment_id, amount)
-
-    def refunds_for(self, gateway_payment_id: str) -> list[GatewayRefund]:
-        """Refunds the fake made for a payment."""
-        return self._payments.refunds_for(gateway_payment_id)
-
     def start_payment_method_update(
         self, *, customer_id: str, idempotency_key: str, metadata: Mapping[str, str] | None = None
     ) -> str:
@@ -291,6 +282,12 @@ class FakeGateway:
     ) -> None:
         """Act as the customer saving a card in a setup flow (once, as Stripe allows)."""
         self._payments.complete_setup(client_secret, payment_method)
+
+    # -- its own record: the dashboard's refunds, and listings (ledger.py) ----------
+    refund_from_dashboard = ledger.refund_from_dashboard
+    refunds_for = ledger.refunds_for
+    list_payments = ledger.list_payments
+    list_refunds = ledger.list_refunds
 
     # -- subscriptions and invoices (billing.py) ----------------------------------
 

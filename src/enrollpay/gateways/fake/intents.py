@@ -12,6 +12,7 @@ the move causes; :func:`intent_result` reads it as the port's
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -21,7 +22,7 @@ from enrollpay.domain.retry import classify_decline
 from enrollpay.errors import GatewayRequestError
 from enrollpay.gateways.cards import brand_in_error
 from enrollpay.gateways.fake.scripts import Outcome
-from enrollpay.ports import ChargeResult, ChargeStatus, GatewayRefund
+from enrollpay.ports import ChargeResult, ChargeStatus, GatewayRefund, LedgerPayment
 
 __all__ = [
     "Intent",
@@ -138,6 +139,20 @@ def intent_result(intent: Intent) -> ChargeResult:
         customer_id=intent.customer_id,
         client_secret=intent.client_secret,
         card_brand=brand_in_error(intent.last_error),
+    )
+
+
+def intent_ledger(intent: Intent, created: datetime) -> LedgerPayment:
+    """The intent, made at ``created``, as the fake's record lists it (a port ``LedgerPayment``)."""
+    result = intent_result(intent)
+    return LedgerPayment(
+        gateway_payment_id=intent.id,
+        status=result.status,
+        amount=intent.amount,
+        created=created,
+        customer_id=intent.customer_id,
+        payment_method_id=intent.payment_method,
+        metadata=dict(intent.metadata),
     )
 
 

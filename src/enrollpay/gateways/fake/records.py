@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -31,14 +32,26 @@ class FakeCharge:
 
 
 class FakeIds:
-    """The fake's ids: ``{prefix}_{namespace}_{count:06d}``, one counter for all kinds."""
+    """The fake's ids: ``{prefix}_{namespace}_{count:06d}``, one counter for all kinds.
 
-    def __init__(self, namespace: str) -> None:
+    An object gets its id when it is made, so the time each id was made
+    (``made_at``, by ``now``, the fake's clock) is the object's creation
+    time: what the fake's listings filter and order by, as Stripe's
+    ``created``.
+    """
+
+    def __init__(self, namespace: str, now: Callable[[], datetime] | None = None) -> None:
         self.namespace = namespace
         #: How many ids were made so far (the number in the latest one).
         self.count = 0
+        self._now = now
+        #: When each id was made (empty without ``now``).
+        self.made_at: dict[str, datetime] = {}
 
     def new(self, prefix: str) -> str:
         """The next id, e.g. ``pi_fake_000001``."""
         self.count += 1
-        return f"{prefix}_{self.namespace}_{self.count:06d}"
+        made = f"{prefix}_{self.namespace}_{self.count:06d}"
+        if self._now is not None:
+            self.made_at[made] = self._now()
+        return made

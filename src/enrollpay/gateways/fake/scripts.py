@@ -38,6 +38,8 @@ Verb = Literal[
     "cancel_subscription",
     "create_invoice",
     "start_payment_method_update",
+    "list_payments",
+    "list_refunds",
 ]
 
 

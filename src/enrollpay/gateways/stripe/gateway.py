@@ -35,6 +35,7 @@ from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayNotConfiguredError, InvalidInputError
 from enrollpay.gateways.signing import check_tolerance
 from enrollpay.gateways.stripe import amounts, billing, customers, payments, refunds, webhooks
+from enrollpay.gateways.stripe import ledger as listing
 from enrollpay.gateways.stripe.calls import StripeCalls
 from enrollpay.gateways.stripe.client import DEFAULT_NETWORK_RETRIES, build_client, client_option
 from enrollpay.gateways.stripe.keys import check_secrets, key_livemode
@@ -54,7 +55,8 @@ class StripeGateway:
     """A :class:`~enrollpay.ports.Gateway` backed by Stripe PaymentIntents.
 
     Also a :class:`~enrollpay.ports.SubscriptionGateway` and an
-    :class:`~enrollpay.ports.InvoiceGateway` (Stripe Billing).
+    :class:`~enrollpay.ports.InvoiceGateway` (Stripe Billing), and a
+    :class:`~enrollpay.ports.LedgerGateway` (its PaymentIntents and Refunds, listed).
 
     ``client`` is a configured :class:`stripe.StripeClient` (see
     :func:`~enrollpay.gateways.stripe.client.build_client` or
@@ -284,6 +286,10 @@ class StripeGateway:
             reference=reference,
             reason=reason,
         )
+
+    # -- its own record, listed for drift re-sync (ledger.py) ------------------------------
+    list_payments = listing.list_payments
+    list_refunds = listing.list_refunds
 
     # -- subscriptions and invoices: Stripe Billing (billing.py) --------------------------
 

@@ -1,4 +1,4 @@
-"""The log of sent notifications in SQL (``enrollpay_sent_notifications``, migration 0012).
+"""The log of sent notifications in SQL (``enrollpay_sent_notifications``, migration 0013).
 
 One row per (event id, notification kind), with when it was sent (see
 :class:`~enrollpay.ports.SentNotificationLog`). Recording inserts with

@@ -27,6 +27,7 @@ from enrollpay.storage.sql.notifications import NotificationLogRepository
 from enrollpay.storage.sql.outbox import OutboxRepository
 from enrollpay.storage.sql.payments import PaymentRepository
 from enrollpay.storage.sql.reports import SqlReports
+from enrollpay.storage.sql.sync import SyncRepository
 
 __all__ = ["SqlTransaction"]
 
@@ -54,6 +55,7 @@ class SqlTransaction(
     OutboxRepository,
     NotificationLogRepository,
     SqlReports,
+    SyncRepository,
 ):
     """A :class:`~enrollpay.ports.StoreTransaction` over one SQLAlchemy connection."""
 

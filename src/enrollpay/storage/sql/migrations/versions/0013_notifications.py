@@ -1,7 +1,7 @@
 """Notifications: the log of sent notifications, and when each item's payer was reminded.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-09
 
 ``enrollpay_sent_notifications`` keeps one row per notification sent
@@ -20,8 +20,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
