@@ -35,6 +35,10 @@ __all__ = [
     "MoneyTypeError",
     "NaiveDatetimeError",
     "NotFoundError",
+    "NotificationConfigError",
+    "NotificationDeliveryError",
+    "NotificationError",
+    "NotificationTemplateError",
     "OverpaymentError",
     "PaymentDisputedError",
     "PaymentNotFoundError",
@@ -357,3 +361,31 @@ class GatewayRequestError(GatewayError, ValueError):
 
 class GatewayNotConfiguredError(GatewayError, InvalidStateError):
     """The operation needs a gateway but the system runs without one."""
+
+
+# --- notifications ---------------------------------------------------------
+
+
+class NotificationError(EnrollpayError):
+    """Base of errors raised while preparing or delivering a notification."""
+
+
+class NotificationConfigError(NotificationError, ValueError):
+    """The notifications are wired wrongly (the message says what to pass)."""
+
+
+class NotificationTemplateError(NotificationConfigError):
+    """A notification template is malformed or uses a value its kind does not have."""
+
+
+class NotificationDeliveryError(NotificationError, ConnectionError):
+    """A notifier could not deliver a notification.
+
+    ``permanent``: the mail system refused it for good (an unknown mailbox,
+    a refused message) and sending it again would fail again; otherwise
+    it may go through later (a server down, a timeout, a full mailbox).
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent

@@ -505,7 +505,8 @@ def test_items_round_trip_in_sequence_order(seeded: Store) -> None:
     full = an_item("itm_9", seq=9, kind="period", status=ItemStatus.FAILED,
                    amount_paid=usd("40.00"), failures=2,
                    next_attempt_at=T0.astimezone(PARIS), lease_until=LEASE,
-                   last_decline_code="insufficient_funds", paid_at=T0, updated_at=None)  # fmt: skip
+                   last_decline_code="insufficient_funds", paid_at=T0, updated_at=None,
+                   overdue_at=LEASE, reminded_at=T0.astimezone(PARIS))  # fmt: skip
     with seeded.transaction() as tx:
         tx.add_items([full, an_item("itm_0", seq=0)])
     with seeded.transaction() as tx:

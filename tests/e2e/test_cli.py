@@ -542,7 +542,7 @@ def test_collect_charges_what_is_due_and_prints_one_line(tmp_path: Path) -> None
     first = run("collect", "--url", url_of(path), "--gateway", "fake", "--limit", "4")
     assert (first.exit_code, first.stderr) == (0, "")
     assert first.stdout == (
-        "sweep: checked=5 overdue=5 changed=5 suspended=0\n"
+        "sweep: checked=5 overdue=5 changed=5 suspended=0 reminded=0\n"
         "charged=4 succeeded=4 failed=0 requires_action=0 unknown=0 skipped=0\n"
     )
     rest = run("collect", "--url", url_of(path), "--gateway", "fake")
@@ -565,7 +565,7 @@ def test_collect_exits_1_when_something_needs_attention(tmp_path: Path) -> None:
     result = run("collect", "--url", url_of(path), "--gateway", "fake")
     assert result.exit_code == 1
     assert result.stdout == (
-        "sweep: checked=2 overdue=2 changed=1 suspended=0\n"
+        "sweep: checked=2 overdue=2 changed=1 suspended=0 reminded=0\n"
         f"charged=2 succeeded=2 failed={periods} requires_action=0 unknown=0 skipped=0\n"
     )
 

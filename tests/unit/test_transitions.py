@@ -933,6 +933,39 @@ def test_a_new_due_date_clears_overdue() -> None:
     assert t.resume_item(paused, due=TOMORROW, at=LATER).record.overdue_at is None
 
 
+def test_remind_upcoming_keeps_the_status_and_says_when_and_what() -> None:
+    """remind_upcoming: still scheduled, reminded_at set, installment.upcoming with the amount."""
+    item = an_item(due=TODAY + timedelta(days=3), amount_paid=usd(2500))
+    change = t.remind_upcoming(item, today=TODAY, at=LATER)
+    assert (change.record.status, change.record.reminded_at) == (ITM.SCHEDULED, LATER)
+    assert change.record.updated_at == LATER
+    assert seen(change.events) == [
+        item_event(
+            "installment.upcoming", due="2027-03-18", days_before=3, outstanding=money(7500)
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    "status", [ITM.PAID, ITM.FAILED, ITM.PROCESSING, ITM.PAUSED, ITM.DEFAULTED, ITM.CANCELLED]
+)
+def test_only_a_scheduled_item_is_announced_as_upcoming(status: ItemStatus) -> None:
+    """An item paid, in dunning, being charged, paused or ended gets no reminder."""
+    refused_item(
+        lambda: t.remind_upcoming(an_item(status), today=TODAY, at=LATER),
+        status,
+        "announce_upcoming",
+    )
+
+
+def test_a_new_due_date_clears_the_reminder() -> None:
+    """Rescheduling or resuming moves the due date: the payer is reminded of the new one."""
+    reminded = an_item(reminded_at=AT)
+    assert t.reschedule_item(reminded, due=TOMORROW, at=LATER).record.reminded_at is None
+    paused = an_item(ITM.PAUSED, reminded_at=AT)
+    assert t.resume_item(paused, due=TOMORROW, at=LATER).record.reminded_at is None
+
+
 def test_reschedule_retries_afresh() -> None:
     """reschedule_item: scheduled on the new day, failures reset, installment.rescheduled."""
     item = an_item(ITM.FAILED, failures=2, next_attempt_at=LATER, lease_until=AT)
@@ -1342,5 +1375,5 @@ def test_every_public_function_is_called_here() -> None:
         "test_dispute_transitions.py"
     ).read_text(encoding="utf-8")
     functions = [name for name in t.__all__ if callable(getattr(t, name)) and name.islower()]
-    assert len(functions) == 35
+    assert len(functions) == 36
     assert [name for name in functions if f"t.{name}(" not in source] == []

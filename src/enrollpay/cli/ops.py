@@ -129,8 +129,9 @@ def collect(ctx: click.Context, /, *, url: str, gateway: GatewayName, limit: int
             report = _collect_with_progress(system, limit, progress_console)
         else:
             report = system.collect_due(limit=limit)
-    if report.sweep is not None and (report.sweep.items_overdue or report.sweep.changed):
-        click.echo(f"sweep: {report.sweep.summary()}")
+    swept = report.sweep
+    if swept is not None and (swept.items_overdue or swept.changed or swept.items_reminded):
+        click.echo(f"sweep: {swept.summary()}")
     click.echo(report.summary())
     if report.needs_attention:
         ctx.exit(ATTENTION)

@@ -49,6 +49,7 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
     "installment.requires_payment_method": "the card was refused for good: a new one is needed",
     "installment.defaulted": "retries are exhausted",
     "installment.overdue": "a scheduled payment is unpaid past its due date and the grace days",
+    "installment.upcoming": "a scheduled payment falls due within the reminder days",
     "installment.rescheduled": "a scheduled payment got a new due date",
     "installment.waived": "a scheduled payment was waived",
     "installment.cancelled": "a scheduled payment will never be collected",

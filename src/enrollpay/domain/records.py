@@ -132,6 +132,9 @@ class ScheduleItem:
     updated_at: datetime | None = None
     #: When the item was found overdue (``installment.overdue``); None while it is not.
     overdue_at: datetime | None = None
+    #: When the payer was reminded that it falls due (``installment.upcoming``);
+    #: None until then, and again after its due date moves.
+    reminded_at: datetime | None = None
 
     @property
     def outstanding(self) -> Money:

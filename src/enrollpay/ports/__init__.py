@@ -1,4 +1,6 @@
-"""The ports the service layer talks through: Clock, Gateway, Store (write) and StoreReader (read).
+"""The ports the service layer talks through: Clock, Gateway, Store (write), StoreReader (read).
+
+The notifications talk through one more, :class:`Notifier`.
 
 Optional gateway capabilities are separate runtime-checkable protocols
 (:class:`SubscriptionGateway`, :class:`InvoiceGateway`, :class:`LivemodeAware`,
@@ -34,6 +36,8 @@ from enrollpay.ports.ledger import (
     LedgerPayment,
     LedgerRefund,
 )
+from enrollpay.ports.notification_log import SentNotificationLog, SentNotificationLookup
+from enrollpay.ports.notifier import Notification, Notifier, Recipient
 from enrollpay.ports.reads import ItemQuery, ReportQueries, StoreReader
 from enrollpay.ports.store import (
     AuditDraft,
@@ -67,8 +71,13 @@ __all__ = [
     "LedgerRefund",
     "LivemodeAware",
     "LockedEnrollment",
+    "Notification",
+    "Notifier",
     "PaymentSession",
+    "Recipient",
     "ReportQueries",
+    "SentNotificationLog",
+    "SentNotificationLookup",
     "Store",
     "StoreReader",
     "StoreTransaction",

@@ -32,6 +32,7 @@ from enrollpay.domain.records import (
     ScheduleItem,
 )
 from enrollpay.domain.statuses import DisputeStatus
+from enrollpay.ports.notification_log import SentNotificationLookup
 from enrollpay.ports.sync import SyncLookups
 from enrollpay.reports import (
     AgingRow,
@@ -89,7 +90,7 @@ class ReportQueries(Protocol):
         ...
 
 
-class StoreReader(ReportQueries, SyncLookups, Protocol):
+class StoreReader(ReportQueries, SyncLookups, SentNotificationLookup, Protocol):
     """The read port: lookups, lists and reports over one snapshot; no writes, no locks.
 
     Drift re-sync's look-ups and cursors are :class:`~enrollpay.ports.sync.SyncLookups`.

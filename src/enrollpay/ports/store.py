@@ -32,6 +32,7 @@ from enrollpay.domain.records import (
     WebhookReceipt,
 )
 from enrollpay.ports.disputes import DisputeRecords
+from enrollpay.ports.notification_log import SentNotificationLog
 from enrollpay.ports.reads import StoreReader
 from enrollpay.ports.sync import SyncCursorWrites
 
@@ -145,7 +146,9 @@ class EventOutbox(Protocol):
         ...
 
 
-class StoreTransaction(EventOutbox, DisputeRecords, SyncCursorWrites, Protocol):
+class StoreTransaction(
+    EventOutbox, DisputeRecords, SyncCursorWrites, SentNotificationLog, Protocol
+):
     """The write port: the verbs of one unit of work. Nothing is visible to others until commit.
 
     Reads here see this unit of work's own writes; a record that is not

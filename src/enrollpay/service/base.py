@@ -86,6 +86,18 @@ class SystemConfig:
     grace_days: int = 3
     #: Days an item may be overdue before its enrollment's access is suspended.
     suspend_after_days: int = 14
+    #: Days before its due date that the sweep reminds the payer of a scheduled
+    #: item of an active enrollment (``installment.upcoming``, once per due
+    #: date); 0 sends no reminders.
+    remind_days_before: int = attrs.field(default=3)
+
+    @remind_days_before.validator
+    def _check_remind_days(self, _attribute: attrs.Attribute[int], value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidInputError(
+                f"remind_days_before must be a whole number of days >= 0, got {value!r}"
+            )
+
     #: When an item's last retry fails: ``"suspend"`` (the enrollment stays
     #: suspended, nothing is charged automatically until the payer acts) or
     #: ``"cancel"`` (the enrollment is cancelled).

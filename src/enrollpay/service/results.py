@@ -132,12 +132,14 @@ class SweepReport:
     changed: int = 0
     #: Of those, enrollments this sweep suspended.
     suspended: int = 0
+    #: Scheduled items whose payers this sweep reminded (``installment.upcoming``).
+    items_reminded: int = 0
 
     def summary(self) -> str:
         """One line for logs and cron mail."""
         return (
             f"checked={self.checked} overdue={self.items_overdue} "
-            f"changed={self.changed} suspended={self.suspended}"
+            f"changed={self.changed} suspended={self.suspended} reminded={self.items_reminded}"
         )
 
 

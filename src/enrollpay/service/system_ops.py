@@ -35,9 +35,12 @@ def sweep(self: PaymentSystem, now: datetime | None = None) -> SweepReport:
     overdue (``installment.overdue``, once) whether or not it was ever
     charged; its enrollment becomes ``past_due``, and ``suspended`` once an
     item has been overdue ``config.suspend_after_days`` (``access.suspended``).
-    A payment that clears the arrears restores access. Idempotent, needs no
-    gateway, and runs at the start of every ``collect_due``. ``now``
-    defaults to the clock's time.
+    A payment that clears the arrears restores access. A scheduled item of
+    an active enrollment due within ``config.remind_days_before`` days is
+    announced once (``installment.upcoming``), so the payer can be
+    reminded. Idempotent,
+    needs no gateway, and runs at the start of every ``collect_due``.
+    ``now`` defaults to the clock's time.
     """
     return sweeping.sweep(self._ctx, now)
 

@@ -36,6 +36,7 @@ from enrollpay.errors import (
 )
 from enrollpay.ports import AuditDraft, ItemQuery, LockedEnrollment, StoreReader
 from enrollpay.storage.memory_disputes import MemoryDisputes
+from enrollpay.storage.memory_notifications import MemoryNotificationLog
 from enrollpay.storage.memory_outbox import MemoryOutboxRepository
 from enrollpay.storage.memory_payments import MemoryPayments
 from enrollpay.storage.memory_reports import MemoryReports
@@ -81,7 +82,12 @@ class InMemoryStore:
 
 
 class _MemoryTransaction(
-    MemoryPayments, MemoryDisputes, MemoryReports, MemoryOutboxRepository, MemorySync
+    MemoryPayments,
+    MemoryDisputes,
+    MemoryReports,
+    MemoryOutboxRepository,
+    MemorySync,
+    MemoryNotificationLog,
 ):
     def __init__(self, tables: MemoryTables) -> None:
         self._t = tables

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -44,6 +45,8 @@ class MemoryTables:
     outbox: MemoryOutbox = attrs.Factory(MemoryOutbox)
     #: Drift re-sync's cursors by (gateway, kind).
     cursors: dict[tuple[str, str], SyncCursor] = attrs.Factory(dict)
+    #: (event id, notification kind) -> when it was sent (see memory_notifications).
+    sent_notifications: dict[tuple[str, str], datetime] = attrs.Factory(dict)
 
     def copy(self) -> MemoryTables:
         """A snapshot a transaction can change without touching this one."""
@@ -62,6 +65,7 @@ class MemoryTables:
             audit=list(self.audit),
             outbox=self.outbox.copy(),
             cursors=dict(self.cursors),
+            sent_notifications=dict(self.sent_notifications),
         )
 
 

@@ -13,6 +13,7 @@ on demand (they need the ``testing`` extra), never from here.
 from enrollpay.gateways.fake import FakeCall, FakeCharge, FakeGateway, Outcome, SignedWebhook
 from enrollpay.testing.clock import FrozenClock
 from enrollpay.testing.ids import SequentialIds
+from enrollpay.testing.notifier import RecordingNotifier
 
 __all__ = [
     "FakeCall",
@@ -20,6 +21,7 @@ __all__ = [
     "FakeGateway",
     "FrozenClock",
     "Outcome",
+    "RecordingNotifier",
     "SequentialIds",
     "SignedWebhook",
 ]

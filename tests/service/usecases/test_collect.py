@@ -51,7 +51,7 @@ def second_item(system: PaymentSystem, enrollment_id: str) -> str:
 def test_nothing_is_charged_before_the_due_date(
     system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, outbox: Outbox, paid_first: str
 ) -> None:
-    """The day before: an empty report, no gateway call, no event."""
+    """The day before: no charge, no gateway call; the only event reminds of tomorrow's item."""
     before = len(fake.calls)
     clock.set(SECOND_DUE - timedelta(days=1))
 
@@ -59,7 +59,17 @@ def test_nothing_is_charged_before_the_due_date(
 
     assert report.outcomes == ()
     assert fake.calls[before:] == []
-    assert outbox.new() == []
+    (reminder,) = outbox.new()
+    assert (reminder.kind, dict(reminder.data)) == (
+        "installment.upcoming",
+        {
+            "item_id": second_item(system, paid_first),
+            "seq": 2,
+            "due": "2027-04-15",
+            "days_before": 1,
+            "outstanding": usd_data(10000),
+        },
+    )
 
 
 def test_a_due_installment_is_charged_once_with_the_saved_card(

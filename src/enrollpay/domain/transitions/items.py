@@ -27,6 +27,7 @@ __all__ = [
     "pause_item",
     "receive_on_item",
     "release_item",
+    "remind_upcoming",
     "requeue_item",
     "require_action_on_item",
     "reschedule_item",
@@ -213,7 +214,9 @@ def pause_item(item: ScheduleItem, *, at: datetime) -> Change[ScheduleItem]:
 
 def resume_item(item: ScheduleItem, *, due: date, at: datetime) -> Change[ScheduleItem]:
     """The enrollment goes on: the item is scheduled again, due on ``due``."""
-    return _move(item, "resume", at, due=due, next_attempt_at=None, overdue_at=None)
+    return _move(
+        item, "resume", at, due=due, next_attempt_at=None, overdue_at=None, reminded_at=None
+    )
 
 
 def mark_overdue(item: ScheduleItem, *, today: date, at: datetime) -> Change[ScheduleItem]:
@@ -231,6 +234,21 @@ def mark_overdue(item: ScheduleItem, *, today: date, at: datetime) -> Change[Sch
     return _move(item, "fall_overdue", at, "installment.overdue", data, overdue_at=at)
 
 
+def remind_upcoming(item: ScheduleItem, *, today: date, at: datetime) -> Change[ScheduleItem]:
+    """The scheduled item falls due soon: the payer is told (``installment.upcoming``).
+
+    Its status stays ``scheduled``; ``reminded_at`` records the reminder so
+    that it is sent once per due date (a new due date clears it). The data
+    says when it is due, in how many days from ``today``, and what is owed.
+    """
+    data = {
+        "due": item.due.isoformat(),
+        "days_before": (item.due - today).days,
+        "outstanding": money_data(item.outstanding),
+    }
+    return _move(item, "announce_upcoming", at, "installment.upcoming", data, reminded_at=at)
+
+
 def reschedule_item(item: ScheduleItem, *, due: date, at: datetime) -> Change[ScheduleItem]:
     """A new due date; the item is retried afresh (a paused item stays paused)."""
     name = "reschedule_paused" if item.status == ItemStatus.PAUSED else "reschedule"
@@ -245,6 +263,7 @@ def reschedule_item(item: ScheduleItem, *, due: date, at: datetime) -> Change[Sc
         next_attempt_at=None,
         lease_until=None,
         overdue_at=None,
+        reminded_at=None,
     )
 
 

@@ -147,6 +147,12 @@ ITEM: Final[Machine[ItemStatus]] = Machine.declare(
         [],
         "unpaid past its due date and the grace days (its status stays)",
     ),
+    _t(
+        "announce_upcoming",
+        [_I.SCHEDULED],
+        [],
+        "it falls due within the reminder days: the payer is told (its status stays)",
+    ),
     _t("waive", _OPEN - {_I.PROCESSING}, [_I.WAIVED], "nothing more is owed on it"),
     _t("cancel", _OPEN, [_I.CANCELLED], "it will never be collected"),
 )

@@ -15,14 +15,14 @@ compares them with :data:`metadata`).
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 
 from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.retry import DeclineClass
 from enrollpay.domain.statuses import DisputeStatus
 from enrollpay.storage.sql.instants import UTCDateTime
+from enrollpay.storage.sql.metadata import ID as _ID
+from enrollpay.storage.sql.metadata import metadata, not_negative, one_of
 
 __all__ = [
     "ALL_TABLES",
@@ -40,31 +40,10 @@ __all__ = [
     "products",
     "refunds",
     "schedule_items",
+    "sent_notifications",
     "sync_cursors",
     "webhook_receipts",
 ]
-
-
-metadata = sa.MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "ck": "ck_%(table_name)s_%(constraint_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
-
-_ID = sa.String()  # ids are opaque strings; the service bounds their length
-
-
-def _one_of(column: str, values: Any, name: str) -> sa.CheckConstraint:
-    listed = ", ".join(f"'{v}'" for v in sorted(str(v) for v in values))
-    return sa.CheckConstraint(f"{column} IN ({listed})", name=name)
-
-
-def _not_negative(column: str) -> sa.CheckConstraint:
-    return sa.CheckConstraint(f"{column} >= 0", name=f"{column}_not_negative")
 
 
 products = sa.Table(
@@ -85,7 +64,7 @@ products = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=True),
     sa.Column("updated_at", UTCDateTime(), nullable=True),
     sa.UniqueConstraint("product_type", "product_id"),
-    _not_negative("price_minor"),
+    not_negative("price_minor"),
 )
 
 plan_rules = sa.Table(
@@ -139,9 +118,9 @@ enrollments = sa.Table(
     sa.Column("awaiting_payment_method", sa.Boolean(), nullable=False, server_default=sa.false()),
     # Whether a dispute withholds access (migration 0011).
     sa.Column("dispute_hold", sa.Boolean(), nullable=False, server_default=sa.false()),
-    _one_of("status", EnrollmentStatus, "known_status"),
-    _not_negative("price_minor"),
-    _not_negative("paused_days"),
+    one_of("status", EnrollmentStatus, "known_status"),
+    not_negative("price_minor"),
+    not_negative("paused_days"),
 )
 
 # At most one enrollment per (user, product) that is not cancelled.
@@ -174,12 +153,14 @@ schedule_items = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=True),
     # Migration 0006: when the sweep found the item overdue.
     sa.Column("overdue_at", UTCDateTime(), nullable=True),
+    # Migration 0013: when the sweep reminded the payer that it falls due.
+    sa.Column("reminded_at", UTCDateTime(), nullable=True),
     sa.UniqueConstraint("enrollment_id", "seq"),
-    _one_of("status", ItemStatus, "known_status"),
-    _one_of("kind", ("deposit", "installment", "full", "period"), "known_kind"),
-    _not_negative("amount_minor"),
-    _not_negative("amount_paid_minor"),
-    _not_negative("failures"),
+    one_of("status", ItemStatus, "known_status"),
+    one_of("kind", ("deposit", "installment", "full", "period"), "known_kind"),
+    not_negative("amount_minor"),
+    not_negative("amount_paid_minor"),
+    not_negative("failures"),
 )
 # What collection scans (claim_due, in (due, id) order) and what the admin and
 # reports filter by (migration 0002 added the id).
@@ -215,10 +196,10 @@ attempts = sa.Table(
     # retried a decline on its payment method (what the retry caps count).
     sa.Column("card_brand", sa.String(), nullable=True),
     sa.Column("reattempt", sa.Boolean(), nullable=False, server_default=sa.false()),
-    _one_of("status", AttemptStatus, "known_status"),
-    _one_of("mode", ("on_session", "off_session"), "known_mode"),
-    _one_of("decline_class", DeclineClass, "known_decline_class"),
-    _not_negative("amount_minor"),
+    one_of("status", AttemptStatus, "known_status"),
+    one_of("mode", ("on_session", "off_session"), "known_mode"),
+    one_of("decline_class", DeclineClass, "known_decline_class"),
+    not_negative("amount_minor"),
 )
 # What reconcile() lists: unknown and pending attempts, oldest first.
 sa.Index(
@@ -254,8 +235,8 @@ payments = sa.Table(
     sa.Column("reference", sa.Text(), nullable=True),
     sa.Column("notes", sa.Text(), nullable=True),
     sa.Column("actor", sa.String(), nullable=True),
-    _one_of("method", ("gateway", "cash", "check", "bank_transfer", "other"), "known_method"),
-    _not_negative("amount_minor"),
+    one_of("method", ("gateway", "cash", "check", "bank_transfer", "other"), "known_method"),
+    not_negative("amount_minor"),
 )
 
 refunds = sa.Table(
@@ -281,9 +262,9 @@ refunds = sa.Table(
     sa.Column("gateway_refund_id", sa.String(), nullable=True, unique=True),
     sa.Column("reason", sa.Text(), nullable=True),
     sa.Column("actor", sa.String(), nullable=True),
-    _one_of("method", ("gateway", "manual"), "known_method"),
-    _one_of("status", ("pending", "succeeded", "failed"), "known_status"),
-    _not_negative("amount_minor"),
+    one_of("method", ("gateway", "manual"), "known_method"),
+    one_of("status", ("pending", "succeeded", "failed"), "known_status"),
+    not_negative("amount_minor"),
 )
 sa.Index("ix_enrollpay_refunds_status_created_at", refunds.c.status, refunds.c.created_at)
 
@@ -312,8 +293,8 @@ disputes = sa.Table(
     sa.Column("reason", sa.Text(), nullable=True),
     sa.Column("evidence_due_by", UTCDateTime(), nullable=True),
     sa.Column("closed_at", UTCDateTime(), nullable=True),
-    _one_of("status", DisputeStatus, "known_status"),
-    _not_negative("amount_minor"),
+    one_of("status", DisputeStatus, "known_status"),
+    not_negative("amount_minor"),
 )
 
 webhook_receipts = sa.Table(
@@ -387,6 +368,16 @@ sync_cursors = sa.Table(
     sa.Column("kind", sa.String(), primary_key=True),
     sa.Column("position", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Notifications sent, kept for the dedupe window (storage/sql/notifications.py,
+# migration 0013): an event delivered again is not notified again.
+sent_notifications = sa.Table(
+    "enrollpay_sent_notifications",
+    metadata,
+    sa.Column("event_id", sa.String(), primary_key=True),
+    sa.Column("kind", sa.String(), primary_key=True),
+    sa.Column("sent_at", UTCDateTime(), nullable=False, index=True),
 )
 
 #: Every table, parents before children.

@@ -23,6 +23,7 @@ from enrollpay.storage.sql.disputes import DisputeRepository
 from enrollpay.storage.sql.engine import translate
 from enrollpay.storage.sql.enrollments import EnrollmentRepository
 from enrollpay.storage.sql.journal import JournalRepository
+from enrollpay.storage.sql.notifications import NotificationLogRepository
 from enrollpay.storage.sql.outbox import OutboxRepository
 from enrollpay.storage.sql.payments import PaymentRepository
 from enrollpay.storage.sql.reports import SqlReports
@@ -52,6 +53,7 @@ class SqlTransaction(
     DisputeRepository,
     JournalRepository,
     OutboxRepository,
+    NotificationLogRepository,
     SqlReports,
     SyncRepository,
 ):

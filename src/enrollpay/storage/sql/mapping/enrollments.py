@@ -87,6 +87,7 @@ def item_to_row(i: ScheduleItem) -> dict[str, Any]:
         "paid_at": i.paid_at,
         "updated_at": i.updated_at,
         "overdue_at": i.overdue_at,
+        "reminded_at": i.reminded_at,
     }
 
 
@@ -108,4 +109,5 @@ def item_from_row(r: Row) -> ScheduleItem:
         paid_at=r["paid_at"],
         updated_at=r["updated_at"],
         overdue_at=r["overdue_at"],
+        reminded_at=r["reminded_at"],
     )
