@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from enrollpay import Installments, Interval, Money, PaymentSystem, RetryPolicy
+from enrollpay.domain.dunning import FinalFailure
 from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
 from enrollpay.domain.records import Product
 from enrollpay.errors import InvalidInputError
@@ -164,11 +165,11 @@ def test_after_the_final_failure_nothing_is_charged_for_a_month(
     assert statuses(system, enrollment_id) == ["paid", "defaulted", "scheduled", "scheduled"]
 
 
-def test_the_cancel_policy_ends_the_enrollment_after_the_final_failure(
-    store: Store, fake: FakeGateway, clock: FrozenClock
-) -> None:
-    """after_final_failure="cancel": the fourth decline cancels it; nothing is charged after."""
-    config = SystemConfig(after_final_failure="cancel")
+def declined_to_the_end(
+    store: Store, fake: FakeGateway, clock: FrozenClock, policy: FinalFailure
+) -> tuple[PaymentSystem, str]:
+    """``u-1`` on the weekly plan under ``policy``; item 2 declined until its last retry fails."""
+    config = SystemConfig(after_final_failure=policy)
     system = PaymentSystem(store=store, gateway=fake, clock=clock, config=config,
                            ids=SequentialIds())  # fmt: skip
     enrollment_id = enroll_paid(system, fake, weekly(system))
@@ -176,6 +177,14 @@ def test_the_cancel_policy_ends_the_enrollment_after_the_final_failure(
     for _ in range(18):
         clock.advance(days=1)
         system.collect_due()
+    return system, enrollment_id
+
+
+def test_the_cancel_policy_ends_the_enrollment_after_the_final_failure(
+    store: Store, fake: FakeGateway, clock: FrozenClock
+) -> None:
+    """after_final_failure="cancel": the fourth decline cancels it; nothing is charged after."""
+    system, enrollment_id = declined_to_the_end(store, fake, clock, "cancel")
     enrollment = system.get_enrollment(enrollment_id)
     assert enrollment.status == EnrollmentStatus.CANCELLED
     assert enrollment.cancel_reason == "payment retries exhausted"
@@ -201,14 +210,7 @@ def test_the_default_policy_puts_the_enrollment_in_default_until_the_payer_pays(
     store: Store, fake: FakeGateway, clock: FrozenClock
 ) -> None:
     """after_final_failure="default": defaulted, 30 days without a charge, a new card pays it up."""
-    config = SystemConfig(after_final_failure="default")
-    system = PaymentSystem(store=store, gateway=fake, clock=clock, config=config,
-                           ids=SequentialIds())  # fmt: skip
-    enrollment_id = enroll_paid(system, fake, weekly(system))
-    fake.script(*[fake.decline()] * 4)
-    for _ in range(18):
-        clock.advance(days=1)
-        system.collect_due()
+    system, enrollment_id = declined_to_the_end(store, fake, clock, "default")
     enrollment = system.get_enrollment(enrollment_id)
     assert enrollment.status == EnrollmentStatus.DEFAULTED
     assert not system.payment_details(enrollment_id).has_access
