@@ -34,6 +34,7 @@ from enrollpay.domain.records import (
 from enrollpay.ports.disputes import DisputeRecords
 from enrollpay.ports.notification_log import SentNotificationLog
 from enrollpay.ports.reads import StoreReader
+from enrollpay.ports.receipts import ReceiptWrites
 from enrollpay.ports.sync import SyncCursorWrites
 
 __all__ = [
@@ -147,7 +148,7 @@ class EventOutbox(Protocol):
 
 
 class StoreTransaction(
-    EventOutbox, DisputeRecords, SyncCursorWrites, SentNotificationLog, Protocol
+    EventOutbox, DisputeRecords, SyncCursorWrites, SentNotificationLog, ReceiptWrites, Protocol
 ):
     """The write port: the verbs of one unit of work. Nothing is visible to others until commit.
 

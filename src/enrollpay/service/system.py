@@ -44,6 +44,7 @@ from enrollpay.service import (
     reschedule,
     system_ops,
     system_reads,
+    system_receipts,
     webhooks,
 )
 from enrollpay.service.base import Authorizer, FaultHook, IdFactory, SystemConfig, uuid_ids
@@ -372,3 +373,11 @@ class PaymentSystem:
     audit_anchor = system_reads.audit_anchor
     list_events = system_reads.list_events
     dispatch_events = system_reads.dispatch_events
+
+    # -- receipts (written in enrollpay.service.system_receipts) -------------------
+    get_receipt = system_receipts.get_receipt
+    receipt_for_payment = system_receipts.receipt_for_payment
+    list_receipts = system_receipts.list_receipts
+    view_receipt = system_receipts.view_receipt
+    receipt_html = system_receipts.receipt_html
+    receipt_pdf = system_receipts.receipt_pdf

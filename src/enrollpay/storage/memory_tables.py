@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from enrollpay.domain.plans import PlanRule
+from enrollpay.domain.receipts import Receipt
 from enrollpay.domain.records import (
     AuditEntry,
     Customer,
@@ -47,6 +48,10 @@ class MemoryTables:
     cursors: dict[tuple[str, str], SyncCursor] = attrs.Factory(dict)
     #: (event id, notification kind) -> when it was sent (see memory_notifications).
     sent_notifications: dict[tuple[str, str], datetime] = attrs.Factory(dict)
+    #: Receipts and credit notes by id, in the order they were issued.
+    issued_receipts: dict[str, Receipt] = attrs.Factory(dict)
+    #: The last number taken in each (issuer, kind) series.
+    receipt_counters: dict[tuple[str, str], int] = attrs.Factory(dict)
 
     def copy(self) -> MemoryTables:
         """A snapshot a transaction can change without touching this one."""
@@ -66,6 +71,8 @@ class MemoryTables:
             outbox=self.outbox.copy(),
             cursors=dict(self.cursors),
             sent_notifications=dict(self.sent_notifications),
+            issued_receipts=dict(self.issued_receipts),
+            receipt_counters=dict(self.receipt_counters),
         )
 
 

@@ -38,6 +38,8 @@ __all__ = [
     "payments",
     "plan_rules",
     "products",
+    "receipt_counters",
+    "receipts",
     "refunds",
     "schedule_items",
     "sent_notifications",
@@ -379,6 +381,9 @@ sent_notifications = sa.Table(
     sa.Column("kind", sa.String(), primary_key=True),
     sa.Column("sent_at", UTCDateTime(), nullable=False, index=True),
 )
+
+# Receipts (migration 0014) have their own module; importing it adds them to metadata.
+from enrollpay.storage.sql.schema_receipts import receipt_counters, receipts  # noqa: E402
 
 #: Every table, parents before children.
 ALL_TABLES = tuple(metadata.sorted_tables)
