@@ -142,7 +142,7 @@ def test_a_pending_gateway_refund_is_credited_when_it_succeeds(
 def test_a_rolled_back_payment_takes_its_number_back(
     store: Store, fake: FakeGateway, clock: FrozenClock, course: Product, system: PaymentSystem
 ) -> None:
-    """A webhook whose transaction fails before commit: no receipt; redelivered, it gets R-000001."""
+    """A webhook failing before commit leaves no receipt; delivered again, it gets R-000001."""
     system.set_plan_rules([PlanRule(plan=Installments(3))])
     result = system.enroll(user_id="u-1", product_id=course.id)
     assert result.client_secret is not None
