@@ -24,6 +24,7 @@ from enrollpay.cli.calc import plan, refund
 from enrollpay.cli.demo import demo
 from enrollpay.cli.events import events
 from enrollpay.cli.ops import audit, collect, db, reconcile, sweep
+from enrollpay.cli.receipts import receipt
 from enrollpay.cli.reporting import report
 from enrollpay.errors import EnrollpayError, InvalidInputError
 
@@ -100,6 +101,7 @@ def cli() -> None:
     Integrate:   enrollpay events list | dispatch
     Inspect it:  enrollpay report {revenue,status,products,aging,forecast,recovery}
     Plan it:     enrollpay plan preview | refund quote
+    Give it:     enrollpay receipt ID [--pdf FILE]
 
     \b
     Exit status: 0 done; 1 done, but something needs attention (a decline,
@@ -119,6 +121,7 @@ cli.add_command(plan)
 cli.add_command(refund)
 cli.add_command(audit)
 cli.add_command(events)
+cli.add_command(receipt)
 
 
 def main() -> None:

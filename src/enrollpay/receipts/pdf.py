@@ -52,7 +52,7 @@ def _core_text(view: ReceiptView) -> ReceiptView:
         except UnicodeEncodeError as error:
             raise ReceiptFontError(
                 f"the built-in PDF font cannot write {text!r} ({view.language}): "
-                "pass font_path, a Unicode TrueType font that has these characters"
+                "give a Unicode TrueType font that has them (font_path; --font in the CLI)"
             ) from error
         return fixed
 
