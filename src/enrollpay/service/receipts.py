@@ -10,7 +10,10 @@ drift re-sync, an administrator) gets its receipt the same way.
 
 The number is taken from the store's counter in the caller's transaction
 (after it locked the enrollment), so it commits or rolls back with the
-payment: the series has no gaps.
+payment: the series has no gaps. A receipt's id is its payment's (or, for a
+credit note, its refund's) with ``rcp_`` in front: one receipt per payment
+and per refund, and no id taken from the system's id factory, so issuing
+receipts leaves the ids of everything else as they were.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def issue_receipt(ctx: Context, tx: StoreTransaction, payment: Payment) -> Recei
     assert item is not None  # noqa: S101 - payments are for items
     enrollment, product = _enrollment_and_product(tx, payment.enrollment_id)
     receipt = payment_receipt(
-        receipt_id=ctx.new_id("rcp"),
+        receipt_id=f"rcp_{payment.id}",
         settings=settings,
         sequence=tx.next_receipt_sequence(settings.issuer, "receipt"),
         payment=payment,
@@ -71,7 +74,7 @@ def issue_credit_note(ctx: Context, tx: StoreTransaction, refund_id: str) -> Rec
     assert payment is not None  # noqa: S101 - refunds are of recorded payments
     enrollment, product = _enrollment_and_product(tx, payment.enrollment_id)
     note = credit_note(
-        receipt_id=ctx.new_id("rcp"),
+        receipt_id=f"rcp_{refund.id}",
         settings=settings,
         sequence=tx.next_receipt_sequence(settings.issuer, "credit_note"),
         refund=refund,
