@@ -121,6 +121,9 @@ def _prepare_attempt(
         if last is not None and last.status == AttemptStatus.UNKNOWN:
             tx.update_item(attrs.evolve(item, lease_until=None))
             return ItemOutcome(item_id, "unknown", last.id)  # reconcile decides
+        if last is not None and last.status == AttemptStatus.PROCESSING:
+            tx.update_item(attrs.evolve(item, lease_until=None))
+            return ItemOutcome(item_id, "processing", last.id)  # a debit settles first
         if last is not None and last.status == AttemptStatus.PENDING:
             attempt = last  # a worker died after writing it: same key, no new charge
         else:
@@ -192,10 +195,8 @@ def _charge(
             applied = _refuse_attempt(ctx, tx, attempt.id, exc)
         return ItemOutcome(item_id, applied, attempt.id)
     ctx.checkpoint("after_gateway_answered")
-    if result.status == "processing":
-        # Accepted but not settled: the webhook or reconcile() will tell.
-        _mark_unknown(ctx, attempt.id, "processing at the gateway", result.gateway_payment_id)
-        return ItemOutcome(item_id, "processing", attempt.id)
+    # A "processing" answer (a bank debit) is recorded as such below: the
+    # webhook or reconcile() tells its outcome, days later.
     with ctx.store.transaction() as tx:
         # Lock the enrollment from what we know of the attempt; settlement
         # then finds its records held instead of reading them first.
