@@ -64,7 +64,7 @@ def test_adding_n_business_days_lands_on_a_business_day_n_business_days_later(
 def test_each_five_business_days_take_a_calendar_week_give_or_take_a_weekend(
     start: date, n: int
 ) -> None:
-    """n = 5w + r business days span 7w + r calendar days, up to a weekend more or less."""
+    """Adding n = 5w + r business days spans 7w + r calendar days, give or take a weekend."""
     span = (add_business_days(start, n) - start).days
     weeks, rest = divmod(n, 5)
     assert 7 * weeks + rest - 2 <= span <= 7 * weeks + rest + 2
@@ -72,7 +72,7 @@ def test_each_five_business_days_take_a_calendar_week_give_or_take_a_weekend(
 
 @given(start=days_, a=counts, b=counts)
 def test_business_days_add_up(start: date, a: int, b: int) -> None:
-    """a business days, then b more, is a + b business days."""
+    """Adding a business days, then b more, is adding a + b business days."""
     assert add_business_days(add_business_days(start, a), b) == add_business_days(start, a + b)
 
 

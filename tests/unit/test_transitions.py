@@ -1218,7 +1218,7 @@ def test_resend_of_a_pending_attempt_is_refused() -> None:
 
 
 def test_await_settlement_announces_a_payment_that_settles_later() -> None:
-    """await_settlement: processing, the gateway id kept, payment.processing with the method type."""
+    """await_settlement: processing, gateway id kept, payment.processing with the method type."""
     declined = an_attempt(ATT.PENDING, decline_code="x", message="old")
     change = t.await_settlement(
         declined, gateway_payment_id="pi_1", method_type="sepa_debit", at=LATER

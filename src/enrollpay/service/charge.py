@@ -40,6 +40,13 @@ _RESULT_OF_STATUS: dict[ItemStatus, ItemResult] = {
 }
 
 
+#: The last attempt's outcome is still to come, from reconcile or a webhook: no new charge.
+_SETTLED_ELSEWHERE: dict[AttemptStatus, ItemResult] = {
+    AttemptStatus.UNKNOWN: "unknown",
+    AttemptStatus.PROCESSING: "processing",
+}
+
+
 def collect_item(
     ctx: Context,
     gateway: Gateway,
@@ -118,12 +125,10 @@ def _prepare_attempt(
             tx.update_item(attrs.evolve(item, lease_until=None))
             return ItemOutcome(item_id, "skipped")
         customer = tx.get_customer(enrollment.user_id)
-        if last is not None and last.status == AttemptStatus.UNKNOWN:
+        if last is not None and last.status in _SETTLED_ELSEWHERE:
+            # Reconcile decides an unknown outcome; a processing debit settles first.
             tx.update_item(attrs.evolve(item, lease_until=None))
-            return ItemOutcome(item_id, "unknown", last.id)  # reconcile decides
-        if last is not None and last.status == AttemptStatus.PROCESSING:
-            tx.update_item(attrs.evolve(item, lease_until=None))
-            return ItemOutcome(item_id, "processing", last.id)  # a debit settles first
+            return ItemOutcome(item_id, _SETTLED_ELSEWHERE[last.status], last.id)
         if last is not None and last.status == AttemptStatus.PENDING:
             attempt = last  # a worker died after writing it: same key, no new charge
         else:

@@ -18,8 +18,8 @@ from enrollpay.domain import transitions
 from enrollpay.domain.calendar import ensure_aware
 from enrollpay.domain.events import EventDraft
 from enrollpay.domain.records import Enrollment, PaymentAttempt, Refund, ScheduleItem
-from enrollpay.domain.statuses import AttemptStatus
 from enrollpay.domain.schedule import ScheduleLine
+from enrollpay.domain.statuses import AttemptStatus
 from enrollpay.domain.transitions import Change
 from enrollpay.errors import GatewayNotConfiguredError, PermissionDeniedError
 from enrollpay.ports import (

@@ -18,7 +18,7 @@ from enrollpay.domain.drift import DriftKind
 from enrollpay.domain.lifecycle import AttemptStatus
 from enrollpay.domain.records import PaymentAttempt
 from enrollpay.errors import GatewayUnavailableError
-from enrollpay.ports import StoreTransaction
+from enrollpay.ports import ChargeResult, StoreTransaction
 from enrollpay.service.attempts import mark_checkout_cancelled
 from enrollpay.service.context import Context
 from enrollpay.service.debits import past_window
@@ -77,16 +77,9 @@ def reconcile(ctx: Context) -> ReconcileReport:
             still_unknown += attempt.status in _WAITING
             continue
         if result is not None and result.status == "processing":
-            with ctx.store.transaction() as tx:
-                if apply_charge_result(ctx, tx, attempt.id, result) is not None:
-                    resolved += 1  # it was unknown: now known to be processing
-                current = ctx.lock_attempt(tx, attempt.id)
-            if current.status != AttemptStatus.PROCESSING:
-                continue  # an on-session payment not confirmed yet
-            if past_window(ctx, current, result.payment_method_type):
-                overdue.append(_overdue_entry(ctx, current, result.payment_method_type))
-            else:
-                settling += 1
+            known, young, late = _processing(ctx, attempt, result)
+            resolved, settling = resolved + known, settling + young
+            overdue.extend(late)
             continue
         with ctx.store.transaction() as tx:
             if result is None:
@@ -141,6 +134,24 @@ def _resend_later(
         data={"attempt_id": attempt.id},
     )
     return True
+
+
+def _processing(
+    ctx: Context, attempt: PaymentAttempt, result: ChargeResult
+) -> tuple[int, int, tuple[DriftEntry, ...]]:
+    """A payment the gateway says is processing: (resolved, settling, entries for a person).
+
+    An unknown outcome becomes ``processing`` (resolved); a processing
+    debit within its window is settling, one past it is listed, never guessed.
+    """
+    with ctx.store.transaction() as tx:
+        resolved = int(apply_charge_result(ctx, tx, attempt.id, result) is not None)
+        current = ctx.lock_attempt(tx, attempt.id)
+    if current.status != AttemptStatus.PROCESSING:
+        return resolved, 0, ()  # an on-session payment not confirmed yet
+    if past_window(ctx, current, result.payment_method_type):
+        return resolved, 0, (_overdue_entry(ctx, current, result.payment_method_type),)
+    return resolved, 1, ()
 
 
 def _overdue_entry(ctx: Context, attempt: PaymentAttempt, method_type: str | None) -> DriftEntry:

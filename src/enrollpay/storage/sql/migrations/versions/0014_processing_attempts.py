@@ -68,7 +68,5 @@ def downgrade() -> None:
         .where(_attempts.c.status == _PROCESSING, _attempts.c.message.is_(None))
         .values(message=_OLD_MESSAGE)
     )
-    op.execute(
-        _attempts.update().where(_attempts.c.status == _PROCESSING).values(status=_UNKNOWN)
-    )
+    op.execute(_attempts.update().where(_attempts.c.status == _PROCESSING).values(status=_UNKNOWN))
     _set_known_statuses(_STATUSES_0013)
