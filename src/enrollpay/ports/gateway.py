@@ -63,6 +63,9 @@ class ChargeResult:
     #: The payment method's type as the gateway names it (``card``,
     #: ``sepa_debit``, ...), when known: it sets how long ``processing`` may last.
     payment_method_type: str | None = None
+    #: ``processing`` because the gateway accepted the payment and settles it
+    #: later (a bank debit), not because a customer has yet to complete it.
+    settles_later: bool = False
 
 
 @attrs.frozen

@@ -200,8 +200,10 @@ def _charge(
             applied = _refuse_attempt(ctx, tx, attempt.id, exc)
         return ItemOutcome(item_id, applied, attempt.id)
     ctx.checkpoint("after_gateway_answered")
-    # A "processing" answer (a bank debit) is recorded as such below: the
-    # webhook or reconcile() tells its outcome, days later.
+    if result.status == "processing":
+        # Off-session, no customer is to act: the gateway settles it later (a
+        # bank debit). Recorded so below; the webhook or reconcile() tells the outcome.
+        result = attrs.evolve(result, settles_later=True)
     with ctx.store.transaction() as tx:
         # Lock the enrollment from what we know of the attempt; settlement
         # then finds its records held instead of reading them first.

@@ -105,6 +105,8 @@ def apply_charge_result(
             message="the payment was canceled at the gateway",
             canceled=True,
         )
+    if not result.settles_later:
+        return None  # an open checkout: the customer has yet to pay
     # processing: the outcome comes later (a bank debit: days later)
     applied = apply_processing(ctx, tx, attempt_id, gateway_payment_id=result.gateway_payment_id,
                                method_type=result.payment_method_type)  # fmt: skip

@@ -162,3 +162,18 @@ def test_the_fake_settles_a_debit_only_once_its_days_have_passed(clock: FrozenCl
     assert settled.status == "succeeded"
     assert fake.advance() == []
     assert [e.event_type for e in fake.take_events()] == ["payment_intent.succeeded"]
+
+
+def test_an_open_checkout_is_not_mistaken_for_a_debit(
+    system: PaymentSystem, fake: FakeGateway, three: Product
+) -> None:
+    """The customer has not paid yet (the gateway says processing too): reconcile leaves it."""
+    result = system.enroll(user_id="u-1", product_id=three.id)
+    assert result.client_secret is not None
+    before = system.payment_details(result.enrollment_id)
+
+    report = system.reconcile()
+
+    assert (report.checked, report.resolved, report.settling, report.in_sync) == (1, 0, 0, True)
+    assert system.payment_details(result.enrollment_id) == before
+    assert before.attempts[0].status == AttemptStatus.PENDING

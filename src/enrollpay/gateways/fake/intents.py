@@ -165,6 +165,7 @@ def intent_result(intent: Intent) -> ChargeResult:
         client_secret=intent.client_secret,
         card_brand=brand_in_error(intent.last_error),
         payment_method_type=method_type_of(intent.payment_method),
+        settles_later=intent.status == "processing",
     )
 
 

@@ -92,6 +92,7 @@ def intent_result(intent: Mapping[str, Any]) -> ChargeResult:
         payment_method_id=id_of(intent.get("payment_method")),
         customer_id=id_of(intent.get("customer")),
         payment_method_type=method_type_in_intent(intent),
+        settles_later=status == "processing",
     )
     if status == "succeeded":
         return attrs.evolve(base, status="succeeded")
