@@ -143,7 +143,11 @@ def _processing(
 
     An unknown outcome becomes ``processing`` (resolved); a processing
     debit within its window is settling, one past it is listed, never guessed.
+    Off-session no customer is to act, so processing means settling later,
+    whatever the gateway's flag; on-session it may be a checkout still open.
     """
+    if attempt.mode == "off_session":
+        result = attrs.evolve(result, settles_later=True)
     with ctx.store.transaction() as tx:
         resolved = int(apply_charge_result(ctx, tx, attempt.id, result) is not None)
         current = ctx.lock_attempt(tx, attempt.id)

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+import attrs
 import pytest
 
-from enrollpay import AttemptStatus, EnrollmentStatus, ItemStatus, Money, PaymentSystem
+from enrollpay import (
+    AttemptStatus,
+    EnrollmentStatus,
+    Installments,
+    ItemStatus,
+    Money,
+    PaymentSystem,
+)
 from enrollpay.domain.records import Product
-from enrollpay.errors import InvalidInputError
+from enrollpay.errors import GatewayUnavailableError, InvalidInputError
 from enrollpay.gateways.fake import Outcome
+from enrollpay.ports import ChargeResult
 from enrollpay.service.base import SystemConfig
-from enrollpay.testing import FakeGateway, FrozenClock
+from enrollpay.storage.memory import InMemoryStore
+from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
 from tests.service.usecases.support import SECOND_DUE, Outbox, audited, kinds, save_card
 
 SEPA = "pm_sepa_debit"
@@ -177,3 +188,39 @@ def test_an_open_checkout_is_not_mistaken_for_a_debit(
     assert (report.checked, report.resolved, report.settling, report.in_sync) == (1, 0, 0, True)
     assert system.payment_details(result.enrollment_id) == before
     assert before.attempts[0].status == AttemptStatus.PENDING
+
+
+class _LosesAnswers(FakeGateway):
+    """A gateway whose charge answers are lost, and whose look-ups say only "processing"."""
+
+    def charge_off_session(self, **kwargs: Any) -> ChargeResult:
+        super().charge_off_session(**kwargs)
+        raise GatewayUnavailableError("timeout after the debit was made")
+
+    def payment_status(self, **kwargs: Any) -> ChargeResult | None:
+        found = super().payment_status(**kwargs)
+        return None if found is None else attrs.evolve(found, settles_later=False)
+
+
+def test_an_unknown_debit_found_processing_off_session_is_settling(clock: FrozenClock) -> None:
+    """The debit's answer was lost; the gateway later says processing: it settles, no resend."""
+    fake = _LosesAnswers(clock=clock)
+    system = PaymentSystem(store=InMemoryStore(), gateway=fake, clock=clock, ids=SequentialIds())
+    product = system.register_product(product_type="course", product_id="three", name="Three",
+                                      price=Money.of("300.00", "USD"),
+                                      payment_plan=Installments(3))  # fmt: skip
+    result = system.enroll(user_id="u-1", product_id=product.id)
+    assert result.client_secret is not None
+    fake.complete_payment(result.client_secret)
+    fake.deliver(system)
+    save_card(system, fake, "u-1", SEPA)
+    fake.script_method(SEPA, "processing")
+    clock.set(SECOND_DUE)
+    assert [o.result for o in system.collect_due().outcomes] == ["unknown"]
+
+    report = system.reconcile()
+
+    assert (report.resolved, report.settling, report.still_unknown, report.resent) == (1, 1, 0, 0)
+    assert system.payment_details(result.enrollment_id).attempts[-1].status == (
+        AttemptStatus.PROCESSING
+    )
