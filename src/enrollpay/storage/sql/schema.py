@@ -382,7 +382,7 @@ sent_notifications = sa.Table(
     sa.Column("sent_at", UTCDateTime(), nullable=False, index=True),
 )
 
-# Receipts (migration 0014) have their own module; importing it adds them to metadata.
+# Receipts (migration 0015) have their own module; importing it adds them to metadata.
 from enrollpay.storage.sql.schema_receipts import receipt_counters, receipts  # noqa: E402
 
 #: Every table, parents before children.
