@@ -15,6 +15,7 @@ from django.dispatch import Signal
 
 from enrollpay.domain.events import EVENT_KINDS, DomainEvent
 from enrollpay.integrations.events import check_kind
+from enrollpay.service.system import PaymentSystem
 
 __all__ = ["SIGNALS", "event_dispatched", "send_signals", "signal_for"]
 
@@ -29,11 +30,13 @@ def signal_for(kind: str) -> Any:
     return SIGNALS[check_kind(kind)]
 
 
-def send_signals(event: DomainEvent) -> None:
+def send_signals(event: DomainEvent, *, system: PaymentSystem | None = None) -> None:
     """Send the kind's signal, then :data:`event_dispatched`; a receiver's exception propagates.
 
-    ``send``, not ``send_robust``: an exception must stop dispatch so that
-    the event stays in the outbox and comes again.
+    Receivers get ``sender=DomainEvent``, ``event`` and ``system`` (the
+    :class:`~enrollpay.PaymentSystem` whose outbox it is, to look the
+    enrollment up). ``send``, not ``send_robust``: an exception must stop
+    dispatch so that the event stays in the outbox and comes again.
     """
-    SIGNALS[event.kind].send(sender=DomainEvent, event=event)
-    event_dispatched.send(sender=DomainEvent, event=event)
+    SIGNALS[event.kind].send(sender=DomainEvent, event=event, system=system)
+    event_dispatched.send(sender=DomainEvent, event=event, system=system)

@@ -17,6 +17,7 @@ Keys of ``settings.ENROLLPAY`` read here (the others are in
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -37,7 +38,7 @@ def event_handler(system: PaymentSystem, settings: Any = None) -> EventRegistry:
     chosen = django_settings if settings is None else settings
     conf: Mapping[str, Any] = getattr(chosen, SETTING, None) or {}
     registry = EventRegistry()
-    registry.on_any(send_signals)
+    registry.on_any(partial(send_signals, system=system))
     for path in conf.get("EVENT_HANDLERS") or ():
         try:
             function = import_string(path)
