@@ -339,3 +339,49 @@ def test_the_module_examples_run() -> None:
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 0
         assert result.failed == 0, module.__name__
+
+
+def test_the_example_receiver_acts_once_per_event_and_refuses_forgeries(
+    paid: Paid, events: list[DomainEvent], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """examples/webhook_receiver.py behind a real socket: verified, deduped, 400 on forgery."""
+    import threading  # noqa: PLC0415
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2]))
+    from examples.webhook_receiver import make_server  # noqa: PLC0415
+
+    acted: list[str] = []
+    server = make_server(SECRET, lambda e: acted.append(e["kind"]), port=0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/"
+        # The receiver checks timestamps against the wall clock: sign with one.
+        wall = PaymentSystem(store=paid.system.store)
+        post = sender(wall, WebhookEndpoint("school", url, secret=SECRET))
+        post(events[0])
+        post(events[0])  # the sender's own log already stops this one ...
+        # ... an endpoint under a new name has no log yet: events[0] arrives twice, acted on once.
+        again = sender(wall, WebhookEndpoint("school_again", url, secret=SECRET))
+        for event in events:
+            again(event)
+        assert acted == [e.kind for e in events]
+
+        forged = urllib.request.Request(
+            url,
+            data=event_body(events[0]),
+            method="POST",
+            headers={SIGNATURE_HEADER: signature_header(b"x", ["whsec_guess"], timestamp=T)},
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(forged, timeout=5)  # noqa: S310 - a loopback http URL
+        assert refused.value.code == 400
+        assert json.loads(refused.value.read()) == {"error": "SignatureMismatchError"}
+        refused.value.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
