@@ -597,5 +597,6 @@ def test_worker_dispatches_events_to_the_lms_registry(
     line = run_once(system, events)
 
     assert line.endswith(f"; events: {pending} delivered")
-    assert lms.members == {("u-1", product["product_id"])}
+    student = system.get_enrollment(result["enrollment_id"]).user_id
+    assert lms.members == {(student, product["product_id"])}
     assert run_once(system, events).endswith("; events: 0 delivered")
