@@ -186,6 +186,12 @@ def test_settings_wiring_refuses_bad_handlers_and_endpoints(
         ({"EVENT_HANDLERS": ["tests.nowhere.handler"]}, InvalidInputError, "cannot import"),
         ({"EVENT_HANDLERS": [f"{handlers.__name__}.NOT_CALLABLE"]}, InvalidInputError, "callable"),
         ({"WEBHOOKS": ["https://x.example"]}, InvalidInputError, "list of dicts"),
+        ({"WEBHOOKS": [{"name": "x", "url": "https://x.example"}]}, InvalidInputError, "secret"),
+        (
+            {"WEBHOOKS": [{"name": "x", "uri": "https://x", "secret": "s"}]},
+            InvalidInputError,
+            "unexpected keyword argument 'uri'",
+        ),
         (
             {"WEBHOOKS": [{"name": "x", "url": "ftp://x", "secret": "s"}]},
             WebhookEndpointError,

@@ -385,3 +385,37 @@ def test_the_example_receiver_acts_once_per_event_and_refuses_forgeries(
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def test_an_answer_that_is_not_http_is_not_acceptance(
+    paid: Paid, events: list[DomainEvent]
+) -> None:
+    """A server that writes garbage and hangs up: retried, then a typed delivery error."""
+    import socket  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        for _ in range(2):
+            connection, _address = listener.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"SMTP ready\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        post = sender(
+            paid.system,
+            WebhookEndpoint("school", f"http://127.0.0.1:{port}/", secret=SECRET),
+            attempts=2,
+        )
+        with pytest.raises(WebhookDeliveryError, match="no answer") as info:
+            paid.system.dispatch_events(post)
+        assert (info.value.status, info.value.attempts) == (None, 2)
+        assert len(paid.system.list_events(delivered=False)) == len(events)
+    finally:
+        thread.join(timeout=5)
+        listener.close()

@@ -37,6 +37,7 @@ redirected POST would lose its body).
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import time
@@ -239,9 +240,10 @@ class WebhookSender:
         except urllib.error.HTTPError as error:
             with error:
                 return int(error.code), f"HTTP {error.code}"
-        except (urllib.error.URLError, OSError) as error:
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+            # Refused, timed out, reset, or not HTTP at all: no answer to count as acceptance.
             reason = getattr(error, "reason", error)
-            return None, f"no answer: {reason}"
+            return None, f"no answer: {reason!r}"
 
     # -- the delivery log ------------------------------------------------------------------
 

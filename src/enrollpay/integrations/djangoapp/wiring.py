@@ -53,9 +53,11 @@ def event_handler(system: PaymentSystem, settings: Any = None) -> EventRegistry:
     if endpoints:
         if not all(isinstance(e, Mapping) for e in endpoints):
             raise InvalidInputError(f"{SETTING}['WEBHOOKS'] is a list of dicts")
-        registry.add(
-            "*", WebhookSender([WebhookEndpoint(**dict(e)) for e in endpoints], system=system)
-        )
+        try:
+            built = [WebhookEndpoint(**dict(e)) for e in endpoints]
+        except TypeError as error:  # a key WebhookEndpoint does not take, or one missing
+            raise InvalidInputError(f"{SETTING}['WEBHOOKS']: {error}") from error
+        registry.add("*", WebhookSender(built, system=system))
     return registry
 
 
