@@ -65,7 +65,8 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
     "payment.canceled": "an on-session payment was cancelled before it succeeded",
     "refund.issued": "money was given back",
     "receipt.issued": (
-        "a numbered receipt (for a payment) or credit note (for a refund) was issued; "
+        "a numbered receipt (for a payment) or credit note (for a refund) was issued "
+        "(emitted with ReceiptSettings(announce=True)); "
         "data: receipt id, number, kind, amount, payment, refund, original receipt number"
     ),
     "refund.failed": "the gateway could not make a refund",
