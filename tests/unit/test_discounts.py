@@ -22,6 +22,7 @@ from enrollpay.domain.money import Money
 from enrollpay.domain.plans import FullPayment, Installments, PaymentPlan, Subscription
 from enrollpay.errors import NaiveDatetimeError
 from enrollpay.errors_discounts import (
+    CouponExhaustedError,
     CouponNotApplicableError,
     DiscountError,
     ScholarshipNotApplicableError,
@@ -159,6 +160,7 @@ def test_a_coupon_that_does_not_apply_says_why(
     with pytest.raises(CouponNotApplicableError) as caught:
         applied_to(coupon, plan=plan)
     assert (caught.value.code, caught.value.reason) == ("C", reason)
+    assert isinstance(caught.value, CouponExhaustedError) == (reason == "exhausted")
 
 
 def test_a_coupon_applies_within_its_conditions() -> None:

@@ -31,6 +31,7 @@ from enrollpay.domain.money import Money, round_half_up
 from enrollpay.domain.plans import PaymentPlan, Subscription
 from enrollpay.errors import NaiveDatetimeError
 from enrollpay.errors_discounts import (
+    CouponExhaustedError,
     CouponNotApplicableError,
     DiscountError,
     ScholarshipNotApplicableError,
@@ -177,10 +178,10 @@ class Coupon:
             reason = "plan"
         elif self.percent_off is None and self.amount_off(currency) is None:
             reason = "currency"
-        elif self.exhausted:
-            reason = "exhausted"
         if reason:
             raise CouponNotApplicableError(self.code, reason)
+        if self.max_redemptions is not None and self.exhausted:
+            raise CouponExhaustedError(self.code, self.max_redemptions)
 
 
 @attrs.frozen
