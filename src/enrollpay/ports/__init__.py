@@ -32,6 +32,7 @@ from enrollpay.ports.gateway import (
 from enrollpay.ports.ledger import (
     LEDGER_KINDS,
     LEDGER_PAGE_SIZE,
+    LedgerDispute,
     LedgerGateway,
     LedgerKind,
     LedgerPayment,
@@ -67,6 +68,7 @@ __all__ = [
     "InvoiceGateway",
     "InvoiceInfo",
     "ItemQuery",
+    "LedgerDispute",
     "LedgerGateway",
     "LedgerKind",
     "LedgerPayment",
