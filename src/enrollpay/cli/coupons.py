@@ -57,7 +57,12 @@ def coupons() -> None:
 @click.option("--active/--all", default=False, help="Only active coupons (default: every one).")
 @locale_option
 def list_command(*, url: str, active: bool, locale: str) -> None:
-    """Print every coupon with what it takes off, its limits and how often it was redeemed."""
+    """Print every coupon with what it takes off, its limits and how often it was redeemed.
+
+    \b
+    Example:
+      enrollpay coupons list --active --url sqlite:///enrollpay.db
+    """  # noqa: D301 - click needs a real \b to keep a block verbatim
     with open_system(url) as system:
         found = system.list_coupons(active=True if active else None)
     table = titled_table(f"{len(found)} coupon(s)")
@@ -154,7 +159,12 @@ def create(
 @click.argument("code")
 @click.option("--actor", default="cli", show_default=True, help="Who is deactivating it (audited).")
 def deactivate(*, url: str, code: str, actor: str) -> None:
-    """Stop coupon CODE applying to new enrollments (enrollments that used it keep it)."""
+    """Stop coupon CODE applying to new enrollments (enrollments that used it keep it).
+
+    \b
+    Example:
+      enrollpay coupons deactivate SPRING25 --actor admin:ana --url sqlite:///enrollpay.db
+    """  # noqa: D301 - click needs a real \b to keep a block verbatim
     with open_system(url) as system:
         coupon = system.deactivate_coupon(code, actor=actor)
     click.echo(f"Deactivated coupon {coupon.code} after {coupon.redeemed} redemption(s)")
