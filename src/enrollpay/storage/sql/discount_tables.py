@@ -1,4 +1,4 @@
-"""The discount tables (migration 0014): coupons, their redemptions, scholarships.
+"""The discount tables (migration 0015): coupons, their redemptions, scholarships.
 
 Kept beside :mod:`.schema` (which imports this module, so the tables are on
 its metadata). A coupon's ``redeemed`` count is raised by a conditional

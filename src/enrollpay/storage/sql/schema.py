@@ -118,7 +118,7 @@ enrollments = sa.Table(
     sa.Column("awaiting_payment_method", sa.Boolean(), nullable=False, server_default=sa.false()),
     # Whether a dispute withholds access (migration 0011).
     sa.Column("dispute_hold", sa.Boolean(), nullable=False, server_default=sa.false()),
-    # The discount it got (migration 0014): the list price and where it came from.
+    # The discount it got (migration 0015): the list price and where it came from.
     sa.Column("list_price_minor", sa.BigInteger(), nullable=True),
     sa.Column("coupon_code", sa.String(64), nullable=True),
     sa.Column("scholarship_id", _ID, nullable=True),
@@ -384,7 +384,7 @@ sent_notifications = sa.Table(
     sa.Column("sent_at", UTCDateTime(), nullable=False, index=True),
 )
 
-# Coupons, their redemptions and scholarships (migration 0014), on the same metadata.
+# Coupons, their redemptions and scholarships (migration 0015), on the same metadata.
 from enrollpay.storage.sql import discount_tables as _discounts  # noqa: E402, F401
 
 #: Every table, parents before children.

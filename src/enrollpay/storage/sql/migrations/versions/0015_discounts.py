@@ -1,7 +1,7 @@
 """Discounts: coupons, their redemptions, scholarships, and the discount of each enrollment.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06
 
 ``enrollpay_coupons`` keeps one row per coupon code with its redemption
@@ -24,8 +24,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
