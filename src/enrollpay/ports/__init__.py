@@ -12,6 +12,7 @@ never imports an adapter. One module per port; this package re-exports them.
 """
 
 from enrollpay.ports.clock import Clock
+from enrollpay.ports.discounts import DiscountRecords, Redemption
 from enrollpay.ports.disputes import DisputeRecords
 from enrollpay.ports.gateway import (
     ChargeResult,
@@ -56,6 +57,7 @@ __all__ = [
     "ChargeResult",
     "ChargeStatus",
     "Clock",
+    "DiscountRecords",
     "DisputeRecords",
     "EventKind",
     "EventOutbox",
@@ -77,6 +79,7 @@ __all__ = [
     "Notifier",
     "PaymentSession",
     "Recipient",
+    "Redemption",
     "ReportQueries",
     "SentNotificationLog",
     "SentNotificationLookup",

@@ -35,6 +35,7 @@ from enrollpay.errors import (
     DuplicateError,
 )
 from enrollpay.ports import AuditDraft, ItemQuery, LockedEnrollment, StoreReader
+from enrollpay.storage.memory_discounts import MemoryDiscounts
 from enrollpay.storage.memory_disputes import MemoryDisputes
 from enrollpay.storage.memory_notifications import MemoryNotificationLog
 from enrollpay.storage.memory_outbox import MemoryOutboxRepository
@@ -88,6 +89,7 @@ class _MemoryTransaction(
     MemoryOutboxRepository,
     MemorySync,
     MemoryNotificationLog,
+    MemoryDiscounts,
 ):
     def __init__(self, tables: MemoryTables) -> None:
         self._t = tables

@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from enrollpay.domain.discounts import Coupon, Scholarship
 from enrollpay.domain.plans import PlanRule
 from enrollpay.domain.records import (
     AuditEntry,
@@ -47,6 +48,10 @@ class MemoryTables:
     cursors: dict[tuple[str, str], SyncCursor] = attrs.Factory(dict)
     #: (event id, notification kind) -> when it was sent (see memory_notifications).
     sent_notifications: dict[tuple[str, str], datetime] = attrs.Factory(dict)
+    #: Coupons by code, their redemptions (code, user, enrollment, when), scholarships by id.
+    coupons: dict[str, Coupon] = attrs.Factory(dict)
+    redemptions: list[tuple[str, str, str, datetime]] = attrs.Factory(list)
+    scholarships: dict[str, Scholarship] = attrs.Factory(dict)
 
     def copy(self) -> MemoryTables:
         """A snapshot a transaction can change without touching this one."""
@@ -66,6 +71,9 @@ class MemoryTables:
             outbox=self.outbox.copy(),
             cursors=dict(self.cursors),
             sent_notifications=dict(self.sent_notifications),
+            coupons=dict(self.coupons),
+            redemptions=list(self.redemptions),
+            scholarships=dict(self.scholarships),
         )
 
 

@@ -118,6 +118,10 @@ enrollments = sa.Table(
     sa.Column("awaiting_payment_method", sa.Boolean(), nullable=False, server_default=sa.false()),
     # Whether a dispute withholds access (migration 0011).
     sa.Column("dispute_hold", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # The discount it got (migration 0015): the list price and where it came from.
+    sa.Column("list_price_minor", sa.BigInteger(), nullable=True),
+    sa.Column("coupon_code", sa.String(64), nullable=True),
+    sa.Column("scholarship_id", _ID, nullable=True),
     one_of("status", EnrollmentStatus, "known_status"),
     not_negative("price_minor"),
     not_negative("paused_days"),
@@ -379,6 +383,9 @@ sent_notifications = sa.Table(
     sa.Column("kind", sa.String(), primary_key=True),
     sa.Column("sent_at", UTCDateTime(), nullable=False, index=True),
 )
+
+# Coupons, their redemptions and scholarships (migration 0015), on the same metadata.
+from enrollpay.storage.sql import discount_tables as _discounts  # noqa: E402, F401
 
 #: Every table, parents before children.
 ALL_TABLES = tuple(metadata.sorted_tables)
