@@ -58,9 +58,13 @@ CLOCK_ATTRIBUTES = frozenset({"now", "utcnow", "today", "time_ns", "monotonic", 
 
 
 def is_core(module: str) -> bool:
-    """True for the enrollpay modules the domain may use: itself and the errors."""
+    """True for the enrollpay modules the domain may use: itself and the errors.
+
+    The errors are ``enrollpay.errors`` and the per-area modules split from it
+    (``enrollpay.errors_discounts``): exception classes only, no other imports.
+    """
     return module in {"enrollpay", "enrollpay.errors", "enrollpay.domain"} or module.startswith(
-        "enrollpay.domain."
+        ("enrollpay.domain.", "enrollpay.errors_")
     )
 
 

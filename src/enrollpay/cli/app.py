@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from enrollpay.cli.calc import plan, refund
+from enrollpay.cli.coupons import coupons
 from enrollpay.cli.demo import demo
 from enrollpay.cli.events import events
 from enrollpay.cli.ops import audit, collect, db, reconcile, sweep
@@ -100,7 +101,7 @@ def cli() -> None:
     Operate it:  enrollpay db upgrade | collect | sweep | reconcile | audit verify
     Integrate:   enrollpay events list | dispatch
     Inspect it:  enrollpay report {revenue,status,products,aging,forecast,recovery}
-    Plan it:     enrollpay plan preview | refund quote
+    Plan it:     enrollpay plan preview [--coupon] | refund quote | coupons
     Give it:     enrollpay receipt ID [--pdf FILE]
 
     \b
@@ -118,6 +119,7 @@ cli.add_command(reconcile)
 cli.add_command(sweep)
 cli.add_command(report)
 cli.add_command(plan)
+cli.add_command(coupons)
 cli.add_command(refund)
 cli.add_command(audit)
 cli.add_command(events)

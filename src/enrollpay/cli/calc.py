@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import click
 from rich.text import Text
 
 from enrollpay.cli.params import currency_code, date_option, locale_option, money
 from enrollpay.cli.render import output_console, titled_table
+from enrollpay.cli.wiring import open_system
 from enrollpay.clock import SystemClock
+from enrollpay.domain.discount_spread import discounted_schedule
+from enrollpay.domain.discounts import AppliedDiscount, apply_discounts, normalise_code
 from enrollpay.domain.money import Money
-from enrollpay.domain.plans import Subscription, describe_plan, parse_plan
+from enrollpay.domain.plans import PaymentPlan, Subscription, describe_plan, parse_plan
 from enrollpay.domain.refunds import RefundPolicy, quote_refund
 from enrollpay.domain.schedule import build_schedule
 from enrollpay.errors import InvalidInputError
 
-__all__ = ["plan", "refund"]
+__all__ = ["discount_with", "plan", "refund"]
 
 
 @click.group()
@@ -36,18 +39,39 @@ def plan() -> None:
     '"subscription[,every=1 month][,amount=29][,cycles=N][,trial=DAYS]".',
 )
 @date_option("--start", help_text="The enrollment date (default: today, UTC).")
+@click.option("--coupon", metavar="CODE", help="Apply this coupon (read from the database).")
+@click.option(
+    "--url",
+    envvar="ENROLLPAY_DATABASE_URL",
+    metavar="URL",
+    help="The database holding --coupon (also ENROLLPAY_DATABASE_URL).",
+)
+@click.option("--product", metavar="ID", help="The product, for a coupon restricted to some.")
 @locale_option
-def preview(*, price: str, currency: str, spec: str, start: date | None, locale: str) -> None:
+def preview(
+    *,
+    price: str,
+    currency: str,
+    spec: str,
+    start: date | None,
+    coupon: str | None,
+    url: str | None,
+    product: str | None,
+    locale: str,
+) -> None:
     """Print the payment schedule of a plan: every due date and amount, and the total.
 
     Amounts always add up to the price exactly (the cents left over go to
     the first installments). An open-ended subscription shows its next 12
-    periods.
+    periods. With ``--coupon`` the discounted price is spread over the
+    payments pro rata, the leftover cents on the last ones.
 
     \b
-    Example:
+    Examples:
       enrollpay plan preview --price 299.99 --currency USD \\
           --plan "deposit=20%,installments=3,every=1 month" --start 2027-03-15
+      enrollpay plan preview --price 1000 --currency USD --plan "installments=4" \\
+          --coupon SPRING25 --url sqlite:///enrollpay.db
     """  # noqa: D301 - click needs a real \b to keep a block verbatim
     code = currency_code(currency)
     amount = money(price, code, "--price")
@@ -55,13 +79,17 @@ def preview(*, price: str, currency: str, spec: str, start: date | None, locale:
         chosen = parse_plan(spec, code)
     except InvalidInputError as exc:
         raise click.BadParameter(str(exc), param_hint="'--plan'") from None
-    first = start or SystemClock().now().date()
-    lines = build_schedule(chosen, amount, first)
+    now = SystemClock().now()
+    first = start or now.date()
+    title = f"{describe_plan(chosen)}: {amount.format(locale)} from {first.isoformat()}"
+    if coupon is None:
+        lines = build_schedule(chosen, amount, first)
+    else:
+        applied = discount_with(coupon, url, amount, chosen, product=product, at=now)
+        lines = discounted_schedule(chosen, applied, first)
+        title += f", coupon {applied.coupon_code}: {applied.discount.format(locale)} off"
     total = Money(sum(line.amount.minor for line in lines), code)
-    table = titled_table(
-        f"{describe_plan(chosen)}: {amount.format(locale)} from {first.isoformat()}",
-        show_footer=True,
-    )
+    table = titled_table(title, show_footer=True)
     open_ended = isinstance(chosen, Subscription) and chosen.cycles is None
     table.add_column("#", justify="right", footer="")
     table.add_column("Kind", footer=f"Total of {len(lines)}" if open_ended else "Total")
@@ -70,6 +98,33 @@ def preview(*, price: str, currency: str, spec: str, start: date | None, locale:
     for line in lines:
         table.add_row(str(line.seq), line.kind, line.due.isoformat(), line.amount.format(locale))
     output_console().print(table)
+
+
+def discount_with(
+    code: str,
+    url: str | None,
+    price: Money,
+    plan: PaymentPlan,
+    *,
+    product: str | None,
+    at: datetime,
+) -> AppliedDiscount:
+    """Coupon ``code`` from the database at ``url``, applied to ``price`` on ``plan``."""
+    if url is None:
+        raise click.UsageError("--coupon is read from the database: give --url")
+    key = normalise_code(code)
+    with open_system(url) as system:
+        found = next((c for c in system.list_coupons() if c.code == key), None)
+    if found is None:
+        raise click.BadParameter(f"no coupon {key!r} in the database", param_hint="'--coupon'")
+    return apply_discounts(
+        price,
+        user_id="preview",
+        product_ids=() if product is None else (product,),
+        plan=plan,
+        at=at,
+        coupon=found,
+    )
 
 
 @click.group()

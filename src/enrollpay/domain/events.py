@@ -39,6 +39,10 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
     "enrollment.completed": "every item of a finite plan is settled",
     "enrollment.cancelled": "the enrollment was cancelled",
     "enrollment.defaulted": "retries are exhausted and the policy put the enrollment in default",
+    "discount.applied": (
+        "a new enrollment's price was reduced by a coupon or scholarship; "
+        "data: list price, discount, price, coupon code, scholarship id"
+    ),
     "access.granted": "the student may use the course from now on",
     "access.suspended": "the student's access is withheld until payment",
     "access.restored": "access withheld for payment is given back",

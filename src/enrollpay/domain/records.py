@@ -99,6 +99,20 @@ class Enrollment:
     #: (see :class:`~enrollpay.domain.disputes.DisputePolicy`): while True the
     #: enrollment is ``suspended`` whatever its items say.
     dispute_hold: bool = False
+    #: The price before discounts (None: none applied); ``price`` is what the
+    #: student pays (see :mod:`enrollpay.domain.discounts`).
+    list_price: Money | None = None
+    #: The coupon this enrollment redeemed, if any.
+    coupon_code: str | None = None
+    #: The scholarship this enrollment used, if any.
+    scholarship_id: str | None = None
+
+    @property
+    def discount(self) -> Money:
+        """What was taken off the list price (zero without a discount)."""
+        if self.list_price is None:
+            return Money.zero(self.price.currency)
+        return self.list_price - self.price
 
     def days_paused(self, on: date) -> int:
         """Days of service paused up to ``on``: ended pauses and one in progress.

@@ -111,6 +111,10 @@ def quote_refund(
     the window counts days of service, so a pause does not use it up) the
     refund is everything paid. With ``proration="none"`` the refund after
     the window is zero.
+
+    ``price`` is what the student pays: after a discount, the discounted
+    price, so the school earns a share of what was charged, not of the list
+    price. The refund is never more than ``paid``.
     """
     currency = price.currency
     for name, value in (
@@ -122,8 +126,12 @@ def quote_refund(
             raise CurrencyMismatchError(currency, value.currency)
         if value is not None and value.minor < 0:
             raise InvalidInputError(f"{name} must not be negative, got {value}")
-    if price.minor <= 0:
-        raise InvalidInputError(f"price must be positive, got {price}")
+    # A free enrollment (a 100% discount) is priced at zero: nothing was
+    # paid and nothing comes back. Anything else is priced above zero.
+    if price.minor < 0 or (price.minor == 0 and paid.minor):
+        raise InvalidInputError(
+            f"price must be positive (zero only when nothing was paid), got {price}"
+        )
     if isinstance(paused_days, bool) or not isinstance(paused_days, int) or paused_days < 0:
         raise InvalidInputError(f"paused_days must be a non-negative int, got {paused_days!r}")
     total_days = (service_end - service_start).days

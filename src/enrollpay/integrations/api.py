@@ -13,7 +13,8 @@ counts in minor units; no float is ever produced. Dates are ISO 8601.
 product (:meth:`~enrollpay.PaymentSystem.eligible_plans`, the default
 first), each with the schedule it would give from ``start`` (an ISO date,
 default today). ``product`` is the product's enrollpay id, or the host
-app's own id when ``product_type`` is given too. Answers: 200; 422 when
+app's own id when ``product_type`` is given too; ``coupon`` (a code) prices
+each plan with that coupon (404 for an unknown code). Answers: 200; 422 when
 ``product`` is missing or a parameter is malformed; 404 for an unknown
 product.
 
@@ -46,6 +47,7 @@ from enrollpay.domain.records import (
 )
 from enrollpay.domain.schedule import ScheduleLine
 from enrollpay.errors import InvalidInputError, NotFoundError
+from enrollpay.errors_discounts import DiscountError
 from enrollpay.service.results import PaymentDetails
 from enrollpay.service.system import PaymentSystem
 
@@ -175,6 +177,15 @@ def enrollment(value: Enrollment, *, has_access: bool | None = None) -> JSON:
         "cancel_reason": value.cancel_reason,
         # A trial waiting for its card: show the card form (``start_setup`` gives its secret).
         "awaiting_payment_method": value.awaiting_payment_method,
+        # What a coupon or scholarship took off (None: no discount); price is what is paid.
+        "discount": None
+        if value.list_price is None
+        else {
+            "list_price": money(value.list_price),
+            "amount": money(value.discount),
+            "coupon_code": value.coupon_code,
+            "scholarship_id": value.scholarship_id,
+        },
     }
     if has_access is not None:
         data["has_access"] = has_access
@@ -259,22 +270,40 @@ def payment_details(value: PaymentDetails) -> JSON:
     }
 
 
-def plan_options(system: PaymentSystem, chosen: Product, *, start: date | None = None) -> JSON:
-    """The plans a checkout may offer for ``chosen``, the default first, each with its schedule."""
+def plan_options(
+    system: PaymentSystem, chosen: Product, *, start: date | None = None, coupon: str | None = None
+) -> JSON:
+    """The plans a checkout may offer for ``chosen``, the default first, each with its schedule.
+
+    With ``coupon`` each plan's schedule is for the discounted price, and
+    ``discount`` says what came off, or why the coupon does not apply to
+    that plan (then the schedule is the undiscounted one).
+    """
     first = start or system.today()
     options = []
     for index, offered in enumerate(system.eligible_plans(chosen.id)):
         lines = system.preview_schedule(chosen.id, offered, start=first)
-        options.append(
-            {
-                "default": index == 0,
-                "plan": plan(offered),
-                "schedule": [schedule_line(line) for line in lines],
-                "total": money(
-                    sum((line.amount for line in lines), Money.zero(chosen.price.currency))
-                ),
-            }
+        option: JSON = {"default": index == 0, "plan": plan(offered)}
+        if coupon is not None:
+            try:
+                preview = system.preview_discount(
+                    chosen.id, coupon=coupon, plan=offered, start=first
+                )
+            except DiscountError as exc:
+                option["discount"] = {"applies": False, "message": str(exc)}
+            else:
+                lines = preview.schedule
+                option["discount"] = {
+                    "applies": True,
+                    "coupon_code": preview.applied.coupon_code,
+                    "list_price": money(preview.applied.list_price),
+                    "amount": money(preview.applied.discount),
+                }
+        option["schedule"] = [schedule_line(line) for line in lines]
+        option["total"] = money(
+            sum((line.amount for line in lines), Money.zero(chosen.price.currency))
         )
+        options.append(option)
     return {"product": product(chosen), "start_date": first.isoformat(), "plans": options}
 
 
@@ -286,7 +315,7 @@ _MISSING_PRODUCT: Final = _error(422, "invalid_input", "the product query parame
 
 
 def plans_answer(system: PaymentSystem, query: Mapping[str, str]) -> ApiAnswer:
-    """Answer ``GET /plans`` for the query parameters ``product``, ``product_type``, ``start``."""
+    """Answer ``GET /plans`` for ``product``, ``product_type``, ``start`` and ``coupon``."""
     wanted = (query.get("product") or "").strip()
     if not wanted:
         return _MISSING_PRODUCT
@@ -297,7 +326,8 @@ def plans_answer(system: PaymentSystem, query: Mapping[str, str]) -> ApiAnswer:
         return _error(422, "invalid_input", "start must be an ISO date (YYYY-MM-DD)")
     try:
         chosen = system.find_product(kind, wanted) if kind else system.get_product(wanted)
-        return ApiAnswer(200, plan_options(system, chosen, start=start))
+        coupon = (query.get("coupon") or "").strip() or None
+        return ApiAnswer(200, plan_options(system, chosen, start=start, coupon=coupon))
     except NotFoundError as exc:
         return _error(404, "not_found", str(exc))
     except InvalidInputError as exc:

@@ -12,6 +12,7 @@ never imports an adapter. One module per port; this package re-exports them.
 """
 
 from enrollpay.ports.clock import Clock
+from enrollpay.ports.discounts import DiscountRecords, Redemption
 from enrollpay.ports.disputes import DisputeRecords
 from enrollpay.ports.gateway import (
     ChargeResult,
@@ -57,6 +58,7 @@ __all__ = [
     "ChargeResult",
     "ChargeStatus",
     "Clock",
+    "DiscountRecords",
     "DisputeRecords",
     "EventKind",
     "EventOutbox",
@@ -80,6 +82,7 @@ __all__ = [
     "ReceiptLookups",
     "ReceiptWrites",
     "Recipient",
+    "Redemption",
     "ReportQueries",
     "SentNotificationLog",
     "SentNotificationLookup",

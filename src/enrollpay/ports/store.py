@@ -31,6 +31,7 @@ from enrollpay.domain.records import (
     ScheduleItem,
     WebhookReceipt,
 )
+from enrollpay.ports.discounts import DiscountRecords
 from enrollpay.ports.disputes import DisputeRecords
 from enrollpay.ports.notification_log import SentNotificationLog
 from enrollpay.ports.reads import StoreReader
@@ -148,7 +149,13 @@ class EventOutbox(Protocol):
 
 
 class StoreTransaction(
-    EventOutbox, DisputeRecords, SyncCursorWrites, SentNotificationLog, ReceiptWrites, Protocol
+    EventOutbox,
+    DisputeRecords,
+    DiscountRecords,
+    SyncCursorWrites,
+    SentNotificationLog,
+    ReceiptWrites,
+    Protocol,
 ):
     """The write port: the verbs of one unit of work. Nothing is visible to others until commit.
 

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 import attrs
 
 from enrollpay.domain.debits import DEBIT_ACCESS_POLICIES, DebitAccess, SettlementWindows
+from enrollpay.domain.discount_spread import SPREAD_POLICIES, SpreadPolicy
 from enrollpay.domain.disputes import DisputePolicy
 from enrollpay.domain.dunning import FINAL_FAILURE_POLICIES, FinalFailure
 from enrollpay.domain.money import Money
@@ -142,6 +143,17 @@ class SystemConfig:
     gateway_rate_limit: float | None = None
     #: Periods of an open-ended subscription kept scheduled ahead.
     subscription_horizon: int = 12
+    #: How a discount spreads over a plan's payments: ``"pro_rata"`` or
+    #: ``"reprice"`` (see :mod:`enrollpay.domain.discount_spread`).
+    discount_spread: SpreadPolicy = attrs.field(default="pro_rata")
+
+    @discount_spread.validator
+    def _check_spread(self, _attribute: attrs.Attribute[str], value: str) -> None:
+        if value not in SPREAD_POLICIES:
+            raise InvalidInputError(
+                f"discount_spread must be one of {list(SPREAD_POLICIES)}, got {value!r}"
+            )
+
     #: Drift re-sync (``reconcile``): each walk of the gateway's record starts
     #: this long before where the last one ended, so objects the gateway lists
     #: a little late are still read (reading one twice changes nothing).

@@ -19,7 +19,6 @@ import attrs
 from enrollpay.domain import transitions
 from enrollpay.domain.plans import PaymentPlan, Subscription, detect_plan
 from enrollpay.domain.records import Customer, PaymentAttempt
-from enrollpay.domain.schedule import build_schedule
 from enrollpay.errors import (
     DuplicateEnrollmentError,
     GatewayUnavailableError,
@@ -31,6 +30,7 @@ from enrollpay.ports import Gateway, PaymentSession, StoreTransaction
 from enrollpay.service.attempts import new_attempt
 from enrollpay.service.base import check_date, check_text
 from enrollpay.service.context import Context
+from enrollpay.service.discounts import discounted_lines, redeem, settle_if_free
 from enrollpay.service.results import EnrollmentResult
 
 __all__ = [
@@ -68,8 +68,17 @@ def enroll(
     plan: PaymentPlan | None = None,
     start: date | None = None,
     metadata: Mapping[str, str] | None = None,
+    coupon: str | None = None,
+    scholarship: str | None = None,
 ) -> EnrollmentResult:
-    """Enroll ``user_id`` in a product; open the first payment if one is due, or a trial's setup."""
+    """Enroll ``user_id`` in a product; open the first payment if one is due, or a trial's setup.
+
+    ``coupon`` (a code) and ``scholarship`` (an id granted to the user)
+    reduce the price (see :mod:`enrollpay.service.discounts`); the
+    redemption is taken in the enrollment's transaction. A free enrollment
+    (100% off) charges nothing: its one zero item is waived and it opens
+    completed.
+    """
     check_text(user_id, "user_id")
     check_text(product_id, "product_id")
     meta = _checked_metadata(metadata)
@@ -89,18 +98,20 @@ def enroll(
         if existing is not None:
             raise DuplicateEnrollmentError(user_id, product.id, existing.id)
         chosen = detect_plan(product, tx.list_plan_rules(), plan)
-        currency = product.price.currency
-        lines = build_schedule(
-            chosen,
-            product.price,
-            start_date,
-            granularity=1 if gateway is None else gateway.amount_granularity(currency),
-            minimum=None if gateway is None else gateway.minimum_charge(currency),
-            horizon=ctx.config.subscription_horizon,
+        applied, lines = discounted_lines(
+            ctx,
+            tx,
+            product=product,
+            plan=chosen,
+            user_id=user_id,
+            coupon=coupon,
+            scholarship=scholarship,
+            start=start_date,
+            at=now,
         )
         enrollment_id = ctx.new_id("enr")
         items = [ctx.item_from_line(enrollment_id, line, now) for line in lines]
-        first = items[0] if items[0].due <= today else None
+        first = items[0] if items[0].due <= today and not applied.free else None
         customer: Customer | None = None
         awaiting = False
         if first is None and gateway is not None and _is_trial(chosen):
@@ -119,7 +130,7 @@ def enroll(
             user_id=user_id,
             product_id=product.id,
             plan=chosen,
-            price=product.price,
+            price=applied.price,
             start_date=start_date,
             items=items,
             today=today,
@@ -128,6 +139,9 @@ def enroll(
             past_due_access=ctx.config.past_due_access,
             awaiting_payment_method=awaiting,
         )
+        opened = transitions.record_discount(opened, applied, at=now)
+        opened, items = settle_if_free(ctx, opened, items, applied, today=today, at=now)
+        redeem(tx, applied, user_id=user_id, enrollment_id=enrollment_id, at=now)
         enrollment = opened.record
         tx.add_enrollment(enrollment)
         tx.add_items(items)
@@ -144,7 +158,10 @@ def enroll(
             data={
                 "product_id": product.id,
                 "plan": chosen.kind,
-                "price": product.price,
+                "price": applied.price,
+                "list_price": product.price,
+                "coupon": applied.coupon_code,
+                "scholarship": applied.scholarship_id,
                 "items": len(items),
                 "first_attempt": None if attempt is None else attempt.id,
                 "awaiting_payment_method": awaiting,

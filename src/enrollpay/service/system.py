@@ -42,6 +42,7 @@ from enrollpay.service import (
     products,
     refunds,
     reschedule,
+    system_discounts,
     system_ops,
     system_reads,
     system_receipts,
@@ -179,8 +180,13 @@ class PaymentSystem:
         plan: PaymentPlan | None = None,
         start: date | None = None,
         metadata: Mapping[str, str] | None = None,
+        coupon: str | None = None,
+        scholarship: str | None = None,
     ) -> EnrollmentResult:
         """Enroll ``user_id`` in a product and open the first payment if one is due.
+
+        ``coupon`` (a code) and ``scholarship`` (an id) reduce the price
+        (``CouponNotApplicableError`` and kin when they do not apply).
 
         The enrollment, its schedule, the first attempt (with its idempotency
         key) and the audit entry are written in one transaction *before* the
@@ -196,6 +202,8 @@ class PaymentSystem:
             plan=plan,
             start=start,
             metadata=metadata,
+            coupon=coupon,
+            scholarship=scholarship,
         )
 
     def start_payment(self, item_id: str) -> PaymentSession:
@@ -345,6 +353,14 @@ class PaymentSystem:
     update_payment_method = system_ops.update_payment_method
     sweep = system_ops.sweep
     reconcile = system_ops.reconcile
+
+    # -- coupons and scholarships (written in enrollpay.service.system_discounts) --
+    create_coupon = system_discounts.create_coupon
+    list_coupons = system_discounts.list_coupons
+    deactivate_coupon = system_discounts.deactivate_coupon
+    grant_scholarship = system_discounts.grant_scholarship
+    list_scholarships = system_discounts.list_scholarships
+    preview_discount = system_discounts.preview_discount
 
     # -- read-only methods (written in enrollpay.service.system_reads) -------------
     get_product = system_reads.get_product

@@ -35,6 +35,7 @@ from enrollpay.errors import (
     DuplicateError,
 )
 from enrollpay.ports import AuditDraft, ItemQuery, LockedEnrollment, StoreReader
+from enrollpay.storage.memory_discounts import MemoryDiscounts
 from enrollpay.storage.memory_disputes import MemoryDisputes
 from enrollpay.storage.memory_notifications import MemoryNotificationLog
 from enrollpay.storage.memory_outbox import MemoryOutboxRepository
@@ -89,6 +90,7 @@ class _MemoryTransaction(
     MemoryOutboxRepository,
     MemorySync,
     MemoryNotificationLog,
+    MemoryDiscounts,
     MemoryReceipts,
 ):
     def __init__(self, tables: MemoryTables) -> None:

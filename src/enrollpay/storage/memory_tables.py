@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from enrollpay.domain.discounts import Coupon, Scholarship
 from enrollpay.domain.plans import PlanRule
 from enrollpay.domain.receipts import Receipt
 from enrollpay.domain.records import (
@@ -48,6 +49,10 @@ class MemoryTables:
     cursors: dict[tuple[str, str], SyncCursor] = attrs.Factory(dict)
     #: (event id, notification kind) -> when it was sent (see memory_notifications).
     sent_notifications: dict[tuple[str, str], datetime] = attrs.Factory(dict)
+    #: Coupons by code, their redemptions (code, user, enrollment, when), scholarships by id.
+    coupons: dict[str, Coupon] = attrs.Factory(dict)
+    redemptions: list[tuple[str, str, str, datetime]] = attrs.Factory(list)
+    scholarships: dict[str, Scholarship] = attrs.Factory(dict)
     #: Receipts and credit notes by id, in the order they were issued.
     issued_receipts: dict[str, Receipt] = attrs.Factory(dict)
     #: The last number taken in each (issuer, kind) series.
@@ -71,6 +76,9 @@ class MemoryTables:
             outbox=self.outbox.copy(),
             cursors=dict(self.cursors),
             sent_notifications=dict(self.sent_notifications),
+            coupons=dict(self.coupons),
+            redemptions=list(self.redemptions),
+            scholarships=dict(self.scholarships),
             issued_receipts=dict(self.issued_receipts),
             receipt_counters=dict(self.receipt_counters),
         )

@@ -16,6 +16,7 @@ No other module constructs a record with a status or changes one
 """
 
 from enrollpay.domain.machine import Change, Machine, Transition
+from enrollpay.domain.transitions.discounts import record_discount
 from enrollpay.domain.transitions.disputes import open_dispute, report_dispute
 from enrollpay.domain.transitions.enrollments import (
     cancel_enrollment,
@@ -100,6 +101,7 @@ __all__ = [
     "pause_enrollment",
     "pause_item",
     "receive_on_item",
+    "record_discount",
     "release_item",
     "remind_upcoming",
     "report_dispute",

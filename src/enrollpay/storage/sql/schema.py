@@ -120,6 +120,10 @@ enrollments = sa.Table(
     sa.Column("awaiting_payment_method", sa.Boolean(), nullable=False, server_default=sa.false()),
     # Whether a dispute withholds access (migration 0011).
     sa.Column("dispute_hold", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # The discount it got (migration 0015): the list price and where it came from.
+    sa.Column("list_price_minor", sa.BigInteger(), nullable=True),
+    sa.Column("coupon_code", sa.String(64), nullable=True),
+    sa.Column("scholarship_id", _ID, nullable=True),
     one_of("status", EnrollmentStatus, "known_status"),
     not_negative("price_minor"),
     not_negative("paused_days"),
@@ -382,7 +386,10 @@ sent_notifications = sa.Table(
     sa.Column("sent_at", UTCDateTime(), nullable=False, index=True),
 )
 
-# Receipts (migration 0015) have their own module; importing it adds them to metadata.
+# Coupons, their redemptions and scholarships (migration 0015), on the same metadata.
+from enrollpay.storage.sql import discount_tables as _discounts  # noqa: E402, F401
+
+# Receipts (migration 0016) have their own module; importing it adds them to metadata.
 from enrollpay.storage.sql.schema_receipts import receipt_counters, receipts  # noqa: E402
 
 #: Every table, parents before children.

@@ -19,6 +19,7 @@ from typing import ParamSpec, TypeVar
 from sqlalchemy import exc
 
 from enrollpay.storage.sql.catalog import CatalogRepository
+from enrollpay.storage.sql.discounts import DiscountRepository
 from enrollpay.storage.sql.disputes import DisputeRepository
 from enrollpay.storage.sql.engine import translate
 from enrollpay.storage.sql.enrollments import EnrollmentRepository
@@ -52,6 +53,7 @@ class SqlTransaction(
     EnrollmentRepository,
     PaymentRepository,
     DisputeRepository,
+    DiscountRepository,
     JournalRepository,
     OutboxRepository,
     NotificationLogRepository,

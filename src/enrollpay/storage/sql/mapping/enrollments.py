@@ -41,6 +41,9 @@ def enrollment_to_row(e: Enrollment) -> dict[str, Any]:
         "paused_days": e.paused_days,
         "awaiting_payment_method": e.awaiting_payment_method,
         "dispute_hold": e.dispute_hold,
+        "list_price_minor": None if e.list_price is None else e.list_price.minor,
+        "coupon_code": e.coupon_code,
+        "scholarship_id": e.scholarship_id,
     }
 
 
@@ -65,6 +68,11 @@ def enrollment_from_row(r: Row) -> Enrollment:
         paused_days=r["paused_days"],
         awaiting_payment_method=bool(r["awaiting_payment_method"]),
         dispute_hold=bool(r["dispute_hold"]),
+        list_price=None
+        if r["list_price_minor"] is None
+        else Money(r["list_price_minor"], r["currency"]),
+        coupon_code=r["coupon_code"],
+        scholarship_id=r["scholarship_id"],
     )
 
 
