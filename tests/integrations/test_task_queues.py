@@ -9,6 +9,8 @@ in-memory store and the fake gateway.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -325,3 +327,15 @@ def test_the_procrastinate_blueprint_schedules_the_jobs_and_can_leave_one_out() 
     fewer = make_blueprint(dispatch_events=None, collect="*/15 * * * *")
     crons = {p.periodic_id: p.cron for p in fewer.periodic_registry.periodic_tasks.values()}
     assert crons == {"collect": "*/15 * * * *", "sweep": "5 0 * * *", "reconcile": "30 * * * *"}
+
+
+def test_the_shared_task_module_imports_neither_engine() -> None:
+    """enrollpay.integrations.tasks needs no extra: each engine's module brings its own."""
+    probe = (
+        "import sys, enrollpay.integrations.tasks\n"
+        "print(sorted(m for m in ('celery', 'kombu', 'procrastinate') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"
