@@ -101,6 +101,31 @@ def _send(engine: str, url: str) -> None:
             papp.configure_task("enrollpay:collect_due").defer(width=WIDTH, shard_size=SHARD_SIZE)
 
 
+def _tree_cpu(roots: Sequence[int]) -> float:
+    """CPU seconds (user + system) used so far by these processes and their descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process has gone
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    tree, total = set(roots), 0.0
+    grew = True
+    while grew:
+        grew = False
+        for pid, (parent, _) in stats.items():
+            if parent in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    for pid in tree:
+        total += stats.get(pid, (0, 0.0))[1]
+    return total
+
+
 def _stop(procs: Sequence[subprocess.Popen[bytes]]) -> None:
     for proc in procs:
         if proc.poll() is None:
@@ -113,8 +138,12 @@ def _stop(procs: Sequence[subprocess.Popen[bytes]]) -> None:
             proc.wait(timeout=10)
 
 
-def _collect(engine: str, url: str, workers: int, count: int) -> tuple[float, float]:
-    """Seconds from the send until ``count`` items are paid, and the machine's busy share."""
+def _collect(engine: str, url: str, workers: int, count: int) -> tuple[float, float, float]:
+    """Seconds from the send until ``count`` items are paid, the machine's busy share, worker CPU.
+
+    Worker CPU is the seconds the worker processes (and their children) spent
+    on the CPU over the same span.
+    """
     _prepare(engine, url)
     env = {
         **os.environ,
@@ -136,6 +165,8 @@ def _collect(engine: str, url: str, workers: int, count: int) -> tuple[float, fl
                 if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
                     raise RuntimeError("workers did not start:\n" + logs[0].read_text())
                 time.sleep(0.1)
+            pids = [p.pid for p in procs]
+            cpu0 = _tree_cpu(pids)
             busy0, total0 = _cpu_ticks()
             start = time.perf_counter()
             _send(engine, url)
@@ -146,12 +177,13 @@ def _collect(engine: str, url: str, workers: int, count: int) -> tuple[float, fl
                 time.sleep(0.05)
             elapsed = time.perf_counter() - start
             busy1, total1 = _cpu_ticks()
+            cpu = _tree_cpu(pids) - cpu0
         finally:
             _stop(procs)
             for f in files:
                 f.close()
     busy = (busy1 - busy0) / (total1 - total0) if total1 > total0 else 0.0
-    return elapsed, busy
+    return elapsed, busy, cpu
 
 
 def _check_once(url: str, count: int) -> dict[str, int]:
@@ -181,11 +213,13 @@ def _measure(
     one: list[float] = []
     several: list[float] = []
     busy: dict[int, list[float]] = {1: [], many: []}
+    cpu: dict[int, list[float]] = {1: [], many: []}
     checks: list[dict[str, int]] = []
     for _ in range(repeats):
         for workers, times in ((1, one), (many, several)):
             url = server.clone(seeded)
-            elapsed, share = _collect(engine, url, workers, count)
+            elapsed, share, used = _collect(engine, url, workers, count)
+            cpu[workers].append(used / count)
             checks.append(_check_once(url, count))
             times.append(elapsed / count)
             busy[workers].append(share)
@@ -225,6 +259,8 @@ def _measure(
             "charging_processes": [c["charging_processes"] for c in checks],
             "machine_cpu_busy_1_worker": median(busy[1]),
             f"machine_cpu_busy_{many}_workers": median(busy[many]),
+            "worker_cpu_s_per_item_1": median(cpu[1]),
+            f"worker_cpu_s_per_item_{many}": median(cpu[many]),
         },
     )
 
