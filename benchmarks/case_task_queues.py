@@ -230,7 +230,8 @@ def _measure(
         c["double_charges"] == 0 and c["charged_keys"] == count and c["paid"] == count
         for c in checks
     )
-    target = 2.5 if engine == "celery" else 1.8
+    # The issue asks 2.5 of 3 workers; the same share per worker (5/6) of 2 is 1.67.
+    target = round(2.5 * many / 3, 2)
     return CaseResult(
         name=f"task_queue_{engine}",
         title=f"collect_due on {engine} workers, PostgreSQL, {count:,} items, 20 ms gateway, "
@@ -267,7 +268,7 @@ def _measure(
 
 def run(*, server: PgServer, quick: bool) -> list[CaseResult]:
     """Celery 3 vs 1 workers and Procrastinate 2 vs 1, on copies of one seeded database."""
-    count, repeats = (300, 1) if quick else (3_000, 1)
+    count, repeats = (60, 1) if quick else (3_000, 1)
     seeded = server.new()
     engine = sa.create_engine(seeded, poolclass=sa.NullPool)
     try:
