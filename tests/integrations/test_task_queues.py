@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -298,9 +299,16 @@ def test_the_procrastinate_fan_out_runs_on_a_worker_until_nothing_is_due(
         make_blueprint(collect=None, sweep=None, reconcile=None, dispatch_events=None),
         namespace="enrollpay",
     )
-    with app.open():
-        app.configure_task("enrollpay:collect_due").defer(width=2, shard_size=2)
-        app.run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
+
+    def defer_and_work() -> None:
+        with app.open():
+            app.configure_task("enrollpay:collect_due").defer(width=2, shard_size=2)
+            app.run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
+
+    # In a thread of its own: Procrastinate's sync calls refuse a thread with a
+    # running event loop, and an earlier test (a browser driver) may leave one here.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(defer_and_work).result(timeout=120)
     keys = _keys_since(fake, on_session)
     assert len(keys) == 7
     assert set(keys.values()) == {1}
