@@ -5,7 +5,7 @@ every request and answers with JSON shaped as Stripe documents it. Behind
 it, ``FakeStripe`` keeps just enough state to behave like Stripe where the
 library depends on it: customers, PaymentIntents (on-session, off-session
 with declines and ``authentication_required``), search by metadata,
-partial and capped refunds, lists of PaymentIntents and Refunds (with
+partial and capped refunds, lists of PaymentIntents, Refunds and Disputes (with
 ``created[gte]``, ``limit``, ``starting_after`` and ``has_more`` as Stripe
 documents them), SetupIntents, subscriptions, invoices, disputes
 (:mod:`tests.support.stripe_disputes`), and idempotency keys (the same key
@@ -182,6 +182,26 @@ def _payment_method(method_id: str | None) -> dict[str, Any] | None:
     return {"id": method_id, "object": "payment_method", "type": "card", "card": {"brand": brand}}
 
 
+#: Bank debit types a test method's id names (``pm_sepa_debit``); any other method is a card.
+_DEBIT_TYPES = ("sepa_debit", "us_bank_account", "bacs_debit")
+
+
+def _method_type(method_id: str) -> str:
+    rest = method_id.removeprefix("pm_")
+    return next((t for t in _DEBIT_TYPES if rest == t or rest.startswith(f"{t}_")), "card")
+
+
+def _expanded_method(method_id: str) -> dict[str, Any]:
+    """A PaymentMethod as ``expand[]=payment_method`` shows it (its ``type`` by its test id)."""
+    kind = _method_type(method_id)
+    method: dict[str, Any] = {"id": method_id, "object": "payment_method", "type": kind}
+    if kind == "card":
+        method["card"] = (_payment_method(method_id) or {}).get("card")
+    else:
+        method[kind] = {}
+    return method
+
+
 def _invalid(message: str, *, param: str | None = None, code: str | None = None) -> _StripeAnswer:
     error: dict[str, Any] = {"type": "invalid_request_error", "message": message}
     if param is not None:
@@ -235,6 +255,8 @@ class FakeStripe(StripeDisputes):
         self.disputes_name_intents = True
         self._idempotency: dict[str, tuple[tuple[Any, ...], int, dict[str, Any]]] = {}
         self.charge_outcomes: deque[str] = deque()
+        #: Processing debits: intent id -> (when it settles, Unix time; its outcome).
+        self.debits: dict[str, tuple[int, str]] = {}
         self.outbox: list[SignedEvent] = []
         #: Put the full refund list on charges in events (API versions before 2022-11-15).
         self.refunds_in_events = False
@@ -256,6 +278,24 @@ class FakeStripe(StripeDisputes):
         """
         with self.lock:
             self.charge_outcomes.extend(outcomes)
+
+    def script_debit(self, *, after_days: int, outcome: str = "succeed") -> None:
+        """Queue a debit for the next off-session confirmation: ``processing``, then settled.
+
+        It settles as ``outcome`` (``succeed`` or a decline code) when
+        :meth:`advance` runs ``after_days`` days (by the clock) after it was made.
+        """
+        with self.lock:
+            self.charge_outcomes.append(f"debit:{after_days}:{outcome}")
+
+    def advance(self) -> list[str]:
+        """Settle the processing debits whose day has come, as the bank does; their intent ids."""
+        with self.lock:
+            due = [i for i, (at, _outcome) in self.debits.items() if at <= self.now()]
+            for intent_id in due:
+                _at, outcome = self.debits.pop(intent_id)
+                self._settle(self.intents[intent_id], outcome)
+            return due
 
     def attach(self, customer_id: str, payment_method: str) -> None:
         """Save a payment method on a customer."""
@@ -375,6 +415,7 @@ class FakeStripe(StripeDisputes):
             ("POST", "invoices", 0): self._create_invoice,
             ("POST", "invoiceitems", 0): self._create_invoice_item,
             ("GET", "charges", 1): self._get_charge,
+            ("GET", "disputes", 0): self._list_disputes,
             ("GET", "disputes", 1): self._get_dispute,
         }
         if method == "GET" and resource == "payment_intents" and rest == ["search"]:
@@ -444,7 +485,12 @@ class FakeStripe(StripeDisputes):
             "payment_method": params.get("payment_method"),
             "setup_future_usage": params.get("setup_future_usage"),
             "automatic_payment_methods": params.get("automatic_payment_methods"),
-            "payment_method_types": params.get("payment_method_types", ["card"]),
+            # With automatic payment methods Stripe lists every type the account
+            # enabled (here: cards and SEPA debits), so the list names no one type.
+            "payment_method_types": params.get(
+                "payment_method_types",
+                ["card", "sepa_debit"] if params.get("automatic_payment_methods") else ["card"],
+            ),
             "status": "requires_payment_method",
             "last_payment_error": None,
             "latest_charge": None,
@@ -464,6 +510,10 @@ class FakeStripe(StripeDisputes):
             )
         self.intents[intent_id] = intent
         outcome = self.charge_outcomes.popleft() if self.charge_outcomes else "succeed"
+        if outcome.startswith("debit:"):
+            _debit, days, then = outcome.split(":", 2)
+            self.debits[intent_id] = (self.now() + int(days) * 86400, then)
+            outcome = "processing"
         self._settle(intent, outcome)
         if intent["last_payment_error"] is not None:
             error = dict(intent["last_payment_error"])
@@ -516,6 +566,8 @@ class FakeStripe(StripeDisputes):
         intent = self.intents.get(intent_id)
         if intent is None:
             raise _missing("payment_intent", intent_id, "intent")
+        if "payment_method" in (params.get("expand") or []) and intent.get("payment_method"):
+            return {**intent, "payment_method": _expanded_method(intent["payment_method"])}
         return intent
 
     def _cancel_intent(self, params: dict[str, Any], intent_id: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from enrollpay.domain.money import Money
 from enrollpay.domain.retry import DeclineClass, classify_decline
 from enrollpay.domain.statuses import DisputeStatus
 from enrollpay.errors import EnrollpayError, WebhookPayloadError
-from enrollpay.gateways.cards import brand_in_error
+from enrollpay.gateways.cards import brand_in_error, method_type_in_intent
 from enrollpay.ports import EventKind, GatewayDispute, GatewayEvent, GatewayRefund
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "MoneyReader",
     "event_body",
     "normalise_event",
+    "read_dispute",
     "refund_status",
 ]
 
@@ -33,6 +34,7 @@ MoneyReader = Callable[[int, str], Money]
 #: The event types the seed subscribes to, plus the setup flow for card updates.
 HANDLED_EVENT_TYPES: Mapping[str, EventKind] = {
     "payment_intent.succeeded": "payment_succeeded",
+    "payment_intent.processing": "payment_processing",
     "payment_intent.payment_failed": "payment_failed",
     "payment_intent.requires_action": "payment_requires_action",
     "invoice.paid": "invoice_paid",
@@ -157,6 +159,7 @@ def _normalise(data: Mapping[str, Any], to_money: MoneyReader) -> GatewayEvent:
             card_brand=(
                 brand_in_error(obj.get("last_payment_error")) if kind == "payment_failed" else None
             ),
+            payment_method_type=method_type_in_intent(obj),
         )
     if kind.startswith("invoice_"):
         amount_key = "amount_paid" if kind == "invoice_paid" else "amount_due"
@@ -174,7 +177,7 @@ def _normalise(data: Mapping[str, Any], to_money: MoneyReader) -> GatewayEvent:
             metadata=metadata,
         )
     if kind == "dispute_updated":
-        dispute = _dispute(obj, event_type, to_money)
+        dispute = read_dispute(obj, to_money, event_type=event_type)
         return GatewayEvent(
             **base,
             gateway_payment_id=dispute.gateway_payment_id,
@@ -247,13 +250,16 @@ def _invoice_subscription(obj: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _dispute(obj: Mapping[str, Any], event_type: str, to_money: MoneyReader) -> GatewayDispute:
+def read_dispute(
+    obj: Mapping[str, Any], to_money: MoneyReader, *, event_type: str = ""
+) -> GatewayDispute:
     """A Dispute object: its stage from its status and whether its funds were withdrawn.
 
     The funds count as withdrawn on a ``funds_withdrawn`` event, or when the
     dispute lists a balance transaction that took money (a negative
     amount): every dispute event carries the whole object, so any of them,
-    in any order, tells the stage.
+    in any order, tells the stage, and so does a dispute listed with no
+    event at all (drift re-sync, ``event_type`` left empty).
     """
     gateway_status = str(obj["status"])
     listed = obj.get("balance_transactions") or []

@@ -216,6 +216,7 @@ def reconcile(system: PaymentSystem) -> Summary:
         "resolved": done.resolved,
         "resent": done.resent,
         "still_unknown": done.still_unknown,
+        "settling": done.settling,
         "refunds_completed": done.refunds_completed,
         "refunds_failed": done.refunds_failed,
         "needs_person": int(done.needs_person),

@@ -60,6 +60,12 @@ class ChargeResult:
     customer_id: str | None = None
     client_secret: str | None = attrs.field(default=None, repr=False)
     card_brand: str | None = None
+    #: The payment method's type as the gateway names it (``card``,
+    #: ``sepa_debit``, ...), when known: it sets how long ``processing`` may last.
+    payment_method_type: str | None = None
+    #: ``processing`` because the gateway accepted the payment and settles it
+    #: later (a bank debit), not because a customer has yet to complete it.
+    settles_later: bool = False
 
 
 @attrs.frozen
@@ -130,6 +136,7 @@ class GatewayDispute:
 
 EventKind = Literal[
     "payment_succeeded",
+    "payment_processing",
     "payment_failed",
     "payment_requires_action",
     "refund_updated",
@@ -168,6 +175,8 @@ class GatewayEvent:
     metadata: Mapping[str, str] = attrs.field(factory=dict, hash=False)
     #: The declined card's brand, when the event reports it (see ChargeResult).
     card_brand: str | None = None
+    #: The payment method's type, when the event shows it (see ChargeResult).
+    payment_method_type: str | None = None
 
 
 class Gateway(Protocol):

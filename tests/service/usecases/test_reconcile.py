@@ -45,10 +45,17 @@ def test_with_nothing_open_reconcile_checks_nothing_but_the_gateways_record(
     report = system.reconcile()
 
     assert attrs.evolve(report, drift=DriftReport()) == ReconcileReport()
-    assert (report.drift.listed, report.drift.scanned) == (True, {"payments": 1, "refunds": 0})
+    assert (report.drift.listed, report.drift.scanned) == (
+        True,
+        {"payments": 1, "refunds": 0, "disputes": 0},
+    )
     assert report.drift.entries == ()
     assert report.in_sync
-    assert [c.verb for c in fake.calls[calls:]] == ["list_payments", "list_refunds"]
+    assert [c.verb for c in fake.calls[calls:]] == [
+        "list_payments",
+        "list_refunds",
+        "list_disputes",
+    ]
     assert everything(system) == before
 
 
@@ -95,10 +102,10 @@ def test_a_charge_that_never_reached_the_gateway_is_sent_again_with_its_key(
     assert kinds(outbox.new()) == ["installment.paid"]
 
 
-def test_a_charge_still_processing_stays_unknown(
+def test_a_charge_still_processing_is_settling_and_in_sync(
     system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, outbox: Outbox, paid_first: str
 ) -> None:
-    """The gateway is still working on it: still_unknown; nothing written."""
+    """The gateway is still working on it (within its window): settling; nothing written."""
     fake.script("processing")
     run_retries(system, clock, 1)
     outbox.mark()
@@ -106,7 +113,8 @@ def test_a_charge_still_processing_stays_unknown(
 
     report = system.reconcile()
 
-    assert (report.checked, report.resolved, report.still_unknown) == (1, 0, 1)
+    assert (report.checked, report.resolved, report.still_unknown, report.settling) == (1, 0, 0, 1)
+    assert report.drift.open == 0
     assert everything(system) == before
 
 
@@ -123,7 +131,7 @@ def test_an_unreachable_gateway_leaves_everything_as_it_was(
 
     assert (report.checked, report.resolved, report.still_unknown) == (1, 0, 1)
     assert report.drift.incomplete == ("payments", "refunds")
-    assert report.drift.cursors == {"payments": None, "refunds": None}
+    assert report.drift.cursors == {"payments": None, "refunds": None, "disputes": None}
     assert not report.in_sync
     assert everything(system) == before
 

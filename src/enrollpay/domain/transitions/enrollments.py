@@ -225,13 +225,14 @@ def sync_enrollment(
     past_due_access: bool = True,
     access: AccessPolicy | None = None,
     told: Mapping[str, Any] | None = None,
+    debit_hold: bool = False,
 ) -> Change[Enrollment]:
     """Move the enrollment to the status its items imply, by the named transition.
 
-    No change (and no event) when it is there already, or when it is paused
-    or cancelled (explicit states the items do not override). A defaulted
-    enrollment stays defaulted until its items say it is paid up (``active``
-    or ``completed``). ``told``: more data for the ``enrollment.*`` event.
+    No change (and no event) when it is there already, or when it is paused or cancelled
+    (explicit states the items do not override). A defaulted enrollment stays defaulted
+    until its items say it is paid up (``active`` or ``completed``). ``told``: more data
+    for the ``enrollment.*`` event; ``debit_hold``: a processing debit withholds access.
     """
     if enrollment.status in (_E.PAUSED, _E.CANCELLED):
         return Change(enrollment)
@@ -241,7 +242,7 @@ def sync_enrollment(
         today=today,
         access=access,
         awaiting=enrollment.awaiting_payment_method,
-        held=enrollment.dispute_hold,
+        held=enrollment.dispute_hold or debit_hold,
     )
     if target == enrollment.status or (
         enrollment.status == _E.DEFAULTED and target not in (_E.ACTIVE, _E.COMPLETED)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from enrollpay.domain.disputes import UNDECIDED_DISPUTES
 from enrollpay.domain.machine import Machine, Transition
 from enrollpay.domain.statuses import (
     OVERDUE_ITEM_STATUSES,
@@ -163,15 +164,21 @@ ATTEMPT: Final[Machine[AttemptStatus]] = Machine.declare(
     (_A.PENDING,),
     _t(
         "succeed",
-        [_A.PENDING, _A.UNKNOWN, _A.REQUIRES_ACTION, _A.FAILED, _A.CANCELED],
+        [_A.PENDING, _A.UNKNOWN, _A.REQUIRES_ACTION, _A.PROCESSING, _A.FAILED, _A.CANCELED],
         [_A.SUCCEEDED],
         "the gateway took the money (even after we gave the payment up: it is the truth)",
     ),
     _t(
         "decline",
-        [_A.PENDING, _A.UNKNOWN, _A.REQUIRES_ACTION],
+        [_A.PENDING, _A.UNKNOWN, _A.REQUIRES_ACTION, _A.PROCESSING],
         [_A.FAILED],
-        "the gateway refused the charge",
+        "the gateway refused the charge (a bank debit: days later)",
+    ),
+    _t(
+        "await_settlement",
+        [_A.PENDING, _A.UNKNOWN, _A.REQUIRES_ACTION, _A.FAILED],
+        [_A.PROCESSING],
+        "accepted, not settled: a bank debit clears or fails days later",
     ),
     _t(
         "require_action",
@@ -197,7 +204,7 @@ REFUND: Final[Machine[RefundStatus]] = Machine.declare(
     _t("fail", [_R.PENDING, _R.SUCCEEDED], [_R.FAILED], "the gateway could not refund"),
 )
 
-_UNDECIDED = (_D.INQUIRY, _D.OPEN, _D.FUNDS_WITHDRAWN)
+_UNDECIDED = UNDECIDED_DISPUTES
 
 # A dispute may be first reported in any stage (a "closed" webhook can
 # arrive before the "created" one), so every status is initial. Only

@@ -19,7 +19,7 @@ from typing import Any
 from enrollpay.clock import SystemClock
 from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayUnavailableError
-from enrollpay.gateways.fake import ledger, webhooks
+from enrollpay.gateways.fake import debits, ledger, webhooks
 from enrollpay.gateways.fake.billing import CollectionMethod, FakeBilling
 from enrollpay.gateways.fake.disputes import FakeDisputes
 from enrollpay.gateways.fake.payments import FakePayments
@@ -283,11 +283,16 @@ class FakeGateway:
         """Act as the customer saving a card in a setup flow (once, as Stripe allows)."""
         self._payments.complete_setup(client_secret, payment_method)
 
+    # -- bank debits that settle days later (debits.py) -----------------------------
+    debit = staticmethod(debits.debit)
+    advance = debits.advance
+
     # -- its own record: the dashboard's refunds, and listings (ledger.py) ----------
     refund_from_dashboard = ledger.refund_from_dashboard
     refunds_for = ledger.refunds_for
     list_payments = ledger.list_payments
     list_refunds = ledger.list_refunds
+    list_disputes = ledger.list_disputes
 
     # -- subscriptions and invoices (billing.py) ----------------------------------
 
