@@ -222,6 +222,7 @@ class PaymentSystem:
         concurrency: int | None = None,
         rate_limit: float | TokenBucket | None = None,
         keep_outcomes: bool = True,
+        sweep: bool = True,
     ) -> CollectionReport:
         """Charge every item that is due (retries included) off-session.
 
@@ -239,7 +240,9 @@ class PaymentSystem:
         :class:`~enrollpay.gateways.ratelimit.TokenBucket` may be passed to
         share one budget between runs). ``keep_outcomes=False`` reports
         only counts (``progress`` still sees every outcome), so a run over
-        any number of items holds no per-item memory.
+        any number of items holds no per-item memory. ``sweep=False`` skips
+        the :meth:`sweep` that runs first (``report.sweep`` is then None):
+        for the shards of a fanned-out collection, after one sweep.
         """
         return collect.collect_due(
             self._ctx,
@@ -249,6 +252,7 @@ class PaymentSystem:
             concurrency=concurrency,
             rate_limit=rate_limit,
             keep_outcomes=keep_outcomes,
+            sweep_first=sweep,
         )
 
     def retry_now(self, item_id: str, *, actor: str = "customer") -> ItemOutcome:
