@@ -20,6 +20,7 @@ from enrollpay.domain.retry import DeclineClass
 from enrollpay.domain.schedule import ItemKind
 from enrollpay.domain.statuses import AttemptStatus, DisputeStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.statuses import RefundStatus as _RefundStatus
+from enrollpay.domain.subscriptions import SubscriptionState
 
 __all__ = [
     "AuditEntry",
@@ -99,6 +100,9 @@ class Enrollment:
     #: (see :class:`~enrollpay.domain.disputes.DisputePolicy`): while True the
     #: enrollment is ``suspended`` whatever its items say.
     dispute_hold: bool = False
+    #: The gateway's last word on the subscription that bills it
+    #: (``gateway_subscription_id``); None before the first report.
+    subscription: SubscriptionState | None = None
 
     def days_paused(self, on: date) -> int:
         """Days of service paused up to ``on``: ended pauses and one in progress.

@@ -118,6 +118,13 @@ enrollments = sa.Table(
     sa.Column("awaiting_payment_method", sa.Boolean(), nullable=False, server_default=sa.false()),
     # Whether a dispute withholds access (migration 0011).
     sa.Column("dispute_hold", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # The gateway subscription's last reported state (migration 0014).
+    sa.Column("subscription_status", sa.String(32), nullable=True),
+    sa.Column("subscription_as_of", UTCDateTime(), nullable=True),
+    sa.Column("subscription_period_start", UTCDateTime(), nullable=True),
+    sa.Column("subscription_period_end", UTCDateTime(), nullable=True),
+    sa.Column("subscription_cancel_at_period_end", sa.Boolean(), nullable=True),
+    sa.Column("subscription_trial_end", UTCDateTime(), nullable=True),
     one_of("status", EnrollmentStatus, "known_status"),
     not_negative("price_minor"),
     not_negative("paused_days"),
