@@ -159,8 +159,9 @@ def apply_subscription_invoice(
 
     None when no enrollment has the invoice's subscription (the caller
     looks further). The item is the one the invoice names (``item_id`` in
-    its metadata), else the open item due on the first day of the
-    invoice's period, else the first open item. Each try is an attempt
+    its metadata), else the item due on the first day of the invoice's
+    period (settled or not: money for a settled item is kept and flagged
+    as unapplied), else the first open item. Each try is an attempt
     (key: :func:`invoice_attempt_key`): a paid one records the payment
     once; a failed one applies the retry policy, as a declined charge
     would (the gateway retries the invoice; ``collect_due`` does not).
@@ -212,19 +213,15 @@ def _attempt_with_key(
 def _billed_item(
     ctx: Context, items: Sequence[ScheduleItem], event: GatewayEvent
 ) -> ScheduleItem | None:
-    open_items = sorted(
-        (i for i in items if i.status not in TERMINAL_ITEM_STATUSES), key=lambda i: i.seq
-    )
+    ordered = sorted(items, key=lambda i: i.seq)
     named = event.metadata.get("item_id")
-    for item in open_items:
-        if item.id == named:
+    first_day = (
+        None if event.invoice_period_start is None else ctx.today(event.invoice_period_start)
+    )
+    for item in ordered:
+        if item.id == named or (named is None and item.due == first_day):
             return item
-    if event.invoice_period_start is not None:
-        first_day = ctx.today(event.invoice_period_start)
-        for item in open_items:
-            if item.due == first_day:
-                return item
-    return open_items[0] if open_items else None
+    return next((i for i in ordered if i.status not in TERMINAL_ITEM_STATUSES), None)
 
 
 def _start_attempt(

@@ -344,6 +344,7 @@ class PaymentSystem:
     update_payment_method = system_ops.update_payment_method
     sweep = system_ops.sweep
     reconcile = system_ops.reconcile
+    subscribe_at_gateway = system_ops.subscribe_at_gateway
 
     # -- read-only methods (written in enrollpay.service.system_reads) -------------
     get_product = system_reads.get_product

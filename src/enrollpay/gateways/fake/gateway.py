@@ -108,9 +108,11 @@ class FakeGateway:
         self.disputes = FakeDisputes(lock=self._lock, new_id=self._ids.new, emit=self._emit,
                                      clock=self._clock, refunds=self._payments.refunds_for,
                                      intent=self._payments.succeeded_intent)  # fmt: skip
-        self._billing = FakeBilling(lock=self._lock, enter=self._enter, new_id=self._ids.new,
-                                    emit=self._emit, check_customer=self._payments.check_customer,
-                                    granularity=self.amount_granularity)  # fmt: skip
+        #: Subscriptions and invoices (see :mod:`enrollpay.gateways.fake.billing`).
+        self.billing = FakeBilling(lock=self._lock, enter=self._enter, new_id=self._ids.new,
+                                   emit=self._emit, check_customer=self._payments.check_customer,
+                                   granularity=self.amount_granularity,
+                                   clock=self._clock)  # fmt: skip
 
     @property
     def id_namespace(self) -> str:
@@ -306,7 +308,7 @@ class FakeGateway:
         The subscription starts ``incomplete`` (``trialing`` with a trial)
         and emits ``customer.subscription.created``.
         """
-        return self._billing.create_subscription(
+        return self.billing.create_subscription(
             customer_id=customer_id,
             price_id=price_id,
             idempotency_key=idempotency_key,
@@ -319,7 +321,7 @@ class FakeGateway:
         self, subscription_id: str, *, idempotency_key: str
     ) -> SubscriptionInfo:
         """Cancel a subscription now (emits ``customer.subscription.deleted``)."""
-        return self._billing.cancel_subscription(subscription_id, idempotency_key=idempotency_key)
+        return self.billing.cancel_subscription(subscription_id, idempotency_key=idempotency_key)
 
     def create_invoice(
         self,
@@ -333,7 +335,7 @@ class FakeGateway:
         days_until_due: int | None = None,
     ) -> InvoiceInfo:
         """Create a draft invoice of one line for ``amount``, once per key."""
-        return self._billing.create_invoice(
+        return self.billing.create_invoice(
             customer_id=customer_id,
             amount=amount,
             idempotency_key=idempotency_key,
