@@ -230,13 +230,17 @@ def _invoice_payment_intent(obj: Mapping[str, Any]) -> str | None:
     if direct:
         return direct
     # Newer API versions list invoice payments instead of a payment_intent field.
+    # After retries the default entry is the latest try; else the last one listed.
     payments = obj.get("payments")
+    found = None
     if isinstance(payments, Mapping):
         for entry in payments.get("data", []):
             payment = entry.get("payment") if isinstance(entry, Mapping) else None
             if isinstance(payment, Mapping) and payment.get("payment_intent"):
-                return _str(payment["payment_intent"])
-    return None
+                found = _str(payment["payment_intent"])
+                if entry.get("is_default"):
+                    return found
+    return found
 
 
 def _invoice_subscription(obj: Mapping[str, Any]) -> str | None:
