@@ -2,7 +2,8 @@
 
 ``python -m benchmarks.ledger_server PAYMENTS REFUNDS`` starts an HTTP
 server on a free local port, prints the port on one line, and answers
-``GET /v1/payment_intents`` and ``GET /v1/refunds`` as Stripe does
+``GET /v1/payment_intents``, ``GET /v1/refunds`` and ``GET /v1/disputes``
+(none: the record has no disputes) as Stripe does
 (``created[gte]``, ``limit``, ``starting_after``, ``has_more``, newest
 first) until it is killed. It runs in a process of its own so that the
 measured process spends its time in the client alone.
@@ -134,6 +135,7 @@ def main(argv: list[str]) -> None:
     listings = {
         "/v1/payment_intents": _Listing("/v1/payment_intents", intents),
         "/v1/refunds": _Listing("/v1/refunds", refunds),
+        "/v1/disputes": _Listing("/v1/disputes", []),
     }
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(listings))
     print(server.server_address[1], flush=True)

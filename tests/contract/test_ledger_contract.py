@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from enrollpay import Money
+from enrollpay.domain.statuses import DisputeStatus
 from enrollpay.errors import InvalidInputError
 from enrollpay.ports import LedgerGateway, LedgerRefund
 from enrollpay.testing import FrozenClock
@@ -106,7 +107,9 @@ def test_refunds_are_listed_with_our_reference_or_none(side: Side, clock: Frozen
 
 def test_an_empty_record_lists_no_page(side: Side) -> None:
     """Nothing made: the iterator ends at once."""
-    assert list(ledger(side).list_payments(since=datetime(2020, 1, 1, tzinfo=UTC))) == []
+    since = datetime(2020, 1, 1, tzinfo=UTC)
+    assert list(ledger(side).list_payments(since=since)) == []
+    assert list(ledger(side).list_disputes(since=since)) == []
 
 
 @pytest.mark.parametrize("size", [0, 101, True])
@@ -114,3 +117,48 @@ def test_a_page_size_outside_1_to_100_is_refused_before_any_request(side: Side, 
     """Stripe's limit is 1..100."""
     with pytest.raises(InvalidInputError, match="page_size"):
         ledger(side).list_payments(since=datetime(2027, 1, 1, tzinfo=UTC), page_size=size)
+    with pytest.raises(InvalidInputError, match="page_size"):
+        ledger(side).list_disputes(since=datetime(2027, 1, 1, tzinfo=UTC), page_size=size)
+
+
+def open_dispute(side: Side, gateway_payment_id: str, *, inquiry: bool = False) -> str:
+    """The cardholder disputes the whole payment; the dispute's id (its webhooks dropped)."""
+    if isinstance(side, FakeSide):
+        made = side.fake.disputes.open(gateway_payment_id, inquiry=inquiry)
+        side.fake.take_events()
+        return made
+    assert isinstance(side, StripeSide)
+    made = side.server.stripe.create_dispute(gateway_payment_id, inquiry=inquiry)
+    side.server.stripe.take_events()
+    return made
+
+
+def test_disputes_are_listed_newest_first_with_their_stage(side: Side, clock: FrozenClock) -> None:
+    """A chargeback, then a minute later an inquiry: each read as its webhooks read it."""
+    customer = side.customer_with_card("u-1")
+    first = charge(side, customer, key="item:itm_1:attempt:1")
+    second = charge(side, customer, key="item:itm_2:attempt:1")
+    assert first.gateway_payment_id is not None
+    assert second.gateway_payment_id is not None
+    chargeback = open_dispute(side, first.gateway_payment_id)
+    clock.advance(minutes=1)
+    inquiry = open_dispute(side, second.gateway_payment_id, inquiry=True)
+
+    pages = list(ledger(side).list_disputes(since=clock.now() - timedelta(minutes=1), page_size=1))
+
+    assert [[d.dispute_id for d in page] for page in pages] == [[inquiry], [chargeback]]
+    (newest,), (oldest,) = pages
+    assert (newest.status, newest.gateway_status, newest.gateway_payment_id, newest.amount) == (
+        DisputeStatus.INQUIRY,
+        "warning_needs_response",
+        second.gateway_payment_id,
+        USD10,
+    )
+    assert (oldest.status, oldest.gateway_status, oldest.created, oldest.reason) == (
+        DisputeStatus.FUNDS_WITHDRAWN,
+        "needs_response",
+        clock.now() - timedelta(minutes=1),
+        "fraudulent",
+    )
+    assert oldest.evidence_due_by == oldest.created + timedelta(days=7)
+    assert list(ledger(side).list_disputes(since=clock.now() + timedelta(seconds=1))) == []

@@ -71,7 +71,7 @@ def test_in_sync_exits_0(school: School) -> None:
     assert result.exit_code == 0
     assert result.stdout == (
         "checked=0 resolved=0 resent=0 still_unknown=0 refunds_completed=0 refunds_failed=0\n"
-        "drift: scanned payments=1 refunds=0 fixed=0 open=0\n"
+        "drift: scanned payments=1 refunds=0 disputes=0 fixed=0 open=0\n"
     )
 
 
@@ -84,7 +84,7 @@ def test_a_fixed_dashboard_refund_exits_1_with_its_row_then_0(school: School) ->
 
     assert fixed.exit_code == 1
     lines = fixed.stdout.splitlines()
-    assert lines[1] == "drift: scanned payments=1 refunds=1 fixed=1 open=0"
+    assert lines[1] == "drift: scanned payments=1 refunds=1 disputes=0 fixed=1 open=0"
     table = "\n".join(lines[2:])
     assert "Drift between the gateway and the store" in table
     for cell in (made.gateway_refund_id, "refund_missing", "$25.00", "yes", "recorded"):
@@ -92,7 +92,7 @@ def test_a_fixed_dashboard_refund_exits_1_with_its_row_then_0(school: School) ->
     again = school.reconcile()
     assert (again.exit_code, again.stdout.splitlines()[1]) == (
         0,
-        "drift: scanned payments=1 refunds=1 fixed=0 open=0",
+        "drift: scanned payments=1 refunds=1 disputes=0 fixed=0 open=0",
     )
 
 
@@ -121,11 +121,11 @@ def test_drift_that_needs_a_person_exits_2_and_json_says_why(school: School) -> 
     drift = document["drift"]
     assert (drift["listed"], drift["scanned"], drift["fixed"], drift["open"]) == (
         True,
-        {"payments": 2, "refunds": 0},
+        {"payments": 2, "refunds": 0, "disputes": 0},
         0,
         1,
     )
-    assert set(drift["cursors"]) == {"payments", "refunds"}
+    assert set(drift["cursors"]) == {"payments", "refunds", "disputes"}
     assert drift["cursors"]["refunds"] is None
     (entry,) = drift["entries"]
     assert entry == {

@@ -115,6 +115,7 @@ def test_a_dashboard_refund_with_its_webhook_dropped_is_applied_and_access_follo
     assert report.drift.cursors == {
         "payments": clock.now() - timedelta(days=2),
         "refunds": clock.now(),
+        "disputes": None,
     }
 
     clock.advance(hours=1)
@@ -213,3 +214,48 @@ def test_an_amount_that_differs_is_reported_for_a_person(world: World) -> None:
     )
     assert report.needs_person
     assert system.payment_details(enrollment_id).paid == Money.of("100.00", "USD")
+
+
+def test_a_dispute_opened_then_won_with_every_webhook_dropped(world: World) -> None:
+    """Each reconcile finds the dispute's stage: suspended when the funds go, restored when won."""
+    system, server, clock = world.system, world.server, world.clock
+    enrollment_id = enroll_and_pay_first(world)
+    (payment,) = system.payment_details(enrollment_id).payments
+    assert payment.gateway_payment_id is not None
+    clock.advance(days=1)
+    dispute_id = server.stripe.create_dispute(payment.gateway_payment_id)
+    assert [e.event_type for e in server.stripe.take_events()] == [
+        "charge.dispute.created",
+        "charge.dispute.funds_withdrawn",
+    ]
+
+    (opened,) = system.reconcile().drift.entries
+
+    assert (opened.object_kind, opened.gateway_id, opened.kind, opened.applied) == (
+        "dispute",
+        dispute_id,
+        DriftKind.DISPUTE_MISSING,
+        True,
+    )
+    details = system.payment_details(enrollment_id)
+    assert (details.enrollment.status, details.has_access) == (EnrollmentStatus.SUSPENDED, False)
+    assert details.disputed == Money.of("100.00", "USD")
+
+    clock.advance(days=30)  # hourly runs in between would have moved the cursor on
+    assert system.reconcile().in_sync
+    server.stripe.submit_evidence(dispute_id)
+    server.stripe.decide_dispute(dispute_id, "won")
+    server.stripe.take_events()  # closed and funds_reinstated: dropped
+
+    won = system.reconcile()
+
+    (entry,) = won.drift.entries
+    assert (entry.kind, entry.applied) == (DriftKind.DISPUTE_MOVED, True)
+    details = system.payment_details(enrollment_id)
+    (dispute,) = details.disputes
+    assert dispute.status == "won"
+    assert (details.enrollment.status, details.has_access) == (EnrollmentStatus.ACTIVE, True)
+    listed = server.requests_to("GET", "/v1/disputes")[-1]
+    reach = dispute.opened_at - system.config.drift_lookback
+    assert listed.query["created[gte]"] == [str(int(reach.timestamp()))]
+    assert system.reconcile().in_sync

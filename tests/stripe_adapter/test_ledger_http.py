@@ -111,3 +111,23 @@ def test_an_object_that_cannot_be_read_is_skipped(
     (page,) = gateway.list_payments(since=clock.now() - timedelta(minutes=1))
 
     assert [p.gateway_payment_id for p in page] == [ours]
+
+
+def test_disputes_are_listed_by_created_with_full_pages(
+    server: StripeServer, gateway: StripeGateway, clock: FrozenClock
+) -> None:
+    """``GET /v1/disputes?created[gte]=<unix seconds>&limit=100``: Stripe's Dispute list."""
+    (intent,) = make_charges(server, gateway, 1)
+    dispute_id = server.stripe.create_dispute(intent)
+    since = clock.now() - timedelta(minutes=5)
+
+    (page,) = gateway.list_disputes(since=since)
+
+    (request,) = server.requests_to("GET", "/v1/disputes")
+    assert request.query == {"created[gte]": [str(int(since.timestamp()))], "limit": ["100"]}
+    (dispute,) = page
+    assert (dispute.dispute_id, dispute.gateway_payment_id, dispute.amount) == (
+        dispute_id,
+        intent,
+        Money.of("10.00", "USD"),
+    )

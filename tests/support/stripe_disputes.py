@@ -40,6 +40,12 @@ class StripeDisputes:
     def _emit(self, event_type: str, obj: Mapping[str, Any]) -> None:  # pragma: no cover
         raise NotImplementedError
 
+    @staticmethod
+    def _page(  # pragma: no cover - FakeStripe's
+        objects: list[dict[str, Any]], params: dict[str, Any], url: str
+    ) -> dict[str, Any]:
+        raise NotImplementedError
+
     def _not_found(self, kind: str, ident: str, param: str) -> Exception:  # pragma: no cover
         raise NotImplementedError
 
@@ -123,6 +129,11 @@ class StripeDisputes:
         if charge is None:
             raise self._not_found("charge", charge_id, "id")
         return charge
+
+    def _list_disputes(self, params: dict[str, Any]) -> dict[str, Any]:
+        intent = params.get("payment_intent")
+        disputes = [d for d in self.disputes.values() if intent in (None, d["payment_intent"])]
+        return self._page(disputes, params, "/v1/disputes")
 
     def _get_dispute(self, params: dict[str, Any], dispute_id: str) -> dict[str, Any]:
         dispute = self.disputes.get(dispute_id)

@@ -5,7 +5,7 @@ every request and answers with JSON shaped as Stripe documents it. Behind
 it, ``FakeStripe`` keeps just enough state to behave like Stripe where the
 library depends on it: customers, PaymentIntents (on-session, off-session
 with declines and ``authentication_required``), search by metadata,
-partial and capped refunds, lists of PaymentIntents and Refunds (with
+partial and capped refunds, lists of PaymentIntents, Refunds and Disputes (with
 ``created[gte]``, ``limit``, ``starting_after`` and ``has_more`` as Stripe
 documents them), SetupIntents, subscriptions, invoices, disputes
 (:mod:`tests.support.stripe_disputes`), and idempotency keys (the same key
@@ -376,6 +376,7 @@ class FakeStripe(StripeDisputes, StripeBilling):
             ("POST", "invoices", 0): self._create_invoice,
             ("POST", "invoiceitems", 0): self._create_invoice_item,
             ("GET", "charges", 1): self._get_charge,
+            ("GET", "disputes", 0): self._list_disputes,
             ("GET", "disputes", 1): self._get_dispute,
         }
         if method == "GET" and resource == "payment_intents" and rest == ["search"]:

@@ -422,10 +422,12 @@ def test_a_refund_made_elsewhere_is_applied_only_when_it_fits_in_what_is_left(
     assert kind(drift) == (K.REFUND_MISSING if refunded <= left else K.AMOUNT_MISMATCH)
 
 
-def test_the_applicable_kinds_are_the_three_the_webhooks_would_have_applied() -> None:
+def test_the_applicable_kinds_are_the_five_the_webhooks_would_have_applied() -> None:
     """Everything else is reported for a person."""
     assert {
         DriftKind.PAYMENT_MISSING,
         DriftKind.REFUND_MISSING,
         DriftKind.REFUND_SETTLED,
+        DriftKind.DISPUTE_MISSING,
+        DriftKind.DISPUTE_MOVED,
     } == APPLICABLE

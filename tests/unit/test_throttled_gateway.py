@@ -258,3 +258,8 @@ def test_listing_the_record_waits_for_a_token_per_page() -> None:
     assert clock.slept == pytest.approx([0.5, 0.5, 0.5])  # 4 tokens at 2/s, the first free
     refunds = list(throttled.list_refunds(since=frozen.now()))
     assert refunds == []
+    fake.disputes.open(pages[0][0].gateway_payment_id)
+    slept = len(clock.slept)
+    (disputes,) = throttled.list_disputes(since=frozen.now())
+    assert [d.gateway_payment_id for d in disputes] == [pages[0][0].gateway_payment_id]
+    assert len(clock.slept) > slept  # its page waited for a token too

@@ -39,6 +39,7 @@ __all__ = [
     "CHARGEBACK_STATUSES",
     "FUNDS_OUT_STATUSES",
     "SUSPEND_ON",
+    "UNDECIDED_DISPUTES",
     "UNREFUNDABLE_STATUSES",
     "DisputePolicy",
     "SuspendOn",
@@ -52,6 +53,8 @@ _D = DisputeStatus
 CHARGEBACK_STATUSES: Final = frozenset({_D.OPEN, _D.FUNDS_WITHDRAWN, _D.WON, _D.LOST})
 #: Disputes whose money the gateway has taken and not given back.
 FUNDS_OUT_STATUSES: Final = frozenset({_D.FUNDS_WITHDRAWN, _D.LOST})
+#: Disputes not decided yet: a later stage may still come.
+UNDECIDED_DISPUTES: Final = frozenset({_D.INQUIRY, _D.OPEN, _D.FUNDS_WITHDRAWN})
 #: Disputes that leave their payment nothing to refund: a chargeback not won.
 UNREFUNDABLE_STATUSES: Final = frozenset({_D.OPEN, _D.FUNDS_WITHDRAWN, _D.LOST})
 

@@ -1,8 +1,9 @@
 """Drift: where the gateway's record of one object and the store's disagree, and what to do.
 
-``reconcile`` lists the gateway's own record (payments, refunds) and, for
-each object, gathers what the store holds that it may match
-(:class:`StoredPayment`, :class:`StoredRefund`). The pure functions here
+``reconcile`` lists the gateway's own record (payments, refunds, disputes)
+and, for each object, gathers what the store holds that it may match
+(:class:`StoredPayment`, :class:`StoredRefund`; disputes:
+:mod:`enrollpay.domain.drift_disputes`). The pure functions here
 compare the two: ``None`` when they agree (or the object is none of the
 library's), else a :class:`Drift` naming the difference. A drift of an
 :data:`APPLICABLE` kind is applied as the lost webhook would have been;
@@ -14,12 +15,16 @@ kind               the gateway says                                            a
 payment_missing    it took a payment of ours the store has as not paid         yes
 refund_missing     a payment of ours was refunded elsewhere (the dashboard)    yes
 refund_settled     one of our pending refunds succeeded or failed              yes
+dispute_missing    a payment of ours is disputed; the store has no record      yes
+dispute_moved      a dispute of ours went on to a later stage (funds           yes
+                   withdrawn, won, lost, an inquiry closed)
 amount_mismatch    the amount differs from the store's, or a refund would      no
                    take back more than is left of its payment
 unknown_object     it carries our metadata (or names our records) but          no
                    matches nothing the store holds
-status_conflict    the store holds money (or a settled refund) the gateway     no
-                   shows otherwise
+status_conflict    the store holds money (or a settled refund, or a dispute's  no
+                   later stage) the gateway shows otherwise, or a dispute
+                   is in a status the library does not know
 =================  ==========================================================  ==========
 
 A gateway object is the library's when it was recorded with one of its
@@ -63,6 +68,8 @@ class DriftKind(enum.StrEnum):
     PAYMENT_MISSING = "payment_missing"
     REFUND_MISSING = "refund_missing"
     REFUND_SETTLED = "refund_settled"
+    DISPUTE_MISSING = "dispute_missing"
+    DISPUTE_MOVED = "dispute_moved"
     AMOUNT_MISMATCH = "amount_mismatch"
     UNKNOWN_OBJECT = "unknown_object"
     STATUS_CONFLICT = "status_conflict"
@@ -70,7 +77,13 @@ class DriftKind(enum.StrEnum):
 
 #: The kinds that are applied (as the webhook would have); the rest need a person.
 APPLICABLE: Final = frozenset(
-    {DriftKind.PAYMENT_MISSING, DriftKind.REFUND_MISSING, DriftKind.REFUND_SETTLED}
+    {
+        DriftKind.PAYMENT_MISSING,
+        DriftKind.REFUND_MISSING,
+        DriftKind.REFUND_SETTLED,
+        DriftKind.DISPUTE_MISSING,
+        DriftKind.DISPUTE_MOVED,
+    }
 )
 
 
@@ -80,7 +93,9 @@ class Drift:
 
     ``target`` is the record an applicable drift changes: the attempt that
     was paid (``payment_missing``), the payment that was refunded
-    (``refund_missing``) or the refund that settled (``refund_settled``).
+    (``refund_missing``) or disputed (``dispute_missing``), the refund that
+    settled (``refund_settled``) or the dispute that moved on
+    (``dispute_moved``).
     """
 
     kind: DriftKind

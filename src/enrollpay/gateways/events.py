@@ -26,6 +26,7 @@ __all__ = [
     "MoneyReader",
     "event_body",
     "normalise_event",
+    "read_dispute",
     "refund_status",
 ]
 
@@ -177,7 +178,7 @@ def _normalise(data: Mapping[str, Any], to_money: MoneyReader) -> GatewayEvent:
             metadata=metadata,
         )
     if kind == "dispute_updated":
-        dispute = _dispute(obj, event_type, to_money)
+        dispute = read_dispute(obj, to_money, event_type=event_type)
         return GatewayEvent(
             **base,
             gateway_payment_id=dispute.gateway_payment_id,
@@ -288,13 +289,16 @@ def _line_period_start(obj: Mapping[str, Any]) -> datetime | None:
     return _instant(period.get("start")) if isinstance(period, Mapping) else None
 
 
-def _dispute(obj: Mapping[str, Any], event_type: str, to_money: MoneyReader) -> GatewayDispute:
+def read_dispute(
+    obj: Mapping[str, Any], to_money: MoneyReader, *, event_type: str = ""
+) -> GatewayDispute:
     """A Dispute object: its stage from its status and whether its funds were withdrawn.
 
     The funds count as withdrawn on a ``funds_withdrawn`` event, or when the
     dispute lists a balance transaction that took money (a negative
     amount): every dispute event carries the whole object, so any of them,
-    in any order, tells the stage.
+    in any order, tells the stage, and so does a dispute listed with no
+    event at all (drift re-sync, ``event_type`` left empty).
     """
     gateway_status = str(obj["status"])
     listed = obj.get("balance_transactions") or []

@@ -31,6 +31,7 @@ from enrollpay.ports import (
     GatewayRefund,
     InvoiceGateway,
     InvoiceInfo,
+    LedgerDispute,
     LedgerGateway,
     LedgerPayment,
     LedgerRefund,
@@ -339,6 +340,13 @@ class _ThrottledLedger(ThrottledGateway):
         """Throttled :meth:`~enrollpay.ports.LedgerGateway.list_refunds`."""
         inner = cast("LedgerGateway", self.inner)
         return _paced(self.bucket, inner.list_refunds(since=since, page_size=page_size))
+
+    def list_disputes(
+        self, *, since: datetime, page_size: int = LEDGER_PAGE_SIZE
+    ) -> Iterator[Sequence[LedgerDispute]]:
+        """Throttled :meth:`~enrollpay.ports.LedgerGateway.list_disputes`."""
+        inner = cast("LedgerGateway", self.inner)
+        return _paced(self.bucket, inner.list_disputes(since=since, page_size=page_size))
 
 
 class _ThrottledLivemode(ThrottledGateway):

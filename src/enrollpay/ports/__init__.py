@@ -31,6 +31,7 @@ from enrollpay.ports.gateway import (
 from enrollpay.ports.ledger import (
     LEDGER_KINDS,
     LEDGER_PAGE_SIZE,
+    LedgerDispute,
     LedgerGateway,
     LedgerKind,
     LedgerPayment,
@@ -65,6 +66,7 @@ __all__ = [
     "InvoiceGateway",
     "InvoiceInfo",
     "ItemQuery",
+    "LedgerDispute",
     "LedgerGateway",
     "LedgerKind",
     "LedgerPayment",

@@ -13,6 +13,7 @@ withhold is taken out of what counts as paid (:mod:`enrollpay.domain.disputes`).
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from enrollpay.domain import transitions
 from enrollpay.domain.records import Dispute, Payment
@@ -21,7 +22,7 @@ from enrollpay.ports import GatewayDispute, GatewayEvent, StoreTransaction
 from enrollpay.service.context import Context
 from enrollpay.service.results import WebhookResult
 
-__all__ = ["apply_dispute_event", "hold_for_disputes"]
+__all__ = ["apply_dispute_event", "apply_dispute_report", "hold_for_disputes"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,22 @@ def apply_dispute_event(
     """Apply one dispute webhook; ``stale`` when it tells nothing new."""
     report = event.dispute
     assert report is not None  # noqa: S101 - the parser sets it for dispute events
+    return apply_dispute_report(ctx, tx, report, reported_at=event.created, actor="gateway")
+
+
+def apply_dispute_report(
+    ctx: Context,
+    tx: StoreTransaction,
+    report: GatewayDispute,
+    *,
+    reported_at: datetime,
+    actor: str,
+) -> tuple[WebhookResult, str]:
+    """Apply what the gateway reports of a dispute, dated ``reported_at``; audited as ``actor``.
+
+    A webhook's report is dated by its event; drift re-sync's, read from the
+    gateway's listing, by when it was read.
+    """
     payment = (
         None
         if report.gateway_payment_id is None
@@ -52,14 +69,14 @@ def apply_dispute_event(
         return "ignored", "the dispute names another payment than the one it was recorded for"
     now = ctx.now()
     if known is None:
-        dispute = _open(ctx, tx, payment, report, status=report.status, event=event)
+        dispute = _open(ctx, tx, payment, report, status=report.status, reported_at=reported_at)
         action = "dispute.opened"
     else:
         change = transitions.report_dispute(
             known,
             status=report.status,
             gateway_status=report.gateway_status,
-            reported_at=event.created,
+            reported_at=reported_at,
             at=now,
             reason=report.reason,
             evidence_due_by=report.evidence_due_by,
@@ -74,7 +91,7 @@ def apply_dispute_event(
         )
     ctx.audit(
         tx,
-        actor="gateway",
+        actor=actor,
         action=action,
         entity_type="dispute",
         entity_id=dispute.id,
@@ -92,7 +109,7 @@ def _open(
     report: GatewayDispute,
     *,
     status: DisputeStatus,
-    event: GatewayEvent,
+    reported_at: datetime,
 ) -> Dispute:
     change = transitions.open_dispute(
         dispute_id=ctx.new_id("dsp"),
@@ -102,7 +119,7 @@ def _open(
         amount=report.amount,
         status=status,
         gateway_status=report.gateway_status,
-        reported_at=event.created,
+        reported_at=reported_at,
         at=ctx.now(),
         reason=report.reason,
         evidence_due_by=report.evidence_due_by,

@@ -38,7 +38,7 @@ from enrollpay.service.outside_refunds import record_outside_refund
 from enrollpay.service.refunds import record_refund_outcome
 from enrollpay.service.settlement import apply_success
 
-__all__ = ["ACTOR", "settle_payments", "settle_refunds"]
+__all__ = ["ACTOR", "audit_drift", "report_drift", "settle_payments", "settle_refunds"]
 
 #: Who the audit trail says made the changes drift re-sync applies.
 ACTOR: Final = "reconcile"
@@ -60,7 +60,7 @@ def settle_payments(ctx: Context, page: Sequence[LedgerPayment]) -> list[DriftEn
         if drift.applicable:
             entry = _apply_payment(ctx, seen, drift)
         else:
-            entry = _report(
+            entry = report_drift(
                 ctx,
                 drift,
                 object_kind="payment",
@@ -154,7 +154,7 @@ def _apply_payment(ctx: Context, seen: LedgerPayment, drift: Drift) -> DriftEntr
         enrollment = tx.get_enrollment(attempt.enrollment_id)
         assert item is not None  # noqa: S101 - attempts belong to items
         assert enrollment is not None  # noqa: S101
-        _audit(ctx, tx, "drift.applied", gid, drift)
+        audit_drift(ctx, tx, "drift.applied", gid, drift)
         change = f"payment recorded: item {item.status}, enrollment {enrollment.status}"
     return DriftEntry(
         "payment",
@@ -184,7 +184,7 @@ def settle_refunds(ctx: Context, page: Sequence[LedgerRefund]) -> list[DriftEntr
         if drift.applicable:
             entry = _apply_refund(ctx, seen)
         else:
-            entry = _report(
+            entry = report_drift(
                 ctx,
                 drift,
                 object_kind="refund",
@@ -258,9 +258,9 @@ def _apply_refund(ctx: Context, seen: LedgerRefund) -> DriftEntry | None:
             return None  # the webhook got here first
         if drift.applicable:
             change = _apply_refund_drift(ctx, tx, seen, payment, drift)
-            _audit(ctx, tx, "drift.applied", gid, drift)
+            audit_drift(ctx, tx, "drift.applied", gid, drift)
     if not drift.applicable:  # it changed into something for a person meanwhile
-        return _report(
+        return report_drift(
             ctx,
             drift,
             object_kind="refund",
@@ -307,7 +307,7 @@ def _apply_refund_drift(
 # -- reporting ---------------------------------------------------------------------------
 
 
-def _report(
+def report_drift(
     ctx: Context,
     drift: Drift,
     *,
@@ -325,13 +325,14 @@ def _report(
         )
     if not seen_before:
         with ctx.store.transaction() as tx:
-            _audit(ctx, tx, "drift.reported", gid, drift)
+            audit_drift(ctx, tx, "drift.reported", gid, drift)
     return DriftEntry(
         object_kind, gid, drift.kind, amount, drift.detail, applied=False, enrollment_id=enrollment
     )
 
 
-def _audit(ctx: Context, tx: StoreTransaction, action: str, gid: str, drift: Drift) -> None:
+def audit_drift(ctx: Context, tx: StoreTransaction, action: str, gid: str, drift: Drift) -> None:
+    """Write ``drift.applied`` or ``drift.reported`` for gateway object ``gid``."""
     ctx.audit(
         tx,
         actor=ACTOR,

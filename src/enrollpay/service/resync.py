@@ -2,12 +2,16 @@
 
 ``reconcile`` ends with this walk when its gateway lists its record
 (:class:`~enrollpay.ports.LedgerGateway`). For each kind of object, in the
-order of :data:`WALKS` (payments, then refunds, so a refund finds the
-payment the same run recorded):
+order of :data:`WALKS` (payments, then refunds and disputes, so a refund or
+a dispute finds the payment the same run recorded):
 
 1. the kind's cursor is read, and the gateway lists what it created since
    the cursor less ``config.drift_overlap`` (the first time: the last
-   ``config.drift_lookback``), newest first, a page per request;
+   ``config.drift_lookback``), newest first, a page per request. A kind
+   whose objects change long after they were made reaches further back:
+   disputes are decided weeks after they open, so their walk starts no
+   later than ``drift_lookback`` before the oldest dispute the store holds
+   undecided, and a lost ``won`` or ``lost`` webhook is found all the same;
 2. each page is looked up, compared and applied
    (:mod:`enrollpay.service.drift_apply`): an applicable difference in a
    transaction of its own, as the lost webhook would have applied it;
@@ -23,7 +27,7 @@ window catches objects the gateway lists a little after they were made.
 
 A kind of object joins the walk with a listing verb on the port, a pure
 comparison in :mod:`enrollpay.domain.drift`, a page settler, and an entry in
-:data:`WALKS` (disputes are the next one).
+:data:`WALKS`.
 """
 
 from __future__ import annotations
@@ -35,18 +39,22 @@ from typing import Any, Final
 
 import attrs
 
+from enrollpay.domain.disputes import UNDECIDED_DISPUTES
 from enrollpay.errors import GatewayUnavailableError
 from enrollpay.ports import (
     Gateway,
+    LedgerDispute,
     LedgerGateway,
     LedgerKind,
     LedgerPayment,
     LedgerRefund,
     LivemodeAware,
+    StoreReader,
     SyncCursor,
 )
 from enrollpay.service.context import Context
 from enrollpay.service.drift_apply import settle_payments, settle_refunds
+from enrollpay.service.drift_disputes import settle_disputes
 from enrollpay.service.drift_report import DriftEntry, DriftReport
 
 __all__ = ["WALKS", "Walk", "cursor_source", "resync"]
@@ -61,6 +69,8 @@ class Walk:
     kind: LedgerKind
     pages: Callable[[LedgerGateway, datetime], Iterator[Sequence[Any]]]
     settle: Callable[[Context, Sequence[Any]], list[DriftEntry]]
+    #: The oldest instant the walk must reach whatever its cursor says (None: the cursor's).
+    reach: Callable[[StoreReader], datetime | None] | None = None
 
 
 def _payments(gateway: LedgerGateway, since: datetime) -> Iterator[Sequence[LedgerPayment]]:
@@ -71,10 +81,21 @@ def _refunds(gateway: LedgerGateway, since: datetime) -> Iterator[Sequence[Ledge
     return gateway.list_refunds(since=since)
 
 
+def _disputes(gateway: LedgerGateway, since: datetime) -> Iterator[Sequence[LedgerDispute]]:
+    return gateway.list_disputes(since=since)
+
+
+def _undecided_disputes(view: StoreReader) -> datetime | None:
+    """When the oldest dispute the store holds undecided was first reported."""
+    undecided = view.list_disputes(statuses=UNDECIDED_DISPUTES)
+    return min((d.opened_at for d in undecided), default=None)
+
+
 #: The kinds walked, in order.
 WALKS: Final = (
     Walk("payments", _payments, settle_payments),
     Walk("refunds", _refunds, settle_refunds),
+    Walk("disputes", _disputes, settle_disputes, reach=_undecided_disputes),
 )
 
 
@@ -127,10 +148,13 @@ def _walk(ctx: Context, gateway: LedgerGateway, walk: Walk, source: str, now: da
     """List one kind since its cursor and settle it page by page (the cursor is not moved)."""
     with ctx.store.reader() as view:
         cursor = view.sync_cursor(source, walk.kind)
+        reach = None if walk.reach is None else walk.reach(view)
     if cursor is None:
         since = now - ctx.config.drift_lookback
     else:
         since = cursor.position - ctx.config.drift_overlap
+    if reach is not None:
+        since = min(since, reach - ctx.config.drift_lookback)
     outcome = _Outcome(cursor=None if cursor is None else cursor.position)
     try:
         for page in walk.pages(gateway, since):

@@ -405,7 +405,7 @@ def test_payments_that_are_not_the_librarys_are_left_alone(
 
     report = assert_in_sync_now(system, outbox)
 
-    assert report.drift.scanned == {"payments": 2, "refunds": 1}
+    assert report.drift.scanned == {"payments": 2, "refunds": 1, "disputes": 0}
 
 
 # -- the cursor ----------------------------------------------------------------------------------
@@ -422,7 +422,7 @@ def test_the_walk_reads_from_the_look_back_then_from_the_cursor_less_the_overlap
 
     listings = calls_of(fake, "list_payments")
     assert [c.params["since"] for c in listings] == [START + timedelta(days=2) - timedelta(days=30)]
-    assert first.drift.cursors == {"payments": START, "refunds": None}
+    assert first.drift.cursors == {"payments": START, "refunds": None, "disputes": None}
     clock.advance(days=5)
     since = len(fake.calls)
 
@@ -431,7 +431,7 @@ def test_the_walk_reads_from_the_look_back_then_from_the_cursor_less_the_overlap
     (listing,) = calls_of(fake, "list_payments", since)
     assert listing.params["since"] == START - timedelta(hours=1)
     assert second.drift.cursors == first.drift.cursors
-    assert second.drift.scanned == {"payments": 1, "refunds": 0}
+    assert second.drift.scanned == {"payments": 1, "refunds": 0, "disputes": 0}
 
 
 def test_the_overlap_and_look_back_are_settings(clock: FrozenClock) -> None:
@@ -465,14 +465,14 @@ def test_a_listing_cut_short_leaves_its_cursor_and_the_next_run_applies_nothing_
     cut = system.reconcile()
 
     assert cut.drift.incomplete == ("refunds",)
-    assert cut.drift.cursors == {"payments": START, "refunds": None}
+    assert cut.drift.cursors == {"payments": START, "refunds": None, "disputes": None}
     assert (cut.in_sync, cut.needs_person) == (False, False)
     assert system.payment_details(enrollment_id).refunds == ()
 
     done = system.reconcile()
 
     assert [e.kind for e in done.drift.entries] == [DriftKind.REFUND_MISSING]
-    assert done.drift.cursors == {"payments": START, "refunds": START}
+    assert done.drift.cursors == {"payments": START, "refunds": START, "disputes": None}
     assert len(system.payment_details(enrollment_id).refunds) == 1
     assert_in_sync_now(system, outbox)
 

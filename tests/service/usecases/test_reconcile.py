@@ -45,10 +45,17 @@ def test_with_nothing_open_reconcile_checks_nothing_but_the_gateways_record(
     report = system.reconcile()
 
     assert attrs.evolve(report, drift=DriftReport()) == ReconcileReport()
-    assert (report.drift.listed, report.drift.scanned) == (True, {"payments": 1, "refunds": 0})
+    assert (report.drift.listed, report.drift.scanned) == (
+        True,
+        {"payments": 1, "refunds": 0, "disputes": 0},
+    )
     assert report.drift.entries == ()
     assert report.in_sync
-    assert [c.verb for c in fake.calls[calls:]] == ["list_payments", "list_refunds"]
+    assert [c.verb for c in fake.calls[calls:]] == [
+        "list_payments",
+        "list_refunds",
+        "list_disputes",
+    ]
     assert everything(system) == before
 
 
@@ -123,7 +130,7 @@ def test_an_unreachable_gateway_leaves_everything_as_it_was(
 
     assert (report.checked, report.resolved, report.still_unknown) == (1, 0, 1)
     assert report.drift.incomplete == ("payments", "refunds")
-    assert report.drift.cursors == {"payments": None, "refunds": None}
+    assert report.drift.cursors == {"payments": None, "refunds": None, "disputes": None}
     assert not report.in_sync
     assert everything(system) == before
 

@@ -24,7 +24,7 @@ from enrollpay.domain.statuses import DisputeStatus
 from enrollpay.domain.transitions.items import money_data
 from enrollpay.domain.transitions.table import DISPUTE
 
-__all__ = ["open_dispute", "report_dispute"]
+__all__ = ["moves_on", "open_dispute", "report_dispute"]
 
 _D = DisputeStatus
 
@@ -44,6 +44,12 @@ _ANNOUNCED: Mapping[DisputeStatus, str] = {
     _D.INQUIRY_CLOSED: "dispute.closed",
 }
 _CLOSED = frozenset({_D.WON, _D.LOST, _D.INQUIRY_CLOSED})
+
+
+def moves_on(current: DisputeStatus, reported: DisputeStatus) -> bool:
+    """Whether a report of stage ``reported`` moves a dispute that is ``current`` forward."""
+    name = _MOVE_TO.get(reported)
+    return name is not None and DISPUTE.allows(name, current)
 
 
 def _data(dispute: Dispute) -> dict[str, Any]:
@@ -146,10 +152,9 @@ def report_dispute(
         if same or not DISPUTE.allows("update", dispute.status):  # a decided dispute stays
             return Change(dispute)
         return Change(attrs.evolve(updated, updated_at=at))
-    name = _MOVE_TO.get(status)
-    if name is None or not DISPUTE.allows(name, dispute.status):
+    if not moves_on(dispute.status, status):
         return Change(dispute)
-    target = DISPUTE.target_for(dispute.id, name, dispute.status)
+    target = DISPUTE.target_for(dispute.id, _MOVE_TO[status], dispute.status)
     record = attrs.evolve(
         dispute,
         status=target,

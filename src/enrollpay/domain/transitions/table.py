@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
+from enrollpay.domain.disputes import UNDECIDED_DISPUTES
 from enrollpay.domain.machine import Machine, Transition
 from enrollpay.domain.statuses import (
     OVERDUE_ITEM_STATUSES,
@@ -209,7 +210,7 @@ REFUND: Final[Machine[RefundStatus]] = Machine.declare(
     _t("fail", [_R.PENDING, _R.SUCCEEDED], [_R.FAILED], "the gateway could not refund"),
 )
 
-_UNDECIDED = (_D.INQUIRY, _D.OPEN, _D.FUNDS_WITHDRAWN)
+_UNDECIDED = UNDECIDED_DISPUTES
 
 # A dispute may be first reported in any stage (a "closed" webhook can
 # arrive before the "created" one), so every status is initial. Only

@@ -31,8 +31,9 @@ import attrs
 
 from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayRequestError
+from enrollpay.gateways.events import read_dispute
 from enrollpay.gateways.fake.intents import Intent
-from enrollpay.ports import Clock, GatewayRefund
+from enrollpay.ports import Clock, GatewayRefund, LedgerDispute
 
 __all__ = ["FakeDispute", "FakeDisputes"]
 
@@ -177,6 +178,14 @@ class FakeDisputes:
         """The dispute's status in Stripe's words."""
         with self._lock:
             return self._get(dispute_id, "read", None).status
+
+    def listed(self) -> list[LedgerDispute]:
+        """Every dispute as the record lists it now (in no order), read as Stripe's would be."""
+        with self._lock:
+            return [
+                LedgerDispute.of(read_dispute(self.dispute_object(d), Money), created=d.created)
+                for d in self._disputes.values()
+            ]
 
     def dispute_object(self, dispute: FakeDispute) -> dict[str, Any]:
         """The dispute as Stripe's ``dispute`` object."""

@@ -290,6 +290,7 @@ class FakeGateway:
     refunds_for = ledger.refunds_for
     list_payments = ledger.list_payments
     list_refunds = ledger.list_refunds
+    list_disputes = ledger.list_disputes
 
     # -- subscriptions and invoices (billing.py) ----------------------------------
 

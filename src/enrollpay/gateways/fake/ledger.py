@@ -1,14 +1,15 @@
 """The fake's own record: refunds made in its "dashboard", and listings of its record.
 
 :func:`refund_from_dashboard` is what staff do outside the library;
-:func:`list_payments` and :func:`list_refunds` list the record as a
-:class:`~enrollpay.ports.LedgerGateway` does, for drift re-sync.
+:func:`list_payments`, :func:`list_refunds` and :func:`list_disputes` list
+the record as a :class:`~enrollpay.ports.LedgerGateway` does, for drift
+re-sync.
 
 The listings are like Stripe's list endpoints with a ``created[gte]`` filter: the objects
 created at or after ``since``, newest first (ties by id, newest first),
 a page of ``page_size`` per request, each page starting after the last
 object of the page before. Every page is one call in the fake's log
-(``list_payments`` / ``list_refunds``, with ``since``, ``starting_after``
+(``list_payments`` / ``list_refunds`` / ``list_disputes``, with ``since``, ``starting_after``
 and ``limit``) and takes its scripted outcome, so a test can make the
 listing time out halfway.
 
@@ -26,12 +27,25 @@ from enrollpay.domain.calendar import ensure_aware
 from enrollpay.domain.money import Money
 from enrollpay.errors import InvalidInputError
 from enrollpay.gateways.fake.intents import intent_ledger
-from enrollpay.ports import LEDGER_PAGE_SIZE, GatewayRefund, LedgerPayment, LedgerRefund
+from enrollpay.ports import (
+    LEDGER_PAGE_SIZE,
+    GatewayRefund,
+    LedgerDispute,
+    LedgerPayment,
+    LedgerRefund,
+)
 
 if TYPE_CHECKING:
     from enrollpay.gateways.fake.gateway import FakeGateway
 
-__all__ = ["list_payments", "list_refunds", "record", "refund_from_dashboard", "refunds_for"]
+__all__ = [
+    "list_disputes",
+    "list_payments",
+    "list_refunds",
+    "record",
+    "refund_from_dashboard",
+    "refunds_for",
+]
 
 
 def refund_from_dashboard(
@@ -145,6 +159,20 @@ def list_refunds(
         verb="list_refunds",
         objects=lambda: record(self)[1],
         ident=lambda r: r.gateway_refund_id,
+        since=since,
+        page_size=page_size,
+    )
+
+
+def list_disputes(
+    self: FakeGateway, *, since: datetime, page_size: int = LEDGER_PAGE_SIZE
+) -> Iterator[Sequence[LedgerDispute]]:
+    """Disputes created at or after ``since``, newest first, a page per call."""
+    return _pages(
+        self,
+        verb="list_disputes",
+        objects=self.disputes.listed,
+        ident=lambda d: d.dispute_id,
         since=since,
         page_size=page_size,
     )

@@ -40,6 +40,7 @@ Verb = Literal[
     "start_payment_method_update",
     "list_payments",
     "list_refunds",
+    "list_disputes",
 ]
 
 

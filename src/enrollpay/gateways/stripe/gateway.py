@@ -290,6 +290,7 @@ class StripeGateway:
     # -- its own record, listed for drift re-sync (ledger.py) ------------------------------
     list_payments = listing.list_payments
     list_refunds = listing.list_refunds
+    list_disputes = listing.list_disputes
 
     # -- subscriptions and invoices: Stripe Billing (billing.py) --------------------------
 

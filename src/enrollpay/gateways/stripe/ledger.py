@@ -1,4 +1,4 @@
-"""Stripe's own record, listed: PaymentIntents and Refunds created since an instant.
+"""Stripe's own record, listed: PaymentIntents, Refunds and Disputes created since an instant.
 
 The :class:`~enrollpay.ports.LedgerGateway` verbs of
 :class:`~enrollpay.gateways.stripe.StripeGateway`, attached to it as methods
@@ -21,23 +21,30 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import stripe
-from stripe.params import PaymentIntentListParams, RefundListParams
+from stripe.params import DisputeListParams, PaymentIntentListParams, RefundListParams
 
 from enrollpay.domain.calendar import ensure_aware
 from enrollpay.errors import EnrollpayError, InvalidInputError
 
 # The one reading of Stripe refund statuses lives with the event normaliser.
-from enrollpay.gateways.events import refund_status
+from enrollpay.gateways.events import read_dispute, refund_status
 from enrollpay.gateways.stripe.answers import id_of, intent_result, plain, response_money
 from enrollpay.gateways.stripe.calls import StripeCalls
 from enrollpay.gateways.stripe.errors import translate
 from enrollpay.gateways.stripe.params import REFUND_REFERENCE_METADATA
-from enrollpay.ports import LEDGER_PAGE_SIZE, LedgerPayment, LedgerRefund
+from enrollpay.ports import LEDGER_PAGE_SIZE, LedgerDispute, LedgerPayment, LedgerRefund
 
 if TYPE_CHECKING:
     from enrollpay.gateways.stripe.gateway import StripeGateway
 
-__all__ = ["list_payments", "list_refunds", "payment_of", "refund_of"]
+__all__ = [
+    "dispute_of",
+    "list_disputes",
+    "list_payments",
+    "list_refunds",
+    "payment_of",
+    "refund_of",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +83,11 @@ def refund_of(data: Mapping[str, Any]) -> LedgerRefund:
         created=_created(data),
         reference=_metadata(data).get(REFUND_REFERENCE_METADATA),
     )
+
+
+def dispute_of(data: Mapping[str, Any]) -> LedgerDispute:
+    """A Dispute (as a dict) as the port's :class:`~enrollpay.ports.LedgerDispute`."""
+    return LedgerDispute.of(read_dispute(data, response_money), created=_created(data))
 
 
 def _window(since: datetime, page_size: int) -> int:
@@ -143,5 +155,20 @@ def list_refunds(
         action="list refunds",
         first=lambda: calls.client.v1.refunds.list(params=params, options=calls.options()),
         read=refund_of,
+        page_size=page_size,
+    )
+
+
+def list_disputes(
+    self: StripeGateway, *, since: datetime, page_size: int = LEDGER_PAGE_SIZE
+) -> Iterator[Sequence[LedgerDispute]]:
+    """Disputes created at or after ``since``, newest first, a page per request."""
+    calls = self._calls
+    params: DisputeListParams = {"created": {"gte": _window(since, page_size)}, "limit": page_size}
+    return _pages(
+        calls,
+        action="list disputes",
+        first=lambda: calls.client.v1.disputes.list(params=params, options=calls.options()),
+        read=dispute_of,
         page_size=page_size,
     )
