@@ -581,13 +581,10 @@ def test_reconcile_resends_a_lost_charge_with_its_key(tmp_path: Path) -> None:
     assert (others.exit_code, summary.split()[:2]) == (0, ["charged=2", "succeeded=2"])
     reconciled = run("reconcile", "--url", url, "--gateway", "fake")
     assert reconciled.exit_code == 0
-    assert (
-        reconciled.stdout
-        == (
-            "checked=1 resolved=0 resent=1 still_unknown=0 refunds_completed=0 refunds_failed=0\n"
-            # a fresh fake lists nothing
-            "drift: scanned payments=0 refunds=0 disputes=0 fixed=0 open=0\n"
-        )
+    assert reconciled.stdout == (
+        "checked=1 resolved=0 resent=1 still_unknown=0 refunds_completed=0 refunds_failed=0\n"
+        # a fresh fake lists nothing
+        "drift: scanned payments=0 refunds=0 disputes=0 fixed=0 open=0\n"
     )
     paid = run("collect", "--url", url, "--gateway", "fake")
     assert (paid.exit_code, paid.stdout.split()[:2]) == (0, ["charged=1", "succeeded=1"])
