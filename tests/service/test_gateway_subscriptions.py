@@ -209,3 +209,23 @@ def test_every_order_of_the_subscription_reports_ends_cancelled_as_in_order(
         results = _deliver(other, [shuffled[0], *shuffled, shuffled[-1]])
         assert results.count("duplicate") == 2
         assert _outcome(other, other_id) == expected, order
+
+
+def test_a_report_without_a_status_is_not_guessed_at(store: Store) -> None:
+    """An update that states no status changes nothing; a deletion without one is a cancellation."""
+    system, fake, _clock = _system(store)
+    enrollment_id, sub = _subscribed(system)
+    fake.take_events()
+    bare = fake.webhook("customer.subscription.updated", {"id": sub, "object": "subscription"})
+    outcome = system.handle_webhook(bare.payload, bare.headers)
+    assert (outcome.result, outcome.detail) == (
+        "ignored",
+        "the event states no subscription status",
+    )
+    assert system.get_enrollment(enrollment_id).subscription is None
+    gone = fake.webhook("customer.subscription.deleted", {"id": sub, "object": "subscription"})
+    assert system.handle_webhook(gone.payload, gone.headers).detail == "enrollment cancelled"
+    enrollment = system.get_enrollment(enrollment_id)
+    assert enrollment.status == EnrollmentStatus.CANCELLED
+    assert enrollment.subscription is not None
+    assert enrollment.subscription.status == "canceled"

@@ -192,7 +192,7 @@ def _normalise(data: Mapping[str, Any], to_money: MoneyReader) -> GatewayEvent:
             subscription_status=_str(obj.get("status")),
             customer_id=customer,
             metadata=metadata,
-            subscription_state=_subscription_state(obj, created),
+            subscription_state=_subscription_state(obj, event_type, created),
         )
     # charge.refunded
     payment_intent = _str(obj.get("payment_intent"))
@@ -260,19 +260,27 @@ def _instant(value: Any) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(int(value), UTC)
 
 
-def _subscription_state(obj: Mapping[str, Any], as_of: datetime) -> SubscriptionState:
-    """A Subscription object as a report dated by its event.
+def _subscription_state(
+    obj: Mapping[str, Any], event_type: str, as_of: datetime
+) -> SubscriptionState | None:
+    """A Subscription object as a report dated by its event (None: it states no status).
 
     The current period is the subscription's own (API versions before
-    2025-03-31) or, in newer ones, its first item's.
+    2025-03-31) or, in newer ones, its first item's. A deleted
+    subscription is ``canceled`` when the object leaves its status out.
     """
+    status = obj.get("status") or (
+        "canceled" if event_type == "customer.subscription.deleted" else None
+    )
+    if status is None:
+        return None
     period: Mapping[str, Any] = obj
     if obj.get("current_period_start") is None:
         listing = obj.get("items")
         first = (listing.get("data") or [None])[0] if isinstance(listing, Mapping) else None
         period = first if isinstance(first, Mapping) else {}
     return SubscriptionState(
-        status=str(obj["status"]),
+        status=str(status),
         as_of=as_of,
         current_period_start=_instant(period.get("current_period_start")),
         current_period_end=_instant(period.get("current_period_end")),

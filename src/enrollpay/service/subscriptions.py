@@ -113,8 +113,10 @@ def apply_subscription_event(
 ) -> tuple[WebhookResult, str]:
     """Record a ``customer.subscription.*`` report; cancel the enrollment when it ended."""
     found = _subscribed(tx, event)
-    if found is None or event.subscription_state is None:
+    if found is None:
         return "ignored", "no enrollment has this subscription"
+    if event.subscription_state is None:
+        return "ignored", "the event states no subscription status"
     locked = ctx.lock(tx, found.id)
     enrollment, state = locked.enrollment, event.subscription_state
     now = ctx.now()
@@ -128,6 +130,8 @@ def apply_subscription_event(
         access=ctx.config.access_policy,
     )
     if change.record is enrollment:
+        if state.ended and enrollment.status == EnrollmentStatus.CANCELLED:
+            return "stale", "already cancelled"
         return "stale", "an equal or newer report of this subscription is stored"
     updated = ctx.save_enrollment(tx, change)
     ctx.audit(
