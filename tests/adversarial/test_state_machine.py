@@ -39,8 +39,9 @@ Invariants (per enrollment unless said otherwise)
     payment; per item, the payments applied to it (not unapplied) add up to
     ``amount_paid``, and more than the item's amount only with an excess flag.
 ``one attempt in flight``
-    At most one attempt per item is ``pending``, ``unknown`` or
-    ``requires_action``; a paid item's latest attempt is never ``unknown``.
+    At most one attempt per item is ``pending``, ``unknown``,
+    ``requires_action`` or ``processing``; a paid item's latest attempt is
+    never ``unknown``.
 ``status``
     The enrollment's status is :func:`derive_enrollment_status` of its items
     under the system's access policy and its dispute hold (cancelled and
@@ -186,7 +187,14 @@ REFUNDS: dict[str, Outcome | None] = {
 #: Representatives of what an item may have been before a charge started (open,
 #: retry pending, card needed): the derivation only tells these classes apart.
 _BEFORE_A_CHARGE = (ItemStatus.PROCESSING, ItemStatus.FAILED, ItemStatus.DEFAULTED)
-IN_FLIGHT = frozenset({AttemptStatus.PENDING, AttemptStatus.UNKNOWN, AttemptStatus.REQUIRES_ACTION})
+IN_FLIGHT = frozenset(
+    {
+        AttemptStatus.PENDING,
+        AttemptStatus.UNKNOWN,
+        AttemptStatus.REQUIRES_ACTION,
+        AttemptStatus.PROCESSING,
+    }
+)
 REFUSED = (InvalidInputError, InvalidStateError)
 
 
@@ -553,7 +561,8 @@ class PaymentsMachine(RuleBasedStateMachine):
             a.gateway_payment_id
             for d in self.details()
             for a in d.attempts
-            if a.status == AttemptStatus.UNKNOWN and a.gateway_payment_id is not None
+            if a.status in (AttemptStatus.UNKNOWN, AttemptStatus.PROCESSING)
+            and a.gateway_payment_id is not None
         )
 
     @precondition(lambda self: bool(self.processing()))

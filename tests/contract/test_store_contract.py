@@ -454,6 +454,29 @@ def test_locking_an_enrollment_returns_it_with_its_items_and_attempts_in_flight(
         assert tx.lock_enrollment("nope") is None
 
 
+def test_a_processing_debit_is_in_flight_and_its_item_is_never_claimed(seeded: Store) -> None:
+    """A processing attempt is held with the lock; its item (processing, no lease) is not claimed.
+
+    Stored and read back as it was; list_attempts finds it by its status.
+    """
+    debit = an_attempt("att_1", status=AttemptStatus.PROCESSING, gateway_payment_id="pi_sepa")
+    with seeded.transaction() as tx:
+        item = tx.get_item("itm_1")
+        assert item is not None
+        tx.update_item(attrs.evolve(item, status=ItemStatus.PROCESSING, lease_until=None))
+        tx.add_attempt(debit)
+    with seeded.transaction() as tx:
+        locked = tx.lock_enrollment("enr_1")
+        assert locked is not None
+        assert locked.attempts == (debit,)
+        assert tx.find_attempt_by_gateway_id("pi_sepa") == debit
+        later = T0 + timedelta(days=30)
+        claimed = tx.claim_due(today=later.date(), now=later, lease_until=later, limit=10)
+        assert "itm_1" not in [i.id for i in claimed]
+    with seeded.reader() as view:
+        assert view.list_attempts(statuses=frozenset({AttemptStatus.PROCESSING})) == [debit]
+
+
 def test_locking_again_shows_the_transactions_own_changes(seeded: Store) -> None:
     """A second lock in one transaction returns what it wrote since, and what it added."""
     with seeded.transaction() as tx:

@@ -582,7 +582,8 @@ def test_reconcile_resends_a_lost_charge_with_its_key(tmp_path: Path) -> None:
     reconciled = run("reconcile", "--url", url, "--gateway", "fake")
     assert reconciled.exit_code == 0
     assert reconciled.stdout == (
-        "checked=1 resolved=0 resent=1 still_unknown=0 refunds_completed=0 refunds_failed=0\n"
+        "checked=1 resolved=0 resent=1 still_unknown=0 refunds_completed=0 refunds_failed=0 "
+        "settling=0\n"
         # a fresh fake lists nothing
         "drift: scanned payments=0 refunds=0 disputes=0 fixed=0 open=0\n"
     )

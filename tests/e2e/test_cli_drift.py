@@ -70,7 +70,8 @@ def test_in_sync_exits_0(school: School) -> None:
     result = school.reconcile()
     assert result.exit_code == 0
     assert result.stdout == (
-        "checked=0 resolved=0 resent=0 still_unknown=0 refunds_completed=0 refunds_failed=0\n"
+        "checked=0 resolved=0 resent=0 still_unknown=0 refunds_completed=0 refunds_failed=0 "
+        "settling=0\n"
         "drift: scanned payments=1 refunds=0 disputes=0 fixed=0 open=0\n"
     )
 
@@ -117,7 +118,13 @@ def test_drift_that_needs_a_person_exits_2_and_json_says_why(school: School) -> 
         False,
         True,
     )
-    assert document["attempts"] == {"checked": 0, "resolved": 0, "resent": 0, "still_unknown": 0}
+    assert document["attempts"] == {
+        "checked": 0,
+        "resolved": 0,
+        "resent": 0,
+        "still_unknown": 0,
+        "settling": 0,
+    }
     drift = document["drift"]
     assert (drift["listed"], drift["scanned"], drift["fixed"], drift["open"]) == (
         True,

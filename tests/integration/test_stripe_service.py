@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import attrs
@@ -222,3 +222,78 @@ def test_a_refund_made_in_the_dashboard_is_recorded(world: World) -> None:
     assert deliver_events(world) == ["processed"]
     (refund,) = system.payment_details(enrollment_id).refunds
     assert (refund.amount, refund.actor) == (Money.of("15.00", "USD"), "gateway")
+
+
+def _collect_second_by_sepa(world: World, after_days: int, outcome: str) -> tuple[str, str]:
+    """Pay the first item by SEPA debit in the browser (mandate saved), debit the second."""
+    product = world.system.register_product(
+        product_type="course", product_id="sepa", name="Paid by debit",
+        price=Money.of("300.00", "EUR"), payment_plan=Installments(3),
+    )  # fmt: skip
+    result = world.system.enroll(user_id="u-1", product_id=product.id)
+    (intent,) = world.server.stripe.intents.values()
+    world.server.stripe.complete_payment(intent["id"], payment_method="pm_sepa_debit")
+    assert deliver_events(world) == ["processed"]
+    second = items(world, result.enrollment_id)[1]
+    world.clock.set(datetime.combine(second.due, datetime.min.time(), UTC).replace(hour=9))
+    world.server.stripe.script_debit(after_days=after_days, outcome=outcome)
+    assert [o.result for o in world.system.collect_due().outcomes] == ["processing"]
+    assert deliver_events(world) == ["stale"]  # payment_intent.processing: known already
+    return result.enrollment_id, second.id
+
+
+def _days_pass(world: World, days: int) -> list[str]:
+    """Each day: the bank settles what is due, webhooks arrive, collection runs."""
+    outcomes: list[str] = []
+    for _day in range(days):
+        world.clock.set(world.clock.now() + timedelta(days=1))
+        world.server.stripe.advance()
+        outcomes += deliver_events(world)
+        world.system.collect_due()
+    return outcomes
+
+
+def test_a_sepa_debit_over_http_clears_after_five_days(world: World) -> None:
+    """Processing for 4 days (reconcile: settling, exit 0, type read expanded); paid on day 5."""
+    enrollment_id, second_id = _collect_second_by_sepa(world, 5, "succeed")
+    charges = len(world.server.requests_to("POST", INTENTS))
+    assert _days_pass(world, 4) == []
+    report = world.system.reconcile()
+    assert (report.settling, report.still_unknown, report.drift.open) == (1, 0, 0)
+    assert report.in_sync
+    looked_up = world.server.requests_to("GET", INTENTS + "/" + _attempt_of(world, second_id))
+    assert looked_up[-1].query.get("expand[0]") == ["payment_method"]
+
+    assert _days_pass(world, 1) == ["processed"]
+    assert system_item(world, enrollment_id, second_id).status == ItemStatus.PAID
+    assert len(world.server.requests_to("POST", INTENTS)) == charges  # nothing charged again
+
+
+def test_a_sepa_debit_over_http_fails_on_day_six_and_dunning_starts(world: World) -> None:
+    """Bounced on day 6: item failed, retry a day later; no charge before it."""
+    enrollment_id, second_id = _collect_second_by_sepa(world, 6, "insufficient_funds")
+    charges = len(world.server.requests_to("POST", INTENTS))
+    assert _days_pass(world, 5) == []
+    assert _days_pass(world, 1) == ["processed"]
+
+    item = system_item(world, enrollment_id, second_id)
+    assert (item.status, item.failures) == (ItemStatus.FAILED, 1)
+    assert item.next_attempt_at == world.clock.now() + timedelta(days=1)
+    assert world.system.get_enrollment(enrollment_id).status == EnrollmentStatus.PAST_DUE
+    assert len(world.server.requests_to("POST", INTENTS)) == charges
+    _days_pass(world, 1)  # the retry policy's first retry: charged again, and it succeeds
+    assert len(world.server.requests_to("POST", INTENTS)) == charges + 1
+    assert system_item(world, enrollment_id, second_id).status == ItemStatus.PAID
+
+
+def _attempt_of(world: World, item_id: str) -> str:
+    attempts = world.system.payment_details(world.system.get_schedule_item(item_id).enrollment_id)
+    (gid,) = [a.gateway_payment_id for a in attempts.attempts if a.item_id == item_id]
+    assert gid is not None
+    return gid
+
+
+def system_item(world: World, enrollment_id: str, item_id: str) -> ScheduleItem:
+    """One schedule item as the system holds it now."""
+    (item,) = [i for i in items(world, enrollment_id) if i.id == item_id]
+    return item

@@ -107,10 +107,10 @@ def test_authentication_reopens_the_off_session_payment_itself(
     assert len(fake.charges) == 2
 
 
-def test_a_charge_still_processing_is_unknown_until_it_settles(
+def test_a_charge_still_processing_is_processing_until_it_settles(
     system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, two_installments: Product
 ) -> None:
-    """A slow payment method: the attempt is unknown, reconcile settles it later."""
+    """A slow payment method: the attempt is processing (settling), reconcile settles it later."""
     result = system.enroll(user_id="u", product_id=two_installments.id)
     assert result.client_secret is not None
     fake.complete_payment(result.client_secret)
@@ -120,9 +120,10 @@ def test_a_charge_still_processing_is_unknown_until_it_settles(
 
     assert [o.result for o in system.collect_due().outcomes] == ["processing"]
     attempt = system.payment_details(result.enrollment_id).attempts[-1]
-    assert attempt.status == AttemptStatus.UNKNOWN
+    assert attempt.status == AttemptStatus.PROCESSING
     assert attempt.gateway_payment_id is not None
-    assert system.reconcile().still_unknown == 1
+    first = system.reconcile()
+    assert (first.still_unknown, first.settling) == (0, 1)
 
     fake.settle(attempt.gateway_payment_id)
     fake.take_events()  # even without the webhook, reconcile finds out

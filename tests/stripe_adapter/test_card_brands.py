@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 
-from enrollpay.gateways.cards import brand_in_error, brand_in_intent, brand_of_method
+from enrollpay.gateways.cards import (
+    brand_in_error,
+    brand_in_intent,
+    brand_of_method,
+    method_type_in_intent,
+)
 from enrollpay.gateways.stripe.answers import intent_result
 
 
@@ -74,3 +79,21 @@ def test_a_declined_intent_reports_the_brand() -> None:
     assert (declined.status, declined.card_brand) == ("failed", "visa")
     paid = intent_result(an_intent(status="succeeded", last_payment_error=None))
     assert (paid.status, paid.card_brand) == ("succeeded", None)
+
+
+@pytest.mark.parametrize(
+    ("fields", "kind"),
+    [
+        ({"payment_method": {"id": "pm_1", "type": "sepa_debit"}}, "sepa_debit"),
+        ({"latest_charge": {"payment_method_details": {"type": "ach"}}}, "ach"),
+        ({"payment_method_types": ["bacs_debit"]}, "bacs_debit"),
+        ({"payment_method_types": ["card", "sepa_debit"]}, None),
+        ({"payment_method_types": [7]}, None),
+        ({"payment_method": {"id": "pm_1", "type": None}, "latest_charge": "ch_1"}, None),
+        ({}, None),
+    ],
+)
+def test_the_method_type_an_intent_shows(fields: dict[str, Any], kind: str | None) -> None:
+    """The expanded method's type, else the charge's, else the one allowed type; else none."""
+    assert method_type_in_intent(an_intent(**fields)) == kind
+    assert intent_result(an_intent(**fields)).payment_method_type == kind

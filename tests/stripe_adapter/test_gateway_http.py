@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from datetime import date
 
+import attrs
 import pytest
 import stripe
 
@@ -439,8 +440,11 @@ def test_payment_status_by_id(server: StripeServer, gateway: StripeGateway) -> N
     assert paid.gateway_payment_id is not None
     status = gateway.payment_status(gateway_payment_id=paid.gateway_payment_id,
                                     idempotency_key="item:i-1:attempt:1", amount=USD10)  # fmt: skip
-    assert status == paid
-    assert last(server, "GET", f"{INTENTS}/{paid.gateway_payment_id}").idempotency_key is None
+    # Retrieved with its payment method expanded: the method's type comes back too.
+    assert status == attrs.evolve(paid, payment_method_type="card")
+    retrieved = last(server, "GET", f"{INTENTS}/{paid.gateway_payment_id}")
+    assert retrieved.idempotency_key is None
+    assert retrieved.query["expand[0]"] == ["payment_method"]
 
 
 def test_payment_status_by_key_searches_metadata(

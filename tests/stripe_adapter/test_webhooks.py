@@ -393,3 +393,23 @@ def test_an_event_in_an_unknown_currency_is_a_payload_error() -> None:
     }
     with pytest.raises(WebhookPayloadError):
         normalise_event(event, to_money=Money)
+
+
+def test_a_processing_event_names_the_payment_and_its_method_type() -> None:
+    """payment_intent.processing: the payment, its amount and customer, the debit's type."""
+    event = {
+        "id": "evt_1",
+        "object": "event",
+        "type": "payment_intent.processing",
+        "created": 1_800_000_000,
+        "data": {"object": intent(2500, "eur", status="processing", customer="cus_1",
+                                  payment_method="pm_1", payment_method_types=["sepa_debit"])},
+    }  # fmt: skip
+    read = normalise_event(event, to_money=Money)
+    assert (read.kind, read.gateway_payment_id, read.amount, read.customer_id) == (
+        "payment_processing",
+        "pi_1",
+        Money.of("25.00", "EUR"),
+        "cus_1",
+    )
+    assert (read.payment_method_type, read.decline_code) == ("sepa_debit", None)

@@ -183,6 +183,26 @@ def _payment_method(method_id: str | None) -> dict[str, Any] | None:
     return {"id": method_id, "object": "payment_method", "type": "card", "card": {"brand": brand}}
 
 
+#: Bank debit types a test method's id names (``pm_sepa_debit``); any other method is a card.
+_DEBIT_TYPES = ("sepa_debit", "us_bank_account", "bacs_debit")
+
+
+def _method_type(method_id: str) -> str:
+    rest = method_id.removeprefix("pm_")
+    return next((t for t in _DEBIT_TYPES if rest == t or rest.startswith(f"{t}_")), "card")
+
+
+def _expanded_method(method_id: str) -> dict[str, Any]:
+    """A PaymentMethod as ``expand[]=payment_method`` shows it (its ``type`` by its test id)."""
+    kind = _method_type(method_id)
+    method: dict[str, Any] = {"id": method_id, "object": "payment_method", "type": kind}
+    if kind == "card":
+        method["card"] = (_payment_method(method_id) or {}).get("card")
+    else:
+        method[kind] = {}
+    return method
+
+
 def _invalid(message: str, *, param: str | None = None, code: str | None = None) -> _StripeAnswer:
     error: dict[str, Any] = {"type": "invalid_request_error", "message": message}
     if param is not None:
@@ -236,6 +256,8 @@ class FakeStripe(StripeDisputes, StripeBilling):
         self.disputes_name_intents = True
         self._idempotency: dict[str, tuple[tuple[Any, ...], int, dict[str, Any]]] = {}
         self.charge_outcomes: deque[str] = deque()
+        #: Processing debits: intent id -> (when it settles, Unix time; its outcome).
+        self.debits: dict[str, tuple[int, str]] = {}
         self.outbox: list[SignedEvent] = []
         #: Put the full refund list on charges in events (API versions before 2022-11-15).
         self.refunds_in_events = False
@@ -257,6 +279,24 @@ class FakeStripe(StripeDisputes, StripeBilling):
         """
         with self.lock:
             self.charge_outcomes.extend(outcomes)
+
+    def script_debit(self, *, after_days: int, outcome: str = "succeed") -> None:
+        """Queue a debit for the next off-session confirmation: ``processing``, then settled.
+
+        It settles as ``outcome`` (``succeed`` or a decline code) when
+        :meth:`advance` runs ``after_days`` days (by the clock) after it was made.
+        """
+        with self.lock:
+            self.charge_outcomes.append(f"debit:{after_days}:{outcome}")
+
+    def advance(self) -> list[str]:
+        """Settle the processing debits whose day has come, as the bank does; their intent ids."""
+        with self.lock:
+            due = [i for i, (at, _outcome) in self.debits.items() if at <= self.now()]
+            for intent_id in due:
+                _at, outcome = self.debits.pop(intent_id)
+                self._settle(self.intents[intent_id], outcome)
+            return due
 
     def attach(self, customer_id: str, payment_method: str) -> None:
         """Save a payment method on a customer."""
@@ -446,7 +486,12 @@ class FakeStripe(StripeDisputes, StripeBilling):
             "payment_method": params.get("payment_method"),
             "setup_future_usage": params.get("setup_future_usage"),
             "automatic_payment_methods": params.get("automatic_payment_methods"),
-            "payment_method_types": params.get("payment_method_types", ["card"]),
+            # With automatic payment methods Stripe lists every type the account
+            # enabled (here: cards and SEPA debits), so the list names no one type.
+            "payment_method_types": params.get(
+                "payment_method_types",
+                ["card", "sepa_debit"] if params.get("automatic_payment_methods") else ["card"],
+            ),
             "status": "requires_payment_method",
             "last_payment_error": None,
             "latest_charge": None,
@@ -466,6 +511,10 @@ class FakeStripe(StripeDisputes, StripeBilling):
             )
         self.intents[intent_id] = intent
         outcome = self.charge_outcomes.popleft() if self.charge_outcomes else "succeed"
+        if outcome.startswith("debit:"):
+            _debit, days, then = outcome.split(":", 2)
+            self.debits[intent_id] = (self.now() + int(days) * 86400, then)
+            outcome = "processing"
         self._settle(intent, outcome)
         if intent["last_payment_error"] is not None:
             error = dict(intent["last_payment_error"])
@@ -518,6 +567,8 @@ class FakeStripe(StripeDisputes, StripeBilling):
         intent = self.intents.get(intent_id)
         if intent is None:
             raise _missing("payment_intent", intent_id, "intent")
+        if "payment_method" in (params.get("expand") or []) and intent.get("payment_method"):
+            return {**intent, "payment_method": _expanded_method(intent["payment_method"])}
         return intent
 
     def _cancel_intent(self, params: dict[str, Any], intent_id: str) -> dict[str, Any]:

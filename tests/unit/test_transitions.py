@@ -1217,6 +1217,60 @@ def test_resend_of_a_pending_attempt_is_refused() -> None:
     refused_attempt(lambda: t.resend_attempt(an_attempt(), at=LATER), ATT.PENDING, "resend")
 
 
+def test_await_settlement_announces_a_payment_that_settles_later() -> None:
+    """await_settlement: processing, gateway id kept, payment.processing with the method type."""
+    declined = an_attempt(ATT.PENDING, decline_code="x", message="old")
+    change = t.await_settlement(
+        declined, gateway_payment_id="pi_1", method_type="sepa_debit", at=LATER
+    )
+    record = change.record
+    assert (record.status, record.gateway_payment_id, record.updated_at) == (
+        ATT.PROCESSING,
+        "pi_1",
+        LATER,
+    )
+    assert (record.decline_code, record.message) == (None, None)
+    data = {"item_id": "itm_1", "attempt_id": "att_1", "number": 1, "amount": money(10000),
+            "method_type": "sepa_debit"}  # fmt: skip
+    assert seen(change.events) == [("payment.processing", ENROLLMENT_ID, LATER, data)]
+
+
+def test_await_settlement_keeps_a_known_gateway_id_and_refuses_a_settled_attempt() -> None:
+    """No id in the answer keeps the attempt's; a succeeded or processing one cannot move."""
+    unknown = an_attempt(ATT.UNKNOWN, gateway_payment_id="pi_9")
+    kept = t.await_settlement(unknown, gateway_payment_id=None, method_type=None, at=LATER)
+    assert kept.record.gateway_payment_id == "pi_9"
+    for state in (ATT.SUCCEEDED, ATT.PROCESSING, ATT.CANCELED):
+        refused_attempt(
+            lambda s=state: t.await_settlement(  # type: ignore[misc]
+                an_attempt(s), gateway_payment_id="pi_1", method_type=None, at=LATER
+            ),
+            state,
+            "await_settlement",
+        )
+
+
+def test_a_processing_attempt_settles_either_way_but_is_never_resent_or_cancelled() -> None:
+    """A debit clears (succeed) or bounces (decline); resend, lose_track and cancel are refused."""
+    processing = an_attempt(ATT.PROCESSING, gateway_payment_id="pi_1")
+    cleared = t.succeed_attempt(processing, gateway_payment_id=None, payment_method_id=None,
+                                at=LATER)  # fmt: skip
+    bounced = t.decline_attempt(processing, at=LATER, message="returned",
+                                decline_code="insufficient_funds")  # fmt: skip
+    assert (cleared.status, bounced.status) == (ATT.SUCCEEDED, ATT.FAILED)
+    refused_attempt(lambda: t.resend_attempt(processing, at=LATER), ATT.PROCESSING, "resend")
+    refused_attempt(
+        lambda: t.lose_track(processing, message="?", gateway_payment_id=None, at=LATER),
+        ATT.PROCESSING,
+        "lose_track",
+    )
+    refused_attempt(
+        lambda: t.cancel_attempt(processing, message="give up", at=LATER),
+        ATT.PROCESSING,
+        "cancel",
+    )
+
+
 def test_cancel_attempt_announces_the_cancellation() -> None:
     """cancel_attempt: canceled (not failed), payment.canceled naming item and attempt."""
     change = t.cancel_attempt(an_attempt(ATT.REQUIRES_ACTION), message="abandoned", at=LATER)
@@ -1377,5 +1431,5 @@ def test_every_public_function_is_called_here() -> None:
         for name in (here.name, "test_dispute_transitions.py", "test_subscription_transitions.py")
     )
     functions = [name for name in t.__all__ if callable(getattr(t, name)) and name.islower()]
-    assert len(functions) == 38
+    assert len(functions) == 39
     assert [name for name in functions if f"t.{name}(" not in source] == []

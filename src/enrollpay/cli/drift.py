@@ -7,8 +7,12 @@ Exit status of ``reconcile`` (:func:`exit_status`):
   outcome is still unknown, or the gateway cut a listing short (the next
   run picks it up);
 - ``2`` something needs a person: a difference that was not applied
-  (an amount that differs, an object that matches nothing, a conflict) or
-  a refund the gateway refused.
+  (an amount that differs, an object that matches nothing, a conflict, a
+  bank debit still processing past its settlement window) or a refund the
+  gateway refused.
+
+A bank debit processing within its window is no failure: it counts as
+``settling`` and leaves the status at 0.
 
 (Usage errors exit 2 as well, as everywhere in the CLI; they print
 ``Error: ...`` on standard error and nothing on standard output.)
@@ -90,6 +94,7 @@ def report_json(report: ReconcileReport) -> str:
             "resolved": report.resolved,
             "resent": report.resent,
             "still_unknown": report.still_unknown,
+            "settling": report.settling,
         },
         "refunds": {"completed": report.refunds_completed, "failed": report.refunds_failed},
         "drift": {

@@ -73,6 +73,8 @@ class DriftKind(enum.StrEnum):
     AMOUNT_MISMATCH = "amount_mismatch"
     UNKNOWN_OBJECT = "unknown_object"
     STATUS_CONFLICT = "status_conflict"
+    #: A payment (a bank debit) still processing after its method's settlement window.
+    SETTLEMENT_OVERDUE = "settlement_overdue"
 
 
 #: The kinds that are applied (as the webhook would have); the rest need a person.

@@ -58,6 +58,10 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
         "a retry was moved later to keep the card within its network's retry cap; "
         "data: card brand, next retry time"
     ),
+    "payment.processing": (
+        "the gateway accepted a payment that settles later (a bank debit); "
+        "data: item, attempt, amount, payment method type"
+    ),
     "payment.canceled": "an on-session payment was cancelled before it succeeded",
     "refund.issued": "money was given back",
     "refund.failed": "the gateway could not make a refund",

@@ -72,6 +72,9 @@ class AttemptStatus(enum.StrEnum):
     FAILED = "failed"
     REQUIRES_ACTION = "requires_action"
     UNKNOWN = "unknown"
+    #: Accepted by the gateway and not settled yet: a bank debit (SEPA, ACH,
+    #: Bacs) clears or fails days later. Nothing is retried meanwhile.
+    PROCESSING = "processing"
     #: An on-session payment given up before it succeeded (a success the gateway
     #: still reports later is recorded all the same).
     CANCELED = "canceled"
@@ -123,7 +126,12 @@ OVERDUE_ITEM_STATUSES: Final = frozenset(
 )
 #: Attempts still in flight: sent (or about to be) with no final answer yet.
 IN_FLIGHT_ATTEMPT_STATUSES: Final = frozenset(
-    {AttemptStatus.PENDING, AttemptStatus.UNKNOWN, AttemptStatus.REQUIRES_ACTION}
+    {
+        AttemptStatus.PENDING,
+        AttemptStatus.UNKNOWN,
+        AttemptStatus.REQUIRES_ACTION,
+        AttemptStatus.PROCESSING,
+    }
 )
 
 

@@ -3,7 +3,9 @@
 A declined PaymentIntent carries the card in ``last_payment_error.payment_method``
 (a PaymentMethod: ``card.brand``); an expanded ``payment_method`` or
 ``latest_charge`` (``payment_method_details.card.brand``) carries it too.
-Both the Stripe adapter and the fake gateway's webhooks are read here.
+Both the Stripe adapter and the fake gateway's webhooks are read here, and
+so is the payment method's type (``card``, ``sepa_debit``, ...), which sets
+how long a ``processing`` payment may take to settle.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["brand_in_error", "brand_in_intent", "brand_of_method"]
+__all__ = ["brand_in_error", "brand_in_intent", "brand_of_method", "method_type_in_intent"]
 
 
 def _brand(card: Any) -> str | None:
@@ -42,3 +44,23 @@ def brand_in_intent(intent: Mapping[str, Any]) -> str | None:
         or brand_of_method(intent.get("payment_method"))
         or (_brand(details.get("card")) if isinstance(details, Mapping) else None)
     )
+
+
+def method_type_in_intent(intent: Mapping[str, Any]) -> str | None:
+    """The payment method type a PaymentIntent used, if it shows it.
+
+    An expanded ``payment_method`` (its ``type``), else an expanded
+    ``latest_charge`` (``payment_method_details.type``), else the intent's
+    ``payment_method_types`` when it allows one type only; ``None`` otherwise.
+    """
+    method = intent.get("payment_method")
+    if isinstance(method, Mapping) and isinstance(method.get("type"), str):
+        return str(method["type"])
+    charge = intent.get("latest_charge")
+    details = charge.get("payment_method_details") if isinstance(charge, Mapping) else None
+    if isinstance(details, Mapping) and isinstance(details.get("type"), str):
+        return str(details["type"])
+    allowed = intent.get("payment_method_types")
+    if isinstance(allowed, list) and len(allowed) == 1 and isinstance(allowed[0], str):
+        return allowed[0]
+    return None

@@ -17,7 +17,7 @@ from enrollpay.domain.retry import DeclineClass, classify_decline
 from enrollpay.domain.statuses import DisputeStatus
 from enrollpay.domain.subscriptions import SubscriptionState
 from enrollpay.errors import EnrollpayError, WebhookPayloadError
-from enrollpay.gateways.cards import brand_in_error
+from enrollpay.gateways.cards import brand_in_error, method_type_in_intent
 from enrollpay.ports import EventKind, GatewayDispute, GatewayEvent, GatewayRefund
 
 __all__ = [
@@ -35,6 +35,7 @@ MoneyReader = Callable[[int, str], Money]
 #: The event types the seed subscribes to, plus the setup flow for card updates.
 HANDLED_EVENT_TYPES: Mapping[str, EventKind] = {
     "payment_intent.succeeded": "payment_succeeded",
+    "payment_intent.processing": "payment_processing",
     "payment_intent.payment_failed": "payment_failed",
     "payment_intent.requires_action": "payment_requires_action",
     "invoice.paid": "invoice_paid",
@@ -159,6 +160,7 @@ def _normalise(data: Mapping[str, Any], to_money: MoneyReader) -> GatewayEvent:
             card_brand=(
                 brand_in_error(obj.get("last_payment_error")) if kind == "payment_failed" else None
             ),
+            payment_method_type=method_type_in_intent(obj),
         )
     if kind.startswith("invoice_"):
         amount_key = "amount_paid" if kind == "invoice_paid" else "amount_due"

@@ -61,6 +61,12 @@ class ChargeResult:
     customer_id: str | None = None
     client_secret: str | None = attrs.field(default=None, repr=False)
     card_brand: str | None = None
+    #: The payment method's type as the gateway names it (``card``,
+    #: ``sepa_debit``, ...), when known: it sets how long ``processing`` may last.
+    payment_method_type: str | None = None
+    #: ``processing`` because the gateway accepted the payment and settles it
+    #: later (a bank debit), not because a customer has yet to complete it.
+    settles_later: bool = False
 
 
 @attrs.frozen
@@ -131,6 +137,7 @@ class GatewayDispute:
 
 EventKind = Literal[
     "payment_succeeded",
+    "payment_processing",
     "payment_failed",
     "payment_requires_action",
     "refund_updated",
@@ -174,6 +181,8 @@ class GatewayEvent:
     #: An invoice event's try number (Stripe's ``attempt_count``) and its period's start.
     invoice_attempt: int | None = None
     invoice_period_start: datetime | None = None
+    #: The payment method's type, when the event shows it (see ChargeResult).
+    payment_method_type: str | None = None
 
 
 class Gateway(Protocol):

@@ -62,9 +62,9 @@ class LockedEnrollment:
     """An enrollment locked for this unit of work, with what its writers need.
 
     ``items`` are all its schedule items by sequence number; ``attempts``
-    its attempts still in flight (pending, unknown, requires action), by
-    item then number, read when first asked for. No other unit of work can
-    change any of them until this one ends.
+    its attempts still in flight (pending, unknown, requires action,
+    processing), by item then number, read when first asked for. No other
+    unit of work can change any of them until this one ends.
     """
 
     enrollment: Enrollment

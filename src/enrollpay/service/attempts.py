@@ -79,12 +79,12 @@ def mark_checkout_cancelled(
 
 
 def in_flight(ctx: Context, tx: StoreTransaction, item: ScheduleItem) -> bool:
-    """An attempt is being charged right now or its outcome is unknown."""
+    """An attempt is being charged right now, or its outcome is unknown or still to settle."""
     attempts = tx.attempts_of(item.id)
     if not attempts:
         return False
     last = attempts[-1]
-    return last.status == AttemptStatus.UNKNOWN or (
+    return last.status in (AttemptStatus.UNKNOWN, AttemptStatus.PROCESSING) or (
         last.status == AttemptStatus.PENDING and last.mode == "off_session"
     )
 

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 import attrs
 
+from enrollpay.domain.debits import DEBIT_ACCESS_POLICIES, DebitAccess, SettlementWindows
 from enrollpay.domain.disputes import DisputePolicy
 from enrollpay.domain.dunning import FINAL_FAILURE_POLICIES, FinalFailure
 from enrollpay.domain.money import Money
@@ -108,6 +109,21 @@ class SystemConfig:
         if value not in FINAL_FAILURE_POLICIES:
             raise InvalidInputError(
                 f"after_final_failure must be one of {list(FINAL_FAILURE_POLICIES)}, got {value!r}"
+            )
+
+    #: Business days a payment may stay ``processing`` per payment method type
+    #: (SEPA 14, ACH 4, Bacs 7, cards 0): ``reconcile`` lists a debit still
+    #: processing after its window for a person.
+    settlement_windows: SettlementWindows = attrs.Factory(SettlementWindows)
+    #: While a bank debit is processing: ``"keep"`` (the student keeps the
+    #: access they have) or ``"suspend"`` (access waits until it clears).
+    debit_access: DebitAccess = attrs.field(default="keep")
+
+    @debit_access.validator
+    def _check_debit_access(self, _attribute: attrs.Attribute[str], value: str) -> None:
+        if value not in DEBIT_ACCESS_POLICIES:
+            raise InvalidInputError(
+                f"debit_access must be one of {list(DEBIT_ACCESS_POLICIES)}, got {value!r}"
             )
 
     #: How long a collection worker holds an item before another may take it.

@@ -40,6 +40,13 @@ _RESULT_OF_STATUS: dict[ItemStatus, ItemResult] = {
 }
 
 
+#: The last attempt's outcome is still to come, from reconcile or a webhook: no new charge.
+_SETTLED_ELSEWHERE: dict[AttemptStatus, ItemResult] = {
+    AttemptStatus.UNKNOWN: "unknown",
+    AttemptStatus.PROCESSING: "processing",
+}
+
+
 def collect_item(
     ctx: Context,
     gateway: Gateway,
@@ -118,9 +125,10 @@ def _prepare_attempt(
             tx.update_item(attrs.evolve(item, lease_until=None))
             return ItemOutcome(item_id, "skipped")
         customer = tx.get_customer(enrollment.user_id)
-        if last is not None and last.status == AttemptStatus.UNKNOWN:
+        if last is not None and last.status in _SETTLED_ELSEWHERE:
+            # Reconcile decides an unknown outcome; a processing debit settles first.
             tx.update_item(attrs.evolve(item, lease_until=None))
-            return ItemOutcome(item_id, "unknown", last.id)  # reconcile decides
+            return ItemOutcome(item_id, _SETTLED_ELSEWHERE[last.status], last.id)
         if last is not None and last.status == AttemptStatus.PENDING:
             attempt = last  # a worker died after writing it: same key, no new charge
         else:
@@ -193,9 +201,9 @@ def _charge(
         return ItemOutcome(item_id, applied, attempt.id)
     ctx.checkpoint("after_gateway_answered")
     if result.status == "processing":
-        # Accepted but not settled: the webhook or reconcile() will tell.
-        _mark_unknown(ctx, attempt.id, "processing at the gateway", result.gateway_payment_id)
-        return ItemOutcome(item_id, "processing", attempt.id)
+        # Off-session, no customer is to act: the gateway settles it later (a
+        # bank debit). Recorded so below; the webhook or reconcile() tells the outcome.
+        result = attrs.evolve(result, settles_later=True)
     with ctx.store.transaction() as tx:
         # Lock the enrollment from what we know of the attempt; settlement
         # then finds its records held instead of reading them first.

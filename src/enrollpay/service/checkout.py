@@ -92,6 +92,8 @@ def _payable_attempt(
     last = attempts[-1] if attempts else None
     if last is not None and last.status == AttemptStatus.UNKNOWN:
         raise ItemNotPayableError(item_id, "awaiting reconciliation")
+    if last is not None and last.status == AttemptStatus.PROCESSING:
+        raise ItemNotPayableError(item_id, "a debit is processing")
     if last is not None and last.mode == "off_session" and last.status == AttemptStatus.PENDING:
         raise ItemNotPayableError(item_id, "being charged")
     if last is not None and is_open_checkout(last):

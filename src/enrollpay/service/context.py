@@ -19,6 +19,7 @@ from enrollpay.domain.calendar import ensure_aware
 from enrollpay.domain.events import EventDraft
 from enrollpay.domain.records import Enrollment, PaymentAttempt, Refund, ScheduleItem
 from enrollpay.domain.schedule import ScheduleLine
+from enrollpay.domain.statuses import AttemptStatus
 from enrollpay.domain.transitions import Change
 from enrollpay.errors import GatewayNotConfiguredError, PermissionDeniedError
 from enrollpay.ports import (
@@ -148,6 +149,8 @@ class Context:
             at=at,
             past_due_access=self.config.past_due_access,
             access=self.config.access_policy,
+            debit_hold=self.config.debit_access == "suspend"
+            and any(a.status == AttemptStatus.PROCESSING for a in locked.attempts),
         )
         if change.record is enrollment:
             return enrollment

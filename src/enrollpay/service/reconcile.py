@@ -1,7 +1,9 @@
 """Reconciliation: settle unknown outcomes, finish pending refunds, re-sync drift.
 
 The last step walks the gateway's own record and sets right what differs
-(:mod:`enrollpay.service.resync`).
+(:mod:`enrollpay.service.resync`). A payment still processing (a bank
+debit clearing) is no failure while younger than its method's settlement
+window; past it, it is listed for a person (``settlement_overdue``).
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from datetime import datetime
 import attrs
 
 from enrollpay.domain import transitions
+from enrollpay.domain.drift import DriftKind
 from enrollpay.domain.lifecycle import AttemptStatus
 from enrollpay.domain.records import PaymentAttempt
 from enrollpay.errors import GatewayUnavailableError
-from enrollpay.ports import StoreTransaction
+from enrollpay.ports import ChargeResult, StoreTransaction
 from enrollpay.service.attempts import mark_checkout_cancelled
 from enrollpay.service.context import Context
+from enrollpay.service.debits import past_window
+from enrollpay.service.drift_report import DriftEntry
 from enrollpay.service.refunds import finish_pending_refunds
 from enrollpay.service.results import ReconcileReport
 from enrollpay.service.resync import resync
@@ -34,15 +39,18 @@ _STILL_OPEN = frozenset(
         AttemptStatus.PENDING,
         AttemptStatus.REQUIRES_ACTION,
         AttemptStatus.FAILED,
+        AttemptStatus.PROCESSING,
     }
 )
+_WAITING = (AttemptStatus.UNKNOWN, AttemptStatus.PROCESSING)
 
 
 def reconcile(ctx: Context) -> ReconcileReport:
     """Resolve unknown outcomes, finish pending refunds, then re-sync the gateway's record."""
     gateway = ctx.require_gateway()
     now = ctx.now()
-    checked = resolved = resent = still_unknown = 0
+    checked = resolved = resent = still_unknown = settling = 0
+    overdue: list[DriftEntry] = []
     with ctx.store.reader() as view:
         attempts = [
             a
@@ -66,7 +74,12 @@ def reconcile(ctx: Context) -> ReconcileReport:
                 amount=attempt.amount,
             )
         except GatewayUnavailableError:
-            still_unknown += attempt.status == AttemptStatus.UNKNOWN
+            still_unknown += attempt.status in _WAITING
+            continue
+        if result is not None and result.status == "processing":
+            known, young, late = _processing(ctx, attempt, result)
+            resolved, settling = resolved + known, settling + young
+            overdue.extend(late)
             continue
         with ctx.store.transaction() as tx:
             if result is None:
@@ -75,8 +88,6 @@ def reconcile(ctx: Context) -> ReconcileReport:
                 continue
             if apply_charge_result(ctx, tx, attempt.id, result) is not None:
                 resolved += 1
-            elif attempt.status == AttemptStatus.UNKNOWN and result.status == "processing":
-                still_unknown += 1
             elif result.status == "canceled":
                 # A declined checkout cancelled at the gateway: stop looking at it.
                 current = ctx.lock_attempt(tx, attempt.id)
@@ -94,7 +105,10 @@ def reconcile(ctx: Context) -> ReconcileReport:
                 )
     done, failed = finish_pending_refunds(ctx, gateway)
     drift = resync(ctx, gateway)
-    report = ReconcileReport(checked, resolved, resent, still_unknown, done, failed, drift)
+    drift = attrs.evolve(drift, entries=(*drift.entries, *overdue))
+    report = ReconcileReport(
+        checked, resolved, resent, still_unknown, done, failed, drift, settling=settling
+    )
     logger.info("reconcile: %s", report.summary())
     return report
 
@@ -120,3 +134,45 @@ def _resend_later(
         data={"attempt_id": attempt.id},
     )
     return True
+
+
+def _processing(
+    ctx: Context, attempt: PaymentAttempt, result: ChargeResult
+) -> tuple[int, int, tuple[DriftEntry, ...]]:
+    """A payment the gateway says is processing: (resolved, settling, entries for a person).
+
+    An unknown outcome becomes ``processing`` (resolved); a processing
+    debit within its window is settling, one past it is listed, never guessed.
+    Off-session no customer is to act, so processing means settling later,
+    whatever the gateway's flag; on-session it may be a checkout still open.
+    """
+    if attempt.mode == "off_session":
+        result = attrs.evolve(result, settles_later=True)
+    with ctx.store.transaction() as tx:
+        resolved = int(apply_charge_result(ctx, tx, attempt.id, result) is not None)
+        current = ctx.lock_attempt(tx, attempt.id)
+    if current.status != AttemptStatus.PROCESSING:
+        return resolved, 0, ()  # an on-session payment not confirmed yet
+    if past_window(ctx, current, result.payment_method_type):
+        return resolved, 0, (_overdue_entry(ctx, current, result.payment_method_type),)
+    return resolved, 1, ()
+
+
+def _overdue_entry(ctx: Context, attempt: PaymentAttempt, method_type: str | None) -> DriftEntry:
+    """A debit still processing past its window: listed for a person, nothing changed."""
+    windows = ctx.config.settlement_windows
+    since = ctx.today(attempt.updated_at)
+    days = windows.for_method(method_type)
+    return DriftEntry(
+        object_kind="payment",
+        gateway_id=attempt.gateway_payment_id or attempt.idempotency_key,
+        kind=DriftKind.SETTLEMENT_OVERDUE,
+        amount=attempt.amount,
+        detail=(
+            f"attempt {attempt.id} ({method_type or 'unknown method type'}) is processing since "
+            f"{since.isoformat()}, past its window of {days} business day(s) "
+            f"(until {windows.deadline(since, method_type).isoformat()}); ask the gateway or bank"
+        ),
+        applied=False,
+        enrollment_id=attempt.enrollment_id,
+    )

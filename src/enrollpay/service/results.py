@@ -260,6 +260,9 @@ class ReconcileReport:
     refunds_completed: int = 0
     refunds_failed: int = 0
     drift: DriftReport = attrs.Factory(DriftReport)
+    #: Payments still processing within their settlement window (bank debits
+    #: clearing): no failure. One past its window is a drift entry for a person.
+    settling: int = 0
 
     @property
     def needs_person(self) -> bool:
@@ -278,7 +281,7 @@ class ReconcileReport:
         return (
             f"checked={self.checked} resolved={self.resolved} resent={self.resent} "
             f"still_unknown={self.still_unknown} refunds_completed={self.refunds_completed} "
-            f"refunds_failed={self.refunds_failed}"
+            f"refunds_failed={self.refunds_failed} settling={self.settling}"
         )
 
 

@@ -28,6 +28,7 @@ from enrollpay.domain.transitions import DeclineOutcome
 from enrollpay.ports import ChargeResult, StoreTransaction
 from enrollpay.service.closing import close_enrollment
 from enrollpay.service.context import Context
+from enrollpay.service.debits import apply_processing
 from enrollpay.service.results import ItemResult
 
 __all__ = [
@@ -104,7 +105,12 @@ def apply_charge_result(
             message="the payment was canceled at the gateway",
             canceled=True,
         )
-    return None  # processing: the outcome comes later
+    if not result.settles_later:
+        return None  # an open checkout: the customer has yet to pay
+    # processing: the outcome comes later (a bank debit: days later)
+    applied = apply_processing(ctx, tx, attempt_id, gateway_payment_id=result.gateway_payment_id,
+                               method_type=result.payment_method_type)  # fmt: skip
+    return "processing" if applied else None
 
 
 def apply_success(

@@ -17,6 +17,7 @@ from enrollpay.domain.records import PaymentAttempt, WebhookReceipt
 from enrollpay.errors import DuplicateError, InvalidInputError, WebhookSignatureError
 from enrollpay.ports import Clock, Gateway, GatewayEvent, LivemodeAware, StoreTransaction
 from enrollpay.service.context import Context
+from enrollpay.service.debits import apply_processing
 from enrollpay.service.disputes import apply_dispute_event
 from enrollpay.service.refunds import apply_refund_updates
 from enrollpay.service.results import WebhookOutcome, WebhookResult
@@ -95,6 +96,7 @@ def _apply_event(
         "payment_succeeded",
         "payment_failed",
         "payment_requires_action",
+        "payment_processing",
         "invoice_paid",
         "invoice_payment_failed",
     ):
@@ -117,6 +119,15 @@ def _apply_event(
                 payment_method_id=event.payment_method_id,
             )
             return ("processed", "payment recorded") if applied else ("stale", "already paid")
+        if kind == "payment_processing":
+            applied = apply_processing(
+                ctx,
+                tx,
+                attempt.id,
+                gateway_payment_id=event.gateway_payment_id,
+                method_type=event.payment_method_type,
+            )
+            return ("processed", "processing") if applied else ("stale", "")
         if kind == "payment_requires_action":
             applied = apply_requires_action(ctx, tx, attempt.id, event.gateway_payment_id)
             return ("processed", "requires action") if applied else ("stale", "")

@@ -102,10 +102,10 @@ def test_a_charge_that_never_reached_the_gateway_is_sent_again_with_its_key(
     assert kinds(outbox.new()) == ["installment.paid"]
 
 
-def test_a_charge_still_processing_stays_unknown(
+def test_a_charge_still_processing_is_settling_and_in_sync(
     system: PaymentSystem, fake: FakeGateway, clock: FrozenClock, outbox: Outbox, paid_first: str
 ) -> None:
-    """The gateway is still working on it: still_unknown; nothing written."""
+    """The gateway is still working on it (within its window): settling; nothing written."""
     fake.script("processing")
     run_retries(system, clock, 1)
     outbox.mark()
@@ -113,7 +113,8 @@ def test_a_charge_still_processing_stays_unknown(
 
     report = system.reconcile()
 
-    assert (report.checked, report.resolved, report.still_unknown) == (1, 0, 1)
+    assert (report.checked, report.resolved, report.still_unknown, report.settling) == (1, 0, 0, 1)
+    assert report.drift.open == 0
     assert everything(system) == before
 
 

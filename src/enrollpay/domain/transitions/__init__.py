@@ -48,6 +48,7 @@ from enrollpay.domain.transitions.items import (
     waive_item,
 )
 from enrollpay.domain.transitions.payments import (
+    await_settlement,
     cancel_attempt,
     decline_attempt,
     lose_track,
@@ -79,6 +80,7 @@ __all__ = [
     "DeclineOutcome",
     "Machine",
     "Transition",
+    "await_settlement",
     "cancel_attempt",
     "cancel_enrollment",
     "cancel_item",

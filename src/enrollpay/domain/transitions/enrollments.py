@@ -77,6 +77,7 @@ def _derived(
     access: AccessPolicy | None,
     awaiting: bool = False,
     of: Enrollment | None = None,
+    debit_hold: bool = False,
 ) -> EnrollmentStatus:
     billed = None if of is None else of.subscription
     return derive_enrollment_status(
@@ -85,7 +86,7 @@ def _derived(
         open_ended=isinstance(plan, Subscription) and plan.cycles is None,
         access=access,
         awaiting_payment_method=awaiting,
-        held=of is not None and of.dispute_hold,
+        held=(of is not None and of.dispute_hold) or debit_hold,
         billing=None if billed is None else billed.status,
     )
 
@@ -223,13 +224,14 @@ def sync_enrollment(
     past_due_access: bool = True,
     access: AccessPolicy | None = None,
     told: Mapping[str, Any] | None = None,
+    debit_hold: bool = False,
 ) -> Change[Enrollment]:
     """Move the enrollment to the status its items imply, by the named transition.
 
-    No change (and no event) when it is there already, or when it is paused
-    or cancelled (explicit states the items do not override). A defaulted
-    enrollment stays defaulted until its items say it is paid up (``active``
-    or ``completed``). ``told``: more data for the ``enrollment.*`` event.
+    No change (and no event) when it is there already, or when it is paused or cancelled
+    (explicit states the items do not override). A defaulted enrollment stays defaulted
+    until its items say it is paid up (``active`` or ``completed``). ``told``: more data
+    for the ``enrollment.*`` event; ``debit_hold``: a processing debit withholds access.
     """
     if enrollment.status in (_E.PAUSED, _E.CANCELLED):
         return Change(enrollment)
@@ -240,6 +242,7 @@ def sync_enrollment(
         access=access,
         awaiting=enrollment.awaiting_payment_method,
         of=enrollment,
+        debit_hold=debit_hold,
     )
     if target == enrollment.status or (
         enrollment.status == _E.DEFAULTED and target not in (_E.ACTIVE, _E.COMPLETED)

@@ -2,7 +2,8 @@
 
 An attempt's outcome is announced by its item (``installment.paid``,
 ``payment.failed``, ...), so attempts emit an event only when a payment is
-cancelled (``payment.canceled``). Refunds emit ``refund.issued`` when the
+cancelled (``payment.canceled``) or accepted to settle later
+(``payment.processing``). Refunds emit ``refund.issued`` when the
 money went back and ``refund.failed`` when the gateway could not send it.
 """
 
@@ -23,6 +24,7 @@ from enrollpay.domain.transitions.items import money_data
 from enrollpay.domain.transitions.table import ATTEMPT, REFUND
 
 __all__ = [
+    "await_settlement",
     "cancel_attempt",
     "decline_attempt",
     "lose_track",
@@ -141,6 +143,38 @@ def lose_track(
         message=message,
         gateway_payment_id=gateway_payment_id or attempt.gateway_payment_id,
     )
+
+
+def await_settlement(
+    attempt: PaymentAttempt,
+    *,
+    gateway_payment_id: str | None,
+    method_type: str | None,
+    at: datetime,
+) -> Change[PaymentAttempt]:
+    """The gateway accepted the payment; it settles later (``payment.processing``).
+
+    A bank debit stays so for days: nothing is retried meanwhile, and its
+    ``updated_at`` (``at``) is when the settlement window starts.
+    ``method_type``: the gateway's payment method type (``sepa_debit``, ...), if known.
+    """
+    record = _attempt(
+        attempt,
+        "await_settlement",
+        at,
+        gateway_payment_id=gateway_payment_id or attempt.gateway_payment_id,
+        decline_code=None,
+        decline_class=None,
+        message=None,
+    )
+    data = {
+        "item_id": attempt.item_id,
+        "attempt_id": attempt.id,
+        "number": attempt.number,
+        "amount": money_data(attempt.amount),
+        "method_type": method_type,
+    }
+    return Change(record, (EventDraft("payment.processing", attempt.enrollment_id, at, data),))
 
 
 def resend_attempt(attempt: PaymentAttempt, *, at: datetime) -> PaymentAttempt:

@@ -176,15 +176,21 @@ ATTEMPT: Final[Machine[AttemptStatus]] = Machine.declare(
     (_A.PENDING,),
     _t(
         "succeed",
-        [_A.PENDING, _A.UNKNOWN, _A.REQUIRES_ACTION, _A.FAILED, _A.CANCELED],
+        [_A.PENDING, _A.UNKNOWN, _A.REQUIRES_ACTION, _A.PROCESSING, _A.FAILED, _A.CANCELED],
         [_A.SUCCEEDED],
         "the gateway took the money (even after we gave the payment up: it is the truth)",
     ),
     _t(
         "decline",
-        [_A.PENDING, _A.UNKNOWN, _A.REQUIRES_ACTION],
+        [_A.PENDING, _A.UNKNOWN, _A.REQUIRES_ACTION, _A.PROCESSING],
         [_A.FAILED],
-        "the gateway refused the charge",
+        "the gateway refused the charge (a bank debit: days later)",
+    ),
+    _t(
+        "await_settlement",
+        [_A.PENDING, _A.UNKNOWN, _A.REQUIRES_ACTION, _A.FAILED],
+        [_A.PROCESSING],
+        "accepted, not settled: a bank debit clears or fails days later",
     ),
     _t(
         "require_action",

@@ -19,7 +19,7 @@ from typing import Any
 from enrollpay.clock import SystemClock
 from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayUnavailableError
-from enrollpay.gateways.fake import ledger, webhooks
+from enrollpay.gateways.fake import debits, ledger, webhooks
 from enrollpay.gateways.fake.billing import CollectionMethod, FakeBilling
 from enrollpay.gateways.fake.disputes import FakeDisputes
 from enrollpay.gateways.fake.payments import FakePayments
@@ -104,11 +104,10 @@ class FakeGateway:
             # Late-bound: the disputes below need the payments' intents.
             disputed=lambda intent_id: self.disputes.refuses_refund(intent_id),  # noqa: PLW0108
         )
-        #: Disputes: open, move on, close (see :mod:`enrollpay.gateways.fake.disputes`).
+        #: Disputes, then ``billing``: subscriptions and invoices (modules of the same names).
         self.disputes = FakeDisputes(lock=self._lock, new_id=self._ids.new, emit=self._emit,
                                      clock=self._clock, refunds=self._payments.refunds_for,
                                      intent=self._payments.succeeded_intent)  # fmt: skip
-        #: Subscriptions and invoices (see :mod:`enrollpay.gateways.fake.billing`).
         self.billing = FakeBilling(lock=self._lock, enter=self._enter, new_id=self._ids.new,
                                    emit=self._emit, check_customer=self._payments.check_customer,
                                    granularity=self.amount_granularity,
@@ -284,6 +283,10 @@ class FakeGateway:
     ) -> None:
         """Act as the customer saving a card in a setup flow (once, as Stripe allows)."""
         self._payments.complete_setup(client_secret, payment_method)
+
+    # -- bank debits that settle days later (debits.py) -----------------------------
+    debit = staticmethod(debits.debit)
+    advance = debits.advance
 
     # -- its own record: the dashboard's refunds, and listings (ledger.py) ----------
     refund_from_dashboard = ledger.refund_from_dashboard

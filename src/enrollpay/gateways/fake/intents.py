@@ -31,6 +31,7 @@ __all__ = [
     "charge_object",
     "intent_object",
     "intent_result",
+    "method_type_of",
 ]
 
 #: Brands a test card's id may name, as Stripe's test cards do (``pm_card_visa``).
@@ -50,6 +51,25 @@ def brand_of_test_card(payment_method_id: str | None) -> str | None:
         if rest == brand or rest.startswith(f"{brand}_"):
             return brand
     return None
+
+
+#: Payment method types a test method's id may name (``pm_sepa_debit_1``); others are cards.
+_DEBIT_TYPES = ("sepa_debit", "us_bank_account", "bacs_debit")
+
+
+def method_type_of(payment_method_id: str | None) -> str | None:
+    """The type of a fake payment method: a bank debit its id names, else ``card``.
+
+    ``pm_sepa_debit``, ``pm_us_bank_account_2`` and ``pm_bacs_debit_x`` are
+    debits (SEPA, ACH, Bacs); any other method is a card; no method, no type.
+    """
+    if payment_method_id is None:
+        return None
+    rest = payment_method_id.removeprefix("pm_")
+    for kind in _DEBIT_TYPES:
+        if rest == kind or rest.startswith(f"{kind}_"):
+            return kind
+    return "card"
 
 
 def _method_object(payment_method_id: str | None) -> dict[str, Any] | None:
@@ -74,6 +94,9 @@ class Intent:
     status: str = "requires_payment_method"
     payment_method: str | None = None
     last_error: dict[str, Any] | None = None
+    #: A processing debit: settles (as ``settles_as``) this many days after creation.
+    settle_after_days: int | None = None
+    settles_as: Outcome | None = None
 
 
 def apply_outcome(intent: Intent, outcome: Outcome) -> str | None:
@@ -90,6 +113,7 @@ def apply_outcome(intent: Intent, outcome: Outcome) -> str | None:
         raise GatewayRequestError(
             "This PaymentIntent has already succeeded", param="payment_intent"
         )
+    intent.settle_after_days, intent.settles_as = outcome.after_days, outcome.then
     if outcome.kind in ("succeed", "timeout_after"):
         intent.status = "succeeded"
         intent.last_error = None
@@ -112,7 +136,8 @@ def apply_outcome(intent: Intent, outcome: Outcome) -> str | None:
         return "payment_intent.requires_action"
     if outcome.kind == "processing":
         intent.status = "processing"
-        return None
+        intent.last_error = None
+        return "payment_intent.processing"
     raise AssertionError(
         outcome.kind
     )  # pragma: no cover - rate_limited/timeout_before never reach here
@@ -139,6 +164,8 @@ def intent_result(intent: Intent) -> ChargeResult:
         customer_id=intent.customer_id,
         client_secret=intent.client_secret,
         card_brand=brand_in_error(intent.last_error),
+        payment_method_type=method_type_of(intent.payment_method),
+        settles_later=intent.status == "processing",
     )
 
 
@@ -165,6 +192,7 @@ def intent_object(intent: Intent) -> dict[str, Any]:
         "currency": intent.amount.currency.lower(),
         "customer": intent.customer_id,
         "payment_method": intent.payment_method,
+        "payment_method_types": [method_type_of(intent.payment_method) or "card"],
         "status": intent.status,
         "metadata": dict(intent.metadata),
         "last_payment_error": intent.last_error,

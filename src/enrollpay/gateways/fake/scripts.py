@@ -46,11 +46,19 @@ Verb = Literal[
 
 @attrs.frozen
 class Outcome:
-    """What the fake does on one scripted call."""
+    """What the fake does on one scripted call.
+
+    A ``processing`` outcome with ``after_days`` is a bank debit: it settles
+    as ``then`` (default: succeed) once the fake's clock is ``after_days``
+    days past the payment's creation and :meth:`FakeGateway.advance
+    <enrollpay.gateways.fake.FakeGateway.advance>` is called.
+    """
 
     kind: OutcomeKind = "succeed"
     decline_code: str | None = None
     latency: float = 0.0
+    after_days: int | None = None
+    then: Outcome | None = None
 
 
 def as_outcome(outcome: Outcome | str) -> Outcome:

@@ -17,7 +17,7 @@ import stripe
 from enrollpay.domain.money import Money
 from enrollpay.domain.retry import classify_decline
 from enrollpay.errors import InvalidInputError, WebhookPayloadError
-from enrollpay.gateways.cards import brand_in_intent, brand_of_method
+from enrollpay.gateways.cards import brand_in_intent, brand_of_method, method_type_in_intent
 from enrollpay.gateways.stripe.amounts import from_stripe_amount
 from enrollpay.ports import ChargeResult, SubscriptionInfo
 
@@ -91,6 +91,8 @@ def intent_result(intent: Mapping[str, Any]) -> ChargeResult:
         amount=response_money(intent["amount"], intent["currency"]),
         payment_method_id=id_of(intent.get("payment_method")),
         customer_id=id_of(intent.get("customer")),
+        payment_method_type=method_type_in_intent(intent),
+        settles_later=status == "processing",
     )
     if status == "succeeded":
         return attrs.evolve(base, status="succeeded")

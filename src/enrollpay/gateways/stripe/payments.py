@@ -126,10 +126,12 @@ def payment_status(
     """
     action = "look up a payment"
     if gateway_payment_id:
+        # The method expanded: its type sets how long a processing debit may take.
         intent = calls.call(
             action,
             calls.client.v1.payment_intents.retrieve,
             gateway_payment_id,
+            params={"expand": ["payment_method"]},
             options=calls.options(),
         )
         return calls.read(action, lambda: intent_result(plain(intent)))

@@ -118,7 +118,7 @@ enrollments = sa.Table(
     sa.Column("awaiting_payment_method", sa.Boolean(), nullable=False, server_default=sa.false()),
     # Whether a dispute withholds access (migration 0011).
     sa.Column("dispute_hold", sa.Boolean(), nullable=False, server_default=sa.false()),
-    # The gateway subscription's last reported state (migration 0014).
+    # The gateway subscription's last reported state (migration 0015).
     sa.Column("subscription_status", sa.String(32), nullable=True),
     sa.Column("subscription_as_of", UTCDateTime(), nullable=True),
     sa.Column("subscription_period_start", UTCDateTime(), nullable=True),
