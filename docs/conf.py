@@ -42,8 +42,8 @@ html_theme = "furo"
 html_title = f"enrollpay {release}"
 
 # -- generated pages ----------------------------------------------------------
-# The state diagrams in architecture.md come from the declared machines at
-# every build, so they cannot drift from the code.
+# The state diagrams in architecture.md and the event catalogue in
+# howto/integrating.md come from the code at every build, so they cannot drift.
 
 
 def _write_state_pages() -> None:
@@ -73,3 +73,19 @@ def _write_state_pages() -> None:
 
 
 _write_state_pages()
+
+
+def _write_event_catalogue() -> None:
+    # The event catalogue of howto/integrating.md, from the library's own tables.
+    from pathlib import Path  # noqa: PLC0415 - build-time only
+
+    from enrollpay.integrations.catalogue import event_catalogue  # noqa: PLC0415
+
+    target = Path(__file__).parent / "_generated" / "events.md"
+    target.parent.mkdir(exist_ok=True)
+    text = event_catalogue()
+    if not target.exists() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+
+
+_write_event_catalogue()

@@ -8,6 +8,7 @@ the config or the environment. Run it (``pip install "enrollpay[flask,sql]"``)::
 
     flask --app examples.flask_app.app run
     flask --app examples.flask_app.app collect-due     # from cron, for the worker
+    flask --app examples.flask_app.app enrollpay-dispatch   # from cron: events to the LMS
 
 Routes: ``POST /enrollments`` ({product_id, user_id}),
 ``GET /enrollments/<id>/payment`` and ``POST /webhooks/stripe``.
@@ -23,13 +24,15 @@ from flask import Flask, Response, jsonify, request
 from flask.cli import with_appcontext
 
 from enrollpay import Money, PaymentSystem
+from enrollpay.domain.events import DomainEvent
 from enrollpay.errors import (
     DuplicateEnrollmentError,
     InvalidInputError,
     InvalidStateError,
     NotFoundError,
 )
-from enrollpay.integrations.flask import get_system, init_app
+from enrollpay.integrations.flask import EventRegistry, get_system, init_app
+from examples.lms import Lms, on_access_restored, on_access_suspended
 
 __all__ = ["create_app"]
 
@@ -107,14 +110,36 @@ def collect_due_command() -> None:
     click.echo(f"reconcile: {system.reconcile().summary()}")
 
 
+def lms_events(lms: Lms) -> EventRegistry:
+    """Revoke LMS access on ``access.suspended`` (and cancellation); grant it back on payment."""
+    events = EventRegistry()
+
+    @events.on("access.suspended", "access.revoked")
+    def revoke(event: DomainEvent) -> None:
+        on_access_suspended(get_system(), lms, event)
+
+    @events.on("access.granted", "access.restored")
+    def grant(event: DomainEvent) -> None:
+        on_access_restored(get_system(), lms, event)
+
+    return events
+
+
 def create_app(
-    config: Mapping[str, Any] | None = None, system: PaymentSystem | None = None
+    config: Mapping[str, Any] | None = None,
+    system: PaymentSystem | None = None,
+    lms: Lms | None = None,
 ) -> Flask:
-    """The shop; ``config`` is merged into ``app.config``; tests may pass their own ``system``."""
+    """The shop; ``config`` is merged into ``app.config``; tests may pass their own ``system``.
+
+    ``lms`` is the learning platform the events keep in step (``app.extensions["lms"]``).
+    """
     app = Flask(__name__)
     app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///shop.db"
     app.config.update(config or {})
-    init_app(app, system)  # also routes POST /webhooks/stripe
+    app.extensions["lms"] = lms = lms if lms is not None else Lms()
+    # Routes POST /webhooks/stripe; adds `flask enrollpay-dispatch` for the events.
+    init_app(app, system, events=lms_events(lms))
     app.add_url_rule("/enrollments", view_func=enroll, methods=["POST"])
     app.add_url_rule("/enrollments/<enrollment_id>/payment", view_func=payment)
     for error in (NotFoundError, InvalidInputError, InvalidStateError, DuplicateEnrollmentError):

@@ -576,3 +576,27 @@ def test_worker_collects_due_installments(
 
     assert line.startswith("collect: charged=1 succeeded=1 failed=0")
     assert len(fake.charges) == 2
+
+
+def test_worker_dispatches_events_to_the_lms_registry(
+    client: TestClient, fake: FakeGateway, clock: FrozenClock, system: PaymentSystem
+) -> None:
+    """After collecting, the worker hands the outbox to the example's registry: the LMS grants."""
+    from examples.fastapi_app.events import lms_events  # noqa: PLC0415 - path set by the fixture
+    from examples.fastapi_app.worker import run_once  # noqa: PLC0415
+    from examples.lms import Lms  # noqa: PLC0415
+
+    product = body(register(client))
+    result = body(enroll(client, product["id"]))
+    fake.complete_payment(result["stripe_client_secret"])
+    fake.deliver(system)
+    lms = Lms()
+    events = lms_events(system, lms)
+    pending = len(system.list_events(delivered=False))
+
+    line = run_once(system, events)
+
+    assert line.endswith(f"; events: {pending} delivered")
+    student = system.get_enrollment(result["enrollment_id"]).user_id
+    assert lms.members == {(student, product["product_id"])}
+    assert run_once(system, events).endswith("; events: 0 delivered")

@@ -120,3 +120,47 @@ def test_errors_are_json(create_app: AppFactory) -> None:
     assert (missing.status_code, missing.get_json()["error"]) == (404, "not_found")
     assert second.status_code == 409
     assert second.get_json()["existing_enrollment_id"] == first.get_json()["enrollment_id"]
+
+
+def test_the_dispatch_command_revokes_lms_access_on_suspension_and_grants_it_back(
+    create_app: AppFactory,
+) -> None:
+    """No gateway: an installment left unpaid suspends access; the LMS follows; a payment restores.
+
+    ``flask enrollpay-dispatch`` runs the example's registry: granted when the
+    first payment is recorded, revoked after the sweep suspends, granted again
+    when the bursar records the arrears.
+    """
+    from examples.lms import Lms  # noqa: PLC0415 - the path is set by the fixture
+
+    clock = FrozenClock(datetime(2027, 3, 15, 9, 0, tzinfo=UTC))
+    system = PaymentSystem(store=InMemoryStore(), clock=clock)
+    course = system.register_product(
+        product_type="course", product_id="welding", name="Welding",
+        price=Money.of("300", "USD"), payment_plan=Installments(3),
+    )  # fmt: skip
+    lms = Lms()
+    app = create_app(None, system, lms)  # type: ignore[call-arg] # AppFactory names two args
+    cli = app.test_cli_runner()
+    result = system.enroll(user_id="u-1", product_id=course.id)
+    first, second, _ = (item.id for item in result.schedule)
+    system.record_manual_payment(first, method="cash", actor="bursar")
+
+    cli.invoke(args=["enrollpay-dispatch"])
+    assert lms.members == {("u-1", "welding")}
+
+    clock.set(datetime(2027, 4, 19, 9, 0, tzinfo=UTC))  # due 04-15, past the grace days
+    assert system.sweep().items_overdue == 1
+    clock.set(datetime(2027, 5, 2, 9, 0, tzinfo=UTC))  # 14 days overdue: suspended
+    assert system.sweep().suspended == 1
+    suspended = cli.invoke(args=["enrollpay-dispatch"])
+    assert suspended.exit_code == 0
+    assert lms.members == set()
+    assert lms.log == ["grant u-1 welding", "revoke u-1 welding"]
+
+    system.record_manual_payment(second, method="bank_transfer", reference="T-2", actor="bursar")
+    cli.invoke(args=["enrollpay-dispatch"])
+    again = cli.invoke(args=["enrollpay-dispatch"])
+    assert lms.members == {("u-1", "welding")}
+    assert lms.log == ["grant u-1 welding", "revoke u-1 welding", "grant u-1 welding"]
+    assert again.output == "enrollpay: 0 event(s) delivered\n"

@@ -26,6 +26,9 @@ payment tables are all prefixed ``enrollpay_``) and an optional
 ``TIMEZONE``
     The business time zone (default UTC; ``TIME_ZONE`` is not used, because
     Django's global default for it is America/Chicago).
+``EVENT_HANDLERS``, ``WEBHOOKS``
+    What the outbox's events go to besides signals: see
+    :mod:`enrollpay.integrations.djangoapp.wiring`.
 
 The store opens its own SQLAlchemy connection pool on the same database.
 SQLite databases are migrated on first use; on PostgreSQL, run
@@ -109,6 +112,9 @@ _SETTING_KEYS: Final = {
     "STRIPE_SECRET_KEY": STRIPE_SECRET_KEY_VAR,
     "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET_VAR,
     "TIMEZONE": TIMEZONE_VAR,
+    # Read by enrollpay.integrations.djangoapp (the outbox's dispatch), not by the system.
+    "EVENT_HANDLERS": None,
+    "WEBHOOKS": None,
 }
 
 View = Callable[[HttpRequest], HttpResponse]

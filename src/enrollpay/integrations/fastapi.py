@@ -11,6 +11,11 @@ The webhook route reads the raw body (never parsed as JSON first: the signature
 covers its exact bytes), runs the blocking ``handle_webhook`` in the thread
 pool, and answers with the status codes of :mod:`enrollpay.integrations`.
 Needs the ``fastapi`` extra.
+
+Outbox events reach the app through an
+:class:`~enrollpay.integrations.events.EventRegistry` (re-exported here):
+``@events.on("access.suspended")`` on your functions, then
+``events.dispatch(system)`` from the worker that runs ``collect_due``.
 """
 
 from __future__ import annotations
@@ -30,10 +35,12 @@ from enrollpay.integrations import (
     webhook_response,
 )
 from enrollpay.integrations.api import ApiAnswer, payment_details_answer, plans_answer
+from enrollpay.integrations.events import EventRegistry
 from enrollpay.service.system import PaymentSystem
 
 __all__ = [
     "STATE_KEY",
+    "EventRegistry",
     "api_router",
     "attach_system",
     "get_system",

@@ -36,11 +36,13 @@ from enrollpay.integrations import (
 )
 from enrollpay.integrations import system_from_env as _system_from_env
 from enrollpay.integrations.api import ApiAnswer, payment_details_answer, plans_answer
+from enrollpay.integrations.events import EventFunction, EventRegistry
 from enrollpay.service.system import PaymentSystem
 
 __all__ = [
     "EXTENSION_KEY",
     "SQLALCHEMY_URI_KEY",
+    "EventRegistry",
     "get_system",
     "init_app",
     "payment_details_view",
@@ -80,6 +82,7 @@ def init_app(
     *,
     webhook_path: str | None = "/webhooks/stripe",
     api_prefix: str | None = None,
+    events: EventFunction | None = None,
 ) -> PaymentSystem:
     """Attach a system to ``app`` (built from its config when not given).
 
@@ -89,8 +92,14 @@ def init_app(
     of :mod:`enrollpay.integrations.api`: ``GET {api_prefix}/plans`` and
     ``GET {api_prefix}/enrollments/<id>/payment``. They check no identity;
     guard them as the app's other views are guarded.
+
+    With ``events`` (an :class:`~enrollpay.integrations.events.EventRegistry`
+    or any handler), adds the command ``flask enrollpay-dispatch`` that
+    dispatches the outbox to it: run it from cron or a worker.
     """
     chosen = system if system is not None else system_from_config(app.config)
+    if events is not None:
+        _add_dispatch_command(app, events)
     app.extensions[EXTENSION_KEY] = chosen
     if webhook_path is not None:
         app.add_url_rule(
@@ -149,3 +158,15 @@ def payment_details_view(enrollment_id: str) -> tuple[Response, int]:
 
 def _answer(answer: ApiAnswer) -> tuple[Response, int]:
     return jsonify(dict(answer.body)), answer.status
+
+
+def _add_dispatch_command(app: Flask, events: EventFunction) -> None:
+    # Imported here: click comes with Flask, but only this command needs it.
+    import click  # noqa: PLC0415
+
+    @app.cli.command("enrollpay-dispatch")
+    @click.option("--limit", type=click.IntRange(min=0), default=None, help="at most this many")
+    def dispatch_command(limit: int | None) -> None:
+        """Hand enrollpay's pending events to the app's event handlers, in order."""
+        delivered = get_system(app).dispatch_events(events, limit=limit)
+        click.echo(f"enrollpay: {delivered} event(s) delivered")

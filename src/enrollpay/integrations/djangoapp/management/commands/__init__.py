@@ -1,0 +1,1 @@
+"""``enrollpay_dispatch``."""
