@@ -356,6 +356,7 @@ class PaymentSystem:
     update_payment_method = system_ops.update_payment_method
     sweep = system_ops.sweep
     reconcile = system_ops.reconcile
+    subscribe_at_gateway = system_ops.subscribe_at_gateway
 
     # -- coupons and scholarships (written in enrollpay.service.system_discounts) --
     create_coupon = system_discounts.create_coupon

@@ -122,6 +122,13 @@ enrollments = sa.Table(
     sa.Column("list_price_minor", sa.BigInteger(), nullable=True),
     sa.Column("coupon_code", sa.String(64), nullable=True),
     sa.Column("scholarship_id", _ID, nullable=True),
+    # The gateway subscription's last reported state (migration 0016).
+    sa.Column("subscription_status", sa.String(32), nullable=True),
+    sa.Column("subscription_as_of", UTCDateTime(), nullable=True),
+    sa.Column("subscription_period_start", UTCDateTime(), nullable=True),
+    sa.Column("subscription_period_end", UTCDateTime(), nullable=True),
+    sa.Column("subscription_cancel_at_period_end", sa.Boolean(), nullable=True),
+    sa.Column("subscription_trial_end", UTCDateTime(), nullable=True),
     one_of("status", EnrollmentStatus, "known_status"),
     not_negative("price_minor"),
     not_negative("paused_days"),
