@@ -21,6 +21,7 @@ from benchmarks import (
     case_reconcile,
     case_scale_out,
     case_schedule,
+    case_task_queues,
     case_webhooks,
 )
 from benchmarks.core import CaseResult
@@ -38,8 +39,9 @@ CASES = (
     "rate_limit",
     "scale_out",
     "reconcile",
+    "task_queues",
 )
-_NEEDS_PG = frozenset({"collect_due", "scale_out"})
+_NEEDS_PG = frozenset({"collect_due", "scale_out", "task_queues"})
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 
 
@@ -76,6 +78,7 @@ class _Run:
             "reconcile": lambda: self.results.append(
                 case_reconcile.run(files=self.files, quick=self.quick)
             ),
+            "task_queues": self._task_queues,
         }
         runners[name]()
         for result in self.results[before:]:
@@ -98,6 +101,12 @@ class _Run:
             self.skipped.append("scale_out_postgres")
             return
         self.results.append(case_scale_out.run(server=self.server, quick=self.quick))
+
+    def _task_queues(self) -> None:
+        if self.server is None:
+            self.skipped.extend(["task_queue_celery", "task_queue_procrastinate"])
+            return
+        self.results.extend(case_task_queues.run(server=self.server, quick=self.quick))
 
 
 def _human(value: float, unit: str) -> str:

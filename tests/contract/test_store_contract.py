@@ -40,6 +40,7 @@ from enrollpay.domain.records import (
     WebhookReceipt,
 )
 from enrollpay.domain.retry import DeclineClass
+from enrollpay.domain.subscriptions import SubscriptionState
 from enrollpay.errors import (
     DuplicateEnrollmentError,
     DuplicateError,
@@ -363,6 +364,32 @@ def test_enrollment_round_trips_with_every_field(store: Store) -> None:
         assert tx.find_enrollment_by_subscription("sub_2") is None
 
 
+def test_the_gateway_subscription_state_round_trips_and_is_replaced(store: Store) -> None:
+    """Every field of the reported state comes back; a newer report replaces it whole."""
+    first = SubscriptionState(
+        status="trialing",
+        as_of=T0.astimezone(PARIS),
+        current_period_start=T0 - timedelta(days=3),
+        current_period_end=T0 + timedelta(days=27, microseconds=5),
+        cancel_at_period_end=True,
+        trial_end=T0 + timedelta(days=11),
+    )
+    enrollment = an_enrollment(gateway_subscription_id="sub_1", subscription=first)
+    with store.transaction() as tx:
+        tx.put_product(a_product())
+        tx.add_enrollment(enrollment)
+    with store.transaction() as tx:
+        assert tx.get_enrollment("enr_1") == enrollment
+    newer = SubscriptionState(status="past_due", as_of=T0 + timedelta(days=30))
+    with store.transaction() as tx:
+        tx.update_enrollment(attrs.evolve(enrollment, subscription=newer))
+    with store.transaction() as tx:
+        stored = tx.get_enrollment("enr_1")
+        assert stored is not None
+        assert stored.subscription == newer
+        assert tx.find_enrollment_by_subscription("sub_1") == stored
+
+
 def test_a_second_open_enrollment_is_refused_with_the_existing_id(seeded: Store) -> None:
     """DuplicateEnrollmentError carries the user, the product and the open enrollment's id."""
     with pytest.raises(DuplicateEnrollmentError) as raised, seeded.transaction() as tx:
@@ -617,6 +644,16 @@ def test_paused_and_cancelled_enrollments_are_not_claimed(seeded: Store) -> None
         assert claim(seeded) == [], status
     with seeded.transaction() as tx:
         tx.update_enrollment(an_enrollment(status=EnrollmentStatus.PAST_DUE))
+    assert claim(seeded) == ["itm_1"]
+
+
+def test_items_of_an_enrollment_the_gateway_bills_are_not_claimed(seeded: Store) -> None:
+    """A gateway subscription collects them (its invoices settle them), not collect_due."""
+    with seeded.transaction() as tx:
+        tx.update_enrollment(an_enrollment(gateway_subscription_id="sub_1"))
+    assert claim(seeded) == []
+    with seeded.transaction() as tx:
+        tx.update_enrollment(an_enrollment(gateway_subscription_id=None))
     assert claim(seeded) == ["itm_1"]
 
 

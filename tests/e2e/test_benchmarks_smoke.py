@@ -19,6 +19,8 @@ EVERY_RESULT = {
     "rate_limited_collection",
     "scale_out_postgres",
     "reconcile_drift",
+    "task_queue_celery",
+    "task_queue_procrastinate",
 }
 
 

@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import os
 import time
+from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,18 +19,22 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 
-from enrollpay import PaymentSystem, SystemConfig
+from enrollpay import EnrollmentStatus, FullPayment, ItemStatus, PaymentSystem, SystemConfig
+from enrollpay.clock import SystemClock
 from enrollpay.domain.money import Money
+from enrollpay.domain.records import Customer, Enrollment, Product, ScheduleItem
 from enrollpay.errors import DuplicateEnrollmentError, GatewayRequestError
 from enrollpay.ports import ChargeResult, GatewayEvent, GatewayRefund, PaymentSession
 from enrollpay.storage.sql import SqlStore
 
 __all__ = [
     "DurableGateway",
+    "assert_each_item_charged_once",
     "collect_worker",
     "create_charge_tables",
     "enroll_worker",
     "rolling_back_collect_worker",
+    "seed_due_items",
 ]
 
 CHARGE_TABLES = """
@@ -138,6 +143,70 @@ class DurableGateway:
     ) -> GatewayEvent:
         """Not used by these tests."""
         raise GatewayRequestError("webhooks are not part of this test gateway")
+
+
+def seed_due_items(url: str, count: int) -> list[str]:
+    """``count`` users, each with one full-payment item due yesterday and a saved card."""
+    now = SystemClock().now()
+    due = now.date() - timedelta(days=1)
+    price = Money.of("10.00", "USD")
+    store = SqlStore.from_url(url)
+    with store.transaction() as tx:
+        tx.put_product(Product("prod_1", "course", "c-1", "Course", price, created_at=now))
+        for n in range(count):
+            enrollment = Enrollment(
+                id=f"enr_{n:04d}",
+                user_id=f"u-{n}",
+                product_id="prod_1",
+                status=EnrollmentStatus.PENDING_PAYMENT,
+                plan=FullPayment(),
+                price=price,
+                start_date=due,
+                created_at=now,
+                updated_at=now,
+            )
+            tx.add_enrollment(enrollment)
+            tx.add_items(
+                [
+                    ScheduleItem(
+                        id=f"itm_{n:04d}",
+                        enrollment_id=enrollment.id,
+                        seq=1,
+                        kind="full",
+                        due=due,
+                        amount=price,
+                        status=ItemStatus.SCHEDULED,
+                        amount_paid=Money.zero("USD"),
+                    )
+                ]
+            )
+            tx.put_customer(Customer(f"u-{n}", f"cus_{n}", "pm_card_visa"))
+    store.close()
+    create_charge_tables(url)
+    return [f"itm_{n:04d}" for n in range(count)]
+
+
+def assert_each_item_charged_once(url: str, item_ids: list[str]) -> list[tuple[str, int, bool]]:
+    """Every item paid, with exactly one money-moving charge under one key; returns the calls."""
+    with psycopg.connect(_libpq(url)) as conn:
+        rows = conn.execute("SELECT item_id, pid, replay FROM test_charge_calls ORDER BY id")
+        calls = [(str(k), int(p), bool(r)) for k, p, r in rows.fetchall()]
+        moved = Counter(str(i) for (i,) in conn.execute("SELECT item_id FROM test_charges"))
+        per_item = conn.execute(
+            "SELECT item_id, count(DISTINCT idempotency_key) FROM test_charge_calls "
+            "GROUP BY item_id"
+        )
+        keys_per_item: dict[str, int] = {str(i): int(n) for i, n in per_item.fetchall()}
+    assert moved == dict.fromkeys(item_ids, 1)
+    assert set(keys_per_item.values()) == {1}
+    store = SqlStore.from_url(url)
+    with store.transaction() as tx:
+        items = [tx.get_item(i) for i in item_ids]
+        payments = [p for i in items if i is not None for p in tx.payments_of(i.enrollment_id)]
+    store.close()
+    assert {i.status for i in items if i is not None} == {ItemStatus.PAID}
+    assert len(payments) == len(item_ids)
+    return calls
 
 
 def enroll_worker(url: str, product_id: str, barrier: Any, results: Any) -> None:

@@ -8,16 +8,14 @@ import signal
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 import sqlalchemy as sa
 
-from enrollpay import EnrollmentStatus, FullPayment, ItemStatus, Money, PaymentSystem
-from enrollpay.clock import SystemClock
-from enrollpay.domain.records import Customer, Enrollment, Product, ScheduleItem
+from enrollpay import EnrollmentStatus, Money, PaymentSystem
 from enrollpay.storage.sql import SqlStore
 from enrollpay.testing import FakeGateway, FrozenClock
 
@@ -104,74 +102,10 @@ def test_two_processes_enrolling_the_same_user_at_once_make_one_enrollment(pg_ur
     store.close()
 
 
-def _seed_due_items(url: str, count: int) -> list[str]:
-    """``count`` users, each with one full-payment item due yesterday and a saved card."""
-    now = SystemClock().now()
-    due = now.date() - timedelta(days=1)
-    price = Money.of("10.00", "USD")
-    store = SqlStore.from_url(url)
-    with store.transaction() as tx:
-        tx.put_product(Product("prod_1", "course", "c-1", "Course", price, created_at=now))
-        for n in range(count):
-            enrollment = Enrollment(
-                id=f"enr_{n:04d}",
-                user_id=f"u-{n}",
-                product_id="prod_1",
-                status=EnrollmentStatus.PENDING_PAYMENT,
-                plan=FullPayment(),
-                price=price,
-                start_date=due,
-                created_at=now,
-                updated_at=now,
-            )
-            tx.add_enrollment(enrollment)
-            tx.add_items(
-                [
-                    ScheduleItem(
-                        id=f"itm_{n:04d}",
-                        enrollment_id=enrollment.id,
-                        seq=1,
-                        kind="full",
-                        due=due,
-                        amount=price,
-                        status=ItemStatus.SCHEDULED,
-                        amount_paid=Money.zero("USD"),
-                    )
-                ]
-            )
-            tx.put_customer(Customer(f"u-{n}", f"cus_{n}", "pm_card_visa"))
-    store.close()
-    pg_workers.create_charge_tables(url)
-    return [f"itm_{n:04d}" for n in range(count)]
-
-
-def _assert_each_item_charged_once(url: str, item_ids: list[str]) -> list[tuple[str, int, bool]]:
-    """Every item paid, with exactly one money-moving charge under one key; returns the calls."""
-    with psycopg.connect(_libpq(url)) as conn:
-        rows = conn.execute("SELECT item_id, pid, replay FROM test_charge_calls ORDER BY id")
-        calls = [(str(k), int(p), bool(r)) for k, p, r in rows.fetchall()]
-        moved = Counter(str(i) for (i,) in conn.execute("SELECT item_id FROM test_charges"))
-        per_item = conn.execute(
-            "SELECT item_id, count(DISTINCT idempotency_key) FROM test_charge_calls "
-            "GROUP BY item_id"
-        )
-        keys_per_item: dict[str, int] = {str(i): int(n) for i, n in per_item.fetchall()}
-    assert moved == dict.fromkeys(item_ids, 1)
-    assert set(keys_per_item.values()) == {1}
-    store = SqlStore.from_url(url)
-    with store.transaction() as tx:
-        items = [tx.get_item(i) for i in item_ids]
-        payments = [p for i in items if i is not None for p in tx.payments_of(i.enrollment_id)]
-    store.close()
-    assert {i.status for i in items if i is not None} == {ItemStatus.PAID}
-    assert len(payments) == len(item_ids)
-    return calls
-
-
 @pytest.mark.usefixtures("spawnable")
 def test_four_collection_workers_charge_each_of_500_items_exactly_once(pg_url: str) -> None:
     """Four processes run collect_due at once; the union of their charges covers each item once."""
-    item_ids = _seed_due_items(pg_url, 500)
+    item_ids = pg_workers.seed_due_items(pg_url, 500)
     go = SPAWN.Event()
     deadline = time.monotonic() + 120
     args = (pg_url, go, 600.0, 0.0, deadline)
@@ -182,7 +116,7 @@ def test_four_collection_workers_charge_each_of_500_items_exactly_once(pg_url: s
     for worker in workers:
         worker.join(timeout=180)
     assert [w.exitcode for w in workers] == [0, 0, 0, 0]
-    calls = _assert_each_item_charged_once(pg_url, item_ids)
+    calls = pg_workers.assert_each_item_charged_once(pg_url, item_ids)
     assert len(calls) == 500  # no replays were even needed
     assert len({pid for _, pid, _ in calls}) >= 2  # the work really was shared
 
@@ -190,7 +124,7 @@ def test_four_collection_workers_charge_each_of_500_items_exactly_once(pg_url: s
 @pytest.mark.usefixtures("spawnable")
 def test_a_killed_worker_leaves_nothing_charged_twice_or_not_at_all(pg_url: str) -> None:
     """SIGKILL one worker mid-batch: after its 2 s leases expire the survivors finish its items."""
-    item_ids = _seed_due_items(pg_url, 200)
+    item_ids = pg_workers.seed_due_items(pg_url, 200)
     go = SPAWN.Event()
     deadline = time.monotonic() + 120
     args = (pg_url, go, 2.0, 0.01, deadline)
@@ -215,5 +149,5 @@ def test_a_killed_worker_leaves_nothing_charged_twice_or_not_at_all(pg_url: str)
     assert victim.exitcode == -signal.SIGKILL
     assert [w.exitcode for w in workers[1:]] == [0, 0]
     assert time.monotonic() - killed_at >= 2.0 or charged < 5  # survivors waited out the leases
-    calls = _assert_each_item_charged_once(pg_url, item_ids)
+    calls = pg_workers.assert_each_item_charged_once(pg_url, item_ids)
     assert any(pid == victim.pid for _, pid, _ in calls)

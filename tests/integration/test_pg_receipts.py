@@ -10,7 +10,8 @@ import pytest
 from enrollpay.storage.sql import SqlStore
 
 from . import pg_workers
-from .test_pg_concurrency import SPAWN, _assert_each_item_charged_once, _seed_due_items
+from .pg_workers import assert_each_item_charged_once, seed_due_items
+from .test_pg_concurrency import SPAWN
 from .test_pg_concurrency import spawnable as spawnable  # noqa: PLC0414 - re-exported fixture
 
 pytestmark = pytest.mark.postgres
@@ -43,7 +44,7 @@ def test_four_processes_number_receipts_without_gaps_through_rollbacks(pg_url: s
     1..150: nothing given twice, nothing skipped, although numbers were
     taken and given back by the rollbacks while the others were numbering.
     """
-    item_ids = _seed_due_items(pg_url, 150)
+    item_ids = seed_due_items(pg_url, 150)
     go = SPAWN.Event()
     rollbacks = SPAWN.Value("i", 0)
     deadline = time.monotonic() + 150
@@ -58,7 +59,7 @@ def test_four_processes_number_receipts_without_gaps_through_rollbacks(pg_url: s
         worker.join(timeout=200)
     assert [w.exitcode for w in workers] == [0, 0, 0, 0]
 
-    calls = _assert_each_item_charged_once(pg_url, item_ids)
+    calls = assert_each_item_charged_once(pg_url, item_ids)
     assert rollbacks.value >= 4  # the rollbacks really happened (each worker's 7th, 14th, ...)
     assert len({pid for _, pid, _ in calls}) >= 2  # the work really was shared
     assert Counter(replay for _, _, replay in calls)[True] >= 1  # rolled-back charges were redone

@@ -71,6 +71,7 @@ PUBLIC_NAMES = [
     "stats",
     "status_report",
     "store",
+    "subscribe_at_gateway",
     "sweep",
     "today",
     "update_payment_method",

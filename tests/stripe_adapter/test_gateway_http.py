@@ -638,7 +638,8 @@ def test_subscriptions_are_created_and_cancelled(
                                        idempotency_key="sub:e-1", metadata={"enrollment_id": "e-1"},
                                        trial_days=7)  # fmt: skip
     created = last(server, "POST", "/v1/subscriptions")
-    assert (info.status, info.customer_id) == ("incomplete", customer)
+    # With a trial Stripe starts the subscription ``trialing`` (no payment due yet).
+    assert (info.status, info.customer_id) == ("trialing", customer)
     assert info.client_secret is not None
     assert info.client_secret not in repr(info)
     assert created.idempotency_key == "sub:e-1"

@@ -37,6 +37,7 @@ import pytest
 import stripe
 
 from enrollpay.gateways.stripe import StripeGateway
+from tests.support.stripe_billing import StripeBilling, new_subscription
 from tests.support.stripe_disputes import StripeDisputes
 
 __all__ = [
@@ -223,7 +224,7 @@ def _missing(kind: str, ident: str, param: str) -> _StripeAnswer:
     )
 
 
-class FakeStripe(StripeDisputes):
+class FakeStripe(StripeDisputes, StripeBilling):
     """The state behind the server: just enough of the Stripe API."""
 
     def __init__(
@@ -719,11 +720,10 @@ class FakeStripe(StripeDisputes):
         invoice = self._new_invoice(customer, "charge_automatically", {})
         invoice_secret = f"{invoice['id']}_secret_{self.new_id('cs')[3:]}"
         invoice["confirmation_secret"] = {"client_secret": invoice_secret, "type": "payment_intent"}
-        sub = {"id": self.new_id("sub"), "object": "subscription", "customer": customer,
-               "status": "incomplete", "metadata": params.get("metadata", {}),
-               "items": {"object": "list", "data": [{"price": {"id": items[0]["price"]}}]},
-               "latest_invoice": invoice["id"], "pending_setup_intent": None,
-               "livemode": self.livemode}  # fmt: skip
+        sub = new_subscription(self.new_id("sub"), customer, str(items[0]["price"]),
+                               now=self.now(), trial_days=int(params.get("trial_period_days", 0)),
+                               livemode=self.livemode, metadata=params.get("metadata", {}),
+                               latest_invoice=invoice["id"])  # fmt: skip
         self.subscriptions[sub["id"]] = sub
         self._emit("customer.subscription.created", sub)
         expand = params.get("expand") or []
@@ -735,8 +735,9 @@ class FakeStripe(StripeDisputes):
         sub = self.subscriptions.get(sub_id)
         if sub is None:
             raise _missing("subscription", sub_id, "id")
-        sub["status"] = "canceled"
-        self._emit("customer.subscription.deleted", sub)
+        if sub["status"] != "canceled":
+            sub.update(status="canceled", canceled_at=self.now(), ended_at=self.now())
+            self._emit("customer.subscription.deleted", sub)
         return sub
 
     def _new_invoice(

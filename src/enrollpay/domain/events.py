@@ -80,6 +80,13 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
     "dispute.won": "a dispute was decided for the school: the disputed money stays or comes back",
     "dispute.lost": "a dispute was decided for the cardholder: the disputed money is gone",
     "dispute.closed": "an inquiry ended without becoming a chargeback",
+    "subscription.created": (
+        "a gateway subscription was created to bill the enrollment; data: subscription id"
+    ),
+    "subscription.updated": (
+        "the gateway reported a newer state of the enrollment's subscription; data: status, "
+        "current period start and end, cancel_at_period_end, trial end"
+    ),
 }
 
 

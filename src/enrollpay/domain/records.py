@@ -20,6 +20,7 @@ from enrollpay.domain.retry import DeclineClass
 from enrollpay.domain.schedule import ItemKind
 from enrollpay.domain.statuses import AttemptStatus, DisputeStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.statuses import RefundStatus as _RefundStatus
+from enrollpay.domain.subscriptions import SubscriptionState
 
 __all__ = [
     "AuditEntry",
@@ -113,6 +114,10 @@ class Enrollment:
         if self.list_price is None:
             return Money.zero(self.price.currency)
         return self.list_price - self.price
+
+    #: The gateway's last word on the subscription that bills it
+    #: (``gateway_subscription_id``); None before the first report.
+    subscription: SubscriptionState | None = None
 
     def days_paused(self, on: date) -> int:
         """Days of service paused up to ``on``: ended pauses and one in progress.

@@ -183,6 +183,7 @@ def derive_enrollment_status(
     access: AccessPolicy | None = None,
     awaiting_payment_method: bool = False,
     held: bool = False,
+    billing: str | None = None,
 ) -> EnrollmentStatus:
     """The enrollment status that its items imply, in this order.
 
@@ -199,7 +200,10 @@ def derive_enrollment_status(
     ``active``. With an ``access`` policy, time counts too: an item
     overdue (see :class:`AccessPolicy`) makes the enrollment ``past_due``,
     and one overdue for ``suspend_after_days`` ``suspended``, whether or
-    not it was ever charged.
+    not it was ever charged. ``billing``: the status of the gateway
+    subscription that bills the enrollment, if one does: its ``unpaid``
+    suspends and its ``past_due`` makes the enrollment ``past_due``
+    whatever the items say (the gateway retries its invoices itself).
     """
     if cancelled:
         return _E.CANCELLED
@@ -222,11 +226,12 @@ def derive_enrollment_status(
     )
     if (
         held
+        or billing == "unpaid"
         or statuses & {_I.DEFAULTED, _I.REQUIRES_PAYMENT_METHOD}
         or (access is not None and overdue and max(overdue) >= access.suspend_after_days)
     ):
         return _E.SUSPENDED
-    if statuses & {_I.FAILED, _I.REQUIRES_ACTION} or overdue:
+    if statuses & {_I.FAILED, _I.REQUIRES_ACTION} or overdue or billing == "past_due":
         return _E.PAST_DUE
     if not open_ended and states and statuses <= TERMINAL_ITEM_STATUSES:
         return _E.COMPLETED

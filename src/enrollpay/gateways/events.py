@@ -15,6 +15,7 @@ from typing import Any
 from enrollpay.domain.money import Money
 from enrollpay.domain.retry import DeclineClass, classify_decline
 from enrollpay.domain.statuses import DisputeStatus
+from enrollpay.domain.subscriptions import SubscriptionState
 from enrollpay.errors import EnrollpayError, WebhookPayloadError
 from enrollpay.gateways.cards import brand_in_error, method_type_in_intent
 from enrollpay.ports import EventKind, GatewayDispute, GatewayEvent, GatewayRefund
@@ -168,6 +169,8 @@ def _normalise(data: Mapping[str, Any], to_money: MoneyReader) -> GatewayEvent:
             **base,
             gateway_payment_id=_invoice_payment_intent(obj),
             invoice_id=str(obj["id"]),
+            invoice_attempt=int(obj.get("attempt_count") or 0) or None,
+            invoice_period_start=_line_period_start(obj),
             amount=to_money(int(obj[amount_key]), str(obj["currency"])),
             customer_id=customer,
             subscription_id=_invoice_subscription(obj),
@@ -191,6 +194,7 @@ def _normalise(data: Mapping[str, Any], to_money: MoneyReader) -> GatewayEvent:
             subscription_status=_str(obj.get("status")),
             customer_id=customer,
             metadata=metadata,
+            subscription_state=_subscription_state(obj, event_type, created),
         )
     # charge.refunded
     payment_intent = _str(obj.get("payment_intent"))
@@ -229,13 +233,17 @@ def _invoice_payment_intent(obj: Mapping[str, Any]) -> str | None:
     if direct:
         return direct
     # Newer API versions list invoice payments instead of a payment_intent field.
+    # After retries the default entry is the latest try; else the last one listed.
     payments = obj.get("payments")
+    found = None
     if isinstance(payments, Mapping):
         for entry in payments.get("data", []):
             payment = entry.get("payment") if isinstance(entry, Mapping) else None
             if isinstance(payment, Mapping) and payment.get("payment_intent"):
-                return _str(payment["payment_intent"])
-    return None
+                found = _str(payment["payment_intent"])
+                if entry.get("is_default"):
+                    return found
+    return found
 
 
 def _invoice_subscription(obj: Mapping[str, Any]) -> str | None:
@@ -248,6 +256,47 @@ def _invoice_subscription(obj: Mapping[str, Any]) -> str | None:
         if isinstance(details, Mapping):
             return _str(details.get("subscription"))
     return None
+
+
+def _instant(value: Any) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(int(value), UTC)
+
+
+def _subscription_state(
+    obj: Mapping[str, Any], event_type: str, as_of: datetime
+) -> SubscriptionState | None:
+    """A Subscription object as a report dated by its event (None: it states no status).
+
+    The current period is the subscription's own (API versions before
+    2025-03-31) or, in newer ones, its first item's. A deleted
+    subscription is ``canceled`` when the object leaves its status out.
+    """
+    status = obj.get("status") or (
+        "canceled" if event_type == "customer.subscription.deleted" else None
+    )
+    if status is None:
+        return None
+    period: Mapping[str, Any] = obj
+    if obj.get("current_period_start") is None:
+        listing = obj.get("items")
+        first = (listing.get("data") or [None])[0] if isinstance(listing, Mapping) else None
+        period = first if isinstance(first, Mapping) else {}
+    return SubscriptionState(
+        status=str(status),
+        as_of=as_of,
+        current_period_start=_instant(period.get("current_period_start")),
+        current_period_end=_instant(period.get("current_period_end")),
+        cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
+        trial_end=_instant(obj.get("trial_end")),
+    )
+
+
+def _line_period_start(obj: Mapping[str, Any]) -> datetime | None:
+    """The start of the period the invoice's first line bills (a subscription's period)."""
+    lines = obj.get("lines")
+    first = (lines.get("data") or [None])[0] if isinstance(lines, Mapping) else None
+    period = first.get("period") if isinstance(first, Mapping) else None
+    return _instant(period.get("start")) if isinstance(period, Mapping) else None
 
 
 def read_dispute(

@@ -16,6 +16,7 @@ import attrs
 from enrollpay.domain.money import Money
 from enrollpay.domain.retry import DeclineClass
 from enrollpay.domain.statuses import DisputeStatus
+from enrollpay.domain.subscriptions import SubscriptionState
 
 __all__ = [
     "ChargeResult",
@@ -175,6 +176,11 @@ class GatewayEvent:
     metadata: Mapping[str, str] = attrs.field(factory=dict, hash=False)
     #: The declined card's brand, when the event reports it (see ChargeResult).
     card_brand: str | None = None
+    #: A subscription event's whole report (status, period, trial, as of the event).
+    subscription_state: SubscriptionState | None = None
+    #: An invoice event's try number (Stripe's ``attempt_count``) and its period's start.
+    invoice_attempt: int | None = None
+    invoice_period_start: datetime | None = None
     #: The payment method's type, when the event shows it (see ChargeResult).
     payment_method_type: str | None = None
 

@@ -262,7 +262,8 @@ class StoreTransaction(
     ) -> list[ScheduleItem]:
         """Lease up to ``limit`` collectible items so no other worker takes them.
 
-        Collectible: the enrollment is neither paused nor cancelled, the item
+        Collectible: the enrollment is neither paused nor cancelled nor billed
+        by a gateway subscription (``gateway_subscription_id``), the item
         is not leased (or its lease expired before ``now``), and it is
         ``scheduled`` and due by ``today`` and charged automatically (see
         :func:`enrollpay.domain.dunning.charged_automatically`: not while the

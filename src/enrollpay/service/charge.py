@@ -121,7 +121,7 @@ def _prepare_attempt(
             not charged_automatically(enrollment.status, item, locked.items)
             if automatic
             else enrollment.status in (EnrollmentStatus.PAUSED, EnrollmentStatus.CANCELLED)
-        ):
+        ) or enrollment.gateway_subscription_id is not None:  # the gateway bills it
             tx.update_item(attrs.evolve(item, lease_until=None))
             return ItemOutcome(item_id, "skipped")
         customer = tx.get_customer(enrollment.user_id)

@@ -51,17 +51,22 @@ def collect_due(
     concurrency: int | None = None,
     rate_limit: float | TokenBucket | None = None,
     keep_outcomes: bool = True,
+    sweep_first: bool = True,
 ) -> CollectionReport:
-    """Sweep (see :mod:`.sweep`), then charge every item that is due (retries included)."""
+    """Sweep (see :mod:`.sweep`), then charge every item that is due (retries included).
+
+    ``sweep_first=False`` skips the sweep: a shard of a collection fanned out
+    over task-queue workers runs after the one sweep its fan-out made.
+    """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidInputError(f"limit must be a positive int, got {limit!r}")
     at = ensure_aware(now, "now") if now is not None else ctx.now()
     gateway = ctx.gateway
     outcomes = OutcomeLog(keep=keep_outcomes)
     if gateway is None:
-        return CollectionReport(sweep=sweep(ctx, at))
+        return CollectionReport(sweep=sweep(ctx, at) if sweep_first else None)
     workers, bucket = _throughput_settings(ctx, concurrency, rate_limit)
-    swept = sweep(ctx, at)
+    swept = sweep(ctx, at) if sweep_first else None
     if bucket is not None:
         gateway = ThrottledGateway(gateway, bucket)
     if workers > 1:

@@ -223,6 +223,7 @@ class PaymentSystem:
         concurrency: int | None = None,
         rate_limit: float | TokenBucket | None = None,
         keep_outcomes: bool = True,
+        sweep: bool = True,
     ) -> CollectionReport:
         """Charge every item that is due (retries included) off-session.
 
@@ -240,7 +241,9 @@ class PaymentSystem:
         :class:`~enrollpay.gateways.ratelimit.TokenBucket` may be passed to
         share one budget between runs). ``keep_outcomes=False`` reports
         only counts (``progress`` still sees every outcome), so a run over
-        any number of items holds no per-item memory.
+        any number of items holds no per-item memory. ``sweep=False`` skips
+        the :meth:`sweep` that runs first (``report.sweep`` is then None):
+        for the shards of a fanned-out collection, after one sweep.
         """
         return collect.collect_due(
             self._ctx,
@@ -250,6 +253,7 @@ class PaymentSystem:
             concurrency=concurrency,
             rate_limit=rate_limit,
             keep_outcomes=keep_outcomes,
+            sweep_first=sweep,
         )
 
     def retry_now(self, item_id: str, *, actor: str = "customer") -> ItemOutcome:
@@ -353,6 +357,7 @@ class PaymentSystem:
     update_payment_method = system_ops.update_payment_method
     sweep = system_ops.sweep
     reconcile = system_ops.reconcile
+    subscribe_at_gateway = system_ops.subscribe_at_gateway
 
     # -- coupons and scholarships (written in enrollpay.service.system_discounts) --
     create_coupon = system_discounts.create_coupon

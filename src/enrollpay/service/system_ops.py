@@ -11,10 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from enrollpay.service import payment_methods, trials
+from enrollpay.service import payment_methods, subscriptions, trials
 from enrollpay.service import reconcile as reconciling
 from enrollpay.service import sweep as sweeping
 from enrollpay.service.results import ItemOutcome, ReconcileReport, SweepReport
+
+if TYPE_CHECKING:
+    from enrollpay.ports import SubscriptionInfo
 
 if TYPE_CHECKING:
     from enrollpay.service.system import PaymentSystem
@@ -23,6 +26,7 @@ __all__ = [
     "reconcile",
     "start_payment_method_update",
     "start_setup",
+    "subscribe_at_gateway",
     "sweep",
     "update_payment_method",
 ]
@@ -96,3 +100,20 @@ def update_payment_method(
     stop waiting (active during the trial).
     """
     return payment_methods.update_payment_method(self._ctx, user_id, payment_method_id, actor=actor)
+
+
+def subscribe_at_gateway(
+    self: PaymentSystem, enrollment_id: str, *, price_id: str, trial_days: int = 0
+) -> SubscriptionInfo:
+    """Have the gateway bill the enrollment as a subscription to its price ``price_id``.
+
+    The subscription's id is stored on the enrollment (event
+    ``subscription.created``), so the gateway's ``customer.subscription.*``
+    and ``invoice.*`` webhooks find it; from then on ``collect_due`` leaves
+    its items to the gateway, whose invoices settle them. Idempotent: a
+    second call gets the same subscription. Needs a gateway that bills
+    subscriptions (:class:`~enrollpay.ports.SubscriptionGateway`).
+    """
+    return subscriptions.subscribe_at_gateway(
+        self._ctx, enrollment_id, price_id=price_id, trial_days=trial_days
+    )

@@ -16,13 +16,13 @@ from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
 from enrollpay.domain.records import PaymentAttempt, WebhookReceipt
 from enrollpay.errors import DuplicateError, InvalidInputError, WebhookSignatureError
 from enrollpay.ports import Clock, Gateway, GatewayEvent, LivemodeAware, StoreTransaction
-from enrollpay.service.closing import close_enrollment
 from enrollpay.service.context import Context
 from enrollpay.service.debits import apply_processing
 from enrollpay.service.disputes import apply_dispute_event
 from enrollpay.service.refunds import apply_refund_updates
 from enrollpay.service.results import WebhookOutcome, WebhookResult
 from enrollpay.service.settlement import apply_failure, apply_requires_action, apply_success
+from enrollpay.service.subscriptions import apply_subscription_event, apply_subscription_invoice
 from enrollpay.service.trials import payment_method_saved
 
 __all__ = ["handle_webhook"]
@@ -101,6 +101,11 @@ def _apply_event(
         "invoice_payment_failed",
     ):
         attempt = _attempt_for(ctx, tx, event)
+        if attempt is None and kind.startswith("invoice_"):
+            return apply_subscription_invoice(ctx, tx, event) or (
+                "ignored",
+                "no attempt or subscription of ours matches this invoice",
+            )
         if attempt is None:
             return "ignored", "no attempt of ours matches this payment"
         if kind in ("payment_succeeded", "invoice_paid"):
@@ -143,8 +148,8 @@ def _apply_event(
         return apply_dispute_event(ctx, tx, event)
     if kind == "payment_method_attached":
         return _apply_new_method(ctx, tx, event)
-    if kind == "subscription_deleted":
-        return _apply_subscription_deleted(ctx, tx, event)
+    if kind.startswith("subscription_"):
+        return apply_subscription_event(ctx, tx, event)
     return "ignored", f"{event.type} needs no action"
 
 
@@ -220,28 +225,3 @@ def _apply_new_method(
     if waited:
         detail += f"; {len(waited)} enrollment(s) no longer wait for a card"
     return "processed", detail
-
-
-def _apply_subscription_deleted(
-    ctx: Context, tx: StoreTransaction, event: GatewayEvent
-) -> tuple[WebhookResult, str]:
-    enrollment = (
-        None
-        if event.subscription_id is None
-        else tx.find_enrollment_by_subscription(event.subscription_id)
-    )
-    if enrollment is None:
-        return "ignored", "no enrollment has this subscription"
-    enrollment = ctx.lock(tx, enrollment.id).enrollment
-    if enrollment.status == EnrollmentStatus.CANCELLED:
-        return "stale", "already cancelled"
-    close_enrollment(ctx, tx, enrollment, reason="subscription ended at the gateway", at=ctx.now())
-    ctx.audit(
-        tx,
-        actor="gateway",
-        action="enrollment.cancelled",
-        entity_type="enrollment",
-        entity_id=enrollment.id,
-        data={"subscription_id": event.subscription_id},
-    )
-    return "processed", "enrollment cancelled"

@@ -265,8 +265,9 @@ class _MemoryTransaction(
             schedules.setdefault(item.enrollment_id, []).append(item)
         candidates = []
         for item in self._t.items.values():
-            status = self._t.enrollments[item.enrollment_id].status
-            if status in _PAUSED_OR_CANCELLED:
+            enrollment = self._t.enrollments[item.enrollment_id]
+            status = enrollment.status
+            if status in _PAUSED_OR_CANCELLED or enrollment.gateway_subscription_id is not None:
                 continue
             if item.lease_until is not None and item.lease_until > now:
                 continue

@@ -314,12 +314,14 @@ def test_a_subscription_ended_at_the_gateway_cancels_the_enrollment(
     assert (stale.result, stale.detail) == ("stale", "already cancelled")
     events = outbox.new()
     assert kinds(events) == [
+        "subscription.updated",
         "installment.cancelled",
         "installment.cancelled",
         "enrollment.cancelled",
         "access.revoked",
     ]
-    assert [e.data["seq"] for e in events[:2]] == [2, 3]
+    assert events[0].data["status"] == "canceled"
+    assert [e.data["seq"] for e in events[1:3]] == [2, 3]
     enrollment = system.get_enrollment(result.enrollment_id)
     assert enrollment.status == EnrollmentStatus.CANCELLED
     assert enrollment.cancel_reason == "subscription ended at the gateway"

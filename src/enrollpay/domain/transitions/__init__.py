@@ -60,6 +60,7 @@ from enrollpay.domain.transitions.payments import (
     settle_refund,
     succeed_attempt,
 )
+from enrollpay.domain.transitions.subscriptions import link_subscription, record_subscription
 from enrollpay.domain.transitions.table import (
     ATTEMPT,
     DISPUTE,
@@ -89,6 +90,7 @@ __all__ = [
     "default_enrollment",
     "defer_retry",
     "hold_for_dispute",
+    "link_subscription",
     "lose_track",
     "mark_item_paid",
     "mark_overdue",
@@ -102,6 +104,7 @@ __all__ = [
     "pause_item",
     "receive_on_item",
     "record_discount",
+    "record_subscription",
     "release_item",
     "remind_upcoming",
     "report_dispute",

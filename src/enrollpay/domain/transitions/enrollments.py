@@ -69,10 +69,6 @@ _SYNC_MOVES: Mapping[EnrollmentStatus, str] = {
 }
 
 
-def _open_ended(plan: PaymentPlan) -> bool:
-    return isinstance(plan, Subscription) and plan.cycles is None
-
-
 def _derived(
     plan: PaymentPlan,
     items: Iterable[ScheduleItem],
@@ -80,15 +76,18 @@ def _derived(
     today: date,
     access: AccessPolicy | None,
     awaiting: bool = False,
-    held: bool = False,
+    of: Enrollment | None = None,
+    debit_hold: bool = False,
 ) -> EnrollmentStatus:
+    billed = None if of is None else of.subscription
     return derive_enrollment_status(
         (ItemState(i.status, i.due) for i in items),
         today=today,
-        open_ended=_open_ended(plan),
+        open_ended=isinstance(plan, Subscription) and plan.cycles is None,
         access=access,
         awaiting_payment_method=awaiting,
-        held=held,
+        held=(of is not None and of.dispute_hold) or debit_hold,
+        billing=None if billed is None else billed.status,
     )
 
 
@@ -242,7 +241,8 @@ def sync_enrollment(
         today=today,
         access=access,
         awaiting=enrollment.awaiting_payment_method,
-        held=enrollment.dispute_hold or debit_hold,
+        of=enrollment,
+        debit_hold=debit_hold,
     )
     if target == enrollment.status or (
         enrollment.status == _E.DEFAULTED and target not in (_E.ACTIVE, _E.COMPLETED)
@@ -358,7 +358,7 @@ def resume_enrollment(
         today=today,
         access=access,
         awaiting=enrollment.awaiting_payment_method,
-        held=enrollment.dispute_hold,
+        of=enrollment,
     )
     total = enrollment.days_paused(today)
     return _move(

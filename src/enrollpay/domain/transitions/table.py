@@ -87,6 +87,18 @@ ENROLLMENT: Final[Machine[EnrollmentStatus]] = Machine.declare(
         [_E.CANCELLED],
         "the enrollment ends",
     ),
+    _t(
+        "link_subscription",
+        [*_LIVE, _E.PAUSED, _E.COMPLETED, _E.DEFAULTED],
+        [],
+        "a gateway subscription now bills the enrollment",
+    ),
+    _t(
+        "record_subscription",
+        list(EnrollmentStatus),
+        [],
+        "the gateway reported its subscription's state (then: the derived status)",
+    ),
 )
 
 _OPEN = frozenset(ItemStatus) - {_I.PAID, _I.CANCELLED, _I.WAIVED}

@@ -7,19 +7,25 @@ idempotent by key and scriptable like the payment verbs (a timeout before
 or after the gateway acted, a rate limit). A subscription starts
 ``incomplete`` (``trialing`` with a trial) and emits
 ``customer.subscription.created``; cancelling emits
-``customer.subscription.deleted``. Invoices are created as drafts.
+``customer.subscription.deleted``. Invoices are created as drafts. Tests
+play the gateway's own moves: :meth:`FakeBilling.update_subscription`
+(a renewal, a status change) and :meth:`FakeBilling.bill_subscription`
+(an invoice paid or declined, and its retries).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
+
+from dateutil.relativedelta import relativedelta
 
 from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayRequestError, GatewayUnavailableError, InvalidInputError
 from enrollpay.gateways.fake.scripts import Outcome
-from enrollpay.ports import InvoiceInfo, SubscriptionInfo
+from enrollpay.ports import Clock, InvoiceInfo, SubscriptionInfo
 
 __all__ = ["FakeBilling"]
 
@@ -45,6 +51,7 @@ class FakeBilling:
         emit: Callable[[str, Mapping[str, Any]], None],
         check_customer: Callable[[str], None],
         granularity: Callable[[str], int],
+        clock: Clock,
     ) -> None:
         self._lock = lock
         self._enter = enter
@@ -52,12 +59,15 @@ class FakeBilling:
         self._emit = emit
         self._check_customer = check_customer
         self._granularity = granularity
+        self._clock = clock
         #: What each verb made, by its idempotency key.
         self._memo: dict[tuple[str, str], Any] = {}
         #: Subscriptions by id, as Stripe's ``subscription`` objects.
         self.subscriptions: dict[str, dict[str, Any]] = {}
         #: Invoices by id.
         self.invoices: dict[str, InvoiceInfo] = {}
+        #: The invoices subscriptions billed, by id, as Stripe's ``invoice`` objects.
+        self._sub_invoices: dict[str, dict[str, Any]] = {}
 
     def create_subscription(
         self,
@@ -95,6 +105,8 @@ class FakeBilling:
         # Stripe confirms the first invoice's payment, or with a trial saves a card first.
         secret = f"{self._new_id('seti' if trial_days else 'in')}_secret"
         subscription_id = self._new_id("sub")
+        now = self._clock.now()
+        trial_end = _stamp(now + timedelta(days=trial_days)) if trial_days else None
         subscription: dict[str, Any] = {
             "id": subscription_id,
             "object": "subscription",
@@ -103,6 +115,10 @@ class FakeBilling:
             "metadata": dict(metadata),
             "items": {"object": "list", "data": [{"price": {"id": price_id}}]},
             "default_payment_method": default_payment_method,
+            "cancel_at_period_end": False,
+            "trial_end": trial_end,
+            "current_period_start": _stamp(now),
+            "current_period_end": trial_end or _stamp(now + _PERIOD),
         }
         self.subscriptions[subscription_id] = subscription
         self._emit("customer.subscription.created", subscription)
@@ -118,7 +134,7 @@ class FakeBilling:
             if subscription is None:
                 raise GatewayRequestError("No such subscription", param="id")
             if subscription["status"] != "canceled":
-                subscription["status"] = "canceled"
+                subscription.update(status="canceled", ended_at=_stamp(self._clock.now()))
                 self._emit("customer.subscription.deleted", subscription)
             return _info(subscription, client_secret=None)
 
@@ -159,6 +175,73 @@ class FakeBilling:
                           idempotency_key=idempotency_key,
                           collection_method=collection_method)  # fmt: skip
 
+    # -- what Stripe does on its own, for tests ------------------------------------------
+
+    def update_subscription(
+        self,
+        subscription_id: str,
+        *,
+        status: str | None = None,
+        cancel_at_period_end: bool | None = None,
+        renew: bool = False,
+    ) -> dict[str, Any]:
+        """Change a subscription as the gateway would, and emit ``customer.subscription.updated``.
+
+        ``renew`` starts the next period (from the current period's end);
+        ``status`` and ``cancel_at_period_end`` are set as given.
+        """
+        with self._lock:
+            subscription = self.subscriptions[subscription_id]
+            if renew:
+                start = datetime.fromtimestamp(int(subscription["current_period_end"]), UTC)
+                subscription.update(current_period_start=_stamp(start),
+                                    current_period_end=_stamp(start + _PERIOD))  # fmt: skip
+            if status is not None:
+                subscription["status"] = status
+            if cancel_at_period_end is not None:
+                subscription["cancel_at_period_end"] = cancel_at_period_end
+            self._emit("customer.subscription.updated", subscription)
+            return dict(subscription)
+
+    def bill_subscription(
+        self,
+        subscription_id: str,
+        amount: Money,
+        *,
+        outcome: str = "succeed",
+        invoice_id: str | None = None,
+    ) -> str:
+        """Collect the current period's invoice: ``invoice.paid`` or ``invoice.payment_failed``.
+
+        ``outcome`` is ``succeed`` or a decline code. ``invoice_id`` tries an
+        invoice billed before again (its ``attempt_count`` goes up, as
+        Stripe's automatic retries do). Returns the invoice's id.
+        """
+        with self._lock:
+            subscription = self.subscriptions[subscription_id]
+            invoice = self._sub_invoices.get(invoice_id or "")
+            if invoice is None:
+                period = {"start": subscription["current_period_start"],
+                          "end": subscription["current_period_end"]}  # fmt: skip
+                invoice = {"id": self._new_id("in"), "object": "invoice",
+                           "customer": subscription["customer"], "subscription": subscription_id,
+                           "currency": amount.currency.lower(), "amount_due": amount.minor,
+                           "amount_paid": 0, "attempt_count": 0, "metadata": {},
+                           "lines": {"object": "list", "data": [{"period": period}]}}  # fmt: skip
+                self._sub_invoices[invoice["id"]] = invoice
+            invoice["attempt_count"] += 1
+            invoice["payment_intent"] = self._new_id("pi")
+            if outcome == "succeed":
+                invoice.update(status="paid", amount_paid=invoice["amount_due"],
+                               last_finalization_error=None)  # fmt: skip
+                self._emit("invoice.paid", invoice)
+            else:
+                error = {"code": "card_declined", "decline_code": outcome,
+                         "message": "Your card was declined."}  # fmt: skip
+                invoice.update(status="open", last_finalization_error=error)
+                self._emit("invoice.payment_failed", invoice)
+            return str(invoice["id"])
+
     def _once(self, verb: str, done: str, make: Callable[[], _Made], **params: Any) -> _Made:
         """Run ``verb`` as the gateway would: logged and scripted, ``make`` once per key.
 
@@ -174,6 +257,14 @@ class FakeBilling:
         if outcome.kind == "timeout_after":
             raise GatewayUnavailableError(f"timeout after {done}")
         return made
+
+
+#: The fake bills every subscription monthly.
+_PERIOD = relativedelta(months=1)
+
+
+def _stamp(moment: datetime) -> int:
+    return int(moment.timestamp())
 
 
 def _info(subscription: Mapping[str, Any], *, client_secret: str | None) -> SubscriptionInfo:

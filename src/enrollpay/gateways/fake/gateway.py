@@ -104,13 +104,14 @@ class FakeGateway:
             # Late-bound: the disputes below need the payments' intents.
             disputed=lambda intent_id: self.disputes.refuses_refund(intent_id),  # noqa: PLW0108
         )
-        #: Disputes: open, move on, close (see :mod:`enrollpay.gateways.fake.disputes`).
+        #: Disputes, then ``billing``: subscriptions and invoices (modules of the same names).
         self.disputes = FakeDisputes(lock=self._lock, new_id=self._ids.new, emit=self._emit,
                                      clock=self._clock, refunds=self._payments.refunds_for,
                                      intent=self._payments.succeeded_intent)  # fmt: skip
-        self._billing = FakeBilling(lock=self._lock, enter=self._enter, new_id=self._ids.new,
-                                    emit=self._emit, check_customer=self._payments.check_customer,
-                                    granularity=self.amount_granularity)  # fmt: skip
+        self.billing = FakeBilling(lock=self._lock, enter=self._enter, new_id=self._ids.new,
+                                   emit=self._emit, check_customer=self._payments.check_customer,
+                                   granularity=self.amount_granularity,
+                                   clock=self._clock)  # fmt: skip
 
     @property
     def id_namespace(self) -> str:
@@ -311,7 +312,7 @@ class FakeGateway:
         The subscription starts ``incomplete`` (``trialing`` with a trial)
         and emits ``customer.subscription.created``.
         """
-        return self._billing.create_subscription(
+        return self.billing.create_subscription(
             customer_id=customer_id,
             price_id=price_id,
             idempotency_key=idempotency_key,
@@ -324,7 +325,7 @@ class FakeGateway:
         self, subscription_id: str, *, idempotency_key: str
     ) -> SubscriptionInfo:
         """Cancel a subscription now (emits ``customer.subscription.deleted``)."""
-        return self._billing.cancel_subscription(subscription_id, idempotency_key=idempotency_key)
+        return self.billing.cancel_subscription(subscription_id, idempotency_key=idempotency_key)
 
     def create_invoice(
         self,
@@ -338,7 +339,7 @@ class FakeGateway:
         days_until_due: int | None = None,
     ) -> InvoiceInfo:
         """Create a draft invoice of one line for ``amount``, once per key."""
-        return self._billing.create_invoice(
+        return self.billing.create_invoice(
             customer_id=customer_id,
             amount=amount,
             idempotency_key=idempotency_key,

@@ -344,6 +344,7 @@ class EnrollmentRepository(SqlUnit):
                 .join(enrollments, enrollments.c.id == items.enrollment_id)
                 .where(
                     enrollments.c.status.not_in(_PAUSED_OR_CANCELLED),
+                    enrollments.c.gateway_subscription_id.is_(None),
                     sa.or_(lease.is_(None), lease <= now),
                     *where,
                 )

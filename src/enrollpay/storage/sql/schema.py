@@ -124,6 +124,13 @@ enrollments = sa.Table(
     sa.Column("list_price_minor", sa.BigInteger(), nullable=True),
     sa.Column("coupon_code", sa.String(64), nullable=True),
     sa.Column("scholarship_id", _ID, nullable=True),
+    # The gateway subscription's last reported state (migration 0016).
+    sa.Column("subscription_status", sa.String(32), nullable=True),
+    sa.Column("subscription_as_of", UTCDateTime(), nullable=True),
+    sa.Column("subscription_period_start", UTCDateTime(), nullable=True),
+    sa.Column("subscription_period_end", UTCDateTime(), nullable=True),
+    sa.Column("subscription_cancel_at_period_end", sa.Boolean(), nullable=True),
+    sa.Column("subscription_trial_end", UTCDateTime(), nullable=True),
     one_of("status", EnrollmentStatus, "known_status"),
     not_negative("price_minor"),
     not_negative("paused_days"),
@@ -376,20 +383,10 @@ sync_cursors = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
-# Notifications sent, kept for the dedupe window (storage/sql/notifications.py,
-# migration 0013): an event delivered again is not notified again.
-sent_notifications = sa.Table(
-    "enrollpay_sent_notifications",
-    metadata,
-    sa.Column("event_id", sa.String(), primary_key=True),
-    sa.Column("kind", sa.String(), primary_key=True),
-    sa.Column("sent_at", UTCDateTime(), nullable=False, index=True),
-)
-
-# Coupons, their redemptions and scholarships (migration 0015), on the same metadata.
+# Tables in modules of their own, added to this metadata on import: notifications
+# sent (migration 0013); coupons, redemptions and scholarships (0015); receipts (0017).
 from enrollpay.storage.sql import discount_tables as _discounts  # noqa: E402, F401
-
-# Receipts (migration 0016) have their own module; importing it adds them to metadata.
+from enrollpay.storage.sql.schema_notifications import sent_notifications  # noqa: E402
 from enrollpay.storage.sql.schema_receipts import receipt_counters, receipts  # noqa: E402
 
 #: Every table, parents before children.

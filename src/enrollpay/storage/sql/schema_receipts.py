@@ -1,4 +1,4 @@
-"""The tables of receipts (migration 0016), on the schema's :data:`~.metadata.metadata`.
+"""The tables of receipts (migration 0017), on the schema's :data:`~.metadata.metadata`.
 
 ``enrollpay_receipt_counters`` holds the last number taken in each
 (issuer, kind) series; ``enrollpay_receipts`` the receipts and credit notes.

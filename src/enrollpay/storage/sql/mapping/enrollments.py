@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from enrollpay.domain.money import Money
@@ -10,11 +11,14 @@ from enrollpay.domain.records import (
     Enrollment,
     ScheduleItem,
 )
+from enrollpay.domain.subscriptions import SubscriptionState
 from enrollpay.storage.sql.mapping.values import (
     Row,
     plan_from,
     same_currency,
 )
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 __all__ = ["enrollment_from_row", "enrollment_to_row", "item_from_row", "item_to_row"]
 
@@ -44,7 +48,37 @@ def enrollment_to_row(e: Enrollment) -> dict[str, Any]:
         "list_price_minor": None if e.list_price is None else e.list_price.minor,
         "coupon_code": e.coupon_code,
         "scholarship_id": e.scholarship_id,
+        **_subscription_to_row(e.subscription),
     }
+
+
+def _subscription_to_row(state: SubscriptionState | None) -> dict[str, Any]:
+    if state is None:
+        return dict.fromkeys(_SUBSCRIPTION_COLUMNS)
+    return {
+        "subscription_status": state.status,
+        "subscription_as_of": state.as_of,
+        "subscription_period_start": state.current_period_start,
+        "subscription_period_end": state.current_period_end,
+        "subscription_cancel_at_period_end": state.cancel_at_period_end,
+        "subscription_trial_end": state.trial_end,
+    }
+
+
+_SUBSCRIPTION_COLUMNS = tuple(_subscription_to_row(SubscriptionState("", as_of=_EPOCH)))
+
+
+def _subscription_from_row(r: Row) -> SubscriptionState | None:
+    if r["subscription_status"] is None:
+        return None
+    return SubscriptionState(
+        status=r["subscription_status"],
+        as_of=r["subscription_as_of"],
+        current_period_start=r["subscription_period_start"],
+        current_period_end=r["subscription_period_end"],
+        cancel_at_period_end=bool(r["subscription_cancel_at_period_end"]),
+        trial_end=r["subscription_trial_end"],
+    )
 
 
 def enrollment_from_row(r: Row) -> Enrollment:
@@ -73,6 +107,7 @@ def enrollment_from_row(r: Row) -> Enrollment:
         else Money(r["list_price_minor"], r["currency"]),
         coupon_code=r["coupon_code"],
         scholarship_id=r["scholarship_id"],
+        subscription=_subscription_from_row(r),
     )
 
 
