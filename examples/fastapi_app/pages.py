@@ -18,7 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from enrollpay.errors import EnrollpayError, NotFoundError
 
-from . import admin_pages, student_pages
+from . import admin_pages, receipt_pages, student_pages
 from .errors import library_error
 from .web import SETTINGS_KEY, LoginRequiredError, PageSettings, page, redirect
 
@@ -64,4 +64,5 @@ def install_pages(
     app.add_exception_handler(LoginRequiredError, on_login_required)
     app.add_exception_handler(EnrollpayError, on_library_error)
     app.include_router(student_pages.router)
+    app.include_router(receipt_pages.router)
     app.include_router(admin_pages.router)

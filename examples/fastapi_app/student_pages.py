@@ -213,6 +213,10 @@ def portal(request: Request, system: System, student: Student) -> Response:
                 "details": details,
                 "plan": describe_plan(enrollment.plan),
                 "payable": {i.id for i in details.items if payable_now(details, i, today)},
+                # Each payment's receipt and each refund's credit note, to link to.
+                "receipts": {
+                    (r.refund_id or r.payment_id): r for r in system.list_receipts(enrollment.id)
+                },
             }
         )
     return page(

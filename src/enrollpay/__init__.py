@@ -16,6 +16,7 @@ from enrollpay.domain.plans import (
     detect_plan,
     eligible_plans,
 )
+from enrollpay.domain.receipts import Receipt, ReceiptSettings
 from enrollpay.domain.refunds import RefundPolicy, RefundQuote, quote_refund
 from enrollpay.domain.retry import DeclineClass, RetryPolicy, next_retry_at
 from enrollpay.domain.retry_caps import RetryCap
@@ -53,6 +54,8 @@ __all__ = [
     "PaymentPlan",
     "PaymentSystem",
     "PlanRule",
+    "Receipt",
+    "ReceiptSettings",
     "ReconcileReport",
     "RefundPolicy",
     "RefundQuote",

@@ -254,3 +254,31 @@ def test_admin_dashboard_shows_stats_the_revenue_chart_and_csv_reports(
     assert "date like" in page.inner_text("#due_from-error")
     page.goto("/admin/schedules?status=paid")
     assert page.locator("#schedules tbody tr").count() == 1
+
+
+def test_the_student_opens_a_receipt_and_downloads_its_pdf(
+    page: Page, system: PaymentSystem, fake: FakeGateway, course: Product, shoot: Shoot
+) -> None:
+    """The portal links each payment to its receipt, in the page's language, and to the PDF."""
+    enrollment_id = enroll_and_pay_first(system, fake, course, "stu-9", Installments(3))
+    (receipt,) = system.list_receipts(enrollment_id)
+    sign_in_student(page, "stu-9")
+    page.goto("/portal")
+    link = page.locator(".payments a.receipt")
+    assert link.inner_text() == receipt.number
+
+    page.goto(f"/portal/receipts/{receipt.id}?lang=fr-FR")
+    assert page.inner_text("h1") == f"Reçu {receipt.number}"
+    assert "100,00" in page.inner_text("table.lines")
+    shoot("student-receipt-fr")
+
+    answer = page.request.get(f"/portal/receipts/{receipt.id}/pdf")
+    assert answer.status == 200
+    assert answer.headers["content-type"] == "application/pdf"
+    assert answer.body().startswith(b"%PDF-")
+
+    page.context.clear_cookies()  # a new session (the header's sign-out is a submit button too)
+    sign_in_student(page, "stu-other")
+    page.wait_for_url(re.compile(r"/portal$"))
+    assert page.locator(".payments a.receipt").count() == 0
+    assert page.request.get(f"/portal/receipts/{receipt.id}").status == 404

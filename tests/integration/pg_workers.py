@@ -8,6 +8,7 @@ the database (a killed process's records survive it).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import time
 from collections import Counter
@@ -32,6 +33,7 @@ __all__ = [
     "collect_worker",
     "create_charge_tables",
     "enroll_worker",
+    "rolling_back_collect_worker",
     "seed_due_items",
 ]
 
@@ -231,3 +233,37 @@ def collect_worker(url: str, go: Any, lease_seconds: float, delay: float, deadli
         if not system.list_schedule_items(status=["scheduled", "processing", "failed"]):
             return
         time.sleep(0.2)  # the rest is leased by others (or by a dead worker)
+
+
+def rolling_back_collect_worker(
+    url: str, go: Any, rollbacks: Any, fail_every: int, deadline: float
+) -> None:
+    """Like :func:`collect_worker`, but every ``fail_every``-th charge's unit of work rolls back.
+
+    The rollback comes after the payment and its receipt were written (at
+    the ``before_commit`` point), so the receipt number taken is given back;
+    the item stays leased, and once the 1 s lease runs out a worker charges
+    it again with the same key (the gateway replays the first charge).
+    ``rollbacks`` (a shared integer) counts them.
+    """
+    calls = itertools.count(1)
+
+    def faults(point: str) -> None:
+        if point == "before_commit" and next(calls) % fail_every == 0:
+            raise RuntimeError("injected rollback")
+
+    store = SqlStore.from_url(url, pool_size=2)
+    config = SystemConfig(lease=timedelta(seconds=1), batch_size=5)
+    system = PaymentSystem(store=store, gateway=DurableGateway(url), config=config, faults=faults)
+    go.wait(timeout=60)
+    while time.monotonic() < deadline:
+        try:
+            if system.collect_due().outcomes:
+                continue
+        except RuntimeError:
+            with rollbacks.get_lock():
+                rollbacks.value += 1
+            continue
+        if not system.list_schedule_items(status=["scheduled", "processing", "failed"]):
+            return
+        time.sleep(0.2)  # the rest is leased by others (or waits for its lease to run out)

@@ -32,6 +32,7 @@ PUBLIC_NAMES = [
     "gateway",
     "get_enrollment",
     "get_product",
+    "get_receipt",
     "get_schedule_item",
     "grant_scholarship",
     "handle_webhook",
@@ -42,6 +43,7 @@ PUBLIC_NAMES = [
     "list_events",
     "list_plan_rules",
     "list_products",
+    "list_receipts",
     "list_schedule_items",
     "list_scholarships",
     "pause",
@@ -50,6 +52,9 @@ PUBLIC_NAMES = [
     "preview_schedule",
     "product_report",
     "quote_cancellation",
+    "receipt_for_payment",
+    "receipt_html",
+    "receipt_pdf",
     "reconcile",
     "record_manual_payment",
     "recovery_report",
@@ -71,6 +76,7 @@ PUBLIC_NAMES = [
     "today",
     "update_payment_method",
     "verify_audit_chain",
+    "view_receipt",
     "waive_item",
 ]
 

@@ -25,6 +25,7 @@ from enrollpay.cli.coupons import coupons
 from enrollpay.cli.demo import demo
 from enrollpay.cli.events import events
 from enrollpay.cli.ops import audit, collect, db, reconcile, sweep
+from enrollpay.cli.receipts import receipt
 from enrollpay.cli.reporting import report
 from enrollpay.errors import EnrollpayError, InvalidInputError
 
@@ -101,6 +102,7 @@ def cli() -> None:
     Integrate:   enrollpay events list | dispatch
     Inspect it:  enrollpay report {revenue,status,products,aging,forecast,recovery}
     Plan it:     enrollpay plan preview [--coupon] | refund quote | coupons
+    Give it:     enrollpay receipt ID [--pdf FILE]
 
     \b
     Exit status: 0 done; 1 done, but something needs attention (a decline,
@@ -121,6 +123,7 @@ cli.add_command(coupons)
 cli.add_command(refund)
 cli.add_command(audit)
 cli.add_command(events)
+cli.add_command(receipt)
 
 
 def main() -> None:

@@ -68,6 +68,11 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
     ),
     "payment.canceled": "an on-session payment was cancelled before it succeeded",
     "refund.issued": "money was given back",
+    "receipt.issued": (
+        "a numbered receipt (for a payment) or credit note (for a refund) was issued "
+        "(emitted with ReceiptSettings(announce=True)); "
+        "data: receipt id, number, kind, amount, payment, refund, original receipt number"
+    ),
     "refund.failed": "the gateway could not make a refund",
     "payment.disputed": "a gateway payment was disputed (a chargeback, or an inquiry before one); "
     "data: dispute, payment, amount, status, evidence due date",

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from enrollpay.integrations import (
@@ -36,6 +36,7 @@ from enrollpay.integrations import (
 )
 from enrollpay.integrations.api import ApiAnswer, payment_details_answer, plans_answer
 from enrollpay.integrations.events import EventRegistry
+from enrollpay.integrations.receipts_api import ReceiptDocument, receipt_answer, receipt_document
 from enrollpay.service.system import PaymentSystem
 
 __all__ = [
@@ -129,7 +130,9 @@ def api_router(system: PaymentSystem | None = None) -> APIRouter:
 
     ``GET /plans?product=...`` (the plans a checkout may offer, with their
     schedules) and ``GET /enrollments/{enrollment_id}/payment`` (payment
-    details with ``has_access`` and ``paid_through``). Without ``system``
+    details with ``has_access`` and ``paid_through``), and the receipt routes
+    of :mod:`enrollpay.integrations.receipts_api` (``GET /receipts/{id}``,
+    ``/receipts/{id}/html``, ``/receipts/{id}/pdf``). Without ``system``
     it uses the attached one. The routes check no identity: include the
     router behind your own authentication dependencies.
     """
@@ -152,4 +155,30 @@ def api_router(system: PaymentSystem | None = None) -> APIRouter:
         target = system or get_system(request)
         return _answer(payment_details_answer(target, enrollment_id))
 
+    @router.get("/receipts/{receipt_id}", name="enrollpay_receipt", response_class=JSONResponse)
+    def receipt(request: Request, receipt_id: str) -> JSONResponse:
+        """A receipt or credit note as JSON."""
+        return _answer(receipt_answer(system or get_system(request), receipt_id))
+
+    @router.get("/receipts/{receipt_id}/html", name="enrollpay_receipt_html")
+    def receipt_html(request: Request, receipt_id: str) -> Response:
+        """The receipt as an HTML page (``?locale=fr_FR&timezone=Europe/Paris``)."""
+        target = system or get_system(request)
+        query = dict(request.query_params.items())
+        return _document(receipt_document(target, receipt_id, "html", query))
+
+    @router.get("/receipts/{receipt_id}/pdf", name="enrollpay_receipt_pdf")
+    def receipt_pdf(request: Request, receipt_id: str) -> Response:
+        """The receipt as a PDF download (same query parameters)."""
+        target = system or get_system(request)
+        query = dict(request.query_params.items())
+        return _document(receipt_document(target, receipt_id, "pdf", query))
+
     return router
+
+
+def _document(answer: ReceiptDocument) -> Response:
+    headers = {}
+    if answer.filename is not None:
+        headers["Content-Disposition"] = f'attachment; filename="{answer.filename}"'
+    return Response(answer.body, answer.status, headers=headers, media_type=answer.content_type)

@@ -91,7 +91,7 @@ NOTIFICATION_KINDS: Final[Mapping[str, NotificationKind]] = {
         _kind(
             "receipt_issued",
             "receipt.issued",
-            "a receipt was issued for a payment (once receipts exist, see the docs)",
+            "a receipt was issued for a payment (with ReceiptSettings(announce=True))",
             amount="what was paid",
             paid_date="when the receipt was issued",
             receipt_number="the receipt's number (its id when it has none)",

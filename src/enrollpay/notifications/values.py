@@ -107,7 +107,9 @@ def _upcoming(
 
 def _receipt(
     event: DomainEvent, _enrollment: Enrollment, _system: PaymentSystem, w: Writer
-) -> dict[str, str]:
+) -> dict[str, str] | None:
+    if event.data.get("kind") == "credit_note":
+        return None  # a credit note's refund is told by refund_issued
     number = event.data.get("number") or event.data.get("receipt_id") or event.id
     return {
         "amount": w.money(_money(event.data["amount"])),

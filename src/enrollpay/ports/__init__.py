@@ -41,6 +41,7 @@ from enrollpay.ports.ledger import (
 from enrollpay.ports.notification_log import SentNotificationLog, SentNotificationLookup
 from enrollpay.ports.notifier import Notification, Notifier, Recipient
 from enrollpay.ports.reads import ItemQuery, ReportQueries, StoreReader
+from enrollpay.ports.receipts import ReceiptLookups, ReceiptWrites
 from enrollpay.ports.store import (
     AuditDraft,
     EventOutbox,
@@ -78,6 +79,8 @@ __all__ = [
     "Notification",
     "Notifier",
     "PaymentSession",
+    "ReceiptLookups",
+    "ReceiptWrites",
     "Recipient",
     "Redemption",
     "ReportQueries",

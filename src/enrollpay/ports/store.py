@@ -35,6 +35,7 @@ from enrollpay.ports.discounts import DiscountRecords
 from enrollpay.ports.disputes import DisputeRecords
 from enrollpay.ports.notification_log import SentNotificationLog
 from enrollpay.ports.reads import StoreReader
+from enrollpay.ports.receipts import ReceiptWrites
 from enrollpay.ports.sync import SyncCursorWrites
 
 __all__ = [
@@ -148,7 +149,13 @@ class EventOutbox(Protocol):
 
 
 class StoreTransaction(
-    EventOutbox, DisputeRecords, DiscountRecords, SyncCursorWrites, SentNotificationLog, Protocol
+    EventOutbox,
+    DisputeRecords,
+    DiscountRecords,
+    SyncCursorWrites,
+    SentNotificationLog,
+    ReceiptWrites,
+    Protocol,
 ):
     """The write port: the verbs of one unit of work. Nothing is visible to others until commit.
 

@@ -19,6 +19,7 @@ from enrollpay.domain.discount_spread import SPREAD_POLICIES, SpreadPolicy
 from enrollpay.domain.disputes import DisputePolicy
 from enrollpay.domain.dunning import FINAL_FAILURE_POLICIES, FinalFailure
 from enrollpay.domain.money import Money
+from enrollpay.domain.receipts import ReceiptSettings
 from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.retry import RetryPolicy
 from enrollpay.domain.statuses import AccessPolicy
@@ -168,6 +169,8 @@ class SystemConfig:
 
     #: When a dispute (chargeback) withholds access; winning it gives access back.
     dispute_policy: DisputePolicy = attrs.Factory(DisputePolicy)
+    #: Who issues the receipts of payments and refunds, and how their numbers read.
+    receipts: ReceiptSettings = attrs.Factory(ReceiptSettings)
 
     def __attrs_post_init__(self) -> None:
         self.access_policy  # noqa: B018 - refuses bad grace or suspension days now

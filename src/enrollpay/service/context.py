@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from enrollpay.domain import transitions
 from enrollpay.domain.calendar import ensure_aware
 from enrollpay.domain.events import EventDraft
-from enrollpay.domain.records import Enrollment, PaymentAttempt, Refund, ScheduleItem
+from enrollpay.domain.records import Enrollment, Payment, PaymentAttempt, Refund, ScheduleItem
 from enrollpay.domain.schedule import ScheduleLine
 from enrollpay.domain.statuses import AttemptStatus
 from enrollpay.domain.transitions import Change
@@ -31,6 +31,7 @@ from enrollpay.ports import (
     StoreTransaction,
 )
 from enrollpay.service.base import Authorizer, FaultHook, IdFactory, SystemConfig, check_text
+from enrollpay.service.receipts import issue_credit_note, issue_receipt
 
 __all__ = ["Context"]
 
@@ -168,9 +169,21 @@ class Context:
     # -- storing what the state machine decided ----------------------------------------
 
     def emit(self, tx: StoreTransaction, events: Sequence[EventDraft]) -> None:
-        """Stamp ``events`` with ids and put them in the outbox, in this transaction."""
+        """Stamp ``events`` with ids and put them in the outbox, in this transaction.
+
+        A refund that is done (``refund.issued``) gets its credit note here,
+        whichever path completed it.
+        """
         if events:
             tx.add_events([event.stamp(self.new_id("evt")) for event in events])
+        for event in events:
+            if event.kind == "refund.issued":
+                issue_credit_note(self, tx, str(event.data["refund_id"]))
+
+    def record_payment(self, tx: StoreTransaction, payment: Payment) -> None:
+        """Store money received with its numbered receipt, in this transaction."""
+        tx.add_payment(payment)
+        issue_receipt(self, tx, payment)
 
     def save_enrollment(self, tx: StoreTransaction, change: Change[Enrollment]) -> Enrollment:
         """Store an enrollment transition and its events."""

@@ -90,7 +90,7 @@ def _record_manual(  # noqa: PLR0917 - private twin of the keyword-only public m
             notes=notes,
             actor=actor,
         )
-        tx.add_payment(payment)
+        ctx.record_payment(tx, payment)
         ctx.save_item(tx, transitions.receive_on_item(item, amount=paying, at=now))
         ctx.audit(
             tx,

@@ -146,7 +146,7 @@ def apply_success(
         gateway_payment_id=gid,
         attempt_id=attempt.id,
     )
-    tx.add_payment(payment)
+    ctx.record_payment(tx, payment)
     data = {**_attempt_data(attempt), "payment_id": payment.id, "received": amount}
     if item.status in TERMINAL_ITEM_STATUSES:
         # Money arrived for an item that no longer wants it (paid by hand,

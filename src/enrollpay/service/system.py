@@ -4,9 +4,11 @@ Each method delegates to one function of a use-case module
 (:mod:`enrollpay.service.enroll`, :mod:`~enrollpay.service.collect`, ...),
 passing the system's :class:`~enrollpay.service.context.Context`. The class
 has no base class. The methods that change state are written here, but
-for the saved-card flows and the sweep (in :mod:`enrollpay.service.system_ops`);
-those that only read (lookups, listings, reports, quotes) are written in
-:mod:`enrollpay.service.system_reads`. Both are attached below by name.
+for rescheduling and pausing, the saved-card flows, the sweep and reconcile
+(:mod:`enrollpay.service.system_ops`) and coupons and scholarships
+(:mod:`enrollpay.service.system_discounts`); those that only read are written
+in :mod:`enrollpay.service.system_reads` and, for receipts,
+:mod:`enrollpay.service.system_receipts`. All are attached below by name.
 """
 
 from __future__ import annotations
@@ -21,12 +23,10 @@ from enrollpay.domain.calendar import Interval
 from enrollpay.domain.money import Money
 from enrollpay.domain.plans import PaymentPlan, PlanRule
 from enrollpay.domain.records import (
-    Enrollment,
     ManualMethod,
     Payment,
     Product,
     Refund,
-    ScheduleItem,
 )
 from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.retry import RetryPolicy
@@ -38,13 +38,12 @@ from enrollpay.service import (
     collect,
     enroll,
     manual,
-    pause,
     products,
     refunds,
-    reschedule,
     system_discounts,
     system_ops,
     system_reads,
+    system_receipts,
     webhooks,
 )
 from enrollpay.service.base import Authorizer, FaultHook, IdFactory, SystemConfig, uuid_ids
@@ -333,24 +332,11 @@ class PaymentSystem:
             amount=amount,
         )
 
-    def reschedule(self, item_id: str, new_due: date, *, actor: str) -> ScheduleItem:
-        """Move an unpaid item's due date (not into the past); it is retried afresh."""
-        return reschedule.reschedule(self._ctx, item_id, new_due, actor=actor)
-
-    def waive_item(self, item_id: str, *, actor: str, reason: str | None = None) -> ScheduleItem:
-        """Forgive an unpaid item: it is no longer owed."""
-        return reschedule.waive_item(self._ctx, item_id, actor=actor, reason=reason)
-
-    def pause(self, enrollment_id: str, *, actor: str, reason: str | None = None) -> Enrollment:
-        """Stop collection: scheduled and failed items wait until ``resume``."""
-        return pause.pause(self._ctx, enrollment_id, actor=actor, reason=reason)
-
-    def resume(self, enrollment_id: str, *, actor: str) -> Enrollment:
-        """Restart collection; unpaid paused items move later by the days paused."""
-        return pause.resume(self._ctx, enrollment_id, actor=actor)
-
-    # -- saved cards, the sweep and reconcile (written in enrollpay.service.system_ops)
-
+    # -- rescheduling, pausing, saved cards, the sweep, reconcile (system_ops) -------
+    reschedule = system_ops.reschedule
+    waive_item = system_ops.waive_item
+    pause = system_ops.pause
+    resume = system_ops.resume
     start_setup = system_ops.start_setup
     start_payment_method_update = system_ops.start_payment_method_update
     update_payment_method = system_ops.update_payment_method
@@ -393,3 +379,11 @@ class PaymentSystem:
     audit_anchor = system_reads.audit_anchor
     list_events = system_reads.list_events
     dispatch_events = system_reads.dispatch_events
+
+    # -- receipts (written in enrollpay.service.system_receipts) -------------------
+    get_receipt = system_receipts.get_receipt
+    receipt_for_payment = system_receipts.receipt_for_payment
+    list_receipts = system_receipts.list_receipts
+    view_receipt = system_receipts.view_receipt
+    receipt_html = system_receipts.receipt_html
+    receipt_pdf = system_receipts.receipt_pdf

@@ -1,35 +1,65 @@
 """Methods of :class:`~enrollpay.PaymentSystem` that change state, written outside its module.
 
-The saved-card flows (a trial's card setup, a card update, saving the new
-card) and the sweep, a scheduled job besides ``collect_due``. Each is a
+Rescheduling, waiving, pausing and resuming; the saved-card flows (a
+trial's card setup, a card update, saving the new card); the sweep, a
+scheduled job besides ``collect_due``; and reconcile. Each is a
 function of the system (``self``) that delegates to its use-case module;
 :mod:`enrollpay.service.system` attaches them to the class by name.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+from enrollpay.service import pause as pausing
 from enrollpay.service import payment_methods, subscriptions, trials
 from enrollpay.service import reconcile as reconciling
+from enrollpay.service import reschedule as rescheduling
 from enrollpay.service import sweep as sweeping
 from enrollpay.service.results import ItemOutcome, ReconcileReport, SweepReport
 
 if TYPE_CHECKING:
+    from enrollpay.domain.records import Enrollment, ScheduleItem
     from enrollpay.ports import SubscriptionInfo
-
-if TYPE_CHECKING:
     from enrollpay.service.system import PaymentSystem
 
 __all__ = [
+    "pause",
     "reconcile",
+    "reschedule",
+    "resume",
     "start_payment_method_update",
     "start_setup",
     "subscribe_at_gateway",
     "sweep",
     "update_payment_method",
+    "waive_item",
 ]
+
+
+def reschedule(self: PaymentSystem, item_id: str, new_due: date, *, actor: str) -> ScheduleItem:
+    """Move an unpaid item's due date (not into the past); it is retried afresh."""
+    return rescheduling.reschedule(self._ctx, item_id, new_due, actor=actor)
+
+
+def waive_item(
+    self: PaymentSystem, item_id: str, *, actor: str, reason: str | None = None
+) -> ScheduleItem:
+    """Forgive an unpaid item: it is no longer owed."""
+    return rescheduling.waive_item(self._ctx, item_id, actor=actor, reason=reason)
+
+
+def pause(
+    self: PaymentSystem, enrollment_id: str, *, actor: str, reason: str | None = None
+) -> Enrollment:
+    """Stop collection: scheduled and failed items wait until ``resume``."""
+    return pausing.pause(self._ctx, enrollment_id, actor=actor, reason=reason)
+
+
+def resume(self: PaymentSystem, enrollment_id: str, *, actor: str) -> Enrollment:
+    """Restart collection; unpaid paused items move later by the days paused."""
+    return pausing.resume(self._ctx, enrollment_id, actor=actor)
 
 
 def sweep(self: PaymentSystem, now: datetime | None = None) -> SweepReport:

@@ -40,6 +40,7 @@ from enrollpay.storage.memory_disputes import MemoryDisputes
 from enrollpay.storage.memory_notifications import MemoryNotificationLog
 from enrollpay.storage.memory_outbox import MemoryOutboxRepository
 from enrollpay.storage.memory_payments import MemoryPayments
+from enrollpay.storage.memory_receipts import MemoryReceipts
 from enrollpay.storage.memory_reports import MemoryReports
 from enrollpay.storage.memory_sync import MemorySync
 from enrollpay.storage.memory_tables import MemoryTables, require
@@ -90,6 +91,7 @@ class _MemoryTransaction(
     MemorySync,
     MemoryNotificationLog,
     MemoryDiscounts,
+    MemoryReceipts,
 ):
     def __init__(self, tables: MemoryTables) -> None:
         self._t = tables

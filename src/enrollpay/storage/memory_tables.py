@@ -9,6 +9,7 @@ import attrs
 
 from enrollpay.domain.discounts import Coupon, Scholarship
 from enrollpay.domain.plans import PlanRule
+from enrollpay.domain.receipts import Receipt
 from enrollpay.domain.records import (
     AuditEntry,
     Customer,
@@ -52,6 +53,10 @@ class MemoryTables:
     coupons: dict[str, Coupon] = attrs.Factory(dict)
     redemptions: list[tuple[str, str, str, datetime]] = attrs.Factory(list)
     scholarships: dict[str, Scholarship] = attrs.Factory(dict)
+    #: Receipts and credit notes by id, in the order they were issued.
+    issued_receipts: dict[str, Receipt] = attrs.Factory(dict)
+    #: The last number taken in each (issuer, kind) series.
+    receipt_counters: dict[tuple[str, str], int] = attrs.Factory(dict)
 
     def copy(self) -> MemoryTables:
         """A snapshot a transaction can change without touching this one."""
@@ -74,6 +79,8 @@ class MemoryTables:
             coupons=dict(self.coupons),
             redemptions=list(self.redemptions),
             scholarships=dict(self.scholarships),
+            issued_receipts=dict(self.issued_receipts),
+            receipt_counters=dict(self.receipt_counters),
         )
 
 

@@ -21,10 +21,10 @@ from enrollpay.storage.sql.guards import Guards
 from enrollpay.storage.sql.prepared import Driver
 from enrollpay.storage.sql.schema import audit_log
 
-__all__ = ["AuditChain"]
+__all__ = ["AUDIT_LOCK_KEY", "AuditChain"]
 
 #: pg_advisory_xact_lock key that serialises audit-chain writers (b"enrollau").
-_AUDIT_LOCK_KEY = 0x656E726F6C6C6175
+AUDIT_LOCK_KEY = 0x656E726F6C6C6175
 #: Key of (data_version, chain head) in an SQLite connection's ``info``.
 _CHAIN_HEAD = "enrollpay_audit_head"
 
@@ -52,7 +52,7 @@ class AuditChain:
         head = self._head
         if head is None:  # once per transaction: after that, the head is the entry we wrote
             if self._pg:
-                self._guards.lock(_AUDIT_LOCK_KEY)  # held until the transaction ends
+                self._guards.lock(AUDIT_LOCK_KEY)  # held until the transaction ends
                 head = self._read_head()
             else:
                 head = self._sqlite_head()

@@ -38,6 +38,8 @@ __all__ = [
     "payments",
     "plan_rules",
     "products",
+    "receipt_counters",
+    "receipts",
     "refunds",
     "schedule_items",
     "sent_notifications",
@@ -381,18 +383,11 @@ sync_cursors = sa.Table(
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
 
-# Notifications sent, kept for the dedupe window (storage/sql/notifications.py,
-# migration 0013): an event delivered again is not notified again.
-sent_notifications = sa.Table(
-    "enrollpay_sent_notifications",
-    metadata,
-    sa.Column("event_id", sa.String(), primary_key=True),
-    sa.Column("kind", sa.String(), primary_key=True),
-    sa.Column("sent_at", UTCDateTime(), nullable=False, index=True),
-)
-
-# Coupons, their redemptions and scholarships (migration 0015), on the same metadata.
+# Tables in modules of their own, added to this metadata on import: notifications
+# sent (migration 0013); coupons, redemptions and scholarships (0015); receipts (0017).
 from enrollpay.storage.sql import discount_tables as _discounts  # noqa: E402, F401
+from enrollpay.storage.sql.schema_notifications import sent_notifications  # noqa: E402
+from enrollpay.storage.sql.schema_receipts import receipt_counters, receipts  # noqa: E402
 
 #: Every table, parents before children.
 ALL_TABLES = tuple(metadata.sorted_tables)

@@ -27,6 +27,7 @@ from enrollpay.storage.sql.journal import JournalRepository
 from enrollpay.storage.sql.notifications import NotificationLogRepository
 from enrollpay.storage.sql.outbox import OutboxRepository
 from enrollpay.storage.sql.payments import PaymentRepository
+from enrollpay.storage.sql.receipts import ReceiptRepository
 from enrollpay.storage.sql.reports import SqlReports
 from enrollpay.storage.sql.sync import SyncRepository
 
@@ -58,6 +59,7 @@ class SqlTransaction(
     NotificationLogRepository,
     SqlReports,
     SyncRepository,
+    ReceiptRepository,
 ):
     """A :class:`~enrollpay.ports.StoreTransaction` over one SQLAlchemy connection."""
 
