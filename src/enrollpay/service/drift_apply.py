@@ -18,8 +18,8 @@ run's output; an applied one is audited as ``drift.applied``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Final, Literal
+from collections.abc import Callable, Sequence
+from typing import Final, Literal, TypeVar
 
 from enrollpay.domain.drift import (
     Drift,
@@ -38,10 +38,48 @@ from enrollpay.service.outside_refunds import record_outside_refund
 from enrollpay.service.refunds import record_refund_outcome
 from enrollpay.service.settlement import apply_success
 
-__all__ = ["ACTOR", "audit_drift", "report_drift", "settle_payments", "settle_refunds"]
+__all__ = [
+    "ACTOR",
+    "audit_drift",
+    "report_drift",
+    "settle_page",
+    "settle_payments",
+    "settle_refunds",
+]
+
+Seen = TypeVar("Seen")
+Known = TypeVar("Known")
 
 #: Who the audit trail says made the changes drift re-sync applies.
 ACTOR: Final = "reconcile"
+
+
+# -- a page ----------------------------------------------------------------------------
+
+
+def settle_page(
+    page: Sequence[Seen],
+    known_of: Callable[[Seen], Known],
+    compare: Callable[[Seen, Known], Drift | None],
+    *,
+    apply: Callable[[Seen, Known, Drift], DriftEntry | None],
+    report: Callable[[Seen, Known, Drift], DriftEntry],
+) -> list[DriftEntry]:
+    """Compare each object of a page with what the store holds; apply or report what differs.
+
+    ``apply`` returns None when the difference was gone by the time it held
+    the lock (a webhook came meanwhile); such objects are left off the list.
+    """
+    entries = []
+    for seen in page:
+        known = known_of(seen)
+        drift = compare(seen, known)
+        if drift is None:
+            continue
+        entry = apply(seen, known, drift) if drift.applicable else report(seen, known, drift)
+        if entry is not None:
+            entries.append(entry)
+    return entries
 
 
 # -- payments --------------------------------------------------------------------------
@@ -51,26 +89,20 @@ def settle_payments(ctx: Context, page: Sequence[LedgerPayment]) -> list[DriftEn
     """Compare a page of gateway payments with the store; apply or report each difference."""
     with ctx.store.reader() as view:
         facts = _payment_facts(view, page)
-    entries = []
-    for seen in page:
-        known = facts[seen.gateway_payment_id]
-        drift = compare_payment(seen, known)
-        if drift is None:
-            continue
-        if drift.applicable:
-            entry = _apply_payment(ctx, seen, drift)
-        else:
-            entry = report_drift(
-                ctx,
-                drift,
-                object_kind="payment",
-                gid=seen.gateway_payment_id,
-                amount=seen.amount,
-                enrollment=_enrollment_of_payment(seen, known),
-            )
-        if entry is not None:
-            entries.append(entry)
-    return entries
+    return settle_page(
+        page,
+        lambda seen: facts[seen.gateway_payment_id],
+        compare_payment,
+        apply=lambda seen, known, drift: _apply_payment(ctx, seen, drift),
+        report=lambda seen, known, drift: report_drift(
+            ctx,
+            drift,
+            object_kind="payment",
+            gid=seen.gateway_payment_id,
+            amount=seen.amount,
+            enrollment=_enrollment_of_payment(seen, known),
+        ),
+    )
 
 
 def _payment_facts(view: StoreReader, page: Sequence[LedgerPayment]) -> dict[str, StoredPayment]:
@@ -175,26 +207,20 @@ def settle_refunds(ctx: Context, page: Sequence[LedgerRefund]) -> list[DriftEntr
     """Compare a page of gateway refunds with the store; apply or report each difference."""
     with ctx.store.reader() as view:
         facts = _refund_facts(view, page)
-    entries = []
-    for seen in page:
-        known = facts[seen.gateway_refund_id]
-        drift = compare_refund(seen, known)
-        if drift is None:
-            continue
-        if drift.applicable:
-            entry = _apply_refund(ctx, seen)
-        else:
-            entry = report_drift(
-                ctx,
-                drift,
-                object_kind="refund",
-                gid=seen.gateway_refund_id,
-                amount=seen.amount,
-                enrollment=_enrollment_of_refund(known),
-            )
-        if entry is not None:
-            entries.append(entry)
-    return entries
+    return settle_page(
+        page,
+        lambda seen: facts[seen.gateway_refund_id],
+        compare_refund,
+        apply=lambda seen, known, drift: _apply_refund(ctx, seen),
+        report=lambda seen, known, drift: report_drift(
+            ctx,
+            drift,
+            object_kind="refund",
+            gid=seen.gateway_refund_id,
+            amount=seen.amount,
+            enrollment=_enrollment_of_refund(known),
+        ),
+    )
 
 
 def _refund_facts(view: StoreReader, page: Sequence[LedgerRefund]) -> dict[str, StoredRefund]:

@@ -25,7 +25,7 @@ from enrollpay.domain.records import Dispute, Payment
 from enrollpay.ports import LedgerDispute, StoreReader
 from enrollpay.service.context import Context
 from enrollpay.service.disputes import apply_dispute_report
-from enrollpay.service.drift_apply import ACTOR, audit_drift, report_drift
+from enrollpay.service.drift_apply import ACTOR, audit_drift, report_drift, settle_page
 from enrollpay.service.drift_report import DriftEntry
 
 __all__ = ["settle_disputes"]
@@ -35,20 +35,18 @@ def settle_disputes(ctx: Context, page: Sequence[LedgerDispute]) -> list[DriftEn
     """Compare a page of gateway disputes with the store; apply or report each difference."""
     with ctx.store.reader() as view:
         facts = _dispute_facts(view, page)
-    entries = []
-    for seen in page:
-        known = facts[seen.dispute_id]
-        drift = compare_dispute(seen, known)
-        if drift is None:
-            continue
-        if drift.applicable:
-            assert known.payment is not None  # noqa: S101 - applicable drift has its payment
-            entry = _apply(ctx, seen, known.payment)
-        else:
-            entry = _report(ctx, drift, seen, known.payment)
-        if entry is not None:
-            entries.append(entry)
-    return entries
+    return settle_page(
+        page,
+        lambda seen: facts[seen.dispute_id],
+        compare_dispute,
+        apply=lambda seen, known, drift: _apply(ctx, seen, _payment_of(known)),
+        report=lambda seen, known, drift: _report(ctx, drift, seen, known.payment),
+    )
+
+
+def _payment_of(known: StoredDispute) -> Payment:
+    assert known.payment is not None  # noqa: S101 - applicable drift has its payment
+    return known.payment
 
 
 def _dispute_facts(view: StoreReader, page: Sequence[LedgerDispute]) -> dict[str, StoredDispute]:
