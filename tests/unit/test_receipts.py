@@ -6,6 +6,7 @@ import zlib
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import attrs
 import pytest
 
 from enrollpay import Money
@@ -143,6 +144,44 @@ def test_a_credit_note_names_its_refund_and_the_original_receipt() -> None:
     assert event.data["number"] == "CN-000003"
     assert event.data["original_number"] == "R-000042"
     assert event.data["amount"] == {"minor": 20000, "currency": "EUR"}
+
+
+def _refund(payment_id: str = "pay_1") -> Refund:
+    return Refund(
+        id="ref_1",
+        payment_id=payment_id,
+        enrollment_id="enr_1",
+        amount=Money.of("200.00", "EUR"),
+        method="gateway",
+        created_at=AT,
+    )
+
+
+@pytest.mark.parametrize(
+    ("refund_of", "receipt_of", "message"),
+    [
+        ("pay_9", "pay_1", "refund ref_1 is not of payment pay_1"),
+        ("pay_1", "pay_9", "receipt R-000042 is not the receipt of payment pay_1"),
+    ],
+)
+def test_a_credit_note_of_another_payment_or_receipt_is_refused(
+    refund_of: str, receipt_of: str, message: str
+) -> None:
+    """The refund and the original receipt must both be the payment's."""
+    original = attrs.evolve(_receipt(), payment_id=receipt_of)
+    with pytest.raises(ValueError, match=message):
+        credit_note(
+            receipt_id="rcp_2",
+            settings=ReceiptSettings(),
+            sequence=3,
+            refund=_refund(refund_of),
+            payment=_payment(),
+            original=original,
+            user_id="u-1",
+            product_id="prod_1",
+            product_name="P",
+            at=AT,
+        )
 
 
 @pytest.mark.parametrize(
