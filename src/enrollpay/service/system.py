@@ -4,7 +4,8 @@ Each method delegates to one function of a use-case module
 (:mod:`enrollpay.service.enroll`, :mod:`~enrollpay.service.collect`, ...),
 passing the system's :class:`~enrollpay.service.context.Context`. The class
 has no base class. The methods that change state are written here, but
-for rescheduling and pausing, the saved-card flows, the sweep and reconcile
+for enrolling (:mod:`enrollpay.service.system_enroll`), rescheduling and
+pausing, the saved-card flows, the sweep and reconcile
 (:mod:`enrollpay.service.system_ops`) and coupons and scholarships
 (:mod:`enrollpay.service.system_discounts`); those that only read are written
 in :mod:`enrollpay.service.system_reads` and, for receipts,
@@ -36,11 +37,11 @@ from enrollpay.service import (
     cancel,
     checkout,
     collect,
-    enroll,
     manual,
     products,
     refunds,
     system_discounts,
+    system_enroll,
     system_ops,
     system_reads,
     system_receipts,
@@ -51,7 +52,6 @@ from enrollpay.service.context import Context
 from enrollpay.service.results import (
     CancellationResult,
     CollectionReport,
-    EnrollmentResult,
     ItemOutcome,
     WebhookOutcome,
 )
@@ -170,39 +170,8 @@ class PaymentSystem:
         """Replace the automatic plan rules (tried by ascending priority)."""
         return products.set_plan_rules(self._ctx, rules, actor=actor)
 
-    def enroll(
-        self,
-        *,
-        user_id: str,
-        product_id: str,
-        plan: PaymentPlan | None = None,
-        start: date | None = None,
-        metadata: Mapping[str, str] | None = None,
-        coupon: str | None = None,
-        scholarship: str | None = None,
-    ) -> EnrollmentResult:
-        """Enroll ``user_id`` in a product and open the first payment if one is due.
-
-        ``coupon`` (a code) and ``scholarship`` (an id) reduce the price
-        (``CouponNotApplicableError`` and kin when they do not apply).
-
-        The enrollment, its schedule, the first attempt (with its idempotency
-        key) and the audit entry are written in one transaction *before* the
-        gateway is called. Raises ``ProductNotFoundError``,
-        ``ProductInactiveError``, ``DuplicateEnrollmentError`` (with
-        ``existing_id``), ``PlanNotOffered`` or ``PlanError``; nothing is
-        written then.
-        """
-        return enroll.enroll(
-            self._ctx,
-            user_id=user_id,
-            product_id=product_id,
-            plan=plan,
-            start=start,
-            metadata=metadata,
-            coupon=coupon,
-            scholarship=scholarship,
-        )
+    # -- enrolling (written in enrollpay.service.system_enroll) --
+    enroll = system_enroll.enroll
 
     def start_payment(self, item_id: str) -> PaymentSession:
         """Open (or reopen) an on-session payment for an item the student pays now.
