@@ -19,8 +19,8 @@ from typing import Any
 from enrollpay.clock import SystemClock
 from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayUnavailableError
-from enrollpay.gateways.fake import debits, ledger, webhooks
-from enrollpay.gateways.fake.billing import CollectionMethod, FakeBilling
+from enrollpay.gateways.fake import billing_verbs, debits, ledger, webhooks
+from enrollpay.gateways.fake.billing import FakeBilling
 from enrollpay.gateways.fake.disputes import FakeDisputes
 from enrollpay.gateways.fake.payments import FakePayments
 from enrollpay.gateways.fake.records import FakeCall, FakeCharge, FakeIds
@@ -32,9 +32,7 @@ from enrollpay.ports import (
     Clock,
     GatewayEvent,
     GatewayRefund,
-    InvoiceInfo,
     PaymentSession,
-    SubscriptionInfo,
 )
 
 __all__ = ["FakeGateway"]
@@ -295,59 +293,10 @@ class FakeGateway:
     list_refunds = ledger.list_refunds
     list_disputes = ledger.list_disputes
 
-    # -- subscriptions and invoices (billing.py) ----------------------------------
-
-    def create_subscription(
-        self,
-        *,
-        customer_id: str,
-        price_id: str,
-        idempotency_key: str,
-        metadata: Mapping[str, str] | None = None,
-        trial_days: int = 0,
-        default_payment_method: str | None = None,
-    ) -> SubscriptionInfo:
-        """Subscribe a customer to a price (``price_...``), once per key.
-
-        The subscription starts ``incomplete`` (``trialing`` with a trial)
-        and emits ``customer.subscription.created``.
-        """
-        return self.billing.create_subscription(
-            customer_id=customer_id,
-            price_id=price_id,
-            idempotency_key=idempotency_key,
-            metadata=metadata,
-            trial_days=trial_days,
-            default_payment_method=default_payment_method,
-        )
-
-    def cancel_subscription(
-        self, subscription_id: str, *, idempotency_key: str
-    ) -> SubscriptionInfo:
-        """Cancel a subscription now (emits ``customer.subscription.deleted``)."""
-        return self.billing.cancel_subscription(subscription_id, idempotency_key=idempotency_key)
-
-    def create_invoice(
-        self,
-        *,
-        customer_id: str,
-        amount: Money,
-        idempotency_key: str,
-        description: str = "",
-        metadata: Mapping[str, str] | None = None,
-        collection_method: CollectionMethod = "charge_automatically",
-        days_until_due: int | None = None,
-    ) -> InvoiceInfo:
-        """Create a draft invoice of one line for ``amount``, once per key."""
-        return self.billing.create_invoice(
-            customer_id=customer_id,
-            amount=amount,
-            idempotency_key=idempotency_key,
-            description=description,
-            metadata=metadata,
-            collection_method=collection_method,
-            days_until_due=days_until_due,
-        )
+    # -- subscriptions and invoices (billing.py, attached from billing_verbs.py) ---------
+    create_subscription = billing_verbs.create_subscription
+    cancel_subscription = billing_verbs.cancel_subscription
+    create_invoice = billing_verbs.create_invoice
 
     # -- webhooks (webhooks.py) -----------------------------------------------------
 
