@@ -16,6 +16,7 @@ from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
 from enrollpay.domain.records import PaymentAttempt, WebhookReceipt
 from enrollpay.errors import DuplicateError, InvalidInputError, WebhookSignatureError
 from enrollpay.ports import Clock, Gateway, GatewayEvent, LivemodeAware, StoreTransaction
+from enrollpay.service import invoicing
 from enrollpay.service.context import Context
 from enrollpay.service.debits import apply_processing
 from enrollpay.service.disputes import apply_dispute_event
@@ -99,8 +100,13 @@ def _apply_event(
         "payment_processing",
         "invoice_paid",
         "invoice_payment_failed",
+        "invoice_finalized",
     ):
-        attempt = _attempt_for(ctx, tx, event)
+        attempt = _item_invoice_attempt(ctx, tx, event)
+        if kind == "invoice_finalized":
+            return ("processed", "invoice linked") if attempt else ("ignored", "not an item's")
+        attempt = attempt or _attempt_for(ctx, tx, event)
+        attempt = attempt and invoicing.current_try(tx, attempt)
         if attempt is None and kind.startswith("invoice_"):
             return apply_subscription_invoice(ctx, tx, event) or (
                 "ignored",
@@ -151,6 +157,22 @@ def _apply_event(
     if kind.startswith("subscription_"):
         return apply_subscription_event(ctx, tx, event)
     return "ignored", f"{event.type} needs no action"
+
+
+def _item_invoice_attempt(
+    ctx: Context, tx: StoreTransaction, event: GatewayEvent
+) -> PaymentAttempt | None:
+    """An item invoice's event: its attempt, with the invoice linked (None: not one of those)."""
+    if not event.kind.startswith("invoice_"):
+        return None
+    attempt = invoicing.invoice_attempt(tx, event)
+    if attempt is None or event.invoice_id is None:
+        return None
+    ctx.lock(tx, attempt.enrollment_id)
+    invoicing.link_invoice(ctx, tx, attempt.id, invoice_id=event.invoice_id,
+                           payment_intent_id=event.gateway_payment_id,
+                           hosted_invoice_url=event.hosted_invoice_url)  # fmt: skip
+    return attempt
 
 
 def _attempt_for(ctx: Context, tx: StoreTransaction, event: GatewayEvent) -> PaymentAttempt | None:

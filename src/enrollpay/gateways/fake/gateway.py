@@ -19,7 +19,7 @@ from typing import Any
 from enrollpay.clock import SystemClock
 from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayUnavailableError
-from enrollpay.gateways.fake import billing_verbs, debits, ledger, webhooks
+from enrollpay.gateways.fake import billing_verbs, debits, invoicing, ledger, webhooks
 from enrollpay.gateways.fake.billing import FakeBilling
 from enrollpay.gateways.fake.disputes import FakeDisputes
 from enrollpay.gateways.fake.payments import FakePayments
@@ -42,7 +42,8 @@ class FakeGateway:
     """An in-memory :class:`~enrollpay.ports.Gateway` for tests and demos.
 
     Also a :class:`~enrollpay.ports.SubscriptionGateway`, an
-    :class:`~enrollpay.ports.InvoiceGateway`, a :class:`~enrollpay.ports.LedgerGateway`
+    :class:`~enrollpay.ports.InvoiceGateway`, an :class:`~enrollpay.ports.ItemInvoiceGateway`,
+    a :class:`~enrollpay.ports.LedgerGateway`
     and :class:`~enrollpay.ports.LivemodeAware` (``livemode`` defaults to
     ``False``), like :class:`~enrollpay.gateways.stripe.StripeGateway`.
     ``clock`` dates charges and events; ``wall_clock`` (default: the system
@@ -110,6 +111,10 @@ class FakeGateway:
                                    emit=self._emit, check_customer=self._payments.check_customer,
                                    granularity=self.amount_granularity,
                                    clock=self._clock)  # fmt: skip
+        #: Per-item invoices by id, as Stripe's ``invoice`` objects (invoicing.py).
+        self.item_invoices: dict[str, dict[str, Any]] = {}
+        self._invoice_keys: dict[str, str] = {}
+        self._invoice_payments: set[str] = set()
 
     @property
     def id_namespace(self) -> str:
@@ -297,6 +302,9 @@ class FakeGateway:
     create_subscription = billing_verbs.create_subscription
     cancel_subscription = billing_verbs.cancel_subscription
     create_invoice = billing_verbs.create_invoice
+    # -- an item collected as an invoice (invoicing.py) -----------------------------
+    invoice_item = invoicing.invoice_item
+    pay_invoice = invoicing.pay_invoice
 
     # -- webhooks (webhooks.py) -----------------------------------------------------
 
