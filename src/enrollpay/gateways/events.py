@@ -25,6 +25,7 @@ __all__ = [
     "HANDLED_EVENT_TYPES",
     "MoneyReader",
     "event_body",
+    "invoice_payment_intent",
     "normalise_event",
     "read_dispute",
     "refund_status",
@@ -168,7 +169,7 @@ def _normalise(data: Mapping[str, Any], to_money: MoneyReader) -> GatewayEvent:
         code, decline_class, message = _decline(obj)
         return GatewayEvent(
             **base,
-            gateway_payment_id=_invoice_payment_intent(obj),
+            gateway_payment_id=invoice_payment_intent(obj),
             invoice_id=str(obj["id"]),
             invoice_attempt=int(obj.get("attempt_count") or 0) or None,
             invoice_period_start=_line_period_start(obj),
@@ -230,7 +231,8 @@ def refund_status(value: Any) -> Any:
     return "failed" if value == "canceled" else "pending"
 
 
-def _invoice_payment_intent(obj: Mapping[str, Any]) -> str | None:
+def invoice_payment_intent(obj: Mapping[str, Any]) -> str | None:
+    """An invoice's PaymentIntent: ``payment_intent``, else its default (or last) listed payment."""
     direct = _str(obj.get("payment_intent"))
     if direct:
         return direct

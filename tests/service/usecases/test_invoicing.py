@@ -207,26 +207,7 @@ def test_webhooks_that_arrive_before_collection_recorded_the_answer_settle_the_i
     after it. The invoice's metadata names the attempt, so its events find
     it; the next run sends the same key and records nothing twice.
     """
-    crash = {"armed": False}
-
-    def faults(point: str) -> None:
-        if point == "after_gateway_answered" and crash["armed"]:
-            crash["armed"] = False
-            raise RuntimeError("worker died")
-
-    system = PaymentSystem(store=InMemoryStore(), gateway=fake, clock=clock, ids=SequentialIds(),
-                           config=INVOICE, faults=faults)  # fmt: skip
-    three = system.register_product(product_type="course", product_id="three", name="Three",
-                                    price=usd("300.00"), payment_plan=Installments(3))  # fmt: skip
-    enrollment_id = enroll_and_pay(system, fake, three).enrollment_id
-    fake.take_events()
-    clock.set(SECOND_DUE)
-    crash["armed"] = True
-    with pytest.raises(RuntimeError, match="worker died"):
-        system.collect_due()
-    item_id = second_item(system, enrollment_id)
-    assert system.get_schedule_item(item_id).gateway_invoice_id is None
-    (invoice_id,) = fake.item_invoices
+    system, enrollment_id, item_id, invoice_id = crashed_after_the_answer(fake, clock)
 
     outcomes = fake.deliver(system, reverse=reverse)
 
@@ -247,6 +228,62 @@ def test_webhooks_that_arrive_before_collection_recorded_the_answer_settle_the_i
     kinds = [e.kind for e in system.list_events()]
     assert kinds.count("installment.invoiced") == 1
     assert kinds.count("installment.paid") == 2
+
+
+def crashed_after_the_answer(
+    fake: FakeGateway, clock: FrozenClock
+) -> tuple[PaymentSystem, str, str, str]:
+    """A system whose worker died once the invoice was paid; its ids and the invoice's."""
+    crash = {"armed": False}
+
+    def faults(point: str) -> None:
+        if point == "after_gateway_answered" and crash["armed"]:
+            crash["armed"] = False
+            raise RuntimeError("worker died")
+
+    system = PaymentSystem(store=InMemoryStore(), gateway=fake, clock=clock, ids=SequentialIds(),
+                           config=INVOICE, faults=faults)  # fmt: skip
+    three = system.register_product(product_type="course", product_id="three", name="Three",
+                                    price=usd("300.00"), payment_plan=Installments(3))  # fmt: skip
+    enrollment_id = enroll_and_pay(system, fake, three).enrollment_id
+    fake.take_events()
+    clock.set(SECOND_DUE)
+    crash["armed"] = True
+    with pytest.raises(RuntimeError, match="worker died"):
+        system.collect_due()
+    item_id = second_item(system, enrollment_id)
+    assert system.get_schedule_item(item_id).gateway_invoice_id is None
+    (invoice_id,) = fake.item_invoices
+    return system, enrollment_id, item_id, invoice_id
+
+
+def test_an_invoice_event_that_names_no_payment_links_the_invoice_and_pays_nothing(
+    fake: FakeGateway, clock: FrozenClock
+) -> None:
+    """invoice.paid without its payment (not expanded): linked, left for the payment's event."""
+    system, enrollment_id, item_id, invoice_id = crashed_after_the_answer(fake, clock)
+    fake.take_events()
+    bare = {**fake.item_invoices[invoice_id], "payment_intent": None}
+
+    outcome = system.handle_webhook(*_signed(fake, "invoice.paid", bare))
+
+    assert (outcome.result, outcome.detail) == (
+        "processed",
+        "invoice linked; its payment is not named yet",
+    )
+    item = system.get_schedule_item(item_id)
+    assert (item.status, item.gateway_invoice_id) == (ItemStatus.PROCESSING, invoice_id)
+    assert len(system.payment_details(enrollment_id).payments) == 1  # the first item's only
+    other = {**bare, "id": "in_other", "metadata": {}}
+    ignored = system.handle_webhook(*_signed(fake, "invoice.finalized", other))
+    assert ignored.result == "ignored"
+
+
+def _signed(
+    fake: FakeGateway, event_type: str, obj: dict[str, object]
+) -> tuple[bytes, dict[str, str]]:
+    hook = fake.webhook(event_type, obj)
+    return hook.payload, dict(hook.headers)
 
 
 def test_drift_re_sync_finds_an_invoiced_payment_in_the_store(

@@ -39,6 +39,7 @@ from enrollpay.gateways.stripe import (
     amounts,
     billing_verbs,
     customers,
+    invoicing,
     payments,
     refunds,
     webhooks,
@@ -61,7 +62,8 @@ class StripeGateway:
     """A :class:`~enrollpay.ports.Gateway` backed by Stripe PaymentIntents.
 
     Also a :class:`~enrollpay.ports.SubscriptionGateway` and an
-    :class:`~enrollpay.ports.InvoiceGateway` (Stripe Billing), and a
+    :class:`~enrollpay.ports.InvoiceGateway` and an
+    :class:`~enrollpay.ports.ItemInvoiceGateway` (Stripe Billing), and a
     :class:`~enrollpay.ports.LedgerGateway` (its PaymentIntents and Refunds, listed).
 
     ``client`` is a configured :class:`stripe.StripeClient` (see
@@ -302,6 +304,9 @@ class StripeGateway:
     create_subscription = billing_verbs.create_subscription
     cancel_subscription = billing_verbs.cancel_subscription
     create_invoice = billing_verbs.create_invoice
+    # -- an item collected as an invoice (invoicing.py) -------------------------------------
+    invoice_item = invoicing.invoice_item
+    pay_invoice = invoicing.pay_invoice
 
     # -- webhooks (webhooks.py) --------------------------------------------------------------
 
