@@ -89,7 +89,9 @@ def link_invoice(
     attempt (Stripe's same PaymentIntent, tried again) moves to this one.
     """
     attempt = ctx.lock_attempt(tx, attempt_id)
-    if payment_intent_id is not None and attempt.gateway_payment_id != payment_intent_id:
+    if attempt.gateway_payment_id is not None:
+        payment_intent_id = None  # it has its payment: an older try's event moves nothing
+    if payment_intent_id is not None:
         holder = tx.find_attempt_by_gateway_id(payment_intent_id)
         if holder is not None and holder.id != attempt.id:
             if holder.item_id != attempt.item_id:
@@ -153,6 +155,12 @@ def invoice_attempt(tx: StoreTransaction, event: GatewayEvent) -> PaymentAttempt
     unlinked = last.gateway_invoice_id is None and item.gateway_invoice_id is None
     if unlinked and last.id != event.metadata.get("attempt_id"):
         return None  # not linked yet: only the attempt that issued it (its metadata names it)
+    tries = [a for a in attempts if a.gateway_invoice_id == event.invoice_id]
+    if last.gateway_invoice_id is None:
+        tries.append(last)  # the try in flight, not linked yet
+    number = event.invoice_attempt
+    if number is not None and 1 <= number < len(tries):
+        last = tries[number - 1]  # an older try's report (Stripe's attempt_count)
     enrollment = tx.get_enrollment(last.enrollment_id)
     customer = None if enrollment is None else tx.get_customer(enrollment.user_id)
     if customer is None or customer.gateway_customer_id != event.customer_id:
@@ -160,9 +168,20 @@ def invoice_attempt(tx: StoreTransaction, event: GatewayEvent) -> PaymentAttempt
     return last
 
 
-def current_try(tx: StoreTransaction, attempt: PaymentAttempt) -> PaymentAttempt:
-    """For an invoice's payment found on an earlier try, the try now running (else itself)."""
-    if attempt.gateway_invoice_id is None:
+def current_try(
+    tx: StoreTransaction, attempt: PaymentAttempt, event: GatewayEvent
+) -> PaymentAttempt:
+    """For an invoice's payment that succeeded on an earlier try's record, the try now running.
+
+    Stripe confirms one PaymentIntent per invoice on every try: its success
+    reported while a newer try waits for its answer pays that try. Any
+    other event stays with the attempt it was found on (a late failure of
+    an older try never fails the newer one).
+    """
+    if attempt.gateway_invoice_id is None or event.kind not in (
+        "payment_succeeded",
+        "invoice_paid",
+    ):
         return attempt
     last = tx.attempts_of(attempt.item_id)[-1]
     if (

@@ -106,7 +106,7 @@ def _apply_event(
         if isinstance(found, tuple):
             return found
         attempt = found or _attempt_for(ctx, tx, event)
-        attempt = attempt and invoicing.current_try(tx, attempt)
+        attempt = attempt and invoicing.current_try(tx, attempt, event)
         if attempt is None and kind.startswith("invoice_"):
             return apply_subscription_invoice(ctx, tx, event) or (
                 "ignored",

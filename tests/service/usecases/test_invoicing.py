@@ -298,3 +298,46 @@ def test_drift_re_sync_finds_an_invoiced_payment_in_the_store(
 
     assert report.drift.entries == ()
     assert report.in_sync
+
+
+def test_an_older_tries_late_failure_never_fails_the_try_in_flight(
+    fake: FakeGateway, clock: FrozenClock
+) -> None:
+    """Try 1 declined; try 2 written, its worker dead; try 1's events then: try 2 stays pending."""
+    crash = {"armed": False}
+
+    def faults(point: str) -> None:
+        if point == "after_attempt_written" and crash["armed"]:
+            crash["armed"] = False
+            raise RuntimeError("worker died")
+
+    system = PaymentSystem(store=InMemoryStore(), gateway=fake, clock=clock, ids=SequentialIds(),
+                           config=INVOICE, faults=faults)  # fmt: skip
+    three = system.register_product(product_type="course", product_id="three", name="Three",
+                                    price=usd("300.00"), payment_plan=Installments(3))  # fmt: skip
+    enrollment_id = enroll_and_pay(system, fake, three).enrollment_id
+    fake.take_events()
+    fake.script(fake.decline("insufficient_funds"))
+    clock.set(SECOND_DUE)
+    assert [o.result for o in system.collect_due().outcomes] == ["failed"]
+    clock.advance(system.config.retry_policy.delays[0])
+    crash["armed"] = True
+    with pytest.raises(RuntimeError, match="worker died"):
+        system.collect_due()
+    item_id = second_item(system, enrollment_id)
+
+    outcomes = fake.deliver(system)
+
+    assert {o.event_type: o.result for o in outcomes} == {
+        "invoice.finalized": "processed",
+        "payment_intent.payment_failed": "stale",
+        "invoice.payment_failed": "stale",
+    }
+    first, second = [a for a in system.payment_details(enrollment_id).attempts
+                     if a.item_id == item_id]  # fmt: skip
+    assert (first.status, second.status) == (AttemptStatus.FAILED, AttemptStatus.PENDING)
+    assert first.gateway_payment_id is not None
+    assert second.gateway_payment_id is None
+    clock.advance(system.config.lease + timedelta(minutes=1))
+    assert [o.result for o in system.collect_due().outcomes] == ["succeeded"]
+    assert system.get_schedule_item(item_id).status == ItemStatus.PAID
