@@ -341,3 +341,23 @@ def test_an_older_tries_late_failure_never_fails_the_try_in_flight(
     clock.advance(system.config.lease + timedelta(minutes=1))
     assert [o.result for o in system.collect_due().outcomes] == ["succeeded"]
     assert system.get_schedule_item(item_id).status == ItemStatus.PAID
+
+
+def test_a_rate_limited_collection_invoices_through_the_throttle(
+    fake: FakeGateway, clock: FrozenClock
+) -> None:
+    """With gateway_rate_limit the invoice verbs are the wrapped gateway's, each under a token."""
+    config = SystemConfig(installment_collection="invoice", gateway_rate_limit=50.0)
+    system = PaymentSystem(store=InMemoryStore(), gateway=fake, clock=clock, ids=SequentialIds(),
+                           config=config)  # fmt: skip
+    three = system.register_product(product_type="course", product_id="three", name="Three",
+                                    price=usd("300.00"), payment_plan=Installments(3))  # fmt: skip
+    enrollment_id = enroll_and_pay(system, fake, three).enrollment_id
+    clock.set(SECOND_DUE)
+
+    assert [o.result for o in system.collect_due().outcomes] == ["succeeded"]
+
+    (call,) = calls_of(fake, "invoice_item")
+    item_id = second_item(system, enrollment_id)
+    assert call.params["idempotency_key"] == f"item:{item_id}:attempt:1"
+    assert system.get_schedule_item(item_id).gateway_invoice_id in fake.item_invoices
