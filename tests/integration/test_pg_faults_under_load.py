@@ -167,3 +167,7 @@ def test_collection_survives_kills_a_restart_and_gateway_faults(
         calls = _count(url, "SELECT count(*) FROM test_delivery_calls")
     assert applied == events
     assert calls >= len(events)
+    print(  # the run's figures, for `pytest -s` (docs/performance.md quotes them)
+        f"items={ITEMS} seconds={time.time() - started:.0f} kills={len(killed)} faults={faults} "
+        f"events={len(events)} handler_calls={calls}"
+    )
