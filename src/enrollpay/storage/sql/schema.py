@@ -168,6 +168,9 @@ schedule_items = sa.Table(
     sa.Column("overdue_at", UTCDateTime(), nullable=True),
     # Migration 0013: when the sweep reminded the payer that it falls due.
     sa.Column("reminded_at", UTCDateTime(), nullable=True),
+    # Migration 0018: the invoice collecting the item, and its page.
+    sa.Column("gateway_invoice_id", sa.String(), nullable=True),
+    sa.Column("hosted_invoice_url", sa.Text(), nullable=True),
     sa.UniqueConstraint("enrollment_id", "seq"),
     one_of("status", ItemStatus, "known_status"),
     one_of("kind", ("deposit", "installment", "full", "period"), "known_kind"),
@@ -209,6 +212,9 @@ attempts = sa.Table(
     # retried a decline on its payment method (what the retry caps count).
     sa.Column("card_brand", sa.String(), nullable=True),
     sa.Column("reattempt", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # Migration 0018: the invoice the attempt charged, and its page.
+    sa.Column("gateway_invoice_id", sa.String(), nullable=True),
+    sa.Column("hosted_invoice_url", sa.Text(), nullable=True),
     one_of("status", AttemptStatus, "known_status"),
     one_of("mode", ("on_session", "off_session"), "known_mode"),
     one_of("decline_class", DeclineClass, "known_decline_class"),
