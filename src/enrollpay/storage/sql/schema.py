@@ -384,8 +384,10 @@ sync_cursors = sa.Table(
 )
 
 # Tables in modules of their own, added to this metadata on import: notifications
-# sent (migration 0013); coupons, redemptions and scholarships (0015); receipts (0017).
+# sent (migration 0013); coupons, redemptions and scholarships (0015); receipts (0017);
+# price lists (0018).
 from enrollpay.storage.sql import discount_tables as _discounts  # noqa: E402, F401
+from enrollpay.storage.sql import schema_prices as _prices  # noqa: E402, F401
 from enrollpay.storage.sql.schema_notifications import sent_notifications  # noqa: E402
 from enrollpay.storage.sql.schema_receipts import receipt_counters, receipts  # noqa: E402
 
