@@ -268,3 +268,74 @@ def test_a_fixed_coupon_applies_only_with_an_amount_in_the_chosen_currency(
     )
     with pytest.raises(CouponNotApplicableError, match="currency"):
         system.preview_discount(course.id, coupon="BOTH", currency="GBP")
+
+
+# --- reports --------------------------------------------------------------------------
+
+
+def test_reports_keep_each_currency_of_one_product_apart(
+    system: PaymentSystem, fake: FakeGateway, course: Product
+) -> None:
+    """Two USD and one EUR enrollment in one product: every report has per-currency rows."""
+    first_usd = pay_first(system, fake, "u-1", None)
+    pay_first(system, fake, "u-2", "USD")
+    first_eur = pay_first(system, fake, "u-3", "EUR")
+    [eur_payment] = system.payment_details(first_eur).payments
+    system.refund_payment(eur_payment.id, eur("15.00"), actor="admin")
+    fake.deliver(system)
+
+    revenue = system.revenue_report(by="month")
+    assert [(r.currency, r.gross, r.refunded, r.net, r.payments) for r in revenue] == [
+        ("EUR", eur("90.00"), eur("15.00"), eur("75.00"), 1),
+        ("USD", usd("200.00"), usd("0"), usd("200.00"), 2),
+    ]
+
+    products = system.product_report()
+    assert [(r.product_id, r.currency) for r in products] == [
+        (course.id, "EUR"),
+        (course.id, "USD"),
+    ]
+    eur_row, usd_row = products
+    assert (eur_row.enrollments, eur_row.gross, eur_row.refunded, eur_row.net) == (
+        1,
+        eur("90.00"),
+        eur("15.00"),
+        eur("75.00"),
+    )
+    assert (usd_row.enrollments, usd_row.gross, usd_row.refunded, usd_row.net) == (
+        2,
+        usd("200.00"),
+        usd("0"),
+        usd("200.00"),
+    )
+    assert (eur_row.plan_mix, usd_row.plan_mix) == ({"installments": 1}, {"installments": 2})
+    assert (eur_row.dispute_rate, usd_row.withheld) == (0, usd("0"))
+
+    status = system.status_report()
+    owed = {(r.status.value, r.currency): (r.count, r.outstanding) for r in status.items}
+    assert owed[("paid", "EUR")] == (1, eur("0"))
+    assert owed[("paid", "USD")] == (2, usd("0"))
+    assert owed[("scheduled", "EUR")] == (2, eur("180.00"))
+    assert owed[("scheduled", "USD")] == (4, usd("400.00"))
+
+    forecast = system.forecast_report(date_from=date(2027, 4, 1), months=2)
+    assert [(r.month, r.currency, r.items, r.amount) for r in forecast] == [
+        (date(2027, 4, 1), "EUR", 1, eur("90.00")),
+        (date(2027, 4, 1), "USD", 2, usd("200.00")),
+        (date(2027, 5, 1), "EUR", 1, eur("90.00")),
+        (date(2027, 5, 1), "USD", 2, usd("200.00")),
+    ]
+    assert system.get_enrollment(first_usd).price == usd("300.00")
+
+
+def test_an_unsold_product_reports_one_row_in_its_default_currency(
+    system: PaymentSystem, course: Product
+) -> None:
+    """A price list adds no empty rows: nothing sold, one row in USD with zeros."""
+    [row] = system.product_report()
+    assert (row.product_id, row.currency, row.enrollments, row.gross) == (
+        course.id,
+        "USD",
+        0,
+        usd("0"),
+    )
