@@ -10,6 +10,7 @@ reports keep each currency apart.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -309,7 +310,7 @@ def test_reports_keep_each_currency_of_one_product_apart(
         usd("200.00"),
     )
     assert (eur_row.plan_mix, usd_row.plan_mix) == ({"installments": 1}, {"installments": 2})
-    assert (eur_row.dispute_rate, usd_row.withheld) == (0, usd("0"))
+    assert (eur_row.dispute_rate, usd_row.withheld) == (Decimal(0), usd("0"))
 
     status = system.status_report()
     owed = {(r.status.value, r.currency): (r.count, r.outstanding) for r in status.items}
