@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -30,7 +30,7 @@ from enrollpay.domain.records import Product
 from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.schedule import ScheduleLine, build_schedule
 from enrollpay.errors import InvalidInputError, PlanError, ProductNotFoundError
-from enrollpay.errors_prices import PlanCurrencyError
+from enrollpay.errors_prices import PlanCurrencyError, PriceListError
 from enrollpay.service.base import check_money, check_text
 from enrollpay.service.context import Context
 
@@ -74,6 +74,8 @@ def register_product(
     check_text(product_id, "product_id")
     check_text(name, "name", limit=500)
     check_money(price, "price")
+    if isinstance(prices, str | bytes | Money) or not isinstance(prices, Iterable):
+        raise PriceListError(f"prices is a list of Money, got {type(prices).__name__}")
     listed = price_tuple(prices)
     check_price_list(price, listed)
     all_prices = (price, *(p for p in listed if isinstance(p, Money)))
