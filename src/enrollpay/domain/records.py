@@ -21,6 +21,7 @@ from enrollpay.domain.schedule import ItemKind
 from enrollpay.domain.statuses import AttemptStatus, DisputeStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.statuses import RefundStatus as _RefundStatus
 from enrollpay.domain.subscriptions import SubscriptionState
+from enrollpay.domain.taxes import TaxLine
 
 __all__ = [
     "AuditEntry",
@@ -154,6 +155,8 @@ class ScheduleItem:
     #: When the payer was reminded that it falls due (``installment.upcoming``);
     #: None until then, and again after its due date moves.
     reminded_at: datetime | None = None
+    #: The tax in ``amount`` (its gross) when the enrollment was taxed; None: untaxed.
+    tax: TaxLine | None = None
 
     @property
     def outstanding(self) -> Money:

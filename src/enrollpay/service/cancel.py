@@ -23,6 +23,7 @@ from enrollpay.service.base import MAX_TEXT, check_date, check_money, check_text
 from enrollpay.service.checkout import close_checkouts
 from enrollpay.service.closing import close_enrollment
 from enrollpay.service.context import Context
+from enrollpay.service.taxes import charged_price
 from enrollpay.service.lookups import locked_enrollment
 from enrollpay.service.refunds import (
     plan_refunds,
@@ -63,7 +64,8 @@ def _quote(
     end = enrollment.start_date + product.service_period.times(1)
     return quote_refund(
         chosen,
-        price=enrollment.price,
+        # With tax added on top, the student paid (and is refunded from) the taxed price.
+        price=charged_price(enrollment.price, ctx.lock(tx, enrollment.id).items),
         paid=paid,
         service_start=enrollment.start_date,
         service_end=end,

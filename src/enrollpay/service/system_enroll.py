@@ -14,6 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from enrollpay.domain.plans import PaymentPlan
+from enrollpay.domain.taxes import TaxAddress
 from enrollpay.service import enroll as enroll_case
 from enrollpay.service.results import EnrollmentResult
 
@@ -33,11 +34,16 @@ def enroll(
     metadata: Mapping[str, str] | None = None,
     coupon: str | None = None,
     scholarship: str | None = None,
+    tax_address: TaxAddress | None = None,
 ) -> EnrollmentResult:
     """Enroll ``user_id`` in a product and open the first payment if one is due.
 
     ``coupon`` (a code) and ``scholarship`` (an id) reduce the price
     (``CouponNotApplicableError`` and kin when they do not apply).
+    ``tax_address`` (a :class:`~enrollpay.domain.taxes.TaxAddress`) taxes
+    the schedule on a system configured with ``SystemConfig(taxes=...)``
+    (``TaxError``, ``UnknownJurisdictionError`` or ``TaxCalculationError``
+    when it cannot be taxed).
 
     The enrollment, its schedule, the first attempt (with its idempotency
     key) and the audit entry are written in one transaction *before* the
@@ -55,4 +61,5 @@ def enroll(
         metadata=metadata,
         coupon=coupon,
         scholarship=scholarship,
+        tax_address=tax_address,
     )

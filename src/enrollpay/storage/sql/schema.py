@@ -23,6 +23,7 @@ from enrollpay.domain.statuses import DisputeStatus
 from enrollpay.storage.sql.instants import UTCDateTime
 from enrollpay.storage.sql.metadata import ID as _ID
 from enrollpay.storage.sql.metadata import metadata, not_negative, one_of
+from enrollpay.storage.sql.schema_taxes import item_tax_columns
 
 __all__ = [
     "ALL_TABLES",
@@ -168,6 +169,7 @@ schedule_items = sa.Table(
     sa.Column("overdue_at", UTCDateTime(), nullable=True),
     # Migration 0013: when the sweep reminded the payer that it falls due.
     sa.Column("reminded_at", UTCDateTime(), nullable=True),
+    *item_tax_columns(),  # migration 0018: the item's tax (empty: untaxed)
     sa.UniqueConstraint("enrollment_id", "seq"),
     one_of("status", ItemStatus, "known_status"),
     one_of("kind", ("deposit", "installment", "full", "period"), "known_kind"),
