@@ -23,7 +23,6 @@ from enrollpay.service.base import MAX_TEXT, check_date, check_money, check_text
 from enrollpay.service.checkout import close_checkouts
 from enrollpay.service.closing import close_enrollment
 from enrollpay.service.context import Context
-from enrollpay.service.taxes import charged_price
 from enrollpay.service.lookups import locked_enrollment
 from enrollpay.service.refunds import (
     plan_refunds,
@@ -32,6 +31,7 @@ from enrollpay.service.refunds import (
     write_refunds,
 )
 from enrollpay.service.results import CancellationResult
+from enrollpay.service.taxes import charged_price
 
 __all__ = ["cancel_enrollment", "quote_cancellation"]
 
