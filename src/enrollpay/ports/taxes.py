@@ -4,7 +4,7 @@ A :class:`TaxCalculator` is asked once per enrollment, before anything is
 written, for the tax lines of the schedule's amounts (one per item, in
 order). Adapters: :class:`enrollpay.taxes.TableTaxCalculator` (a table of
 rates by jurisdiction) and
-:class:`enrollpay.gateways.stripe.StripeTaxCalculator` (Stripe Tax's
+:class:`enrollpay.gateways.stripe.tax.StripeTaxCalculator` (Stripe Tax's
 calculation API). A calculator that cannot answer raises
 :class:`~enrollpay.errors_taxes.TaxCalculationError` (or
 :class:`~enrollpay.errors_taxes.UnknownJurisdictionError`), and the

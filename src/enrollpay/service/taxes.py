@@ -66,7 +66,7 @@ class TaxSettings:
     """How a system taxes enrollments.
 
     ``calculator`` knows the rates (:class:`~enrollpay.taxes.TableTaxCalculator`,
-    :class:`~enrollpay.gateways.stripe.StripeTaxCalculator`); ``mode`` says
+    :class:`~enrollpay.gateways.stripe.tax.StripeTaxCalculator`); ``mode`` says
     whether product prices include their tax (``"inclusive"``) or have it
     added (``"exclusive"``, the default); ``tax_code`` is the product's tax
     code for calculators that know kinds of product (Stripe: ``txcd_...``);

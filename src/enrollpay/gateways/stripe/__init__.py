@@ -35,7 +35,7 @@ from enrollpay.gateways.stripe.params import (
 
 if TYPE_CHECKING:
     from enrollpay.gateways.stripe.gateway import StripeGateway
-    from enrollpay.gateways.stripe.tax import StripeTaxCalculator
+    from enrollpay.gateways.stripe.tax import StripeTaxCalculator as StripeTaxCalculator
     from enrollpay.gateways.stripe.webhooks import SIGNATURE_HEADER
 
 __all__ = [
@@ -44,11 +44,11 @@ __all__ = [
     "SIGNATURE_HEADER",
     "USER_ID_METADATA",
     "StripeGateway",
-    "StripeTaxCalculator",
     "key_livemode",
 ]
 
-# Names whose modules import the SDK, and the module each one lives in.
+# Names whose modules import the SDK, and the module each one lives in
+# (StripeTaxCalculator, the Stripe Tax adapter, is importable from here too).
 _NEEDS_SDK = {
     "StripeGateway": "enrollpay.gateways.stripe.gateway",
     "StripeTaxCalculator": "enrollpay.gateways.stripe.tax",

@@ -23,8 +23,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import stripe
-
 from enrollpay.domain.money import Money, round_half_up
 from enrollpay.domain.taxes import (
     MILLION,
@@ -34,11 +32,11 @@ from enrollpay.domain.taxes import (
     TaxQuote,
     percent,
 )
-from enrollpay.errors import GatewayError, GatewayUnavailableError
+from enrollpay.errors import GatewayError, GatewayRequestError, GatewayUnavailableError
 from enrollpay.errors_taxes import TaxCalculationError, TaxError, TaxServiceUnavailableError
 from enrollpay.gateways.stripe.amounts import from_stripe_amount, to_stripe_amount
+from enrollpay.gateways.stripe.calls import StripeCalls, StripeClient
 from enrollpay.gateways.stripe.client import DEFAULT_NETWORK_RETRIES
-from enrollpay.gateways.stripe.errors import translate
 
 __all__ = ["StripeTaxCalculator"]
 
@@ -82,10 +80,11 @@ class StripeTaxCalculator:
     """Stripe Tax over a :class:`stripe.StripeClient` (build one with ``build_client``)."""
 
     def __init__(
-        self, client: stripe.StripeClient, *, max_network_retries: int = DEFAULT_NETWORK_RETRIES
+        self, client: StripeClient, *, max_network_retries: int = DEFAULT_NETWORK_RETRIES
     ) -> None:
-        self._client = client
-        self._retries = max_network_retries
+        self._calls = StripeCalls(
+            client, max_network_retries=max_network_retries, payment_method_types=None
+        )
 
     def __repr__(self) -> str:
         return "StripeTaxCalculator()"
@@ -138,15 +137,19 @@ class StripeTaxCalculator:
             "customer_details": {"address": _address(address), "address_source": "billing"},
             "expand": ["line_items"],
         }
+        calls = self._calls
         try:
-            answer = self._client.v1.tax.calculations.create(
-                params, options={"max_network_retries": self._retries}
+            answer = calls.call(
+                "calculate tax",
+                calls.client.v1.tax.calculations.create,
+                params,
+                options=calls.options(),
             )
-        except stripe.StripeError as exc:
-            error: GatewayError = translate(exc, "calculate tax")
-            if isinstance(error, GatewayUnavailableError):
-                raise TaxServiceUnavailableError(str(error)) from exc
-            raise TaxCalculationError(str(error), code=exc.code) from exc
+        except GatewayUnavailableError as exc:
+            raise TaxServiceUnavailableError(str(exc)) from exc
+        except GatewayError as exc:
+            code = exc.extra.get("code") if isinstance(exc, GatewayRequestError) else None
+            raise TaxCalculationError(str(exc), code=code) from exc
         return self._read(answer, currency=currency, address=address, count=len(sent))
 
     @staticmethod
