@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -216,3 +217,35 @@ def test_a_cancellation_prorates_the_taxed_price(
     assert line.amount == done.refund_total == quote.refund
     expected_tax = (725 * line.amount.minor * 2 + 10725) // (2 * 10725)
     assert line.tax == Money(expected_tax, "USD")
+
+
+class _RepricingCalculator:
+    """A table calculator that, while it is asked, sees the product's price change (a race)."""
+
+    def __init__(self) -> None:
+        self.system: PaymentSystem | None = None
+
+    def quote(self, prices: Any, *, address: Any, mode: Any, tax_code: Any = None) -> Any:
+        assert self.system is not None
+        self.system.register_product(
+            product_type="course", product_id="p", name="P", price=usd("120.00")
+        )
+        return TABLE.quote(prices, address=address, mode=mode, tax_code=tax_code)
+
+
+def test_prices_that_change_after_the_quote_refuse_the_enrollment(
+    store: Store, fake: FakeGateway, clock: FrozenClock
+) -> None:
+    """The price changes between the quote and the transaction: TaxError, nothing enrolled."""
+    racing = _RepricingCalculator()
+    system = PaymentSystem(
+        store=store, gateway=fake, clock=clock, config=SystemConfig(taxes=TaxSettings(racing))
+    )
+    racing.system = system
+    product = system.register_product(
+        product_type="course", product_id="p", name="P", price=usd("100.00")
+    )
+    with pytest.raises(TaxError, match="does not match the price"):
+        system.enroll(user_id="u-1", product_id=product.id, tax_address=CA)
+    assert system.list_enrollments() == []
+    assert calls_of(fake, "start_payment") == []
