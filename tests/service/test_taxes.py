@@ -249,3 +249,29 @@ def test_prices_that_change_after_the_quote_refuse_the_enrollment(
         system.enroll(user_id="u-1", product_id=product.id, tax_address=CA)
     assert system.list_enrollments() == []
     assert calls_of(fake, "start_payment") == []
+
+
+def test_refunds_of_one_item_in_one_cancellation_give_back_exactly_its_tax(
+    store: Store, clock: FrozenClock
+) -> None:
+    """Paid 53.62 + 53.63 by hand, all refunded at once: the credit notes' taxes sum to 7.25."""
+    system = PaymentSystem(store=store, clock=clock, config=SystemConfig(taxes=TaxSettings(TABLE)))
+    product = system.register_product(
+        product_type="course", product_id="p", name="P", price=usd("100.00"),
+        payment_plan=FullPayment(),
+    )  # fmt: skip
+    result = system.enroll(user_id="u-1", product_id=product.id, tax_address=CA)
+    [item] = result.schedule
+    assert item.amount == usd("107.25")
+    for amount, method in (("53.62", "cash"), ("53.63", "check")):
+        system.record_manual_payment(item.id, method=method, actor="desk", amount=usd(amount))  # type: ignore[arg-type]
+    receipts = [r for r in system.list_receipts(result.enrollment_id) if r.kind == "receipt"]
+    assert sorted(r.lines[0].tax.minor for r in receipts if r.lines[0].tax) == [362, 363]
+    system.cancel_enrollment(
+        result.enrollment_id, reason="moving", actor="admin", refund_amount=usd("107.25")
+    )
+    notes = [r for r in system.list_receipts(result.enrollment_id) if r.kind == "credit_note"]
+    assert len(notes) == 2
+    taxes = [n.lines[0].tax for n in notes]
+    assert all(t is not None for t in taxes)
+    assert sum(t.minor for t in taxes if t is not None) == 725

@@ -30,7 +30,6 @@ from enrollpay.domain.money import Money
 from enrollpay.domain.plans import PaymentPlan, Subscription
 from enrollpay.domain.records import Payment, Refund, ScheduleItem
 from enrollpay.domain.schedule import ScheduleLine
-from enrollpay.domain.statuses import RefundStatus
 from enrollpay.domain.taxes import TAX_MODES, TaxAddress, TaxLine, TaxMode, TaxQuote, tax_of_part
 from enrollpay.errors_taxes import TaxError
 from enrollpay.ports import StoreTransaction
@@ -197,19 +196,19 @@ def refund_tax(
 ) -> tuple[TaxLine, Money] | None:
     """The tax line of the item a refund gives back from, and the tax in the refund.
 
-    None: the item was not taxed.
-
-    Counted after the item's other refunds that are done, so the tax given
-    back never exceeds the tax the item's payments collected.
+    None: the item was not taxed. Counted after the item's refunds whose
+    credit notes were issued before this one (the order money went back
+    in, even for refunds done in one transaction), so the tax given back
+    never exceeds the tax the item's payments collected.
     """
     item = tx.get_item(payment.item_id)
     if item is None or item.tax is None:
         return None
     of_item = {p.id for p in tx.payments_of(payment.enrollment_id) if p.item_id == item.id}
     before = sum(
-        r.amount.minor
-        for r in tx.refunds_of(refund.enrollment_id)
-        if r.payment_id in of_item and r.id != refund.id and r.status == RefundStatus.SUCCEEDED
+        note.total.minor
+        for note in tx.receipts_of(refund.enrollment_id)
+        if note.kind == "credit_note" and note.payment_id in of_item and note.refund_id != refund.id
     )
     part = tax_of_part(item.tax, before=Money(before, refund.amount.currency), amount=refund.amount)
     return item.tax, part
