@@ -320,3 +320,7 @@ def test_a_taxed_item_receipt_and_credit_note_show_net_rate_and_tax() -> None:
         Money.of("168.07", "EUR"),
     )
     assert "Tax DE 19%  €31.93" in receipt_view(note).text()
+    page = _page_text(render_pdf(view, compress=False))
+    assert b"Steuer DE 19%" in page
+    assert b"Nettobetrag" in page
+    assert "Steuer DE 19%" in render_html(view)
