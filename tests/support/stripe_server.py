@@ -39,6 +39,7 @@ import stripe
 from enrollpay.gateways.stripe import StripeGateway
 from tests.support.stripe_billing import StripeBilling, new_subscription
 from tests.support.stripe_disputes import StripeDisputes
+from tests.support.stripe_tax import DEFAULT_TAX_RATES, StripeTax
 
 __all__ = [
     "API_KEY",
@@ -224,7 +225,7 @@ def _missing(kind: str, ident: str, param: str) -> _StripeAnswer:
     )
 
 
-class FakeStripe(StripeDisputes, StripeBilling):
+class FakeStripe(StripeDisputes, StripeBilling, StripeTax):
     """The state behind the server: just enough of the Stripe API."""
 
     def __init__(
@@ -261,6 +262,8 @@ class FakeStripe(StripeDisputes, StripeBilling):
         self.outbox: list[SignedEvent] = []
         #: Put the full refund list on charges in events (API versions before 2022-11-15).
         self.refunds_in_events = False
+        self.tax_rates = {place: list(rates) for place, rates in DEFAULT_TAX_RATES.items()}
+        self.tax_calculations: dict[str, dict[str, Any]] = {}
 
     # -- helpers for tests ---------------------------------------------------------
 
@@ -369,6 +372,11 @@ class FakeStripe(StripeDisputes, StripeBilling):
     def _emit(self, event_type: str, obj: Mapping[str, Any]) -> None:
         self.outbox.append(self.event(event_type, json.loads(json.dumps(obj))))
 
+    def _refuse(
+        self, message: str, *, param: str | None = None, code: str | None = None
+    ) -> Exception:
+        return _invalid(message, param=param, code=code)
+
     def _not_found(self, kind: str, ident: str, param: str) -> Exception:
         return _missing(kind, ident, param)
 
@@ -430,6 +438,8 @@ class FakeStripe(StripeDisputes, StripeBilling):
             return self._pay_invoice(params, rest[0])
         if method == "POST" and resource == "disputes" and rest[1:] == ["close"]:
             return self._close_dispute(params, rest[0])
+        if method == "POST" and resource == "tax" and rest == ["calculations"]:
+            return self._create_tax_calculation(params)
         handler = routes.get((method, resource, len(rest)))
         if handler is None:
             raise _invalid(f"Unrecognized request URL ({method}: {path}).")

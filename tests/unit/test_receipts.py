@@ -19,6 +19,7 @@ from enrollpay.domain.receipts import (
     payment_receipt,
 )
 from enrollpay.domain.records import Payment, Refund, ScheduleItem
+from enrollpay.domain.taxes import TaxLine
 from enrollpay.errors import InvalidInputError
 from enrollpay.errors_receipts import ReceiptFontError
 from enrollpay.receipts import receipt_view, render_html, render_pdf
@@ -260,3 +261,66 @@ def test_a_truetype_font_writes_what_the_built_in_one_cannot() -> None:
     assert pdf.startswith(b"%PDF-")
     assert b"/Subject (R-000042)" in pdf
     assert b"DejaVuSans" in pdf
+
+
+def test_a_taxed_item_receipt_and_credit_note_show_net_rate_and_tax() -> None:
+    """A receipt line of a taxed item carries its tax; the view adds Net and Tax rows under it."""
+    gross = Money.of("1234.50", "EUR")
+    line_tax = TaxLine(Money.of("1037.39", "EUR"), Money.of("197.11", "EUR"), 190_000, "DE",
+                       "inclusive")  # fmt: skip
+    item = attrs.evolve(_item(), tax=line_tax)
+    receipt = payment_receipt(
+        receipt_id="rcp_1",
+        settings=ReceiptSettings(),
+        sequence=1,
+        payment=_payment(),
+        item=item,
+        user_id="u-1",
+        product_id="prod_1",
+        product_name="P",
+        at=AT,
+        tax=line_tax.tax,
+    )
+    [line] = receipt.lines
+    assert (line.amount, line.net, line.tax) == (gross, line_tax.net, line_tax.tax)
+    assert (line.tax_rate_ppm, line.tax_jurisdiction) == (190_000, "DE")
+    view = receipt_view(receipt, locale="de_DE")
+    assert [amount for _, amount in view.lines] == ["1.234,50\xa0€", "1.037,39\xa0€", "197,11\xa0€"]
+    assert [what.strip() for what, _ in view.lines][1:] == ["Nettobetrag", "Steuer DE 19%"]
+    untaxed = payment_receipt(
+        receipt_id="rcp_2",
+        settings=ReceiptSettings(),
+        sequence=2,
+        payment=_payment(),
+        item=item,
+        user_id="u-1",
+        product_id="prod_1",
+        product_name="P",
+        at=AT,
+    )
+    assert untaxed.lines[0].tax is None
+    note = credit_note(
+        receipt_id="rcp_3",
+        settings=ReceiptSettings(),
+        sequence=1,
+        refund=_refund(),
+        payment=_payment(),
+        original=receipt,
+        user_id="u-1",
+        product_id="prod_1",
+        product_name="P",
+        at=AT,
+        tax=(line_tax, Money.of("31.93", "EUR")),
+    )
+    [back] = note.lines
+    assert (back.item_kind, back.amount, back.tax, back.net) == (
+        "refund",
+        Money.of("200.00", "EUR"),
+        Money.of("31.93", "EUR"),
+        Money.of("168.07", "EUR"),
+    )
+    assert "Tax DE 19%  €31.93" in receipt_view(note).text()
+    page = _page_text(render_pdf(view, compress=False))
+    assert b"Steuer DE 19%" in page
+    assert b"Nettobetrag" in page
+    assert "Steuer DE 19%" in render_html(view)

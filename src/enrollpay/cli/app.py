@@ -101,7 +101,7 @@ def cli() -> None:
     Operate it:  enrollpay db upgrade | collect | sweep | reconcile | audit verify
     Integrate:   enrollpay events list | dispatch
     Inspect it:  enrollpay report {revenue,status,products,aging,forecast,recovery}
-    Plan it:     enrollpay plan preview [--coupon] | refund quote | coupons
+    Plan it:     enrollpay plan preview [--coupon] [--tax] | refund quote | coupons
     Give it:     enrollpay receipt ID [--pdf FILE]
 
     \b

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 
 import click
@@ -17,9 +18,11 @@ from enrollpay.domain.money import Money
 from enrollpay.domain.plans import PaymentPlan, Subscription, describe_plan, parse_plan
 from enrollpay.domain.price_lists import price_in
 from enrollpay.domain.refunds import RefundPolicy, quote_refund
-from enrollpay.domain.schedule import build_schedule
+from enrollpay.domain.schedule import ScheduleLine, build_schedule
+from enrollpay.domain.taxes import TaxMode, TaxQuote, TaxRate, percent, quote_at_rate
 from enrollpay.errors import InvalidInputError, NotFoundError
 from enrollpay.errors_prices import CurrencyNotOffered
+from enrollpay.errors_taxes import TaxError
 
 __all__ = ["discount_with", "plan", "product_price", "refund"]
 
@@ -57,6 +60,18 @@ def plan() -> None:
     help="The product (enrollpay id): for a coupon restricted to some; without --price, "
     "its explicit price in --currency (read from --url).",
 )
+@click.option(
+    "--tax",
+    metavar="PLACE=RATE",
+    help="Show each payment's tax at a rate, such as US-CA=7.25% or DE=19%.",
+)
+@click.option(
+    "--tax-mode",
+    type=click.Choice(["exclusive", "inclusive"]),
+    default="exclusive",
+    show_default=True,
+    help="Whether the price has the tax added (exclusive) or includes it.",
+)
 @locale_option
 def preview(
     *,
@@ -67,6 +82,8 @@ def preview(
     coupon: str | None,
     url: str | None,
     product: str | None,
+    tax: str | None,
+    tax_mode: TaxMode,
     locale: str,
 ) -> None:
     """Print the payment schedule of a plan: every due date and amount, and the total.
@@ -77,6 +94,9 @@ def preview(
     payments pro rata, the leftover cents on the last ones. Without
     ``--price``, ``--product`` and ``--url`` give the product's explicit
     price in ``--currency`` (its price list; prices are never converted).
+    With ``--tax`` each payment shows its net, tax and gross: the tax of
+    the whole price, rounded half up, spread pro rata (the leftover cents on
+    the last ones).
 
     \b
     Examples:
@@ -86,6 +106,8 @@ def preview(
           --coupon SPRING25 --url sqlite:///enrollpay.db
       enrollpay plan preview --product prod_1 --currency EUR --plan "installments=3" \\
           --url sqlite:///enrollpay.db
+      enrollpay plan preview --price 300 --currency USD --plan "installments=3" \\
+          --tax US-CA=7.25%
     """  # noqa: D301 - click needs a real \b to keep a block verbatim
     code = currency_code(currency)
     amount = (
@@ -104,15 +126,28 @@ def preview(
         applied = discount_with(coupon, url, amount, chosen, product=product, at=now)
         lines = discounted_schedule(chosen, applied, first)
         title += f", coupon {applied.coupon_code}: {applied.discount.format(locale)} off"
+    quote = None if tax is None else _tax_quote(tax, tax_mode, lines)
     total = Money(sum(line.amount.minor for line in lines), code)
     table = titled_table(title, show_footer=True)
     open_ended = isinstance(chosen, Subscription) and chosen.cycles is None
     table.add_column("#", justify="right", footer="")
     table.add_column("Kind", footer=f"Total of {len(lines)}" if open_ended else "Total")
     table.add_column("Due", footer="")
-    table.add_column("Amount", justify="right", footer=Text(total.format(locale)))
-    for line in lines:
-        table.add_row(str(line.seq), line.kind, line.due.isoformat(), line.amount.format(locale))
+    if quote is None:
+        table.add_column("Amount", justify="right", footer=Text(total.format(locale)))
+        for line in lines:
+            table.add_row(
+                str(line.seq), line.kind, line.due.isoformat(), line.amount.format(locale)
+            )
+    else:
+        rate = f"Tax {quote.lines[0].jurisdiction} {quote.lines[0].rate}"
+        for header, amount in (("Net", quote.total_net), (rate, quote.total_tax)):
+            table.add_column(header, justify="right", footer=Text(amount.format(locale)))
+        table.add_column("Amount", justify="right", footer=Text(quote.total_gross.format(locale)))
+        for line, taxed in zip(lines, quote.lines, strict=True):
+            amounts = (taxed.net, taxed.tax, taxed.gross)
+            table.add_row(str(line.seq), line.kind, line.due.isoformat(),
+                          *(a.format(locale) for a in amounts))  # fmt: skip
     output_console().print(table)
 
 
@@ -129,6 +164,15 @@ def product_price(product: str | None, url: str | None, currency: str) -> Money:
         return price_in(found, currency)
     except CurrencyNotOffered as exc:
         raise click.BadParameter(str(exc), param_hint="'--currency'") from None
+
+
+def _tax_quote(spec: str, mode: TaxMode, lines: Sequence[ScheduleLine]) -> TaxQuote:
+    """The tax lines of a previewed schedule at ``--tax PLACE=RATE``."""
+    place, _, rate = spec.partition("=")
+    try:
+        return quote_at_rate([line.amount for line in lines], TaxRate(place, percent(rate)), mode)
+    except TaxError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--tax'") from None
 
 
 def discount_with(

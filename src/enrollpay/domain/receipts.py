@@ -24,6 +24,7 @@ import attrs
 from enrollpay.domain.events import EventDraft
 from enrollpay.domain.money import Money
 from enrollpay.domain.records import Payment, Refund, ScheduleItem
+from enrollpay.domain.taxes import TaxLine
 from enrollpay.domain.transitions.items import money_data
 from enrollpay.errors import InvalidInputError
 
@@ -125,12 +126,31 @@ class ReceiptLine:
     ``item_seq``/``due`` describe the schedule item paid; a renderer words
     them in the reader's language. On a credit note, ``item_kind`` is
     ``refund`` and the amount is what went back.
+
+    A taxed item's line says how much of ``amount`` (the gross) is ``tax``,
+    at which rate (parts per million) of which jurisdiction; the net is the
+    rest (:attr:`net`). Untaxed: all three are None.
     """
 
     item_kind: str
     amount: Money
     item_seq: int | None = None
     due: date | None = None
+    tax: Money | None = None
+    tax_rate_ppm: int | None = None
+    tax_jurisdiction: str | None = None
+
+    @property
+    def net(self) -> Money:
+        """The amount without its tax (the whole amount when untaxed)."""
+        return self.amount if self.tax is None else self.amount - self.tax
+
+
+def _taxed(line: ReceiptLine, rate: TaxLine | None, tax: Money | None) -> ReceiptLine:
+    """``line`` with the tax it carries at ``rate`` (unchanged when either is None)."""
+    if rate is None or tax is None:
+        return line
+    return attrs.evolve(line, tax=tax, tax_rate_ppm=rate.ppm, tax_jurisdiction=rate.jurisdiction)
 
 
 @attrs.frozen
@@ -177,11 +197,17 @@ def payment_receipt(
     product_id: str,
     product_name: str,
     at: datetime,
+    tax: Money | None = None,
 ) -> Receipt:
-    """The receipt of ``payment`` (on ``item``), numbered ``sequence``."""
+    """The receipt of ``payment`` (on ``item``), numbered ``sequence``.
+
+    ``tax``: the tax in the payment, for a taxed item (see
+    :func:`~enrollpay.domain.taxes.tax_of_part`).
+    """
     if item.id != payment.item_id:
         raise ValueError(f"payment {payment.id} is not for item {item.id}")
     line = ReceiptLine(item.kind, payment.amount, item_seq=item.seq, due=item.due)
+    line = _taxed(line, item.tax, tax)
     return Receipt(
         id=receipt_id,
         issuer=settings.issuer,
@@ -214,8 +240,12 @@ def credit_note(
     product_id: str,
     product_name: str,
     at: datetime,
+    tax: tuple[TaxLine, Money] | None = None,
 ) -> Receipt:
-    """The credit note of ``refund`` (of ``payment``, receipted as ``original``)."""
+    """The credit note of ``refund`` (of ``payment``, receipted as ``original``).
+
+    ``tax``: the paid item's tax line and the tax the refund gives back.
+    """
     if refund.payment_id != payment.id:
         raise ValueError(f"refund {refund.id} is not of payment {payment.id}")
     if original is not None and original.payment_id != payment.id:
@@ -232,7 +262,7 @@ def credit_note(
         product_name=product_name,
         payment_id=payment.id,
         method=refund.method,
-        lines=(ReceiptLine("refund", refund.amount),),
+        lines=(_taxed(ReceiptLine("refund", refund.amount), *(tax or (None, None))),),
         total=refund.amount,
         paid_at=at,
         issued_at=at,

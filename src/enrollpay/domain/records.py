@@ -22,6 +22,7 @@ from enrollpay.domain.schedule import ItemKind
 from enrollpay.domain.statuses import AttemptStatus, DisputeStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.statuses import RefundStatus as _RefundStatus
 from enrollpay.domain.subscriptions import SubscriptionState
+from enrollpay.domain.taxes import TaxLine
 
 __all__ = [
     "AuditEntry",
@@ -165,6 +166,8 @@ class ScheduleItem:
     #: and its page for the student (a bearer link: kept out of ``repr``).
     gateway_invoice_id: str | None = None
     hosted_invoice_url: str | None = attrs.field(default=None, repr=False)
+    #: The tax in ``amount`` (its gross) when the enrollment was taxed; None: untaxed.
+    tax: TaxLine | None = None
 
     @property
     def outstanding(self) -> Money:

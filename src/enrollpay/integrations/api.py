@@ -148,8 +148,8 @@ def schedule_line(value: ScheduleLine) -> JSON:
 
 
 def item(value: ScheduleItem) -> JSON:
-    """One payment schedule item."""
-    return {
+    """One payment schedule item (with ``tax``, net, rate and tax, when it was taxed)."""
+    shown: JSON = {
         "id": value.id,
         "enrollment_id": value.enrollment_id,
         "seq": value.seq,
@@ -164,6 +164,17 @@ def item(value: ScheduleItem) -> JSON:
         "last_decline_code": value.last_decline_code,
         "paid_at": _when(value.paid_at),
     }
+    if value.tax is not None:
+        shown["tax"] = {
+            "net": money(value.tax.net),
+            "tax": money(value.tax.tax),
+            "gross": money(value.tax.gross),
+            "rate": value.tax.rate,
+            "rate_ppm": value.tax.ppm,
+            "jurisdiction": value.tax.jurisdiction,
+            "mode": value.tax.mode,
+        }
+    return shown
 
 
 def enrollment(value: Enrollment, *, has_access: bool | None = None) -> JSON:

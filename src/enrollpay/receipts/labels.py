@@ -39,6 +39,8 @@ _EN: Final = {
     "bank_transfer": "Bank transfer",
     "other": "Other",
     "manual": "Refunded by hand",
+    "net": "Net",
+    "tax": "Tax {jurisdiction} {rate}",
 }
 
 _FR: Final = {
@@ -69,6 +71,8 @@ _FR: Final = {
     "bank_transfer": "Virement",
     "other": "Autre",
     "manual": "Remboursé manuellement",
+    "net": "Montant hors taxes",
+    "tax": "Taxe {jurisdiction} {rate}",
 }
 
 _DE: Final = {
@@ -99,6 +103,8 @@ _DE: Final = {
     "bank_transfer": "Überweisung",
     "other": "Sonstige",
     "manual": "Manuell erstattet",
+    "net": "Nettobetrag",
+    "tax": "Steuer {jurisdiction} {rate}",
 }
 
 _JA: Final = {
@@ -129,6 +135,8 @@ _JA: Final = {
     "bank_transfer": "銀行振込",
     "other": "その他",
     "manual": "手動返金",
+    "net": "税抜金額",
+    "tax": "税 {jurisdiction} {rate}",
 }
 
 #: Labels by language.

@@ -16,6 +16,7 @@ from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 
 from enrollpay.domain.receipts import Receipt, ReceiptLine
+from enrollpay.domain.taxes import format_rate
 from enrollpay.errors import InvalidInputError
 from enrollpay.receipts.labels import labels_for
 
@@ -86,6 +87,16 @@ def receipt_view(
             return what
         return f"{what} ({words['due'].format(date=format_date(line.due, 'long', locale=loc))})"
 
+    def rows(line: ReceiptLine) -> list[tuple[str, str]]:
+        """The line, then (when taxed) its net and its tax, so the gross reads as their sum."""
+        shown = [(line_text(line), line.amount.format(str(loc)))]
+        if line.tax is not None:
+            rate = format_rate(line.tax_rate_ppm or 0)
+            tax = words["tax"].format(jurisdiction=line.tax_jurisdiction or "", rate=rate)
+            shown.append((f"  {words['net']}", line.net.format(str(loc))))
+            shown.append((f"  {tax}", line.tax.format(str(loc))))
+        return shown
+
     credit = receipt.kind == "credit_note"
     fields: list[tuple[str, str]] = [
         (words["issued"], day(receipt.issued_at)),
@@ -104,7 +115,7 @@ def receipt_view(
         number=receipt.number,
         issuer=issuer_name or receipt.issuer,
         fields=tuple(fields),
-        lines=tuple((line_text(x), x.amount.format(str(loc))) for x in receipt.lines),
+        lines=tuple(row for x in receipt.lines for row in rows(x)),
         amount_label=words["amount"],
         description_label=words["description"],
         total_label=words["total_credit" if credit else "total"],

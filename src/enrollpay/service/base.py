@@ -25,6 +25,7 @@ from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.retry import RetryPolicy
 from enrollpay.domain.statuses import AccessPolicy
 from enrollpay.errors import CurrencyMismatchError, InvalidInputError, MoneyTypeError
+from enrollpay.service.taxes import TaxSettings
 
 __all__ = [
     "FAULT_POINTS",
@@ -188,6 +189,10 @@ class SystemConfig:
     dispute_policy: DisputePolicy = attrs.Factory(DisputePolicy)
     #: Who issues the receipts of payments and refunds, and how their numbers read.
     receipts: ReceiptSettings = attrs.Factory(ReceiptSettings)
+    #: How enrollments are taxed (None: they are not; see :mod:`enrollpay.service.taxes`).
+    taxes: TaxSettings | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(TaxSettings))
+    )
 
     def __attrs_post_init__(self) -> None:
         self.access_policy  # noqa: B018 - refuses bad grace or suspension days now

@@ -31,6 +31,7 @@ from enrollpay.service.refunds import (
     write_refunds,
 )
 from enrollpay.service.results import CancellationResult
+from enrollpay.service.taxes import charged_price
 
 __all__ = ["cancel_enrollment", "quote_cancellation"]
 
@@ -63,7 +64,8 @@ def _quote(
     end = enrollment.start_date + product.service_period.times(1)
     return quote_refund(
         chosen,
-        price=enrollment.price,
+        # With tax added on top, the student paid (and is refunded from) the taxed price.
+        price=charged_price(enrollment.price, ctx.lock(tx, enrollment.id).items),
         paid=paid,
         service_start=enrollment.start_date,
         service_end=end,

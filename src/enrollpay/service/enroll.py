@@ -20,6 +20,7 @@ from enrollpay.domain import transitions
 from enrollpay.domain.plans import PaymentPlan, Subscription
 from enrollpay.domain.price_lists import plan_for
 from enrollpay.domain.records import Customer, PaymentAttempt
+from enrollpay.domain.taxes import TaxAddress
 from enrollpay.errors import (
     DuplicateEnrollmentError,
     GatewayUnavailableError,
@@ -33,6 +34,7 @@ from enrollpay.service.base import check_date, check_text
 from enrollpay.service.context import Context
 from enrollpay.service.discounts import discounted_lines, redeem, settle_if_free
 from enrollpay.service.results import EnrollmentResult
+from enrollpay.service.taxes import quote_enrollment, taxed_items
 
 __all__ = [
     "MAX_METADATA_KEYS",
@@ -72,6 +74,7 @@ def enroll(
     coupon: str | None = None,
     scholarship: str | None = None,
     currency: str | None = None,
+    tax_address: TaxAddress | None = None,
 ) -> EnrollmentResult:
     """Enroll ``user_id`` in a product; open the first payment if one is due, or a trial's setup.
 
@@ -85,7 +88,9 @@ def enroll(
     reduce the price (see :mod:`enrollpay.service.discounts`); the
     redemption is taken in the enrollment's transaction. A free enrollment
     (100% off) charges nothing: its one zero item is waived and it opens
-    completed.
+    completed. ``tax_address`` taxes the schedule where the buyer is (see
+    :mod:`enrollpay.service.taxes`; the tax is quoted before the
+    transaction opens).
     """
     check_text(user_id, "user_id")
     check_text(product_id, "product_id")
@@ -96,6 +101,17 @@ def enroll(
     if start_date < today:
         raise InvalidInputError(f"start {start_date} is in the past (today is {today})")
     gateway = ctx.gateway
+    quote = quote_enrollment(
+        ctx,
+        tax_address,
+        product_id=product_id,
+        user_id=user_id,
+        plan=plan,
+        coupon=coupon,
+        scholarship=scholarship,
+        start=start_date,
+        currency=currency,
+    )
     with ctx.store.transaction() as tx:
         product = tx.get_product(product_id)
         if product is None:
@@ -118,7 +134,7 @@ def enroll(
             at=now,
         )
         enrollment_id = ctx.new_id("enr")
-        items = [ctx.item_from_line(enrollment_id, line, now) for line in lines]
+        items = taxed_items(ctx, enrollment_id, lines, quote, at=now)
         first = items[0] if items[0].due <= today and not applied.free else None
         customer: Customer | None = None
         awaiting = False
@@ -173,7 +189,8 @@ def enroll(
                 "items": len(items),
                 "first_attempt": None if attempt is None else attempt.id,
                 "awaiting_payment_method": awaiting,
-            },
+            }
+            | ({} if quote is None else {"tax": quote.total_tax, "tax_mode": quote.mode}),
         )
     result = EnrollmentResult(
         enrollment_id=enrollment_id,

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from enrollpay.domain.receipts import Receipt, credit_note, issued_event, payment_receipt
 from enrollpay.domain.records import Enrollment, Payment, Product
 from enrollpay.ports import StoreTransaction
+from enrollpay.service.taxes import payment_tax, refund_tax
 
 if TYPE_CHECKING:
     from enrollpay.service.context import Context
@@ -61,6 +62,7 @@ def issue_receipt(ctx: Context, tx: StoreTransaction, payment: Payment) -> Recei
         product_id=product.id,
         product_name=product.name,
         at=ctx.now(),
+        tax=payment_tax(tx, payment, item),
     )
     return _keep(ctx, tx, receipt)
 
@@ -84,5 +86,6 @@ def issue_credit_note(ctx: Context, tx: StoreTransaction, refund_id: str) -> Rec
         product_id=product.id,
         product_name=product.name,
         at=ctx.now(),
+        tax=refund_tax(tx, refund, payment),
     )
     return _keep(ctx, tx, note)

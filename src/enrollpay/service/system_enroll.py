@@ -14,6 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from enrollpay.domain.plans import PaymentPlan
+from enrollpay.domain.taxes import TaxAddress
 from enrollpay.service import enroll as enroll_case
 from enrollpay.service.results import EnrollmentResult
 
@@ -34,6 +35,7 @@ def enroll(
     coupon: str | None = None,
     scholarship: str | None = None,
     currency: str | None = None,
+    tax_address: TaxAddress | None = None,
 ) -> EnrollmentResult:
     """Enroll ``user_id`` in a product and open the first payment if one is due.
 
@@ -42,6 +44,10 @@ def enroll(
     ``currency`` is the student's: the product's explicit price in it
     (None: the default price; ``CurrencyNotOffered`` when it has none,
     ``PlanCurrencyError`` for a plan fixed in another currency).
+    ``tax_address`` (a :class:`~enrollpay.domain.taxes.TaxAddress`) taxes
+    the schedule on a system configured with ``SystemConfig(taxes=...)``
+    (``TaxError``, ``UnknownJurisdictionError`` or ``TaxCalculationError``
+    when it cannot be taxed).
 
     The enrollment, its schedule, the first attempt (with its idempotency
     key) and the audit entry are written in one transaction *before* the
@@ -60,4 +66,5 @@ def enroll(
         coupon=coupon,
         scholarship=scholarship,
         currency=currency,
+        tax_address=tax_address,
     )

@@ -35,6 +35,7 @@ from enrollpay.gateways.stripe.params import (
 
 if TYPE_CHECKING:
     from enrollpay.gateways.stripe.gateway import StripeGateway
+    from enrollpay.gateways.stripe.tax import StripeTaxCalculator as StripeTaxCalculator
     from enrollpay.gateways.stripe.webhooks import SIGNATURE_HEADER
 
 __all__ = [
@@ -46,9 +47,11 @@ __all__ = [
     "key_livemode",
 ]
 
-# Names whose modules import the SDK, and the module each one lives in.
+# Names whose modules import the SDK, and the module each one lives in
+# (StripeTaxCalculator, the Stripe Tax adapter, is importable from here too).
 _NEEDS_SDK = {
     "StripeGateway": "enrollpay.gateways.stripe.gateway",
+    "StripeTaxCalculator": "enrollpay.gateways.stripe.tax",
     "SIGNATURE_HEADER": "enrollpay.gateways.stripe.webhooks",
 }
 

@@ -21,7 +21,10 @@ from enrollpay.gateways.stripe.amounts import to_stripe_amount
 from enrollpay.gateways.stripe.errors import translate
 from enrollpay.gateways.stripe.params import check_key
 
-__all__ = ["StripeCalls"]
+__all__ = ["StripeCalls", "StripeClient"]
+
+#: The SDK's client, for modules of the adapter that take one without importing the SDK.
+StripeClient = stripe.StripeClient
 
 T = TypeVar("T")
 P = ParamSpec("P")

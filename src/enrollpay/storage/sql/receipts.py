@@ -33,13 +33,20 @@ __all__ = ["ReceiptRepository", "receipt_from_row", "receipt_to_row"]
 
 
 def _line_to_json(line: ReceiptLine) -> dict[str, Any]:
-    return {
+    data = {
         "item_kind": line.item_kind,
         "minor": line.amount.minor,
         "currency": line.amount.currency,
         "item_seq": line.item_seq,
         "due": None if line.due is None else line.due.isoformat(),
     }
+    if line.tax is not None:  # untaxed lines are stored as before taxes existed
+        data |= {
+            "tax_minor": line.tax.minor,
+            "tax_rate_ppm": line.tax_rate_ppm,
+            "tax_jurisdiction": line.tax_jurisdiction,
+        }
+    return data
 
 
 def _line_from_json(data: dict[str, Any]) -> ReceiptLine:
@@ -49,6 +56,9 @@ def _line_from_json(data: dict[str, Any]) -> ReceiptLine:
         amount=Money(int(data["minor"]), str(data["currency"])),
         item_seq=data.get("item_seq"),
         due=None if due is None else date.fromisoformat(due),
+        tax=None if data.get("tax_minor") is None else Money(data["tax_minor"], data["currency"]),
+        tax_rate_ppm=data.get("tax_rate_ppm"),
+        tax_jurisdiction=data.get("tax_jurisdiction"),
     )
 
 

@@ -23,6 +23,7 @@ from enrollpay.domain.statuses import DisputeStatus
 from enrollpay.storage.sql.instants import UTCDateTime
 from enrollpay.storage.sql.metadata import ID as _ID
 from enrollpay.storage.sql.metadata import metadata, not_negative, one_of
+from enrollpay.storage.sql.schema_taxes import item_tax_columns
 
 __all__ = [
     "ALL_TABLES",
@@ -171,6 +172,7 @@ schedule_items = sa.Table(
     # Migration 0018: the invoice collecting the item, and its page.
     sa.Column("gateway_invoice_id", sa.String(), nullable=True),
     sa.Column("hosted_invoice_url", sa.Text(), nullable=True),
+    *item_tax_columns(),  # migration 0020: the item's tax (empty: untaxed)
     sa.UniqueConstraint("enrollment_id", "seq"),
     one_of("status", ItemStatus, "known_status"),
     one_of("kind", ("deposit", "installment", "full", "period"), "known_kind"),

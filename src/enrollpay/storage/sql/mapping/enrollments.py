@@ -12,6 +12,7 @@ from enrollpay.domain.records import (
     ScheduleItem,
 )
 from enrollpay.domain.subscriptions import SubscriptionState
+from enrollpay.domain.taxes import TaxLine
 from enrollpay.storage.sql.mapping.values import (
     Row,
     plan_from,
@@ -133,6 +134,7 @@ def item_to_row(i: ScheduleItem) -> dict[str, Any]:
         "reminded_at": i.reminded_at,
         "gateway_invoice_id": i.gateway_invoice_id,
         "hosted_invoice_url": i.hosted_invoice_url,
+        **tax_to_row(i.tax),
     }
 
 
@@ -157,4 +159,31 @@ def item_from_row(r: Row) -> ScheduleItem:
         reminded_at=r["reminded_at"],
         gateway_invoice_id=r["gateway_invoice_id"],
         hosted_invoice_url=r["hosted_invoice_url"],
+        tax=tax_from_row(r),
+    )
+
+
+def tax_to_row(tax: TaxLine | None) -> dict[str, Any]:
+    """The tax columns of an item (all empty when it is untaxed)."""
+    if tax is None:
+        return {"tax_minor": None, "tax_rate_ppm": None, "tax_jurisdiction": None, "tax_mode": None}
+    return {
+        "tax_minor": tax.tax.minor,
+        "tax_rate_ppm": tax.ppm,
+        "tax_jurisdiction": tax.jurisdiction,
+        "tax_mode": tax.mode,
+    }
+
+
+def tax_from_row(r: Row) -> TaxLine | None:
+    """The tax line of an item's row: the net is its amount less its tax."""
+    if r["tax_minor"] is None:
+        return None
+    tax = Money(r["tax_minor"], r["currency"])
+    return TaxLine(
+        net=Money(r["amount_minor"], r["currency"]) - tax,
+        tax=tax,
+        ppm=r["tax_rate_ppm"],
+        jurisdiction=r["tax_jurisdiction"],
+        mode=r["tax_mode"],
     )
