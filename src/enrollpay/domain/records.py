@@ -154,6 +154,8 @@ class ScheduleItem:
     #: When the payer was reminded that it falls due (``installment.upcoming``);
     #: None until then, and again after its due date moves.
     reminded_at: datetime | None = None
+    #: The payer who owes this item (None: the student; see :mod:`enrollpay.domain.payers`).
+    payer_id: str | None = None
 
     @property
     def outstanding(self) -> Money:

@@ -80,6 +80,7 @@ def new_item(*, item_id: str, enrollment_id: str, line: ScheduleLine, at: dateti
         status=ItemStatus.SCHEDULED,
         amount_paid=Money.zero(line.amount.currency),
         updated_at=at,
+        payer_id=line.payer_id,
     )
 
 

@@ -168,6 +168,7 @@ schedule_items = sa.Table(
     sa.Column("overdue_at", UTCDateTime(), nullable=True),
     # Migration 0013: when the sweep reminded the payer that it falls due.
     sa.Column("reminded_at", UTCDateTime(), nullable=True),
+    sa.Column("payer_id", _ID, sa.ForeignKey("enrollpay_payers.id"), nullable=True, index=True),
     sa.UniqueConstraint("enrollment_id", "seq"),
     one_of("status", ItemStatus, "known_status"),
     one_of("kind", ("deposit", "installment", "full", "period"), "known_kind"),
@@ -384,8 +385,9 @@ sync_cursors = sa.Table(
 )
 
 # Tables in modules of their own, added to this metadata on import: notifications
-# sent (migration 0013); coupons, redemptions and scholarships (0015); receipts (0017).
+# sent (0013); coupons, redemptions, scholarships (0015); receipts (0017); payers (0018).
 from enrollpay.storage.sql import discount_tables as _discounts  # noqa: E402, F401
+from enrollpay.storage.sql import payer_tables as _payers  # noqa: E402, F401
 from enrollpay.storage.sql.schema_notifications import sent_notifications  # noqa: E402
 from enrollpay.storage.sql.schema_receipts import receipt_counters, receipts  # noqa: E402
 

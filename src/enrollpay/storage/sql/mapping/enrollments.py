@@ -131,6 +131,7 @@ def item_to_row(i: ScheduleItem) -> dict[str, Any]:
         "updated_at": i.updated_at,
         "overdue_at": i.overdue_at,
         "reminded_at": i.reminded_at,
+        "payer_id": i.payer_id,
     }
 
 
@@ -153,4 +154,5 @@ def item_from_row(r: Row) -> ScheduleItem:
         updated_at=r["updated_at"],
         overdue_at=r["overdue_at"],
         reminded_at=r["reminded_at"],
+        payer_id=r["payer_id"],
     )
