@@ -164,6 +164,10 @@ class Receipt:
     refund_id: str | None = None
     original_receipt_id: str | None = None
     original_number: str | None = None
+    #: Who paid (a credit note: who is given the money back), when not the
+    #: student: the payer's id and their name as it was when it was issued.
+    payer_id: str | None = None
+    payer_name: str | None = None
 
 
 def payment_receipt(
@@ -177,8 +181,12 @@ def payment_receipt(
     product_id: str,
     product_name: str,
     at: datetime,
+    payer: tuple[str, str] | None = None,
 ) -> Receipt:
-    """The receipt of ``payment`` (on ``item``), numbered ``sequence``."""
+    """The receipt of ``payment`` (on ``item``), numbered ``sequence``.
+
+    ``payer`` (id, name): the payer who owes the item and paid it.
+    """
     if item.id != payment.item_id:
         raise ValueError(f"payment {payment.id} is not for item {item.id}")
     line = ReceiptLine(item.kind, payment.amount, item_seq=item.seq, due=item.due)
@@ -199,6 +207,8 @@ def payment_receipt(
         paid_at=payment.received_at,
         issued_at=at,
         reference=payment.reference or payment.gateway_payment_id,
+        payer_id=None if payer is None else payer[0],
+        payer_name=None if payer is None else payer[1],
     )
 
 
@@ -214,8 +224,9 @@ def credit_note(
     product_id: str,
     product_name: str,
     at: datetime,
+    payer: tuple[str, str] | None = None,
 ) -> Receipt:
-    """The credit note of ``refund`` (of ``payment``, receipted as ``original``)."""
+    """The credit note of ``refund`` (of ``payment``, receipted as ``original``), to ``payer``."""
     if refund.payment_id != payment.id:
         raise ValueError(f"refund {refund.id} is not of payment {payment.id}")
     if original is not None and original.payment_id != payment.id:
@@ -238,6 +249,8 @@ def credit_note(
         issued_at=at,
         reference=refund.gateway_refund_id,
         refund_id=refund.id,
+        payer_id=None if payer is None else payer[0],
+        payer_name=None if payer is None else payer[1],
         original_receipt_id=None if original is None else original.id,
         original_number=None if original is None else original.number,
     )

@@ -191,7 +191,10 @@ class NotificationHandler:
             return None
         system = self._system
         enrollment = system.get_enrollment(event.enrollment_id)
-        recipient = self._recipients(enrollment.user_id)
+        payer_id = event.data.get("payer_id")
+        recipient = (
+            self._recipients(enrollment.user_id) if payer_id is None else self._payer(payer_id)
+        )
         if recipient is None:
             logger.info("no recipient for user %s: %s not sent", enrollment.user_id, kind.name)
             return None
@@ -242,6 +245,11 @@ class NotificationHandler:
         )
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _payer(self, payer_id: str) -> Recipient:
+        """A payer's address: payment news of the items a payer owes go to the payer."""
+        payer = self._system.get_payer(payer_id)
+        return Recipient(payer.email, name=payer.name)
 
     def _locales(self, wanted: str | None) -> list[str]:
         """Where to look for a template: the recipient's locale, its language, the default."""

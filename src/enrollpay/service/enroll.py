@@ -11,12 +11,13 @@ whose customer has a saved card already starts the trial at once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import attrs
 
 from enrollpay.domain import transitions
+from enrollpay.domain.payers import PayerShare
 from enrollpay.domain.plans import PaymentPlan, Subscription, detect_plan
 from enrollpay.domain.records import Customer, PaymentAttempt
 from enrollpay.errors import (
@@ -31,6 +32,7 @@ from enrollpay.service.attempts import new_attempt
 from enrollpay.service.base import check_date, check_text
 from enrollpay.service.context import Context
 from enrollpay.service.discounts import discounted_lines, redeem, settle_if_free
+from enrollpay.service.payers import audit_split, first_due_by_payer, split_lines
 from enrollpay.service.results import EnrollmentResult
 
 __all__ = [
@@ -70,6 +72,7 @@ def enroll(
     metadata: Mapping[str, str] | None = None,
     coupon: str | None = None,
     scholarship: str | None = None,
+    payers: Sequence[PayerShare] | None = None,
 ) -> EnrollmentResult:
     """Enroll ``user_id`` in a product; open the first payment if one is due, or a trial's setup.
 
@@ -77,7 +80,9 @@ def enroll(
     reduce the price (see :mod:`enrollpay.service.discounts`); the
     redemption is taken in the enrollment's transaction. A free enrollment
     (100% off) charges nothing: its one zero item is waived and it opens
-    completed.
+    completed. ``payers`` split it (see :mod:`enrollpay.service.payers`):
+    no checkout is opened then; each payer pays their first item
+    (``result.payer_items``) with ``start_payment``.
     """
     check_text(user_id, "user_id")
     check_text(product_id, "product_id")
@@ -109,9 +114,10 @@ def enroll(
             start=start_date,
             at=now,
         )
+        lines = split_lines(ctx, tx, lines, payers, plan=chosen, free=applied.free)
         enrollment_id = ctx.new_id("enr")
         items = [ctx.item_from_line(enrollment_id, line, now) for line in lines]
-        first = items[0] if items[0].due <= today and not applied.free else None
+        first = items[0] if items[0].due <= today and not applied.free and not payers else None
         customer: Customer | None = None
         awaiting = False
         if first is None and gateway is not None and _is_trial(chosen):
@@ -167,13 +173,15 @@ def enroll(
                 "awaiting_payment_method": awaiting,
             },
         )
+        audit_split(ctx, tx, enrollment_id, payers, items, actor=user_id)
     result = EnrollmentResult(
         enrollment_id=enrollment_id,
         enrollment=enrollment,
         payment_plan=chosen,
         schedule=tuple(items),
-        requires_immediate_payment=first is not None,
+        requires_immediate_payment=items[0].due <= today and not applied.free,
         payment_item_id=None if first is None else first.id,
+        payer_items=first_due_by_payer(items, today),
     )
     logger.info(
         "enrollment %s created in product %s (%s, %d item(s))",

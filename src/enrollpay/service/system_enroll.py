@@ -9,10 +9,11 @@ an option to enrolling.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
+from enrollpay.domain.payers import PayerShare
 from enrollpay.domain.plans import PaymentPlan
 from enrollpay.service import enroll as enroll_case
 from enrollpay.service.results import EnrollmentResult
@@ -33,11 +34,16 @@ def enroll(
     metadata: Mapping[str, str] | None = None,
     coupon: str | None = None,
     scholarship: str | None = None,
+    payers: Sequence[PayerShare] | None = None,
 ) -> EnrollmentResult:
     """Enroll ``user_id`` in a product and open the first payment if one is due.
 
     ``coupon`` (a code) and ``scholarship`` (an id) reduce the price
     (``CouponNotApplicableError`` and kin when they do not apply).
+    ``payers`` (shares in basis points adding up to 10000) split every
+    payment between payers: each payer's items are charged with the
+    payer's method, and ``result.payer_items`` names each payer's first
+    item due now (``PayerShareError``, ``PayerNotFoundError``).
 
     The enrollment, its schedule, the first attempt (with its idempotency
     key) and the audit entry are written in one transaction *before* the
@@ -55,4 +61,5 @@ def enroll(
         metadata=metadata,
         coupon=coupon,
         scholarship=scholarship,
+        payers=payers,
     )

@@ -65,6 +65,8 @@ def _move(
     if kind is None:
         return Change(record)
     payload = {"item_id": item.id, "seq": item.seq, **(data or {})}
+    if item.payer_id is not None:
+        payload["payer_id"] = item.payer_id  # the payer owes it: tell them, not the student
     return Change(record, (EventDraft(kind, item.enrollment_id, at, payload),))
 
 

@@ -6,9 +6,10 @@ Create Date: 2026-12-06
 
 ``enrollpay_payers`` holds the payers (parent, employer, sponsor, self)
 and their gateway customer and saved method; ``payer_id`` on
-``enrollpay_schedule_items`` names the payer who owes an item. Items
-written before this revision keep NULL there: the student pays them, as
-before.
+``enrollpay_schedule_items`` names the payer who owes an item, and
+``payer_id``/``payer_name`` on ``enrollpay_receipts`` whom a receipt or
+credit note is addressed to. Rows written before this revision keep NULL
+there: the student pays (and is receipted), as before.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ depends_on = None
 
 _PAYERS = "enrollpay_payers"
 _ITEMS = "enrollpay_schedule_items"
+_RECEIPTS = "enrollpay_receipts"
 
 
 def upgrade() -> None:
@@ -48,10 +50,16 @@ def upgrade() -> None:
             op.f(f"fk_{_ITEMS}_payer_id_{_PAYERS}"), _PAYERS, ["payer_id"], ["id"]
         )
         batch.create_index(op.f(f"ix_{_ITEMS}_payer_id"), ["payer_id"], unique=False)
+    with op.batch_alter_table(_RECEIPTS) as batch:
+        batch.add_column(sa.Column("payer_id", sa.String(), nullable=True))
+        batch.add_column(sa.Column("payer_name", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    with op.batch_alter_table(_RECEIPTS) as batch:
+        batch.drop_column("payer_name")
+        batch.drop_column("payer_id")
     with op.batch_alter_table(_ITEMS) as batch:
         batch.drop_index(op.f(f"ix_{_ITEMS}_payer_id"))
         batch.drop_constraint(op.f(f"fk_{_ITEMS}_payer_id_{_PAYERS}"), type_="foreignkey")
