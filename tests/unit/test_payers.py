@@ -8,6 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from enrollpay.domain import transitions
+from enrollpay.domain.dunning import charged_automatically
+from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
 from enrollpay.domain.money import Money
 from enrollpay.domain.payers import (
     WHOLE,
@@ -18,6 +21,7 @@ from enrollpay.domain.payers import (
     split_schedule,
 )
 from enrollpay.domain.plans import Deposit, Installments
+from enrollpay.domain.records import ScheduleItem
 from enrollpay.domain.schedule import ScheduleLine, build_schedule
 from enrollpay.errors import NaiveDatetimeError
 from enrollpay.errors_payers import PayerError, PayerShareError, PayerSplitError
@@ -241,3 +245,40 @@ def test_without_a_minimum_each_line_is_split_pro_rata_and_adds_up(
         assert sum(same) == sum(
             x.amount.minor for x in case.lines if (x.due, x.kind) == (line.due, line.kind)
         )
+
+
+# --- the payer in other rules ---------------------------------------------------------------
+
+
+def _item(seq: int, payer_id: str | None, status: str = "scheduled") -> ScheduleItem:
+    return ScheduleItem(
+        id=f"i{seq}",
+        enrollment_id="e",
+        seq=seq,
+        kind="installment",
+        due=START,
+        amount=usd("10"),
+        status=ItemStatus(status),
+        amount_paid=usd("0"),
+        payer_id=payer_id,
+    )
+
+
+def test_dunning_holds_back_only_the_same_payers_later_items() -> None:
+    """A's failed item holds A's later item, not B's; the student's (None) are one payer too."""
+    failed_a = _item(1, "a", "failed")
+    items = [failed_a, _item(2, "b"), _item(3, "a"), _item(4, None)]
+    active = EnrollmentStatus.PAST_DUE
+    assert charged_automatically(active, items[1], items)
+    assert not charged_automatically(active, items[2], items)
+    assert charged_automatically(active, items[3], items)
+    assert not charged_automatically(active, _item(5, None), [*items, _item(0, None, "failed")])
+
+
+def test_an_items_events_name_its_payer() -> None:
+    """installment.paid of a payer's item carries payer_id; of the student's item, none."""
+    at = datetime(2027, 1, 1, tzinfo=UTC)
+    mine = transitions.mark_item_paid(_item(1, "a"), amount_paid=usd("10"), at=at)
+    theirs = transitions.mark_item_paid(_item(2, None), amount_paid=usd("10"), at=at)
+    assert mine.events[0].data["payer_id"] == "a"
+    assert "payer_id" not in theirs.events[0].data

@@ -270,5 +270,7 @@ def issued_event(receipt: Receipt) -> EventDraft:
             "refund_id": receipt.refund_id,
             "original_number": receipt.original_number,
             "amount": money_data(receipt.total),
+            # To whom it is addressed, when not the student (then its notification goes there).
+            **({"payer_id": receipt.payer_id} if receipt.payer_id else {}),
         },
     )
