@@ -261,6 +261,19 @@ def test_a_cancellation_refunds_each_payer_what_they_paid_pro_rata(
     ]
     refunded = [c.params["gateway_payment_id"] for c in calls_of(fake, "refund")]
     assert len(refunded) == 2
+    fake.deliver(system)
+    notifier = RecordingNotifier()
+    handler = NotificationHandler(
+        notifier,
+        system=system,
+        recipients=lambda user_id: Recipient(f"{user_id}@school.test"),
+        kinds=["refund_issued"],
+    )
+    system.dispatch_events(handler)
+    assert sorted((n.recipient.address, n.values["amount"]) for n in notifier.sent) == [
+        ("ap@acme.test", "$35.00"),
+        ("maria@home.test", "$15.00"),
+    ]
 
 
 def test_a_statement_lists_what_a_payer_paid_owes_and_owes_late(

@@ -191,7 +191,7 @@ class NotificationHandler:
             return None
         system = self._system
         enrollment = system.get_enrollment(event.enrollment_id)
-        payer_id = event.data.get("payer_id")
+        payer_id = event.data.get("payer_id") or self._payer_of_payment(event)
         recipient = (
             self._recipients(enrollment.user_id) if payer_id is None else self._payer(payer_id)
         )
@@ -245,6 +245,15 @@ class NotificationHandler:
         )
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _payer_of_payment(self, event: DomainEvent) -> str | None:
+        """The payer of the payment an event is about (a refund of it), if a payer paid it."""
+        payment_id = event.data.get("payment_id")
+        if payment_id is None or event.enrollment_id is None:
+            return None
+        details = self._system.payment_details(event.enrollment_id)
+        paid = next((p.item_id for p in details.payments if p.id == payment_id), None)
+        return next((i.payer_id for i in details.items if i.id == paid), None)
 
     def _payer(self, payer_id: str) -> Recipient:
         """A payer's address: payment news of the items a payer owes go to the payer."""
