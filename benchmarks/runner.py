@@ -17,6 +17,7 @@ from typing import Any
 from benchmarks import (
     case_collect,
     case_enroll,
+    case_outbox,
     case_rate_limit,
     case_reconcile,
     case_scale_out,
@@ -44,8 +45,11 @@ CASES = (
     "task_queues",
     "webhook_storm",
     "scale_run",
+    "outbox",
 )
-_NEEDS_PG = frozenset({"collect_due", "scale_out", "task_queues", "webhook_storm", "scale_run"})
+_NEEDS_PG = frozenset(
+    {"collect_due", "scale_out", "task_queues", "webhook_storm", "scale_run", "outbox"}
+)
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 
 
@@ -92,6 +96,7 @@ class _Run:
             "task_queues": self._task_queues,
             "webhook_storm": self._webhook_storm,
             "scale_run": self._scale_run,
+            "outbox": self._outbox,
         }
         runners[name]()
         for result in self.results[before:]:
@@ -132,6 +137,12 @@ class _Run:
             self.skipped.append("scale_run_postgres")
             return
         self.results.append(case_scale_run.run(server=self.server, quick=self.quick, out=self.out))
+
+    def _outbox(self) -> None:
+        if self.server is None:
+            self.skipped.append("outbox_dispatch_postgres")
+            return
+        self.results.append(case_outbox.run(server=self.server, quick=self.quick))
 
 
 def _human(value: float, unit: str) -> str:

@@ -23,6 +23,7 @@ EVERY_RESULT = {
     "task_queue_procrastinate",
     "webhook_storm_postgres",
     "scale_run_postgres",
+    "outbox_dispatch_postgres",
 }
 
 
