@@ -385,7 +385,7 @@ sync_cursors = sa.Table(
 )
 
 # Tables in modules of their own, added to this metadata on import: notifications
-# sent (0013); coupons, redemptions, scholarships (0015); receipts (0017); payers (0018).
+# sent (0013); coupons, redemptions, scholarships (0015); receipts (0017); payers (0020).
 from enrollpay.storage.sql import discount_tables as _discounts  # noqa: E402, F401
 from enrollpay.storage.sql import payer_tables as _payers  # noqa: E402, F401
 from enrollpay.storage.sql.schema_notifications import sent_notifications  # noqa: E402
