@@ -154,6 +154,10 @@ class ScheduleItem:
     #: When the payer was reminded that it falls due (``installment.upcoming``);
     #: None until then, and again after its due date moves.
     reminded_at: datetime | None = None
+    #: The gateway invoice that collects the item (``installment_collection="invoice"``)
+    #: and its page for the student (a bearer link: kept out of ``repr``).
+    gateway_invoice_id: str | None = None
+    hosted_invoice_url: str | None = attrs.field(default=None, repr=False)
     #: The payer who owes this item (None: the student; see :mod:`enrollpay.domain.payers`).
     payer_id: str | None = None
 
@@ -187,6 +191,10 @@ class PaymentAttempt:
     #: A retry on a payment method that declined this item before: what the
     #: card networks cap (see :mod:`enrollpay.domain.retry_caps`).
     reattempt: bool = False
+    #: The gateway invoice this attempt charged (its payment is ``gateway_payment_id``)
+    #: and the invoice's page, when the item is collected as an invoice.
+    gateway_invoice_id: str | None = None
+    hosted_invoice_url: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen

@@ -168,6 +168,9 @@ schedule_items = sa.Table(
     sa.Column("overdue_at", UTCDateTime(), nullable=True),
     # Migration 0013: when the sweep reminded the payer that it falls due.
     sa.Column("reminded_at", UTCDateTime(), nullable=True),
+    # Migration 0018: the invoice collecting the item, and its page; 0019: its payer (or NULL).
+    sa.Column("gateway_invoice_id", sa.String(), nullable=True),
+    sa.Column("hosted_invoice_url", sa.Text(), nullable=True),
     sa.Column("payer_id", _ID, sa.ForeignKey("enrollpay_payers.id"), nullable=True, index=True),
     sa.UniqueConstraint("enrollment_id", "seq"),
     one_of("status", ItemStatus, "known_status"),
@@ -210,6 +213,9 @@ attempts = sa.Table(
     # retried a decline on its payment method (what the retry caps count).
     sa.Column("card_brand", sa.String(), nullable=True),
     sa.Column("reattempt", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # Migration 0018: the invoice the attempt charged, and its page.
+    sa.Column("gateway_invoice_id", sa.String(), nullable=True),
+    sa.Column("hosted_invoice_url", sa.Text(), nullable=True),
     one_of("status", AttemptStatus, "known_status"),
     one_of("mode", ("on_session", "off_session"), "known_mode"),
     one_of("decline_class", DeclineClass, "known_decline_class"),
@@ -385,9 +391,8 @@ sync_cursors = sa.Table(
 )
 
 # Tables in modules of their own, added to this metadata on import: notifications
-# sent (0013); coupons, redemptions, scholarships (0015); receipts (0017); payers (0020).
-from enrollpay.storage.sql import discount_tables as _discounts  # noqa: E402, F401
-from enrollpay.storage.sql import payer_tables as _payers  # noqa: E402, F401
+# sent (0013); coupons, redemptions, scholarships (0015); receipts (0017); payers (0019).
+from enrollpay.storage.sql import discount_tables, payer_tables  # noqa: E402, F401
 from enrollpay.storage.sql.schema_notifications import sent_notifications  # noqa: E402
 from enrollpay.storage.sql.schema_receipts import receipt_counters, receipts  # noqa: E402
 
