@@ -1,4 +1,4 @@
-"""The payers table (migration 0019).
+"""The payers table (migration 0020).
 
 Kept beside :mod:`.schema` (which imports this module, so the table is on
 its metadata). A schedule item names the payer who owes it in

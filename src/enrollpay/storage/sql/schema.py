@@ -168,7 +168,7 @@ schedule_items = sa.Table(
     sa.Column("overdue_at", UTCDateTime(), nullable=True),
     # Migration 0013: when the sweep reminded the payer that it falls due.
     sa.Column("reminded_at", UTCDateTime(), nullable=True),
-    # Migration 0018: the invoice collecting the item, and its page; 0019: its payer (or NULL).
+    # Migration 0018: the invoice collecting the item, and its page; 0020: its payer (or NULL).
     sa.Column("gateway_invoice_id", sa.String(), nullable=True),
     sa.Column("hosted_invoice_url", sa.Text(), nullable=True),
     sa.Column("payer_id", _ID, sa.ForeignKey("enrollpay_payers.id"), nullable=True, index=True),
@@ -391,7 +391,7 @@ sync_cursors = sa.Table(
 )
 
 # Tables in modules of their own, added to this metadata on import: notifications
-# sent (0013); coupons, redemptions, scholarships (0015); receipts (0017); payers (0019).
+# sent (0013); coupons, redemptions, scholarships (0015); receipts (0017); payers (0020).
 from enrollpay.storage.sql import discount_tables, payer_tables  # noqa: E402, F401
 from enrollpay.storage.sql.schema_notifications import sent_notifications  # noqa: E402
 from enrollpay.storage.sql.schema_receipts import receipt_counters, receipts  # noqa: E402

@@ -52,7 +52,7 @@ receipts = sa.Table(
     sa.Column("reference", sa.Text(), nullable=True),
     sa.Column("original_receipt_id", ID, nullable=True),
     sa.Column("original_number", sa.String(), nullable=True),
-    # Migration 0019: the payer who paid (or is refunded), when not the student.
+    # Migration 0020: the payer who paid (or is refunded), when not the student.
     sa.Column("payer_id", ID, nullable=True),
     sa.Column("payer_name", sa.Text(), nullable=True),
     sa.UniqueConstraint("issuer", "kind", "sequence"),

@@ -1,6 +1,6 @@
-"""Migration 0019 on a database built by 0018 with rows in it, on SQLite and PostgreSQL.
+"""Migration 0020 on a database built by 0019 with rows in it, on SQLite and PostgreSQL.
 
-0019 adds the payers table and ``payer_id`` on schedule items. Items
+0020 adds the payers table and ``payer_id`` on schedule items. Items
 written before it keep NULL there (the student pays them, as before); a
 payer can then be stored and an item can name it. The downgrade drops
 both and keeps the items.
@@ -30,9 +30,9 @@ def _columns(url: str, table: str) -> set[str]:
         engine.dispose()
 
 
-def test_0019_adds_payers_and_old_items_stay_the_students(empty_url: str) -> None:  # noqa: F811
+def test_0020_adds_payers_and_old_items_stay_the_students(empty_url: str) -> None:  # noqa: F811
     """Old items keep their rows with no payer; payers can be stored and named; downgrade."""
-    _seed_at(empty_url, "0018", [an_item("itm_1", seq=1)])
+    _seed_at(empty_url, "0019", [an_item("itm_1", seq=1)])
     assert "payer_id" not in _columns(empty_url, "enrollpay_schedule_items")
     assert _columns(empty_url, "enrollpay_payers") == set()
 
@@ -53,7 +53,7 @@ def test_0019_adds_payers_and_old_items_stay_the_students(empty_url: str) -> Non
     finally:
         store.close()
 
-    _downgrade(empty_url, "0018")
+    _downgrade(empty_url, "0019")
 
     assert "payer_id" not in _columns(empty_url, "enrollpay_schedule_items")
     assert _columns(empty_url, "enrollpay_payers") == set()
