@@ -15,6 +15,7 @@ import attrs
 from enrollpay.domain.calendar import Interval
 from enrollpay.domain.money import Money
 from enrollpay.domain.plans import PaymentPlan
+from enrollpay.domain.price_lists import check_price_list, price_tuple
 from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.retry import DeclineClass
 from enrollpay.domain.schedule import ItemKind
@@ -66,6 +67,12 @@ class Product:
     service_period: Interval = Interval.years(1)  # noqa: RUF009 - Interval is frozen, sharing is safe
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: Explicit prices in currencies other than ``price``'s, one per currency,
+    #: ordered by currency (see :mod:`enrollpay.domain.price_lists`).
+    prices: tuple[Money, ...] = attrs.field(default=(), converter=price_tuple)
+
+    def __attrs_post_init__(self) -> None:
+        check_price_list(self.price, self.prices)
 
 
 @attrs.frozen

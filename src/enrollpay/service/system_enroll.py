@@ -34,12 +34,16 @@ def enroll(
     metadata: Mapping[str, str] | None = None,
     coupon: str | None = None,
     scholarship: str | None = None,
+    currency: str | None = None,
     payers: Sequence[PayerShare] | None = None,
 ) -> EnrollmentResult:
     """Enroll ``user_id`` in a product and open the first payment if one is due.
 
     ``coupon`` (a code) and ``scholarship`` (an id) reduce the price
     (``CouponNotApplicableError`` and kin when they do not apply).
+    ``currency`` is the student's: the product's explicit price in it
+    (None: the default price; ``CurrencyNotOffered`` when it has none,
+    ``PlanCurrencyError`` for a plan fixed in another currency).
     ``payers`` (shares in basis points adding up to 10000) split every
     payment between payers: each payer's items are charged with the
     payer's method, and ``result.payer_items`` names each payer's first
@@ -61,5 +65,6 @@ def enroll(
         metadata=metadata,
         coupon=coupon,
         scholarship=scholarship,
+        currency=currency,
         payers=payers,
     )
