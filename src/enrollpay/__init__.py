@@ -6,6 +6,7 @@ This module only re-exports the public API.
 from enrollpay.domain.calendar import Interval
 from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStatus
 from enrollpay.domain.money import Money
+from enrollpay.domain.payers import Payer, PayerShare
 from enrollpay.domain.plans import (
     Deposit,
     FullPayment,
@@ -50,6 +51,8 @@ __all__ = [
     "Interval",
     "ItemStatus",
     "Money",
+    "Payer",
+    "PayerShare",
     "PaymentDetails",
     "PaymentPlan",
     "PaymentSystem",

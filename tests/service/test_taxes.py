@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from enrollpay import FullPayment, Installments, PaymentSystem, Subscription
+from enrollpay import FullPayment, Installments, PayerShare, PaymentSystem, Subscription
 from enrollpay.domain.calendar import Interval
 from enrollpay.domain.discounts import Coupon
 from enrollpay.domain.money import Money
@@ -27,7 +27,7 @@ from enrollpay.service.taxes import TaxSettings
 from enrollpay.taxes import TableTaxCalculator
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
 from tests.service.conftest import usd
-from tests.service.usecases.support import calls_of, refused
+from tests.service.usecases.support import calls_of, everything, refused
 
 CA = TaxAddress("US", state="CA")
 TABLE = TableTaxCalculator({"US-CA": "7.25%", "US": "0%", "DE": "19%"})
@@ -298,3 +298,16 @@ def test_a_price_in_another_currency_is_taxed_in_that_currency(
     ] * 3
     assert [i.amount for i in result.schedule] == [Money.of("107.10", "EUR")] * 3
     assert result.enrollment.price == Money.of("270.00", "EUR")
+
+
+def test_a_schedule_split_between_payers_is_not_taxed_yet(
+    taxed: PaymentSystem, three: Product
+) -> None:
+    """Payers and a tax address together: TaxError, nothing written (the quote is pre-split)."""
+    taxed.add_payer(payer_id="acme", kind="employer", name="Acme", email="pay@acme.test")
+    taxed.add_payer(payer_id="mum", kind="parent", name="Maria", email="maria@home.test")
+    shares = [PayerShare("acme", 7000), PayerShare("mum", 3000)]
+    before = everything(taxed)
+    with pytest.raises(TaxError, match="split between payers is not taxed yet"):
+        taxed.enroll(user_id="u-1", product_id=three.id, payers=shares, tax_address=CA)
+    assert everything(taxed) == before

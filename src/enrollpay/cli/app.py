@@ -25,6 +25,7 @@ from enrollpay.cli.coupons import coupons
 from enrollpay.cli.demo import demo
 from enrollpay.cli.events import events
 from enrollpay.cli.ops import audit, collect, db, reconcile, sweep
+from enrollpay.cli.payers import payers
 from enrollpay.cli.receipts import receipt
 from enrollpay.cli.reporting import report
 from enrollpay.errors import EnrollpayError, InvalidInputError
@@ -102,6 +103,7 @@ def cli() -> None:
     Integrate:   enrollpay events list | dispatch
     Inspect it:  enrollpay report {revenue,status,products,aging,forecast,recovery}
     Plan it:     enrollpay plan preview [--coupon] [--tax] | refund quote | coupons
+    Who pays:    enrollpay payers add | list | statement ID
     Give it:     enrollpay receipt ID [--pdf FILE]
 
     \b
@@ -120,6 +122,7 @@ cli.add_command(sweep)
 cli.add_command(report)
 cli.add_command(plan)
 cli.add_command(coupons)
+cli.add_command(payers)
 cli.add_command(refund)
 cli.add_command(audit)
 cli.add_command(events)

@@ -5,8 +5,10 @@ The rule ``collect_due`` (and each store's ``claim_due``) follows:
 - a paused or cancelled enrollment is never charged automatically;
 - while an item of an enrollment is in dunning (a retry pending, waiting
   for the customer to authenticate, for a new card, or defaulted), its
-  *later* scheduled items are not charged on their own: one retry cycle
-  at a time, and no new debt piled on a card that is failing;
+  *later* scheduled items of the same payer are not charged on their own:
+  one retry cycle at a time, and no new debt piled on a card that is
+  failing (an enrollment split between payers has one cycle per payer,
+  see :mod:`enrollpay.domain.payers`);
 - a suspended or defaulted enrollment gets no new charges either: only
   an item whose retry is due (its retry cycle, or an item the payer put
   back in line by saving a new card) is tried.
@@ -70,4 +72,8 @@ def charged_automatically(
         return True  # a retry that is due, or a charge a dead worker left
     if enrollment in _HELD:
         return False
-    return not any(o.status in DUNNING_ITEM_STATUSES and o.seq < item.seq for o in items)
+    # One cycle per payer: another payer's failing card holds back none of this payer's items.
+    return not any(
+        o.status in DUNNING_ITEM_STATUSES and o.seq < item.seq and o.payer_id == item.payer_id
+        for o in items
+    )

@@ -184,6 +184,10 @@ class Receipt:
     refund_id: str | None = None
     original_receipt_id: str | None = None
     original_number: str | None = None
+    #: Who paid (a credit note: who is given the money back), when not the
+    #: student: the payer's id and their name as it was when it was issued.
+    payer_id: str | None = None
+    payer_name: str | None = None
 
 
 def payment_receipt(
@@ -198,11 +202,13 @@ def payment_receipt(
     product_name: str,
     at: datetime,
     tax: Money | None = None,
+    payer: tuple[str, str] | None = None,
 ) -> Receipt:
     """The receipt of ``payment`` (on ``item``), numbered ``sequence``.
 
     ``tax``: the tax in the payment, for a taxed item (see
-    :func:`~enrollpay.domain.taxes.tax_of_part`).
+    :func:`~enrollpay.domain.taxes.tax_of_part`). ``payer`` (id, name): the
+    payer who owes the item and paid it.
     """
     if item.id != payment.item_id:
         raise ValueError(f"payment {payment.id} is not for item {item.id}")
@@ -225,6 +231,8 @@ def payment_receipt(
         paid_at=payment.received_at,
         issued_at=at,
         reference=payment.reference or payment.gateway_payment_id,
+        payer_id=None if payer is None else payer[0],
+        payer_name=None if payer is None else payer[1],
     )
 
 
@@ -241,8 +249,9 @@ def credit_note(
     product_name: str,
     at: datetime,
     tax: tuple[TaxLine, Money] | None = None,
+    payer: tuple[str, str] | None = None,
 ) -> Receipt:
-    """The credit note of ``refund`` (of ``payment``, receipted as ``original``).
+    """The credit note of ``refund`` (of ``payment``, receipted as ``original``), to ``payer``.
 
     ``tax``: the paid item's tax line and the tax the refund gives back.
     """
@@ -268,6 +277,8 @@ def credit_note(
         issued_at=at,
         reference=refund.gateway_refund_id,
         refund_id=refund.id,
+        payer_id=None if payer is None else payer[0],
+        payer_name=None if payer is None else payer[1],
         original_receipt_id=None if original is None else original.id,
         original_number=None if original is None else original.number,
     )
@@ -287,5 +298,7 @@ def issued_event(receipt: Receipt) -> EventDraft:
             "refund_id": receipt.refund_id,
             "original_number": receipt.original_number,
             "amount": money_data(receipt.total),
+            # To whom it is addressed, when not the student (then its notification goes there).
+            **({"payer_id": receipt.payer_id} if receipt.payer_id else {}),
         },
     )

@@ -168,6 +168,8 @@ class ScheduleItem:
     hosted_invoice_url: str | None = attrs.field(default=None, repr=False)
     #: The tax in ``amount`` (its gross) when the enrollment was taxed; None: untaxed.
     tax: TaxLine | None = None
+    #: The payer who owes this item (None: the student; see :mod:`enrollpay.domain.payers`).
+    payer_id: str | None = None
 
     @property
     def outstanding(self) -> Money:

@@ -31,12 +31,17 @@ DEFAULT_HORIZON = 12
 
 @attrs.frozen
 class ScheduleLine:
-    """One planned payment: its 1-based ``seq``, ``kind``, ``due`` date and ``amount``."""
+    """One planned payment: its 1-based ``seq``, ``kind``, ``due`` date and ``amount``.
+
+    ``payer_id`` names the payer who owes it (None: the student; see
+    :mod:`enrollpay.domain.payers`).
+    """
 
     seq: int
     kind: ItemKind
     due: date
     amount: Money
+    payer_id: str | None = None
 
 
 def build_schedule(

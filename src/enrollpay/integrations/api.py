@@ -163,6 +163,8 @@ def item(value: ScheduleItem) -> JSON:
         "next_attempt_at": _when(value.next_attempt_at),
         "last_decline_code": value.last_decline_code,
         "paid_at": _when(value.paid_at),
+        # The payer who owes it (None: the student).
+        "payer_id": value.payer_id,
     }
     if value.tax is not None:
         shown["tax"] = {

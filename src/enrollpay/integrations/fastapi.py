@@ -36,6 +36,7 @@ from enrollpay.integrations import (
 )
 from enrollpay.integrations.api import ApiAnswer, payment_details_answer, plans_answer
 from enrollpay.integrations.events import EventRegistry
+from enrollpay.integrations.payers_api import payer_answer, payers_answer, statement_answer
 from enrollpay.integrations.receipts_api import ReceiptDocument, receipt_answer, receipt_document
 from enrollpay.service.system import PaymentSystem
 
@@ -132,7 +133,9 @@ def api_router(system: PaymentSystem | None = None) -> APIRouter:
     schedules) and ``GET /enrollments/{enrollment_id}/payment`` (payment
     details with ``has_access`` and ``paid_through``), and the receipt routes
     of :mod:`enrollpay.integrations.receipts_api` (``GET /receipts/{id}``,
-    ``/receipts/{id}/html``, ``/receipts/{id}/pdf``). Without ``system``
+    ``/receipts/{id}/html``, ``/receipts/{id}/pdf``) and the payer routes of
+    :mod:`enrollpay.integrations.payers_api` (``GET /payers``,
+    ``/payers/{id}``, ``/payers/{id}/statement``). Without ``system``
     it uses the attached one. The routes check no identity: include the
     router behind your own authentication dependencies.
     """
@@ -173,6 +176,26 @@ def api_router(system: PaymentSystem | None = None) -> APIRouter:
         target = system or get_system(request)
         query = dict(request.query_params.items())
         return _document(receipt_document(target, receipt_id, "pdf", query))
+
+    @router.get("/payers", name="enrollpay_payers", response_class=JSONResponse)
+    def payers(request: Request) -> JSONResponse:
+        """Every payer."""
+        return _answer(payers_answer(system or get_system(request)))
+
+    @router.get("/payers/{payer_id}", name="enrollpay_payer", response_class=JSONResponse)
+    def payer(request: Request, payer_id: str) -> JSONResponse:
+        """One payer."""
+        return _answer(payer_answer(system or get_system(request), payer_id))
+
+    @router.get(
+        "/payers/{payer_id}/statement",
+        name="enrollpay_payer_statement",
+        response_class=JSONResponse,
+    )
+    def payer_statement(request: Request, payer_id: str) -> JSONResponse:
+        """A payer's statement (``?currency=USD``)."""
+        query = dict(request.query_params)
+        return _answer(statement_answer(system or get_system(request), payer_id, query))
 
     return router
 

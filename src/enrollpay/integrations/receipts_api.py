@@ -72,6 +72,8 @@ def receipt(value: Receipt) -> JSON:
         "issued_at": value.issued_at.isoformat(),
         "original_receipt_id": value.original_receipt_id,
         "original_number": value.original_number,
+        "payer_id": value.payer_id,
+        "payer_name": value.payer_name,
     }
 
 

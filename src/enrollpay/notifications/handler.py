@@ -191,7 +191,10 @@ class NotificationHandler:
             return None
         system = self._system
         enrollment = system.get_enrollment(event.enrollment_id)
-        recipient = self._recipients(enrollment.user_id)
+        payer_id = event.data.get("payer_id") or self._payer_of_payment(event)
+        recipient = (
+            self._recipients(enrollment.user_id) if payer_id is None else self._payer(payer_id)
+        )
         if recipient is None:
             logger.info("no recipient for user %s: %s not sent", enrollment.user_id, kind.name)
             return None
@@ -242,6 +245,20 @@ class NotificationHandler:
         )
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _payer_of_payment(self, event: DomainEvent) -> str | None:
+        """The payer of the payment an event is about (a refund of it), if a payer paid it."""
+        payment_id = event.data.get("payment_id")
+        if payment_id is None or event.enrollment_id is None:
+            return None
+        details = self._system.payment_details(event.enrollment_id)
+        paid = next((p.item_id for p in details.payments if p.id == payment_id), None)
+        return next((i.payer_id for i in details.items if i.id == paid), None)
+
+    def _payer(self, payer_id: str) -> Recipient:
+        """A payer's address: payment news of the items a payer owes go to the payer."""
+        payer = self._system.get_payer(payer_id)
+        return Recipient(payer.email, name=payer.name)
 
     def _locales(self, wanted: str | None) -> list[str]:
         """Where to look for a template: the recipient's locale, its language, the default."""

@@ -42,6 +42,7 @@ from enrollpay.ports.ledger import (
 )
 from enrollpay.ports.notification_log import SentNotificationLog, SentNotificationLookup
 from enrollpay.ports.notifier import Notification, Notifier, Recipient
+from enrollpay.ports.payers import PayerLookups, PayerRecords
 from enrollpay.ports.reads import ItemQuery, ReportQueries, StoreReader
 from enrollpay.ports.receipts import ReceiptLookups, ReceiptWrites
 from enrollpay.ports.store import (
@@ -83,6 +84,8 @@ __all__ = [
     "LockedEnrollment",
     "Notification",
     "Notifier",
+    "PayerLookups",
+    "PayerRecords",
     "PaymentSession",
     "ReceiptLookups",
     "ReceiptWrites",

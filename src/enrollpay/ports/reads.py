@@ -33,6 +33,7 @@ from enrollpay.domain.records import (
 )
 from enrollpay.domain.statuses import DisputeStatus
 from enrollpay.ports.notification_log import SentNotificationLookup
+from enrollpay.ports.payers import PayerLookups
 from enrollpay.ports.receipts import ReceiptLookups
 from enrollpay.ports.sync import SyncLookups
 from enrollpay.reports import (
@@ -91,7 +92,9 @@ class ReportQueries(Protocol):
         ...
 
 
-class StoreReader(ReportQueries, SyncLookups, SentNotificationLookup, ReceiptLookups, Protocol):
+class StoreReader(
+    ReportQueries, SyncLookups, SentNotificationLookup, ReceiptLookups, PayerLookups, Protocol
+):
     """The read port: lookups, lists and reports over one snapshot; no writes, no locks.
 
     Drift re-sync's look-ups and cursors are :class:`~enrollpay.ports.sync.SyncLookups`.

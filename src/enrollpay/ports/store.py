@@ -34,6 +34,7 @@ from enrollpay.domain.records import (
 from enrollpay.ports.discounts import DiscountRecords
 from enrollpay.ports.disputes import DisputeRecords
 from enrollpay.ports.notification_log import SentNotificationLog
+from enrollpay.ports.payers import PayerRecords
 from enrollpay.ports.reads import StoreReader
 from enrollpay.ports.receipts import ReceiptWrites
 from enrollpay.ports.sync import SyncCursorWrites
@@ -155,6 +156,7 @@ class StoreTransaction(
     SyncCursorWrites,
     SentNotificationLog,
     ReceiptWrites,
+    PayerRecords,
     Protocol,
 ):
     """The write port: the verbs of one unit of work. Nothing is visible to others until commit.

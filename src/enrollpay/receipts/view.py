@@ -102,6 +102,7 @@ def receipt_view(
         (words["issued"], day(receipt.issued_at)),
         (words["refunded_on" if credit else "paid_on"], day(receipt.paid_at)),
         (words["student"], student_name or receipt.user_id),
+        *([(words["payer"], receipt.payer_name or "")] if receipt.payer_id else []),
         (words["product"], receipt.product_name),
         (words["method"], words.get(receipt.method, receipt.method)),
     ]

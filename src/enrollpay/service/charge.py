@@ -23,6 +23,7 @@ from enrollpay.service import invoicing
 from enrollpay.service.attempts import is_open_checkout, mark_checkout_cancelled, new_attempt
 from enrollpay.service.caps import hold_capped_retry
 from enrollpay.service.context import Context
+from enrollpay.service.payers import customer_for
 from enrollpay.service.results import ItemOutcome, ItemResult
 from enrollpay.service.settlement import apply_charge_result
 
@@ -125,7 +126,7 @@ def _prepare_attempt(
         ) or enrollment.gateway_subscription_id is not None:  # the gateway bills it
             tx.update_item(attrs.evolve(item, lease_until=None))
             return ItemOutcome(item_id, "skipped")
-        customer = tx.get_customer(enrollment.user_id)
+        customer = customer_for(tx, enrollment.user_id, item)
         if last is not None and last.status in _SETTLED_ELSEWHERE:
             # Reconcile decides an unknown outcome; a processing debit settles first.
             tx.update_item(attrs.evolve(item, lease_until=None))

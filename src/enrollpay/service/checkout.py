@@ -14,7 +14,7 @@ from enrollpay.errors import (
     GatewayUnavailableError,
     ItemNotPayableError,
 )
-from enrollpay.ports import PaymentSession, StoreTransaction
+from enrollpay.ports import Gateway, PaymentSession, StoreTransaction
 from enrollpay.service.attempts import (
     is_open_checkout,
     lock_chargeable_item,
@@ -23,6 +23,7 @@ from enrollpay.service.attempts import (
 )
 from enrollpay.service.context import Context
 from enrollpay.service.enroll import open_session
+from enrollpay.service.payers import ensure_payer_customer
 from enrollpay.service.settlement import apply_charge_result
 
 __all__ = ["cancel_open_checkout", "close_checkouts", "open_checkout", "start_payment"]
@@ -59,8 +60,7 @@ def start_payment(ctx: Context, item_id: str) -> PaymentSession:
                 current = ctx.lock_attempt(tx, attempt.id)
                 mark_checkout_cancelled(ctx, tx, current, "the payment was canceled at the gateway")
                 renewed_item, renewed = _payable_attempt(ctx, tx, item_id)
-            user = _user_of(ctx, renewed_item)
-            return open_session(ctx, gateway, tx_user=user, attempt=renewed)
+            return _open(ctx, gateway, renewed_item, renewed)
         if state is not None and state.client_secret:
             if state.status == "succeeded":
                 with ctx.store.transaction() as tx:
@@ -72,6 +72,19 @@ def start_payment(ctx: Context, item_id: str) -> PaymentSession:
                 else "requires_payment_method"
             )
             return PaymentSession(attempt.gateway_payment_id, state.client_secret, status)
+    return _open(ctx, gateway, item, attempt)
+
+
+def _open(
+    ctx: Context, gateway: Gateway, item: ScheduleItem, attempt: PaymentAttempt
+) -> PaymentSession:
+    """Open the checkout for whoever owes ``item``: its payer's customer, or the student's."""
+    if item.payer_id is not None:
+        customer = ensure_payer_customer(ctx, gateway, item.payer_id)
+        return open_session(
+            ctx, gateway, tx_user=customer.user_id, attempt=attempt,
+            customer=customer, customer_read=True,
+        )  # fmt: skip
     return open_session(ctx, gateway, tx_user=_user_of(ctx, item), attempt=attempt)
 
 

@@ -35,6 +35,7 @@ from enrollpay.ports import LedgerPayment, LedgerRefund, StoreReader, StoreTrans
 from enrollpay.service.context import Context
 from enrollpay.service.drift_report import DriftEntry
 from enrollpay.service.outside_refunds import record_outside_refund
+from enrollpay.service.payers import customer_of_attempt
 from enrollpay.service.refunds import record_refund_outcome
 from enrollpay.service.settlement import apply_success
 
@@ -153,9 +154,8 @@ def _payment_facts(view: StoreReader, page: Sequence[LedgerPayment]) -> dict[str
 
 
 def _customer_of(view: StoreReader, attempt: PaymentAttempt) -> str | None:
-    """The gateway customer of the student whose attempt this is."""
-    enrollment = view.get_enrollment(attempt.enrollment_id)
-    customer = None if enrollment is None else view.get_customer(enrollment.user_id)
+    """The gateway customer who pays this attempt's item (its payer's, or the student's)."""
+    customer = customer_of_attempt(view, attempt)
     return None if customer is None else customer.gateway_customer_id
 
 

@@ -11,12 +11,13 @@ whose customer has a saved card already starts the trial at once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 import attrs
 
 from enrollpay.domain import transitions
+from enrollpay.domain.payers import PayerShare
 from enrollpay.domain.plans import PaymentPlan, Subscription
 from enrollpay.domain.price_lists import plan_for
 from enrollpay.domain.records import Customer, PaymentAttempt
@@ -33,6 +34,7 @@ from enrollpay.service.attempts import new_attempt
 from enrollpay.service.base import check_date, check_text
 from enrollpay.service.context import Context
 from enrollpay.service.discounts import discounted_lines, redeem, settle_if_free
+from enrollpay.service.payers import audit_split, first_due_by_payer, split_lines
 from enrollpay.service.results import EnrollmentResult
 from enrollpay.service.taxes import quote_enrollment, taxed_items
 
@@ -58,6 +60,14 @@ def customer_key(user_id: str) -> str:
     return f"customer:{user_id}"
 
 
+def _start_date(start: date | None, today: date) -> date:
+    """The enrollment's start: today by default, never in the past."""
+    start_date = today if start is None else check_date(start, "start")
+    if start_date < today:
+        raise InvalidInputError(f"start {start_date} is in the past (today is {today})")
+    return start_date
+
+
 def setup_key(enrollment_id: str) -> str:
     """The idempotency key of the setup flow that saves a trial's card (one per enrollment)."""
     return f"setup:enrollment:{enrollment_id}"
@@ -75,6 +85,7 @@ def enroll(
     scholarship: str | None = None,
     currency: str | None = None,
     tax_address: TaxAddress | None = None,
+    payers: Sequence[PayerShare] | None = None,
 ) -> EnrollmentResult:
     """Enroll ``user_id`` in a product; open the first payment if one is due, or a trial's setup.
 
@@ -90,16 +101,17 @@ def enroll(
     (100% off) charges nothing: its one zero item is waived and it opens
     completed. ``tax_address`` taxes the schedule where the buyer is (see
     :mod:`enrollpay.service.taxes`; the tax is quoted before the
-    transaction opens).
+    transaction opens). ``payers`` split it (see :mod:`enrollpay.service.payers`):
+    no checkout is opened then; each payer pays their first item
+    (``result.payer_items``) with ``start_payment``; a split schedule is
+    not taxed yet (``TaxError``).
     """
     check_text(user_id, "user_id")
     check_text(product_id, "product_id")
     meta = _checked_metadata(metadata)
     now = ctx.now()
     today = ctx.today(now)
-    start_date = today if start is None else check_date(start, "start")
-    if start_date < today:
-        raise InvalidInputError(f"start {start_date} is in the past (today is {today})")
+    start_date = _start_date(start, today)
     gateway = ctx.gateway
     quote = quote_enrollment(
         ctx,
@@ -111,6 +123,7 @@ def enroll(
         scholarship=scholarship,
         start=start_date,
         currency=currency,
+        split=bool(payers),
     )
     with ctx.store.transaction() as tx:
         product = tx.get_product(product_id)
@@ -133,9 +146,10 @@ def enroll(
             start=start_date,
             at=now,
         )
+        lines = split_lines(ctx, tx, lines, payers, plan=chosen, free=applied.free)
         enrollment_id = ctx.new_id("enr")
         items = taxed_items(ctx, enrollment_id, lines, quote, at=now)
-        first = items[0] if items[0].due <= today and not applied.free else None
+        first = items[0] if items[0].due <= today and not applied.free and not payers else None
         customer: Customer | None = None
         awaiting = False
         if first is None and gateway is not None and _is_trial(chosen):
@@ -192,13 +206,15 @@ def enroll(
             }
             | ({} if quote is None else {"tax": quote.total_tax, "tax_mode": quote.mode}),
         )
+        audit_split(ctx, tx, enrollment_id, payers, items, actor=user_id)
     result = EnrollmentResult(
         enrollment_id=enrollment_id,
         enrollment=enrollment,
         payment_plan=chosen,
         schedule=tuple(items),
-        requires_immediate_payment=first is not None,
+        requires_immediate_payment=items[0].due <= today and not applied.free,
         payment_item_id=None if first is None else first.id,
+        payer_items=first_due_by_payer(items, today),
     )
     logger.info(
         "enrollment %s created in product %s (%s, %d item(s))",

@@ -29,6 +29,7 @@ from enrollpay.ports import (
     StoreTransaction,
 )
 from enrollpay.service.context import Context
+from enrollpay.service.payers import customer_of_attempt
 
 __all__ = [
     "charge_invoice",
@@ -161,8 +162,7 @@ def invoice_attempt(tx: StoreTransaction, event: GatewayEvent) -> PaymentAttempt
     number = event.invoice_attempt
     if number is not None and 1 <= number < len(tries):
         last = tries[number - 1]  # an older try's report (Stripe's attempt_count)
-    enrollment = tx.get_enrollment(last.enrollment_id)
-    customer = None if enrollment is None else tx.get_customer(enrollment.user_id)
+    customer = customer_of_attempt(tx, last)  # the item's payer's, or the student's
     if customer is None or customer.gateway_customer_id != event.customer_id:
         return None
     return last

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from enrollpay.domain.receipts import Receipt, credit_note, issued_event, payment_receipt
-from enrollpay.domain.records import Enrollment, Payment, Product
+from enrollpay.domain.records import Enrollment, Payment, Product, ScheduleItem
 from enrollpay.ports import StoreTransaction
 from enrollpay.service.taxes import payment_tax, refund_tax
 
@@ -37,6 +37,14 @@ def _enrollment_and_product(tx: StoreTransaction, enrollment_id: str) -> tuple[E
     product = tx.get_product(enrollment.product_id)
     assert product is not None  # noqa: S101 - enrollments belong to products
     return enrollment, product
+
+
+def _payer(tx: StoreTransaction, item: ScheduleItem | None) -> tuple[str, str] | None:
+    """The payer who owes ``item`` (id, name); None when the student does."""
+    if item is None or item.payer_id is None:
+        return None
+    payer = tx.get_payer(item.payer_id)
+    return None if payer is None else (payer.id, payer.name)
 
 
 def _keep(ctx: Context, tx: StoreTransaction, receipt: Receipt) -> Receipt:
@@ -63,6 +71,7 @@ def issue_receipt(ctx: Context, tx: StoreTransaction, payment: Payment) -> Recei
         product_name=product.name,
         at=ctx.now(),
         tax=payment_tax(tx, payment, item),
+        payer=_payer(tx, item),
     )
     return _keep(ctx, tx, receipt)
 
@@ -87,5 +96,6 @@ def issue_credit_note(ctx: Context, tx: StoreTransaction, refund_id: str) -> Rec
         product_name=product.name,
         at=ctx.now(),
         tax=refund_tax(tx, refund, payment),
+        payer=_payer(tx, tx.get_item(payment.item_id)),
     )
     return _keep(ctx, tx, note)

@@ -27,6 +27,7 @@ from enrollpay.service.base import MAX_TEXT, check_money, check_text
 from enrollpay.service.context import Context
 from enrollpay.service.lookups import payment_not_yet_recorded
 from enrollpay.service.outside_refunds import record_outside_refund
+from enrollpay.service.payers import refund_targets
 from enrollpay.service.results import WebhookResult
 
 __all__ = [
@@ -76,19 +77,25 @@ def refundable_by_payment(
 def plan_refunds(
     ctx: Context, tx: StoreTransaction, enrollment_id: str, total: Money
 ) -> list[tuple[Payment, Money]]:
-    """Split ``total`` over the payments, most recent first; refuse more than refundable."""
+    """Split ``total`` over the payments, most recent first; refuse more than refundable.
+
+    An enrollment split between payers gives each payer back their part of
+    ``total`` pro rata to what each may still have refunded (never more),
+    each from their own payments, most recent first
+    (:func:`~enrollpay.service.payers.refund_targets`).
+    """
     available = refundable_by_payment(ctx, tx, enrollment_id)
     refundable = Money(sum(m.minor for _, m in available), total.currency)
     if total > refundable:
         raise RefundExceedsPaidError(total, refundable)
     plan = []
-    left = total.minor
+    targets = refund_targets(tx, available, total)
     for payment, room in available:
-        if left == 0:
-            break
-        take = min(left, room.minor)
-        plan.append((payment, Money(take, total.currency)))
-        left -= take
+        left = targets[payment.id]
+        take = min(left[0], room.minor)
+        if take:
+            plan.append((payment, Money(take, total.currency)))
+            left[0] -= take
     return plan
 
 

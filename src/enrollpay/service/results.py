@@ -58,6 +58,10 @@ class EnrollmentResult:
     #: the page confirms with Stripe.js ``confirmSetup`` / ``confirmCardSetup``.
     #: Never logged.
     setup_client_secret: str | None = attrs.field(default=None, repr=False)
+    #: An enrollment split between payers: each payer's first item due now,
+    #: by payer id. Each payer pays theirs with ``start_payment(item_id)``
+    #: (a checkout of their own), or collection charges a saved method.
+    payer_items: Mapping[str, str] = attrs.field(factory=dict)
 
 
 @attrs.frozen

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-import attrs
-
 from enrollpay.domain import transitions
 from enrollpay.domain.lifecycle import (
     TERMINAL_ITEM_STATUSES,
@@ -29,6 +27,7 @@ from enrollpay.ports import ChargeResult, StoreTransaction
 from enrollpay.service.closing import close_enrollment
 from enrollpay.service.context import Context
 from enrollpay.service.debits import apply_processing
+from enrollpay.service.payers import remember_method
 from enrollpay.service.results import ItemResult
 
 __all__ = [
@@ -181,16 +180,7 @@ def apply_success(
     enrollment = tx.get_enrollment(attempt.enrollment_id)
     assert enrollment is not None  # noqa: S101
     if payment_method_id and attempt.mode == "on_session":
-        customer = tx.get_customer(enrollment.user_id)
-        if customer is not None and customer.payment_method_id != payment_method_id:
-            tx.put_customer(attrs.evolve(customer, payment_method_id=payment_method_id))
-            ctx.audit(
-                tx,
-                actor=actor,
-                action="customer.payment_method_saved",
-                entity_type="customer",
-                entity_id=enrollment.user_id,
-            )
+        remember_method(ctx, tx, enrollment, item, payment_method_id, actor=actor)
     extend_subscription(ctx, tx, enrollment.id)
     ctx.refresh_enrollment(tx, enrollment.id, actor=actor)
     return True

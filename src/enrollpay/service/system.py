@@ -43,6 +43,7 @@ from enrollpay.service import (
     system_discounts,
     system_enroll,
     system_ops,
+    system_payers,
     system_reads,
     system_receipts,
     webhooks,
@@ -323,6 +324,13 @@ class PaymentSystem:
     grant_scholarship = system_discounts.grant_scholarship
     list_scholarships = system_discounts.list_scholarships
     preview_discount = system_discounts.preview_discount
+
+    # -- payers (written in enrollpay.service.system_payers) ------------------------
+    add_payer = system_payers.add_payer
+    get_payer = system_payers.get_payer
+    list_payers = system_payers.list_payers
+    set_payer_method = system_payers.set_payer_method
+    payer_statement = system_payers.payer_statement
 
     # -- read-only methods (written in enrollpay.service.system_reads) -------------
     get_product = system_reads.get_product

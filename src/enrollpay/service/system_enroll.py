@@ -9,10 +9,11 @@ an option to enrolling.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
+from enrollpay.domain.payers import PayerShare
 from enrollpay.domain.plans import PaymentPlan
 from enrollpay.domain.taxes import TaxAddress
 from enrollpay.service import enroll as enroll_case
@@ -36,6 +37,7 @@ def enroll(
     scholarship: str | None = None,
     currency: str | None = None,
     tax_address: TaxAddress | None = None,
+    payers: Sequence[PayerShare] | None = None,
 ) -> EnrollmentResult:
     """Enroll ``user_id`` in a product and open the first payment if one is due.
 
@@ -48,6 +50,10 @@ def enroll(
     the schedule on a system configured with ``SystemConfig(taxes=...)``
     (``TaxError``, ``UnknownJurisdictionError`` or ``TaxCalculationError``
     when it cannot be taxed).
+    ``payers`` (shares in basis points adding up to 10000) split every
+    payment between payers: each payer's items are charged with the
+    payer's method, and ``result.payer_items`` names each payer's first
+    item due now (``PayerShareError``, ``PayerNotFoundError``).
 
     The enrollment, its schedule, the first attempt (with its idempotency
     key) and the audit entry are written in one transaction *before* the
@@ -67,4 +73,5 @@ def enroll(
         scholarship=scholarship,
         currency=currency,
         tax_address=tax_address,
+        payers=payers,
     )

@@ -92,11 +92,13 @@ def quote_enrollment(
     scholarship: str | None,
     start: date,
     currency: str | None = None,
+    split: bool = False,
 ) -> TaxQuote | None:
     """The tax of the schedule this enrollment would get (None: it is not taxed).
 
     ``currency`` picks the product's price as ``enroll`` does (see
-    :mod:`enrollpay.domain.price_lists`).
+    :mod:`enrollpay.domain.price_lists`). A schedule ``split`` between
+    payers is not taxed yet: :class:`~enrollpay.errors_taxes.TaxError`.
 
     Raises :class:`~enrollpay.errors_taxes.TaxError` for an address on a
     system without taxes, or for a subscription (its periods are laid out
@@ -112,6 +114,8 @@ def quote_enrollment(
     where = address or settings.default_address
     if where is None:
         return None
+    if split:  # the quote would be of the schedule before the payers' split
+        raise TaxError("a schedule split between payers is not taxed yet")
     from enrollpay.service.discounts import preview_discount  # noqa: PLC0415 - import cycle
 
     preview = preview_discount(

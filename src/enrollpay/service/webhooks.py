@@ -20,6 +20,7 @@ from enrollpay.service import invoicing
 from enrollpay.service.context import Context
 from enrollpay.service.debits import apply_processing
 from enrollpay.service.disputes import apply_dispute_event
+from enrollpay.service.payers import customer_of_attempt
 from enrollpay.service.refunds import apply_refund_updates
 from enrollpay.service.results import WebhookOutcome, WebhookResult
 from enrollpay.service.settlement import apply_failure, apply_requires_action, apply_success
@@ -200,8 +201,7 @@ def _attempt_for(ctx: Context, tx: StoreTransaction, event: GatewayEvent) -> Pay
         return None  # metadata names an attempt that belongs to another payment
     if event.amount is not None and event.amount != attempt.amount:
         return None
-    enrollment = tx.get_enrollment(attempt.enrollment_id)
-    customer = None if enrollment is None else tx.get_customer(enrollment.user_id)
+    customer = customer_of_attempt(tx, attempt)
     if customer is None or customer.gateway_customer_id != event.customer_id:
         return None  # the event's customer is not the enrollment's: not ours to apply
     return attempt

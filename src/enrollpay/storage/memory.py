@@ -39,6 +39,7 @@ from enrollpay.storage.memory_discounts import MemoryDiscounts
 from enrollpay.storage.memory_disputes import MemoryDisputes
 from enrollpay.storage.memory_notifications import MemoryNotificationLog
 from enrollpay.storage.memory_outbox import MemoryOutboxRepository
+from enrollpay.storage.memory_payers import MemoryPayers
 from enrollpay.storage.memory_payments import MemoryPayments
 from enrollpay.storage.memory_receipts import MemoryReceipts
 from enrollpay.storage.memory_reports import MemoryReports
@@ -92,6 +93,7 @@ class _MemoryTransaction(
     MemoryNotificationLog,
     MemoryDiscounts,
     MemoryReceipts,
+    MemoryPayers,
 ):
     def __init__(self, tables: MemoryTables) -> None:
         self._t = tables

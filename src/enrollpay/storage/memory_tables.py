@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from enrollpay.domain.discounts import Coupon, Scholarship
+from enrollpay.domain.payers import Payer
 from enrollpay.domain.plans import PlanRule
 from enrollpay.domain.receipts import Receipt
 from enrollpay.domain.records import (
@@ -57,6 +58,8 @@ class MemoryTables:
     issued_receipts: dict[str, Receipt] = attrs.Factory(dict)
     #: The last number taken in each (issuer, kind) series.
     receipt_counters: dict[tuple[str, str], int] = attrs.Factory(dict)
+    #: Payers by id (issue 19: who pays, when it is not only the student).
+    payers: dict[str, Payer] = attrs.Factory(dict)
 
     def copy(self) -> MemoryTables:
         """A snapshot a transaction can change without touching this one."""
@@ -81,6 +84,7 @@ class MemoryTables:
             scholarships=dict(self.scholarships),
             issued_receipts=dict(self.issued_receipts),
             receipt_counters=dict(self.receipt_counters),
+            payers=dict(self.payers),
         )
 
 

@@ -65,6 +65,8 @@ def _move(
     if kind is None:
         return Change(record)
     payload = {"item_id": item.id, "seq": item.seq, **(data or {})}
+    if item.payer_id is not None:
+        payload["payer_id"] = item.payer_id  # the payer owes it: tell them, not the student
     return Change(record, (EventDraft(kind, item.enrollment_id, at, payload),))
 
 
@@ -80,6 +82,7 @@ def new_item(*, item_id: str, enrollment_id: str, line: ScheduleLine, at: dateti
         status=ItemStatus.SCHEDULED,
         amount_paid=Money.zero(line.amount.currency),
         updated_at=at,
+        payer_id=line.payer_id,
     )
 
 

@@ -316,6 +316,7 @@ class EnrollmentRepository(SqlUnit):
             .where(
                 earlier.c.enrollment_id == items.enrollment_id,
                 earlier.c.seq < items.seq,
+                earlier.c.payer_id.is_not_distinct_from(items.payer_id),  # one cycle per payer
                 earlier.c.status.in_([s.value for s in sorted(DUNNING_ITEM_STATUSES)]),
             )
             .exists()

@@ -85,6 +85,8 @@ def receipt_to_row(r: Receipt) -> dict[str, Any]:
         "reference": r.reference,
         "original_receipt_id": r.original_receipt_id,
         "original_number": r.original_number,
+        "payer_id": r.payer_id,
+        "payer_name": r.payer_name,
     }
 
 
@@ -110,6 +112,8 @@ def receipt_from_row(row: Row) -> Receipt:
         refund_id=row["refund_id"],
         original_receipt_id=row["original_receipt_id"],
         original_number=row["original_number"],
+        payer_id=row["payer_id"],
+        payer_name=row["payer_name"],
     )
 
 

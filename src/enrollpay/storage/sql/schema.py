@@ -169,10 +169,11 @@ schedule_items = sa.Table(
     sa.Column("overdue_at", UTCDateTime(), nullable=True),
     # Migration 0013: when the sweep reminded the payer that it falls due.
     sa.Column("reminded_at", UTCDateTime(), nullable=True),
-    # Migration 0018: the invoice collecting the item, and its page.
+    # Migration 0018: the invoice collecting the item, and its page; 0021: its payer (or NULL).
     sa.Column("gateway_invoice_id", sa.String(), nullable=True),
     sa.Column("hosted_invoice_url", sa.Text(), nullable=True),
     *item_tax_columns(),  # migration 0020: the item's tax (empty: untaxed)
+    sa.Column("payer_id", _ID, sa.ForeignKey("enrollpay_payers.id"), nullable=True, index=True),
     sa.UniqueConstraint("enrollment_id", "seq"),
     one_of("status", ItemStatus, "known_status"),
     one_of("kind", ("deposit", "installment", "full", "period"), "known_kind"),
@@ -346,8 +347,10 @@ sa.Index("ix_enrollpay_audit_log_entity", audit_log.c.entity_type, audit_log.c.e
 
 # Tables in modules of their own, added to this metadata on import: the outbox, its
 # lease and the drift cursors (migrations 0004 and 0012); notifications sent (0013);
-# coupons, redemptions and scholarships (0015); receipts (0017); price lists (0019).
+# coupons, redemptions and scholarships (0015); receipts (0017); price lists (0019);
+# payers (0021).
 from enrollpay.storage.sql import discount_tables as _discounts  # noqa: E402, F401
+from enrollpay.storage.sql import payer_tables as _payers  # noqa: E402, F401
 from enrollpay.storage.sql import schema_prices as _prices  # noqa: E402, F401
 from enrollpay.storage.sql.schema_notifications import sent_notifications  # noqa: E402
 from enrollpay.storage.sql.schema_outbox import outbox, outbox_lease, sync_cursors  # noqa: E402

@@ -52,6 +52,9 @@ receipts = sa.Table(
     sa.Column("reference", sa.Text(), nullable=True),
     sa.Column("original_receipt_id", ID, nullable=True),
     sa.Column("original_number", sa.String(), nullable=True),
+    # Migration 0021: the payer who paid (or is refunded), when not the student.
+    sa.Column("payer_id", ID, nullable=True),
+    sa.Column("payer_name", sa.Text(), nullable=True),
     sa.UniqueConstraint("issuer", "kind", "sequence"),
     one_of("kind", RECEIPT_KINDS, "known_kind"),
     sa.CheckConstraint("sequence >= 1", name="sequence_positive"),

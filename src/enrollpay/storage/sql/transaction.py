@@ -26,6 +26,7 @@ from enrollpay.storage.sql.enrollments import EnrollmentRepository
 from enrollpay.storage.sql.journal import JournalRepository
 from enrollpay.storage.sql.notifications import NotificationLogRepository
 from enrollpay.storage.sql.outbox import OutboxRepository
+from enrollpay.storage.sql.payers import PayerRepository
 from enrollpay.storage.sql.payments import PaymentRepository
 from enrollpay.storage.sql.receipts import ReceiptRepository
 from enrollpay.storage.sql.reports import SqlReports
@@ -60,6 +61,7 @@ class SqlTransaction(
     SqlReports,
     SyncRepository,
     ReceiptRepository,
+    PayerRepository,
 ):
     """A :class:`~enrollpay.ports.StoreTransaction` over one SQLAlchemy connection."""
 

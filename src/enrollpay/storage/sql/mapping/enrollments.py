@@ -135,6 +135,7 @@ def item_to_row(i: ScheduleItem) -> dict[str, Any]:
         "gateway_invoice_id": i.gateway_invoice_id,
         "hosted_invoice_url": i.hosted_invoice_url,
         **tax_to_row(i.tax),
+        "payer_id": i.payer_id,
     }
 
 
@@ -160,6 +161,7 @@ def item_from_row(r: Row) -> ScheduleItem:
         gateway_invoice_id=r["gateway_invoice_id"],
         hosted_invoice_url=r["hosted_invoice_url"],
         tax=tax_from_row(r),
+        payer_id=r["payer_id"],
     )
 
 
