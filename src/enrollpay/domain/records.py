@@ -154,6 +154,10 @@ class ScheduleItem:
     #: When the payer was reminded that it falls due (``installment.upcoming``);
     #: None until then, and again after its due date moves.
     reminded_at: datetime | None = None
+    #: Which version of the enrollment's schedule the item belongs to: 1 for
+    #: the schedule written at enrollment, one more after each plan change
+    #: (see :mod:`enrollpay.domain.plan_change`).
+    schedule_version: int = 1
 
     @property
     def outstanding(self) -> Money:
