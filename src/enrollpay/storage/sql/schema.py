@@ -168,6 +168,8 @@ schedule_items = sa.Table(
     sa.Column("overdue_at", UTCDateTime(), nullable=True),
     # Migration 0013: when the sweep reminded the payer that it falls due.
     sa.Column("reminded_at", UTCDateTime(), nullable=True),
+    # Migration 0018: the schedule version a plan change put the item in.
+    sa.Column("schedule_version", sa.Integer(), nullable=False, server_default="1"),
     sa.UniqueConstraint("enrollment_id", "seq"),
     one_of("status", ItemStatus, "known_status"),
     one_of("kind", ("deposit", "installment", "full", "period"), "known_kind"),

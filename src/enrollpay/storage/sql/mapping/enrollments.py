@@ -131,6 +131,7 @@ def item_to_row(i: ScheduleItem) -> dict[str, Any]:
         "updated_at": i.updated_at,
         "overdue_at": i.overdue_at,
         "reminded_at": i.reminded_at,
+        "schedule_version": i.schedule_version,
     }
 
 
@@ -153,4 +154,5 @@ def item_from_row(r: Row) -> ScheduleItem:
         updated_at=r["updated_at"],
         overdue_at=r["overdue_at"],
         reminded_at=r["reminded_at"],
+        schedule_version=r["schedule_version"],
     )
