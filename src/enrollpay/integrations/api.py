@@ -158,6 +158,7 @@ def item(value: ScheduleItem) -> JSON:
         "next_attempt_at": _when(value.next_attempt_at),
         "last_decline_code": value.last_decline_code,
         "paid_at": _when(value.paid_at),
+        "schedule_version": value.schedule_version,
     }
 
 

@@ -36,6 +36,7 @@ from enrollpay.integrations import (
 )
 from enrollpay.integrations.api import ApiAnswer, payment_details_answer, plans_answer
 from enrollpay.integrations.events import EventRegistry
+from enrollpay.integrations.plan_change_api import plan_change_answer
 from enrollpay.integrations.receipts_api import ReceiptDocument, receipt_answer, receipt_document
 from enrollpay.service.system import PaymentSystem
 
@@ -132,7 +133,10 @@ def api_router(system: PaymentSystem | None = None) -> APIRouter:
     schedules) and ``GET /enrollments/{enrollment_id}/payment`` (payment
     details with ``has_access`` and ``paid_through``), and the receipt routes
     of :mod:`enrollpay.integrations.receipts_api` (``GET /receipts/{id}``,
-    ``/receipts/{id}/html``, ``/receipts/{id}/pdf``). Without ``system``
+    ``/receipts/{id}/html``, ``/receipts/{id}/pdf``), and the plan-change
+    routes of :mod:`enrollpay.integrations.plan_change_api` (``POST
+    /enrollments/{id}/plan-change/preview`` and ``POST
+    /enrollments/{id}/plan-change``, which writes). Without ``system``
     it uses the attached one. The routes check no identity: include the
     router behind your own authentication dependencies.
     """
@@ -174,7 +178,29 @@ def api_router(system: PaymentSystem | None = None) -> APIRouter:
         query = dict(request.query_params.items())
         return _document(receipt_document(target, receipt_id, "pdf", query))
 
+    @router.post("/enrollments/{enrollment_id}/plan-change/preview", name="enrollpay_plan_preview")
+    async def plan_change_preview(request: Request, enrollment_id: str) -> JSONResponse:
+        """What moving the enrollment to another plan would do; writes nothing."""
+        return await _plan_change(request, system, enrollment_id, apply=False)
+
+    @router.post("/enrollments/{enrollment_id}/plan-change", name="enrollpay_plan_change")
+    async def plan_change(request: Request, enrollment_id: str) -> JSONResponse:
+        """Move the enrollment's remaining balance to another plan (audited)."""
+        return await _plan_change(request, system, enrollment_id, apply=True)
+
     return router
+
+
+async def _plan_change(
+    request: Request, system: PaymentSystem | None, enrollment_id: str, *, apply: bool
+) -> JSONResponse:
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    target = system or get_system(request)
+    answer = await run_in_threadpool(plan_change_answer, target, enrollment_id, body, apply=apply)
+    return _answer(answer)
 
 
 def _document(answer: ReceiptDocument) -> Response:
