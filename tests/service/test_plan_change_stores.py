@@ -8,7 +8,7 @@ schedule versions, the superseded status and the one unit of work.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -94,3 +94,33 @@ def test_a_blocked_change_writes_nothing_on_every_store(
 
     assert state_of(system) == before
     assert system.list_events() == events
+
+
+def test_reports_count_what_the_new_version_owes_not_the_superseded_items(
+    system: PaymentSystem, fake: FakeGateway, twelve: Product
+) -> None:
+    """Forecast: the six new items only; status: superseded items owe nothing; paid through.
+
+    The new plan starts ten days on, so the paid first item's date is paid through
+    (superseded items, unpaid, no longer count).
+    """
+    enrolled = enroll_and_pay(system, fake, twelve)
+    system.change_plan(enrolled, SIX, at=date(2027, 3, 25), actor="admin")
+
+    forecast = system.forecast_report(months=12)
+    assert sum(row.items for row in forecast) == 6
+    assert sum(row.amount.minor for row in forecast) == 110000
+    (superseded,) = [r for r in system.status_report().items if r.status == ItemStatus.SUPERSEDED]
+    assert (superseded.count, superseded.amount, superseded.outstanding) == (
+        11,
+        usd("1100.00"),
+        usd("0.00"),
+    )
+    assert system.payment_details(enrolled).paid_through == items_paid_through(system, enrolled)
+
+
+def items_paid_through(system: PaymentSystem, enrollment_id: str) -> date:
+    """The first item's due date: it is paid, the new first item (due later) is not."""
+    first = min(system.list_schedule_items(enrollment_id=enrollment_id), key=lambda i: i.seq)
+    assert first.status == ItemStatus.PAID
+    return first.due
