@@ -14,6 +14,7 @@ from enrollpay.domain.records import Product, ScheduleItem
 from enrollpay.errors import (
     EnrollmentNotFoundError,
     InvalidInputError,
+    ItemNotPayableError,
     PermissionDeniedError,
     PlanError,
     PlanNotOffered,
@@ -374,3 +375,16 @@ def test_a_balance_below_the_gateway_minimum_per_payment_is_refused(clock: Froze
     with refused(system, PlanError, fake=fake, match="minimum"):
         system.change_plan(enrolled, SIX, actor="admin")
     assert system.preview_plan_change(enrolled, FullPayment()).owed_after == usd("100.00")
+
+
+def test_a_superseded_item_can_be_neither_paid_by_hand_nor_checked_out(
+    system: PaymentSystem, fake: FakeGateway, enrolled: str
+) -> None:
+    """Its balance moved: a manual payment or a checkout on it is refused, nothing written."""
+    result = system.change_plan(enrolled, SIX, actor="admin")
+    old = result.superseded[0].id
+
+    with refused(system, ItemNotPayableError, fake=fake, match="superseded"):
+        system.record_manual_payment(old, method="cash", actor="admin")
+    with refused(system, ItemNotPayableError, fake=fake, match="superseded"):
+        system.start_payment(old)
