@@ -1,4 +1,7 @@
-"""The plan-change routes of the FastAPI API router: preview, change, and their errors."""
+"""The plan-change routes of the FastAPI integration: preview, change, and their errors.
+
+They come in a router of their own (they write), not in the read-only API router.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from enrollpay import Installments, Money, PaymentSystem
 from enrollpay.integrations.api import item
-from enrollpay.integrations.fastapi import api_router, attach_system
+from enrollpay.integrations.fastapi import api_router, attach_system, plan_change_router
 from enrollpay.integrations.plan_change_api import plan_change_answer
 from enrollpay.storage.memory import InMemoryStore
 from enrollpay.testing import FakeGateway, SequentialIds
@@ -37,10 +40,10 @@ def enrolled(system: PaymentSystem, fake: FakeGateway) -> str:
 
 
 def client_of(system: PaymentSystem) -> TestClient:
-    """A client of an app with the API under /api."""
+    """A client of an app with the plan-change routes under /api."""
     app = FastAPI()
     attach_system(app, system)
-    app.include_router(api_router(), prefix="/api")
+    app.include_router(plan_change_router(), prefix="/api")
     return TestClient(app)
 
 
@@ -152,3 +155,16 @@ def test_a_refused_actor_is_forbidden(fake: FakeGateway, clock: object) -> None:
     body = {"plan": {"kind": "full"}, "actor": "intern"}
     answer = plan_change_answer(system, "enr_1", body, apply=True)
     assert (answer.status, answer.body["error"]) == (403, "permission_denied")
+
+
+def test_the_read_only_api_router_has_no_plan_change_route(
+    system: PaymentSystem, enrolled: str
+) -> None:
+    """An app that serves the read-only API to students does not gain a write route."""
+    app = FastAPI()
+    attach_system(app, system)
+    app.include_router(api_router(), prefix="/api")
+    with TestClient(app) as client:
+        answer = client.post(f"/api/enrollments/{enrolled}/plan-change", json={"plan": "full"})
+    assert answer.status_code in (404, 405)
+    assert system.get_enrollment(enrolled).plan == Installments(12)

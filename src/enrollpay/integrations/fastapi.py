@@ -47,6 +47,7 @@ __all__ = [
     "attach_system",
     "get_system",
     "handle_stripe_webhook",
+    "plan_change_router",
     "read_raw_body",
     "system_from_env",
     "webhook_router",
@@ -133,10 +134,7 @@ def api_router(system: PaymentSystem | None = None) -> APIRouter:
     schedules) and ``GET /enrollments/{enrollment_id}/payment`` (payment
     details with ``has_access`` and ``paid_through``), and the receipt routes
     of :mod:`enrollpay.integrations.receipts_api` (``GET /receipts/{id}``,
-    ``/receipts/{id}/html``, ``/receipts/{id}/pdf``), and the plan-change
-    routes of :mod:`enrollpay.integrations.plan_change_api` (``POST
-    /enrollments/{id}/plan-change/preview`` and ``POST
-    /enrollments/{id}/plan-change``, which writes). Without ``system``
+    ``/receipts/{id}/html``, ``/receipts/{id}/pdf``). Without ``system``
     it uses the attached one. The routes check no identity: include the
     router behind your own authentication dependencies.
     """
@@ -177,6 +175,21 @@ def api_router(system: PaymentSystem | None = None) -> APIRouter:
         target = system or get_system(request)
         query = dict(request.query_params.items())
         return _document(receipt_document(target, receipt_id, "pdf", query))
+
+    return router
+
+
+def plan_change_router(system: PaymentSystem | None = None) -> APIRouter:
+    """A router with the plan-change routes of :mod:`enrollpay.integrations.plan_change_api`.
+
+    ``POST /enrollments/{enrollment_id}/plan-change/preview`` (writes
+    nothing) and ``POST /enrollments/{enrollment_id}/plan-change`` (moves
+    the enrollment to another plan). Apart from :func:`api_router` because
+    it writes: include it only behind the staff's authentication, and pass
+    who asks as ``actor`` in the body. Without ``system`` it uses the
+    attached one.
+    """
+    router = APIRouter()
 
     @router.post("/enrollments/{enrollment_id}/plan-change/preview", name="enrollpay_plan_preview")
     async def plan_change_preview(request: Request, enrollment_id: str) -> JSONResponse:

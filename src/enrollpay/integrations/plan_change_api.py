@@ -17,8 +17,10 @@ items); 404 for an unknown enrollment; 409 when the change is refused
 payment under way (``plan_change_blocked`` with ``attempt_id``: retry
 after it settles); 422 for a malformed body, a plan not offered, or a
 balance the plan cannot lay out; 403 when the authorisation policy
-refuses the actor. The change route writes: serve it behind the
-application's own authentication, and pass who asks as ``actor``.
+refuses the actor. The change route writes: the FastAPI integration serves
+both in a router of their own
+(:func:`~enrollpay.integrations.fastapi.plan_change_router`), to include
+only behind the staff's authentication; pass who asks as ``actor``.
 """
 
 from __future__ import annotations
