@@ -160,7 +160,7 @@ def _commands(
 def test_every_command_and_group_has_help() -> None:
     """`--help` works on the root, every group and every command; commands show an example."""
     commands = [((), cli), *_commands(cli)]
-    assert len(commands) == 23  # receipt (issue 17) beside main's 22
+    assert len(commands) == 24  # receipt (issue 17) and plan change (issue 19) beside main's 22
     for path, command in commands:
         result = run(*path, "--help")
         assert result.exit_code == 0, path
