@@ -17,7 +17,8 @@ from datetime import date
 import attrs
 
 from enrollpay.domain import transitions
-from enrollpay.domain.plans import PaymentPlan, Subscription, detect_plan
+from enrollpay.domain.plans import PaymentPlan, Subscription
+from enrollpay.domain.price_lists import plan_for
 from enrollpay.domain.records import Customer, PaymentAttempt
 from enrollpay.errors import (
     DuplicateEnrollmentError,
@@ -70,8 +71,15 @@ def enroll(
     metadata: Mapping[str, str] | None = None,
     coupon: str | None = None,
     scholarship: str | None = None,
+    currency: str | None = None,
 ) -> EnrollmentResult:
     """Enroll ``user_id`` in a product; open the first payment if one is due, or a trial's setup.
+
+    ``currency`` is the student's: the product's explicit price in it is
+    charged (None: its default price); see
+    :mod:`enrollpay.domain.price_lists`. Plan detection and discounts judge
+    that price; ``CurrencyNotOffered`` or ``PlanCurrencyError`` when it
+    cannot be sold so.
 
     ``coupon`` (a code) and ``scholarship`` (an id granted to the user)
     reduce the price (see :mod:`enrollpay.service.discounts`); the
@@ -97,11 +105,11 @@ def enroll(
         existing = tx.find_open_enrollment(user_id, product.id)
         if existing is not None:
             raise DuplicateEnrollmentError(user_id, product.id, existing.id)
-        chosen = detect_plan(product, tx.list_plan_rules(), plan)
+        view, chosen = plan_for(product, tx.list_plan_rules(), currency=currency, requested=plan)
         applied, lines = discounted_lines(
             ctx,
             tx,
-            product=product,
+            product=view,
             plan=chosen,
             user_id=user_id,
             coupon=coupon,
@@ -159,7 +167,7 @@ def enroll(
                 "product_id": product.id,
                 "plan": chosen.kind,
                 "price": applied.price,
-                "list_price": product.price,
+                "list_price": view.price,
                 "coupon": applied.coupon_code,
                 "scholarship": applied.scholarship_id,
                 "items": len(items),

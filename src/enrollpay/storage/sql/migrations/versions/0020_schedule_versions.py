@@ -1,7 +1,7 @@
 """Schedule versions: a plan change supersedes open items and adds the next version.
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-06
 
 ``enrollpay_schedule_items.schedule_version`` (not null, default 1) says
@@ -21,14 +21,14 @@ import sqlalchemy as sa
 from alembic import op
 from alembic.operations import BatchOperations
 
-revision = "0018"
-down_revision = "0017"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
 _ITEMS = "enrollpay_schedule_items"
 _KNOWN_STATUS = "ck_enrollpay_schedule_items_known_status"
-_STATUSES_0017 = (
+_STATUSES_0019 = (
     "cancelled",
     "defaulted",
     "failed",
@@ -40,7 +40,7 @@ _STATUSES_0017 = (
     "scheduled",
     "waived",
 )
-_STATUSES_0018 = (*_STATUSES_0017, "superseded")
+_STATUSES_0020 = (*_STATUSES_0019, "superseded")
 
 _items = sa.table(_ITEMS, sa.column("status", sa.String()))
 
@@ -57,7 +57,7 @@ def upgrade() -> None:
         batch.add_column(
             sa.Column("schedule_version", sa.Integer(), nullable=False, server_default="1")
         )
-        _set_known_statuses(batch, _STATUSES_0018)
+        _set_known_statuses(batch, _STATUSES_0020)
 
 
 def downgrade() -> None:
@@ -65,4 +65,4 @@ def downgrade() -> None:
     op.execute(_items.update().where(_items.c.status == "superseded").values(status="cancelled"))
     with op.batch_alter_table(_ITEMS) as batch:
         batch.drop_column("schedule_version")
-        _set_known_statuses(batch, _STATUSES_0017)
+        _set_known_statuses(batch, _STATUSES_0019)
