@@ -160,7 +160,7 @@ def _commands(
 def test_every_command_and_group_has_help() -> None:
     """`--help` works on the root, every group and every command; commands show an example."""
     commands = [((), cli), *_commands(cli)]
-    assert len(commands) == 27  # receipt (issue 17) and payers + 3 (issue 19.2) beside main's 22
+    assert len(commands) == 28  # receipt (17), payers + 3 (19.2), plan change (19.3); main had 22
     for path, command in commands:
         result = run(*path, "--help")
         assert result.exit_code == 0, path

@@ -74,9 +74,9 @@ def test_every_status_has_a_row_of_its_own_kind(
 
 
 def test_terminal_and_open_item_statuses_partition_the_item_statuses() -> None:
-    """paid, cancelled, waived are terminal; everything else is open."""
+    """paid, cancelled, waived, superseded are terminal; everything else is open."""
     terminal, open_ = TERMINAL_ITEM_STATUSES, OPEN_ITEM_STATUSES
-    assert terminal == {ITM.PAID, ITM.CANCELLED, ITM.WAIVED}
+    assert terminal == {ITM.PAID, ITM.CANCELLED, ITM.WAIVED, ITM.SUPERSEDED}
     assert open_ == set(ItemStatus) - terminal
 
 

@@ -45,6 +45,9 @@ def items(*pairs: tuple[date, ItemStatus]) -> list[Item]:
         ([(MAR, OPEN), (FEB, PAID)], FEB),
         # Two items due the same day, one still owed: that day is not paid through.
         ([(JAN, PAID), (FEB, PAID), (FEB, OPEN)], JAN),
+        # A plan change superseded the open February item: it is no longer owed.
+        ([(JAN, PAID), (FEB, ItemStatus.SUPERSEDED), (MAR, PAID)], MAR),
+        ([(JAN, ItemStatus.SUPERSEDED)], None),
     ],
 )
 def test_paid_through_by_example(
@@ -63,11 +66,15 @@ def test_paid_through_by_example(
 def test_nothing_is_owed_on_or_before_paid_through_and_it_is_as_late_as_that_allows(
     pairs: list[tuple[int, ItemStatus]],
 ) -> None:
-    """Every item due by the date is settled; the first item still owed is due after it."""
-    schedule = [Item(JAN + timedelta(days=offset), status) for offset, status in pairs]
+    """Every item due by the date is settled; the first item still owed is due after it.
+
+    Superseded items (replaced by a plan change) are not part of the schedule.
+    """
+    everything = [Item(JAN + timedelta(days=offset), status) for offset, status in pairs]
+    schedule = [i for i in everything if i.status != ItemStatus.SUPERSEDED]
     settled = {ItemStatus.PAID, ItemStatus.WAIVED}
 
-    result = paid_through(schedule)
+    result = paid_through(everything)
 
     owed = [i.due for i in schedule if i.status not in settled]
     candidates = [i.due for i in schedule if i.status in settled and all(d > i.due for d in owed)]

@@ -1423,8 +1423,8 @@ def test_every_public_function_is_called_here() -> None:
     """Each public function of the transitions package is called by a test here.
 
     Here: this module, or test_dispute_transitions.py, test_discount_transition.py or
-    test_subscription_transitions.py beside it (the dispute machine's, recording a
-    discount, a gateway subscription's).
+    test_subscription_transitions.py or test_plan_change.py beside it (the dispute
+    machine's, recording a discount, a gateway subscription's, a plan change's).
     """
     here = Path(__file__)
     source = "".join(
@@ -1434,8 +1434,9 @@ def test_every_public_function_is_called_here() -> None:
             "test_dispute_transitions.py",
             "test_discount_transition.py",
             "test_subscription_transitions.py",
+            "test_plan_change.py",
         )
     )
     functions = [name for name in t.__all__ if callable(getattr(t, name)) and name.islower()]
-    assert len(functions) == 40
+    assert len(functions) == 42
     assert [name for name in functions if f"t.{name}(" not in source] == []

@@ -26,6 +26,7 @@ from enrollpay.cli.demo import demo
 from enrollpay.cli.events import events
 from enrollpay.cli.ops import audit, collect, db, reconcile, sweep
 from enrollpay.cli.payers import payers
+from enrollpay.cli.planchange import change
 from enrollpay.cli.receipts import receipt
 from enrollpay.cli.reporting import report
 from enrollpay.errors import EnrollpayError, InvalidInputError
@@ -104,6 +105,7 @@ def cli() -> None:
     Inspect it:  enrollpay report {revenue,status,products,aging,forecast,recovery}
     Plan it:     enrollpay plan preview [--coupon] [--tax] | refund quote | coupons
     Who pays:    enrollpay payers add | list | statement ID
+    Change it:   enrollpay plan change ENROLLMENT PLAN_SPEC [--preview]
     Give it:     enrollpay receipt ID [--pdf FILE]
 
     \b
@@ -120,6 +122,7 @@ cli.add_command(collect)
 cli.add_command(reconcile)
 cli.add_command(sweep)
 cli.add_command(report)
+plan.add_command(change)
 cli.add_command(plan)
 cli.add_command(coupons)
 cli.add_command(payers)

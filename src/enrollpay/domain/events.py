@@ -43,6 +43,11 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
         "a new enrollment's price was reduced by a coupon or scholarship; "
         "data: list price, discount, price, coupon code, scholarship id"
     ),
+    "schedule.changed": (
+        "a plan change moved what an enrollment still owes to another plan: a new schedule "
+        "version; data: from and to plan, anchor, old and new version, owed, deposit dropped, "
+        "what was due, what is due now"
+    ),
     "access.granted": "the student may use the course from now on",
     "access.suspended": "the student's access is withheld until payment",
     "access.restored": "access withheld for payment is given back",

@@ -170,6 +170,10 @@ class ScheduleItem:
     tax: TaxLine | None = None
     #: The payer who owes this item (None: the student; see :mod:`enrollpay.domain.payers`).
     payer_id: str | None = None
+    #: Which version of the enrollment's schedule the item belongs to: 1 for
+    #: the schedule written at enrollment, one more after each plan change
+    #: (see :mod:`enrollpay.domain.plan_change`).
+    schedule_version: int = 1
 
     @property
     def outstanding(self) -> Money:

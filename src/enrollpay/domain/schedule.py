@@ -153,8 +153,11 @@ def paid_through(items: Iterable[_DueItem]) -> date | None:
     failed, partly paid, and cancelled items (a cancelled item was not paid).
     With items due Jan 1, Feb 1 and Mar 1, the first two paid:
     ``paid_through`` is Feb 1, the period starting then is paid for.
+    Items a plan change superseded are no longer part of the schedule
+    and are left out (the items that replaced them count instead).
     """
-    ordered = sorted(items, key=lambda item: item.due)
+    current = (item for item in items if item.status != ItemStatus.SUPERSEDED)
+    ordered = sorted(current, key=lambda item: item.due)
     first_owed = next((i.due for i in ordered if i.status not in SETTLED), None)
     settled = [i.due for i in ordered if first_owed is None or i.due < first_owed]
     return settled[-1] if settled else None

@@ -62,6 +62,9 @@ class ItemStatus(enum.StrEnum):
     PAUSED = "paused"
     CANCELLED = "cancelled"
     WAIVED = "waived"
+    #: Replaced by a plan change: what it still owed moved to the items of
+    #: the next schedule version (see :mod:`enrollpay.domain.plan_change`).
+    SUPERSEDED = "superseded"
 
 
 class AttemptStatus(enum.StrEnum):
@@ -109,7 +112,7 @@ class DisputeStatus(enum.StrEnum):
 _E, _I = EnrollmentStatus, ItemStatus
 
 TERMINAL_ITEM_STATUSES: Final = frozenset(
-    {ItemStatus.PAID, ItemStatus.CANCELLED, ItemStatus.WAIVED}
+    {ItemStatus.PAID, ItemStatus.CANCELLED, ItemStatus.WAIVED, ItemStatus.SUPERSEDED}
 )
 #: Items that still expect money.
 OPEN_ITEM_STATUSES: Final = frozenset(set(ItemStatus) - TERMINAL_ITEM_STATUSES)

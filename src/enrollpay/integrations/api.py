@@ -165,6 +165,7 @@ def item(value: ScheduleItem) -> JSON:
         "paid_at": _when(value.paid_at),
         # The payer who owes it (None: the student).
         "payer_id": value.payer_id,
+        "schedule_version": value.schedule_version,
     }
     if value.tax is not None:
         shown["tax"] = {

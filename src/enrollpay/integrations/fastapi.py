@@ -37,6 +37,7 @@ from enrollpay.integrations import (
 from enrollpay.integrations.api import ApiAnswer, payment_details_answer, plans_answer
 from enrollpay.integrations.events import EventRegistry
 from enrollpay.integrations.payers_api import payer_answer, payers_answer, statement_answer
+from enrollpay.integrations.plan_change_api import plan_change_answer
 from enrollpay.integrations.receipts_api import ReceiptDocument, receipt_answer, receipt_document
 from enrollpay.service.system import PaymentSystem
 
@@ -47,6 +48,7 @@ __all__ = [
     "attach_system",
     "get_system",
     "handle_stripe_webhook",
+    "plan_change_router",
     "read_raw_body",
     "system_from_env",
     "webhook_router",
@@ -198,6 +200,43 @@ def api_router(system: PaymentSystem | None = None) -> APIRouter:
         return _answer(statement_answer(system or get_system(request), payer_id, query))
 
     return router
+
+
+def plan_change_router(system: PaymentSystem | None = None) -> APIRouter:
+    """A router with the plan-change routes of :mod:`enrollpay.integrations.plan_change_api`.
+
+    ``POST /enrollments/{enrollment_id}/plan-change/preview`` (writes
+    nothing) and ``POST /enrollments/{enrollment_id}/plan-change`` (moves
+    the enrollment to another plan). Apart from :func:`api_router` because
+    it writes: include it only behind the staff's authentication, and pass
+    who asks as ``actor`` in the body. Without ``system`` it uses the
+    attached one.
+    """
+    router = APIRouter()
+
+    @router.post("/enrollments/{enrollment_id}/plan-change/preview", name="enrollpay_plan_preview")
+    async def plan_change_preview(request: Request, enrollment_id: str) -> JSONResponse:
+        """What moving the enrollment to another plan would do; writes nothing."""
+        return await _plan_change(request, system, enrollment_id, apply=False)
+
+    @router.post("/enrollments/{enrollment_id}/plan-change", name="enrollpay_plan_change")
+    async def plan_change(request: Request, enrollment_id: str) -> JSONResponse:
+        """Move the enrollment's remaining balance to another plan (audited)."""
+        return await _plan_change(request, system, enrollment_id, apply=True)
+
+    return router
+
+
+async def _plan_change(
+    request: Request, system: PaymentSystem | None, enrollment_id: str, *, apply: bool
+) -> JSONResponse:
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    target = system or get_system(request)
+    answer = await run_in_threadpool(plan_change_answer, target, enrollment_id, body, apply=apply)
+    return _answer(answer)
 
 
 def _document(answer: ReceiptDocument) -> Response:

@@ -45,6 +45,7 @@ from enrollpay.ports.notifier import Notification, Notifier, Recipient
 from enrollpay.ports.payers import PayerLookups, PayerRecords
 from enrollpay.ports.reads import ItemQuery, ReportQueries, StoreReader
 from enrollpay.ports.receipts import ReceiptLookups, ReceiptWrites
+from enrollpay.ports.schedules import ScheduleRevisions
 from enrollpay.ports.store import (
     AuditDraft,
     EventOutbox,
@@ -92,6 +93,7 @@ __all__ = [
     "Recipient",
     "Redemption",
     "ReportQueries",
+    "ScheduleRevisions",
     "SentNotificationLog",
     "SentNotificationLookup",
     "Store",

@@ -37,6 +37,7 @@ from enrollpay.ports.notification_log import SentNotificationLog
 from enrollpay.ports.payers import PayerRecords
 from enrollpay.ports.reads import StoreReader
 from enrollpay.ports.receipts import ReceiptWrites
+from enrollpay.ports.schedules import ScheduleRevisions
 from enrollpay.ports.sync import SyncCursorWrites
 
 __all__ = [
@@ -157,6 +158,7 @@ class StoreTransaction(
     SentNotificationLog,
     ReceiptWrites,
     PayerRecords,
+    ScheduleRevisions,
     Protocol,
 ):
     """The write port: the verbs of one unit of work. Nothing is visible to others until commit.

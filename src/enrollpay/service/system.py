@@ -6,8 +6,9 @@ passing the system's :class:`~enrollpay.service.context.Context`. The class
 has no base class. The methods that change state are written here, but
 for enrolling (:mod:`enrollpay.service.system_enroll`), rescheduling and
 pausing, the saved-card flows, the sweep and reconcile
-(:mod:`enrollpay.service.system_ops`) and coupons and scholarships
-(:mod:`enrollpay.service.system_discounts`); those that only read are written
+(:mod:`enrollpay.service.system_ops`), coupons and scholarships
+(:mod:`enrollpay.service.system_discounts`) and plan changes
+(:mod:`enrollpay.service.system_planchange`); those that only read are written
 in :mod:`enrollpay.service.system_reads` and, for receipts,
 :mod:`enrollpay.service.system_receipts`. All are attached below by name.
 """
@@ -44,6 +45,7 @@ from enrollpay.service import (
     system_enroll,
     system_ops,
     system_payers,
+    system_planchange,
     system_reads,
     system_receipts,
     webhooks,
@@ -331,6 +333,9 @@ class PaymentSystem:
     list_payers = system_payers.list_payers
     set_payer_method = system_payers.set_payer_method
     payer_statement = system_payers.payer_statement
+    # -- plan change (written in enrollpay.service.system_planchange) ---------------
+    change_plan = system_planchange.change_plan
+    preview_plan_change = system_planchange.preview_plan_change
 
     # -- read-only methods (written in enrollpay.service.system_reads) -------------
     get_product = system_reads.get_product

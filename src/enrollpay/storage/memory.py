@@ -45,6 +45,7 @@ from enrollpay.storage.memory_receipts import MemoryReceipts
 from enrollpay.storage.memory_reports import MemoryReports
 from enrollpay.storage.memory_sync import MemorySync
 from enrollpay.storage.memory_tables import MemoryTables, require
+from enrollpay.storage.schedule_versions import replace_open_items
 
 __all__ = ["InMemoryStore"]
 
@@ -242,6 +243,11 @@ class _MemoryTransaction(
     def items_of(self, enrollment_id: str) -> list[ScheduleItem]:
         found = [i for i in self._t.items.values() if i.enrollment_id == enrollment_id]
         return sorted(found, key=lambda i: i.seq)
+
+    def replace_open_items(
+        self, enrollment_id: str, superseded: Sequence[ScheduleItem], added: Sequence[ScheduleItem]
+    ) -> None:
+        replace_open_items(self, enrollment_id, superseded, added)
 
     def list_items(self, query: ItemQuery) -> list[ScheduleItem]:
         found = []

@@ -60,6 +60,7 @@ from enrollpay.domain.transitions.payments import (
     settle_refund,
     succeed_attempt,
 )
+from enrollpay.domain.transitions.plan_changes import apply_plan_change, supersede_item
 from enrollpay.domain.transitions.subscriptions import link_subscription, record_subscription
 from enrollpay.domain.transitions.table import (
     ATTEMPT,
@@ -81,6 +82,7 @@ __all__ = [
     "DeclineOutcome",
     "Machine",
     "Transition",
+    "apply_plan_change",
     "await_settlement",
     "cancel_attempt",
     "cancel_enrollment",
@@ -119,6 +121,7 @@ __all__ = [
     "settle_refund",
     "start_processing",
     "succeed_attempt",
+    "supersede_item",
     "sync_enrollment",
     "waive_item",
 ]

@@ -70,8 +70,10 @@ def _move(
     return Change(record, (EventDraft(kind, item.enrollment_id, at, payload),))
 
 
-def new_item(*, item_id: str, enrollment_id: str, line: ScheduleLine, at: datetime) -> ScheduleItem:
-    """A scheduled item for one line of a schedule (its initial state)."""
+def new_item(
+    *, item_id: str, enrollment_id: str, line: ScheduleLine, at: datetime, version: int = 1
+) -> ScheduleItem:
+    """A scheduled item for one line of schedule ``version`` (its initial state)."""
     return ScheduleItem(
         id=item_id,
         enrollment_id=enrollment_id,
@@ -83,6 +85,7 @@ def new_item(*, item_id: str, enrollment_id: str, line: ScheduleLine, at: dateti
         amount_paid=Money.zero(line.amount.currency),
         updated_at=at,
         payer_id=line.payer_id,
+        schedule_version=version,
     )
 
 

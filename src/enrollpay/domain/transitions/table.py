@@ -99,9 +99,15 @@ ENROLLMENT: Final[Machine[EnrollmentStatus]] = Machine.declare(
         [],
         "the gateway reported its subscription's state (then: the derived status)",
     ),
+    _t(
+        "change_plan",
+        _LIVE,
+        [],
+        "its remaining balance moves to another plan (then: the derived status)",
+    ),
 )
 
-_OPEN = frozenset(ItemStatus) - {_I.PAID, _I.CANCELLED, _I.WAIVED}
+_OPEN = frozenset(ItemStatus) - {_I.PAID, _I.CANCELLED, _I.WAIVED, _I.SUPERSEDED}
 _CHARGEABLE = (
     _I.SCHEDULED,
     _I.FAILED,
@@ -168,6 +174,12 @@ ITEM: Final[Machine[ItemStatus]] = Machine.declare(
     ),
     _t("waive", _OPEN - {_I.PROCESSING}, [_I.WAIVED], "nothing more is owed on it"),
     _t("cancel", _OPEN, [_I.CANCELLED], "it will never be collected"),
+    _t(
+        "supersede",
+        _CHARGEABLE,
+        [_I.SUPERSEDED],
+        "a plan change moved what it owed to the next schedule version",
+    ),
 )
 
 ATTEMPT: Final[Machine[AttemptStatus]] = Machine.declare(

@@ -16,6 +16,7 @@ from enrollpay.domain.records import Enrollment, PaymentAttempt, ScheduleItem
 from enrollpay.domain.statuses import IN_FLIGHT_ATTEMPT_STATUSES
 from enrollpay.errors import DuplicateEnrollmentError, DuplicateError
 from enrollpay.ports import ItemQuery, LockedEnrollment
+from enrollpay.storage.schedule_versions import replace_open_items
 from enrollpay.storage.sql import mapping as m
 from enrollpay.storage.sql import statements as q
 from enrollpay.storage.sql.prepared import Prepared
@@ -269,6 +270,12 @@ class EnrollmentRepository(SqlUnit):
     def items_of(self, enrollment_id: str) -> list[ScheduleItem]:
         """The items of an enrollment by sequence number."""
         return [m.item_from_row(r) for r in self._rows(q.ITEMS_OF, enrollment_id)]
+
+    def replace_open_items(
+        self, enrollment_id: str, superseded: Sequence[ScheduleItem], added: Sequence[ScheduleItem]
+    ) -> None:
+        """Supersede open items and add the next schedule version (see the port)."""
+        replace_open_items(self, enrollment_id, superseded, added)
 
     def list_items(self, query: ItemQuery) -> list[ScheduleItem]:
         """Items matching the query, by due date then id."""

@@ -174,6 +174,8 @@ schedule_items = sa.Table(
     sa.Column("hosted_invoice_url", sa.Text(), nullable=True),
     *item_tax_columns(),  # migration 0020: the item's tax (empty: untaxed)
     sa.Column("payer_id", _ID, sa.ForeignKey("enrollpay_payers.id"), nullable=True, index=True),
+    # Migration 0022: the schedule version a plan change put the item in.
+    sa.Column("schedule_version", sa.Integer(), nullable=False, server_default="1"),
     sa.UniqueConstraint("enrollment_id", "seq"),
     one_of("status", ItemStatus, "known_status"),
     one_of("kind", ("deposit", "installment", "full", "period"), "known_kind"),

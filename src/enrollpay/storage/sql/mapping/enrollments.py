@@ -136,6 +136,7 @@ def item_to_row(i: ScheduleItem) -> dict[str, Any]:
         "hosted_invoice_url": i.hosted_invoice_url,
         **tax_to_row(i.tax),
         "payer_id": i.payer_id,
+        "schedule_version": i.schedule_version,
     }
 
 
@@ -162,6 +163,7 @@ def item_from_row(r: Row) -> ScheduleItem:
         hosted_invoice_url=r["hosted_invoice_url"],
         tax=tax_from_row(r),
         payer_id=r["payer_id"],
+        schedule_version=r["schedule_version"],
     )
 
 
