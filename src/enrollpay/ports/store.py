@@ -36,6 +36,7 @@ from enrollpay.ports.disputes import DisputeRecords
 from enrollpay.ports.notification_log import SentNotificationLog
 from enrollpay.ports.reads import StoreReader
 from enrollpay.ports.receipts import ReceiptWrites
+from enrollpay.ports.seats import SeatRecords
 from enrollpay.ports.sync import SyncCursorWrites
 
 __all__ = [
@@ -155,6 +156,7 @@ class StoreTransaction(
     SyncCursorWrites,
     SentNotificationLog,
     ReceiptWrites,
+    SeatRecords,
     Protocol,
 ):
     """The write port: the verbs of one unit of work. Nothing is visible to others until commit.

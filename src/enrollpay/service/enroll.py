@@ -32,6 +32,7 @@ from enrollpay.service.base import check_date, check_text
 from enrollpay.service.context import Context
 from enrollpay.service.discounts import discounted_lines, redeem, settle_if_free
 from enrollpay.service.results import EnrollmentResult
+from enrollpay.service.seats import take_seat
 
 __all__ = [
     "MAX_METADATA_KEYS",
@@ -70,8 +71,13 @@ def enroll(
     metadata: Mapping[str, str] | None = None,
     coupon: str | None = None,
     scholarship: str | None = None,
+    seat_offer: str | None = None,
 ) -> EnrollmentResult:
     """Enroll ``user_id`` in a product; open the first payment if one is due, or a trial's setup.
+
+    A product with a seat limit gets a seat in the same transaction
+    (:func:`enrollpay.service.seats.take_seat`: the offered one with
+    ``seat_offer``, a waitlist entry's id) or ``SeatsFullError``.
 
     ``coupon`` (a code) and ``scholarship`` (an id granted to the user)
     reduce the price (see :mod:`enrollpay.service.discounts`); the
@@ -145,6 +151,9 @@ def enroll(
         enrollment = opened.record
         tx.add_enrollment(enrollment)
         tx.add_items(items)
+        if seat_offer is not None or product.seat_limit is not None:
+            take_seat(ctx, tx, product, enrollment_id=enrollment_id, user_id=user_id,
+                      paid=first is None, offer_id=seat_offer, at=now)  # fmt: skip
         ctx.emit(tx, opened.events)
         if attempt is not None:
             tx.add_attempt(attempt)

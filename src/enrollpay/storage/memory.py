@@ -42,6 +42,7 @@ from enrollpay.storage.memory_outbox import MemoryOutboxRepository
 from enrollpay.storage.memory_payments import MemoryPayments
 from enrollpay.storage.memory_receipts import MemoryReceipts
 from enrollpay.storage.memory_reports import MemoryReports
+from enrollpay.storage.memory_seats import MemorySeats
 from enrollpay.storage.memory_sync import MemorySync
 from enrollpay.storage.memory_tables import MemoryTables, require
 
@@ -92,6 +93,7 @@ class _MemoryTransaction(
     MemoryNotificationLog,
     MemoryDiscounts,
     MemoryReceipts,
+    MemorySeats,
 ):
     def __init__(self, tables: MemoryTables) -> None:
         self._t = tables

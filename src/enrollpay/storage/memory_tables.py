@@ -22,6 +22,7 @@ from enrollpay.domain.records import (
     ScheduleItem,
     WebhookReceipt,
 )
+from enrollpay.domain.seats import Seat, WaitlistEntry
 from enrollpay.errors import StorageError
 from enrollpay.ports.sync import SyncCursor
 from enrollpay.storage.memory_outbox import MemoryOutbox
@@ -57,6 +58,9 @@ class MemoryTables:
     issued_receipts: dict[str, Receipt] = attrs.Factory(dict)
     #: The last number taken in each (issuer, kind) series.
     receipt_counters: dict[tuple[str, str], int] = attrs.Factory(dict)
+    #: Seats (live and released) and waitlist entries, by id.
+    seats: dict[str, Seat] = attrs.Factory(dict)
+    waitlist: dict[str, WaitlistEntry] = attrs.Factory(dict)
 
     def copy(self) -> MemoryTables:
         """A snapshot a transaction can change without touching this one."""
@@ -81,6 +85,8 @@ class MemoryTables:
             scholarships=dict(self.scholarships),
             issued_receipts=dict(self.issued_receipts),
             receipt_counters=dict(self.receipt_counters),
+            seats=dict(self.seats),
+            waitlist=dict(self.waitlist),
         )
 
 

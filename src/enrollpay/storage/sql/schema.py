@@ -65,8 +65,10 @@ products = sa.Table(
     sa.Column("service_period", sa.JSON(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=True),
     sa.Column("updated_at", UTCDateTime(), nullable=True),
+    sa.Column("seat_limit", sa.Integer(), nullable=True),  # migration 0018
     sa.UniqueConstraint("product_type", "product_id"),
     not_negative("price_minor"),
+    not_negative("seat_limit"),
 )
 
 plan_rules = sa.Table(
@@ -384,8 +386,10 @@ sync_cursors = sa.Table(
 )
 
 # Tables in modules of their own, added to this metadata on import: notifications
-# sent (migration 0013); coupons, redemptions and scholarships (0015); receipts (0017).
+# sent (migration 0013); coupons, redemptions and scholarships (0015); receipts (0017);
+# seats and waitlists (0018).
 from enrollpay.storage.sql import discount_tables as _discounts  # noqa: E402, F401
+from enrollpay.storage.sql import seat_tables as _seats  # noqa: E402, F401
 from enrollpay.storage.sql.schema_notifications import sent_notifications  # noqa: E402
 from enrollpay.storage.sql.schema_receipts import receipt_counters, receipts  # noqa: E402
 

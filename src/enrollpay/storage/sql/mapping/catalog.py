@@ -48,6 +48,7 @@ def product_to_row(p: Product) -> dict[str, Any]:
         "service_period": interval_data(p.service_period),
         "created_at": p.created_at,
         "updated_at": p.updated_at,
+        "seat_limit": p.seat_limit,
     }
 
 
@@ -67,6 +68,7 @@ def product_from_row(r: Row) -> Product:
         service_period=interval_from(r["service_period"]),
         created_at=r["created_at"],
         updated_at=r["updated_at"],
+        seat_limit=r["seat_limit"],
     )
 
 
