@@ -136,11 +136,13 @@ def test_an_offer_makes_an_offered_seat_that_lapses_after_the_ttl() -> None:
         t.offer_seat(entry, seat_id="seat_10", at=AT, ttl=TTL)
 
 
-@pytest.mark.parametrize(("paid", "status"), [(False, SeatStatus.RESERVED), (True, SeatStatus.HELD)])
+@pytest.mark.parametrize(
+    ("paid", "status"), [(False, SeatStatus.RESERVED), (True, SeatStatus.HELD)]
+)
 def test_accepting_an_offer_gives_the_seat_to_the_new_enrollment(
     paid: bool, status: SeatStatus
 ) -> None:
-    """accept + take_offer: the entry is accepted, the seat the enrollment's (no expiry)."""
+    """Accept + take_offer: the entry is accepted, the seat the enrollment's (no expiry)."""
     entry, seat = offered()
     entry_change, seat_change = t.accept_seat_offer(
         entry, seat, enrollment_id="enr_2", paid=paid, at=LATER

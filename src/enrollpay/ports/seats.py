@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
+from enrollpay.domain.records import Product
 from enrollpay.domain.seats import Seat, WaitlistEntry
 
 __all__ = ["SeatRecords"]
@@ -22,6 +23,15 @@ __all__ = ["SeatRecords"]
 
 class SeatRecords(Protocol):
     """Seats and waitlist entries, within one unit of work."""
+
+    def set_seat_limit(self, product_id: str, seat_limit: int | None) -> Product | None:
+        """Set a product's seat limit (None: no limit); the product as it is now (None: none).
+
+        The only writer of the limit: ``put_product`` keeps a product's limit
+        as it is (a new product has none), so re-registering a product never
+        undoes a limit.
+        """
+        ...
 
     def lock_seats(self, product_id: str) -> list[Seat]:
         """Take the product's seat lock; its live seats, oldest first (then by id)."""

@@ -142,9 +142,8 @@ def set_seat_limit(
             raise ProductNotFoundError(product_id)
         if product.seat_limit == limit:
             return product
-        tx.lock_seats(product_id)
-        product = attrs.evolve(product, seat_limit=limit, updated_at=now)
-        tx.put_product(product)
+        product = tx.set_seat_limit(product_id, limit)
+        assert product is not None  # noqa: S101 - read just above, products are never deleted
         ctx.audit(
             tx,
             actor=actor,

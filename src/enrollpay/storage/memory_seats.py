@@ -11,6 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import attrs
+
+from enrollpay.domain.records import Product
 from enrollpay.domain.seats import Seat, WaitlistEntry, has_free_seat
 from enrollpay.errors import DuplicateError
 from enrollpay.storage.memory_tables import require
@@ -25,6 +28,14 @@ class MemorySeats:
     """The seat and waitlist methods of an in-memory transaction."""
 
     _t: MemoryTables
+
+    def set_seat_limit(self, product_id: str, seat_limit: int | None) -> Product | None:
+        """Set the product's limit."""
+        product = self._t.products.get(product_id)
+        if product is None:
+            return None
+        product = self._t.products[product_id] = attrs.evolve(product, seat_limit=seat_limit)
+        return product
 
     def lock_seats(self, product_id: str) -> list[Seat]:
         """The product's live seats (the store's lock is held already)."""

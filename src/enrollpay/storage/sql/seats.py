@@ -16,8 +16,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from enrollpay.domain.records import Product
 from enrollpay.domain.seats import LIVE_SEAT_STATUSES, OPEN_WAITLIST_STATUSES, Seat, WaitlistEntry
 from enrollpay.errors import DuplicateError, StorageError
+from enrollpay.storage.sql.mapping.catalog import product_from_row
 from enrollpay.storage.sql.mapping.seats import (
     entry_from_row,
     entry_to_row,
@@ -53,6 +55,16 @@ class SeatRepository(SqlUnit):
             .where(_S.product_id == product_id, _S.status.in_(_LIVE))
             .order_by(_S.taken_at, self._text(_S.id))
         )
+
+    def set_seat_limit(self, product_id: str, seat_limit: int | None) -> Product | None:
+        """Set the product's limit, under its seat lock."""
+        found, _ = self._seat_lock(product_id)
+        if not found:
+            return None
+        stmt = sa.update(products).where(products.c.id == product_id)
+        row = self._d.run(stmt.values(seat_limit=seat_limit).returning(products)).first()
+        assert row is not None  # noqa: S101 - locked just above
+        return product_from_row(row)
 
     def lock_seats(self, product_id: str) -> list[Seat]:
         """Take the product's seat lock; its live seats."""

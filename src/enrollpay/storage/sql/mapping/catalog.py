@@ -32,7 +32,7 @@ __all__ = [
 
 
 def product_to_row(p: Product) -> dict[str, Any]:
-    """Column values of a product."""
+    """Column values of a product (not its seat limit: only ``set_seat_limit`` writes that)."""
     return {
         "id": p.id,
         "product_type": p.product_type,
@@ -48,7 +48,6 @@ def product_to_row(p: Product) -> dict[str, Any]:
         "service_period": interval_data(p.service_period),
         "created_at": p.created_at,
         "updated_at": p.updated_at,
-        "seat_limit": p.seat_limit,
     }
 
 
