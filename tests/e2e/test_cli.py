@@ -160,7 +160,8 @@ def _commands(
 def test_every_command_and_group_has_help() -> None:
     """`--help` works on the root, every group and every command; commands show an example."""
     commands = [((), cli), *_commands(cli)]
-    assert len(commands) == 23  # receipt (issue 17) beside main's 22
+    # receipt (issue 17) beside main's 22; seats (issue 19.5): its group and three commands
+    assert len(commands) == 27
     for path, command in commands:
         result = run(*path, "--help")
         assert result.exit_code == 0, path

@@ -27,6 +27,7 @@ from enrollpay.cli.events import events
 from enrollpay.cli.ops import audit, collect, db, reconcile, sweep
 from enrollpay.cli.receipts import receipt
 from enrollpay.cli.reporting import report
+from enrollpay.cli.seats import seats
 from enrollpay.errors import EnrollpayError, InvalidInputError
 
 __all__ = ["EXIT_ERROR", "EXIT_USAGE", "EnrollpayGroup", "cli", "main"]
@@ -101,7 +102,7 @@ def cli() -> None:
     Operate it:  enrollpay db upgrade | collect | sweep | reconcile | audit verify
     Integrate:   enrollpay events list | dispatch
     Inspect it:  enrollpay report {revenue,status,products,aging,forecast,recovery}
-    Plan it:     enrollpay plan preview [--coupon] | refund quote | coupons
+    Plan it:     enrollpay plan preview [--coupon] | refund quote | coupons | seats
     Give it:     enrollpay receipt ID [--pdf FILE]
 
     \b
@@ -120,6 +121,7 @@ cli.add_command(sweep)
 cli.add_command(report)
 cli.add_command(plan)
 cli.add_command(coupons)
+cli.add_command(seats)
 cli.add_command(refund)
 cli.add_command(audit)
 cli.add_command(events)
