@@ -112,6 +112,9 @@ def test_enrolling_reserves_the_first_payment_holds_and_the_limit_refuses(
 ) -> None:
     """Reserved at enrollment, held once paid; a third student: SeatsFullError, nothing written."""
     first = system.enroll(user_id="u-1", product_id=program.id)
+    mine = [e.kind for e in system.list_events() if e.enrollment_id == first.enrollment_id]
+    assert mine[0] == "enrollment.created"
+    assert mine[-1] == "seat.reserved"  # taken last in the enrollment's transaction
     view = system.seats(program.id)
     (seat,) = view.seats
     assert (seat.status, seat.enrollment_id, seat.user_id) == (

@@ -151,9 +151,6 @@ def enroll(
         enrollment = opened.record
         tx.add_enrollment(enrollment)
         tx.add_items(items)
-        if seat_offer is not None or product.seat_limit is not None:
-            take_seat(ctx, tx, product, enrollment_id=enrollment_id, user_id=user_id,
-                      paid=first is None, offer_id=seat_offer, at=now)  # fmt: skip
         ctx.emit(tx, opened.events)
         if attempt is not None:
             tx.add_attempt(attempt)
@@ -176,6 +173,10 @@ def enroll(
                 "awaiting_payment_method": awaiting,
             },
         )
+        if seat_offer is not None or product.seat_limit is not None:
+            # Last, so the product's seat lock is held for the shortest time.
+            take_seat(ctx, tx, product, enrollment_id=enrollment_id, user_id=user_id,
+                      paid=first is None, offer_id=seat_offer, at=now)  # fmt: skip
     result = EnrollmentResult(
         enrollment_id=enrollment_id,
         enrollment=enrollment,
