@@ -22,6 +22,7 @@ from benchmarks import (
     case_scale_out,
     case_schedule,
     case_task_queues,
+    case_webhook_storm,
     case_webhooks,
 )
 from benchmarks.core import CaseResult
@@ -40,8 +41,9 @@ CASES = (
     "scale_out",
     "reconcile",
     "task_queues",
+    "webhook_storm",
 )
-_NEEDS_PG = frozenset({"collect_due", "scale_out", "task_queues"})
+_NEEDS_PG = frozenset({"collect_due", "scale_out", "task_queues", "webhook_storm"})
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 
 
@@ -79,6 +81,7 @@ class _Run:
                 case_reconcile.run(files=self.files, quick=self.quick)
             ),
             "task_queues": self._task_queues,
+            "webhook_storm": self._webhook_storm,
         }
         runners[name]()
         for result in self.results[before:]:
@@ -107,6 +110,12 @@ class _Run:
             self.skipped.extend(["task_queue_celery", "task_queue_procrastinate"])
             return
         self.results.extend(case_task_queues.run(server=self.server, quick=self.quick))
+
+    def _webhook_storm(self) -> None:
+        if self.server is None:
+            self.skipped.append("webhook_storm_postgres")
+            return
+        self.results.append(case_webhook_storm.run(server=self.server, quick=self.quick))
 
 
 def _human(value: float, unit: str) -> str:

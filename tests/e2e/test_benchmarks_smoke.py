@@ -21,6 +21,7 @@ EVERY_RESULT = {
     "reconcile_drift",
     "task_queue_celery",
     "task_queue_procrastinate",
+    "webhook_storm_postgres",
 }
 
 

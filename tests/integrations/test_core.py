@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from enrollpay import PaymentSystem
+from enrollpay.domain.money import Money
 from enrollpay.errors import InvalidInputError
 from enrollpay.gateways.stripe import StripeGateway
 from enrollpay.integrations import (
@@ -59,6 +60,24 @@ def test_every_outcome_is_200_with_result_and_event_id(paid: Paid) -> None:
         (200, {"result": "stale", "event_id": replay.event_id}),
     ]
     assert paid.system.payment_details(paid.enrollment_id).paid.minor == 29999
+
+
+def test_a_deferred_event_is_409_so_the_gateway_redelivers_it(paid: Paid) -> None:
+    """A refund delivered before its payment's success: 409 now, applied when redelivered."""
+    intent = json.loads(paid.hook.payload)["data"]["object"]["id"]
+    refund = paid.fake.refund_from_dashboard(intent, Money(1000, "USD"))
+    (early_hook,) = (h for h in paid.fake.take_events() if h.event_type == "charge.refunded")
+
+    early = webhook_response(paid.system, early_hook.payload, early_hook.headers)
+    webhook_response(paid.system, paid.hook.payload, paid.hook.headers)
+    later = webhook_response(paid.system, early_hook.payload, early_hook.headers)
+
+    assert [(r.status, dict(r.body)) for r in (early, later)] == [
+        (409, {"result": "deferred", "event_id": early_hook.event_id}),
+        (200, {"result": "processed", "event_id": early_hook.event_id}),
+    ]
+    (recorded,) = paid.system.payment_details(paid.enrollment_id).refunds
+    assert recorded.gateway_refund_id == refund.gateway_refund_id
 
 
 def test_refused_webhooks_are_a_generic_400_and_the_reason_is_logged(

@@ -9,8 +9,12 @@ Status codes of the webhook endpoint, and why:
 
 - ``200`` with ``{"result": ..., "event_id": ...}`` for every outcome of
   :meth:`~enrollpay.PaymentSystem.handle_webhook` (``processed``,
-  ``duplicate``, ``ignored``, ``stale``): the event is dealt with, and a
-  gateway that gets a 2xx stops redelivering it.
+  ``duplicate``, ``ignored``, ``stale``) but one: the event is dealt with,
+  and a gateway that gets a 2xx stops redelivering it.
+- ``409`` with ``{"result": "deferred", ...}`` when the event came before
+  the payment it concerns was recorded (a refund or a dispute delivered
+  ahead of the payment's own success): nothing was recorded, and the
+  gateway's redelivery applies it once the success is in.
 - ``400`` with a generic body when the signature is refused or the payload
   is malformed: redelivering the same bytes cannot succeed, and the body
   tells a forger nothing about why (the reason is logged).
@@ -127,7 +131,8 @@ def webhook_response(
     except Exception:
         logger.exception("webhook processing failed; answering 500 so the gateway redelivers")
         return _FAILED
-    return WebhookResponse(200, {"result": outcome.result, "event_id": outcome.event_id})
+    status = 409 if outcome.result == "deferred" else 200
+    return WebhookResponse(status, {"result": outcome.result, "event_id": outcome.event_id})
 
 
 def body_too_large(content_length: str | int | None) -> bool:

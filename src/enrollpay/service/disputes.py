@@ -20,6 +20,7 @@ from enrollpay.domain.records import Dispute, Payment
 from enrollpay.domain.statuses import DisputeStatus
 from enrollpay.ports import GatewayDispute, GatewayEvent, StoreTransaction
 from enrollpay.service.context import Context
+from enrollpay.service.lookups import payment_not_yet_recorded
 from enrollpay.service.results import WebhookResult
 
 __all__ = ["apply_dispute_event", "apply_dispute_report", "hold_for_disputes"]
@@ -55,6 +56,8 @@ def apply_dispute_report(
         else tx.find_payment_by_gateway_id(report.gateway_payment_id)
     )
     if payment is None:
+        if payment_not_yet_recorded(tx, report.gateway_payment_id):
+            return "deferred", "dispute of a payment whose success has not arrived yet"
         return "ignored", "dispute of a payment we did not record"
     if report.amount.currency != payment.amount.currency:
         return (

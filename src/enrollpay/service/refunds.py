@@ -25,6 +25,7 @@ from enrollpay.errors import (
 from enrollpay.ports import Gateway, GatewayEvent, StoreTransaction
 from enrollpay.service.base import MAX_TEXT, check_money, check_text
 from enrollpay.service.context import Context
+from enrollpay.service.lookups import payment_not_yet_recorded
 from enrollpay.service.outside_refunds import record_outside_refund
 from enrollpay.service.results import WebhookResult
 
@@ -302,6 +303,8 @@ def apply_refund_updates(
         else tx.find_payment_by_gateway_id(event.gateway_payment_id)
     )
     if payment is None:
+        if payment_not_yet_recorded(tx, event.gateway_payment_id):
+            return "deferred", "refund of a payment whose success has not arrived yet"
         return "ignored", "refund for a payment we did not record"
     ctx.lock(tx, payment.enrollment_id)  # every writer locks the enrollment first
     changed = 0

@@ -299,7 +299,10 @@ class CancellationResult:
     cancelled_items: int
 
 
-WebhookResult = Literal["processed", "duplicate", "ignored", "stale"]
+#: ``deferred``: the event concerns one of our payments whose own success has
+#: not been recorded yet (a refund or dispute delivered before it); nothing
+#: is recorded, not even the event's id, so the gateway's redelivery applies it.
+WebhookResult = Literal["processed", "duplicate", "ignored", "stale", "deferred"]
 
 
 @attrs.frozen

@@ -75,7 +75,8 @@ def handle_webhook(
                 logger.info("webhook %s (%s): duplicate", event.id, event.type)
                 return WebhookOutcome("duplicate", event.id, event.type)
             result, detail = _apply_event(ctx, tx, event)
-            tx.add_webhook_receipt(WebhookReceipt(event.id, event.type, ctx.now(), result))
+            if result != "deferred":  # a deferred event must apply when redelivered
+                tx.add_webhook_receipt(WebhookReceipt(event.id, event.type, ctx.now(), result))
             ctx.checkpoint("webhook_before_commit")
     except DuplicateError as exc:
         if exc.what != "webhook event":
