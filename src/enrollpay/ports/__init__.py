@@ -42,7 +42,7 @@ from enrollpay.ports.notification_log import SentNotificationLog, SentNotificati
 from enrollpay.ports.notifier import Notification, Notifier, Recipient
 from enrollpay.ports.reads import ItemQuery, ReportQueries, StoreReader
 from enrollpay.ports.receipts import ReceiptLookups, ReceiptWrites
-from enrollpay.ports.seats import SeatRecords
+from enrollpay.ports.seats import SeatLookups, SeatRecords
 from enrollpay.ports.store import (
     AuditDraft,
     EventOutbox,
@@ -85,6 +85,7 @@ __all__ = [
     "Recipient",
     "Redemption",
     "ReportQueries",
+    "SeatLookups",
     "SeatRecords",
     "SentNotificationLog",
     "SentNotificationLookup",

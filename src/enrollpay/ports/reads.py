@@ -34,6 +34,7 @@ from enrollpay.domain.records import (
 from enrollpay.domain.statuses import DisputeStatus
 from enrollpay.ports.notification_log import SentNotificationLookup
 from enrollpay.ports.receipts import ReceiptLookups
+from enrollpay.ports.seats import SeatLookups
 from enrollpay.ports.sync import SyncLookups
 from enrollpay.reports import (
     AgingRow,
@@ -91,7 +92,9 @@ class ReportQueries(Protocol):
         ...
 
 
-class StoreReader(ReportQueries, SyncLookups, SentNotificationLookup, ReceiptLookups, Protocol):
+class StoreReader(
+    ReportQueries, SyncLookups, SentNotificationLookup, ReceiptLookups, SeatLookups, Protocol
+):
     """The read port: lookups, lists and reports over one snapshot; no writes, no locks.
 
     Drift re-sync's look-ups and cursors are :class:`~enrollpay.ports.sync.SyncLookups`.

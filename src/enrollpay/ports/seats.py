@@ -18,11 +18,39 @@ from typing import Protocol
 from enrollpay.domain.records import Product
 from enrollpay.domain.seats import Seat, WaitlistEntry
 
-__all__ = ["SeatRecords"]
+__all__ = ["SeatLookups", "SeatRecords"]
 
 
-class SeatRecords(Protocol):
-    """Seats and waitlist entries, within one unit of work."""
+class SeatLookups(Protocol):
+    """Seats and waitlist entries as they stand (on both ports: the reader sees its snapshot)."""
+
+    def get_seat(self, seat_id: str) -> Seat | None:
+        """The seat with this id, live or released."""
+        ...
+
+    def seat_of_enrollment(self, enrollment_id: str) -> Seat | None:
+        """The live seat an enrollment holds or reserves, if any."""
+        ...
+
+    def list_seats(self, product_id: str) -> list[Seat]:
+        """The product's live seats, oldest first (then by id), without locking."""
+        ...
+
+    def lapsed_offers(self, now: datetime) -> list[Seat]:
+        """Offered seats whose offer expired by ``now``, soonest expiry first (then by id)."""
+        ...
+
+    def get_waitlist_entry(self, entry_id: str) -> WaitlistEntry | None:
+        """The entry with this id."""
+        ...
+
+    def list_waitlist(self, product_id: str, *, open_only: bool = True) -> list[WaitlistEntry]:
+        """The product's entries by join time, then by id (``open_only``: waiting or offered)."""
+        ...
+
+
+class SeatRecords(SeatLookups, Protocol):
+    """The write-port verbs of seats and waitlists, within one unit of work."""
 
     def set_seat_limit(self, product_id: str, seat_limit: int | None) -> Product | None:
         """Set a product's seat limit (None: no limit); the product as it is now (None: none).
@@ -51,22 +79,6 @@ class SeatRecords(Protocol):
         """Store a seat's new state (``StorageError`` if it does not exist)."""
         ...
 
-    def get_seat(self, seat_id: str) -> Seat | None:
-        """The seat with this id, live or released."""
-        ...
-
-    def seat_of_enrollment(self, enrollment_id: str) -> Seat | None:
-        """The live seat an enrollment holds or reserves, if any."""
-        ...
-
-    def list_seats(self, product_id: str) -> list[Seat]:
-        """The product's live seats, oldest first (then by id), without locking."""
-        ...
-
-    def lapsed_offers(self, now: datetime) -> list[Seat]:
-        """Offered seats whose offer expired by ``now``, soonest expiry first (then by id)."""
-        ...
-
     def add_waitlist_entry(self, entry: WaitlistEntry) -> WaitlistEntry | None:
         """Add an entry unless the user has an open one for the product (under its seat lock).
 
@@ -76,12 +88,4 @@ class SeatRecords(Protocol):
 
     def update_waitlist_entry(self, entry: WaitlistEntry) -> None:
         """Store an entry's new state (``StorageError`` if it does not exist)."""
-        ...
-
-    def get_waitlist_entry(self, entry_id: str) -> WaitlistEntry | None:
-        """The entry with this id."""
-        ...
-
-    def list_waitlist(self, product_id: str, *, open_only: bool = True) -> list[WaitlistEntry]:
-        """The product's entries by join time, then by id (``open_only``: waiting or offered)."""
         ...

@@ -324,8 +324,8 @@ def expire_seat_offers(ctx: Context, now: datetime | None = None) -> list[Waitli
     """Release every lapsed offer and offer its seat to the next in line; the lapsed entries."""
     at = ctx.now() if now is None else now
     done: list[WaitlistEntry] = []
-    with ctx.store.transaction() as tx:
-        lapsed = tx.lapsed_offers(at)
+    with ctx.store.reader() as view:  # a sweep with nothing to do commits nothing
+        lapsed = view.lapsed_offers(at)
     for peek in lapsed:
         with ctx.store.transaction() as tx:
             tx.lock_seats(peek.product_id)
@@ -348,12 +348,12 @@ def expire_seat_offers(ctx: Context, now: datetime | None = None) -> list[Waitli
 def seats_view(ctx: Context, product_id: str) -> SeatsView:
     """A product's seats: the counts, the live seats, and its open waitlist in order."""
     check_text(product_id, "product_id")
-    with ctx.store.transaction() as tx:
-        product = tx.get_product(product_id)
+    with ctx.store.reader() as view:
+        product = view.get_product(product_id)
         if product is None:
             raise ProductNotFoundError(product_id)
-        seats = tx.list_seats(product_id)
-        line = tx.list_waitlist(product_id)
+        seats = view.list_seats(product_id)
+        line = view.list_waitlist(product_id)
     return SeatsView(
         product_id=product_id,
         counts=count_seats(product.seat_limit, seats),
