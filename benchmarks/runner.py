@@ -17,9 +17,11 @@ from typing import Any
 from benchmarks import (
     case_collect,
     case_enroll,
+    case_outbox,
     case_rate_limit,
     case_reconcile,
     case_scale_out,
+    case_scale_run,
     case_schedule,
     case_task_queues,
     case_webhook_storm,
@@ -42,8 +44,12 @@ CASES = (
     "reconcile",
     "task_queues",
     "webhook_storm",
+    "scale_run",
+    "outbox",
 )
-_NEEDS_PG = frozenset({"collect_due", "scale_out", "task_queues", "webhook_storm"})
+_NEEDS_PG = frozenset(
+    {"collect_due", "scale_out", "task_queues", "webhook_storm", "scale_run", "outbox"}
+)
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 
 
@@ -51,10 +57,17 @@ class _Run:
     """The state of one run: its scratch folder, its databases, its results."""
 
     def __init__(
-        self, *, quick: bool, folder: Path, server: PgServer | None, keep: bool = False
+        self,
+        *,
+        quick: bool,
+        folder: Path,
+        server: PgServer | None,
+        keep: bool = False,
+        out: Path | None = None,
     ) -> None:
         self.quick = quick
         self.keep = keep
+        self.out = out
         self.files = SqliteFiles(folder)
         self.server = server
         self.results: list[CaseResult] = []
@@ -82,6 +95,8 @@ class _Run:
             ),
             "task_queues": self._task_queues,
             "webhook_storm": self._webhook_storm,
+            "scale_run": self._scale_run,
+            "outbox": self._outbox,
         }
         runners[name]()
         for result in self.results[before:]:
@@ -116,6 +131,18 @@ class _Run:
             self.skipped.append("webhook_storm_postgres")
             return
         self.results.append(case_webhook_storm.run(server=self.server, quick=self.quick))
+
+    def _scale_run(self) -> None:
+        if self.server is None:
+            self.skipped.append("scale_run_postgres")
+            return
+        self.results.append(case_scale_run.run(server=self.server, quick=self.quick, out=self.out))
+
+    def _outbox(self) -> None:
+        if self.server is None:
+            self.skipped.append("outbox_dispatch_postgres")
+            return
+        self.results.append(case_outbox.run(server=self.server, quick=self.quick))
 
 
 def _human(value: float, unit: str) -> str:
@@ -210,7 +237,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         with servers as server:
             if server is not None:
                 machine["postgresql"] = server.version()
-            run = _Run(quick=args.quick, folder=folder, server=server, keep=args.keep_outcomes)
+            run = _Run(
+                quick=args.quick,
+                folder=folder,
+                server=server,
+                keep=args.keep_outcomes,
+                out=args.out,
+            )
             for name in chosen:
                 run.case(name)
     finally:

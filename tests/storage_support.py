@@ -67,13 +67,21 @@ class PgCluster:
         self.port = _free_port()
         self._run(initdb, "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8",
                   "--no-sync")  # fmt: skip
-        options = (
+        self._options = (
             f"-k {self.base} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
-        self._run(pg_ctl, "-D", str(self.data), "-l", str(self.base / "server.log"), "-w",
-                  "-t", str(_TIMEOUT), "-o", options, "start")  # fmt: skip
+        self._start()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _start(self) -> None:
+        self._run(self._pg_ctl, "-D", str(self.data), "-l", str(self.base / "server.log"), "-w",
+                  "-t", str(_TIMEOUT), "-o", self._options, "start")  # fmt: skip
+
+    def restart(self) -> None:
+        """Stop the server as a crash would (every connection cut), then start it again."""
+        self._run(self._pg_ctl, "-D", str(self.data), "-m", "immediate", "stop")
+        self._start()
 
     def _run(self, *args: str | Path) -> None:
         command = [*self._prefix, *map(str, args)]

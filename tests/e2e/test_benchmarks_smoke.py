@@ -22,6 +22,8 @@ EVERY_RESULT = {
     "task_queue_celery",
     "task_queue_procrastinate",
     "webhook_storm_postgres",
+    "scale_run_postgres",
+    "outbox_dispatch_postgres",
 }
 
 
@@ -51,6 +53,8 @@ def test_quick_benchmarks_write_every_case_with_positive_medians(tmp_path: Path)
         assert case["sizes"], case["name"]
         assert isinstance(case["met"], bool)
     assert report["quick"] is True
+    plot = out.with_suffix(".scale_run.png")  # the monthly run's throughput, drawn
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert report["machine"]["nproc"] >= 1
     header = next(line for line in run.stdout.splitlines() if line.startswith("case "))
     assert header.split()[:5] == ["case", "library", "baseline", "ratio", "target"]

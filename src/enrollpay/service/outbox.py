@@ -7,8 +7,12 @@ delivers them at least once, in the order they occurred:
 - one dispatcher at a time holds the store-wide dispatch lease, so the order
   holds and no two dispatchers hand out one event at once; a dispatcher that
   dies leaves the lease to expire;
-- each event is marked delivered, and the lease extended, in its own
-  transaction right after the handler returns;
+- each event is marked delivered in its own transaction right after the
+  handler returns; in the same transaction the lease is renewed once a
+  tenth of it has passed (not at every event: rewriting the one lease row
+  thousands of times in a run leaves PostgreSQL a chain of dead versions
+  to walk at every read, and the run slows down as it goes), so a handler
+  may take up to nine tenths of the lease;
 - a handler that raises stops the run: that event and every later one stay
   undelivered for the next call, and the exception reaches the caller.
 
@@ -57,6 +61,7 @@ def dispatch_events(
         if not tx.acquire_dispatch_lease(holder=holder, now=started, until=started + lease):
             return 0
     delivered = 0
+    lease_until = started + lease
     try:
         while limit is None or delivered < limit:
             size = DISPATCH_BATCH if limit is None else min(DISPATCH_BATCH, limit - delivered)
@@ -66,11 +71,17 @@ def dispatch_events(
                 break
             for event in batch:
                 handler(event)
-                if not _mark_delivered(store, event, holder=holder, at=now(), lease=lease):
+                at = now()
+                renew = at + lease * 0.9 > lease_until  # a tenth of the lease has passed
+                if not _mark_delivered(
+                    store, event, holder=holder, at=at, renew=at + lease if renew else None
+                ):
                     logger.warning(
                         "dispatcher %s lost its lease after event %s; stopping", holder, event.id
                     )
                     return delivered
+                if renew:
+                    lease_until = at + lease
                 delivered += 1
     finally:
         with store.transaction() as tx:
@@ -79,12 +90,13 @@ def dispatch_events(
 
 
 def _mark_delivered(
-    store: Store, event: DomainEvent, *, holder: str, at: datetime, lease: timedelta
+    store: Store, event: DomainEvent, *, holder: str, at: datetime, renew: datetime | None
 ) -> bool:
+    """Mark ``event`` delivered if ``holder`` still holds the lease; renew it to ``renew``."""
     with store.transaction() as tx:
         if not tx.mark_event_delivered(event.id, holder=holder, at=at):
             return False
-        return tx.acquire_dispatch_lease(holder=holder, now=at, until=at + lease)
+        return renew is None or tx.acquire_dispatch_lease(holder=holder, now=at, until=renew)
 
 
 def list_events(

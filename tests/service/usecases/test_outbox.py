@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,6 +14,8 @@ from hypothesis import strategies as st
 from enrollpay import Installments, PaymentSystem
 from enrollpay.domain.events import EVENT_KINDS, DomainEvent
 from enrollpay.domain.records import Product
+from enrollpay.ports import Store, StoreTransaction
+from enrollpay.service import outbox
 from enrollpay.service.outbox import DISPATCH_BATCH
 from enrollpay.storage.memory import InMemoryStore
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
@@ -202,3 +207,67 @@ def test_dispatch_in_any_slices_delivers_the_same_sequence(
 
     assert seen == [e.id for e in system.list_events()]
     assert system.list_events(delivered=False) == []
+
+
+def test_a_long_run_keeps_its_lease_by_renewing_it(
+    system: PaymentSystem, store: Store, clock: FrozenClock, busy: str
+) -> None:
+    """Handlers taking 4 of the lease's 5 minutes each: renewed as it goes, all 6 delivered."""
+    holds: list[bool] = []
+
+    def slow(event: DomainEvent) -> None:
+        clock.advance(timedelta(minutes=4))
+        with store.transaction() as tx:  # another dispatcher asks for the lease meanwhile
+            holds.append(
+                tx.acquire_dispatch_lease(holder="other", now=clock.now(), until=clock.now())
+            )
+
+    assert system.dispatch_events(slow) == 6
+    assert holds == [False] * 6
+
+
+class _CountingTransaction:
+    """A store transaction that notes when the dispatch lease is taken or renewed."""
+
+    def __init__(self, tx: StoreTransaction, writes: list[datetime]) -> None:
+        self._tx = tx
+        self._writes = writes
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+    def acquire_dispatch_lease(self, *, holder: str, now: datetime, until: datetime) -> bool:
+        self._writes.append(now)
+        return self._tx.acquire_dispatch_lease(holder=holder, now=now, until=until)
+
+
+class _CountingStore:
+    """The store, its transactions counting lease writes."""
+
+    def __init__(self, store: Store, writes: list[datetime]) -> None:
+        self._store = store
+        self._writes = writes
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self._store.transaction() as tx:
+            yield _CountingTransaction(tx, self._writes)
+
+
+def test_the_lease_is_renewed_only_once_a_tenth_of_it_has_passed(
+    store: Store, clock: FrozenClock, busy: str
+) -> None:
+    """One lease write per 30 s of a 5-minute lease, not one per event (a hot row otherwise)."""
+    writes: list[datetime] = []
+
+    def handler(event: DomainEvent) -> None:
+        clock.advance(timedelta(seconds=10))
+
+    counting = cast("Store", _CountingStore(store, writes))
+    delivered = outbox.dispatch_events(
+        counting, handler, now=clock.now, holder="h", lease=timedelta(minutes=5)
+    )
+
+    assert delivered == 6
+    # Taken at the start, renewed at the first event past 30 s (the fourth, at 40 s).
+    assert [w - writes[0] for w in writes] == [timedelta(0), timedelta(seconds=40)]

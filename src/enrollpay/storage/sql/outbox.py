@@ -18,10 +18,10 @@ WHERE <free, expired or ours> RETURNING``. On PostgreSQL concurrent callers
 queue on the row's lock and each re-checks the condition against the row
 as the one before left it, so two can never both get it; on SQLite the
 transaction holds the write lock already (``BEGIN IMMEDIATE``). Marking an
-event delivered first reads the lease ``FOR SHARE`` on PostgreSQL: a
-dispatcher whose lease runs out while it marks keeps a successor waiting
-until the mark commits, so the successor cannot read the event as pending
-and deliver it a second time meanwhile.
+event delivered reads the lease ``FOR SHARE`` on PostgreSQL, inside the
+marking ``UPDATE`` itself: a dispatcher whose lease runs out while it marks
+keeps a successor waiting until the mark commits, so the successor cannot
+read the event as pending and deliver it a second time meanwhile.
 """
 
 from __future__ import annotations
@@ -166,27 +166,33 @@ class OutboxRepository(SqlUnit):
         return [event_from_row(r) for r in self._d.run(stmt).all()]
 
     def mark_event_delivered(self, event_id: str, *, holder: str, at: datetime) -> bool:
-        """Set ``delivered_at`` if ``holder``'s lease runs past ``at`` (see the module doc)."""
+        """Set ``delivered_at`` if ``holder``'s lease runs past ``at`` (see the module doc).
+
+        One statement in the common case: the update carries the lease check
+        (``EXISTS`` over the lease row, read ``FOR SHARE`` on PostgreSQL).
+        When it changes nothing, a second look tells a lost lease (False)
+        from an event delivered already (True) or one that does not exist.
+        """
         self.flush_events()
-        lease = sa.select(outbox_lease.c.holder, outbox_lease.c.lease_until).where(
-            outbox_lease.c.id == LEASE_ROW
+        lease = sa.select(outbox_lease.c.id).where(
+            outbox_lease.c.id == LEASE_ROW,
+            outbox_lease.c.holder == holder,
+            outbox_lease.c.lease_until > at,
         )
         if self._pg:
             lease = lease.with_for_update(read=True)  # FOR SHARE
-        row = self._d.run(lease).first()
-        if row is None or row["holder"] != holder or row["lease_until"] is None:
-            return False
-        if row["lease_until"] <= at:
-            return False
         marked = self._d.run(
             sa.update(outbox)
-            .where(outbox.c.id == event_id, outbox.c.delivered_at.is_(None))
+            .where(outbox.c.id == event_id, outbox.c.delivered_at.is_(None), lease.exists())
             .values(delivered_at=at)
         )
-        if marked.rowcount == 0:
-            known = self._d.run(sa.select(outbox.c.seq).where(outbox.c.id == event_id))
-            if known.first() is None:
-                raise StorageError(f"cannot mark event {event_id!r} delivered: it does not exist")
+        if marked.rowcount:
+            return True
+        if self._d.run(lease).first() is None:
+            return False
+        known = self._d.run(sa.select(outbox.c.seq).where(outbox.c.id == event_id))
+        if known.first() is None:
+            raise StorageError(f"cannot mark event {event_id!r} delivered: it does not exist")
         return True
 
     def acquire_dispatch_lease(self, *, holder: str, now: datetime, until: datetime) -> bool:
