@@ -14,6 +14,7 @@ from enrollpay.testing import FakeGateway, FrozenClock
 # Adding or dropping a public name is a deliberate change: update this list,
 # the docs (docs/reference/api.md) and CHANGELOG.md together.
 PUBLIC_NAMES = [
+    "accept_seat_offer",
     "aging_report",
     "audit_anchor",
     "audit_log",
@@ -27,6 +28,7 @@ PUBLIC_NAMES = [
     "dispatch_events",
     "eligible_plans",
     "enroll",
+    "expire_seat_offers",
     "find_product",
     "forecast_report",
     "gateway",
@@ -37,6 +39,7 @@ PUBLIC_NAMES = [
     "grant_scholarship",
     "handle_webhook",
     "has_access",
+    "join_waitlist",
     "list_coupons",
     "list_disputes",
     "list_enrollments",
@@ -64,7 +67,9 @@ PUBLIC_NAMES = [
     "resume",
     "retry_now",
     "revenue_report",
+    "seats",
     "set_plan_rules",
+    "set_seat_limit",
     "start_payment",
     "start_payment_method_update",
     "start_setup",
