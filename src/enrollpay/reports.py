@@ -11,9 +11,12 @@ a contract test checks both give the same rows. What each number means:
   of the month.
 - **status breakdown**: enrollments per status; schedule items per status
   and currency with their count, total amount and amount still owed.
-- **product performance**: per product, enrollments and how many are
-  completed, cancelled or suspended; net revenue (payments minus refunds
-  minus what chargebacks withheld, see :func:`~enrollpay.domain.disputes.withheld`);
+- **product performance**: per product and currency (a product sold in
+  several currencies, see :mod:`enrollpay.domain.price_lists`, has a row
+  for each; an active product not sold yet has one in its default
+  currency), enrollments and how many are completed, cancelled or
+  suspended; net revenue (payments minus refunds minus what chargebacks
+  withheld, see :func:`~enrollpay.domain.disputes.withheld`);
   ``refund_rate = refunded / gross`` and ``default_rate = enrollments with a
   defaulted item / enrollments`` (both rounded to 4 places); plan mix; the
   chargebacks of its payments (inquiries aside), the amount they disputed,
@@ -156,64 +159,69 @@ def status_breakdown(data: ReportData) -> StatusBreakdown:
 
 
 def product_performance(data: ReportData) -> list[ProductRow]:
-    """One row per product that has enrollments or is active, by name."""
-    by_product: dict[str, list[Enrollment]] = defaultdict(list)
+    """One row per product and currency it sold in (or, unsold and active, its default), by name.
+
+    A product with a price list has a row per currency its enrollments
+    were sold in: amounts in different currencies are never added.
+    """
+    by_key: dict[tuple[str, str], list[Enrollment]] = defaultdict(list)
     for enrollment in data.enrollments:
-        by_product[enrollment.product_id].append(enrollment)
+        by_key[(enrollment.product_id, enrollment.price.currency)].append(enrollment)
     defaulted = {i.enrollment_id for i in data.items if i.status == ItemStatus.DEFAULTED}
-    enrollment_product = {e.id: e.product_id for e in data.enrollments}
-    gross: dict[str, int] = defaultdict(int)
-    refunded: dict[str, int] = defaultdict(int)
+    key_of = {e.id: (e.product_id, e.price.currency) for e in data.enrollments}
+    gross: dict[tuple[str, str], int] = defaultdict(int)
+    refunded: dict[tuple[str, str], int] = defaultdict(int)
     refunded_payment: dict[str, int] = defaultdict(int)
     for refund in data.refunds:
         if refund.status != "failed":
-            refunded[enrollment_product[refund.enrollment_id]] += refund.amount.minor
+            refunded[key_of[refund.enrollment_id]] += refund.amount.minor
             refunded_payment[refund.payment_id] += refund.amount.minor
     disputes_of: dict[str, list[Dispute]] = defaultdict(list)
-    chargebacks: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    chargebacks: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for dispute in data.disputes:
         disputes_of[dispute.payment_id].append(dispute)
         if dispute.status in CHARGEBACK_STATUSES:
-            cell = chargebacks[enrollment_product[dispute.enrollment_id]]
+            cell = chargebacks[key_of[dispute.enrollment_id]]
             cell[0] += 1
             cell[1] += dispute.amount.minor
-    card_payments: dict[str, int] = defaultdict(int)
-    held: dict[str, int] = defaultdict(int)
+    card_payments: dict[tuple[str, str], int] = defaultdict(int)
+    held: dict[tuple[str, str], int] = defaultdict(int)
     for payment in data.payments:
-        product_id = enrollment_product[payment.enrollment_id]
-        gross[product_id] += payment.amount.minor
-        card_payments[product_id] += payment.method == "gateway"
+        key = key_of[payment.enrollment_id]
+        gross[key] += payment.amount.minor
+        card_payments[key] += payment.method == "gateway"
         back = Money(refunded_payment[payment.id], payment.amount.currency)
-        held[product_id] += withheld(
-            payment.amount, refunded=back, disputes=disputes_of[payment.id]
-        ).minor
+        held[key] += withheld(payment.amount, refunded=back, disputes=disputes_of[payment.id]).minor
     rows = []
     for product in sorted(data.products, key=lambda p: (p.name, p.id)):
-        sold = by_product.get(product.id, [])
-        if not sold and not product.active:
-            continue
-        mix: dict[str, int] = defaultdict(int)
-        for enrollment in sold:
-            mix[enrollment.plan.kind] += 1
-        rows.append(
-            product_row(
-                product_id=product.id,
-                name=product.name,
-                currency=product.price.currency,
-                enrollments=len(sold),
-                completed=sum(1 for e in sold if e.status == EnrollmentStatus.COMPLETED),
-                cancelled=sum(1 for e in sold if e.status == EnrollmentStatus.CANCELLED),
-                suspended=sum(1 for e in sold if e.status == EnrollmentStatus.SUSPENDED),
-                defaulted=sum(1 for e in sold if e.id in defaulted),
-                gross=gross[product.id],
-                refunded=refunded[product.id],
-                plan_mix=mix,
-                card_payments=card_payments[product.id],
-                disputes=chargebacks[product.id][0],
-                disputed=chargebacks[product.id][1],
-                withheld=held[product.id],
+        sold_in = sorted(currency for pid, currency in by_key if pid == product.id)
+        if not sold_in and product.active:
+            sold_in = [product.price.currency]
+        for currency in sold_in:
+            key = (product.id, currency)
+            sold = by_key.get(key, [])
+            mix: dict[str, int] = defaultdict(int)
+            for enrollment in sold:
+                mix[enrollment.plan.kind] += 1
+            rows.append(
+                product_row(
+                    product_id=product.id,
+                    name=product.name,
+                    currency=currency,
+                    enrollments=len(sold),
+                    completed=sum(1 for e in sold if e.status == EnrollmentStatus.COMPLETED),
+                    cancelled=sum(1 for e in sold if e.status == EnrollmentStatus.CANCELLED),
+                    suspended=sum(1 for e in sold if e.status == EnrollmentStatus.SUSPENDED),
+                    defaulted=sum(1 for e in sold if e.id in defaulted),
+                    gross=gross[key],
+                    refunded=refunded[key],
+                    plan_mix=mix,
+                    card_payments=card_payments[key],
+                    disputes=chargebacks[key][0],
+                    disputed=chargebacks[key][1],
+                    withheld=held[key],
+                )
             )
-        )
     return rows
 
 

@@ -36,6 +36,7 @@ from enrollpay.errors import (
     ScheduleItemNotFoundError,
     UnknownCurrencyError,
 )
+from enrollpay.errors_prices import CurrencyNotOffered, PriceListError
 from enrollpay.testing import FrozenClock
 from tests.adversarial.support import World, full_state, usd
 
@@ -151,6 +152,24 @@ MONEY_CASES: list[tuple[str, Call, type[EnrollpayError]]] = [
         "cancel refund over paid",
         lambda c: _cancel(c, refund_amount=usd("100.01")),
         RefundExceedsPaidError,
+    ),
+]
+
+PRICE_LIST_CASES: list[tuple[str, Call, type[EnrollpayError]]] = [
+    ("prices None", lambda c: _product(c, prices=bad(None)), PriceListError),
+    ("prices one Money", lambda c: _product(c, prices=bad(EUR)), PriceListError),
+    ("prices text", lambda c: _product(c, prices=bad("10.00 EUR")), PriceListError),
+    ("prices float", lambda c: _product(c, prices=bad([9.5])), PriceListError),
+    ("prices twice EUR", lambda c: _product(c, prices=[EUR, EUR]), PriceListError),
+    ("prices in USD", lambda c: _product(c, prices=[usd("9.00")]), PriceListError),
+    ("prices zero", lambda c: _product(c, prices=[Money(0, "EUR")]), PriceListError),
+    ("enroll currency float", lambda c: _enroll(c, currency=bad(1.5)), UnknownCurrencyError),
+    ("enroll currency unknown", lambda c: _enroll(c, currency="EURO"), UnknownCurrencyError),
+    ("enroll currency not sold", lambda c: _enroll(c, currency="EUR"), CurrencyNotOffered),
+    (
+        "preview currency not sold",
+        lambda c: c.system.preview_schedule(c.product_id, FullPayment(), currency="JPY"),
+        CurrencyNotOffered,
     ),
 ]
 
@@ -303,6 +322,7 @@ CASES = [
     pytest.param(call, error, id=f"{group}: {name}")
     for group, table in (
         ("money", MONEY_CASES),
+        ("price list", PRICE_LIST_CASES),
         ("time", TIME_CASES),
         ("unknown id", UNKNOWN_ID_CASES),
         ("text", TEXT_CASES),

@@ -1,67 +1,71 @@
 """Migration 0018 on a database built by 0017 with rows in it, on SQLite and PostgreSQL.
 
-0018 gives products a seat limit (empty: existing products keep no limit)
-and adds the seat and waitlist tables, both empty. After it the existing
-product sells without a limit as before, and a limit set on it is kept by
-the store. The downgrade drops the tables and the column and keeps the rest.
+0018 adds ``gateway_invoice_id`` and ``hosted_invoice_url`` to schedule
+items and payment attempts, NULL for the rows already there (they were
+charged directly); the store then keeps an invoice's link; the downgrade
+drops the columns and keeps the rows.
 """
 
 from __future__ import annotations
 
-import pytest
+import attrs
 import sqlalchemy as sa
 
-from enrollpay import PaymentSystem
-from enrollpay.errors_seats import SeatsFullError
+from enrollpay.domain.lifecycle import AttemptStatus
 from enrollpay.storage.sql import SqlStore, migrate
-from enrollpay.testing import FrozenClock
 
-from ..contract.test_store_contract import T0  # noqa: TID252 - tests/ off sys.path
+from ..contract.test_store_contract import an_attempt, an_item  # noqa: TID252 - tests/ off sys.path
 from .test_migration_0004 import empty_url  # noqa: F401 - the fixture, parametrised per database
-from .test_sql_store import _downgrade, _schema_diff, _seed_at
+from .test_sql_store import _attempts_as_of, _downgrade, _schema_diff, _seed_at
 
-_TABLES = ("enrollpay_seats", "enrollpay_waitlist")
+_TABLES = ("enrollpay_schedule_items", "enrollpay_payment_attempts")
+_NEW = {"gateway_invoice_id", "hosted_invoice_url"}
 
 
-def _shape(url: str) -> tuple[set[str], set[str]]:
-    """The database's tables, and the columns of its products table."""
+def _columns(url: str, table: str) -> set[str]:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            inspector = sa.inspect(conn)
-            columns = {c["name"] for c in inspector.get_columns("enrollpay_products")}
-            return set(inspector.get_table_names()), columns
+            return {c["name"] for c in sa.inspect(conn).get_columns(table)}
     finally:
         engine.dispose()
 
 
-def test_0018_adds_seat_limits_and_empty_seat_tables(empty_url: str) -> None:  # noqa: F811
-    """The product keeps its row with no limit; seats then work; downgrade drops them only."""
-    _seed_at(empty_url, "0017")
-    tables, columns = _shape(empty_url)
-    assert not set(_TABLES) & tables
-    assert "seat_limit" not in columns
+def test_0018_adds_invoice_links_empty_and_the_store_keeps_them(empty_url: str) -> None:  # noqa: F811
+    """Old rows read with no invoice; a link written after the upgrade reads back; downgrade."""
+    failed = an_attempt("att_1", status=AttemptStatus.FAILED, gateway_payment_id="pi_1")
+    _seed_at(empty_url, "0017", [an_item("itm_1", seq=1)], [failed])
+    for table in _TABLES:
+        assert not _NEW & _columns(empty_url, table)
 
     migrate(empty_url)
 
     assert _schema_diff(empty_url) == []
+    for table in _TABLES:
+        assert _columns(empty_url, table) >= _NEW
+    assert _attempts_as_of(empty_url) == {"att_1": failed}
     store = SqlStore.from_url(empty_url, migrate=False)
     try:
-        system = PaymentSystem(store=store, clock=FrozenClock(T0))
-        product = system.get_product("prod_1")
-        assert product.seat_limit is None
-        assert system.seats("prod_1").counts.free is None
-        system.set_seat_limit("prod_1", 1, actor="admin")
-        system.enroll(user_id="u-9", product_id="prod_1")
-        with pytest.raises(SeatsFullError):
-            system.enroll(user_id="u-10", product_id="prod_1")
-        assert system.seats("prod_1").counts.taken == 1
+        with store.transaction() as tx:
+            item = tx.get_item("itm_1")
+            assert item is not None
+            assert (item.gateway_invoice_id, item.hosted_invoice_url) == (None, None)
+            tx.update_item(
+                attrs.evolve(item, gateway_invoice_id="in_1", hosted_invoice_url="https://i/1")
+            )
+            linked = an_attempt("att_2", number=2, gateway_invoice_id="in_1",
+                                hosted_invoice_url="https://i/1")  # fmt: skip
+            tx.add_attempt(linked)
+        with store.transaction() as tx:
+            item = tx.get_item("itm_1")
+            assert item is not None
+            assert (item.gateway_invoice_id, item.hosted_invoice_url) == ("in_1", "https://i/1")
+            assert tx.get_attempt("att_2") == linked
     finally:
         store.close()
 
     _downgrade(empty_url, "0017")
 
-    tables, columns = _shape(empty_url)
-    assert not set(_TABLES) & tables
-    assert "seat_limit" not in columns
-    assert "enrollpay_enrollments" in tables
+    for table in _TABLES:
+        assert not _NEW & _columns(empty_url, table)
+    assert set(_attempts_as_of(empty_url)) == {"att_1", "att_2"}

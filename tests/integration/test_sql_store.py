@@ -157,7 +157,8 @@ def _insert_as_of(url: str, name: str, rows: list[dict[str, object]]) -> None:
 
 
 #: What an attempt read from a database older than 0008 lacks, as the store would default it.
-_ATTEMPT_DEFAULTS = {"card_brand": None, "reattempt": False}
+_ATTEMPT_DEFAULTS = {"card_brand": None, "reattempt": False, "gateway_invoice_id": None,
+                     "hosted_invoice_url": None}  # fmt: skip
 
 
 def _attempts_as_of(url: str) -> dict[str, PaymentAttempt]:

@@ -131,7 +131,7 @@ def test_only_the_stripe_adapter_modules_import_the_sdk() -> None:
         if re.search(r"^\s*(import stripe\b|from stripe\b)", path.read_text(), re.MULTILINE)
     )
     sdk_modules = ["answers", "billing", "calls", "client", "customers", "errors", "gateway",
-                   "ledger", "payments", "refunds"]  # fmt: skip
+                   "invoicing", "ledger", "payments", "refunds"]  # fmt: skip
     assert importers == [f"gateways/stripe/{name}.py" for name in sdk_modules]
 
 

@@ -415,6 +415,7 @@ class FakeStripe(StripeDisputes, StripeBilling):
             ("DELETE", "subscriptions", 1): self._cancel_subscription,
             ("POST", "invoices", 0): self._create_invoice,
             ("POST", "invoiceitems", 0): self._create_invoice_item,
+            ("GET", "invoices", 1): self._get_invoice,
             ("GET", "charges", 1): self._get_charge,
             ("GET", "disputes", 0): self._list_disputes,
             ("GET", "disputes", 1): self._get_dispute,
@@ -423,6 +424,10 @@ class FakeStripe(StripeDisputes, StripeBilling):
             return self._search_intents(params)
         if method == "POST" and resource == "payment_intents" and rest[1:] == ["cancel"]:
             return self._cancel_intent(params, rest[0])
+        if method == "POST" and resource == "invoices" and rest[1:] == ["finalize"]:
+            return self._finalize_invoice(params, rest[0])
+        if method == "POST" and resource == "invoices" and rest[1:] == ["pay"]:
+            return self._pay_invoice(params, rest[0])
         if method == "POST" and resource == "disputes" and rest[1:] == ["close"]:
             return self._close_dispute(params, rest[0])
         handler = routes.get((method, resource, len(rest)))
@@ -749,6 +754,10 @@ class FakeStripe(StripeDisputes, StripeBilling):
                    "hosted_invoice_url": None, "metadata": params.get("metadata", {}),
                    "auto_advance": params.get("auto_advance") == "true",
                    "days_until_due": params.get("days_until_due"),
+                   "default_payment_method": params.get("default_payment_method"),
+                   "pending_invoice_items_behavior": params.get("pending_invoice_items_behavior"),
+                   "description": params.get("description"), "attempt_count": 0,
+                   "payment_intent_id": None, "lines": {"object": "list", "data": []},
                    "livemode": self.livemode}  # fmt: skip
         self.invoices[invoice["id"]] = invoice
         return invoice
@@ -775,6 +784,73 @@ class FakeStripe(StripeDisputes, StripeBilling):
         self.invoice_items[item["id"]] = item
         invoice["amount_due"] += amount
         return item
+
+    # per-item invoices: finalised (a PaymentIntent made, the page given), then paid
+
+    def _shown(self, invoice: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        """The invoice as Stripe answers it: ``payments`` only when expanded (it is includable)."""
+        shown = {k: v for k, v in invoice.items() if k != "payment_intent_id"}
+        intent_id = invoice["payment_intent_id"]
+        if "payments" in (params.get("expand") or []):
+            data = [] if intent_id is None else [
+                {"object": "invoice_payment", "is_default": True,
+                 "payment": {"type": "payment_intent", "payment_intent": intent_id},
+                 "status": "paid" if invoice["status"] == "paid" else "open"}]  # fmt: skip
+            shown["payments"] = {"object": "list", "data": data}
+        return shown
+
+    def _invoice(self, invoice_id: str) -> dict[str, Any]:
+        invoice = self.invoices.get(invoice_id)
+        if invoice is None:
+            raise _missing("invoice", invoice_id, "invoice")
+        return invoice
+
+    def _get_invoice(self, params: dict[str, Any], invoice_id: str) -> dict[str, Any]:
+        return self._shown(self._invoice(invoice_id), params)
+
+    def _finalize_invoice(self, params: dict[str, Any], invoice_id: str) -> dict[str, Any]:
+        invoice = self._invoice(invoice_id)
+        if invoice["status"] != "draft":
+            raise _invalid("This invoice is already finalized.", code="invoice_not_editable")
+        made = {
+            "amount": invoice["amount_due"],
+            "currency": invoice["currency"],
+            "customer": invoice["customer"],
+            "payment_method": invoice["default_payment_method"],
+        }
+        intent = self._create_intent(made)
+        invoice.update(status="open", payment_intent_id=intent["id"],
+                       auto_advance=params.get("auto_advance") == "true",
+                       hosted_invoice_url=f"https://invoice.local/i/{invoice_id}",
+                       number=f"LOCAL-{invoice_id[-4:]}")  # fmt: skip
+        self._emit("invoice.finalized", self._shown(invoice, {"expand": ["payments"]}))
+        return self._shown(invoice, params)
+
+    def _pay_invoice(self, params: dict[str, Any], invoice_id: str) -> dict[str, Any]:
+        """Confirm the invoice's one PaymentIntent again, as Stripe does on each try."""
+        invoice = self._invoice(invoice_id)
+        if invoice["status"] == "paid":
+            raise _invalid("Invoice is already paid", code="invoice_already_paid")
+        if invoice["status"] != "open":
+            raise _invalid("This invoice can no longer be paid.", code="invoice_not_open")
+        intent = self.intents[invoice["payment_intent_id"]]
+        method = params.get("payment_method") or invoice["default_payment_method"]
+        if method not in self.attached.get(invoice["customer"], []):
+            raise _invalid(f"The payment method {method} is not attached to customer "
+                           f"{invoice['customer']}.", param="payment_method",
+                           code="resource_missing")  # fmt: skip
+        intent["payment_method"] = method
+        outcome = self.charge_outcomes.popleft() if self.charge_outcomes else "succeed"
+        invoice["attempt_count"] += 1
+        self._settle(intent, outcome)
+        error = intent["last_payment_error"]
+        if error is None:
+            invoice.update(status="paid", amount_paid=invoice["amount_due"])
+            self._emit("invoice.paid", self._shown(invoice, {"expand": ["payments"]}))
+            return self._shown(invoice, params)
+        self._emit("invoice.payment_failed", {**self._shown(invoice, {"expand": ["payments"]}),
+                                              "last_finalization_error": error})  # fmt: skip
+        raise _StripeAnswer(402, {**error, "payment_intent": dict(intent)})
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -15,11 +15,13 @@ from enrollpay.domain.discount_spread import discounted_schedule
 from enrollpay.domain.discounts import AppliedDiscount, apply_discounts, normalise_code
 from enrollpay.domain.money import Money
 from enrollpay.domain.plans import PaymentPlan, Subscription, describe_plan, parse_plan
+from enrollpay.domain.price_lists import price_in
 from enrollpay.domain.refunds import RefundPolicy, quote_refund
 from enrollpay.domain.schedule import build_schedule
-from enrollpay.errors import InvalidInputError
+from enrollpay.errors import InvalidInputError, NotFoundError
+from enrollpay.errors_prices import CurrencyNotOffered
 
-__all__ = ["discount_with", "plan", "refund"]
+__all__ = ["discount_with", "plan", "product_price", "refund"]
 
 
 @click.group()
@@ -28,7 +30,10 @@ def plan() -> None:
 
 
 @plan.command()
-@click.option("--price", required=True, help="The price in major units, such as 299.99.")
+@click.option(
+    "--price",
+    help="The price in major units, such as 299.99 (default: --product's price in --currency).",
+)
 @click.option("--currency", required=True, help="ISO 4217 code, such as USD, EUR or JPY.")
 @click.option(
     "--plan",
@@ -46,11 +51,16 @@ def plan() -> None:
     metavar="URL",
     help="The database holding --coupon (also ENROLLPAY_DATABASE_URL).",
 )
-@click.option("--product", metavar="ID", help="The product, for a coupon restricted to some.")
+@click.option(
+    "--product",
+    metavar="ID",
+    help="The product (enrollpay id): for a coupon restricted to some; without --price, "
+    "its explicit price in --currency (read from --url).",
+)
 @locale_option
 def preview(
     *,
-    price: str,
+    price: str | None,
     currency: str,
     spec: str,
     start: date | None,
@@ -64,7 +74,9 @@ def preview(
     Amounts always add up to the price exactly (the cents left over go to
     the first installments). An open-ended subscription shows its next 12
     periods. With ``--coupon`` the discounted price is spread over the
-    payments pro rata, the leftover cents on the last ones.
+    payments pro rata, the leftover cents on the last ones. Without
+    ``--price``, ``--product`` and ``--url`` give the product's explicit
+    price in ``--currency`` (its price list; prices are never converted).
 
     \b
     Examples:
@@ -72,9 +84,13 @@ def preview(
           --plan "deposit=20%,installments=3,every=1 month" --start 2027-03-15
       enrollpay plan preview --price 1000 --currency USD --plan "installments=4" \\
           --coupon SPRING25 --url sqlite:///enrollpay.db
+      enrollpay plan preview --product prod_1 --currency EUR --plan "installments=3" \\
+          --url sqlite:///enrollpay.db
     """  # noqa: D301 - click needs a real \b to keep a block verbatim
     code = currency_code(currency)
-    amount = money(price, code, "--price")
+    amount = (
+        money(price, code, "--price") if price is not None else product_price(product, url, code)
+    )
     try:
         chosen = parse_plan(spec, code)
     except InvalidInputError as exc:
@@ -98,6 +114,21 @@ def preview(
     for line in lines:
         table.add_row(str(line.seq), line.kind, line.due.isoformat(), line.amount.format(locale))
     output_console().print(table)
+
+
+def product_price(product: str | None, url: str | None, currency: str) -> Money:
+    """The explicit price of ``product`` (in the database at ``url``) in ``currency``."""
+    if product is None or url is None:
+        raise click.UsageError("give --price, or --product and --url to read the product's price")
+    with open_system(url) as system:
+        try:
+            found = system.get_product(product)
+        except NotFoundError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--product'") from None
+    try:
+        return price_in(found, currency)
+    except CurrencyNotOffered as exc:
+        raise click.BadParameter(str(exc), param_hint="'--currency'") from None
 
 
 def discount_with(

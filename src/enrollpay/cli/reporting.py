@@ -156,7 +156,8 @@ def report(
     \b
     revenue   gross, refunded and net money per day, week or month
     status    enrollments by status; schedule items by status and currency
-    products  enrollments, outcomes, revenue, refund and default rates per product
+    products  enrollments, outcomes, revenue, refund and default rates per
+              product and currency
     aging     overdue amounts in 1-30, 31-60, 61-90 and 90+ day buckets
     forecast  amounts scheduled to come in, per month
     recovery  of the declined payments, how many were recovered, and how

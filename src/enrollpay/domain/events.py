@@ -72,6 +72,10 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
     "installment.upcoming": "a scheduled payment falls due within the reminder days",
     "installment.rescheduled": "a scheduled payment got a new due date",
     "installment.waived": "a scheduled payment was waived",
+    "installment.invoiced": (
+        "a scheduled payment is collected as a gateway invoice (installment_collection="
+        "'invoice'); data: item, attempt, invoice, its payment intent, its hosted page, amount"
+    ),
     "installment.cancelled": "a scheduled payment will never be collected",
     "payment.failed": "a charge was declined; data: decline code, failures, next retry time",
     "payment.retry_capped": (

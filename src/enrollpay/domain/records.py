@@ -15,6 +15,7 @@ import attrs
 from enrollpay.domain.calendar import Interval
 from enrollpay.domain.money import Money
 from enrollpay.domain.plans import PaymentPlan
+from enrollpay.domain.price_lists import check_price_list, price_tuple
 from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.retry import DeclineClass
 from enrollpay.domain.schedule import ItemKind
@@ -68,6 +69,12 @@ class Product:
     updated_at: datetime | None = None
     #: Seats sold at most (None: no limit); see :mod:`enrollpay.domain.seats`.
     seat_limit: int | None = None
+    #: Explicit prices in currencies other than ``price``'s, one per currency,
+    #: ordered by currency (see :mod:`enrollpay.domain.price_lists`).
+    prices: tuple[Money, ...] = attrs.field(default=(), converter=price_tuple)
+
+    def __attrs_post_init__(self) -> None:
+        check_price_list(self.price, self.prices)
 
 
 @attrs.frozen
@@ -156,6 +163,10 @@ class ScheduleItem:
     #: When the payer was reminded that it falls due (``installment.upcoming``);
     #: None until then, and again after its due date moves.
     reminded_at: datetime | None = None
+    #: The gateway invoice that collects the item (``installment_collection="invoice"``)
+    #: and its page for the student (a bearer link: kept out of ``repr``).
+    gateway_invoice_id: str | None = None
+    hosted_invoice_url: str | None = attrs.field(default=None, repr=False)
 
     @property
     def outstanding(self) -> Money:
@@ -187,6 +198,10 @@ class PaymentAttempt:
     #: A retry on a payment method that declined this item before: what the
     #: card networks cap (see :mod:`enrollpay.domain.retry_caps`).
     reattempt: bool = False
+    #: The gateway invoice this attempt charged (its payment is ``gateway_payment_id``)
+    #: and the invoice's page, when the item is collected as an invoice.
+    gateway_invoice_id: str | None = None
+    hosted_invoice_url: str | None = attrs.field(default=None, repr=False)
 
 
 @attrs.frozen

@@ -25,6 +25,7 @@ __all__ = [
     "HANDLED_EVENT_TYPES",
     "MoneyReader",
     "event_body",
+    "invoice_payment_intent",
     "normalise_event",
     "read_dispute",
     "refund_status",
@@ -40,6 +41,7 @@ HANDLED_EVENT_TYPES: Mapping[str, EventKind] = {
     "payment_intent.requires_action": "payment_requires_action",
     "invoice.paid": "invoice_paid",
     "invoice.payment_failed": "invoice_payment_failed",
+    "invoice.finalized": "invoice_finalized",
     "customer.subscription.created": "subscription_created",
     "customer.subscription.updated": "subscription_updated",
     "customer.subscription.deleted": "subscription_deleted",
@@ -167,13 +169,14 @@ def _normalise(data: Mapping[str, Any], to_money: MoneyReader) -> GatewayEvent:
         code, decline_class, message = _decline(obj)
         return GatewayEvent(
             **base,
-            gateway_payment_id=_invoice_payment_intent(obj),
+            gateway_payment_id=invoice_payment_intent(obj),
             invoice_id=str(obj["id"]),
             invoice_attempt=int(obj.get("attempt_count") or 0) or None,
             invoice_period_start=_line_period_start(obj),
             amount=to_money(int(obj[amount_key]), str(obj["currency"])),
             customer_id=customer,
             subscription_id=_invoice_subscription(obj),
+            hosted_invoice_url=_str(obj.get("hosted_invoice_url")),
             decline_code=code,
             decline_class=decline_class,
             message=message,
@@ -228,7 +231,8 @@ def refund_status(value: Any) -> Any:
     return "failed" if value == "canceled" else "pending"
 
 
-def _invoice_payment_intent(obj: Mapping[str, Any]) -> str | None:
+def invoice_payment_intent(obj: Mapping[str, Any]) -> str | None:
+    """An invoice's PaymentIntent: ``payment_intent``, else its default (or last) listed payment."""
     direct = _str(obj.get("payment_intent"))
     if direct:
         return direct

@@ -113,7 +113,8 @@ class ThrottledGateway:
     for a token) or :class:`~enrollpay.ports.LivemodeAware` exactly when
     ``gateway`` is. (The
     constructor picks a subclass of this class that adds the forwarding
-    verbs of each capability the wrapped gateway has.)
+    verbs of each capability the wrapped gateway has.) Per-item invoices
+    are reached through :func:`~enrollpay.gateways.ratelimit_invoices.item_invoices`.
     """
 
     inner: Gateway

@@ -14,9 +14,12 @@ product (:meth:`~enrollpay.PaymentSystem.eligible_plans`, the default
 first), each with the schedule it would give from ``start`` (an ISO date,
 default today). ``product`` is the product's enrollpay id, or the host
 app's own id when ``product_type`` is given too; ``coupon`` (a code) prices
-each plan with that coupon (404 for an unknown code). Answers: 200; 422 when
-``product`` is missing or a parameter is malformed; 404 for an unknown
-product.
+each plan with that coupon (404 for an unknown code); ``currency`` (an ISO
+code) prices it at the product's explicit price in that currency (see
+:mod:`enrollpay.domain.price_lists`; default: the product's price). A
+product's JSON lists its ``prices`` in other currencies. Answers: 200; 422
+when ``product`` is missing, a parameter is malformed or the product has no
+price in ``currency``; 404 for an unknown product.
 
 ``GET /enrollments/{id}/payment`` is :func:`payment_details` of
 :meth:`~enrollpay.PaymentSystem.payment_details`: the schedule, attempts,
@@ -36,6 +39,7 @@ import attrs
 
 from enrollpay.domain.money import Money
 from enrollpay.domain.plans import FullPayment, Installments, PaymentPlan, describe_plan
+from enrollpay.domain.price_lists import price_in
 from enrollpay.domain.records import (
     Dispute,
     Enrollment,
@@ -125,6 +129,7 @@ def product(value: Product) -> JSON:
         "product_id": value.product_id,
         "product_name": value.name,
         "price": money(value.price),
+        "prices": [money(p) for p in value.prices],
         "active": value.active,
         "auto_assign_payment_plan": value.auto_assign_payment_plan,
         "payment_plan": None if value.payment_plan is None else plan(value.payment_plan),
@@ -271,23 +276,31 @@ def payment_details(value: PaymentDetails) -> JSON:
 
 
 def plan_options(
-    system: PaymentSystem, chosen: Product, *, start: date | None = None, coupon: str | None = None
+    system: PaymentSystem,
+    chosen: Product,
+    *,
+    start: date | None = None,
+    coupon: str | None = None,
+    currency: str | None = None,
 ) -> JSON:
     """The plans a checkout may offer for ``chosen``, the default first, each with its schedule.
 
     With ``coupon`` each plan's schedule is for the discounted price, and
     ``discount`` says what came off, or why the coupon does not apply to
-    that plan (then the schedule is the undiscounted one).
+    that plan (then the schedule is the undiscounted one). ``currency``
+    prices everything at the product's explicit price in it (None: the
+    default price); ``price`` in the answer is that price.
     """
     first = start or system.today()
+    price = price_in(chosen, currency)
     options = []
-    for index, offered in enumerate(system.eligible_plans(chosen.id)):
-        lines = system.preview_schedule(chosen.id, offered, start=first)
+    for index, offered in enumerate(system.eligible_plans(chosen.id, currency=currency)):
+        lines = system.preview_schedule(chosen.id, offered, start=first, currency=currency)
         option: JSON = {"default": index == 0, "plan": plan(offered)}
         if coupon is not None:
             try:
                 preview = system.preview_discount(
-                    chosen.id, coupon=coupon, plan=offered, start=first
+                    chosen.id, coupon=coupon, plan=offered, start=first, currency=currency
                 )
             except DiscountError as exc:
                 option["discount"] = {"applies": False, "message": str(exc)}
@@ -300,11 +313,15 @@ def plan_options(
                     "amount": money(preview.applied.discount),
                 }
         option["schedule"] = [schedule_line(line) for line in lines]
-        option["total"] = money(
-            sum((line.amount for line in lines), Money.zero(chosen.price.currency))
-        )
+        option["total"] = money(sum((line.amount for line in lines), Money.zero(price.currency)))
         options.append(option)
-    return {"product": product(chosen), "start_date": first.isoformat(), "plans": options}
+    return {
+        "product": product(chosen),
+        "currency": price.currency,
+        "price": money(price),
+        "start_date": first.isoformat(),
+        "plans": options,
+    }
 
 
 def _error(status: int, code: str, message: str) -> ApiAnswer:
@@ -315,7 +332,7 @@ _MISSING_PRODUCT: Final = _error(422, "invalid_input", "the product query parame
 
 
 def plans_answer(system: PaymentSystem, query: Mapping[str, str]) -> ApiAnswer:
-    """Answer ``GET /plans`` for ``product``, ``product_type``, ``start`` and ``coupon``."""
+    """Answer ``GET /plans`` (query: product, product_type, start, coupon, currency)."""
     wanted = (query.get("product") or "").strip()
     if not wanted:
         return _MISSING_PRODUCT
@@ -327,7 +344,10 @@ def plans_answer(system: PaymentSystem, query: Mapping[str, str]) -> ApiAnswer:
     try:
         chosen = system.find_product(kind, wanted) if kind else system.get_product(wanted)
         coupon = (query.get("coupon") or "").strip() or None
-        return ApiAnswer(200, plan_options(system, chosen, start=start, coupon=coupon))
+        currency = (query.get("currency") or "").strip() or None
+        return ApiAnswer(
+            200, plan_options(system, chosen, start=start, coupon=coupon, currency=currency)
+        )
     except NotFoundError as exc:
         return _error(404, "not_found", str(exc))
     except InvalidInputError as exc:

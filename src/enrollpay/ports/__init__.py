@@ -3,7 +3,8 @@
 The notifications talk through one more, :class:`Notifier`.
 
 Optional gateway capabilities are separate runtime-checkable protocols
-(:class:`SubscriptionGateway`, :class:`InvoiceGateway`, :class:`LivemodeAware`,
+(:class:`SubscriptionGateway`, :class:`InvoiceGateway`, :class:`ItemInvoiceGateway`,
+:class:`LivemodeAware`,
 :class:`LedgerGateway`), checked with ``isinstance``.
 
 Adapters implement these protocols: ``SystemClock``/``FrozenClock``,
@@ -29,6 +30,7 @@ from enrollpay.ports.gateway import (
     SubscriptionGateway,
     SubscriptionInfo,
 )
+from enrollpay.ports.invoicing import InvoiceCharge, InvoiceStatus, ItemInvoiceGateway
 from enrollpay.ports.ledger import (
     LEDGER_KINDS,
     LEDGER_PAGE_SIZE,
@@ -67,8 +69,11 @@ __all__ = [
     "GatewayDispute",
     "GatewayEvent",
     "GatewayRefund",
+    "InvoiceCharge",
     "InvoiceGateway",
     "InvoiceInfo",
+    "InvoiceStatus",
+    "ItemInvoiceGateway",
     "ItemQuery",
     "LedgerDispute",
     "LedgerGateway",

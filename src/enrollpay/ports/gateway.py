@@ -143,6 +143,7 @@ EventKind = Literal[
     "refund_updated",
     "invoice_paid",
     "invoice_payment_failed",
+    "invoice_finalized",
     "subscription_created",
     "subscription_updated",
     "subscription_deleted",
@@ -183,6 +184,8 @@ class GatewayEvent:
     invoice_period_start: datetime | None = None
     #: The payment method's type, when the event shows it (see ChargeResult).
     payment_method_type: str | None = None
+    #: An invoice event's page for the customer (a bearer link: kept out of ``repr``).
+    hosted_invoice_url: str | None = attrs.field(default=None, repr=False)
 
 
 class Gateway(Protocol):

@@ -76,7 +76,7 @@ class ReportQueries(Protocol):
         ...
 
     def report_products(self) -> list[ProductRow]:
-        """Performance per product."""
+        """Performance per product and currency its enrollments were sold in."""
         ...
 
     def report_aging(self, *, as_of: date) -> list[AgingRow]:

@@ -11,6 +11,7 @@ import secrets
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from typing import Literal
 
 import attrs
 
@@ -31,6 +32,7 @@ __all__ = [
     "Authorizer",
     "FaultHook",
     "IdFactory",
+    "InstallmentCollection",
     "SystemConfig",
     "uuid_ids",
 ]
@@ -40,6 +42,8 @@ IdFactory = Callable[[str], str]
 Authorizer = Callable[[str, str, str], bool]
 #: Called at each named fault-injection point; tests raise from it to simulate a crash.
 FaultHook = Callable[[str], None]
+#: How collection collects a scheduled item (see ``SystemConfig.installment_collection``).
+InstallmentCollection = Literal["charge", "invoice"]
 
 #: The named points where a crash is simulated in tests (see docs/reliability.md).
 FAULT_POINTS = (
@@ -174,6 +178,19 @@ class SystemConfig:
     def _check_drift_window(self, attribute: attrs.Attribute[timedelta], value: object) -> None:
         if not isinstance(value, timedelta) or value < timedelta(0):
             raise InvalidInputError(f"{attribute.name} must be a timedelta >= 0, got {value!r}")
+
+    #: How ``collect_due`` collects a scheduled item: ``"charge"`` (a payment on the
+    #: saved method) or ``"invoice"`` (a gateway invoice per item, charged to the
+    #: saved method, with a page the student can open; needs an
+    #: :class:`~enrollpay.ports.ItemInvoiceGateway`).
+    installment_collection: InstallmentCollection = attrs.field(default="charge")
+
+    @installment_collection.validator
+    def _check_collection(self, _attribute: attrs.Attribute[str], value: str) -> None:
+        if value not in ("charge", "invoice"):
+            raise InvalidInputError(
+                f"installment_collection must be 'charge' or 'invoice', got {value!r}"
+            )
 
     #: When a dispute (chargeback) withholds access; winning it gives access back.
     dispute_policy: DisputePolicy = attrs.Factory(DisputePolicy)

@@ -18,7 +18,8 @@ from enrollpay.domain.lifecycle import AttemptStatus, EnrollmentStatus, ItemStat
 from enrollpay.domain.records import PaymentAttempt
 from enrollpay.domain.retry_caps import is_reattempt
 from enrollpay.errors import GatewayRequestError, GatewayUnavailableError
-from enrollpay.ports import Gateway, StoreTransaction
+from enrollpay.ports import Gateway, InvoiceCharge, StoreTransaction
+from enrollpay.service import invoicing
 from enrollpay.service.attempts import is_open_checkout, mark_checkout_cancelled, new_attempt
 from enrollpay.service.caps import hold_capped_retry
 from enrollpay.service.context import Context
@@ -180,18 +181,24 @@ def _charge(
     # The attempt and its key are committed: whatever happens next, a
     # retry of this call reuses the key and cannot charge twice.
     ctx.checkpoint("after_attempt_written")
+    invoices = invoicing.invoicer(ctx, gateway)
+    invoice: InvoiceCharge | None = None
     try:
-        result = gateway.charge_off_session(
-            customer_id=customer_id,
-            payment_method_id=attempt.payment_method_id or "",
-            amount=attempt.amount,
-            idempotency_key=attempt.idempotency_key,
-            metadata={
-                "enrollment_id": attempt.enrollment_id,
-                "item_id": item_id,
-                "attempt_id": attempt.id,
-            },
-        )
+        if invoices is not None:  # installment_collection="invoice"
+            invoice = invoicing.charge_invoice(ctx, invoices, attempt, customer_id)
+            result = invoice.result
+        else:
+            result = gateway.charge_off_session(
+                customer_id=customer_id,
+                payment_method_id=attempt.payment_method_id or "",
+                amount=attempt.amount,
+                idempotency_key=attempt.idempotency_key,
+                metadata={
+                    "enrollment_id": attempt.enrollment_id,
+                    "item_id": item_id,
+                    "attempt_id": attempt.id,
+                },
+            )
     except GatewayUnavailableError as exc:
         _mark_unknown(ctx, attempt.id, str(exc))
         return ItemOutcome(item_id, "unknown", attempt.id)
@@ -208,6 +215,10 @@ def _charge(
         # Lock the enrollment from what we know of the attempt; settlement
         # then finds its records held instead of reading them first.
         ctx.lock(tx, attempt.enrollment_id)
+        if invoice is not None:
+            invoicing.link_invoice(ctx, tx, attempt.id, invoice_id=invoice.invoice_id,
+                                   payment_intent_id=invoice.payment_intent_id,
+                                   hosted_invoice_url=invoice.hosted_invoice_url)  # fmt: skip
         applied_result = apply_charge_result(ctx, tx, attempt.id, result)
         fresh = tx.get_item(item_id)
         assert fresh is not None  # noqa: S101

@@ -22,6 +22,8 @@ from enrollpay.domain.schedule import ScheduleLine
 from enrollpay.domain.statuses import AttemptStatus
 from enrollpay.domain.transitions import Change
 from enrollpay.errors import GatewayNotConfiguredError, PermissionDeniedError
+from enrollpay.errors_invoices import InvoiceCollectionUnsupportedError
+from enrollpay.gateways.ratelimit_invoices import item_invoices
 from enrollpay.ports import (
     AuditDraft,
     Clock,
@@ -59,6 +61,12 @@ class Context:
         self._authorize_fn = authorize
         self._faults = faults
         self._zone = ZoneInfo(config.timezone)
+        invoicing = config.installment_collection == "invoice" and gateway is not None
+        if invoicing and item_invoices(gateway) is None:  # type: ignore[arg-type]
+            raise InvoiceCollectionUnsupportedError(
+                "installment_collection='invoice' needs a gateway that invoices items "
+                f"(an ItemInvoiceGateway); {type(gateway).__name__} is not one"
+            )
 
     # -- time and ids -------------------------------------------------------------
 

@@ -19,8 +19,9 @@ from enrollpay.domain.discount_spread import discounted_schedule
 from enrollpay.domain.discounts import AppliedDiscount, Coupon, Scholarship, apply_discounts
 from enrollpay.domain.machine import Change
 from enrollpay.domain.money import Money
-from enrollpay.domain.plans import PaymentPlan, detect_plan
-from enrollpay.domain.records import Enrollment, Product, ScheduleItem
+from enrollpay.domain.plans import PaymentPlan, PlanSubject
+from enrollpay.domain.price_lists import plan_for
+from enrollpay.domain.records import Enrollment, ScheduleItem
 from enrollpay.domain.schedule import ScheduleLine
 from enrollpay.errors import InvalidInputError, ProductNotFoundError
 from enrollpay.errors_discounts import (
@@ -158,7 +159,7 @@ def discounted_lines(
     ctx: Context,
     tx: StoreTransaction,
     *,
-    product: Product,
+    product: PlanSubject,
     plan: PaymentPlan,
     user_id: str,
     coupon: str | None,
@@ -166,7 +167,12 @@ def discounted_lines(
     start: date,
     at: datetime,
 ) -> tuple[AppliedDiscount, tuple[ScheduleLine, ...]]:
-    """The discount that applies to this purchase, and the schedule for the discounted price."""
+    """The discount that applies to this purchase, and the schedule for the discounted price.
+
+    ``product`` is seen at the price the student pays in
+    (:class:`~enrollpay.domain.price_lists.PricedProduct`): a fixed coupon
+    or scholarship applies only with an amount in that currency.
+    """
     found_coupon = found_scholarship = None
     if coupon is not None:
         key = Coupon(coupon, percent_off=1).code
@@ -276,19 +282,23 @@ def preview_discount(
     scholarship: str | None = None,
     plan: PaymentPlan | None = None,
     start: date | None = None,
+    currency: str | None = None,
 ) -> DiscountPreview:
-    """The discounted price and schedule an enrollment would get (writes nothing)."""
+    """The discounted price and schedule an enrollment would get (writes nothing).
+
+    ``currency``: the price paid in it (None: the product's default price).
+    """
     check_text(product_id, "product_id")
     now = ctx.now()
     with ctx.store.transaction() as tx:
         product = tx.get_product(product_id)
         if product is None:
             raise ProductNotFoundError(product_id)
-        chosen = detect_plan(product, tx.list_plan_rules(), plan)
+        view, chosen = plan_for(product, tx.list_plan_rules(), currency=currency, requested=plan)
         applied, lines = discounted_lines(
             ctx,
             tx,
-            product=product,
+            product=view,
             plan=chosen,
             user_id=user_id,
             coupon=coupon,

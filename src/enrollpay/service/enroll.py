@@ -17,7 +17,8 @@ from datetime import date
 import attrs
 
 from enrollpay.domain import transitions
-from enrollpay.domain.plans import PaymentPlan, Subscription, detect_plan
+from enrollpay.domain.plans import PaymentPlan, Subscription
+from enrollpay.domain.price_lists import plan_for
 from enrollpay.domain.records import Customer, PaymentAttempt
 from enrollpay.errors import (
     DuplicateEnrollmentError,
@@ -72,12 +73,19 @@ def enroll(
     coupon: str | None = None,
     scholarship: str | None = None,
     seat_offer: str | None = None,
+    currency: str | None = None,
 ) -> EnrollmentResult:
     """Enroll ``user_id`` in a product; open the first payment if one is due, or a trial's setup.
 
     A product with a seat limit gets a seat in the same transaction
     (:func:`enrollpay.service.seats.take_seat`: the offered one with
     ``seat_offer``, a waitlist entry's id) or ``SeatsFullError``.
+
+    ``currency`` is the student's: the product's explicit price in it is
+    charged (None: its default price); see
+    :mod:`enrollpay.domain.price_lists`. Plan detection and discounts judge
+    that price; ``CurrencyNotOffered`` or ``PlanCurrencyError`` when it
+    cannot be sold so.
 
     ``coupon`` (a code) and ``scholarship`` (an id granted to the user)
     reduce the price (see :mod:`enrollpay.service.discounts`); the
@@ -103,11 +111,11 @@ def enroll(
         existing = tx.find_open_enrollment(user_id, product.id)
         if existing is not None:
             raise DuplicateEnrollmentError(user_id, product.id, existing.id)
-        chosen = detect_plan(product, tx.list_plan_rules(), plan)
+        view, chosen = plan_for(product, tx.list_plan_rules(), currency=currency, requested=plan)
         applied, lines = discounted_lines(
             ctx,
             tx,
-            product=product,
+            product=view,
             plan=chosen,
             user_id=user_id,
             coupon=coupon,
@@ -165,7 +173,7 @@ def enroll(
                 "product_id": product.id,
                 "plan": chosen.kind,
                 "price": applied.price,
-                "list_price": product.price,
+                "list_price": view.price,
                 "coupon": applied.coupon_code,
                 "scholarship": applied.scholarship_id,
                 "items": len(items),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -18,11 +18,19 @@ from enrollpay.domain.plans import (
     Subscription,
     describe_plan,
 )
-from enrollpay.domain.plans import eligible_plans as plans_offered
+from enrollpay.domain.price_lists import (
+    check_plan_currency,
+    check_price_list,
+    plan_currency,
+    plans_for,
+    price_tuple,
+    priced,
+)
 from enrollpay.domain.records import Product
 from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.schedule import ScheduleLine, build_schedule
 from enrollpay.errors import InvalidInputError, PlanError, ProductNotFoundError
+from enrollpay.errors_prices import PlanCurrencyError, PriceListError
 from enrollpay.service.base import check_money, check_text
 from enrollpay.service.context import Context
 
@@ -53,21 +61,34 @@ def register_product(
     service_period: Interval | None = None,
     active: bool = True,
     actor: str = "system",
+    prices: Sequence[Money] = (),
 ) -> Product:
-    """Create or update the product the host app knows as ``(product_type, product_id)``."""
+    """Create or update the product the host app knows as ``(product_type, product_id)``.
+
+    ``prices`` is the price list: explicit prices in other currencies, one
+    per currency (see :mod:`enrollpay.domain.price_lists`). Every plan must
+    fit the price in each currency it can be used in, and a plan with fixed
+    money must be in a currency the product is sold in.
+    """
     check_text(product_type, "product_type")
     check_text(product_id, "product_id")
     check_text(name, "name", limit=500)
     check_money(price, "price")
+    if isinstance(prices, str | bytes | Money) or not isinstance(prices, Iterable):
+        raise PriceListError(f"prices is a list of Money, got {type(prices).__name__}")
+    listed = price_tuple(prices)
+    check_price_list(price, listed)
+    all_prices = (price, *(p for p in listed if isinstance(p, Money)))
     for plan in (payment_plan, *offered_plans):
         if plan is not None:
-            _check_plan(ctx, plan, price)
+            _check_plan_prices(ctx, plan, all_prices)
     now = ctx.now()
     with ctx.store.transaction() as tx:
         existing = tx.find_product(product_type, product_id)
         fields: dict[str, Any] = {
             "name": name,
             "price": price,
+            "prices": listed,
             "active": active,
             "auto_assign_payment_plan": auto_assign_payment_plan,
             "payment_plan": payment_plan,
@@ -103,15 +124,27 @@ def register_product(
                 "product_id": product_id,
                 "name": name,
                 "price": price,
+                "prices": list(listed),
                 "active": active,
             },
         )
     return product
 
 
-def _check_plan(ctx: Context, plan: PaymentPlan, price: Money) -> None:
+def _check_plan_prices(ctx: Context, plan: PaymentPlan, all_prices: Sequence[Money]) -> None:
+    """The plan fits the price in every currency it can be used in, and there is one."""
     if not isinstance(plan, (FullPayment, Installments, Subscription)):
         raise PlanError(f"not a payment plan: {plan!r}")
+    fixed = plan_currency(plan)
+    usable = [p for p in all_prices if fixed is None or p.currency == fixed]
+    if not usable:
+        sold_in = ", ".join(p.currency for p in all_prices)
+        raise PlanCurrencyError(fixed or "", sold_in, describe_plan(plan))
+    for price in usable:
+        _check_plan(ctx, plan, price)
+
+
+def _check_plan(ctx: Context, plan: PaymentPlan, price: Money) -> None:
     gateway = ctx.gateway
     build_schedule(
         plan,
@@ -190,22 +223,39 @@ def list_plan_rules(ctx: Context) -> list[PlanRule]:
         return view.list_plan_rules()
 
 
-def eligible_plans(ctx: Context, product_id: str) -> tuple[PaymentPlan, ...]:
-    """Every plan a checkout page may offer for a product, the default first."""
+def eligible_plans(
+    ctx: Context, product_id: str, *, currency: str | None = None
+) -> tuple[PaymentPlan, ...]:
+    """Every plan a checkout page may offer for a product, the default first.
+
+    ``currency`` (None: the product's default) judges plan rules at the
+    price in that currency and leaves out plans fixed in another one;
+    ``CurrencyNotOffered`` if the product has no price in it.
+    """
     product = get_product(ctx, product_id)
-    return plans_offered(product, list_plan_rules(ctx))
+    return plans_for(product, list_plan_rules(ctx), currency=currency)
 
 
 def preview_schedule(
-    ctx: Context, product_id: str, plan: PaymentPlan, *, start: date | None = None
+    ctx: Context,
+    product_id: str,
+    plan: PaymentPlan,
+    *,
+    start: date | None = None,
+    currency: str | None = None,
 ) -> tuple[ScheduleLine, ...]:
-    """The schedule ``plan`` would give for a product, starting ``start`` (default today)."""
-    product = get_product(ctx, product_id)
+    """The schedule ``plan`` would give for a product, starting ``start`` (default today).
+
+    At the product's price in ``currency`` (None: its default price);
+    ``CurrencyNotOffered`` or ``PlanCurrencyError`` when it cannot be.
+    """
+    view = priced(get_product(ctx, product_id), currency)
     gateway = ctx.gateway
-    currency = product.price.currency
+    currency = view.price.currency
+    check_plan_currency(plan, currency)
     return build_schedule(
         plan,
-        product.price,
+        view.price,
         start or ctx.today(),
         granularity=1 if gateway is None else gateway.amount_granularity(currency),
         minimum=None if gateway is None else gateway.minimum_charge(currency),

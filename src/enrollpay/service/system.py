@@ -143,11 +143,13 @@ class PaymentSystem:
         service_period: Interval | None = None,
         active: bool = True,
         actor: str = "system",
+        prices: Sequence[Money] = (),
     ) -> Product:
         """Create or update the product the host app knows as ``(product_type, product_id)``.
 
         Idempotent: call it whenever a course is created or edited. Existing
-        enrollments keep the price and plan they were sold with.
+        enrollments keep the price and plan they were sold with. ``prices``:
+        explicit prices in other currencies, one per currency (a price list).
         """
         return products.register_product(
             self._ctx,
@@ -162,6 +164,7 @@ class PaymentSystem:
             service_period=service_period,
             active=active,
             actor=actor,
+            prices=prices,
         )
 
     def deactivate_product(self, product_id: str, *, actor: str = "system") -> Product:

@@ -81,8 +81,12 @@ def preview_discount(
     scholarship: str | None = None,
     plan: PaymentPlan | None = None,
     start: date | None = None,
+    currency: str | None = None,
 ) -> DiscountPreview:
-    """The discounted price and schedule an enrollment would get (writes nothing)."""
+    """The discounted price and schedule an enrollment would get (writes nothing).
+
+    ``currency``: the student's (None: the product's default price).
+    """
     return discounts.preview_discount(
         self._ctx,
         product_id,
@@ -91,4 +95,5 @@ def preview_discount(
         scholarship=scholarship,
         plan=plan,
         start=start,
+        currency=currency,
     )

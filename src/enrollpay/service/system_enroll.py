@@ -33,11 +33,15 @@ def enroll(
     metadata: Mapping[str, str] | None = None,
     coupon: str | None = None,
     scholarship: str | None = None,
+    currency: str | None = None,
 ) -> EnrollmentResult:
     """Enroll ``user_id`` in a product and open the first payment if one is due.
 
     ``coupon`` (a code) and ``scholarship`` (an id) reduce the price
     (``CouponNotApplicableError`` and kin when they do not apply).
+    ``currency`` is the student's: the product's explicit price in it
+    (None: the default price; ``CurrencyNotOffered`` when it has none,
+    ``PlanCurrencyError`` for a plan fixed in another currency).
 
     The enrollment, its schedule, the first attempt (with its idempotency
     key) and the audit entry are written in one transaction *before* the
@@ -55,4 +59,5 @@ def enroll(
         metadata=metadata,
         coupon=coupon,
         scholarship=scholarship,
+        currency=currency,
     )

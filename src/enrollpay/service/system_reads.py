@@ -85,16 +85,26 @@ def list_plan_rules(self: PaymentSystem) -> list[PlanRule]:
     return products.list_plan_rules(self._ctx)
 
 
-def eligible_plans(self: PaymentSystem, product_id: str) -> tuple[PaymentPlan, ...]:
-    """Every plan a checkout page may offer for a product, the default first."""
-    return products.eligible_plans(self._ctx, product_id)
+def eligible_plans(
+    self: PaymentSystem, product_id: str, *, currency: str | None = None
+) -> tuple[PaymentPlan, ...]:
+    """Every plan a checkout page may offer for a product, the default first.
+
+    ``currency``: the student's (None: the product's default price's).
+    """
+    return products.eligible_plans(self._ctx, product_id, currency=currency)
 
 
 def preview_schedule(
-    self: PaymentSystem, product_id: str, plan: PaymentPlan, *, start: date | None = None
+    self: PaymentSystem,
+    product_id: str,
+    plan: PaymentPlan,
+    *,
+    start: date | None = None,
+    currency: str | None = None,
 ) -> tuple[ScheduleLine, ...]:
-    """The schedule ``plan`` would give for a product, starting ``start`` (default today)."""
-    return products.preview_schedule(self._ctx, product_id, plan, start=start)
+    """The schedule ``plan`` would give for a product, at its price in ``currency``."""
+    return products.preview_schedule(self._ctx, product_id, plan, start=start, currency=currency)
 
 
 def quote_cancellation(

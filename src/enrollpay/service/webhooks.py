@@ -16,6 +16,7 @@ from enrollpay.domain.lifecycle import EnrollmentStatus, ItemStatus
 from enrollpay.domain.records import PaymentAttempt, WebhookReceipt
 from enrollpay.errors import DuplicateError, InvalidInputError, WebhookSignatureError
 from enrollpay.ports import Clock, Gateway, GatewayEvent, LivemodeAware, StoreTransaction
+from enrollpay.service import invoicing
 from enrollpay.service.context import Context
 from enrollpay.service.debits import apply_processing
 from enrollpay.service.disputes import apply_dispute_event
@@ -100,8 +101,13 @@ def _apply_event(
         "payment_processing",
         "invoice_paid",
         "invoice_payment_failed",
+        "invoice_finalized",
     ):
-        attempt = _attempt_for(ctx, tx, event)
+        found = _item_invoice_attempt(ctx, tx, event)
+        if isinstance(found, tuple):
+            return found
+        attempt = found or _attempt_for(ctx, tx, event)
+        attempt = attempt and invoicing.current_try(tx, attempt, event)
         if attempt is None and kind.startswith("invoice_"):
             return apply_subscription_invoice(ctx, tx, event) or (
                 "ignored",
@@ -152,6 +158,30 @@ def _apply_event(
     if kind.startswith("subscription_"):
         return apply_subscription_event(ctx, tx, event)
     return "ignored", f"{event.type} needs no action"
+
+
+def _item_invoice_attempt(
+    ctx: Context, tx: StoreTransaction, event: GatewayEvent
+) -> PaymentAttempt | tuple[WebhookResult, str] | None:
+    """An item invoice's event: link the invoice, then its attempt to settle (or the outcome).
+
+    None: not an item invoice's event (a payment's, a subscription's invoice).
+    """
+    attempt = invoicing.invoice_attempt(tx, event) if event.kind.startswith("invoice_") else None
+    if attempt is None or event.invoice_id is None:
+        if event.kind == "invoice_finalized":
+            return "ignored", "no item of ours is collected by this invoice"
+        return None
+    ctx.lock(tx, attempt.enrollment_id)
+    invoicing.link_invoice(ctx, tx, attempt.id, invoice_id=event.invoice_id,
+                           payment_intent_id=event.gateway_payment_id,
+                           hosted_invoice_url=event.hosted_invoice_url)  # fmt: skip
+    if event.kind == "invoice_finalized":
+        return "processed", "invoice linked"
+    if event.gateway_payment_id is None and attempt.gateway_payment_id is None:
+        # Settled by the payment's own event or answer, which name it.
+        return "processed", "invoice linked; its payment is not named yet"
+    return attempt
 
 
 def _attempt_for(ctx: Context, tx: StoreTransaction, event: GatewayEvent) -> PaymentAttempt | None:

@@ -12,7 +12,8 @@ together from one module per concept:
 - :mod:`~enrollpay.gateways.fake.payments` and
   :mod:`~enrollpay.gateways.fake.intents`: customers, payment intents,
   refunds and card updates;
-- :mod:`~enrollpay.gateways.fake.billing`: subscriptions and invoices;
+- :mod:`~enrollpay.gateways.fake.billing`: subscriptions and invoices (the
+  verbs attached from :mod:`~enrollpay.gateways.fake.billing_verbs`);
 - :mod:`~enrollpay.gateways.fake.webhooks`: signed webhook emission
   (:class:`SignedWebhook`) and parsing.
 """

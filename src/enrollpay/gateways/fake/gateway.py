@@ -19,8 +19,8 @@ from typing import Any
 from enrollpay.clock import SystemClock
 from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayUnavailableError
-from enrollpay.gateways.fake import debits, ledger, webhooks
-from enrollpay.gateways.fake.billing import CollectionMethod, FakeBilling
+from enrollpay.gateways.fake import billing_verbs, debits, invoicing, ledger, webhooks
+from enrollpay.gateways.fake.billing import FakeBilling
 from enrollpay.gateways.fake.disputes import FakeDisputes
 from enrollpay.gateways.fake.payments import FakePayments
 from enrollpay.gateways.fake.records import FakeCall, FakeCharge, FakeIds
@@ -32,9 +32,7 @@ from enrollpay.ports import (
     Clock,
     GatewayEvent,
     GatewayRefund,
-    InvoiceInfo,
     PaymentSession,
-    SubscriptionInfo,
 )
 
 __all__ = ["FakeGateway"]
@@ -44,7 +42,8 @@ class FakeGateway:
     """An in-memory :class:`~enrollpay.ports.Gateway` for tests and demos.
 
     Also a :class:`~enrollpay.ports.SubscriptionGateway`, an
-    :class:`~enrollpay.ports.InvoiceGateway`, a :class:`~enrollpay.ports.LedgerGateway`
+    :class:`~enrollpay.ports.InvoiceGateway`, an :class:`~enrollpay.ports.ItemInvoiceGateway`,
+    a :class:`~enrollpay.ports.LedgerGateway`
     and :class:`~enrollpay.ports.LivemodeAware` (``livemode`` defaults to
     ``False``), like :class:`~enrollpay.gateways.stripe.StripeGateway`.
     ``clock`` dates charges and events; ``wall_clock`` (default: the system
@@ -112,6 +111,10 @@ class FakeGateway:
                                    emit=self._emit, check_customer=self._payments.check_customer,
                                    granularity=self.amount_granularity,
                                    clock=self._clock)  # fmt: skip
+        #: Per-item invoices by id, as Stripe's ``invoice`` objects (invoicing.py).
+        self.item_invoices: dict[str, dict[str, Any]] = {}
+        self._invoice_keys: dict[str, str] = {}
+        self._invoice_payments: set[str] = set()
 
     @property
     def id_namespace(self) -> str:
@@ -295,59 +298,13 @@ class FakeGateway:
     list_refunds = ledger.list_refunds
     list_disputes = ledger.list_disputes
 
-    # -- subscriptions and invoices (billing.py) ----------------------------------
-
-    def create_subscription(
-        self,
-        *,
-        customer_id: str,
-        price_id: str,
-        idempotency_key: str,
-        metadata: Mapping[str, str] | None = None,
-        trial_days: int = 0,
-        default_payment_method: str | None = None,
-    ) -> SubscriptionInfo:
-        """Subscribe a customer to a price (``price_...``), once per key.
-
-        The subscription starts ``incomplete`` (``trialing`` with a trial)
-        and emits ``customer.subscription.created``.
-        """
-        return self.billing.create_subscription(
-            customer_id=customer_id,
-            price_id=price_id,
-            idempotency_key=idempotency_key,
-            metadata=metadata,
-            trial_days=trial_days,
-            default_payment_method=default_payment_method,
-        )
-
-    def cancel_subscription(
-        self, subscription_id: str, *, idempotency_key: str
-    ) -> SubscriptionInfo:
-        """Cancel a subscription now (emits ``customer.subscription.deleted``)."""
-        return self.billing.cancel_subscription(subscription_id, idempotency_key=idempotency_key)
-
-    def create_invoice(
-        self,
-        *,
-        customer_id: str,
-        amount: Money,
-        idempotency_key: str,
-        description: str = "",
-        metadata: Mapping[str, str] | None = None,
-        collection_method: CollectionMethod = "charge_automatically",
-        days_until_due: int | None = None,
-    ) -> InvoiceInfo:
-        """Create a draft invoice of one line for ``amount``, once per key."""
-        return self.billing.create_invoice(
-            customer_id=customer_id,
-            amount=amount,
-            idempotency_key=idempotency_key,
-            description=description,
-            metadata=metadata,
-            collection_method=collection_method,
-            days_until_due=days_until_due,
-        )
+    # -- subscriptions and invoices (billing.py, attached from billing_verbs.py) ---------
+    create_subscription = billing_verbs.create_subscription
+    cancel_subscription = billing_verbs.cancel_subscription
+    create_invoice = billing_verbs.create_invoice
+    # -- an item collected as an invoice (invoicing.py) -----------------------------
+    invoice_item = invoicing.invoice_item
+    pay_invoice = invoicing.pay_invoice
 
     # -- webhooks (webhooks.py) -----------------------------------------------------
 

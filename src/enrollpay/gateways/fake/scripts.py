@@ -37,6 +37,8 @@ Verb = Literal[
     "create_subscription",
     "cancel_subscription",
     "create_invoice",
+    "invoice_item",
+    "pay_invoice",
     "start_payment_method_update",
     "list_payments",
     "list_refunds",

@@ -7,7 +7,8 @@ module per concept and this class forwards to them:
 :mod:`~enrollpay.gateways.stripe.customers`,
 :mod:`~enrollpay.gateways.stripe.payments`,
 :mod:`~enrollpay.gateways.stripe.refunds`,
-:mod:`~enrollpay.gateways.stripe.billing` (subscriptions and invoices) and
+:mod:`~enrollpay.gateways.stripe.billing` (subscriptions and invoices, attached from
+:mod:`~enrollpay.gateways.stripe.billing_verbs`) and
 :mod:`~enrollpay.gateways.stripe.webhooks`.
 
 Stripe's exceptions stop here. A card decline comes back as a
@@ -34,7 +35,15 @@ import stripe
 from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayNotConfiguredError, InvalidInputError
 from enrollpay.gateways.signing import check_tolerance
-from enrollpay.gateways.stripe import amounts, billing, customers, payments, refunds, webhooks
+from enrollpay.gateways.stripe import (
+    amounts,
+    billing_verbs,
+    customers,
+    invoicing,
+    payments,
+    refunds,
+    webhooks,
+)
 from enrollpay.gateways.stripe import ledger as listing
 from enrollpay.gateways.stripe.calls import StripeCalls
 from enrollpay.gateways.stripe.client import DEFAULT_NETWORK_RETRIES, build_client, client_option
@@ -43,9 +52,7 @@ from enrollpay.ports import (
     ChargeResult,
     GatewayEvent,
     GatewayRefund,
-    InvoiceInfo,
     PaymentSession,
-    SubscriptionInfo,
 )
 
 __all__ = ["StripeGateway"]
@@ -55,7 +62,8 @@ class StripeGateway:
     """A :class:`~enrollpay.ports.Gateway` backed by Stripe PaymentIntents.
 
     Also a :class:`~enrollpay.ports.SubscriptionGateway` and an
-    :class:`~enrollpay.ports.InvoiceGateway` (Stripe Billing), and a
+    :class:`~enrollpay.ports.InvoiceGateway` and an
+    :class:`~enrollpay.ports.ItemInvoiceGateway` (Stripe Billing), and a
     :class:`~enrollpay.ports.LedgerGateway` (its PaymentIntents and Refunds, listed).
 
     ``client`` is a configured :class:`stripe.StripeClient` (see
@@ -292,70 +300,13 @@ class StripeGateway:
     list_refunds = listing.list_refunds
     list_disputes = listing.list_disputes
 
-    # -- subscriptions and invoices: Stripe Billing (billing.py) --------------------------
-
-    def create_subscription(
-        self,
-        *,
-        customer_id: str,
-        price_id: str,
-        idempotency_key: str,
-        metadata: Mapping[str, str] | None = None,
-        trial_days: int = 0,
-        default_payment_method: str | None = None,
-    ) -> SubscriptionInfo:
-        """Subscribe a customer to a Stripe Price (billed by Stripe).
-
-        The subscription starts ``incomplete`` until its first invoice is
-        paid; ``client_secret`` confirms that payment in the browser (or,
-        with a trial, saves the card through the pending SetupIntent).
-        """
-        return billing.create_subscription(
-            self._calls,
-            customer_id=customer_id,
-            price_id=price_id,
-            idempotency_key=idempotency_key,
-            metadata_=metadata,
-            trial_days=trial_days,
-            default_payment_method=default_payment_method,
-        )
-
-    def cancel_subscription(
-        self, subscription_id: str, *, idempotency_key: str
-    ) -> SubscriptionInfo:
-        """Cancel a subscription now (Stripe stops billing it)."""
-        return billing.cancel_subscription(
-            self._calls, subscription_id, idempotency_key=idempotency_key
-        )
-
-    def create_invoice(
-        self,
-        *,
-        customer_id: str,
-        amount: Money,
-        idempotency_key: str,
-        description: str = "",
-        metadata: Mapping[str, str] | None = None,
-        collection_method: billing.CollectionMethod = "charge_automatically",
-        days_until_due: int | None = None,
-    ) -> InvoiceInfo:
-        """Create an invoice for ``amount`` (one line) that Stripe finalises and collects.
-
-        ``charge_automatically`` charges the customer's default payment
-        method; ``send_invoice`` emails it, due in ``days_until_due`` days
-        (default 30). Two requests are made (the invoice, then its line),
-        with keys derived from ``idempotency_key``.
-        """
-        return billing.create_invoice(
-            self._calls,
-            customer_id=customer_id,
-            amount=amount,
-            idempotency_key=idempotency_key,
-            description=description,
-            metadata_=metadata,
-            collection_method=collection_method,
-            days_until_due=days_until_due,
-        )
+    # -- subscriptions and invoices: Stripe Billing (billing_verbs.py) ---------------------
+    create_subscription = billing_verbs.create_subscription
+    cancel_subscription = billing_verbs.cancel_subscription
+    create_invoice = billing_verbs.create_invoice
+    # -- an item collected as an invoice (invoicing.py) -------------------------------------
+    invoice_item = invoicing.invoice_item
+    pay_invoice = invoicing.pay_invoice
 
     # -- webhooks (webhooks.py) --------------------------------------------------------------
 

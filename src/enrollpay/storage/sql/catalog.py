@@ -6,13 +6,15 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from enrollpay.domain.money import Money
 from enrollpay.domain.plans import PlanRule
 from enrollpay.domain.records import Customer, Product
 from enrollpay.errors import DuplicateError
 from enrollpay.storage.sql import mapping as m
 from enrollpay.storage.sql import statements as q
 from enrollpay.storage.sql.schema import customers, plan_rules, products
-from enrollpay.storage.sql.unit import SqlUnit
+from enrollpay.storage.sql.schema_prices import product_prices
+from enrollpay.storage.sql.unit import SqlUnit, chunks
 
 __all__ = ["CatalogRepository"]
 
@@ -25,7 +27,7 @@ class CatalogRepository(SqlUnit):
     def get_product(self, product_id: str) -> Product | None:
         """The product with internal id ``product_id``."""
         row = self._row(q.PRODUCT, product_id)
-        return None if row is None else m.product_from_row(row)
+        return None if row is None else self._products([row])[0]
 
     def find_product(self, product_type: str, external_id: str) -> Product | None:
         """The product registered under the host app's ``(type, id)``."""
@@ -34,7 +36,7 @@ class CatalogRepository(SqlUnit):
                 products.c.product_type == product_type, products.c.product_id == external_id
             )
         )
-        return None if row is None else m.product_from_row(row)
+        return None if row is None else self._products([row])[0]
 
     def put_product(self, product: Product) -> None:
         """Insert or replace a product (unique by id and by (type, external id))."""
@@ -44,14 +46,53 @@ class CatalogRepository(SqlUnit):
             if other is not None and other.id != product.id:
                 raise DuplicateError("product", (product.product_type, product.product_id))
 
+        # Only the id: a tool on an older schema (check_schema=False) still puts products.
+        existed = self._g.exists(products, products.c.id == product.id)
         self._g.guarded(check, lambda: self._g.upsert(products, "id", m.product_to_row(product)))
+        self._replace_prices(product, existed=existed)
+
+    def _replace_prices(self, product: Product, *, existed: bool) -> None:
+        """Make the stored price list ``product.prices`` (no statement when it is already).
+
+        A new product without a price list touches no price row at all.
+        """
+        if existed:
+            stored = self._price_lists([product.id]).get(product.id, [])
+            if tuple(stored) == product.prices:
+                return
+            self._d.run(sa.delete(product_prices).where(product_prices.c.product_id == product.id))
+        if product.prices:
+            self._d.run(
+                sa.insert(product_prices),
+                [
+                    {"product_id": product.id, "currency": p.currency, "amount_minor": p.minor}
+                    for p in product.prices
+                ],
+            )
 
     def list_products(self, *, active: bool | None = None) -> list[Product]:
         """Products ordered by name, optionally only (in)active ones."""
         stmt = sa.select(products).order_by(self._text(products.c.name), self._text(products.c.id))
         if active is not None:
             stmt = stmt.where(products.c.active == active)
-        return [m.product_from_row(r) for r in self._rows(stmt)]
+        return self._products(self._rows(stmt))
+
+    def _products(self, rows: Sequence[m.Row]) -> list[Product]:
+        """The products of ``rows``, each with its price list (one query per 500 products)."""
+        listed = self._price_lists([r["id"] for r in rows])
+        return [m.product_from_row(r, listed.get(r["id"], ())) for r in rows]
+
+    def _price_lists(self, ids: Sequence[str]) -> dict[str, list[Money]]:
+        """The stored price lists of products ``ids``, each ordered by currency."""
+        listed: dict[str, list[Money]] = {}
+        t = product_prices.c
+        for part in chunks(ids):
+            stmt = sa.select(product_prices).where(t.product_id.in_(part)).order_by(t.currency)
+            for r in self._rows(stmt):
+                listed.setdefault(r["product_id"], []).append(
+                    Money(r["amount_minor"], r["currency"])
+                )
+        return listed
 
     def replace_plan_rules(self, rules: Sequence[PlanRule]) -> None:
         """Replace every plan rule, keeping the given order."""

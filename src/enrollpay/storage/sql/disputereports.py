@@ -1,9 +1,10 @@
 """The dispute figures of the SQL product report (see :mod:`enrollpay.reports`).
 
-Per product: the payments made through the gateway, the chargebacks of its
-payments and what they disputed, and what chargebacks withheld, capped per
-payment as :func:`enrollpay.domain.disputes.withheld` caps it. Three small
-``GROUP BY`` queries; the product report puts their numbers in its rows.
+Per product and currency of its enrollments: the payments made through the
+gateway, the chargebacks of its payments and what they disputed, and what
+chargebacks withheld, capped per payment as
+:func:`enrollpay.domain.disputes.withheld` caps it. Three small ``GROUP BY``
+queries; the product report puts their numbers in its rows.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ _FUNDS_OUT = sorted(s.value for s in FUNDS_OUT_STATUSES)
 
 @attrs.define
 class DisputeFigures:
-    """One product's dispute numbers (amounts in minor units)."""
+    """One product's dispute numbers in one currency (amounts in minor units)."""
 
     card_payments: int = 0
     disputes: int = 0
@@ -36,33 +37,39 @@ class DisputeFigures:
 class DisputeReports(ReportBase):
     """The dispute half of the product report."""
 
-    def _dispute_figures(self) -> dict[str, DisputeFigures]:
-        """Dispute numbers per product id (products without payments are missing)."""
-        figures: dict[str, DisputeFigures] = defaultdict(DisputeFigures)
+    def _dispute_figures(self) -> dict[tuple[str, str], DisputeFigures]:
+        """Dispute numbers per (product id, currency) (products without payments are missing)."""
+        figures: dict[tuple[str, str], DisputeFigures] = defaultdict(DisputeFigures)
         e, p, d = enrollments.c, payments.c, disputes.c
         by_card = (
-            sa.select(e.product_id, sa.func.count().label("n"))
+            sa.select(e.product_id, e.currency, sa.func.count().label("n"))
             .select_from(payments.join(enrollments, e.id == p.enrollment_id))
             .where(p.method == "gateway")
-            .group_by(e.product_id)
+            .group_by(e.product_id, e.currency)
         )
         for row in self._all(by_card):
-            figures[row["product_id"]].card_payments = as_int(row["n"])
+            figures[(row["product_id"], row["currency"])].card_payments = as_int(row["n"])
         chargebacks = (
-            sa.select(e.product_id, sa.func.count().label("n"), total(d.amount_minor).label("sum"))
+            sa.select(
+                e.product_id,
+                e.currency,
+                sa.func.count().label("n"),
+                total(d.amount_minor).label("sum"),
+            )
             .select_from(disputes.join(enrollments, e.id == d.enrollment_id))
             .where(d.status.in_(_CHARGEBACKS))
-            .group_by(e.product_id)
+            .group_by(e.product_id, e.currency)
         )
         for row in self._all(chargebacks):
-            figures[row["product_id"]].disputes = as_int(row["n"])
-            figures[row["product_id"]].disputed = as_int(row["sum"])
-        for product_id, held in self._withheld().items():
-            figures[product_id].withheld = held
+            key = (row["product_id"], row["currency"])
+            figures[key].disputes = as_int(row["n"])
+            figures[key].disputed = as_int(row["sum"])
+        for key, held in self._withheld().items():
+            figures[key].withheld = held
         return figures
 
-    def _withheld(self) -> dict[str, int]:
-        """Per product: min(funds out, payment - refunds) summed over its disputed payments."""
+    def _withheld(self) -> dict[tuple[str, str], int]:
+        """Per product and currency: min(funds out, payment - refunds) over disputed payments."""
         d, f, p = disputes.c, refunds.c, payments.c
         held = (
             sa.select(d.payment_id, total(d.amount_minor).label("held"))
@@ -80,6 +87,7 @@ class DisputeReports(ReportBase):
         per_payment = (
             sa.select(
                 enrollments.c.product_id,
+                enrollments.c.currency,
                 held.c.held.label("held"),
                 room.label("room"),
             )
@@ -95,7 +103,10 @@ class DisputeReports(ReportBase):
             (per_payment.c.held < per_payment.c.room, per_payment.c.held),
             else_=per_payment.c.room,
         )
-        stmt = sa.select(per_payment.c.product_id, total(capped).label("withheld")).group_by(
-            per_payment.c.product_id
+        pp = per_payment.c
+        stmt = sa.select(pp.product_id, pp.currency, total(capped).label("withheld")).group_by(
+            pp.product_id, pp.currency
         )
-        return {row["product_id"]: as_int(row["withheld"]) for row in self._all(stmt)}
+        return {
+            (row["product_id"], row["currency"]): as_int(row["withheld"]) for row in self._all(stmt)
+        }

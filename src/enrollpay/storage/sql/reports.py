@@ -107,7 +107,7 @@ class SqlReports(RevenueReports, RecoveryReports, DisputeReports):
     # -- products ---------------------------------------------------------------------
 
     def report_products(self) -> list[reports.ProductRow]:
-        """Performance per product."""
+        """Performance per product and currency its enrollments were sold in."""
         e = enrollments.c
         defaulted = (
             sa.select(schedule_items.c.enrollment_id)
@@ -118,6 +118,7 @@ class SqlReports(RevenueReports, RecoveryReports, DisputeReports):
         sold = (
             sa.select(
                 e.product_id,
+                e.currency,
                 sa.func.count().label("n"),
                 count_if(e.status == EnrollmentStatus.COMPLETED.value).label("completed"),
                 count_if(e.status == EnrollmentStatus.CANCELLED.value).label("cancelled"),
@@ -125,28 +126,30 @@ class SqlReports(RevenueReports, RecoveryReports, DisputeReports):
                 sa.func.count(defaulted.c.enrollment_id).label("defaulted"),
             )
             .select_from(enrollments.outerjoin(defaulted, defaulted.c.enrollment_id == e.id))
-            .group_by(e.product_id)
+            .group_by(e.product_id, e.currency)
             .subquery("sold")
         )
         gross = (
-            sa.select(e.product_id, total(payments.c.amount_minor).label("amount"))
+            sa.select(e.product_id, e.currency, total(payments.c.amount_minor).label("amount"))
             .select_from(payments.join(enrollments, payments.c.enrollment_id == e.id))
-            .group_by(e.product_id)
+            .group_by(e.product_id, e.currency)
             .subquery("gross")
         )
         refunded = (
-            sa.select(e.product_id, total(refunds.c.amount_minor).label("amount"))
+            sa.select(e.product_id, e.currency, total(refunds.c.amount_minor).label("amount"))
             .select_from(refunds.join(enrollments, refunds.c.enrollment_id == e.id))
             .where(refunds.c.status != FAILED_REFUND)
-            .group_by(e.product_id)
+            .group_by(e.product_id, e.currency)
             .subquery("refunded")
         )
         p = products.c
+        # An unsold product's row is in its default currency.
+        currency = sa.func.coalesce(sold.c.currency, p.currency)
         stmt = (
             sa.select(
                 p.id,
                 p.name,
-                p.currency,
+                currency.label("currency"),
                 sold.c.n,
                 sold.c.completed,
                 sold.c.cancelled,
@@ -157,11 +160,16 @@ class SqlReports(RevenueReports, RecoveryReports, DisputeReports):
             )
             .select_from(
                 products.outerjoin(sold, sold.c.product_id == p.id)
-                .outerjoin(gross, gross.c.product_id == p.id)
-                .outerjoin(refunded, refunded.c.product_id == p.id)
+                .outerjoin(
+                    gross, sa.and_(gross.c.product_id == p.id, gross.c.currency == sold.c.currency)
+                )
+                .outerjoin(
+                    refunded,
+                    sa.and_(refunded.c.product_id == p.id, refunded.c.currency == sold.c.currency),
+                )
             )
             .where(sa.or_(p.active, sold.c.n.is_not(None)))
-            .order_by(self._order(p.name), self._order(p.id))
+            .order_by(self._order(p.name), self._order(p.id), self._order(currency))
         )
         mixes = self._plan_mixes()
         figures = self._dispute_figures()
@@ -177,24 +185,25 @@ class SqlReports(RevenueReports, RecoveryReports, DisputeReports):
                 defaulted=as_int(row["defaulted"]),
                 gross=as_int(row["gross"]),
                 refunded=as_int(row["refunded"]),
-                plan_mix=mixes.get(row["id"], {}),
-                **attrs.asdict(figures.get(row["id"], DisputeFigures())),
+                plan_mix=mixes.get((row["id"], row["currency"]), {}),
+                **attrs.asdict(figures.get((row["id"], row["currency"]), DisputeFigures())),
             )
             for row in self._all(stmt)
         ]
 
-    def _plan_mixes(self) -> dict[str, dict[str, int]]:
-        """Enrollments per product and plan kind (the ``kind`` of the plan JSON)."""
+    def _plan_mixes(self) -> dict[tuple[str, str], dict[str, int]]:
+        """Enrollments per product, currency and plan kind (the ``kind`` of the plan JSON)."""
         kinds = sa.select(
             enrollments.c.product_id,
+            enrollments.c.currency,
             enrollments.c.plan["kind"].as_string().label("kind"),
         ).subquery("kinds")
-        stmt = sa.select(kinds.c.product_id, kinds.c.kind, sa.func.count().label("n")).group_by(
-            kinds.c.product_id, kinds.c.kind
-        )
-        mixes: dict[str, dict[str, int]] = defaultdict(dict)
+        stmt = sa.select(
+            kinds.c.product_id, kinds.c.currency, kinds.c.kind, sa.func.count().label("n")
+        ).group_by(kinds.c.product_id, kinds.c.currency, kinds.c.kind)
+        mixes: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
         for row in self._all(stmt):
-            mixes[row["product_id"]][row["kind"]] = as_int(row["n"])
+            mixes[(row["product_id"], row["currency"])][row["kind"]] = as_int(row["n"])
         return mixes
 
     # -- aging and forecast -------------------------------------------------------------

@@ -65,7 +65,7 @@ products = sa.Table(
     sa.Column("service_period", sa.JSON(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=True),
     sa.Column("updated_at", UTCDateTime(), nullable=True),
-    sa.Column("seat_limit", sa.Integer(), nullable=True),  # migration 0018
+    sa.Column("seat_limit", sa.Integer(), nullable=True),  # migration 0020
     sa.UniqueConstraint("product_type", "product_id"),
     not_negative("price_minor"),
     not_negative("seat_limit"),
@@ -170,6 +170,9 @@ schedule_items = sa.Table(
     sa.Column("overdue_at", UTCDateTime(), nullable=True),
     # Migration 0013: when the sweep reminded the payer that it falls due.
     sa.Column("reminded_at", UTCDateTime(), nullable=True),
+    # Migration 0018: the invoice collecting the item, and its page.
+    sa.Column("gateway_invoice_id", sa.String(), nullable=True),
+    sa.Column("hosted_invoice_url", sa.Text(), nullable=True),
     sa.UniqueConstraint("enrollment_id", "seq"),
     one_of("status", ItemStatus, "known_status"),
     one_of("kind", ("deposit", "installment", "full", "period"), "known_kind"),
@@ -211,6 +214,9 @@ attempts = sa.Table(
     # retried a decline on its payment method (what the retry caps count).
     sa.Column("card_brand", sa.String(), nullable=True),
     sa.Column("reattempt", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # Migration 0018: the invoice the attempt charged, and its page.
+    sa.Column("gateway_invoice_id", sa.String(), nullable=True),
+    sa.Column("hosted_invoice_url", sa.Text(), nullable=True),
     one_of("status", AttemptStatus, "known_status"),
     one_of("mode", ("on_session", "off_session"), "known_mode"),
     one_of("decline_class", DeclineClass, "known_decline_class"),
@@ -338,59 +344,15 @@ audit_log = sa.Table(
 )
 sa.Index("ix_enrollpay_audit_log_entity", audit_log.c.entity_type, audit_log.c.entity_id)
 
-# The transactional outbox (storage/sql/outbox.py, migration 0004). ``seq`` is
-# the order of occurrence: an identity column on PostgreSQL, an AUTOINCREMENT
-# rowid on SQLite (an INTEGER PRIMARY KEY: BIGINT would not alias the rowid),
-# so a value is never handed out twice.
-outbox = sa.Table(
-    "enrollpay_outbox",
-    metadata,
-    sa.Column(
-        "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), sa.Identity(), primary_key=True
-    ),
-    sa.Column("id", sa.String(), nullable=False, unique=True),
-    sa.Column("kind", sa.String(), nullable=False),
-    sa.Column("enrollment_id", sa.String(), nullable=True),
-    sa.Column("at", UTCDateTime(), nullable=False),
-    sa.Column("data", sa.JSON(), nullable=False),
-    sa.Column("delivered_at", UTCDateTime(), nullable=True),
-    sqlite_autoincrement=True,
-)
-# What a dispatcher reads: undelivered events by seq.
-sa.Index(
-    "ix_enrollpay_outbox_undelivered",
-    outbox.c.seq,
-    sqlite_where=outbox.c.delivered_at.is_(None),
-    postgresql_where=outbox.c.delivered_at.is_(None),
-)
-
-# The one dispatch lease: a single row (id 1), free when holder is NULL.
-outbox_lease = sa.Table(
-    "enrollpay_outbox_lease",
-    metadata,
-    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=False),
-    sa.Column("holder", sa.String(), nullable=True),
-    sa.Column("lease_until", UTCDateTime(), nullable=True),
-    sa.CheckConstraint("id = 1", name="single_row"),
-)
-
-# Drift re-sync (migration 0012): how far the gateway's record of each kind
-# of object was compared, per gateway. It only moves forwards.
-sync_cursors = sa.Table(
-    "enrollpay_sync_cursors",
-    metadata,
-    sa.Column("gateway", sa.String(), primary_key=True),
-    sa.Column("kind", sa.String(), primary_key=True),
-    sa.Column("position", UTCDateTime(), nullable=False),
-    sa.Column("updated_at", UTCDateTime(), nullable=False),
-)
-
-# Tables in modules of their own, added to this metadata on import: notifications
-# sent (migration 0013); coupons, redemptions and scholarships (0015); receipts (0017);
-# seats and waitlists (0018).
+# Tables in modules of their own, added to this metadata on import: the outbox, its
+# lease and the drift cursors (migrations 0004 and 0012); notifications sent (0013);
+# coupons, redemptions and scholarships (0015); receipts (0017); price lists (0019);
+# seats and waitlists (0020).
 from enrollpay.storage.sql import discount_tables as _discounts  # noqa: E402, F401
+from enrollpay.storage.sql import schema_prices as _prices  # noqa: E402, F401
 from enrollpay.storage.sql import seat_tables as _seats  # noqa: E402, F401
 from enrollpay.storage.sql.schema_notifications import sent_notifications  # noqa: E402
+from enrollpay.storage.sql.schema_outbox import outbox, outbox_lease, sync_cursors  # noqa: E402
 from enrollpay.storage.sql.schema_receipts import receipt_counters, receipts  # noqa: E402
 
 #: Every table, parents before children.

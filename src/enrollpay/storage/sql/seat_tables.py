@@ -1,4 +1,4 @@
-"""The seat tables (migration 0018): seats of products with a limit, and their waitlists.
+"""The seat tables (migration 0020): seats of products with a limit, and their waitlists.
 
 Kept beside :mod:`.schema` (which imports this module, so the tables are on
 its metadata). The limit itself is ``enrollpay_products.seat_limit``; a

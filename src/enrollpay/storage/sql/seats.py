@@ -12,6 +12,7 @@ again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -20,7 +21,6 @@ from enrollpay.domain.records import Product
 from enrollpay.domain.seats import LIVE_SEAT_STATUSES, OPEN_WAITLIST_STATUSES, Seat, WaitlistEntry
 from enrollpay.errors import DuplicateError, StorageError
 from enrollpay.storage.sql.auditchain import AUDIT_LOCK_KEY
-from enrollpay.storage.sql.mapping.catalog import product_from_row
 from enrollpay.storage.sql.mapping.seats import (
     entry_from_row,
     entry_to_row,
@@ -41,6 +41,9 @@ _OPEN = sorted(str(s) for s in OPEN_WAITLIST_STATUSES)
 
 class SeatRepository(SqlUnit):
     """The seat and waitlist methods of one SQL transaction."""
+
+    #: The catalog's reader of a product (:class:`.catalog.CatalogRepository`).
+    get_product: Callable[[str], Product | None]
 
     def _seat_lock(self, product_id: str) -> tuple[bool, int | None]:
         """Lock the product's row; (whether it exists, its seat limit).
@@ -71,9 +74,8 @@ class SeatRepository(SqlUnit):
         if not found:
             return None
         stmt = sa.update(products).where(products.c.id == product_id)
-        row = self._d.run(stmt.values(seat_limit=seat_limit).returning(products)).first()
-        assert row is not None  # noqa: S101 - locked just above
-        return product_from_row(row)
+        self._d.run(stmt.values(seat_limit=seat_limit))
+        return self.get_product(product_id)  # with its price list, as the catalog reads it
 
     def lock_seats(self, product_id: str) -> list[Seat]:
         """Take the product's seat lock; its live seats."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from enrollpay.domain.money import Money
@@ -51,8 +52,8 @@ def product_to_row(p: Product) -> dict[str, Any]:
     }
 
 
-def product_from_row(r: Row) -> Product:
-    """The product a row holds."""
+def product_from_row(r: Row, prices: Iterable[Money] = ()) -> Product:
+    """The product a row holds, with its price list (rows of its own table)."""
     return Product(
         id=r["id"],
         product_type=r["product_type"],
@@ -68,6 +69,7 @@ def product_from_row(r: Row) -> Product:
         created_at=r["created_at"],
         updated_at=r["updated_at"],
         seat_limit=r["seat_limit"],
+        prices=tuple(prices),
     )
 
 

@@ -131,6 +131,8 @@ def item_to_row(i: ScheduleItem) -> dict[str, Any]:
         "updated_at": i.updated_at,
         "overdue_at": i.overdue_at,
         "reminded_at": i.reminded_at,
+        "gateway_invoice_id": i.gateway_invoice_id,
+        "hosted_invoice_url": i.hosted_invoice_url,
     }
 
 
@@ -153,4 +155,6 @@ def item_from_row(r: Row) -> ScheduleItem:
         updated_at=r["updated_at"],
         overdue_at=r["overdue_at"],
         reminded_at=r["reminded_at"],
+        gateway_invoice_id=r["gateway_invoice_id"],
+        hosted_invoice_url=r["hosted_invoice_url"],
     )

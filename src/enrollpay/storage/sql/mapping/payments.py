@@ -46,6 +46,8 @@ def attempt_to_row(a: PaymentAttempt) -> dict[str, Any]:
         "message": a.message,
         "card_brand": a.card_brand,
         "reattempt": a.reattempt,
+        "gateway_invoice_id": a.gateway_invoice_id,
+        "hosted_invoice_url": a.hosted_invoice_url,
     }
 
 
@@ -70,6 +72,8 @@ def attempt_from_row(r: Row) -> PaymentAttempt:
         message=r["message"],
         card_brand=r["card_brand"],
         reattempt=bool(r["reattempt"]),
+        gateway_invoice_id=r["gateway_invoice_id"],
+        hosted_invoice_url=r["hosted_invoice_url"],
     )
 
 

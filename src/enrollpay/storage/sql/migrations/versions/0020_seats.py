@@ -1,7 +1,7 @@
 """Seats: a product's seat limit, the seats taken, and the waitlist in front of them.
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-06
 
 ``enrollpay_products`` gains ``seat_limit``: empty on existing rows, which
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0018"
-down_revision = "0017"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
