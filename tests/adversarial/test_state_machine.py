@@ -59,6 +59,11 @@ Invariants (per enrollment unless said otherwise)
 ``terminal``
     Paid, cancelled and waived items, succeeded attempts, cancelled
     enrollments, recorded payments and settled refunds never change.
+``seats``
+    The ``seated`` product (one seat) never has more live seats than its
+    limit; each of its enrollments holds exactly one live seat until it is
+    cancelled (then none), held once money came in and reserved before; a
+    student waits on its list only while no seat is free.
 ``audit``
     The audit chain verifies.
 ``gateway``
@@ -115,6 +120,7 @@ from enrollpay.domain.lifecycle import (
     derive_enrollment_status,
 )
 from enrollpay.domain.records import Payment, ScheduleItem
+from enrollpay.domain.seats import SeatStatus, WaitlistEntry
 from enrollpay.errors import (
     DuplicateEnrollmentError,
     GatewayRequestError,
@@ -123,6 +129,7 @@ from enrollpay.errors import (
     ItemNotPayableError,
     OverpaymentError,
 )
+from enrollpay.errors_seats import AlreadyWaitlistedError, SeatsFullError
 from enrollpay.ports import Store
 from enrollpay.service.results import PaymentDetails
 from enrollpay.storage.memory import InMemoryStore
@@ -161,7 +168,10 @@ PRODUCTS: dict[str, tuple[Money, PaymentPlan]] = {
     "installments": (Money.of("100.00", "USD"), Installments(4, interval=Interval.weeks(1))),
     "subscription": (Money.of("20.00", "USD"), Subscription(Interval.weeks(1))),
     "yen": (Money.of("9999", "JPY"), Installments(2, interval=Interval.weeks(2))),
+    "seated": (Money.of("150.00", "USD"), FullPayment()),
 }
+#: Seat limits of the products that have one.
+SEAT_LIMITS = {"seated": 1}
 CHARGES: dict[str, Outcome] = {
     "ok": Outcome("succeed"),
     "soft_decline": Outcome("decline", "insufficient_funds"),
@@ -225,6 +235,8 @@ class PaymentsMachine(RuleBasedStateMachine):
             ).id
             for key, (price, plan) in PRODUCTS.items()
         }
+        for key, limit in SEAT_LIMITS.items():
+            self.system.set_seat_limit(self.products[key], limit)
         self.cards = 0
         self.seen_terminal: dict[str, Any] = {}
 
@@ -291,7 +303,7 @@ class PaymentsMachine(RuleBasedStateMachine):
         for user, product in starts:
             try:
                 result = self.system.enroll(user_id=user, product_id=self.products[product])
-            except DuplicateEnrollmentError:
+            except (DuplicateEnrollmentError, SeatsFullError):
                 continue
             assert result.client_secret is not None
             self.fake.complete_payment(result.client_secret)
@@ -306,7 +318,38 @@ class PaymentsMachine(RuleBasedStateMachine):
         except DuplicateEnrollmentError as error:
             self.refused(before, error)
             return
+        except SeatsFullError as error:
+            self.refused(before, error)
+            self.join_waitlist(user, product)
+            return
         assert result.requires_immediate_payment
+        assert result.client_secret is not None
+
+    def join_waitlist(self, user: str, product: str) -> None:
+        """A student who found the product full joins its line (once)."""
+        before = full_state(self.world)
+        try:
+            self.system.join_waitlist(user, self.products[product])
+        except AlreadyWaitlistedError as error:
+            self.refused(before, error)
+
+    def seat_offers(self) -> list[WaitlistEntry]:
+        return [o for key in SEAT_LIMITS for o in self.system.seats(self.products[key]).offers]
+
+    @precondition(lambda self: bool(self.seat_offers()))
+    @rule(data=st.data())
+    def accept_seat_offer(self, data: st.DataObject) -> None:
+        """A student offered a seat takes it (refused if the offer lapsed or they enrolled)."""
+        self.accept_seat_offer_with(data.draw(st.sampled_from(self.seat_offers()), label="offer"))
+
+    def accept_seat_offer_with(self, offer: WaitlistEntry) -> None:
+        """Accept ``offer``; a refusal (it lapsed) writes nothing."""
+        before = full_state(self.world)
+        try:
+            result = self.system.accept_seat_offer(offer.id)
+        except REFUSED as error:
+            self.refused(before, error)
+            return
         assert result.client_secret is not None
 
     @precondition(lambda self: bool(self.open_items()))
@@ -727,6 +770,25 @@ class PaymentsMachine(RuleBasedStateMachine):
         self.seen_terminal = now
 
     @invariant()
+    def seats_follow_their_enrollments_within_the_limit(self) -> None:
+        """Live seats <= limit; one per uncancelled enrollment, held iff money came in."""
+        for key, limit in SEAT_LIMITS.items():
+            view = self.system.seats(self.products[key])
+            assert view.counts.taken <= limit, view.counts
+            assert not view.waiting or view.counts.free == 0, view
+            by_enrollment = Counter(s.enrollment_id for s in view.seats if s.enrollment_id)
+            for d in self.details():
+                if d.enrollment.product_id != self.products[key]:
+                    continue
+                eid = d.enrollment.id
+                if d.enrollment.status == EnrollmentStatus.CANCELLED:
+                    assert by_enrollment[eid] == 0, (eid, view.seats)
+                    continue
+                assert by_enrollment[eid] == 1, (eid, d.enrollment.status, view.seats)
+                (seat,) = [s for s in view.seats if s.enrollment_id == eid]
+                assert (seat.status == SeatStatus.HELD) == bool(d.payments), (seat, d.payments)
+
+    @invariant()
     def audit_chain_verifies(self) -> None:
         """The hash-chained audit trail is intact."""
         verification = self.system.verify_audit_chain()
@@ -801,6 +863,26 @@ def test_the_machine_reaches_the_interesting_states() -> None:
     assert sorted(i.status for i in machine.items()) == ["failed", "paid", "scheduled", "scheduled"]
     machine.teardown()
     assert len(machine.fake.charges) == 1
+
+
+def test_the_machine_reaches_the_seat_states() -> None:
+    """A scripted walk fills the seated product, queues a student, frees and offers the seat."""
+    machine = PaymentsMachine()
+    machine.start([("ana", "seated")])
+    machine.enroll("ben", "seated")  # full: ben joins the line
+    seated = machine.products["seated"]
+    (waiting,) = machine.system.seats(seated).waiting
+    assert waiting.user_id == "ben"
+    machine.seats_follow_their_enrollments_within_the_limit()
+    (ana,) = machine.system.list_enrollments()
+    machine.system.cancel_enrollment(ana.id, reason="r", actor="admin")
+    (offer,) = machine.seat_offers()
+    assert offer.user_id == "ben"
+    machine.seats_follow_their_enrollments_within_the_limit()
+    machine.accept_seat_offer_with(offer)
+    assert machine.system.seats(seated).counts.reserved == 1
+    machine.seats_follow_their_enrollments_within_the_limit()
+    machine.teardown()
 
 
 # -- regressions the machine found (kept as plain, deterministic scenarios) -----------------

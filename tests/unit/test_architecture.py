@@ -22,7 +22,9 @@ from enrollpay.ports import StoreReader, StoreTransaction
 from enrollpay.service.system import PaymentSystem
 
 SRC = Path(enrollpay.__file__).parent
-RECORDS = frozenset({"Enrollment", "ScheduleItem", "PaymentAttempt", "Refund", "Dispute"})
+RECORDS = frozenset(
+    {"Enrollment", "ScheduleItem", "PaymentAttempt", "Refund", "Dispute", "Seat", "WaitlistEntry"}
+)
 #: Where statuses may be written: the state machine itself.
 STATE_MACHINE = ("domain/transitions/",)
 #: Where records are rebuilt from stored rows (the status comes from the row).

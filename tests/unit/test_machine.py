@@ -11,7 +11,16 @@ import pytest
 from enrollpay.domain.events import EVENT_KINDS, DomainEvent, EventDraft
 from enrollpay.domain.machine import Machine, Transition
 from enrollpay.domain.statuses import TERMINAL_ITEM_STATUSES, AttemptStatus
-from enrollpay.domain.transitions import ATTEMPT, DISPUTE, ENROLLMENT, ITEM, MACHINES, REFUND
+from enrollpay.domain.transitions import (
+    ATTEMPT,
+    DISPUTE,
+    ENROLLMENT,
+    ITEM,
+    MACHINES,
+    REFUND,
+    SEAT,
+    WAITLIST,
+)
 from enrollpay.errors import IllegalTransitionError
 
 AT = datetime(2027, 3, 15, 12, tzinfo=UTC)
@@ -167,14 +176,18 @@ def test_mermaid_of_the_library_machines(machine: Machine[enum.StrEnum]) -> None
 
 
 def test_the_library_machines_by_record() -> None:
-    """MACHINES holds the five machines under their record names, with their terminals."""
+    """MACHINES holds the seven machines under their record names, with their terminals."""
     assert MACHINES == {
         "enrollment": ENROLLMENT,
         "schedule item": ITEM,
         "payment attempt": ATTEMPT,
         "refund": REFUND,
         "dispute": DISPUTE,
+        "seat": SEAT,
+        "waitlist entry": WAITLIST,
     }
+    assert [str(s) for s in SEAT.terminal()] == ["released"]
+    assert {str(s) for s in WAITLIST.terminal()} == {"accepted", "expired"}
     assert ITEM.terminal() == TERMINAL_ITEM_STATUSES
     # canceled is not terminal: money the gateway took anyway is still a success.
     assert ATTEMPT.terminal() == frozenset({AttemptStatus.SUCCEEDED})

@@ -1422,9 +1422,10 @@ def test_settle_with_an_unknown_status_is_a_value_error() -> None:
 def test_every_public_function_is_called_here() -> None:
     """Each public function of the transitions package is called by a test here.
 
-    Here: this module, or test_dispute_transitions.py, test_discount_transition.py or
-    test_subscription_transitions.py or test_plan_change.py beside it (the dispute
-    machine's, recording a discount, a gateway subscription's, a plan change's).
+    Here: this module, or test_dispute_transitions.py, test_discount_transition.py,
+    test_subscription_transitions.py, test_plan_change.py or test_seat_transitions.py
+    beside it (the dispute machine's, recording a discount, a gateway subscription's,
+    a plan change's, seats and waitlists).
     """
     here = Path(__file__)
     source = "".join(
@@ -1435,8 +1436,9 @@ def test_every_public_function_is_called_here() -> None:
             "test_discount_transition.py",
             "test_subscription_transitions.py",
             "test_plan_change.py",
+            "test_seat_transitions.py",
         )
     )
     functions = [name for name in t.__all__ if callable(getattr(t, name)) and name.islower()]
-    assert len(functions) == 42
+    assert len(functions) == 49
     assert [name for name in functions if f"t.{name}(" not in source] == []

@@ -29,6 +29,7 @@ from enrollpay.cli.payers import payers
 from enrollpay.cli.planchange import change
 from enrollpay.cli.receipts import receipt
 from enrollpay.cli.reporting import report
+from enrollpay.cli.seats import seats
 from enrollpay.errors import EnrollpayError, InvalidInputError
 
 __all__ = ["EXIT_ERROR", "EXIT_USAGE", "EnrollpayGroup", "cli", "main"]
@@ -103,7 +104,7 @@ def cli() -> None:
     Operate it:  enrollpay db upgrade | collect | sweep | reconcile | audit verify
     Integrate:   enrollpay events list | dispatch
     Inspect it:  enrollpay report {revenue,status,products,aging,forecast,recovery}
-    Plan it:     enrollpay plan preview [--coupon] [--tax] | refund quote | coupons
+    Plan it:     enrollpay plan preview [--coupon] [--tax] | refund quote | coupons | seats
     Who pays:    enrollpay payers add | list | statement ID
     Change it:   enrollpay plan change ENROLLMENT PLAN_SPEC [--preview]
     Give it:     enrollpay receipt ID [--pdf FILE]
@@ -126,6 +127,7 @@ plan.add_command(change)
 cli.add_command(plan)
 cli.add_command(coupons)
 cli.add_command(payers)
+cli.add_command(seats)
 cli.add_command(refund)
 cli.add_command(audit)
 cli.add_command(events)

@@ -48,6 +48,22 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
         "version; data: from and to plan, anchor, old and new version, owed, deposit dropped, "
         "what was due, what is due now"
     ),
+    "seat.reserved": (
+        "a new enrollment took a seat of a product with a seat limit; "
+        "data: seat id, product, user, status (reserved, or held when nothing was due)"
+    ),
+    "seat.held": "the first payment of an enrollment with a reserved seat succeeded",
+    "seat.released": (
+        "a seat was freed (its enrollment cancelled or defaulted, or its offer lapsed); "
+        "data: seat id, product, user, reason"
+    ),
+    "waitlist.joined": "a student joined a full product's waitlist; data: entry id, product, user",
+    "seat.offered": (
+        "a freed seat was offered to the next student on the waitlist; "
+        "data: entry id (the offer's id), seat id, product, user, expires_at"
+    ),
+    "seat.offer_accepted": "the student offered a seat enrolled with it",
+    "seat.offer_expired": "a seat offer lapsed unanswered; the seat goes to the next in line",
     "access.granted": "the student may use the course from now on",
     "access.suspended": "the student's access is withheld until payment",
     "access.restored": "access withheld for payment is given back",

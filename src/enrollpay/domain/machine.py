@@ -2,7 +2,7 @@
 
 A :class:`Machine` names every legal move of one kind of record as a
 :class:`Transition` (a name, the states it starts from, the states it may
-end in). :mod:`enrollpay.domain.transitions` declares the four machines of
+end in). :mod:`enrollpay.domain.transitions` declares the machines of
 the library with these and holds the functions that apply them; this module
 holds no rule of its own.
 """

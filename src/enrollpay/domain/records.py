@@ -68,6 +68,8 @@ class Product:
     service_period: Interval = Interval.years(1)  # noqa: RUF009 - Interval is frozen, sharing is safe
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    #: Seats sold at most (None: no limit); see :mod:`enrollpay.domain.seats`.
+    seat_limit: int | None = None
     #: Explicit prices in currencies other than ``price``'s, one per currency,
     #: ordered by currency (see :mod:`enrollpay.domain.price_lists`).
     prices: tuple[Money, ...] = attrs.field(default=(), converter=price_tuple)

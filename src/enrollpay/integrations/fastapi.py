@@ -20,7 +20,9 @@ Outbox events reach the app through an
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -39,6 +41,11 @@ from enrollpay.integrations.events import EventRegistry
 from enrollpay.integrations.payers_api import payer_answer, payers_answer, statement_answer
 from enrollpay.integrations.plan_change_api import plan_change_answer
 from enrollpay.integrations.receipts_api import ReceiptDocument, receipt_answer, receipt_document
+from enrollpay.integrations.seats_api import (
+    accept_offer_answer,
+    join_waitlist_answer,
+    seats_answer,
+)
 from enrollpay.service.system import PaymentSystem
 
 __all__ = [
@@ -129,7 +136,7 @@ def _answer(answer: ApiAnswer) -> JSONResponse:
 
 
 def api_router(system: PaymentSystem | None = None) -> APIRouter:
-    """A router with the read-only JSON API of :mod:`enrollpay.integrations.api`.
+    """A router with the JSON API of :mod:`enrollpay.integrations.api` (reads, but for seats).
 
     ``GET /plans?product=...`` (the plans a checkout may offer, with their
     schedules) and ``GET /enrollments/{enrollment_id}/payment`` (payment
@@ -137,7 +144,10 @@ def api_router(system: PaymentSystem | None = None) -> APIRouter:
     of :mod:`enrollpay.integrations.receipts_api` (``GET /receipts/{id}``,
     ``/receipts/{id}/html``, ``/receipts/{id}/pdf``) and the payer routes of
     :mod:`enrollpay.integrations.payers_api` (``GET /payers``,
-    ``/payers/{id}``, ``/payers/{id}/statement``). Without ``system``
+    ``/payers/{id}``, ``/payers/{id}/statement``), and the seat routes of
+    :mod:`enrollpay.integrations.seats_api` (``GET /products/{id}/seats``,
+    ``POST /products/{id}/waitlist``, ``POST /seat-offers/{id}/accept``:
+    these two write). Without ``system``
     it uses the attached one. The routes check no identity: include the
     router behind your own authentication dependencies.
     """
@@ -199,6 +209,25 @@ def api_router(system: PaymentSystem | None = None) -> APIRouter:
         query = dict(request.query_params)
         return _answer(statement_answer(system or get_system(request), payer_id, query))
 
+    @router.get("/products/{product_id}/seats", name="enrollpay_seats")
+    def product_seats(request: Request, product_id: str) -> JSONResponse:
+        """A product's seat counts, open offers and waitlist in order."""
+        return _answer(seats_answer(system or get_system(request), product_id))
+
+    @router.post("/products/{product_id}/waitlist", name="enrollpay_join_waitlist")
+    async def join(request: Request, product_id: str) -> JSONResponse:
+        """Put ``{"user_id": ...}`` in line for a full product (201, the entry)."""
+        target = system or get_system(request)
+        body = await _body(request)
+        return _answer(await run_in_threadpool(join_waitlist_answer, target, product_id, body))
+
+    @router.post("/seat-offers/{offer_id}/accept", name="enrollpay_accept_seat_offer")
+    async def accept(request: Request, offer_id: str) -> JSONResponse:
+        """Enroll the offered student with the seat (201, the enrollment)."""
+        target = system or get_system(request)
+        body = await _body(request)
+        return _answer(await run_in_threadpool(accept_offer_answer, target, offer_id, body))
+
     return router
 
 
@@ -237,6 +266,16 @@ async def _plan_change(
     target = system or get_system(request)
     answer = await run_in_threadpool(plan_change_answer, target, enrollment_id, body, apply=apply)
     return _answer(answer)
+
+
+async def _body(request: Request) -> dict[str, Any] | None:
+    """The request's JSON object (None: empty or not an object)."""
+    raw = await request.body()
+    try:
+        parsed = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
 
 
 def _document(answer: ReceiptDocument) -> Response:

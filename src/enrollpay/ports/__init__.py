@@ -46,6 +46,7 @@ from enrollpay.ports.payers import PayerLookups, PayerRecords
 from enrollpay.ports.reads import ItemQuery, ReportQueries, StoreReader
 from enrollpay.ports.receipts import ReceiptLookups, ReceiptWrites
 from enrollpay.ports.schedules import ScheduleRevisions
+from enrollpay.ports.seats import SeatLookups, SeatRecords
 from enrollpay.ports.store import (
     AuditDraft,
     EventOutbox,
@@ -94,6 +95,8 @@ __all__ = [
     "Redemption",
     "ReportQueries",
     "ScheduleRevisions",
+    "SeatLookups",
+    "SeatRecords",
     "SentNotificationLog",
     "SentNotificationLookup",
     "Store",

@@ -35,6 +35,7 @@ from enrollpay.domain.statuses import DisputeStatus
 from enrollpay.ports.notification_log import SentNotificationLookup
 from enrollpay.ports.payers import PayerLookups
 from enrollpay.ports.receipts import ReceiptLookups
+from enrollpay.ports.seats import SeatLookups
 from enrollpay.ports.sync import SyncLookups
 from enrollpay.reports import (
     AgingRow,
@@ -93,7 +94,13 @@ class ReportQueries(Protocol):
 
 
 class StoreReader(
-    ReportQueries, SyncLookups, SentNotificationLookup, ReceiptLookups, PayerLookups, Protocol
+    ReportQueries,
+    SyncLookups,
+    SentNotificationLookup,
+    ReceiptLookups,
+    PayerLookups,
+    SeatLookups,
+    Protocol,
 ):
     """The read port: lookups, lists and reports over one snapshot; no writes, no locks.
 

@@ -38,6 +38,7 @@ from enrollpay.ports.payers import PayerRecords
 from enrollpay.ports.reads import StoreReader
 from enrollpay.ports.receipts import ReceiptWrites
 from enrollpay.ports.schedules import ScheduleRevisions
+from enrollpay.ports.seats import SeatRecords
 from enrollpay.ports.sync import SyncCursorWrites
 
 __all__ = [
@@ -159,6 +160,7 @@ class StoreTransaction(
     ReceiptWrites,
     PayerRecords,
     ScheduleRevisions,
+    SeatRecords,
     Protocol,
 ):
     """The write port: the verbs of one unit of work. Nothing is visible to others until commit.

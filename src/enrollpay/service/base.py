@@ -23,6 +23,7 @@ from enrollpay.domain.money import Money
 from enrollpay.domain.receipts import ReceiptSettings
 from enrollpay.domain.refunds import RefundPolicy
 from enrollpay.domain.retry import RetryPolicy
+from enrollpay.domain.seats import check_offer_ttl
 from enrollpay.domain.statuses import AccessPolicy
 from enrollpay.errors import CurrencyMismatchError, InvalidInputError, MoneyTypeError
 from enrollpay.service.taxes import TaxSettings
@@ -140,6 +141,13 @@ class SystemConfig:
     #: Stripe's 24-hour idempotency window, so reopening the checkout within
     #: it always finds the same payment.
     checkout_window: timedelta = timedelta(hours=23)
+    #: How long a seat offered to the next student on a waitlist stays open.
+    seat_offer_ttl: timedelta = attrs.field(default=timedelta(hours=48))
+
+    @seat_offer_ttl.validator
+    def _check_offer_ttl(self, _attribute: attrs.Attribute[timedelta], value: object) -> None:
+        check_offer_ttl(value)
+
     #: Items claimed per batch by ``collect_due``.
     batch_size: int = 100
     #: Items ``collect_due`` charges at once, each in its own thread.

@@ -34,6 +34,7 @@ from enrollpay.ports import (
 )
 from enrollpay.service.base import Authorizer, FaultHook, IdFactory, SystemConfig, check_text
 from enrollpay.service.receipts import issue_credit_note, issue_receipt
+from enrollpay.service.seats import on_events as seat_events
 
 __all__ = ["Context"]
 
@@ -180,13 +181,15 @@ class Context:
         """Stamp ``events`` with ids and put them in the outbox, in this transaction.
 
         A refund that is done (``refund.issued``) gets its credit note here,
-        whichever path completed it.
+        whichever path completed it; an enrollment's seat is held or
+        released here (:func:`enrollpay.service.seats.on_events`) likewise.
         """
         if events:
             tx.add_events([event.stamp(self.new_id("evt")) for event in events])
         for event in events:
             if event.kind == "refund.issued":
                 issue_credit_note(self, tx, str(event.data["refund_id"]))
+        seat_events(self, tx, events)
 
     def record_payment(self, tx: StoreTransaction, payment: Payment) -> None:
         """Store money received with its numbered receipt, in this transaction."""

@@ -18,24 +18,30 @@ import attrs
 
 from enrollpay.domain import transitions
 from enrollpay.domain.payers import PayerShare
-from enrollpay.domain.plans import PaymentPlan, Subscription
+from enrollpay.domain.plans import PaymentPlan
 from enrollpay.domain.price_lists import plan_for
 from enrollpay.domain.records import Customer, PaymentAttempt
 from enrollpay.domain.taxes import TaxAddress
 from enrollpay.errors import (
     DuplicateEnrollmentError,
     GatewayUnavailableError,
-    InvalidInputError,
     ProductInactiveError,
     ProductNotFoundError,
 )
 from enrollpay.ports import Gateway, PaymentSession, StoreTransaction
 from enrollpay.service.attempts import new_attempt
-from enrollpay.service.base import check_date, check_text
+from enrollpay.service.base import check_text
 from enrollpay.service.context import Context
 from enrollpay.service.discounts import discounted_lines, redeem, settle_if_free
+from enrollpay.service.enroll_input import (
+    MAX_METADATA_KEYS,
+    checked_metadata,
+    start_date_of,
+    trial_wait,
+)
 from enrollpay.service.payers import audit_split, first_due_by_payer, split_lines
 from enrollpay.service.results import EnrollmentResult
+from enrollpay.service.seats import take_seat
 from enrollpay.service.taxes import quote_enrollment, taxed_items
 
 __all__ = [
@@ -51,21 +57,10 @@ __all__ = [
 # Logs enrollment, item and gateway payment ids; never client secrets or card data.
 logger = logging.getLogger(__name__)
 
-#: Like Stripe's limit on metadata keys: a host cannot store an unbounded mapping.
-MAX_METADATA_KEYS = 50
-
 
 def customer_key(user_id: str) -> str:
     """The idempotency key that creates a user's gateway customer exactly once."""
     return f"customer:{user_id}"
-
-
-def _start_date(start: date | None, today: date) -> date:
-    """The enrollment's start: today by default, never in the past."""
-    start_date = today if start is None else check_date(start, "start")
-    if start_date < today:
-        raise InvalidInputError(f"start {start_date} is in the past (today is {today})")
-    return start_date
 
 
 def setup_key(enrollment_id: str) -> str:
@@ -83,11 +78,16 @@ def enroll(
     metadata: Mapping[str, str] | None = None,
     coupon: str | None = None,
     scholarship: str | None = None,
+    seat_offer: str | None = None,
     currency: str | None = None,
     tax_address: TaxAddress | None = None,
     payers: Sequence[PayerShare] | None = None,
 ) -> EnrollmentResult:
     """Enroll ``user_id`` in a product; open the first payment if one is due, or a trial's setup.
+
+    A product with a seat limit gets a seat in the same transaction
+    (:func:`enrollpay.service.seats.take_seat`: the offered one with
+    ``seat_offer``, a waitlist entry's id) or ``SeatsFullError``.
 
     ``currency`` is the student's: the product's explicit price in it is
     charged (None: its default price); see
@@ -108,10 +108,10 @@ def enroll(
     """
     check_text(user_id, "user_id")
     check_text(product_id, "product_id")
-    meta = _checked_metadata(metadata)
+    meta = checked_metadata(metadata)
     now = ctx.now()
     today = ctx.today(now)
-    start_date = _start_date(start, today)
+    start_date = start_date_of(start, today)
     gateway = ctx.gateway
     quote = quote_enrollment(
         ctx,
@@ -150,11 +150,7 @@ def enroll(
         enrollment_id = ctx.new_id("enr")
         items = taxed_items(ctx, enrollment_id, lines, quote, at=now)
         first = items[0] if items[0].due <= today and not applied.free and not payers else None
-        customer: Customer | None = None
-        awaiting = False
-        if first is None and gateway is not None and _is_trial(chosen):
-            customer = tx.get_customer(user_id)
-            awaiting = customer is None or not customer.payment_method_id
+        customer, awaiting = trial_wait(tx, gateway, chosen, first, user_id)
         attempt: PaymentAttempt | None = None
         if first is not None and gateway is not None:
             attempt = new_attempt(ctx, first, number=1, mode="on_session")
@@ -207,6 +203,10 @@ def enroll(
             | ({} if quote is None else {"tax": quote.total_tax, "tax_mode": quote.mode}),
         )
         audit_split(ctx, tx, enrollment_id, payers, items, actor=user_id)
+        if seat_offer is not None or product.seat_limit is not None:
+            # Last, so the product's seat lock is held for the shortest time.
+            take_seat(ctx, tx, product, enrollment_id=enrollment_id, user_id=user_id,
+                      paid=first is None, offer_id=seat_offer, at=now)  # fmt: skip
     result = EnrollmentResult(
         enrollment_id=enrollment_id,
         enrollment=enrollment,
@@ -259,22 +259,6 @@ def _first_gateway_step(
     except GatewayUnavailableError as exc:
         return attrs.evolve(result, payment_error=f"gateway unavailable: {exc}")
     return attrs.evolve(result, client_secret=session.client_secret)
-
-
-def _checked_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:
-    """The host's metadata for an enrollment, checked (a typed error for bad input)."""
-    if metadata is not None and not isinstance(metadata, Mapping):
-        raise InvalidInputError(f"metadata must be a mapping, got {type(metadata).__name__}")
-    if len(metadata or {}) > MAX_METADATA_KEYS:
-        raise InvalidInputError(f"metadata has more than {MAX_METADATA_KEYS} keys")
-    return {
-        check_text(k, "metadata key"): check_text(v, "metadata value", required=False)
-        for k, v in (metadata or {}).items()
-    }
-
-
-def _is_trial(plan: PaymentPlan) -> bool:
-    return isinstance(plan, Subscription) and plan.trial_days > 0
 
 
 def open_setup(

@@ -138,13 +138,16 @@ class SweepReport:
     suspended: int = 0
     #: Scheduled items whose payers this sweep reminded (``installment.upcoming``).
     items_reminded: int = 0
+    #: Seat offers that lapsed (each seat then offered to the next in line).
+    offers_expired: int = 0
 
     def summary(self) -> str:
-        """One line for logs and cron mail."""
-        return (
+        """One line for logs and cron mail (lapsed seat offers only when there were some)."""
+        line = (
             f"checked={self.checked} overdue={self.items_overdue} "
             f"changed={self.changed} suspended={self.suspended} reminded={self.items_reminded}"
         )
+        return f"{line} offers_expired={self.offers_expired}" if self.offers_expired else line
 
 
 @attrs.frozen

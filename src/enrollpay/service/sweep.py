@@ -9,7 +9,8 @@ calendar implies (``past_due``, then ``suspended``), with the ``access.*``
 events that follow. It also reminds payers of what falls due soon: a
 scheduled item of an active enrollment due within
 ``config.remind_days_before`` days is announced once
-(``installment.upcoming``), for the notifications to turn into a reminder.
+(``installment.upcoming``), for the notifications to turn into a reminder,
+and passes each lapsed seat offer's seat to the next student in line.
 Running it again changes nothing until time moves on.
 """
 
@@ -26,6 +27,7 @@ from enrollpay.domain.statuses import OVERDUE_ITEM_STATUSES
 from enrollpay.ports import ItemQuery
 from enrollpay.service.context import Context
 from enrollpay.service.results import SweepReport
+from enrollpay.service.seats import expire_seat_offers
 
 __all__ = ["SweepReport", "sweep"]
 
@@ -81,7 +83,8 @@ def sweep(ctx: Context, now: datetime | None = None) -> SweepReport:
                 changed += 1
                 suspended += after.status == EnrollmentStatus.SUSPENDED
     reminded = _remind(ctx, at=at, today=today)
-    report = SweepReport(len(enrollment_ids), overdue, changed, suspended, reminded)
+    lapsed = len(expire_seat_offers(ctx, at))
+    report = SweepReport(len(enrollment_ids), overdue, changed, suspended, reminded, lapsed)
     if overdue or changed or reminded:
         logger.info(
             "sweep: %d item(s) overdue, %d enrollment(s) changed status (%d suspended), "

@@ -7,8 +7,9 @@ has no base class. The methods that change state are written here, but
 for enrolling (:mod:`enrollpay.service.system_enroll`), rescheduling and
 pausing, the saved-card flows, the sweep and reconcile
 (:mod:`enrollpay.service.system_ops`), coupons and scholarships
-(:mod:`enrollpay.service.system_discounts`) and plan changes
-(:mod:`enrollpay.service.system_planchange`); those that only read are written
+(:mod:`enrollpay.service.system_discounts`), plan changes
+(:mod:`enrollpay.service.system_planchange`) and seats
+(:mod:`enrollpay.service.system_seats`); those that only read are written
 in :mod:`enrollpay.service.system_reads` and, for receipts,
 :mod:`enrollpay.service.system_receipts`. All are attached below by name.
 """
@@ -48,6 +49,7 @@ from enrollpay.service import (
     system_planchange,
     system_reads,
     system_receipts,
+    system_seats,
     webhooks,
 )
 from enrollpay.service.base import Authorizer, FaultHook, IdFactory, SystemConfig, uuid_ids
@@ -364,6 +366,13 @@ class PaymentSystem:
     audit_anchor = system_reads.audit_anchor
     list_events = system_reads.list_events
     dispatch_events = system_reads.dispatch_events
+
+    # -- seats and waitlists (written in enrollpay.service.system_seats) ------------
+    set_seat_limit = system_seats.set_seat_limit
+    join_waitlist = system_seats.join_waitlist
+    accept_seat_offer = system_seats.accept_seat_offer
+    expire_seat_offers = system_seats.expire_seat_offers
+    seats = system_seats.seats_of
 
     # -- receipts (written in enrollpay.service.system_receipts) -------------------
     get_receipt = system_receipts.get_receipt

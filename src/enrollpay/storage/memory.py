@@ -43,6 +43,7 @@ from enrollpay.storage.memory_payers import MemoryPayers
 from enrollpay.storage.memory_payments import MemoryPayments
 from enrollpay.storage.memory_receipts import MemoryReceipts
 from enrollpay.storage.memory_reports import MemoryReports
+from enrollpay.storage.memory_seats import MemorySeats
 from enrollpay.storage.memory_sync import MemorySync
 from enrollpay.storage.memory_tables import MemoryTables, require
 from enrollpay.storage.schedule_versions import replace_open_items
@@ -95,6 +96,7 @@ class _MemoryTransaction(
     MemoryDiscounts,
     MemoryReceipts,
     MemoryPayers,
+    MemorySeats,
 ):
     def __init__(self, tables: MemoryTables) -> None:
         self._t = tables
@@ -113,7 +115,10 @@ class _MemoryTransaction(
         other = self.find_product(product.product_type, product.product_id)
         if other is not None and other.id != product.id:
             raise DuplicateError("product", (product.product_type, product.product_id))
-        self._t.products[product.id] = product
+        # The seat limit is set_seat_limit's to write: a product put keeps its own.
+        kept = self._t.products.get(product.id)
+        limit = None if kept is None else kept.seat_limit
+        self._t.products[product.id] = attrs.evolve(product, seat_limit=limit)
 
     def list_products(self, *, active: bool | None = None) -> list[Product]:
         found = [p for p in self._t.products.values() if active is None or p.active == active]

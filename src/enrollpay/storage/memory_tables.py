@@ -23,6 +23,7 @@ from enrollpay.domain.records import (
     ScheduleItem,
     WebhookReceipt,
 )
+from enrollpay.domain.seats import Seat, WaitlistEntry
 from enrollpay.errors import StorageError
 from enrollpay.ports.sync import SyncCursor
 from enrollpay.storage.memory_outbox import MemoryOutbox
@@ -60,6 +61,9 @@ class MemoryTables:
     receipt_counters: dict[tuple[str, str], int] = attrs.Factory(dict)
     #: Payers by id (issue 19: who pays, when it is not only the student).
     payers: dict[str, Payer] = attrs.Factory(dict)
+    #: Seats (live and released) and waitlist entries, by id.
+    seats: dict[str, Seat] = attrs.Factory(dict)
+    waitlist: dict[str, WaitlistEntry] = attrs.Factory(dict)
 
     def copy(self) -> MemoryTables:
         """A snapshot a transaction can change without touching this one."""
@@ -85,6 +89,8 @@ class MemoryTables:
             issued_receipts=dict(self.issued_receipts),
             receipt_counters=dict(self.receipt_counters),
             payers=dict(self.payers),
+            seats=dict(self.seats),
+            waitlist=dict(self.waitlist),
         )
 
 

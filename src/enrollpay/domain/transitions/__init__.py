@@ -1,8 +1,10 @@
 """The state machine: the only way any status of a stored record changes.
 
-Five machines, one per kind of record: :data:`ENROLLMENT`, :data:`ITEM` (a
-scheduled payment), :data:`ATTEMPT` (one try at charging), :data:`REFUND`
-and :data:`DISPUTE` (a cardholder's dispute of a payment), each a table of named transitions
+Seven machines, one per kind of record: :data:`ENROLLMENT`, :data:`ITEM` (a
+scheduled payment), :data:`ATTEMPT` (one try at charging), :data:`REFUND`,
+:data:`DISPUTE` (a cardholder's dispute of a payment), :data:`SEAT` (a seat
+of a product with a seat limit) and :data:`WAITLIST` (a student waiting for
+one), each a table of named transitions
 (:class:`~enrollpay.domain.machine.Transition`). The functions here apply
 them: each is a pure function of the current record and its inputs that
 returns a :class:`~enrollpay.domain.machine.Change` (the new record and the
@@ -61,6 +63,15 @@ from enrollpay.domain.transitions.payments import (
     succeed_attempt,
 )
 from enrollpay.domain.transitions.plan_changes import apply_plan_change, supersede_item
+from enrollpay.domain.transitions.seats import (
+    accept_seat_offer,
+    expire_seat_offer,
+    hold_seat,
+    join_waitlist,
+    offer_seat,
+    release_seat,
+    reserve_seat,
+)
 from enrollpay.domain.transitions.subscriptions import link_subscription, record_subscription
 from enrollpay.domain.transitions.table import (
     ATTEMPT,
@@ -69,6 +80,8 @@ from enrollpay.domain.transitions.table import (
     ITEM,
     MACHINES,
     REFUND,
+    SEAT,
+    WAITLIST,
 )
 
 __all__ = [
@@ -78,10 +91,13 @@ __all__ = [
     "ITEM",
     "MACHINES",
     "REFUND",
+    "SEAT",
+    "WAITLIST",
     "Change",
     "DeclineOutcome",
     "Machine",
     "Transition",
+    "accept_seat_offer",
     "apply_plan_change",
     "await_settlement",
     "cancel_attempt",
@@ -91,7 +107,10 @@ __all__ = [
     "decline_item",
     "default_enrollment",
     "defer_retry",
+    "expire_seat_offer",
     "hold_for_dispute",
+    "hold_seat",
+    "join_waitlist",
     "link_subscription",
     "lose_track",
     "mark_item_paid",
@@ -100,6 +119,7 @@ __all__ = [
     "new_item",
     "new_refund",
     "no_card",
+    "offer_seat",
     "open_dispute",
     "open_enrollment",
     "pause_enrollment",
@@ -108,6 +128,7 @@ __all__ = [
     "record_discount",
     "record_subscription",
     "release_item",
+    "release_seat",
     "remind_upcoming",
     "report_dispute",
     "requeue_item",
@@ -115,6 +136,7 @@ __all__ = [
     "require_action_on_item",
     "reschedule_item",
     "resend_attempt",
+    "reserve_seat",
     "resume_enrollment",
     "resume_item",
     "save_payment_method",

@@ -1,4 +1,4 @@
-"""The declared table: every named transition of the five machines.
+"""The declared table: every named transition of the seven machines.
 
 One :class:`~enrollpay.domain.machine.Machine` per kind of record. A
 transition whose targets are empty keeps the status as it is (it changes
@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from enrollpay.domain.disputes import UNDECIDED_DISPUTES
 from enrollpay.domain.machine import Machine, Transition
+from enrollpay.domain.seats import SeatStatus, WaitlistStatus
 from enrollpay.domain.statuses import (
     OVERDUE_ITEM_STATUSES,
     AttemptStatus,
@@ -21,7 +22,7 @@ from enrollpay.domain.statuses import (
     RefundStatus,
 )
 
-__all__ = ["ATTEMPT", "DISPUTE", "ENROLLMENT", "ITEM", "MACHINES", "REFUND"]
+__all__ = ["ATTEMPT", "DISPUTE", "ENROLLMENT", "ITEM", "MACHINES", "REFUND", "SEAT", "WAITLIST"]
 
 _E, _I, _A, _R, _D = EnrollmentStatus, ItemStatus, AttemptStatus, RefundStatus, DisputeStatus
 
@@ -250,7 +251,39 @@ DISPUTE: Final[Machine[DisputeStatus]] = Machine.declare(
     _t("update", _UNDECIDED, [], "a new evidence due date or gateway status (stage kept)"),
 )
 
+_S, _W = SeatStatus, WaitlistStatus
+
+# A seat of a product with a seat limit (see enrollpay.domain.seats).
+SEAT: Final[Machine[SeatStatus]] = Machine.declare(
+    "seat",
+    SeatStatus,
+    (_S.RESERVED, _S.HELD, _S.OFFERED),
+    _t("hold", [_S.RESERVED], [_S.HELD], "the enrollment's first payment succeeded"),
+    _t(
+        "take_offer",
+        [_S.OFFERED],
+        [_S.RESERVED, _S.HELD],
+        "the student offered the seat enrolled with it",
+    ),
+    _t(
+        "release",
+        [_S.OFFERED, _S.RESERVED, _S.HELD],
+        [_S.RELEASED],
+        "its enrollment was cancelled or defaulted, or its offer lapsed",
+    ),
+)
+
+# A student on a product's waitlist; an offer of a seat is this entry, offered.
+WAITLIST: Final[Machine[WaitlistStatus]] = Machine.declare(
+    "waitlist entry",
+    WaitlistStatus,
+    (_W.WAITING,),
+    _t("offer", [_W.WAITING], [_W.OFFERED], "a seat came free and this student is next in line"),
+    _t("accept", [_W.OFFERED], [_W.ACCEPTED], "the student enrolled with the offered seat"),
+    _t("expire", [_W.OFFERED], [_W.EXPIRED], "the offer lapsed: the seat goes to the next"),
+)
+
 #: Every machine by the kind of record it governs.
 MACHINES: Final[Mapping[str, Machine[Any]]] = {
-    m.record: m for m in (ENROLLMENT, ITEM, ATTEMPT, REFUND, DISPUTE)
+    m.record: m for m in (ENROLLMENT, ITEM, ATTEMPT, REFUND, DISPUTE, SEAT, WAITLIST)
 }

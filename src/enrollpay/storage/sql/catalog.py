@@ -46,7 +46,8 @@ class CatalogRepository(SqlUnit):
             if other is not None and other.id != product.id:
                 raise DuplicateError("product", (product.product_type, product.product_id))
 
-        existed = self._row(q.PRODUCT, product.id) is not None
+        # Only the id: a tool on an older schema (check_schema=False) still puts products.
+        existed = self._g.exists(products, products.c.id == product.id)
         self._g.guarded(check, lambda: self._g.upsert(products, "id", m.product_to_row(product)))
         self._replace_prices(product, existed=existed)
 

@@ -66,8 +66,10 @@ products = sa.Table(
     sa.Column("service_period", sa.JSON(), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=True),
     sa.Column("updated_at", UTCDateTime(), nullable=True),
+    sa.Column("seat_limit", sa.Integer(), nullable=True),  # migration 0023
     sa.UniqueConstraint("product_type", "product_id"),
     not_negative("price_minor"),
+    not_negative("seat_limit"),
 )
 
 plan_rules = sa.Table(
@@ -350,10 +352,11 @@ sa.Index("ix_enrollpay_audit_log_entity", audit_log.c.entity_type, audit_log.c.e
 # Tables in modules of their own, added to this metadata on import: the outbox, its
 # lease and the drift cursors (migrations 0004 and 0012); notifications sent (0013);
 # coupons, redemptions and scholarships (0015); receipts (0017); price lists (0019);
-# payers (0021).
+# payers (0021); seats and waitlists (0023).
 from enrollpay.storage.sql import discount_tables as _discounts  # noqa: E402, F401
 from enrollpay.storage.sql import payer_tables as _payers  # noqa: E402, F401
 from enrollpay.storage.sql import schema_prices as _prices  # noqa: E402, F401
+from enrollpay.storage.sql import seat_tables as _seats  # noqa: E402, F401
 from enrollpay.storage.sql.schema_notifications import sent_notifications  # noqa: E402
 from enrollpay.storage.sql.schema_outbox import outbox, outbox_lease, sync_cursors  # noqa: E402
 from enrollpay.storage.sql.schema_receipts import receipt_counters, receipts  # noqa: E402

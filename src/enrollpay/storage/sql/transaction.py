@@ -30,6 +30,7 @@ from enrollpay.storage.sql.payers import PayerRepository
 from enrollpay.storage.sql.payments import PaymentRepository
 from enrollpay.storage.sql.receipts import ReceiptRepository
 from enrollpay.storage.sql.reports import SqlReports
+from enrollpay.storage.sql.seats import SeatRepository
 from enrollpay.storage.sql.sync import SyncRepository
 
 __all__ = ["SqlTransaction"]
@@ -55,6 +56,7 @@ class SqlTransaction(
     PaymentRepository,
     DisputeRepository,
     DiscountRepository,
+    SeatRepository,
     JournalRepository,
     OutboxRepository,
     NotificationLogRepository,

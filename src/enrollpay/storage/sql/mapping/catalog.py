@@ -33,7 +33,7 @@ __all__ = [
 
 
 def product_to_row(p: Product) -> dict[str, Any]:
-    """Column values of a product."""
+    """Column values of a product (not its seat limit: only ``set_seat_limit`` writes that)."""
     return {
         "id": p.id,
         "product_type": p.product_type,
@@ -68,6 +68,7 @@ def product_from_row(r: Row, prices: Iterable[Money] = ()) -> Product:
         service_period=interval_from(r["service_period"]),
         created_at=r["created_at"],
         updated_at=r["updated_at"],
+        seat_limit=r["seat_limit"],
         prices=tuple(prices),
     )
 
