@@ -21,8 +21,7 @@ import psycopg
 import sqlalchemy as sa
 
 from benchmarks.core import CaseResult, median
-from benchmarks.databases import PgServer
-from benchmarks.queue_apps import libpq
+from benchmarks.databases import PgServer, libpq
 from benchmarks.seed import BENCH_NOW
 from enrollpay import PaymentSystem
 from enrollpay.domain.events import DomainEvent

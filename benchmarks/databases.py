@@ -22,7 +22,7 @@ from tests.storage_support import PgCluster, PgDatabases, PgUnavailableError
 
 from enrollpay.storage.sql import migrate
 
-__all__ = ["PgServer", "SqliteFiles", "pg_server", "scratch_dir"]
+__all__ = ["PgServer", "SqliteFiles", "libpq", "pg_server", "scratch_dir"]
 
 
 def scratch_dir(base: str | None) -> Path:
@@ -33,6 +33,11 @@ def scratch_dir(base: str | None) -> Path:
     """
     parent = base or ("/dev/shm" if Path("/dev/shm").is_dir() else None)  # noqa: S108 - tmpfs on purpose
     return Path(tempfile.mkdtemp(prefix="enrollpay-bench-", dir=parent))
+
+
+def libpq(url: str) -> str:
+    """A SQLAlchemy URL as libpq (psycopg) takes it."""
+    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class SqliteFiles:

@@ -20,6 +20,7 @@ from celery import Celery
 from kombu.transport import sqlalchemy as kombu_sqla
 from procrastinate import App, PsycopgConnector
 
+from benchmarks.databases import libpq
 from benchmarks.seed import BENCH_NOW
 from enrollpay import Money, PaymentSystem, SystemConfig
 from enrollpay.integrations.procrastinate import make_blueprint
@@ -48,11 +49,6 @@ LEDGER_TABLE = "CREATE TABLE IF NOT EXISTS bench_charges (idempotency_key text N
 # default; its transport options go to create_engine, which refuses
 # ``polling_interval``, so the class default is the place to shorten it.
 kombu_sqla.Transport.polling_interval = 0.1
-
-
-def libpq(url: str) -> str:
-    """A SQLAlchemy URL as libpq takes it."""
-    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 class LedgerFakeGateway(FakeGateway):

@@ -35,7 +35,7 @@ from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayUnavailableError
 from enrollpay.ports import ChargeResult
 from enrollpay.storage.sql import SqlStore
-from tests.integration.pg_workers import DurableGateway, _libpq
+from tests.integration.pg_workers import DurableGateway, libpq
 
 __all__ = ["FAULT_TABLES", "FaultyGateway", "collect_until_done", "dispatch_until_done"]
 
@@ -72,7 +72,7 @@ class FaultyGateway(DurableGateway):
         try:
             self._conn.close()
         finally:
-            self._conn = psycopg.connect(_libpq(self._url), autocommit=True)
+            self._conn = psycopg.connect(libpq(self._url), autocommit=True)
 
     def _fault_once(self, key: str, kind: str) -> bool:
         """Record that ``key`` meets fault ``kind``; False if it met it before (faults once)."""
@@ -167,7 +167,7 @@ def collect_until_done(url: str, deadline: float) -> None:
 def dispatch_until_done(url: str, deadline: float, done: Any) -> None:
     """Hand the outbox's events to an idempotent handler until ``done`` is set and none is left."""
     system = _open(url)
-    conn = psycopg.connect(_libpq(url), autocommit=True)
+    conn = psycopg.connect(libpq(url), autocommit=True)
 
     def handler(event: DomainEvent) -> None:
         nonlocal conn
@@ -178,7 +178,7 @@ def dispatch_until_done(url: str, deadline: float, done: Any) -> None:
                 (event.id, event.kind),
             )
         except psycopg.Error:
-            conn = psycopg.connect(_libpq(url), autocommit=True)
+            conn = psycopg.connect(libpq(url), autocommit=True)
             raise
 
     while time.time() < deadline:

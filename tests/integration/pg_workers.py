@@ -33,6 +33,7 @@ __all__ = [
     "collect_worker",
     "create_charge_tables",
     "enroll_worker",
+    "libpq",
     "rolling_back_collect_worker",
     "seed_due_items",
 ]
@@ -45,13 +46,14 @@ CREATE TABLE test_charge_calls (id serial PRIMARY KEY, idempotency_key text NOT 
 """
 
 
-def _libpq(url: str) -> str:
+def libpq(url: str) -> str:
+    """A SQLAlchemy URL as libpq (psycopg) takes it."""
     return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def create_charge_tables(url: str) -> None:
     """Create the tables where the durable gateway records charges."""
-    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+    with psycopg.connect(libpq(url), autocommit=True) as conn:
         conn.execute(CHARGE_TABLES)
 
 
@@ -66,7 +68,7 @@ class DurableGateway:
     name = "durable-test"
 
     def __init__(self, url: str, *, delay: float = 0.0) -> None:
-        self._conn = psycopg.connect(_libpq(url), autocommit=True)
+        self._conn = psycopg.connect(libpq(url), autocommit=True)
         self._delay = delay
 
     def amount_granularity(self, currency: str) -> int:
@@ -188,7 +190,7 @@ def seed_due_items(url: str, count: int) -> list[str]:
 
 def assert_each_item_charged_once(url: str, item_ids: list[str]) -> list[tuple[str, int, bool]]:
     """Every item paid, with exactly one money-moving charge under one key; returns the calls."""
-    with psycopg.connect(_libpq(url)) as conn:
+    with psycopg.connect(libpq(url)) as conn:
         rows = conn.execute("SELECT item_id, pid, replay FROM test_charge_calls ORDER BY id")
         calls = [(str(k), int(p), bool(r)) for k, p, r in rows.fetchall()]
         moved = Counter(str(i) for (i,) in conn.execute("SELECT item_id FROM test_charges"))

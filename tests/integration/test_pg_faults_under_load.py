@@ -71,7 +71,7 @@ def cluster() -> Iterator[tuple[PgCluster, PgDatabases]]:
 def _count(url: str, sql: str) -> int:
     """One number from the database, or -1 while the server is restarting."""
     try:
-        with psycopg.connect(pg_workers._libpq(url), connect_timeout=2) as conn:
+        with psycopg.connect(pg_workers.libpq(url), connect_timeout=2) as conn:
             row = conn.execute(sql).fetchone()
     except psycopg.Error:
         return -1
@@ -92,7 +92,7 @@ def test_collection_survives_kills_a_restart_and_gateway_faults(
     server, databases = cluster
     url = databases.create()
     item_ids = pg_workers.seed_due_items(url, ITEMS)
-    with psycopg.connect(pg_workers._libpq(url), autocommit=True) as conn:
+    with psycopg.connect(pg_workers.libpq(url), autocommit=True) as conn:
         conn.execute(pg_fault_workers.FAULT_TABLES)
     started = time.time()
     deadline = started + DEADLINE_S
@@ -110,7 +110,7 @@ def test_collection_survives_kills_a_restart_and_gateway_faults(
         charged = _count(url, "SELECT count(*) FROM test_charges")
         if burst_at is None and charged >= ITEMS // 10:  # a 429 burst of two seconds
             burst_at = time.time()
-            with psycopg.connect(pg_workers._libpq(url), autocommit=True) as conn:
+            with psycopg.connect(pg_workers.libpq(url), autocommit=True) as conn:
                 conn.execute("INSERT INTO test_burst VALUES (%s, %s)", (burst_at, burst_at + 2))
         if restarted_at is None and charged >= ITEMS // 4:
             server.restart()
@@ -137,7 +137,7 @@ def test_collection_survives_kills_a_restart_and_gateway_faults(
     assert [p.exitcode for p in killed] == [-signal.SIGKILL] * len(killed)
     assert len(killed) >= 3
     assert restarted_at is not None
-    with psycopg.connect(pg_workers._libpq(url)) as conn:
+    with psycopg.connect(pg_workers.libpq(url)) as conn:
         rows = conn.execute("SELECT kind, count(*) FROM test_faults GROUP BY kind").fetchall()
     faults: dict[str, int] = {str(kind): int(n) for kind, n in rows}
     assert {kind: faults.get(kind, 0) > 0 for kind in ("500", "lost", "429")} == {
@@ -162,7 +162,7 @@ def test_collection_survives_kills_a_restart_and_gateway_faults(
         events = {e.id for e in system.list_events()}
     finally:
         store.close()
-    with psycopg.connect(pg_workers._libpq(url)) as conn:
+    with psycopg.connect(pg_workers.libpq(url)) as conn:
         applied = {str(e) for (e,) in conn.execute("SELECT event_id FROM test_delivered")}
         calls = _count(url, "SELECT count(*) FROM test_delivery_calls")
     assert applied == events
