@@ -32,7 +32,7 @@ import psycopg
 from enrollpay import PaymentSystem, SystemConfig
 from enrollpay.domain.events import DomainEvent
 from enrollpay.domain.money import Money
-from enrollpay.errors import GatewayUnavailableError
+from enrollpay.errors import GatewayUnavailableError, StorageError
 from enrollpay.ports import ChargeResult
 from enrollpay.storage.sql import SqlStore
 from tests.integration.pg_workers import DurableGateway, libpq
@@ -137,10 +137,23 @@ class FaultyGateway(DurableGateway):
         return ChargeResult("succeeded", f"pi_{digest}", amount, payment_method_id="pm_card_visa")
 
 
-def _open(url: str) -> PaymentSystem:
-    store = SqlStore.from_url(url, pool_size=2)
+def _open(url: str, deadline: float) -> PaymentSystem:
+    """Open the system, retried while the server restarts, as a supervisor restarts a worker.
+
+    A worker started while PostgreSQL is still recovering fails to open its
+    store (the revision check cannot connect); a supervisor would start it
+    again, so this waits and tries again until the deadline.
+    """
     config = SystemConfig(lease=timedelta(seconds=LEASE_SECONDS), batch_size=10)
-    return PaymentSystem(store=store, gateway=FaultyGateway(url), config=config)
+    while True:
+        try:
+            store = SqlStore.from_url(url, pool_size=2)
+        except StorageError:  # the server cannot be reached yet
+            if time.time() >= deadline:
+                raise
+            time.sleep(0.2)
+            continue
+        return PaymentSystem(store=store, gateway=FaultyGateway(url), config=config)
 
 
 def collect_until_done(url: str, deadline: float) -> None:
@@ -150,7 +163,7 @@ def collect_until_done(url: str, deadline: float) -> None:
     retried after a short pause; ``reconcile`` settles the unknown outcomes
     and sends again what never reached the gateway.
     """
-    system = _open(url)
+    system = _open(url, deadline)
     while time.time() < deadline:
         try:
             if system.collect_due().outcomes:
@@ -166,7 +179,7 @@ def collect_until_done(url: str, deadline: float) -> None:
 
 def dispatch_until_done(url: str, deadline: float, done: Any) -> None:
     """Hand the outbox's events to an idempotent handler until ``done`` is set and none is left."""
-    system = _open(url)
+    system = _open(url, deadline)
     conn = psycopg.connect(libpq(url), autocommit=True)
 
     def handler(event: DomainEvent) -> None:
