@@ -38,6 +38,7 @@ from enrollpay.audit import jsonable
 from enrollpay.domain.events import DomainEvent
 from enrollpay.errors import DuplicateError, StorageError
 from enrollpay.storage.sql import statements as q
+from enrollpay.storage.sql.prepared import Prepared
 from enrollpay.storage.sql.schema import outbox, outbox_lease
 from enrollpay.storage.sql.unit import SqlUnit, chunks
 
@@ -45,6 +46,33 @@ __all__ = ["OutboxRepository", "event_from_row", "event_to_row"]
 
 #: The id of the lease's one row.
 LEASE_ROW = 1
+
+
+def _lease_held(*, pg: bool) -> sa.Select[Any]:
+    """The lease row if ``:me`` holds it past ``:now`` (read ``FOR SHARE`` on PostgreSQL)."""
+    held = sa.select(outbox_lease.c.id).where(
+        outbox_lease.c.id == LEASE_ROW,
+        outbox_lease.c.holder == sa.bindparam("me"),
+        outbox_lease.c.lease_until > sa.bindparam("now"),
+    )
+    return held.with_for_update(read=True) if pg else held
+
+
+#: By dialect (True: PostgreSQL): the lease check, and the mark that carries it.
+_LEASE_HELD = {pg: Prepared(_lease_held(pg=pg)) for pg in (False, True)}
+_MARK = {
+    pg: Prepared(
+        sa.update(outbox)
+        .where(
+            outbox.c.id == sa.bindparam("event"),
+            outbox.c.delivered_at.is_(None),
+            _lease_held(pg=pg).exists(),
+        )
+        .values(delivered_at=sa.bindparam("stamp"))
+    )
+    for pg in (False, True)
+}
+_EVENT_SEQ = Prepared(sa.select(outbox.c.seq).where(outbox.c.id == sa.bindparam("key")))
 
 
 def event_to_row(e: DomainEvent) -> dict[str, Any]:
@@ -172,26 +200,17 @@ class OutboxRepository(SqlUnit):
         (``EXISTS`` over the lease row, read ``FOR SHARE`` on PostgreSQL).
         When it changes nothing, a second look tells a lost lease (False)
         from an event delivered already (True) or one that does not exist.
+        The three statements are constants, rendered once (a dispatcher runs
+        the mark once per event).
         """
         self.flush_events()
-        lease = sa.select(outbox_lease.c.id).where(
-            outbox_lease.c.id == LEASE_ROW,
-            outbox_lease.c.holder == holder,
-            outbox_lease.c.lease_until > at,
-        )
-        if self._pg:
-            lease = lease.with_for_update(read=True)  # FOR SHARE
-        marked = self._d.run(
-            sa.update(outbox)
-            .where(outbox.c.id == event_id, outbox.c.delivered_at.is_(None), lease.exists())
-            .values(delivered_at=at)
-        )
+        pg = self._pg
+        marked = self._d.run(_MARK[pg], {"event": event_id, "stamp": at, "now": at, "me": holder})
         if marked.rowcount:
             return True
-        if self._d.run(lease).first() is None:
+        if self._d.run(_LEASE_HELD[pg], {"now": at, "me": holder}).first() is None:
             return False
-        known = self._d.run(sa.select(outbox.c.seq).where(outbox.c.id == event_id))
-        if known.first() is None:
+        if self._d.run(_EVENT_SEQ, {"key": event_id}).first() is None:
             raise StorageError(f"cannot mark event {event_id!r} delivered: it does not exist")
         return True
 
