@@ -2,18 +2,18 @@
 
 The fake gateway answers after 200 ms and refuses (HTTP 429) any request
 beyond 100 in the last second. ``collect_due(concurrency=N, rate_limit=R)``
-must keep at least 90% of that limit busy over 3,000 charges without ever
-exceeding it. Every request's arrival (when the fake counts it, after its
-latency) is recorded; the busiest one-second window of arrivals must hold
-at most 100, and no request may be refused.
+must keep at least 97% of that limit busy over 3,000 charges without ever
+exceeding it (issue 20's target). Every request's arrival (when the fake
+counts it, after its latency) is recorded; the busiest one-second window of
+arrivals must hold at most 100, and no request may be refused.
 
-``R`` is set 8% under the gateway's limit: the limiter spaces requests
-exactly ``1/R`` apart when they are released, but a thread that wakes late
-(the scheduler, the GIL) sends late while its neighbours send on time, so
-requests can reach the gateway closer together than they left. With 5%
-headroom a run on the shared 2-core machine saw 102 arrivals in one second
-and two 429s; 8% leaves room for about 85 ms of such jitter, and the 90%
-target for the headroom.
+``R`` is set 2% under the gateway's limit. The limiter spaces requests
+exactly ``1/R`` apart when they are released, and caps the requests of any
+one-second window at ``R`` however late the threads wake (see
+:class:`enrollpay.gateways.bucket.TokenBucket`); the 2% is for what happens
+after the limiter, on the way to the gateway. Before the window cap, a run
+with 5% headroom on the shared 2-core machine saw 102 arrivals in one
+second and two 429s, and the setting had to be 8% under the limit.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ __all__ = ["run"]
 
 LATENCY = 0.2
 LIMIT = 100
-HEADROOM = 0.92
+HEADROOM = 0.98
 CONCURRENCY = 32
 
 
@@ -110,7 +110,7 @@ def run(*, files: SqliteFiles, quick: bool) -> CaseResult:
     # Steady rate: charges per second between the first and the last arrival.
     steady = (len(arrivals) - 1) / (arrivals[-1] - arrivals[0])
     busiest = _busiest_window(arrivals)
-    met = steady >= 0.9 * LIMIT and busiest <= LIMIT and refused == 0
+    met = steady >= 0.97 * LIMIT and busiest <= LIMIT and refused == 0
     met = met and report.succeeded == count
     return CaseResult(
         name="rate_limited_collection",
@@ -119,7 +119,7 @@ def run(*, files: SqliteFiles, quick: bool) -> CaseResult:
         library=1 / steady,
         baseline=1 / LIMIT,
         ratio=steady / LIMIT,
-        target=">= 0.9 of the limit, never above it, no 429",
+        target=">= 0.97 of the limit, never above it, no 429",
         met=met,
         unit="s/charge (library: achieved; baseline: at the gateway's limit)",
         ratio_meaning="achieved charges per second / the gateway's limit",

@@ -62,8 +62,8 @@ def run(*, quick: bool) -> CaseResult:
         library=lib,
         baseline=base,
         ratio=lib / base,
-        target="<= 2.5",
-        met=lib / base <= 2.5,
+        target="<= 1.5",
+        met=lib / base <= 1.5,
         sizes={"calls_per_repeat": calls, "repeats": repeats, "lines": 13},
         samples={"library": library, "baseline": baseline},
     )

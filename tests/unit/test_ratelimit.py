@@ -104,3 +104,60 @@ def test_a_burst_below_one_is_refused() -> None:
     """A bucket that can never hold a whole token would block forever."""
     with pytest.raises(InvalidInputError):
         TokenBucket(10, burst=0.5)
+
+
+def test_uses_bunched_by_late_wakers_never_exceed_the_window_cap() -> None:
+    """Reservations used late and all at once still pass at most per_second in any second.
+
+    300 callers reserve at the same instant (slots 0 to 2.99 s at 100/s). The
+    first 100 wake late, all at 0.99 s, the rest on time: without the
+    window, 1.00 to 1.99 s would hold 199 uses. Each waits what ``admit``
+    says before it goes.
+    """
+    clock = FakeMonotonic()
+    start = clock.now
+    bucket = TokenBucket(100, monotonic=clock, sleep=clock.sleep)
+    assert bucket.per_second == 100
+    slots = [start + bucket.reserve() for _ in range(300)]
+    wakes = sorted([start + 0.99] * 100 + slots[100:])
+    used: list[float] = []
+    pending = list(wakes)
+    while pending:  # the earliest caller that may go goes, as threads would
+        pending.sort()
+        clock.now = max(clock.now, pending[0])
+        wait = bucket.admit()
+        if wait > 0:
+            pending[0] = clock.now + wait
+            continue
+        used.append(clock.now)
+        pending.pop(0)
+    assert len(used) == 300
+    for index, first in enumerate(used):
+        in_window = sum(1 for at in used[index:] if at - first < 1.0)
+        assert in_window <= 100
+    assert used[-1] - start < 3.0 + 1e-9  # the cap costs no throughput: the last is on time
+
+
+def test_the_window_cap_follows_rate_and_burst() -> None:
+    """``floor(burst - 1 + rate)`` uses a second, and at least one for slow rates."""
+    assert TokenBucket(98).per_second == 98
+    assert TokenBucket(10, burst=3).per_second == 12
+    assert TokenBucket(0.5).per_second == 1
+    assert TokenBucket(99.5).per_second == 99
+
+
+def test_acquire_waits_for_the_window_when_the_last_second_is_full() -> None:
+    """A caller whose token is free still waits while the last second holds per_second uses.
+
+    Ten uses were admitted at this instant (callers that reserved earlier
+    and woke late): the next caller's token is free, yet it goes one second
+    later, when the first of those leaves the window.
+    """
+    clock = FakeMonotonic()
+    bucket = TokenBucket(10, monotonic=clock, sleep=clock.sleep)
+    start = clock.now
+    assert [bucket.admit() for _ in range(10)] == [0.0] * 10
+    assert bucket.admit() == pytest.approx(1.0)  # full: nothing recorded
+    assert bucket.acquire() == pytest.approx(1.0)
+    assert clock.now == pytest.approx(start + 1.0)
+    assert clock.slept == [pytest.approx(1.0)]

@@ -14,15 +14,12 @@ fake clock and no sleeping.
 
 from __future__ import annotations
 
-import math
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Literal, TypeVar, cast
 
 from enrollpay.domain.money import Money
-from enrollpay.errors import InvalidInputError
+from enrollpay.gateways.bucket import TokenBucket
 from enrollpay.ports import (
     LEDGER_PAGE_SIZE,
     ChargeResult,
@@ -42,61 +39,6 @@ from enrollpay.ports import (
 )
 
 __all__ = ["ThrottledGateway", "TokenBucket"]
-
-
-class TokenBucket:
-    """At most ``burst`` acquisitions at once, then ``rate`` per second on average.
-
-    The bucket holds up to ``burst`` tokens and refills at ``rate`` tokens per
-    second. :meth:`reserve` takes a token *now*, going into debt when the
-    bucket is empty, and says how long the caller must wait before using
-    it: the n-th caller in a row waits ``n / rate`` seconds, so the callers
-    are spaced exactly ``1 / rate`` apart whatever the number of threads.
-    Over any interval of ``t`` seconds at most ``burst + rate * t`` tokens
-    are handed out. Thread-safe; waiting happens outside the lock.
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        *,
-        burst: float = 1.0,
-        monotonic: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
-            raise InvalidInputError(f"rate must be a positive number, got {rate!r}")
-        if not math.isfinite(rate):
-            raise InvalidInputError(f"rate must be finite, got {rate!r}")
-        if isinstance(burst, bool) or not isinstance(burst, (int, float)) or not burst >= 1:
-            raise InvalidInputError(f"burst must be at least 1, got {burst!r}")
-        self.rate = float(rate)
-        self.burst = float(burst)
-        self._monotonic = monotonic
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._tokens = self.burst
-        self._last = monotonic()
-
-    def __repr__(self) -> str:
-        return f"TokenBucket(rate={self.rate:g}, burst={self.burst:g})"
-
-    def reserve(self) -> float:
-        """Take one token; return the seconds to wait before using it (0 if none)."""
-        with self._lock:
-            now = self._monotonic()
-            elapsed = max(0.0, now - self._last)
-            self._tokens = min(self.burst, self._tokens + elapsed * self.rate)
-            self._last = now
-            self._tokens -= 1.0
-            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
-
-    def acquire(self) -> float:
-        """Take one token, sleeping until it may be used; return the time waited."""
-        wait = self.reserve()
-        if wait > 0:
-            self._sleep(wait)
-        return wait
 
 
 class ThrottledGateway:

@@ -213,7 +213,7 @@ class PaymentSystem:
         the order they finish. ``rate_limit`` (default
         ``config.gateway_rate_limit``, none) caps the gateway requests of
         this run at that many per second, shared by all its threads (a
-        :class:`~enrollpay.gateways.ratelimit.TokenBucket` may be passed to
+        :class:`~enrollpay.gateways.bucket.TokenBucket` may be passed to
         share one budget between runs). ``keep_outcomes=False`` reports
         only counts (``progress`` still sees every outcome), so a run over
         any number of items holds no per-item memory. ``sweep=False`` skips

@@ -12,11 +12,23 @@ from enrollpay.domain.records import Customer, Product
 from enrollpay.errors import DuplicateError
 from enrollpay.storage.sql import mapping as m
 from enrollpay.storage.sql import statements as q
+from enrollpay.storage.sql.prepared import Prepared
 from enrollpay.storage.sql.schema import customers, plan_rules, products
 from enrollpay.storage.sql.schema_prices import product_prices
 from enrollpay.storage.sql.unit import SqlUnit, chunks
 
 __all__ = ["CatalogRepository"]
+
+#: One product's price list, ordered by currency.
+_PRICES_OF = Prepared(
+    sa.select(product_prices)
+    .where(product_prices.c.product_id == sa.bindparam("key"))
+    .order_by(product_prices.c.currency)
+)
+
+
+def _price(row: m.Row) -> Money:
+    return Money(row["amount_minor"], row["currency"])
 
 
 class CatalogRepository(SqlUnit):
@@ -25,9 +37,17 @@ class CatalogRepository(SqlUnit):
     # -- products and rules ------------------------------------------------------------
 
     def get_product(self, product_id: str) -> Product | None:
-        """The product with internal id ``product_id``."""
+        """The product with internal id ``product_id``.
+
+        Both reads are constant statements: every enrollment and every
+        checkout reads its product (a price list built per call through
+        SQLAlchemy cost more than the rest of the read).
+        """
         row = self._row(q.PRODUCT, product_id)
-        return None if row is None else self._products([row])[0]
+        if row is None:
+            return None
+        prices = [_price(r) for r in self._rows(_PRICES_OF, product_id)]
+        return m.product_from_row(row, prices)
 
     def find_product(self, product_type: str, external_id: str) -> Product | None:
         """The product registered under the host app's ``(type, id)``."""
@@ -89,9 +109,7 @@ class CatalogRepository(SqlUnit):
         for part in chunks(ids):
             stmt = sa.select(product_prices).where(t.product_id.in_(part)).order_by(t.currency)
             for r in self._rows(stmt):
-                listed.setdefault(r["product_id"], []).append(
-                    Money(r["amount_minor"], r["currency"])
-                )
+                listed.setdefault(r["product_id"], []).append(_price(r))
         return listed
 
     def replace_plan_rules(self, rules: Sequence[PlanRule]) -> None:

@@ -26,6 +26,7 @@ from enrollpay.domain.receipts import Receipt, ReceiptKind, ReceiptLine
 from enrollpay.errors import DuplicateError
 from enrollpay.storage.sql.auditchain import AUDIT_LOCK_KEY
 from enrollpay.storage.sql.mapping.values import Row
+from enrollpay.storage.sql.prepared import Prepared
 from enrollpay.storage.sql.schema_receipts import receipt_counters, receipts
 from enrollpay.storage.sql.unit import SqlUnit
 
@@ -117,6 +118,29 @@ def receipt_from_row(row: Row) -> Receipt:
     )
 
 
+def _next_number(*, pg: bool) -> Prepared:
+    """Take the next number of a series: its counter row, created at 1 or incremented."""
+    insert = (postgresql if pg else sqlite).insert(receipt_counters)
+    insert = insert.values(issuer=sa.bindparam("issuer_"), kind=sa.bindparam("kind_"), last=1)
+    return Prepared(
+        insert.on_conflict_do_update(
+            index_elements=[receipt_counters.c.issuer, receipt_counters.c.kind],
+            set_={"last": receipt_counters.c.last + 1},
+        ).returning(receipt_counters.c.last)
+    )
+
+
+def _insert_receipt(*, pg: bool) -> Prepared:
+    """Insert a receipt's row unless a unique column is taken (then no row comes back)."""
+    insert = (postgresql if pg else sqlite).insert(receipts)
+    return Prepared(insert.on_conflict_do_nothing().returning(sa.literal_column("1")))
+
+
+#: By dialect (True: PostgreSQL), rendered once: every payment issues a receipt.
+_NEXT_NUMBER = {pg: _next_number(pg=pg) for pg in (False, True)}
+_INSERT_RECEIPT = {pg: _insert_receipt(pg=pg) for pg in (False, True)}
+
+
 class ReceiptRepository(SqlUnit):
     """Receipts and credit notes, and the counters that number them."""
 
@@ -124,13 +148,7 @@ class ReceiptRepository(SqlUnit):
         """The next number of ``issuer``'s ``kind`` series (1 first), held by this unit of work."""
         if self._pg:
             self._g.lock(AUDIT_LOCK_KEY)  # the lock order: audit chain, then counter
-        dialect: Any = postgresql if self._pg else sqlite
-        insert = dialect.insert(receipt_counters).values(issuer=issuer, kind=kind, last=1)
-        stmt = insert.on_conflict_do_update(
-            index_elements=[receipt_counters.c.issuer, receipt_counters.c.kind],
-            set_={"last": receipt_counters.c.last + 1},
-        ).returning(receipt_counters.c.last)
-        row = self._d.run(stmt).first()
+        row = self._d.run(_NEXT_NUMBER[self._pg], {"issuer_": issuer, "kind_": kind}).first()
         assert row is not None  # noqa: S101 - an upsert with RETURNING always returns its row
         return int(row["last"])
 
@@ -153,14 +171,8 @@ class ReceiptRepository(SqlUnit):
                 raise DuplicateError("credit note of refund", receipt.refund_id)
             raise DuplicateError("receipt of payment", receipt.payment_id)
 
-        dialect: Any = postgresql if self._pg else sqlite
-        stmt = (
-            dialect.insert(receipts)
-            .values(receipt_to_row(receipt))
-            .on_conflict_do_nothing()
-            .returning(sa.literal_column("1"))
-        )
-        if self._d.run(stmt).first() is None:
+        inserted = self._d.run(_INSERT_RECEIPT[self._pg], receipt_to_row(receipt), value_keys=True)
+        if inserted.first() is None:
             check()
 
     def get_receipt(self, receipt_id: str) -> Receipt | None:

@@ -27,6 +27,7 @@ from enrollpay.storage.sql.mapping.seats import (
     seat_from_row,
     seat_to_row,
 )
+from enrollpay.storage.sql.prepared import Prepared
 from enrollpay.storage.sql.schema import products
 from enrollpay.storage.sql.seat_tables import seats, waitlist
 from enrollpay.storage.sql.unit import SqlUnit
@@ -37,6 +38,14 @@ _S = seats.c
 _W = waitlist.c
 _LIVE = sorted(str(s) for s in LIVE_SEAT_STATUSES)
 _OPEN = sorted(str(s) for s in OPEN_WAITLIST_STATUSES)
+#: An enrollment's live seat, rendered once: it is looked up for every stored event that
+#: could hold or release one (the statuses are written into the SQL, not bound).
+_SEAT_OF_ENROLLMENT = Prepared(
+    sa.select(seats).where(
+        seats.c.enrollment_id == sa.bindparam("key"),
+        seats.c.status.in_([sa.literal_column(f"'{status}'") for status in _LIVE]),
+    )
+)
 
 
 class SeatRepository(SqlUnit):
@@ -113,8 +122,7 @@ class SeatRepository(SqlUnit):
 
     def seat_of_enrollment(self, enrollment_id: str) -> Seat | None:
         """The enrollment's live seat."""
-        stmt = sa.select(seats).where(_S.enrollment_id == enrollment_id, _S.status.in_(_LIVE))
-        row = self._d.run(stmt).first()
+        row = self._d.run(_SEAT_OF_ENROLLMENT, {"key": enrollment_id}).first()
         return None if row is None else seat_from_row(row)
 
     def list_seats(self, product_id: str) -> list[Seat]:
