@@ -49,6 +49,7 @@ class _TimedFake(FakeGateway):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.arrivals: list[float] = []
+        self.sent: list[float] = []
         self._arrivals_lock = threading.Lock()
 
     def charge_off_session(
@@ -61,6 +62,8 @@ class _TimedFake(FakeGateway):
         metadata: Mapping[str, str],
         description: str = "",
     ) -> ChargeResult:
+        with self._arrivals_lock:  # the moment the limiter let the request go
+            self.sent.append(time.monotonic())
         try:
             return super().charge_off_session(
                 customer_id=customer_id,
@@ -134,6 +137,9 @@ def run(*, files: SqliteFiles, quick: bool) -> CaseResult:
             "achieved_per_second": steady,
             "overall_per_second_incl_start_and_tail": count / elapsed,
             "busiest_one_second_window": busiest,
+            # The same window over the moments requests left the limiter: what the
+            # limiter controls; the arrivals add the fake's wake-up after its latency.
+            "busiest_one_second_window_sent": _busiest_window(fake.sent),
             "refused_429": refused,
             "succeeded": report.succeeded,
             "seconds": elapsed,
