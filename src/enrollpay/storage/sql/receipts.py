@@ -130,15 +130,8 @@ def _next_number(*, pg: bool) -> Prepared:
     )
 
 
-def _insert_receipt(*, pg: bool) -> Prepared:
-    """Insert a receipt's row unless a unique column is taken (then no row comes back)."""
-    insert = (postgresql if pg else sqlite).insert(receipts)
-    return Prepared(insert.on_conflict_do_nothing().returning(sa.literal_column("1")))
-
-
-#: By dialect (True: PostgreSQL), rendered once: every payment issues a receipt.
+#: By dialect (True: PostgreSQL), rendered once: every payment takes a number.
 _NEXT_NUMBER = {pg: _next_number(pg=pg) for pg in (False, True)}
-_INSERT_RECEIPT = {pg: _insert_receipt(pg=pg) for pg in (False, True)}
 
 
 class ReceiptRepository(SqlUnit):
@@ -167,13 +160,18 @@ class ReceiptRepository(SqlUnit):
                 ),
             ):
                 raise DuplicateError("receipt number", receipt.number)
+            # The other unique keys, looked up so that a refused foreign key is not named
+            # a duplicate (``insert_new`` then raises the database's error).
             if receipt.refund_id is not None:
-                raise DuplicateError("credit note of refund", receipt.refund_id)
-            raise DuplicateError("receipt of payment", receipt.payment_id)
+                if self._g.exists(receipts, receipts.c.refund_id == receipt.refund_id):
+                    raise DuplicateError("credit note of refund", receipt.refund_id)
+            elif self._g.exists(
+                receipts,
+                sa.and_(receipts.c.payment_id == receipt.payment_id, receipts.c.kind == "receipt"),
+            ):
+                raise DuplicateError("receipt of payment", receipt.payment_id)
 
-        inserted = self._d.run(_INSERT_RECEIPT[self._pg], receipt_to_row(receipt), value_keys=True)
-        if inserted.first() is None:
-            check()
+        self._g.insert_new(receipts, receipt_to_row(receipt), check)
 
     def get_receipt(self, receipt_id: str) -> Receipt | None:
         """A receipt or credit note by id."""

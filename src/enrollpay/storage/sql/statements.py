@@ -30,6 +30,7 @@ from enrollpay.storage.sql.schema import (
     schedule_items,
     webhook_receipts,
 )
+from enrollpay.storage.sql.schema_receipts import receipts
 
 __all__ = [
     "ATTEMPT",
@@ -154,7 +155,7 @@ INSERT_NEW: dict[tuple[str, bool], Prepared] = {
         .on_conflict_do_nothing()
         .returning(sa.literal_column("1"))
     )
-    for t in (enrollments, attempts, payments, webhook_receipts, outbox, disputes)
+    for t in (enrollments, attempts, payments, webhook_receipts, outbox, disputes, receipts)
     for pg in (False, True)
 }
 _OTHER_ATTEMPT = attempts.alias("other")
