@@ -1,8 +1,9 @@
 """Throwaway databases for the benchmarks: SQLite files and a PostgreSQL server.
 
 PostgreSQL comes from ``--pg-url``/``ENROLLPAY_PG_URL`` (a role that may
-create databases) or from a throwaway cluster started by the test suite's
-own :class:`tests.storage_support.PgCluster` (fsync off, on loopback).
+create databases) or from a throwaway cluster
+(:class:`benchmarks.pg_cluster.PgCluster`, the one the test suite starts
+too: fsync off, on loopback).
 Seeded databases are cloned rather than seeded again: SQLite files are
 copied, PostgreSQL databases are created ``TEMPLATE`` the seeded one.
 """
@@ -18,8 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from tests.storage_support import PgCluster, PgDatabases, PgUnavailableError
 
+from benchmarks.pg_cluster import PgCluster, PgDatabases, PgUnavailableError
 from enrollpay.storage.sql import migrate
 
 __all__ = ["PgServer", "SqliteFiles", "libpq", "pg_server", "scratch_dir"]

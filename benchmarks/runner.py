@@ -17,6 +17,7 @@ from typing import Any
 from benchmarks import (
     case_collect,
     case_enroll,
+    case_faults,
     case_outbox,
     case_rate_limit,
     case_reconcile,
@@ -30,6 +31,7 @@ from benchmarks import (
 from benchmarks.core import CaseResult
 from benchmarks.databases import PgServer, SqliteFiles, pg_server, scratch_dir
 from benchmarks.machine import describe_machine, load_average
+from benchmarks.pg_cluster import PgUnavailableError
 
 __all__ = ["CASES", "main"]
 
@@ -46,6 +48,7 @@ CASES = (
     "webhook_storm",
     "scale_run",
     "outbox",
+    "faults",
 )
 _NEEDS_PG = frozenset(
     {"collect_due", "scale_out", "task_queues", "webhook_storm", "scale_run", "outbox"}
@@ -64,10 +67,14 @@ class _Run:
         server: PgServer | None,
         keep: bool = False,
         out: Path | None = None,
+        skip_postgres: bool = False,
+        faults_items: int | None = None,
     ) -> None:
         self.quick = quick
         self.keep = keep
         self.out = out
+        self.skip_postgres = skip_postgres
+        self.faults_items = faults_items
         self.files = SqliteFiles(folder)
         self.server = server
         self.results: list[CaseResult] = []
@@ -97,6 +104,7 @@ class _Run:
             "webhook_storm": self._webhook_storm,
             "scale_run": self._scale_run,
             "outbox": self._outbox,
+            "faults": self._faults,
         }
         runners[name]()
         for result in self.results[before:]:
@@ -143,6 +151,19 @@ class _Run:
             self.skipped.append("outbox_dispatch_postgres")
             return
         self.results.append(case_outbox.run(server=self.server, quick=self.quick))
+
+    def _faults(self) -> None:
+        # A cluster of the case's own, whatever --pg-url says: the case restarts it.
+        if self.skip_postgres:
+            self.skipped.append("faults_postgres")
+            return
+        try:
+            result = case_faults.run(quick=self.quick, items=self.faults_items)
+        except PgUnavailableError as error:
+            print(f"   no PostgreSQL cluster of its own, faults_postgres skipped: {error}")
+            self.skipped.append("faults_postgres")
+            return
+        self.results.append(result)
 
 
 def _human(value: float, unit: str) -> str:
@@ -216,6 +237,14 @@ def _parser() -> argparse.ArgumentParser:
         "--skip-postgres", action="store_true", help="leave out the PostgreSQL measurements"
     )
     parser.add_argument(
+        "--faults-items",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the faults case at N items, with its full size's workers and faults "
+        "(default 1,000,000; 300 with --quick)",
+    )
+    parser.add_argument(
         "--keep-outcomes",
         action="store_true",
         help="collect_due with its default report (every outcome kept) in the SQLite runs",
@@ -243,6 +272,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 server=server,
                 keep=args.keep_outcomes,
                 out=args.out,
+                skip_postgres=args.skip_postgres,
+                faults_items=args.faults_items,
             )
             for name in chosen:
                 run.case(name)

@@ -24,6 +24,7 @@ EVERY_RESULT = {
     "webhook_storm_postgres",
     "scale_run_postgres",
     "outbox_dispatch_postgres",
+    "faults_postgres",
 }
 
 

@@ -1,30 +1,29 @@
 """Code that runs in worker processes of the PostgreSQL concurrency tests.
 
 Spawned processes import this module by name, so it holds only plain
-functions and a small gateway whose every charge is recorded durably in
-the database (a killed process's records survive it).
+functions; they charge through the gateway whose every charge is recorded
+durably in the database (a killed process's records survive it), which
+lives in ``benchmarks/durable_gateway.py`` (the faults benchmark uses it
+too).
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import os
 import time
 from collections import Counter
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import psycopg
-import sqlalchemy as sa
+from benchmarks.databases import libpq
+from benchmarks.durable_gateway import DurableGateway, create_charge_tables
 
 from enrollpay import EnrollmentStatus, FullPayment, ItemStatus, PaymentSystem, SystemConfig
 from enrollpay.clock import SystemClock
 from enrollpay.domain.money import Money
 from enrollpay.domain.records import Customer, Enrollment, Product, ScheduleItem
-from enrollpay.errors import DuplicateEnrollmentError, GatewayRequestError
-from enrollpay.ports import ChargeResult, GatewayEvent, GatewayRefund, PaymentSession
+from enrollpay.errors import DuplicateEnrollmentError
 from enrollpay.storage.sql import SqlStore
 
 __all__ = [
@@ -37,114 +36,6 @@ __all__ = [
     "rolling_back_collect_worker",
     "seed_due_items",
 ]
-
-CHARGE_TABLES = """
-CREATE TABLE test_charges (idempotency_key text PRIMARY KEY, item_id text NOT NULL,
-                           pid int NOT NULL);
-CREATE TABLE test_charge_calls (id serial PRIMARY KEY, idempotency_key text NOT NULL,
-                                item_id text NOT NULL, pid int NOT NULL, replay boolean NOT NULL);
-"""
-
-
-def libpq(url: str) -> str:
-    """A SQLAlchemy URL as libpq (psycopg) takes it."""
-    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def create_charge_tables(url: str) -> None:
-    """Create the tables where the durable gateway records charges."""
-    with psycopg.connect(libpq(url), autocommit=True) as conn:
-        conn.execute(CHARGE_TABLES)
-
-
-class DurableGateway:
-    """Charges always succeed, once per idempotency key, and each call is recorded.
-
-    ``test_charges`` holds one row per key that moved money (the primary key
-    makes a second charge with the same key a replay, as a real gateway
-    does); ``test_charge_calls`` logs every call with the caller's pid.
-    """
-
-    name = "durable-test"
-
-    def __init__(self, url: str, *, delay: float = 0.0) -> None:
-        self._conn = psycopg.connect(libpq(url), autocommit=True)
-        self._delay = delay
-
-    def amount_granularity(self, currency: str) -> int:
-        """Any amount goes."""
-        return 1
-
-    def minimum_charge(self, currency: str) -> Money | None:
-        """No minimum."""
-        return None
-
-    def ensure_customer(self, user_id: str, *, idempotency_key: str) -> str:
-        """Customers are made by the test."""
-        return f"cus_{user_id}"
-
-    def charge_off_session(
-        self,
-        *,
-        customer_id: str,
-        payment_method_id: str,
-        amount: Money,
-        idempotency_key: str,
-        metadata: Mapping[str, str],
-        description: str = "",
-    ) -> ChargeResult:
-        """Record the charge durably (once per key) and report success."""
-        if self._delay:
-            time.sleep(self._delay)
-        item_id = metadata["item_id"]
-        with self._conn.transaction():
-            moved = self._conn.execute(
-                "INSERT INTO test_charges VALUES (%s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
-                (idempotency_key, item_id, os.getpid()),
-            ).fetchone()
-            self._conn.execute(
-                "INSERT INTO test_charge_calls (idempotency_key, item_id, pid, replay) "
-                "VALUES (%s, %s, %s, %s)",
-                (idempotency_key, item_id, os.getpid(), moved is None),
-            )
-        digest = hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
-        return ChargeResult(
-            "succeeded",
-            f"pi_{digest}",
-            amount,
-            payment_method_id=payment_method_id,
-            customer_id=customer_id,
-        )
-
-    def start_payment(self, **_: Any) -> PaymentSession:
-        """Not used by these tests."""
-        raise GatewayRequestError("on-session payments are not part of this test gateway")
-
-    def payment_status(
-        self, *, gateway_payment_id: str | None, idempotency_key: str, amount: Money
-    ) -> ChargeResult | None:
-        """Unknown outcomes do not happen here."""
-        return None
-
-    def cancel_payment(self, *, gateway_payment_id: str, idempotency_key: str) -> ChargeResult:
-        """Not used by these tests (there are no on-session payments to cancel)."""
-        raise GatewayRequestError("cancellations are not part of this test gateway")
-
-    def refund(self, **_: Any) -> GatewayRefund:
-        """Not used by these tests."""
-        raise GatewayRequestError("refunds are not part of this test gateway")
-
-    def start_payment_method_update(
-        self, *, customer_id: str, idempotency_key: str, metadata: Mapping[str, str] | None = None
-    ) -> str:
-        """Not used by these tests."""
-        raise GatewayRequestError("setup flows are not part of this test gateway")
-
-    def parse_webhook(
-        self, payload: bytes, headers: Mapping[str, str], *, now: datetime
-    ) -> GatewayEvent:
-        """Not used by these tests."""
-        raise GatewayRequestError("webhooks are not part of this test gateway")
 
 
 def seed_due_items(url: str, count: int) -> list[str]:

@@ -1,15 +1,16 @@
-"""Worker processes of the faults-under-load test (spawned by name).
+"""Worker processes of the faults-under-load test and benchmark (spawned by name).
 
-:class:`FaultyGateway` is :class:`~tests.integration.pg_workers.DurableGateway`
+:class:`FaultyGateway` is :class:`~benchmarks.durable_gateway.DurableGateway`
 (one money-moving charge per idempotency key, every call logged in the
 database) with the faults of issue 20 injected, each recorded in
-``test_faults`` so the test can show it happened:
+``test_faults`` so the run can show it happened:
 
 - ``500``: 1% of the keys fail once with a server error before any money
   moves;
 - ``lost``: another 1% move the money, then the answer is lost (a timeout);
-- ``429``: during the burst (a window of wall-clock time the test writes in
-  ``test_burst`` while the run goes on) every charge is refused as rate limited;
+- ``429``: during the burst (a window of wall-clock time the supervisor,
+  :func:`benchmarks.faults.run_with_faults`, writes in ``test_burst`` while
+  the run goes on) every charge is refused as rate limited;
 - ``ledger``: the gateway's own connection broke (PostgreSQL restarted under
   it): reconnect, and report the outcome as unknown.
 
@@ -29,13 +30,14 @@ from typing import Any
 
 import psycopg
 
+from benchmarks.databases import libpq
+from benchmarks.durable_gateway import DurableGateway
 from enrollpay import PaymentSystem, SystemConfig
 from enrollpay.domain.events import DomainEvent
 from enrollpay.domain.money import Money
 from enrollpay.errors import GatewayUnavailableError, StorageError
 from enrollpay.ports import ChargeResult
 from enrollpay.storage.sql import SqlStore
-from tests.integration.pg_workers import DurableGateway, libpq
 
 __all__ = ["FAULT_TABLES", "FaultyGateway", "collect_until_done", "dispatch_until_done"]
 
@@ -47,7 +49,10 @@ CREATE TABLE test_burst (starts double precision NOT NULL, ends double precision
 CREATE TABLE test_delivered (event_id text PRIMARY KEY, kind text NOT NULL);
 CREATE TABLE test_delivery_calls (event_id text NOT NULL, pid int NOT NULL);
 """
-#: Seconds a worker keeps an item it claimed: a killed worker's items wait this long.
+OPEN = ("scheduled", "processing", "failed")
+#: Items a collection round takes at most (its outcomes are kept: bounded memory at any size).
+ROUND = 1_000
+#: Seconds a worker keeps an item it claimed (the test's): a killed worker's items wait this long.
 LEASE_SECONDS = 3.0
 
 
@@ -58,8 +63,8 @@ def _bucket(key: str) -> int:
 class FaultyGateway(DurableGateway):
     """The durable gateway with server errors, lost answers, a 429 burst and a broken ledger."""
 
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
+    def __init__(self, url: str, *, delay: float = 0.0) -> None:
+        super().__init__(url, delay=delay)
         self._url = url
 
     def _in_burst(self) -> bool:
@@ -137,49 +142,61 @@ class FaultyGateway(DurableGateway):
         return ChargeResult("succeeded", f"pi_{digest}", amount, payment_method_id="pm_card_visa")
 
 
-def _open(url: str, deadline: float) -> PaymentSystem:
+def _open(url: str, deadline: float, lease: float, latency: float) -> PaymentSystem:
     """Open the system, retried while the server restarts, as a supervisor restarts a worker.
 
     A worker started while PostgreSQL is still recovering fails to open its
     store (the revision check cannot connect); a supervisor would start it
     again, so this waits and tries again until the deadline.
     """
-    config = SystemConfig(lease=timedelta(seconds=LEASE_SECONDS), batch_size=10)
+    config = SystemConfig(lease=timedelta(seconds=lease), batch_size=10)
     while True:
+        store: SqlStore | None = None
         try:
             store = SqlStore.from_url(url, pool_size=2)
-        except StorageError:  # the server cannot be reached yet
+            gateway = FaultyGateway(url, delay=latency)
+        except (StorageError, psycopg.Error):  # the server cannot be reached yet
+            if store is not None:
+                store.close()
             if time.time() >= deadline:
                 raise
             time.sleep(0.2)
             continue
-        return PaymentSystem(store=store, gateway=FaultyGateway(url), config=config)
+        return PaymentSystem(store=store, gateway=gateway, config=config)
 
 
-def collect_until_done(url: str, deadline: float) -> None:
+def collect_until_done(
+    url: str, deadline: float, lease: float = LEASE_SECONDS, latency: float = 0.0
+) -> None:
     """Collect and reconcile until nothing is open; any error is survived, as a supervisor would.
 
+    ``lease`` is the seconds a claimed item stays this worker's; ``latency``
+    the seconds the gateway takes to answer a charge.
     A database error (the server restarting) or an unknown outcome is
     retried after a short pause; ``reconcile`` settles the unknown outcomes
     and sends again what never reached the gateway.
     """
-    system = _open(url, deadline)
+    system = _open(url, deadline, lease, latency)
     while time.time() < deadline:
         try:
-            if system.collect_due().outcomes:
+            if system.collect_due(limit=ROUND).outcomes:
                 continue
             system.reconcile()
-            if not system.list_schedule_items(status=["scheduled", "processing", "failed"]):
+            if not system.list_schedule_items(status=OPEN, limit=1):
                 return
-        except Exception:  # the test's faults: the next round retries
+        except Exception:  # the injected faults: the next round retries
             time.sleep(0.2)
             continue
         time.sleep(0.2)  # leased by others, or by a killed worker until its lease runs out
 
 
 def dispatch_until_done(url: str, deadline: float, done: Any) -> None:
-    """Hand the outbox's events to an idempotent handler until ``done`` is set and none is left."""
-    system = _open(url, deadline)
+    """Hand the outbox's events to an idempotent handler until ``done`` is set and none is left.
+
+    The handler records every call in ``test_delivery_calls`` and applies
+    each event once (``test_delivered``, keyed by the event's id).
+    """
+    system = _open(url, deadline, LEASE_SECONDS, 0.0)
     conn = psycopg.connect(libpq(url), autocommit=True)
 
     def handler(event: DomainEvent) -> None:
