@@ -53,8 +53,13 @@ def plan_for(*, quick: bool, items: int | None = None) -> FaultPlan:
     """The plan of a quick or a full-size run (``items`` changes only the count)."""
     count = items or (QUICK_ITEMS if quick else FULL_ITEMS)
     if quick:
-        return FaultPlan(
-            items=count, collectors=2, kill_every_s=2.0, lease_s=3.0, latency_s=LATENCY
+        return FaultPlan(  # at most 5 kills: a new worker takes seconds to start here
+            items=count,
+            collectors=2,
+            kill_every_s=2.0,
+            max_kills=5,
+            lease_s=3.0,
+            latency_s=LATENCY,
         )
     return FaultPlan(
         items=count,

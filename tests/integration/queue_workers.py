@@ -12,7 +12,7 @@ here through environment variables the test sets:
     seconds per charge (default 0) and of each item's lease (default 600).
 
 Every charge of every worker is written to the one ledger of
-:class:`~tests.integration.pg_workers.DurableGateway` in the database, so
+:class:`~benchmarks.durable_gateway.DurableGateway` in the database, so
 the test counts what moved money across all the processes.
 """
 
