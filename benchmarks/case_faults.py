@@ -39,6 +39,7 @@ from benchmarks.faults import (
     prepare,
     run_with_faults,
 )
+from benchmarks.machine import postgres_version
 from benchmarks.pg_cluster import PgCluster, PgDatabases
 from benchmarks.seed import seed_due_items
 
@@ -91,6 +92,7 @@ def run(*, quick: bool, items: int | None = None) -> CaseResult:
         prepare(url)
         outcome = run_with_faults(cluster, url, plan)
         checks = check_run(url, due_ids)
+        version = postgres_version(url)
         databases.close()
     finally:
         cluster.stop()
@@ -123,6 +125,7 @@ def run(*, quick: bool, items: int | None = None) -> CaseResult:
         },
         samples={"run": [1 / throughput]},
         extra={
+            "postgresql": version,
             "wall_s": outcome.collect_s,
             "drained_s": outcome.drained_s,
             "items_per_second": throughput,

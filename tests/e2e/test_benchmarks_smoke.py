@@ -36,7 +36,8 @@ def test_quick_benchmarks_write_every_case_with_positive_medians(tmp_path: Path)
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=900,
+        # The faults case may wait out a dispatch lease (5 min) that the restart left held.
+        timeout=1500,
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
