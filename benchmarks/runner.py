@@ -209,6 +209,17 @@ def table(results: Sequence[CaseResult]) -> str:
     return "\n".join(lines)
 
 
+def _positive(text: str) -> int:
+    """A whole number of at least 1, for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
@@ -238,10 +249,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--faults-items",
-        type=int,
+        type=_positive,
         default=None,
         metavar="N",
-        help="the faults case at N items, with its full size's workers and faults "
+        help="the faults case at N items, with the workers and faults of its size "
         "(default 1,000,000; 300 with --quick)",
     )
     parser.add_argument(
