@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
-from django.test import override_settings
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.test import Client, override_settings
 from django.urls import include, path, reverse
 from fastapi import FastAPI
 from flask import Flask
@@ -135,6 +137,36 @@ def test_django_mounts_the_table(system: PaymentSystem, django_site: object) -> 
     assert sorted(served) == sorted({url for _, url in TABLE})
     with override_settings(ROOT_URLCONF=Urls):
         assert reverse("enrollpay_payer", kwargs={"payer_id": "acme"}) == "/api/payers/acme"
+
+
+def test_a_django_decorator_wraps_every_view(system: PaymentSystem, django_site: object) -> None:
+    """decorator= guards each view: refused before the handler, let through when it allows."""
+    del django_site
+
+    def staff_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        def guarded(request: HttpRequest, **kwargs: str) -> HttpResponse:
+            if request.headers.get("X-Staff") != "yes":
+                return HttpResponseForbidden()
+            return view(request, **kwargs)
+
+        return guarded
+
+    class Urls:
+        urlpatterns = (
+            path("api/", include(api_urls(system, decorator=staff_only))),
+            path("staff/", include(plan_change_urls(system, decorator=staff_only))),
+        )
+
+    with override_settings(ROOT_URLCONF=Urls):
+        client = Client()
+        stranger = client.get("/api/payers")
+        staff = client.get("/api/payers", headers={"X-Staff": "yes"})
+        change = client.post(
+            "/staff/enrollments/enr_nope/plan-change", {}, content_type="application/json"
+        )
+
+    assert (stranger.status_code, staff.status_code, change.status_code) == (403, 200, 403)
+    assert staff.json() == {"payers": []}
 
 
 @pytest.mark.parametrize(

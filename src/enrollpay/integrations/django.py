@@ -8,7 +8,7 @@ In ``urls.py``::
     urlpatterns = [
         path("api/webhooks/stripe", stripe_webhook_view),
         path("api/", include(api_urls())),  # GET api/plans, api/payers/<id>, ...
-        path("staff/api/", include(plan_change_urls())),  # behind the staff's login
+        path("staff/api/", include(plan_change_urls(decorator=staff_member_required))),
     ]
 
 :func:`api_urls` serves the JSON API FastAPI's ``api_router`` serves
@@ -269,6 +269,9 @@ stripe_webhook_view: View = make_webhook_view()
 
 DetailsView = Callable[[HttpRequest, str], HttpResponse]
 SystemSource = PaymentSystem | Callable[[], PaymentSystem]
+RouteView = Callable[..., HttpResponse]
+#: What wraps each API view (``login_required``, ``staff_member_required``, ...).
+Decorator = Callable[[RouteView], RouteView]
 
 
 def _resolve(system: SystemSource) -> PaymentSystem:
@@ -288,7 +291,7 @@ def _respond(
     )
 
 
-def _path_view(routes: Mapping[str, Route], system: SystemSource) -> Callable[..., HttpResponse]:
+def _path_view(routes: Mapping[str, Route], system: SystemSource) -> RouteView:
     """One view for the routes of one path, by method (405 for any other method)."""
 
     def view(request: HttpRequest, **parameters: str) -> HttpResponse:
@@ -300,18 +303,25 @@ def _path_view(routes: Mapping[str, Route], system: SystemSource) -> Callable[..
     return view
 
 
-def _urls(routes: tuple[Route, ...], system: SystemSource) -> list[URLPattern]:
+def _urls(
+    routes: tuple[Route, ...], system: SystemSource, decorator: Decorator | None
+) -> list[URLPattern]:
     by_path: dict[str, dict[str, Route]] = {}
     for route in routes:
         by_path.setdefault(route.path, {})[route.method] = route
     patterns = []
     for template, methods in by_path.items():
+        view = _path_view(methods, system)
+        if decorator is not None:
+            view = decorator(view)
         name = next(iter(methods.values())).name  # the first route's, for reverse()
-        patterns.append(path(django_path(template), _path_view(methods, system), name=name))
+        patterns.append(path(django_path(template), view, name=name))
     return patterns
 
 
-def api_urls(system: SystemSource = get_system) -> list[URLPattern]:
+def api_urls(
+    system: SystemSource = get_system, *, decorator: Decorator | None = None
+) -> list[URLPattern]:
     """URL patterns for the JSON API of :data:`~enrollpay.integrations.routes.API_ROUTES`.
 
     ``include()`` them under a prefix: ``path("api/", include(api_urls()))``
@@ -322,20 +332,24 @@ def api_urls(system: SystemSource = get_system) -> list[URLPattern]:
     and ``api/seat-offers/<id>/accept``, as FastAPI's ``api_router`` does.
     Each pattern's name is its route's (``reverse("enrollpay_payer",
     kwargs={"payer_id": ...})``). Another method is 405. The views check no
-    identity, and the POST ones are not CSRF-exempt: the project's CSRF
-    middleware applies to them as to its other views.
+    identity (``decorator``, e.g. ``login_required``, wraps every view), and
+    the POST ones are not CSRF-exempt: the project's CSRF middleware applies
+    to them as to its other views.
     """
-    return _urls(API_ROUTES, system)
+    return _urls(API_ROUTES, system, decorator)
 
 
-def plan_change_urls(system: SystemSource = get_system) -> list[URLPattern]:
+def plan_change_urls(
+    system: SystemSource = get_system, *, decorator: Decorator | None = None
+) -> list[URLPattern]:
     """URL patterns for the staff's plan changes (:data:`~.routes.PLAN_CHANGE_ROUTES`).
 
     ``POST <id>/plan-change/preview`` and ``POST <id>/plan-change`` under
     ``enrollments/``. They write: ``include()`` them only behind the staff's
-    authentication, and pass who asks as ``actor`` in the body.
+    authentication (``decorator=staff_member_required``, or your own), and
+    pass who asks as ``actor`` in the body.
     """
-    return _urls(PLAN_CHANGE_ROUTES, system)
+    return _urls(PLAN_CHANGE_ROUTES, system, decorator)
 
 
 def make_api_views(system: SystemSource = get_system) -> tuple[View, DetailsView]:

@@ -12,6 +12,10 @@ covers its exact bytes), runs the blocking ``handle_webhook`` in the thread
 pool, and answers with the status codes of :mod:`enrollpay.integrations`.
 Needs the ``fastapi`` extra.
 
+:func:`api_router` and :func:`plan_change_router` mount the JSON API's one
+route table (:mod:`enrollpay.integrations.routes`), as Flask's ``init_app``
+and Django's ``api_urls`` do: the three serve the same routes and answers.
+
 Outbox events reach the app through an
 :class:`~enrollpay.integrations.events.EventRegistry` (re-exported here):
 ``@events.on("access.suspended")`` on your functions, then
