@@ -163,8 +163,8 @@ def _burst_met(url: str, seconds: float) -> bool:
     """True once a charge met the 429 burst; else keep it open ``seconds`` more.
 
     On a slow machine no worker may have charged in the burst's seconds (all
-    of them waiting for a CPU, or the one that would have just killed): the
-    burst lasts until it has refused a charge.
+    of them waiting for a CPU, or just killed): the burst lasts until it has
+    refused a charge.
     """
     try:
         with psycopg.connect(libpq(url), autocommit=True, connect_timeout=2) as conn:
