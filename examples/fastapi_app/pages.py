@@ -18,7 +18,14 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from enrollpay.errors import EnrollpayError, NotFoundError
 
-from . import admin_pages, receipt_pages, student_pages
+from . import (
+    admin_enrollment_actions,
+    admin_enrollment_pages,
+    admin_item_pages,
+    admin_pages,
+    receipt_pages,
+    student_pages,
+)
 from .errors import library_error
 from .web import SETTINGS_KEY, LoginRequiredError, PageSettings, page, redirect
 
@@ -66,3 +73,6 @@ def install_pages(
     app.include_router(student_pages.router)
     app.include_router(receipt_pages.router)
     app.include_router(admin_pages.router)
+    app.include_router(admin_enrollment_pages.router)
+    app.include_router(admin_item_pages.router)
+    app.include_router(admin_enrollment_actions.router)
