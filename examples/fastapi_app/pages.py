@@ -23,6 +23,7 @@ from . import (
     admin_enrollment_pages,
     admin_item_pages,
     admin_pages,
+    admin_plan_change_pages,
     receipt_pages,
     student_pages,
 )
@@ -75,4 +76,6 @@ def install_pages(
     app.include_router(admin_pages.router)
     app.include_router(admin_enrollment_pages.router)
     app.include_router(admin_item_pages.router)
+    # Before the enrollment actions: their /{action} route would take change-plan too.
+    app.include_router(admin_plan_change_pages.router)
     app.include_router(admin_enrollment_actions.router)
