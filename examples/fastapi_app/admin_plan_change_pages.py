@@ -36,7 +36,7 @@ from .admin_enrollment_actions import enrollment_subject
 from .admin_forms import Admin, Form, System, date_param, show_library_error
 from .web import flash, page, redirect
 
-__all__ = ["TITLE", "plan_choices", "router"]
+__all__ = ["TITLE", "fingerprint", "plan_choices", "router"]
 
 TITLE = "Change the plan"
 #: Where a library error is shown: a plan that does not fit next to the plan, a date next to it.
