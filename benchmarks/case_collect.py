@@ -5,6 +5,11 @@ the database is collected by the library in a process of its own (one
 ``collect_due()`` call over every item, with the instant gateway) and
 another copy by :class:`benchmarks.raw_collect.RawCollector`. Both report
 the time of each segment of consecutive items; the medians are per item.
+A third copy is collected by the raw collector with ``every_write``: it
+also numbers and stores each payment's receipt and writes the outbox rows,
+the writes the library has made since receipts (issue 17) and the outbox
+(issue 15); its ratio (``ratio_to_every_write_baseline``) is reported
+beside the target's.
 Peak memory: the same library run in a fresh process at two sizes; the
 larger may peak at no more than 1.2 times the smaller.
 """
@@ -60,8 +65,8 @@ def _seeded_sqlite(files: SqliteFiles, count: int, name: str) -> Path:
     return path
 
 
-def _raw(url: str, segment: int, count: int) -> list[float]:
-    raw = RawCollector(url, InstantGateway())
+def _raw(url: str, segment: int, count: int, *, every_write: bool = False) -> list[float]:
+    raw = RawCollector(url, InstantGateway(), every_write=every_write)
     try:
         times = raw.collect_all(BENCH_NOW, segment)
     finally:
@@ -80,11 +85,17 @@ def _result(  # noqa: PLR0917 - two call sites (SQLite, PostgreSQL), positional 
     raw: list[float],
     *,
     limit: float,
+    every: list[float],
 ) -> CaseResult:
-    """The case's result against its target ratio ``limit``."""
+    """The case's result against its target ratio ``limit``.
+
+    ``every`` is the baseline that also writes the receipt and the outbox
+    rows (every row the library writes); its ratio is reported beside.
+    """
     lib_items = [s / segment for s in probe["segment_seconds"]]
     raw_items = [s / segment for s in raw]
-    lib, base = median(lib_items), median(raw_items)
+    every_items = [s / segment for s in every]
+    lib, base, every_base = median(lib_items), median(raw_items), median(every_items)
     return CaseResult(
         name=name,
         title=title,
@@ -94,10 +105,12 @@ def _result(  # noqa: PLR0917 - two call sites (SQLite, PostgreSQL), positional 
         target=f"<= {limit}",
         met=lib / base <= limit,
         sizes={"items": count, "items_per_segment": segment, "batch_size": 100},
-        samples={"library": lib_items, "baseline": raw_items},
+        samples={"library": lib_items, "baseline": raw_items, "every_write": every_items},
         extra={
             "library_total_seconds": probe["seconds"],
             "baseline_total_seconds": sum(raw),
+            "every_write_baseline_s": every_base,
+            "ratio_to_every_write_baseline": lib / every_base,
             "library_items_per_second": 1 / lib,
             "baseline_items_per_second": 1 / base,
         },
@@ -115,10 +128,14 @@ def run_sqlite(
     count, segment = _sizes(quick)
     seeded = _seeded_sqlite(files, count, "collect-seed.db")
     lib_db, raw_db = files.copy(seeded, "collect-lib.db"), files.copy(seeded, "collect-raw.db")
+    every_db = files.copy(seeded, "collect-every-write.db")
     probe = _probe(SqliteFiles.url(lib_db), count, segment, keep=keep)
     raw = _raw(SqliteFiles.url(raw_db), segment, count)
+    every = _raw(SqliteFiles.url(every_db), segment, count, every_write=True)
     title = f"collect_due over {count:,} due items, SQLite file, per item"
-    result = _result("collect_due_sqlite", title, count, segment, probe, raw, limit=2.5)
+    result = _result(
+        "collect_due_sqlite", title, count, segment, probe, raw, limit=2.5, every=every
+    )
     return result, probe
 
 
@@ -131,14 +148,17 @@ def run_postgres(*, server: PgServer, quick: bool) -> CaseResult:
         seed_due_items(engine, count)
     finally:
         engine.dispose()
-    lib_db, raw_db = server.clone(seeded), server.clone(seeded)
+    lib_db, raw_db, every_db = server.clone(seeded), server.clone(seeded), server.clone(seeded)
     server.drop(seeded)
     probe = _probe(lib_db, count, segment)
     raw = _raw(raw_db, segment, count)
-    server.drop(lib_db)
-    server.drop(raw_db)
+    every = _raw(every_db, segment, count, every_write=True)
+    for url in (lib_db, raw_db, every_db):
+        server.drop(url)
     title = f"collect_due over {count:,} due items, PostgreSQL, per item"
-    return _result("collect_due_postgres", title, count, segment, probe, raw, limit=1.6)
+    return _result(
+        "collect_due_postgres", title, count, segment, probe, raw, limit=1.6, every=every
+    )
 
 
 def run_memory(

@@ -8,8 +8,9 @@ the HMAC check (with the timestamp tolerance), the JSON parse, the dedupe
 insert of the event id and the row updates (attempt succeeded, item paid),
 in one ``BEGIN IMMEDIATE`` transaction per event. A second baseline
 also makes the library's other writes (payment, audit entry, enrollment
-status), and a third adds the event's two outbox rows; their ratios are
-reported alongside.
+status), a third adds the event's two outbox rows, and a fourth writes
+every row the library writes (also the receipt with its number and the
+status change's audit entry); their ratios are reported alongside.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import sqlite3
 import time
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import sqlalchemy as sa
 
 from benchmarks.core import CaseResult, median, throughput_extra
 from benchmarks.databases import SqliteFiles
-from benchmarks.rawsql import AuditChain, sqlite_instant
+from benchmarks.rawsql import AuditChain, add_events, add_receipt, sqlite_instant
 from benchmarks.seed import BENCH_NOW, INSTALLMENT_MINOR, seed_due_items
 from enrollpay import PaymentSystem
 from enrollpay.gateways.signing import sign_payload
@@ -38,6 +39,7 @@ from enrollpay.testing import FakeGateway, FrozenClock
 __all__ = ["run"]
 
 SECRET = "whsec_bench"  # noqa: S105 - a benchmark's own test secret
+_COMPLETED = {"from": "active", "to": "completed"}
 Event = tuple[bytes, dict[str, str]]
 
 
@@ -208,17 +210,57 @@ class _RawSameWritesAndEvents(_RawSameWrites):
         item_id, enrollment_id = self.settled
         amount = {"minor": intent["amount"], "currency": "USD"}
         paid = {"item_id": item_id, "seq": 2, "amount": amount, "paid": amount}
-        completed = {"from": "active", "to": "completed"}
-        self.conn.executemany(
-            "INSERT INTO enrollpay_outbox (id, kind, enrollment_id, at, data) "
-            "VALUES (?, ?, ?, ?, ?)",
-            [
-                (f"evt_{os.urandom(16).hex()}", kind, enrollment_id, at, json.dumps(data))
-                for kind, data in (
-                    ("installment.paid", paid),
-                    ("enrollment.completed", completed),
-                )
-            ],
+        add_events(
+            self.conn.executemany,
+            enrollment_id,
+            at,
+            [("installment.paid", paid), ("enrollment.completed", _COMPLETED)],
+        )
+
+
+class _RawEveryWrite(_RawSameWritesAndEvents):
+    """Every row the library writes for the event, and nothing it only reads.
+
+    Since the receipts (issue 17) the library also numbers and stores the
+    payment's receipt in the event's transaction, and it audits the
+    enrollment's status change as an entry of its own. This fourth baseline
+    adds those rows (the receipt counter, the receipt, the second audit
+    entry), so its ratio measures the library's own work: the reads its
+    rules make before writing, the state machine, the mapping and the SQL
+    layer.
+    """
+
+    def apply(self, intent: dict[str, Any], at: str) -> None:
+        """The same writes and events, the status change's audit entry, then the receipt."""
+        super().apply(intent, at)
+        item_id, enrollment_id = self.settled
+        conn = self.conn
+        AuditChain.append(
+            conn.execute,
+            at=BENCH_NOW,
+            stored_at=at,
+            actor="gateway",
+            action="enrollment.status_changed",
+            entity_type="enrollment",
+            entity_id=enrollment_id,
+            data=_COMPLETED,
+        )
+        user_id, product_id, product_name, kind, seq, due = conn.execute(
+            "SELECT e.user_id, p.id, p.name, i.kind, i.seq, i.due FROM enrollpay_schedule_items i "
+            "JOIN enrollpay_enrollments e ON e.id = i.enrollment_id "
+            "JOIN enrollpay_products p ON p.id = e.product_id WHERE i.id = ?",
+            (item_id,),
+        ).fetchone()
+        add_receipt(
+            conn.execute,
+            payment_id=f"pay_{item_id}",
+            enrollment_id=enrollment_id,
+            user_id=user_id,
+            product=(product_id, product_name),
+            item=(kind, seq, date.fromisoformat(due)),
+            amount=(intent["amount"], "USD"),
+            stored_at=at,
+            reference=intent["id"],
         )
 
 
@@ -252,12 +294,14 @@ def run(*, files: SqliteFiles, quick: bool) -> CaseResult:
     lib_db, raw_db = files.copy(seeded, "webhooks-lib.db"), files.copy(seeded, "webhooks-raw.db")
     same_db = files.copy(seeded, "webhooks-same.db")
     events_db = files.copy(seeded, "webhooks-same-events.db")
+    every_db = files.copy(seeded, "webhooks-every-write.db")
     library = [t / segment for t in _library(lib_db, events, segment)]
     baseline = [t / segment for t in _raw(raw_db, events, segment)]
     same_writes = [t / segment for t in _raw(same_db, events, segment, _RawSameWrites)]
     with_events = [t / segment for t in _raw(events_db, events, segment, _RawSameWritesAndEvents)]
+    every_write = [t / segment for t in _raw(every_db, events, segment, _RawEveryWrite)]
     lib, base, same = median(library), median(baseline), median(same_writes)
-    same_events = median(with_events)
+    same_events, every = median(with_events), median(every_write)
     return CaseResult(
         name="webhooks",
         title=f"handle_webhook, {count:,} signed payment_intent.succeeded (SQLite), per event",
@@ -272,10 +316,13 @@ def run(*, files: SqliteFiles, quick: bool) -> CaseResult:
             "baseline": baseline,
             "same_writes": same_writes,
             "same_writes_and_events": with_events,
+            "every_write": every_write,
         },
         extra={
             **throughput_extra(lib, base, same),
             "same_writes_and_events_baseline_s": same_events,
             "ratio_to_same_writes_and_events_baseline": lib / same_events,
+            "every_write_baseline_s": every,
+            "ratio_to_every_write_baseline": lib / every,
         },
     )

@@ -21,14 +21,14 @@ import itertools
 import sqlite3
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
 
 from benchmarks.gateways import InstantGateway
-from benchmarks.rawsql import AuditChain, sqlite_instant
+from benchmarks.rawsql import AuditChain, add_events, add_receipt, sqlite_instant
 from enrollpay.domain.money import Money
 
 __all__ = ["RawCollector"]
@@ -37,10 +37,11 @@ _AUDIT_LOCK_KEY = 0x656E726F6C6C6175
 
 _CLAIM = """
 SELECT i.id, i.enrollment_id, i.amount_minor, i.currency, c.gateway_customer_id,
-       c.payment_method_id
+       c.payment_method_id, i.due, e.user_id, i.kind, i.seq, p.id, p.name
 FROM enrollpay_schedule_items i
 JOIN enrollpay_enrollments e ON e.id = i.enrollment_id
 JOIN enrollpay_customers c ON c.user_id = e.user_id
+JOIN enrollpay_products p ON p.id = e.product_id
 WHERE e.status NOT IN ('paused', 'cancelled')
   AND (i.lease_until IS NULL OR i.lease_until <= ?)
   AND ((i.status = 'scheduled' AND i.due <= ?)
@@ -53,10 +54,11 @@ LIMIT ? {lock}
 # (read in (due, id) order from the index), merged by (due, id).
 _CLAIM_KIND = """
 SELECT i.id, i.enrollment_id, i.amount_minor, i.currency, c.gateway_customer_id,
-       c.payment_method_id, i.due
+       c.payment_method_id, i.due, e.user_id, i.kind, i.seq, p.id, p.name
 FROM enrollpay_schedule_items i
 JOIN enrollpay_enrollments e ON e.id = i.enrollment_id
 JOIN enrollpay_customers c ON c.user_id = e.user_id
+JOIN enrollpay_products p ON p.id = e.product_id
 WHERE e.status NOT IN ('paused', 'cancelled')
   AND (i.lease_until IS NULL OR i.lease_until <= ?)
   AND {kind}
@@ -73,7 +75,9 @@ _KINDS = (
 class RawCollector:
     """Collects every due item of one database the hand-written way."""
 
-    def __init__(self, url: str, gateway: InstantGateway) -> None:
+    def __init__(self, url: str, gateway: InstantGateway, *, every_write: bool = False) -> None:
+        """``every_write``: also write the receipt and the outbox rows, as the library does."""
+        self.every_write = every_write
         parsed = sa.make_url(url)
         self.pg = parsed.get_backend_name() == "postgresql"
         self.gateway = gateway
@@ -103,16 +107,23 @@ class RawCollector:
     def _begin(self) -> None:
         self.conn.execute("BEGIN" if self.pg else "BEGIN IMMEDIATE")
 
-    def _audit(
-        self, now: datetime, action: str, entity_type: str, entity_id: str, data: dict[str, Any]
+    def _audit(  # noqa: PLR0917 - one entry's fields
+        self,
+        now: datetime,
+        action: str,
+        entity_type: str,
+        entity_id: str,
+        data: dict[str, Any],
+        actor: str = "gateway",
     ) -> None:
+        """Chain one entry; ``actor`` as the library names it (the gateway's answer settles)."""
         if self.pg:
             self._x("SELECT pg_advisory_xact_lock(?)", (_AUDIT_LOCK_KEY,))
         AuditChain.append(
             self._x,
             at=now,
             stored_at=self._at(now),
-            actor="system",
+            actor=actor,
             action=action,
             entity_type=entity_type,
             entity_id=entity_id,
@@ -133,7 +144,7 @@ class RawCollector:
                 *self._x(_CLAIM_KIND.format(kind=_KINDS[2]), (at, size)),
             ]
             found.sort(key=lambda row: (row[6], row[0]))
-            rows = [row[:6] for row in found[:size]]
+            rows = found[:size]
         if rows:
             ids = [r[0] for r in rows]
             if self.pg:
@@ -152,7 +163,7 @@ class RawCollector:
 
     def collect_item(self, row: tuple[Any, ...], now: datetime) -> None:
         """Attempt, charge and settle one claimed item."""
-        item_id, enrollment_id, amount_minor, currency, customer_id, method = row
+        item_id, enrollment_id, amount_minor, currency, customer_id, method = row[:6]
         at = self._at(now)
         attempt_id = f"att_{item_id}"
         key = f"item:{item_id}:attempt:1"
@@ -178,6 +189,7 @@ class RawCollector:
                 "number": 1,
                 "amount": {"minor": amount_minor, "currency": currency},
             },
+            actor="system",
         )
         self.conn.execute("COMMIT")
         result = self.gateway.charge_off_session(
@@ -214,6 +226,8 @@ class RawCollector:
             "WHERE id = ?",
             (amount_minor, at, at, item_id),
         )
+        if self.every_write:
+            self._receipt(row, at, result.gateway_payment_id)
         self._audit(
             now,
             "payment.succeeded",
@@ -239,7 +253,37 @@ class RawCollector:
                 enrollment_id,
                 {"from": "active", "to": "completed"},
             )
+        if self.every_write:
+            self._events(row, at, completed=not still_open)
         self.conn.execute("COMMIT")
+
+    def _receipt(self, row: tuple[Any, ...], at: Any, reference: str | None) -> None:
+        """The payment's numbered receipt, in the settling transaction."""
+        item_id, enrollment_id, amount_minor, currency = row[:4]
+        due, user_id, kind, seq, product_id, product_name = row[6:12]
+        add_receipt(
+            self._x,
+            payment_id=f"pay_{item_id}",
+            enrollment_id=enrollment_id,
+            user_id=user_id,
+            product=(product_id, product_name),
+            item=(kind, seq, due if isinstance(due, date) else date.fromisoformat(due)),
+            amount=(amount_minor, currency),
+            stored_at=at,
+            reference=reference,
+        )
+
+    def _events(self, row: tuple[Any, ...], at: Any, *, completed: bool) -> None:
+        """The outbox rows of the settled item (and of the completed enrollment)."""
+        item_id, enrollment_id, amount_minor, currency = row[:4]
+        amount = {"minor": amount_minor, "currency": currency}
+        events = [("installment.paid", {"item_id": item_id, "seq": row[9], "amount": amount,
+                                        "paid": amount})]  # fmt: skip
+        if completed:
+            events.append(("enrollment.completed", {"from": "active", "to": "completed"}))
+        cursor = self.conn.cursor()
+        add_events(lambda sql, rows: cursor.executemany(self._sql(sql), rows), enrollment_id,
+                   at, events)  # fmt: skip
 
     def collect_all(self, now: datetime, segment: int, batch: int = 100) -> list[float]:
         """Collect everything due; return the seconds each ``segment`` items took."""

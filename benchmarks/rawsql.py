@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-__all__ = ["AuditChain", "sqlite_instant"]
+__all__ = ["AuditChain", "add_events", "add_receipt", "sqlite_instant"]
+
+Execute = Callable[[str, Sequence[Any]], Any]
 
 
 def sqlite_instant(value: datetime) -> str:
@@ -94,3 +97,59 @@ class AuditChain:
             (row[0], stored_at, *row[1:]),
         )
         return row[0], row[-1]
+
+
+def add_receipt(
+    execute: Execute,
+    *,
+    payment_id: str,
+    enrollment_id: str,
+    user_id: str,
+    product: tuple[str, str],
+    item: tuple[str, int, date],
+    amount: tuple[int, str],
+    stored_at: Any,
+    reference: str | None,
+) -> None:
+    """The receipt of one payment, as the library issues it: the counter, then the row.
+
+    The series counter is taken in the caller's transaction (``INSERT ...
+    ON CONFLICT DO UPDATE ... RETURNING``), so numbers have no gaps; the
+    row carries the receipt's one line as JSON. ``product`` is (id, name);
+    ``item`` is (kind, seq, due); ``amount`` is (minor units, currency).
+    """
+    (sequence,) = execute(
+        "INSERT INTO enrollpay_receipt_counters (issuer, kind, last) VALUES ('default', "
+        "'receipt', 1) ON CONFLICT (issuer, kind) DO UPDATE SET "
+        "last = enrollpay_receipt_counters.last + 1 RETURNING last",
+        (),
+    ).fetchone()
+    kind, seq, due = item
+    minor, currency = amount
+    line = {"item_kind": kind, "minor": minor, "currency": currency, "item_seq": seq,
+            "due": due.isoformat()}  # fmt: skip
+    execute(
+        "INSERT INTO enrollpay_receipts (id, issuer, kind, sequence, number, enrollment_id, "
+        "user_id, product_id, product_name, payment_id, method, lines, total_minor, currency, "
+        "paid_at, issued_at, reference) VALUES (?, 'default', 'receipt', ?, ?, ?, ?, ?, ?, ?, "
+        "'gateway', ?, ?, ?, ?, ?, ?)",
+        (f"rcp_{payment_id}", sequence, f"R-{sequence:06d}", enrollment_id, user_id,
+         product[0], product[1], payment_id, json.dumps([line]), minor, currency, stored_at,
+         stored_at, reference),
+    )  # fmt: skip
+
+
+def add_events(
+    executemany: Callable[[str, Sequence[Sequence[Any]]], Any],
+    enrollment_id: str,
+    stored_at: Any,
+    events: Sequence[tuple[str, dict[str, Any]]],
+) -> None:
+    """Outbox rows for ``events`` (kind, data), with random ids, in one ``executemany``."""
+    executemany(
+        "INSERT INTO enrollpay_outbox (id, kind, enrollment_id, at, data) VALUES (?, ?, ?, ?, ?)",
+        [
+            (f"evt_{os.urandom(16).hex()}", kind, enrollment_id, stored_at, json.dumps(data))
+            for kind, data in events
+        ],
+    )

@@ -40,6 +40,7 @@ __all__ = [
 #: The instant every benchmark's frozen clock shows: collection runs "today".
 BENCH_NOW = datetime(2027, 3, 15, 9, 0, tzinfo=UTC)
 PRODUCT_ID = "prod_bench"
+PRODUCT_NAME = "Benchmark Course"
 _PRICE_MINOR = 20_000  # 200.00 USD: two installments of 100.00
 #: The amount of each installment, in cents.
 INSTALLMENT_MINOR = _PRICE_MINOR // 2
@@ -51,7 +52,7 @@ def _product_row(now: datetime) -> dict[str, Any]:
         "id": PRODUCT_ID,
         "product_type": "course",
         "product_id": "bench-course",
-        "name": "Benchmark Course",
+        "name": PRODUCT_NAME,
         "price_minor": _PRICE_MINOR,
         "currency": "USD",
         "active": True,

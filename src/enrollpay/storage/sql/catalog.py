@@ -19,10 +19,17 @@ from enrollpay.storage.sql.unit import SqlUnit, chunks
 
 __all__ = ["CatalogRepository"]
 
-#: One product's price list, ordered by currency.
-_PRICES_OF = Prepared(
-    sa.select(product_prices)
-    .where(product_prices.c.product_id == sa.bindparam("key"))
+#: One product with its price list: a row per price (ordered by currency),
+#: or one row with no price when the list is empty. Every enrollment, charge
+#: receipt and checkout reads its product, so this is one statement, not two.
+_PRODUCT_WITH_PRICES = Prepared(
+    sa.select(
+        products,
+        product_prices.c.currency.label("list_currency"),
+        product_prices.c.amount_minor.label("list_amount_minor"),
+    )
+    .select_from(products.outerjoin(product_prices, product_prices.c.product_id == products.c.id))
+    .where(products.c.id == sa.bindparam("key"))
     .order_by(product_prices.c.currency)
 )
 
@@ -37,17 +44,16 @@ class CatalogRepository(SqlUnit):
     # -- products and rules ------------------------------------------------------------
 
     def get_product(self, product_id: str) -> Product | None:
-        """The product with internal id ``product_id``.
-
-        Both reads are constant statements: every enrollment and every
-        checkout reads its product (a price list built per call through
-        SQLAlchemy cost more than the rest of the read).
-        """
-        row = self._row(q.PRODUCT, product_id)
-        if row is None:
+        """The product with internal id ``product_id`` (one constant statement)."""
+        rows = self._rows(_PRODUCT_WITH_PRICES, product_id)
+        if not rows:
             return None
-        prices = [_price(r) for r in self._rows(_PRICES_OF, product_id)]
-        return m.product_from_row(row, prices)
+        prices = [
+            Money(r["list_amount_minor"], r["list_currency"])
+            for r in rows
+            if r["list_currency"] is not None
+        ]
+        return m.product_from_row(rows[0], prices)
 
     def find_product(self, product_type: str, external_id: str) -> Product | None:
         """The product registered under the host app's ``(type, id)``."""

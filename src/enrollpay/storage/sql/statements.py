@@ -25,7 +25,6 @@ from enrollpay.storage.sql.schema import (
     outbox,
     payments,
     plan_rules,
-    products,
     refunds,
     schedule_items,
     webhook_receipts,
@@ -54,7 +53,6 @@ __all__ = [
     "PAYMENT",
     "PAYMENT_BY_GATEWAY",
     "PLAN_RULES",
-    "PRODUCT",
     "REATTEMPTS_ON",
     "RECEIPT",
     "REFUND",
@@ -82,7 +80,6 @@ def _by_key_locked(table: sa.Table, column: str) -> tuple[Prepared, Prepared]:
     return Prepared(stmt), Prepared(stmt.with_for_update())
 
 
-PRODUCT = _by_key(products, "id")
 CUSTOMER = _by_key(customers, "user_id")
 CUSTOMER_BY_GATEWAY = _by_key(customers, "gateway_customer_id")
 ENROLLMENT, ENROLLMENT_LOCKED = _by_key_locked(enrollments, "id")
