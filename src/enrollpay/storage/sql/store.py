@@ -193,17 +193,29 @@ class SqlStore:
         """
         with self._turns or nullcontext():
             conn, driver = self._begin(read_only=True)
+            pg = is_postgresql(conn)
+            done = False
             try:
                 try:
                     yield SqlTransaction(conn, driver)
+                    done = True
                 finally:
-                    if not is_postgresql(conn):
+                    if not pg:
                         try:
                             driver.run("PRAGMA query_only=0")
                         except BaseException:
                             conn.invalidate()  # never pool a connection that refuses writes
                             raise
-                    _rollback(conn, driver)
+                    if pg and done:
+                        # A read-only snapshot has nothing to keep or undo:
+                        # COMMIT ends it as ROLLBACK would. But psycopg forgets
+                        # every statement it prepared on the connection at a
+                        # ROLLBACK (it cannot tell what was undone), so readers
+                        # that rolled back left every later statement on that
+                        # connection to be parsed and planned again.
+                        _end_reader(conn, driver)
+                    else:
+                        _rollback(conn, driver)
             finally:
                 conn.info.pop(READ_ONLY, None)
                 conn.close()
@@ -268,6 +280,13 @@ class SqlStore:
             else:
                 return conn, driver
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _end_reader(conn: sa.Connection, driver: Driver) -> None:
+    try:
+        end_transaction(conn, driver, commit=True)
+    except exc.SQLAlchemyError:
+        conn.invalidate()  # the connection is broken; the pool must not reuse it
 
 
 def _rollback(conn: sa.Connection, driver: Driver) -> None:
