@@ -11,7 +11,11 @@ the config or the environment. Run it (``pip install "enrollpay[flask,sql]"``)::
     flask --app examples.flask_app.app enrollpay-dispatch   # from cron: events to the LMS
 
 Routes: ``POST /enrollments`` ({product_id, user_id}),
-``GET /enrollments/<id>/payment`` and ``POST /webhooks/stripe``.
+``GET /enrollments/<id>/payment`` and ``POST /webhooks/stripe``; and under
+``/api`` the library's JSON API (``GET /api/enrollments/<id>/payment``,
+``/api/receipts/<id>/pdf``, ``/api/payers/<id>/statement``, the seats, ...:
+the list is in ``docs/howto/frameworks.md``). Neither checks who asks: a real
+shop puts its login in front.
 """
 
 from __future__ import annotations
@@ -138,8 +142,9 @@ def create_app(
     app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///shop.db"
     app.config.update(config or {})
     app.extensions["lms"] = lms = lms if lms is not None else Lms()
-    # Routes POST /webhooks/stripe; adds `flask enrollpay-dispatch` for the events.
-    init_app(app, system, events=lms_events(lms))
+    # Routes POST /webhooks/stripe and the JSON API under /api; adds
+    # `flask enrollpay-dispatch` for the events.
+    init_app(app, system, api_prefix="/api", events=lms_events(lms))
     app.add_url_rule("/enrollments", view_func=enroll, methods=["POST"])
     app.add_url_rule("/enrollments/<enrollment_id>/payment", view_func=payment)
     for error in (NotFoundError, InvalidInputError, InvalidStateError, DuplicateEnrollmentError):

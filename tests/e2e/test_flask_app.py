@@ -96,11 +96,16 @@ def test_the_fake_gateway_flow_through_the_webhook_view_and_the_cli(
     for later in fake.take_events():
         client.post("/webhooks/stripe", data=later.payload, headers=dict(later.headers))
     details = client.get(f"/enrollments/{body['enrollment_id']}/payment").get_json()
+    library = client.get(f"/api/enrollments/{body['enrollment_id']}/payment").get_json()
+    first_receipt = system.list_receipts(body["enrollment_id"])[0]
+    receipt = client.get(f"/api/receipts/{first_receipt.id}")
 
     assert [first.get_json()["result"], again.get_json()["result"]] == ["processed", "duplicate"]
     assert cli.output.splitlines()[0].startswith("collect: charged=1 succeeded=1")
     assert details["paid"]["amount"] == "200.00"
     assert details["outstanding"]["amount"] == "100.00"
+    assert (library["has_access"], library["paid_through"]) == (True, "2027-04-15")
+    assert (receipt.status_code, receipt.get_json()["number"]) == (200, "R-000001")
 
 
 def test_errors_are_json(create_app: AppFactory) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import attrs
 import pytest
@@ -10,6 +11,8 @@ import pytest
 from enrollpay import Money, PaymentSystem
 from enrollpay.storage.memory import InMemoryStore
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds, SignedWebhook
+
+from .route_clients import FRAMEWORKS, Framework, configure_django
 
 
 @attrs.frozen
@@ -51,3 +54,18 @@ def paid(system: PaymentSystem, fake: FakeGateway) -> Paid:
     fake.complete_payment(result.client_secret)
     (hook,) = fake.take_events()
     return Paid(system, fake, result.enrollment_id, hook)
+
+
+@pytest.fixture(scope="session")
+def django_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Django configured for the process (once); the path of its SQLite database."""
+    return configure_django(tmp_path_factory.mktemp("django"))
+
+
+@pytest.fixture(params=FRAMEWORKS)
+def framework(request: pytest.FixtureRequest) -> Framework:
+    """Each framework adapter of the JSON API in turn (Django configured when it comes)."""
+    chosen: Framework = request.param
+    if chosen == "django":
+        request.getfixturevalue("django_site")
+    return chosen

@@ -7,10 +7,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import django
 import pytest
 import sqlalchemy as sa
-from django.conf import settings
 from django.test import Client, override_settings
 from django.urls import path
 
@@ -37,23 +35,9 @@ POSTGRES = "django.db.backends.postgresql"
 
 
 @pytest.fixture(scope="module")
-def django_db_path(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def django_db_path(django_site: Path) -> Iterator[Path]:
     """Django configured once for this process, its default database a fresh SQLite file."""
-    db = tmp_path_factory.mktemp("django") / "site.db"
-    if not settings.configured:
-        settings.configure(
-            SECRET_KEY="not-a-secret",
-            ALLOWED_HOSTS=["testserver"],
-            INSTALLED_APPS=[],
-            MIDDLEWARE=[
-                "django.middleware.common.CommonMiddleware",
-                "django.middleware.csrf.CsrfViewMiddleware",
-            ],
-            DATABASES={"default": {"ENGINE": SQLITE, "NAME": str(db)}},
-            USE_TZ=True,
-        )
-        django.setup()
-    yield Path(settings.DATABASES["default"]["NAME"])
+    yield django_site
     reset_system()  # close the store the tests made get_system() open
 
 

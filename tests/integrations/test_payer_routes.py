@@ -1,18 +1,16 @@
-"""The payer routes of the FastAPI API router: payers, one payer, a statement, and errors."""
+"""The payer routes of the JSON API, over FastAPI, Flask and Django: payers, a statement, errors."""
 
 from __future__ import annotations
-
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from enrollpay import Installments, PaymentSystem
 from enrollpay.domain.money import Money
 from enrollpay.domain.payers import PayerShare
-from enrollpay.integrations.fastapi import api_router, attach_system
 from enrollpay.integrations.payers_api import payer, statement
 
+from .route_clients import Framework, RouteClient, route_client
 
-def _client(system: PaymentSystem) -> tuple[TestClient, str]:
+
+def _client(framework: Framework, system: PaymentSystem) -> tuple[RouteClient, str]:
     """Two payers splitting a 300.00 course 70/30, the employer's first item paid by check."""
     system.add_payer(
         payer_id="acme", kind="employer", name="Acme Ltd", email="ap@acme.test",
@@ -29,15 +27,14 @@ def _client(system: PaymentSystem) -> tuple[TestClient, str]:
         payers=[PayerShare("acme", 7000), PayerShare("mum", 3000)],
     )
     system.record_manual_payment(result.schedule[0].id, method="check", actor="admin")
-    app = FastAPI()
-    attach_system(app, system)
-    app.include_router(api_router(), prefix="/api")
-    return TestClient(app), result.enrollment_id
+    return route_client(framework, system), result.enrollment_id
 
 
-def test_payers_and_a_statement_are_served_as_json(system: PaymentSystem) -> None:
+def test_payers_and_a_statement_are_served_as_json(
+    framework: Framework, system: PaymentSystem
+) -> None:
     """The list, one payer (no method id shown), and the statement with its items and totals."""
-    client, enrollment_id = _client(system)
+    client, enrollment_id = _client(framework, system)
     with client:
         listed = client.get("/api/payers")
         one = client.get("/api/payers/acme")
@@ -62,9 +59,11 @@ def test_payers_and_a_statement_are_served_as_json(system: PaymentSystem) -> Non
     assert in_euros.json()["enrollments"] == []
 
 
-def test_unknown_payers_and_bad_currencies_are_json_errors(system: PaymentSystem) -> None:
+def test_unknown_payers_and_bad_currencies_are_json_errors(
+    framework: Framework, system: PaymentSystem
+) -> None:
     """404 for a payer that does not exist; 422 for a currency that is not one."""
-    client, _ = _client(system)
+    client, _ = _client(framework, system)
     with client:
         missing = client.get("/api/payers/ghost")
         missing_statement = client.get("/api/payers/ghost/statement")

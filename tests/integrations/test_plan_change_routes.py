@@ -1,6 +1,8 @@
-"""The plan-change routes of the FastAPI integration: preview, change, and their errors.
+"""The plan-change routes over FastAPI, Flask and Django: preview, change, and their errors.
 
-They come in a router of their own (they write), not in the read-only API router.
+They come apart from the API the students' portal serves (they write): a router
+of their own in FastAPI, a prefix of their own in Flask, URL patterns of their
+own in Django.
 """
 
 from __future__ import annotations
@@ -8,15 +10,14 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 
 from enrollpay import Installments, Money, PaymentSystem
 from enrollpay.integrations.api import item
-from enrollpay.integrations.fastapi import api_router, attach_system, plan_change_router
 from enrollpay.integrations.plan_change_api import plan_change_answer
 from enrollpay.storage.memory import InMemoryStore
 from enrollpay.testing import FakeGateway, SequentialIds
+
+from .route_clients import Framework, RouteClient, route_client
 
 SIX = Installments(6)
 
@@ -39,12 +40,9 @@ def enrolled(system: PaymentSystem, fake: FakeGateway) -> str:
     return result.enrollment_id
 
 
-def client_of(system: PaymentSystem) -> TestClient:
-    """A client of an app with the plan-change routes under /api."""
-    app = FastAPI()
-    attach_system(app, system)
-    app.include_router(plan_change_router(), prefix="/api")
-    return TestClient(app)
+def client_of(framework: Framework, system: PaymentSystem) -> RouteClient:
+    """A client of an app with the plan-change routes (only) under /api."""
+    return route_client(framework, system, api=False, plan_change=True)
 
 
 def usd(minor: int) -> dict[str, object]:
@@ -53,11 +51,11 @@ def usd(minor: int) -> dict[str, object]:
 
 
 def test_the_preview_answers_the_diff_and_writes_nothing(
-    system: PaymentSystem, enrolled: str
+    framework: Framework, system: PaymentSystem, enrolled: str
 ) -> None:
     """200 with both sides of the diff; the schedule is unchanged."""
     before = system.list_schedule_items(enrollment_id=enrolled)
-    with client_of(system) as client:
+    with client_of(framework, system) as client:
         answer = client.post(
             f"/api/enrollments/{enrolled}/plan-change/preview",
             json={"plan": "installments=6", "at": "2027-03-20"},
@@ -74,10 +72,10 @@ def test_the_preview_answers_the_diff_and_writes_nothing(
 
 
 def test_the_change_answers_the_new_items_and_the_enrollment(
-    system: PaymentSystem, enrolled: str
+    framework: Framework, system: PaymentSystem, enrolled: str
 ) -> None:
     """200; the items added are stored; the actor is audited."""
-    with client_of(system) as client:
+    with client_of(framework, system) as client:
         answer = client.post(
             f"/api/enrollments/{enrolled}/plan-change",
             json={"plan": {"kind": "full"}, "actor": "admin:ana"},
@@ -106,25 +104,30 @@ def test_the_change_answers_the_new_items_and_the_enrollment(
     ],
 )
 def test_bad_requests_are_json_errors_and_write_nothing(
-    system: PaymentSystem, enrolled: str, body: dict[str, object], status: int, error: str
+    framework: Framework,
+    system: PaymentSystem,
+    enrolled: str,
+    body: dict[str, object],
+    status: int,
+    error: str,
 ) -> None:
     """Not offered, the same plan, malformed plans and dates: each a JSON error."""
     before = system.list_schedule_items(enrollment_id=enrolled)
-    with client_of(system) as client:
+    with client_of(framework, system) as client:
         answer = client.post(f"/api/enrollments/{enrolled}/plan-change", json=body)
     assert (answer.status_code, answer.json()["error"]) == (status, error)
     assert system.list_schedule_items(enrollment_id=enrolled) == before
 
 
 def test_unknown_enrollments_bodies_and_blocked_changes(
-    system: PaymentSystem, fake: FakeGateway, enrolled: str
+    framework: Framework, system: PaymentSystem, fake: FakeGateway, enrolled: str
 ) -> None:
     """404; a body that is not an object; 409 blocked naming the open checkout's attempt."""
     del enrolled
     product = system.get_product(system.list_products()[0].id)
     pending = system.enroll(user_id="u-2", product_id=product.id)
     (attempt,) = system.payment_details(pending.enrollment_id).attempts
-    with client_of(system) as client:
+    with client_of(framework, system) as client:
         missing = client.post(
             "/api/enrollments/enr_nope/plan-change/preview", json={"plan": "full"}
         )
@@ -157,14 +160,11 @@ def test_a_refused_actor_is_forbidden(fake: FakeGateway, clock: object) -> None:
     assert (answer.status, answer.body["error"]) == (403, "permission_denied")
 
 
-def test_the_read_only_api_router_has_no_plan_change_route(
-    system: PaymentSystem, enrolled: str
+def test_the_read_only_api_has_no_plan_change_route(
+    framework: Framework, system: PaymentSystem, enrolled: str
 ) -> None:
     """An app that serves the read-only API to students does not gain a write route."""
-    app = FastAPI()
-    attach_system(app, system)
-    app.include_router(api_router(), prefix="/api")
-    with TestClient(app) as client:
+    with route_client(framework, system) as client:
         answer = client.post(f"/api/enrollments/{enrolled}/plan-change", json={"plan": "full"})
     assert answer.status_code in (404, 405)
     assert system.get_enrollment(enrolled).plan == Installments(12)

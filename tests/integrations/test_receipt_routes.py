@@ -1,29 +1,23 @@
-"""The receipt routes of the FastAPI API router: JSON, HTML and PDF, with their errors."""
+"""The receipt routes of the JSON API, over FastAPI, Flask and Django: JSON, HTML, PDF, errors."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-
-from enrollpay.integrations.fastapi import api_router, attach_system
 from enrollpay.integrations.receipts_api import receipt
 
 from .conftest import Paid
+from .route_clients import Framework, RouteClient, route_client
 
 
-def _client(paid: Paid) -> tuple[TestClient, str]:
+def _client(framework: Framework, paid: Paid) -> tuple[RouteClient, str]:
     """A client of an app with the API under /api, and the paid enrollment's receipt id."""
     paid.system.handle_webhook(paid.hook.payload, paid.hook.headers)
     (first,) = paid.system.list_receipts(paid.enrollment_id)
-    app = FastAPI()
-    attach_system(app, paid.system)
-    app.include_router(api_router(), prefix="/api")
-    return TestClient(app), first.id
+    return route_client(framework, paid.system), first.id
 
 
-def test_the_receipt_is_served_as_json(paid: Paid) -> None:
+def test_the_receipt_is_served_as_json(framework: Framework, paid: Paid) -> None:
     """Every field, money as amount/currency/minor."""
-    client, receipt_id = _client(paid)
+    client, receipt_id = _client(framework, paid)
     with client:
         answer = client.get(f"/api/receipts/{receipt_id}")
     assert answer.status_code == 200
@@ -33,9 +27,11 @@ def test_the_receipt_is_served_as_json(paid: Paid) -> None:
     assert body["total"]["minor"] == body["lines"][0]["amount"]["minor"] > 0
 
 
-def test_the_receipt_is_served_as_html_and_pdf_for_the_reader(paid: Paid) -> None:
+def test_the_receipt_is_served_as_html_and_pdf_for_the_reader(
+    framework: Framework, paid: Paid
+) -> None:
     """HTML in the asked locale; a PDF download named after the number."""
-    client, receipt_id = _client(paid)
+    client, receipt_id = _client(framework, paid)
     with client:
         page = client.get(f"/api/receipts/{receipt_id}/html", params={"locale": "ja_JP"})
         pdf = client.get(f"/api/receipts/{receipt_id}/pdf", params={"locale": "fr_FR"})
@@ -50,9 +46,11 @@ def test_the_receipt_is_served_as_html_and_pdf_for_the_reader(paid: Paid) -> Non
     assert b"/Subject (R-000001)" in pdf.content
 
 
-def test_unknown_receipts_bad_locales_and_missing_fonts_are_json_errors(paid: Paid) -> None:
+def test_unknown_receipts_bad_locales_and_missing_fonts_are_json_errors(
+    framework: Framework, paid: Paid
+) -> None:
     """404, 422 and 500, each with an error code and message."""
-    client, receipt_id = _client(paid)
+    client, receipt_id = _client(framework, paid)
     with client:
         missing = client.get("/api/receipts/rcp_nope")
         missing_pdf = client.get("/api/receipts/rcp_nope/pdf")

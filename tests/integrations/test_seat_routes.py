@@ -1,24 +1,14 @@
-"""The seat routes of the FastAPI API router: the seats of a product, joining, accepting."""
+"""The seat routes of the JSON API, over FastAPI, Flask and Django: seats, joining, accepting."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
-
 from enrollpay import FullPayment, Money, PaymentSystem
-from enrollpay.integrations.fastapi import api_router, attach_system
 from enrollpay.integrations.seats_api import seats_view
 from enrollpay.testing import FrozenClock
 
-
-def _client(system: PaymentSystem) -> TestClient:
-    """A client of an app with the API under /api."""
-    app = FastAPI()
-    attach_system(app, system)
-    app.include_router(api_router(), prefix="/api")
-    return TestClient(app)
+from .route_clients import Framework, route_client
 
 
 def _program(system: PaymentSystem, seats: int | None = 1) -> str:
@@ -35,12 +25,12 @@ def _program(system: PaymentSystem, seats: int | None = 1) -> str:
 
 
 def test_a_full_program_lines_students_up_and_a_freed_seat_is_accepted(
-    system: PaymentSystem, clock: FrozenClock
+    framework: Framework, system: PaymentSystem, clock: FrozenClock
 ) -> None:
     """GET counts; POST joins (201, in order); a cancellation offers; POST accept enrolls."""
     product = _program(system)
     first = system.enroll(user_id="u-1", product_id=product)
-    client = _client(system)
+    client = route_client(framework, system)
     with client:
         joined = client.post(f"/api/products/{product}/waitlist", json={"user_id": "u-2"})
         again = client.post(f"/api/products/{product}/waitlist", json={"user_id": "u-2"})
@@ -76,10 +66,12 @@ def test_a_full_program_lines_students_up_and_a_freed_seat_is_accepted(
     assert twice.status_code == 409
 
 
-def test_refusals_are_json_errors(system: PaymentSystem, clock: FrozenClock) -> None:
+def test_refusals_are_json_errors(
+    framework: Framework, system: PaymentSystem, clock: FrozenClock
+) -> None:
     """404 unknown product or offer; 409 no limit; 422 bad input; an expired offer 409."""
     unlimited = _program(system, None)
-    client = _client(system)
+    client = route_client(framework, system)
     with client:
         missing = client.get("/api/products/prod_nope/seats")
         missing_join = client.post("/api/products/prod_nope/waitlist", json={"user_id": "u"})

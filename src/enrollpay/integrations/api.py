@@ -3,7 +3,8 @@
 Framework-free, like :mod:`enrollpay.integrations`: the FastAPI, Flask and
 Django adapters route ``GET {prefix}/plans?product=...`` to
 :func:`plans_answer` and ``GET {prefix}/enrollments/{id}/payment`` to
-:func:`payment_details_answer`, so the three serve the same JSON.
+:func:`payment_details_answer` (through the one route table of
+:mod:`.routes`, with the other routes of the API), so the three serve the same JSON.
 
 Money is always ``{"amount": "299.99", "currency": "USD", "minor": 29999}``:
 the string for people and decimal libraries, the integer for code that

@@ -2,13 +2,20 @@
 
 In ``urls.py``::
 
-    from enrollpay.integrations.django import stripe_webhook_view
+    from django.urls import include, path
+    from enrollpay.integrations.django import api_urls, plan_change_urls, stripe_webhook_view
 
     urlpatterns = [
         path("api/webhooks/stripe", stripe_webhook_view),
-        path("api/plans", plans_view),  # GET ?product=...
-        path("api/enrollments/<str:enrollment_id>/payment", payment_details_view),
+        path("api/", include(api_urls())),  # GET api/plans, api/payers/<id>, ...
+        path("staff/api/", include(plan_change_urls(decorator=staff_member_required))),
     ]
+
+:func:`api_urls` serves the JSON API FastAPI's ``api_router`` serves
+(plans, payment details, receipts, payers, seats) and
+:func:`plan_change_urls` the staff's plan changes, from the same route
+table (:mod:`enrollpay.integrations.routes`), with the same statuses and
+bodies.
 
 and in your views, ``get_system()`` returns the process's
 :class:`~enrollpay.PaymentSystem`. It is built on first use from
@@ -46,7 +53,8 @@ from typing import Any, Final, cast
 
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
+from django.urls import URLPattern, path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -62,16 +70,25 @@ from enrollpay.integrations import (
     system_from_env,
     webhook_response,
 )
-from enrollpay.integrations.api import ApiAnswer, payment_details_answer, plans_answer
+from enrollpay.integrations.routes import (
+    API_ROUTES,
+    PLAN_CHANGE_ROUTES,
+    ROUTES_BY_NAME,
+    Route,
+    django_path,
+    serve,
+)
 from enrollpay.service.system import PaymentSystem
 
 __all__ = [
     "SETTING",
+    "api_urls",
     "database_url",
     "get_system",
     "make_api_views",
     "make_webhook_view",
     "payment_details_view",
+    "plan_change_urls",
     "plans_view",
     "reset_system",
     "settings_env",
@@ -251,30 +268,106 @@ stripe_webhook_view: View = make_webhook_view()
 
 
 DetailsView = Callable[[HttpRequest, str], HttpResponse]
+SystemSource = PaymentSystem | Callable[[], PaymentSystem]
+RouteView = Callable[..., HttpResponse]
+#: What wraps each API view (``login_required``, ``staff_member_required``, ...).
+Decorator = Callable[[RouteView], RouteView]
 
 
-def _answer(answer: ApiAnswer) -> HttpResponse:
-    return JsonResponse(dict(answer.body), status=answer.status)
+def _resolve(system: SystemSource) -> PaymentSystem:
+    return system if isinstance(system, PaymentSystem) else system()
 
 
-def make_api_views(
-    system: PaymentSystem | Callable[[], PaymentSystem] = get_system,
-) -> tuple[View, DetailsView]:
-    """The read-only API views of :mod:`enrollpay.integrations.api`, for ``system``.
+def _respond(
+    request: HttpRequest, route: Route, system: SystemSource, parameters: Mapping[str, str]
+) -> HttpResponse:
+    raw = request.body if route.method == "POST" else b""
+    answer = serve(route, _resolve(system), parameters, request.GET.dict(), raw)
+    return HttpResponse(
+        answer.body,
+        status=answer.status,
+        content_type=answer.content_type,
+        headers=dict(answer.headers),
+    )
+
+
+def _path_view(routes: Mapping[str, Route], system: SystemSource) -> RouteView:
+    """One view for the routes of one path, by method (405 for any other method)."""
+
+    def view(request: HttpRequest, **parameters: str) -> HttpResponse:
+        route = routes.get(request.method or "")
+        if route is None:
+            return HttpResponseNotAllowed(sorted(routes))
+        return _respond(request, route, system, parameters)
+
+    return view
+
+
+def _urls(
+    routes: tuple[Route, ...], system: SystemSource, decorator: Decorator | None
+) -> list[URLPattern]:
+    by_path: dict[str, dict[str, Route]] = {}
+    for route in routes:
+        by_path.setdefault(route.path, {})[route.method] = route
+    patterns = []
+    for template, methods in by_path.items():
+        view = _path_view(methods, system)
+        if decorator is not None:
+            view = decorator(view)
+        name = next(iter(methods.values())).name  # the first route's, for reverse()
+        patterns.append(path(django_path(template), view, name=name))
+    return patterns
+
+
+def api_urls(
+    system: SystemSource = get_system, *, decorator: Decorator | None = None
+) -> list[URLPattern]:
+    """URL patterns for the JSON API of :data:`~enrollpay.integrations.routes.API_ROUTES`.
+
+    ``include()`` them under a prefix: ``path("api/", include(api_urls()))``
+    serves ``GET api/plans``, ``api/enrollments/<id>/payment``,
+    ``api/receipts/<id>`` (and ``/html``, ``/pdf``), ``api/payers``,
+    ``api/payers/<id>``, ``api/payers/<id>/statement``,
+    ``api/products/<id>/seats``, and ``POST api/products/<id>/waitlist``
+    and ``api/seat-offers/<id>/accept``, as FastAPI's ``api_router`` does.
+    Each pattern's name is its route's (``reverse("enrollpay_payer",
+    kwargs={"payer_id": ...})``). Another method is 405. The views check no
+    identity (``decorator``, e.g. ``login_required``, wraps every view), and
+    the POST ones are not CSRF-exempt: the project's CSRF middleware applies
+    to them as to its other views.
+    """
+    return _urls(API_ROUTES, system, decorator)
+
+
+def plan_change_urls(
+    system: SystemSource = get_system, *, decorator: Decorator | None = None
+) -> list[URLPattern]:
+    """URL patterns for the staff's plan changes (:data:`~.routes.PLAN_CHANGE_ROUTES`).
+
+    ``POST <id>/plan-change/preview`` and ``POST <id>/plan-change`` under
+    ``enrollments/``. They write: ``include()`` them only behind the staff's
+    authentication (``decorator=staff_member_required``, or your own), and
+    pass who asks as ``actor`` in the body.
+    """
+    return _urls(PLAN_CHANGE_ROUTES, system, decorator)
+
+
+def make_api_views(system: SystemSource = get_system) -> tuple[View, DetailsView]:
+    """The plans and payment-details views of the API, for ``system``.
 
     Returns ``(plans, payment_details)``: ``GET ?product=...`` and ``GET``
     with an ``enrollment_id`` URL argument. Both answer 405 to anything but
     GET and check no identity: wrap them as the project's other views are.
+    :func:`api_urls` routes these and the rest of the API at once.
     """
-
-    def resolve() -> PaymentSystem:
-        return system if isinstance(system, PaymentSystem) else system()
+    plans_route = ROUTES_BY_NAME["enrollpay_plans"]
+    details_route = ROUTES_BY_NAME["enrollpay_payment_details"]
 
     def plans(request: HttpRequest) -> HttpResponse:
-        return _answer(plans_answer(resolve(), request.GET.dict()))
+        return _respond(request, plans_route, system, {})
 
     def payment_details(request: HttpRequest, enrollment_id: str) -> HttpResponse:
-        return _answer(payment_details_answer(resolve(), enrollment_id))
+        return _respond(request, details_route, system, {"enrollment_id": enrollment_id})
 
     # Django's decorators are untyped; applied as calls, their result is cast back.
     return cast("View", require_GET(plans)), cast("DetailsView", require_GET(payment_details))

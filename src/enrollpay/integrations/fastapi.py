@@ -12,6 +12,10 @@ covers its exact bytes), runs the blocking ``handle_webhook`` in the thread
 pool, and answers with the status codes of :mod:`enrollpay.integrations`.
 Needs the ``fastapi`` extra.
 
+:func:`api_router` and :func:`plan_change_router` mount the JSON API's one
+route table (:mod:`enrollpay.integrations.routes`), as Flask's ``init_app``
+and Django's ``api_urls`` do: the three serve the same routes and answers.
+
 Outbox events reach the app through an
 :class:`~enrollpay.integrations.events.EventRegistry` (re-exported here):
 ``@events.on("access.suspended")`` on your functions, then
@@ -20,9 +24,8 @@ Outbox events reach the app through an
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Mapping
-from typing import Any
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -36,16 +39,8 @@ from enrollpay.integrations import (
     system_from_env,
     webhook_response,
 )
-from enrollpay.integrations.api import ApiAnswer, payment_details_answer, plans_answer
 from enrollpay.integrations.events import EventRegistry
-from enrollpay.integrations.payers_api import payer_answer, payers_answer, statement_answer
-from enrollpay.integrations.plan_change_api import plan_change_answer
-from enrollpay.integrations.receipts_api import ReceiptDocument, receipt_answer, receipt_document
-from enrollpay.integrations.seats_api import (
-    accept_offer_answer,
-    join_waitlist_answer,
-    seats_answer,
-)
+from enrollpay.integrations.routes import API_ROUTES, PLAN_CHANGE_ROUTES, Route, serve
 from enrollpay.service.system import PaymentSystem
 
 __all__ = [
@@ -131,12 +126,47 @@ def webhook_router(
     return router
 
 
-def _answer(answer: ApiAnswer) -> JSONResponse:
-    return JSONResponse(dict(answer.body), status_code=answer.status)
+def _mount(router: APIRouter, routes: tuple[Route, ...], system: PaymentSystem | None) -> None:
+    for route in routes:
+        router.add_api_route(
+            route.path,
+            _endpoint(route, system),
+            methods=[route.method],
+            name=route.name,
+            summary=route.summary,
+            response_class=JSONResponse,
+        )
+
+
+def _endpoint(route: Route, system: PaymentSystem | None) -> Callable[..., Awaitable[Response]]:
+    """The FastAPI endpoint of ``route``: its path parameters declared, for the OpenAPI schema."""
+
+    async def endpoint(request: Request, **parameters: str) -> Response:
+        target = system if system is not None else get_system(request)
+        raw = await request.body() if route.method == "POST" else b""
+        query = dict(request.query_params.items())
+        # The handlers do blocking database work: keep it off the event loop.
+        answer = await run_in_threadpool(serve, route, target, parameters, query, raw)
+        return Response(
+            answer.body,
+            answer.status,
+            headers=dict(answer.headers),
+            media_type=answer.content_type,
+        )
+
+    declared = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                  annotation=Request)]  # fmt: skip
+    declared += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str)
+        for name in route.parameters
+    ]
+    endpoint.__signature__ = inspect.Signature(declared)  # type: ignore[attr-defined]
+    endpoint.__name__ = route.name
+    return endpoint
 
 
 def api_router(system: PaymentSystem | None = None) -> APIRouter:
-    """A router with the JSON API of :mod:`enrollpay.integrations.api` (reads, but for seats).
+    """A router with the JSON API of :data:`~enrollpay.integrations.routes.API_ROUTES`.
 
     ``GET /plans?product=...`` (the plans a checkout may offer, with their
     schedules) and ``GET /enrollments/{enrollment_id}/payment`` (payment
@@ -152,82 +182,7 @@ def api_router(system: PaymentSystem | None = None) -> APIRouter:
     router behind your own authentication dependencies.
     """
     router = APIRouter()
-
-    # Plain ``def`` routes: FastAPI runs them in its thread pool, off the event loop.
-    @router.get("/plans", name="enrollpay_plans", response_class=JSONResponse)
-    def plans(request: Request) -> JSONResponse:
-        """The plans a checkout may offer for a product, each with its schedule."""
-        target = system or get_system(request)
-        return _answer(plans_answer(target, dict(request.query_params.items())))
-
-    @router.get(
-        "/enrollments/{enrollment_id}/payment",
-        name="enrollpay_payment_details",
-        response_class=JSONResponse,
-    )
-    def payment_details(request: Request, enrollment_id: str) -> JSONResponse:
-        """An enrollment's schedule, payments, balances, access and paid-through date."""
-        target = system or get_system(request)
-        return _answer(payment_details_answer(target, enrollment_id))
-
-    @router.get("/receipts/{receipt_id}", name="enrollpay_receipt", response_class=JSONResponse)
-    def receipt(request: Request, receipt_id: str) -> JSONResponse:
-        """A receipt or credit note as JSON."""
-        return _answer(receipt_answer(system or get_system(request), receipt_id))
-
-    @router.get("/receipts/{receipt_id}/html", name="enrollpay_receipt_html")
-    def receipt_html(request: Request, receipt_id: str) -> Response:
-        """The receipt as an HTML page (``?locale=fr_FR&timezone=Europe/Paris``)."""
-        target = system or get_system(request)
-        query = dict(request.query_params.items())
-        return _document(receipt_document(target, receipt_id, "html", query))
-
-    @router.get("/receipts/{receipt_id}/pdf", name="enrollpay_receipt_pdf")
-    def receipt_pdf(request: Request, receipt_id: str) -> Response:
-        """The receipt as a PDF download (same query parameters)."""
-        target = system or get_system(request)
-        query = dict(request.query_params.items())
-        return _document(receipt_document(target, receipt_id, "pdf", query))
-
-    @router.get("/payers", name="enrollpay_payers", response_class=JSONResponse)
-    def payers(request: Request) -> JSONResponse:
-        """Every payer."""
-        return _answer(payers_answer(system or get_system(request)))
-
-    @router.get("/payers/{payer_id}", name="enrollpay_payer", response_class=JSONResponse)
-    def payer(request: Request, payer_id: str) -> JSONResponse:
-        """One payer."""
-        return _answer(payer_answer(system or get_system(request), payer_id))
-
-    @router.get(
-        "/payers/{payer_id}/statement",
-        name="enrollpay_payer_statement",
-        response_class=JSONResponse,
-    )
-    def payer_statement(request: Request, payer_id: str) -> JSONResponse:
-        """A payer's statement (``?currency=USD``)."""
-        query = dict(request.query_params)
-        return _answer(statement_answer(system or get_system(request), payer_id, query))
-
-    @router.get("/products/{product_id}/seats", name="enrollpay_seats")
-    def product_seats(request: Request, product_id: str) -> JSONResponse:
-        """A product's seat counts, open offers and waitlist in order."""
-        return _answer(seats_answer(system or get_system(request), product_id))
-
-    @router.post("/products/{product_id}/waitlist", name="enrollpay_join_waitlist")
-    async def join(request: Request, product_id: str) -> JSONResponse:
-        """Put ``{"user_id": ...}`` in line for a full product (201, the entry)."""
-        target = system or get_system(request)
-        body = await _body(request)
-        return _answer(await run_in_threadpool(join_waitlist_answer, target, product_id, body))
-
-    @router.post("/seat-offers/{offer_id}/accept", name="enrollpay_accept_seat_offer")
-    async def accept(request: Request, offer_id: str) -> JSONResponse:
-        """Enroll the offered student with the seat (201, the enrollment)."""
-        target = system or get_system(request)
-        body = await _body(request)
-        return _answer(await run_in_threadpool(accept_offer_answer, target, offer_id, body))
-
+    _mount(router, API_ROUTES, system)
     return router
 
 
@@ -242,44 +197,5 @@ def plan_change_router(system: PaymentSystem | None = None) -> APIRouter:
     attached one.
     """
     router = APIRouter()
-
-    @router.post("/enrollments/{enrollment_id}/plan-change/preview", name="enrollpay_plan_preview")
-    async def plan_change_preview(request: Request, enrollment_id: str) -> JSONResponse:
-        """What moving the enrollment to another plan would do; writes nothing."""
-        return await _plan_change(request, system, enrollment_id, apply=False)
-
-    @router.post("/enrollments/{enrollment_id}/plan-change", name="enrollpay_plan_change")
-    async def plan_change(request: Request, enrollment_id: str) -> JSONResponse:
-        """Move the enrollment's remaining balance to another plan (audited)."""
-        return await _plan_change(request, system, enrollment_id, apply=True)
-
+    _mount(router, PLAN_CHANGE_ROUTES, system)
     return router
-
-
-async def _plan_change(
-    request: Request, system: PaymentSystem | None, enrollment_id: str, *, apply: bool
-) -> JSONResponse:
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
-    target = system or get_system(request)
-    answer = await run_in_threadpool(plan_change_answer, target, enrollment_id, body, apply=apply)
-    return _answer(answer)
-
-
-async def _body(request: Request) -> dict[str, Any] | None:
-    """The request's JSON object (None: empty or not an object)."""
-    raw = await request.body()
-    try:
-        parsed = json.loads(raw) if raw else None
-    except ValueError:
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
-def _document(answer: ReceiptDocument) -> Response:
-    headers = {}
-    if answer.filename is not None:
-        headers["Content-Disposition"] = f'attachment; filename="{answer.filename}"'
-    return Response(answer.body, answer.status, headers=headers, media_type=answer.content_type)

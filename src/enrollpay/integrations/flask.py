@@ -6,6 +6,12 @@
 >>> app.config["ENROLLPAY_DATABASE_URL"] = "sqlite://"
 >>> system = init_app(app, api_prefix="/api")  # POST /webhooks/stripe, GET /api/plans, ...
 
+With ``api_prefix`` the app serves the whole JSON API FastAPI's
+``api_router`` serves (plans, payment details, receipts, payers, seats),
+from the same route table (:mod:`enrollpay.integrations.routes`), with the
+same statuses and bodies; ``plan_change_prefix`` adds the staff's plan
+changes.
+
 Settings are read from ``app.config`` first, then from the environment
 (the names of :mod:`enrollpay.integrations`). The database URL falls back
 to Flask-SQLAlchemy's ``SQLALCHEMY_DATABASE_URI``, so the payment tables
@@ -18,7 +24,7 @@ pool. Needs the ``flask`` extra.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from flask import Flask, Response, current_app, jsonify, request
@@ -35,14 +41,22 @@ from enrollpay.integrations import (
     webhook_response,
 )
 from enrollpay.integrations import system_from_env as _system_from_env
-from enrollpay.integrations.api import ApiAnswer, payment_details_answer, plans_answer
 from enrollpay.integrations.events import EventFunction, EventRegistry
+from enrollpay.integrations.routes import (
+    API_ROUTES,
+    PLAN_CHANGE_ROUTES,
+    ROUTES_BY_NAME,
+    Route,
+    flask_path,
+    serve,
+)
 from enrollpay.service.system import PaymentSystem
 
 __all__ = [
     "EXTENSION_KEY",
     "SQLALCHEMY_URI_KEY",
     "EventRegistry",
+    "api_view",
     "get_system",
     "init_app",
     "payment_details_view",
@@ -82,16 +96,27 @@ def init_app(
     *,
     webhook_path: str | None = "/webhooks/stripe",
     api_prefix: str | None = None,
+    plan_change_prefix: str | None = None,
     events: EventFunction | None = None,
 ) -> PaymentSystem:
     """Attach a system to ``app`` (built from its config when not given).
 
     Routes ``POST {webhook_path}`` to :func:`stripe_webhook_view` unless
     ``webhook_path`` is None (then route it yourself, e.g. in a blueprint).
-    With ``api_prefix`` (``""`` for the root) also routes the read-only API
-    of :mod:`enrollpay.integrations.api`: ``GET {api_prefix}/plans`` and
-    ``GET {api_prefix}/enrollments/<id>/payment``. They check no identity;
-    guard them as the app's other views are guarded.
+    With ``api_prefix`` (``""`` for the root) also routes the JSON API of
+    :data:`~enrollpay.integrations.routes.API_ROUTES`, the routes FastAPI's
+    :func:`~enrollpay.integrations.fastapi.api_router` serves:
+    ``GET {api_prefix}/plans``, ``/enrollments/<id>/payment``,
+    ``/receipts/<id>`` (and ``/html``, ``/pdf``), ``/payers``,
+    ``/payers/<id>``, ``/payers/<id>/statement``, ``/products/<id>/seats``,
+    and ``POST {api_prefix}/products/<id>/waitlist`` and
+    ``/seat-offers/<id>/accept``. With ``plan_change_prefix`` also the
+    staff's ``POST {plan_change_prefix}/enrollments/<id>/plan-change`` and
+    ``.../plan-change/preview`` (they write: give them a prefix only the
+    staff's authentication reaches). The routes check no identity; guard
+    them as the app's other views are guarded. Each route's endpoint is
+    its :class:`~enrollpay.integrations.routes.Route` name
+    (``url_for("enrollpay_payer", payer_id=...)``).
 
     With ``events`` (an :class:`~enrollpay.integrations.events.EventRegistry`
     or any handler), adds the command ``flask enrollpay-dispatch`` that
@@ -109,11 +134,9 @@ def init_app(
             methods=["POST"],
         )
     if api_prefix is not None:
-        app.add_url_rule(f"{api_prefix}/plans", endpoint="enrollpay_plans",
-                         view_func=plans_view, methods=["GET"])  # fmt: skip
-        app.add_url_rule(f"{api_prefix}/enrollments/<enrollment_id>/payment",
-                         endpoint="enrollpay_payment_details", view_func=payment_details_view,
-                         methods=["GET"])  # fmt: skip
+        _add_routes(app, API_ROUTES, api_prefix)
+    if plan_change_prefix is not None:
+        _add_routes(app, PLAN_CHANGE_ROUTES, plan_change_prefix)
     return chosen
 
 
@@ -146,18 +169,45 @@ def _json(answer: WebhookResponse) -> tuple[Response, int]:
     return jsonify(dict(answer.body)), answer.status
 
 
-def plans_view() -> tuple[Response, int]:
-    """``GET /plans?product=...``: the plans a checkout may offer, with their schedules."""
-    return _answer(plans_answer(get_system(), request.args.to_dict()))
+def api_view(route: Route, system: PaymentSystem | None = None) -> Callable[..., Response]:
+    """A view serving ``route`` on ``system`` (default: the current app's).
+
+    Route it yourself (e.g. in a blueprint) at ``flask_path(route.path)``
+    for ``route.method``; its keyword arguments are the path parameters.
+    """
+
+    def view(**parameters: str) -> Response:
+        target = system if system is not None else get_system()
+        raw = request.get_data(cache=False) if route.method == "POST" else b""
+        # The last of a repeated query parameter wins, as in FastAPI and Django.
+        query = dict(request.args.items(multi=True))
+        answer = serve(route, target, parameters, query, raw)
+        return Response(
+            answer.body,
+            status=answer.status,
+            headers=dict(answer.headers),
+            content_type=answer.content_type,
+        )
+
+    view.__name__ = route.name
+    view.__doc__ = f"``{route.method} {route.path}``: {route.summary}"
+    return view
 
 
-def payment_details_view(enrollment_id: str) -> tuple[Response, int]:
-    """``GET /enrollments/<enrollment_id>/payment``: schedule, balances, access, paid-through."""
-    return _answer(payment_details_answer(get_system(), enrollment_id))
+def _add_routes(app: Flask, routes: tuple[Route, ...], prefix: str) -> None:
+    for route in routes:
+        app.add_url_rule(
+            prefix + flask_path(route.path),
+            endpoint=route.name,
+            view_func=api_view(route),
+            methods=[route.method],
+        )
 
 
-def _answer(answer: ApiAnswer) -> tuple[Response, int]:
-    return jsonify(dict(answer.body)), answer.status
+#: ``GET /plans?product=...``: the plans a checkout may offer, with their schedules.
+plans_view = api_view(ROUTES_BY_NAME["enrollpay_plans"])
+#: ``GET /enrollments/<enrollment_id>/payment``: schedule, balances, access, paid-through.
+payment_details_view = api_view(ROUTES_BY_NAME["enrollpay_payment_details"])
 
 
 def _add_dispatch_command(app: Flask, events: EventFunction) -> None:

@@ -17,10 +17,12 @@ items); 404 for an unknown enrollment; 409 when the change is refused
 payment under way (``plan_change_blocked`` with ``attempt_id``: retry
 after it settles); 422 for a malformed body, a plan not offered, or a
 balance the plan cannot lay out; 403 when the authorisation policy
-refuses the actor. The change route writes: the FastAPI integration serves
-both in a router of their own
-(:func:`~enrollpay.integrations.fastapi.plan_change_router`), to include
-only behind the staff's authentication; pass who asks as ``actor``.
+refuses the actor. The change route writes: the framework adapters serve
+both apart from the rest of the API
+(:data:`~enrollpay.integrations.routes.PLAN_CHANGE_ROUTES`: FastAPI's
+``plan_change_router``, Flask's ``plan_change_prefix``, Django's
+``plan_change_urls``), to mount only behind the staff's authentication;
+pass who asks as ``actor``.
 """
 
 from __future__ import annotations

@@ -29,16 +29,29 @@ from enrollpay.storage.sql.prepared import Driver, Prepared
 __all__ = ["Guards"]
 
 _SAVEPOINT = "enrollpay_guard"
+#: Advisory transaction locks by a number, and by a text (hashed to one).
+_LOCK_NUMBER = Prepared(
+    sa.select(sa.func.pg_advisory_xact_lock(sa.bindparam("key", type_=sa.BigInteger())))
+)
+_LOCK_TEXT = Prepared(
+    sa.select(
+        sa.func.pg_advisory_xact_lock(
+            sa.func.hashtextextended(sa.bindparam("key", type_=sa.Text()), 0)
+        )
+    )
+)
 
 
 class Guards:
     """The guarded writes, existence checks and advisory locks of one transaction."""
 
-    __slots__ = ("_d", "_pg")
+    __slots__ = ("_d", "_locked", "_pg")
 
     def __init__(self, driver: Driver, *, pg: bool) -> None:
         self._d = driver
         self._pg = pg
+        #: Advisory locks this transaction holds (held until it ends: never twice).
+        self._locked: set[str | int] = set()
 
     def exists(self, table: sa.Table, *where: sa.ColumnElement[bool]) -> bool:
         """True when a row of ``table`` matches every condition."""
@@ -85,6 +98,8 @@ class Guards:
             if self._pg:
                 self._d.run(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
                 self._d.run(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+                # Locks taken inside the savepoint went with it: take them again when asked.
+                self._locked.clear()
             check()
             raise translate(error) from error
         if self._pg:
@@ -133,9 +148,13 @@ class Guards:
         self._d.run(q.upsert(table, key, tuple(values), pg=self._pg), values, value_keys=True)
 
     def lock(self, key: str | int) -> None:
-        """A PostgreSQL advisory lock held until the transaction ends."""
-        if isinstance(key, int):
-            self._d.run(sa.select(sa.func.pg_advisory_xact_lock(key)))
-        else:
-            hashed = sa.func.hashtextextended(sa.literal(key, sa.Text()), 0)
-            self._d.run(sa.select(sa.func.pg_advisory_xact_lock(hashed)))
+        """A PostgreSQL advisory lock held until the transaction ends.
+
+        Taken once per transaction: asking again for a lock it holds sends
+        nothing (a payment's receipt and its audit entries both need the
+        chain's lock).
+        """
+        if key in self._locked:
+            return
+        self._d.run(_LOCK_NUMBER if isinstance(key, int) else _LOCK_TEXT, {"key": key}).first()
+        self._locked.add(key)
