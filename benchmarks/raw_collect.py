@@ -1,8 +1,9 @@
 """The hand-written baseline of ``collect_due``: the same claim and the same row changes.
 
-Per batch: the claim query the store runs (``FOR UPDATE ... SKIP LOCKED`` on
-PostgreSQL; on SQLite one ordered query per kind of collectible item, as
-the store does since migration 0002) and the lease update. Per item, with the guarantees the library
+Per batch: the claim queries the store runs (one query per kind of
+collectible item, each in the index's (due, id) order with a limit, as the
+store does; ``FOR UPDATE ... SKIP LOCKED`` on PostgreSQL) and the lease
+update. Per item, with the guarantees the library
 gives (the attempt and its key committed before the gateway is called, the
 audit chain extended in the same transactions as the changes it records):
 
@@ -35,23 +36,6 @@ __all__ = ["RawCollector"]
 
 _AUDIT_LOCK_KEY = 0x656E726F6C6C6175
 
-_CLAIM = """
-SELECT i.id, i.enrollment_id, i.amount_minor, i.currency, c.gateway_customer_id,
-       c.payment_method_id, i.due, e.user_id, i.kind, i.seq, p.id, p.name
-FROM enrollpay_schedule_items i
-JOIN enrollpay_enrollments e ON e.id = i.enrollment_id
-JOIN enrollpay_customers c ON c.user_id = e.user_id
-JOIN enrollpay_products p ON p.id = e.product_id
-WHERE e.status NOT IN ('paused', 'cancelled')
-  AND (i.lease_until IS NULL OR i.lease_until <= ?)
-  AND ((i.status = 'scheduled' AND i.due <= ?)
-       OR (i.status = 'failed' AND i.next_attempt_at IS NOT NULL AND i.next_attempt_at <= ?)
-       OR (i.status = 'processing' AND i.lease_until IS NOT NULL))
-ORDER BY i.due, i.id {collate}
-LIMIT ? {lock}
-"""
-# SQLite: as the store claims there, each kind of collectible item on its own
-# (read in (due, id) order from the index), merged by (due, id).
 _CLAIM_KIND = """
 SELECT i.id, i.enrollment_id, i.amount_minor, i.currency, c.gateway_customer_id,
        c.payment_method_id, i.due, e.user_id, i.kind, i.seq, p.id, p.name
@@ -63,7 +47,7 @@ WHERE e.status NOT IN ('paused', 'cancelled')
   AND (i.lease_until IS NULL OR i.lease_until <= ?)
   AND {kind}
 ORDER BY i.due, i.id
-LIMIT ?
+LIMIT ? {lock}
 """
 _KINDS = (
     "i.status = 'scheduled' AND i.due <= ?",
@@ -89,11 +73,8 @@ class RawCollector:
             self.conn = sqlite3.connect(str(parsed.database), isolation_level=None)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA foreign_keys=ON")
-        claim = _CLAIM.format(
-            collate='COLLATE "C"' if self.pg else "",
-            lock="FOR UPDATE OF i SKIP LOCKED" if self.pg else "",
-        )
-        self._claim = self._sql(claim)
+        lock = "FOR UPDATE OF i SKIP LOCKED" if self.pg else ""
+        self._claims = [self._sql(_CLAIM_KIND.format(kind=kind, lock=lock)) for kind in _KINDS]
 
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s") if self.pg else text
@@ -134,17 +115,14 @@ class RawCollector:
         """Lease up to ``size`` due items."""
         today = now.date() if self.pg else now.date().isoformat()
         self._begin()
-        if self.pg:
-            rows = self._x(self._claim, (self._at(now), today, self._at(now), size)).fetchall()
-        else:
-            at = self._at(now)
-            found = [
-                *self._x(_CLAIM_KIND.format(kind=_KINDS[0]), (at, today, size)),
-                *self._x(_CLAIM_KIND.format(kind=_KINDS[1]), (at, at, size)),
-                *self._x(_CLAIM_KIND.format(kind=_KINDS[2]), (at, size)),
-            ]
-            found.sort(key=lambda row: (row[6], row[0]))
-            rows = found[:size]
+        at = self._at(now)
+        found = [
+            *self._x(self._claims[0], (at, today, size)),
+            *self._x(self._claims[1], (at, at, size)),
+            *self._x(self._claims[2], (at, size)),
+        ]
+        found.sort(key=lambda row: (row[6], row[0]))
+        rows = found[:size]
         if rows:
             ids = [r[0] for r in rows]
             if self.pg:

@@ -305,13 +305,19 @@ class EnrollmentRepository(SqlUnit):
     ) -> list[ScheduleItem]:
         """Lease up to ``limit`` collectible items so no other worker takes them.
 
-        PostgreSQL: ``SELECT ... FOR UPDATE OF items SKIP LOCKED`` so that
-        concurrent workers each get different rows without waiting; a row
-        whose lease another worker just committed no longer matches. SQLite:
-        the transaction already holds the write lock; each of the three
-        kinds of collectible item is read on its own, in (due, id) order
-        from the (status, due, id) index, so a claim reads about ``limit``
-        rows per kind instead of sorting every due item.
+        Each of the three kinds of collectible item is read on its own, in
+        (due, id) order from the (status, due, id) index, so a claim reads
+        about ``limit`` rows per kind instead of sorting every due item;
+        the rows are then merged in Python's (due, id) order and cut to
+        ``limit``. PostgreSQL: each read is ``FOR UPDATE OF items SKIP
+        LOCKED`` so that concurrent workers each get different rows without
+        waiting (a row whose lease another worker just committed no longer
+        matches); rows read but cut stay locked only until the claim
+        commits. The reads order ids in the database's collation, the
+        index's, which is what lets them stop after ``limit`` rows: which of
+        the items due on the same day fall in one batch can follow that
+        collation, and the batch is then in Python's order. SQLite: the
+        transaction already holds the write lock.
         """
         if limit <= 0:
             return []
@@ -356,17 +362,18 @@ class EnrollmentRepository(SqlUnit):
                     sa.or_(lease.is_(None), lease <= now),
                     *where,
                 )
-                .order_by(items.due, self._text(items.id))
+                .order_by(items.due, items.id)  # the index's order (see above)
                 .limit(limit)
             )
 
-        if self._pg:
-            stmt = claimable(sa.or_(*kinds)).with_for_update(of=schedule_items, skip_locked=True)
-            rows = self._rows(stmt)
-        else:
-            rows = [row for kind in kinds for row in self._rows(claimable(kind))]
-            rows.sort(key=lambda row: (row["due"], row["id"]))
-            del rows[limit:]
+        rows: list[m.Row] = []
+        for kind in kinds:
+            stmt = claimable(kind)
+            if self._pg:
+                stmt = stmt.with_for_update(of=schedule_items, skip_locked=True)
+            rows.extend(self._rows(stmt))
+        rows.sort(key=lambda row: (row["due"], row["id"]))
+        del rows[limit:]
         found = [m.item_from_row(r) for r in rows]
         for chunk in chunks([i.id for i in found]):
             self._d.run(
