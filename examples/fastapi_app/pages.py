@@ -18,7 +18,15 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from enrollpay.errors import EnrollpayError, NotFoundError
 
-from . import admin_pages, receipt_pages, student_pages
+from . import (
+    admin_enrollment_actions,
+    admin_enrollment_pages,
+    admin_item_pages,
+    admin_pages,
+    admin_plan_change_pages,
+    receipt_pages,
+    student_pages,
+)
 from .errors import library_error
 from .web import SETTINGS_KEY, LoginRequiredError, PageSettings, page, redirect
 
@@ -66,3 +74,8 @@ def install_pages(
     app.include_router(student_pages.router)
     app.include_router(receipt_pages.router)
     app.include_router(admin_pages.router)
+    app.include_router(admin_enrollment_pages.router)
+    app.include_router(admin_item_pages.router)
+    # Before the enrollment actions: their /{action} route would take change-plan too.
+    app.include_router(admin_plan_change_pages.router)
+    app.include_router(admin_enrollment_actions.router)

@@ -1,4 +1,4 @@
-"""The example's pages in a real browser: checkout, pay, decline, manual payment, cancel, login."""
+"""The example's pages in a real browser: checkout, pay, decline, the admin's actions, login."""
 
 from __future__ import annotations
 
@@ -201,6 +201,59 @@ def test_admin_cancels_with_a_prorated_refund_equal_to_the_quote(
     assert details.refunded == quote.refund
     cancelled = system.audit_log(entity_type="enrollment", entity_id=enrollment_id)
     assert any(e.actor == "admin:alice" and "cancel" in e.action for e in cancelled)
+
+
+def test_admin_changes_the_plan_after_seeing_the_diff_and_confirming_it(
+    page: Page,
+    system: PaymentSystem,
+    fake: FakeGateway,
+    course: Product,
+    shoot: Shoot,
+) -> None:
+    """The preview shows what was due and what is due now; only the confirmed change is written."""
+    enrollment_id = enroll_and_pay_first(system, fake, course, "stu-7", Installments(3))
+    before = system.payment_details(enrollment_id).items
+
+    sign_in_admin(page, f"/admin/enrollments/{enrollment_id}")
+    page.click("#change-plan-link")
+    page.select_option("#plan", label="full payment")
+    page.click("#preview-button")
+    was_due = page.locator("#was-due .diff-line")
+    assert was_due.count() == 2
+    assert [was_due.nth(n).inner_text().split("\t")[0] for n in range(2)] == ["2", "3"]
+    assert "$100.00" in was_due.nth(1).inner_text()
+    due_now = page.locator("#due-now .diff-line")
+    assert due_now.count() == 1
+    assert "$200.00" in due_now.nth(0).inner_text()
+    assert "Mar 15, 2027" in due_now.nth(0).inner_text()  # from today: the change date
+    assert page.inner_text("#owed-before") == page.inner_text("#owed-after") == "$200.00"
+    assert page.locator("#deposit-dropped").count() == 0  # three installments: no deposit
+    shoot("admin-plan-change-preview")
+    assert system.payment_details(enrollment_id).items == before  # the preview wrote nothing
+
+    page.click("#submit")  # not confirmed yet
+    assert "confirm" in page.inner_text("#confirm-error")
+    assert page.locator("#due-now .diff-line").count() == 1  # the diff is still shown
+    assert system.payment_details(enrollment_id).items == before
+
+    page.check("#confirm")
+    page.click("#submit")
+    page.wait_for_url(re.compile(rf"/admin/enrollments/{enrollment_id}$"))
+    assert "Plan changed to full payment: 1 payment from 2027-03-15" in page.inner_text(".flash")
+    assert "plan.changed" in page.locator("#audit .action").all_inner_texts()
+    shoot("admin-plan-changed")
+
+    details = system.payment_details(enrollment_id)
+    assert details.enrollment.plan == FullPayment()
+    assert [(i.seq, i.status, i.amount.minor) for i in details.items] == [
+        (1, ItemStatus.PAID, 10000),
+        (2, ItemStatus.SUPERSEDED, 10000),
+        (3, ItemStatus.SUPERSEDED, 10000),
+        (4, ItemStatus.SCHEDULED, 20000),
+    ]
+    assert details.outstanding.minor == 20000
+    changed = system.audit_log(entity_type="enrollment", entity_id=enrollment_id)
+    assert [e.actor for e in changed if e.action == "plan.changed"] == ["admin:alice"]
 
 
 def test_admin_pages_redirect_to_login_when_not_signed_in(
