@@ -9,6 +9,7 @@ and its events, in one transaction).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -61,6 +62,10 @@ class Context:
         self._authorize_fn = authorize
         self._faults = faults
         self._zone = ZoneInfo(config.timezone)
+        #: One ``dispatch_events`` call of this system at a time (see system_reads).
+        self.dispatch_turn = threading.Lock()
+        #: The dispatch holder whose call raised: the next call reuses it (its lease).
+        self.unreleased_dispatch: str | None = None
         invoicing = config.installment_collection == "invoice" and gateway is not None
         if invoicing and item_invoices(gateway) is None:  # type: ignore[arg-type]
             raise InvoiceCollectionUnsupportedError(

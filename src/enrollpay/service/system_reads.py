@@ -276,9 +276,28 @@ def dispatch_events(
     for the next call, and the exception propagates. Delivery is at least
     once (a crash between the handler's return and the mark delivers again),
     so handlers dedupe by ``event.id``. One dispatcher runs at a time: a call
-    made while another holds the store's dispatch lease returns 0 at once.
+    made while another holds the store's dispatch lease (or while another
+    call of this system runs) returns 0 at once.
+
+    A call that ends in an exception may not have released the lease (the
+    database went away under it); the system's next call then dispatches
+    as the same holder, so it takes its own lease back at once instead of
+    waiting for it to expire.
     """
     ctx = self._ctx
-    return outbox.dispatch_events(
-        ctx.store, handler, now=ctx.now, holder=ctx.new_id("dsp"), limit=limit
-    )
+    fresh = ctx.new_id("dsp")
+    if not ctx.dispatch_turn.acquire(blocking=False):
+        return 0
+    try:
+        holder = ctx.unreleased_dispatch or fresh
+        try:
+            delivered = outbox.dispatch_events(
+                ctx.store, handler, now=ctx.now, holder=holder, limit=limit
+            )
+        except BaseException:
+            ctx.unreleased_dispatch = holder
+            raise
+        ctx.unreleased_dispatch = None
+        return delivered
+    finally:
+        ctx.dispatch_turn.release()

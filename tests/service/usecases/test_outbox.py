@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from enrollpay import Installments, PaymentSystem
 from enrollpay.domain.events import EVENT_KINDS, DomainEvent
 from enrollpay.domain.records import Product
+from enrollpay.errors import StorageError
 from enrollpay.ports import Store, StoreTransaction
 from enrollpay.service import outbox
 from enrollpay.service.outbox import DISPATCH_BATCH
@@ -154,6 +155,55 @@ def test_an_interrupted_dispatch_loses_nothing_and_frees_the_lease(
 
     assert len(system.list_events(delivered=False)) == 6
     assert system.dispatch_events(lambda e: None) == 6
+
+
+class _ReleaseFails:
+    """A store transaction whose database goes away as the dispatch lease is released."""
+
+    def __init__(self, tx: StoreTransaction) -> None:
+        self._tx = tx
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+    def release_dispatch_lease(self, *, holder: str) -> None:
+        raise StorageError("the connection was lost")
+
+
+def test_a_dispatcher_that_could_not_free_its_lease_takes_it_back(
+    system: PaymentSystem,
+    store: Store,
+    fake: FakeGateway,
+    clock: FrozenClock,
+    busy: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database went away mid-run: the same system's next call dispatches at once.
+
+    Its lease was never released, so any other dispatcher waits for it to
+    expire; the system that held it takes it back as the same holder.
+    """
+    real = store.transaction
+
+    @contextmanager
+    def failing() -> Iterator[Any]:
+        with real() as tx:
+            yield _ReleaseFails(tx)
+
+    def handler(event: DomainEvent) -> None:
+        raise StorageError("the database went away")
+
+    monkeypatch.setattr(store, "transaction", failing)
+    with pytest.raises(StorageError, match="the connection was lost"):
+        system.dispatch_events(handler)
+    monkeypatch.setattr(store, "transaction", real)
+
+    other = PaymentSystem(store=store, gateway=fake, clock=clock)
+    assert other.dispatch_events(lambda e: None) == 0  # the lease is still held
+    seen: list[str] = []
+    assert system.dispatch_events(lambda e: seen.append(e.id)) == 6
+    assert len(set(seen)) == 6
+    assert system.list_events(delivered=False) == []
 
 
 def test_a_refused_operation_adds_no_event(system: PaymentSystem, busy: str) -> None:
