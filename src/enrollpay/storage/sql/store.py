@@ -206,16 +206,12 @@ class SqlStore:
                         except BaseException:
                             conn.invalidate()  # never pool a connection that refuses writes
                             raise
-                    if pg and done:
-                        # A read-only snapshot has nothing to keep or undo:
-                        # COMMIT ends it as ROLLBACK would. But psycopg forgets
-                        # every statement it prepared on the connection at a
-                        # ROLLBACK (it cannot tell what was undone), so readers
-                        # that rolled back left every later statement on that
-                        # connection to be parsed and planned again.
-                        _end_reader(conn, driver)
-                    else:
-                        _rollback(conn, driver)
+                    # A read-only snapshot has nothing to keep or undo: COMMIT
+                    # ends it as ROLLBACK would. But psycopg forgets every
+                    # statement it prepared on the connection at a ROLLBACK (it
+                    # cannot tell what was undone), so a PostgreSQL reader that
+                    # ends normally commits.
+                    _finish(conn, driver, commit=pg and done)
             finally:
                 conn.info.pop(READ_ONLY, None)
                 conn.close()
@@ -230,12 +226,12 @@ class SqlStore:
                     yield tx
                     tx.flush()
                 except BaseException:
-                    _rollback(conn, driver)
+                    _finish(conn, driver, commit=False)
                     raise
                 try:
                     end_transaction(conn, driver, commit=True)
                 except exc.SQLAlchemyError as error:
-                    _rollback(conn, driver)
+                    _finish(conn, driver, commit=False)
                     raise translate(error) from error
                 tx.committed()
             finally:
@@ -282,15 +278,9 @@ class SqlStore:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _end_reader(conn: sa.Connection, driver: Driver) -> None:
+def _finish(conn: sa.Connection, driver: Driver, *, commit: bool) -> None:
+    """Commit or roll back; a connection that fails to is invalidated, never pooled again."""
     try:
-        end_transaction(conn, driver, commit=True)
-    except exc.SQLAlchemyError:
-        conn.invalidate()  # the connection is broken; the pool must not reuse it
-
-
-def _rollback(conn: sa.Connection, driver: Driver) -> None:
-    try:
-        end_transaction(conn, driver, commit=False)
+        end_transaction(conn, driver, commit=commit)
     except exc.SQLAlchemyError:
         conn.invalidate()  # the connection is broken; the pool must not reuse it
