@@ -14,15 +14,13 @@ import hashlib
 import os
 import time
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
 
 import psycopg
 
 from benchmarks.databases import libpq
+from benchmarks.gateways import InstantGateway
 from enrollpay.domain.money import Money
-from enrollpay.errors import GatewayRequestError
-from enrollpay.ports import ChargeResult, GatewayEvent, GatewayRefund, PaymentSession
+from enrollpay.ports import ChargeResult
 
 __all__ = ["CHARGE_TABLES", "DurableGateway", "create_charge_tables"]
 
@@ -40,31 +38,21 @@ def create_charge_tables(url: str) -> None:
         conn.execute(CHARGE_TABLES)
 
 
-class DurableGateway:
+class DurableGateway(InstantGateway):
     """Charges always succeed, once per idempotency key, and each call is recorded.
 
     ``test_charges`` holds one row per key that moved money (the primary key
     makes a second charge with the same key a replay, as a real gateway
-    does); ``test_charge_calls`` logs every call with the caller's pid.
+    does); ``test_charge_calls`` logs every call with the caller's pid. What
+    charging does not use (customers, refunds, checkouts, webhooks) is the
+    instant gateway's.
     """
 
     name = "durable-test"
 
     def __init__(self, url: str, *, delay: float = 0.0) -> None:
+        super().__init__(latency=delay)
         self._conn = psycopg.connect(libpq(url), autocommit=True)
-        self._delay = delay
-
-    def amount_granularity(self, currency: str) -> int:
-        """Any amount goes."""
-        return 1
-
-    def minimum_charge(self, currency: str) -> Money | None:
-        """No minimum."""
-        return None
-
-    def ensure_customer(self, user_id: str, *, idempotency_key: str) -> str:
-        """Customers are made by the test."""
-        return f"cus_{user_id}"
 
     def charge_off_session(
         self,
@@ -77,8 +65,8 @@ class DurableGateway:
         description: str = "",
     ) -> ChargeResult:
         """Record the charge durably (once per key) and report success."""
-        if self._delay:
-            time.sleep(self._delay)
+        if self.latency:
+            time.sleep(self.latency)
         item_id = metadata["item_id"]
         with self._conn.transaction():
             moved = self._conn.execute(
@@ -98,33 +86,3 @@ class DurableGateway:
             payment_method_id=payment_method_id,
             customer_id=customer_id,
         )
-
-    def start_payment(self, **_: Any) -> PaymentSession:
-        """Not used by these tests."""
-        raise GatewayRequestError("on-session payments are not part of this test gateway")
-
-    def payment_status(
-        self, *, gateway_payment_id: str | None, idempotency_key: str, amount: Money
-    ) -> ChargeResult | None:
-        """Unknown outcomes do not happen here."""
-        return None
-
-    def cancel_payment(self, *, gateway_payment_id: str, idempotency_key: str) -> ChargeResult:
-        """Not used by these tests (there are no on-session payments to cancel)."""
-        raise GatewayRequestError("cancellations are not part of this test gateway")
-
-    def refund(self, **_: Any) -> GatewayRefund:
-        """Not used by these tests."""
-        raise GatewayRequestError("refunds are not part of this test gateway")
-
-    def start_payment_method_update(
-        self, *, customer_id: str, idempotency_key: str, metadata: Mapping[str, str] | None = None
-    ) -> str:
-        """Not used by these tests."""
-        raise GatewayRequestError("setup flows are not part of this test gateway")
-
-    def parse_webhook(
-        self, payload: bytes, headers: Mapping[str, str], *, now: datetime
-    ) -> GatewayEvent:
-        """Not used by these tests."""
-        raise GatewayRequestError("webhooks are not part of this test gateway")
