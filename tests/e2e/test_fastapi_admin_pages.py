@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,29 +16,10 @@ from fastapi.testclient import TestClient
 from enrollpay import FullPayment, Installments, Money, PayerShare, PaymentSystem
 from enrollpay.domain.lifecycle import ItemStatus
 from enrollpay.domain.records import Product
-from enrollpay.storage.memory import InMemoryStore
-from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
+from enrollpay.testing import FakeGateway, FrozenClock
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "page-test-password"
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    """The seed's enrollment day, 09:00 UTC."""
-    return FrozenClock(datetime(2027, 3, 15, 9, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def fake(clock: FrozenClock) -> FakeGateway:
-    """The fake gateway on the frozen clock."""
-    return FakeGateway(clock=clock)
-
-
-@pytest.fixture
-def system(fake: FakeGateway, clock: FrozenClock) -> PaymentSystem:
-    """An in-memory system on the fake gateway."""
-    return PaymentSystem(store=InMemoryStore(), gateway=fake, clock=clock, ids=SequentialIds())
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from enrollpay import PaymentSystem
 from enrollpay.storage.memory import InMemoryStore
-from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds, SignedWebhook
+from enrollpay.testing import FakeGateway, FrozenClock, SignedWebhook
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = {"X-Actor": "admin:alice"}
@@ -62,24 +62,6 @@ def create_app(monkeypatch: pytest.MonkeyPatch) -> AppFactory:
     from examples.fastapi_app.app import create_app  # noqa: PLC0415 - needs the path above
 
     return create_app
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    """The seed's enrollment day, 09:00 UTC."""
-    return FrozenClock(datetime(2027, 3, 15, 9, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def fake(clock: FrozenClock) -> FakeGateway:
-    """The fake gateway, signing webhooks on the frozen clock."""
-    return FakeGateway(clock=clock)
-
-
-@pytest.fixture
-def system(fake: FakeGateway, clock: FrozenClock) -> PaymentSystem:
-    """An in-memory system on the fake gateway."""
-    return PaymentSystem(store=InMemoryStore(), gateway=fake, clock=clock, ids=SequentialIds())
 
 
 @pytest.fixture
