@@ -285,7 +285,7 @@ def dispatch_events(
     waiting for it to expire.
     """
     ctx = self._ctx
-    fresh = ctx.new_id("dsp")
+    fresh = ctx.new_id("dsp")  # drawn every call, used or not: later ids stay as they were
     if not ctx.dispatch_turn.acquire(blocking=False):
         return 0
     try:
