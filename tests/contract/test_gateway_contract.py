@@ -572,7 +572,7 @@ def test_an_invoice_once_per_key(side: Side) -> None:
         gateway.create_invoice(customer_id="cus_nobody", amount=USD10, idempotency_key="inv:3")
 
 
-def test_the_fakes_rate_limit_refuses_a_call_beyond_it_after_its_latency(clock: FrozenClock) -> None:
+def test_the_fakes_rate_limit_refuses_a_call_beyond_it(clock: FrozenClock) -> None:
     """A call beyond the limit is refused (a 429) once it has waited its latency; not counted."""
     slept: list[float] = []
     fake = FakeGateway(clock=clock, latency=0.25, sleep=slept.append, rate_limit=2)

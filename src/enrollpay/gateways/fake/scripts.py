@@ -15,7 +15,6 @@ from typing import Literal, cast
 
 import attrs
 
-from enrollpay.errors import GatewayUnavailableError
 
 __all__ = ["Outcome", "OutcomeKind", "RateWindow", "ScriptBook", "Verb", "as_outcome"]
 

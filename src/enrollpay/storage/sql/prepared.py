@@ -108,6 +108,21 @@ class Driver:
             statement = statement.statement  # type: ignore[assignment]
         return _SqlAlchemyResult(self._conn.execute(statement, params))  # type: ignore[arg-type]
 
+    def end(self, *, commit: bool) -> None:
+        """Commit or roll back on the driver's connection (not through SQLAlchemy).
+
+        For a driver that begins transactions itself (psycopg): it sends
+        nothing when no statement ran.
+        """
+        dbapi = _driver_connection(self._conn)
+        try:
+            if commit:
+                dbapi.commit()
+            else:
+                dbapi.rollback()
+        except self._error as error:
+            raise _wrapped("COMMIT" if commit else "ROLLBACK", (), error, self._dialect) from error
+
     def _prepared(self, prepared: Prepared, params: Params, value_keys: bool) -> Rows:
         if self._plans is None:
             raise TypeError("a Driver without Plans cannot run a Prepared statement")
