@@ -15,7 +15,6 @@ from typing import Literal, cast
 
 import attrs
 
-
 __all__ = ["Outcome", "OutcomeKind", "RateWindow", "ScriptBook", "Verb", "as_outcome"]
 
 OutcomeKind = Literal[
