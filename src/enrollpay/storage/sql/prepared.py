@@ -142,7 +142,9 @@ class Driver:
         except self._error as error:
             cursor.close()
             raise _wrapped(sql, args, error, self._dialect) from error
-        if cursor.description is None:  # no rows to read: done with the cursor
+        returns = None if plan is None else plan.returns_rows
+        if returns is False or (returns is None and cursor.description is None):
+            # No rows to read: done with the cursor.
             count = cursor.rowcount
             cursor.close()
             return _NoRows(count)
