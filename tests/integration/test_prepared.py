@@ -25,6 +25,7 @@ from enrollpay.storage.sql import SqlStore, migrate
 from enrollpay.storage.sql import mapping as m
 from enrollpay.storage.sql.prepared import Driver, Plans, Prepared, observed
 from enrollpay.storage.sql.schema import enrollments, products, schedule_items
+from enrollpay.storage.sql.transaction import SqlTransaction
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
 from tests.service.conftest import state_of, usd
 
@@ -343,6 +344,7 @@ def test_postgresql_transactions_begin_as_asked_and_leave_the_connection_as_foun
         with store.engine.connect() as conn:
             defaults = tuple(conn.exec_driver_sql(show).one())
         with store.reader() as view:
+            assert isinstance(view, SqlTransaction)  # the SQL store's reader is one
             assert tuple(view._d.run(show).all()[0].values()) == ("repeatable read", "on")
         with store.engine.connect() as conn:  # the one pooled connection again
             assert tuple(conn.exec_driver_sql(show).one()) == defaults
@@ -352,3 +354,22 @@ def test_postgresql_transactions_begin_as_asked_and_leave_the_connection_as_foun
             assert tuple(conn.exec_driver_sql(show).one()) == defaults
     finally:
         store.close()
+
+
+def test_a_result_read_after_the_next_statement_is_refused_not_misread(engine: sa.Engine) -> None:
+    """On PostgreSQL one cursor serves the transaction: a stale result must not read new rows."""
+    product = a_product()
+    with engine.begin() as conn:
+        conn.execute(sa.insert(products), [m.product_to_row(product)])
+    with engine.begin() as conn:
+        driver = _driver(conn)
+        first = driver.run(Prepared(BY_ID), {"key": product.id})
+        second = driver.run(Prepared(BY_ID), {"key": "nope"})
+        assert second.first() is None
+        if engine.dialect.name == "postgresql":
+            with pytest.raises(RuntimeError, match="after its driver ran another statement"):
+                first.first()
+        else:  # SQLite: a cursor per statement, each result its own
+            row = first.first()
+            assert row is not None
+            assert row["id"] == product.id
