@@ -140,7 +140,7 @@ def _plus_months(anchor: date, months: int) -> date:
     if day > 28:  # every month has 28 days: only later days can need clamping
         last = _MONTH_DAYS[month0] + (month0 == 1 and isleap(year))
         day = min(day, last)
-    return anchor.replace(year=year, month=month0 + 1, day=day)
+    return date(year, month0 + 1, day)
 
 
 def days_between(start: date, end: date) -> int:
