@@ -570,3 +570,17 @@ def test_an_invoice_once_per_key(side: Side) -> None:
     assert other.invoice_id != invoice.invoice_id
     with pytest.raises(GatewayRequestError):
         gateway.create_invoice(customer_id="cus_nobody", amount=USD10, idempotency_key="inv:3")
+
+
+def test_the_fakes_rate_limit_refuses_a_call_beyond_it(clock: FrozenClock) -> None:
+    """A call beyond the limit is refused (a 429) once it has waited its latency; not counted."""
+    slept: list[float] = []
+    fake = FakeGateway(clock=clock, latency=0.25, sleep=slept.append, rate_limit=2)
+    assert fake.ensure_customer("u-1", idempotency_key="c1") != ""
+    assert fake.ensure_customer("u-2", idempotency_key="c2") != ""
+    with pytest.raises(GatewayUnavailableError, match="429") as refused:
+        fake.ensure_customer("u-3", idempotency_key="c3")
+    assert refused.value.retry_after == 1.0
+    # Every call waited its latency, the refused one too; none was counted twice.
+    assert slept == [0.25, 0.25, 0.25]
+    assert len(fake.calls) == 3

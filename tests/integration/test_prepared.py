@@ -322,3 +322,33 @@ def test_the_execution_scan_catches_each_second_route(source: str) -> None:
     """The scan above flags each way of running SQL beside Driver.run."""
     assert _executing_calls(source) != []
     assert _executing_calls(source, allowed_functions=frozenset({"f"})) == []
+
+
+@pytest.mark.postgres
+def test_postgresql_transactions_begin_as_asked_and_leave_the_connection_as_found(
+    pg_url: str,
+) -> None:
+    """A reader is REPEATABLE READ, READ ONLY; a unit of work READ COMMITTED; then defaults again.
+
+    The store sets these on psycopg's connection itself (not through
+    SQLAlchemy's execution options), so whoever takes the pooled connection
+    next must still find the server's defaults.
+    """
+    store = SqlStore.from_url(pg_url, migrate=False, pool_size=1, max_overflow=0)
+    show = (
+        "SELECT current_setting('transaction_isolation') AS isolation,"
+        " current_setting('transaction_read_only') AS read_only"
+    )
+    try:
+        with store.engine.connect() as conn:
+            defaults = tuple(conn.exec_driver_sql(show).one())
+        with store.reader() as view:
+            assert tuple(view._d.run(show).all()[0].values()) == ("repeatable read", "on")
+        with store.engine.connect() as conn:  # the one pooled connection again
+            assert tuple(conn.exec_driver_sql(show).one()) == defaults
+        with store.transaction() as tx:
+            assert tuple(tx._d.run(show).all()[0].values()) == ("read committed", "off")
+        with store.engine.connect() as conn:
+            assert tuple(conn.exec_driver_sql(show).one()) == defaults
+    finally:
+        store.close()

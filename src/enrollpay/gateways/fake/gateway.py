@@ -152,15 +152,21 @@ class FakeGateway:
         return Outcome("decline", decline_code=code)
 
     def _enter(self, verb: str, **params: Any) -> Outcome:
-        """Record a call; wait its latency; raise for a rate limit or an early timeout."""
+        """Record a call; wait its latency; raise for a rate limit or an early timeout.
+
+        The rate limit counts a call when it is made, as a server counts a
+        request when it arrives (a fixed network delay after it was sent),
+        not when the calling thread wakes from its latency: that wake-up
+        moves with the machine's scheduler, which no real gateway sees. A
+        refused call still takes its latency to answer.
+        """
         self.calls.append(FakeCall(verb, dict(params)))
         outcome = self._scripts.next(verb, params.get("payment_method_id"))
+        refused = self.rate_limit is not None and not self._window.admit(self.rate_limit)
         delay = self.latency + outcome.latency
         if delay:
             self._sleep(delay)
-        if self.rate_limit is not None:
-            self._window.admit(self.rate_limit)
-        if outcome.kind == "rate_limited":
+        if refused or outcome.kind == "rate_limited":
             raise GatewayUnavailableError("rate limited (429)", retry_after=1.0)
         if outcome.kind == "timeout_before":
             raise GatewayUnavailableError(f"timeout before {verb} reached the gateway")

@@ -7,14 +7,13 @@ method's queue wins, so each student's card can have its own story).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Literal, cast
 
 import attrs
-
-from enrollpay.errors import GatewayUnavailableError
 
 __all__ = ["Outcome", "OutcomeKind", "RateWindow", "ScriptBook", "Verb", "as_outcome"]
 
@@ -105,12 +104,15 @@ class RateWindow:
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         self._recent: deque[float] = deque()
+        self._lock = threading.Lock()
 
-    def admit(self, limit: float) -> None:
-        """Count one request, or raise ``GatewayUnavailableError`` if over ``limit``."""
-        now = self._monotonic()
-        while self._recent and now - self._recent[0] >= 1.0:
-            self._recent.popleft()
-        if len(self._recent) >= limit:
-            raise GatewayUnavailableError("rate limited (429)", retry_after=1.0)
-        self._recent.append(now)
+    def admit(self, limit: float) -> bool:
+        """Count one request; False (not counted) if it is over ``limit``: a 429."""
+        with self._lock:
+            now = self._monotonic()
+            while self._recent and now - self._recent[0] >= 1.0:
+                self._recent.popleft()
+            if len(self._recent) >= limit:
+                return False
+            self._recent.append(now)
+            return True

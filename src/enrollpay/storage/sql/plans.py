@@ -46,6 +46,10 @@ class Plan:
     #: Result column names, and processors by position (as for ``processed``).
     names: tuple[str, ...]
     results: tuple[tuple[int, _Processor, bool], ...]
+    #: Whether the statement returns rows: an ``INSERT``/``UPDATE``/``DELETE``
+    #: without ``RETURNING`` does not; None when only the cursor can tell.
+    #: (Asking the cursor costs: psycopg builds a column object per column.)
+    returns_rows: bool | None = None
 
 
 class Prepared:
@@ -184,4 +188,7 @@ def _render(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...] | 
         fixed=fixed,
         names=tuple(column.name for column in columns),
         results=results,
+        returns_rows=True
+        if columns
+        else (False if compiled.isinsert or compiled.isupdate or compiled.isdelete else None),
     )

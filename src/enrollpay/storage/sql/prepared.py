@@ -108,6 +108,21 @@ class Driver:
             statement = statement.statement  # type: ignore[assignment]
         return _SqlAlchemyResult(self._conn.execute(statement, params))  # type: ignore[arg-type]
 
+    def end(self, *, commit: bool) -> None:
+        """Commit or roll back on the driver's connection (not through SQLAlchemy).
+
+        For a driver that begins transactions itself (psycopg): it sends
+        nothing when no statement ran.
+        """
+        dbapi = _driver_connection(self._conn)
+        try:
+            if commit:
+                dbapi.commit()
+            else:
+                dbapi.rollback()
+        except self._error as error:
+            raise _wrapped("COMMIT" if commit else "ROLLBACK", (), error, self._dialect) from error
+
     def _prepared(self, prepared: Prepared, params: Params, value_keys: bool) -> Rows:
         if self._plans is None:
             raise TypeError("a Driver without Plans cannot run a Prepared statement")
@@ -127,7 +142,9 @@ class Driver:
         except self._error as error:
             cursor.close()
             raise _wrapped(sql, args, error, self._dialect) from error
-        if cursor.description is None:  # no rows to read: done with the cursor
+        returns = None if plan is None else plan.returns_rows
+        if returns is False or (returns is None and cursor.description is None):
+            # No rows to read: done with the cursor.
             count = cursor.rowcount
             cursor.close()
             return _NoRows(count)

@@ -50,6 +50,7 @@ from enrollpay.errors import ConcurrencyError, InvalidInputError
 from enrollpay.ports import StoreReader
 from enrollpay.storage.sql.engine import (
     READ_ONLY,
+    begin_postgresql,
     begin_sqlite,
     configure_sqlite,
     enable_wal,
@@ -57,6 +58,7 @@ from enrollpay.storage.sql.engine import (
     is_contention,
     is_postgresql,
     is_sqlite,
+    reset_postgresql,
     translate,
 )
 from enrollpay.storage.sql.migrate import migrate as run_migrations
@@ -214,7 +216,7 @@ class SqlStore:
                     _finish(conn, driver, commit=pg and done)
             finally:
                 conn.info.pop(READ_ONLY, None)
-                conn.close()
+                _close(conn, driver)
 
     @contextmanager
     def _transaction(self) -> Iterator[SqlTransaction]:
@@ -235,7 +237,7 @@ class SqlStore:
                     raise translate(error) from error
                 tx.committed()
             finally:
-                conn.close()
+                _close(conn, driver)
 
     def _begin(self, *, read_only: bool = False) -> tuple[sa.Connection, Driver]:
         """A connection in a fresh transaction, and the driver of its statements.
@@ -251,7 +253,9 @@ class SqlStore:
                 raise translate(error) from error
             try:
                 driver = Driver(conn, self._plans)
-                if is_postgresql(conn):
+                if is_postgresql(conn) and not driver.watched:
+                    begin_postgresql(conn, read_only=read_only)
+                elif is_postgresql(conn):
                     conn.execution_options(
                         isolation_level="REPEATABLE READ" if read_only else "READ COMMITTED",
                         postgresql_readonly=read_only,
@@ -276,6 +280,13 @@ class SqlStore:
             else:
                 return conn, driver
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _close(conn: sa.Connection, driver: Driver) -> None:
+    """Give the connection back to the pool as :meth:`SqlStore._begin` found it."""
+    if not driver.watched and is_postgresql(conn):
+        reset_postgresql(conn)
+    conn.close()
 
 
 def _finish(conn: sa.Connection, driver: Driver, *, commit: bool) -> None:
