@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import calendar
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
@@ -128,6 +130,74 @@ def test_due_date_is_anchored(anchor: date, unit: str, count: int, index: int) -
     """The i-th date is anchor + i*interval computed directly, never by repeated steps."""
     expected = anchor + relative_steps(unit, count * index)
     assert due_date(anchor, Interval(unit, count), index) == expected  # type: ignore[arg-type]
+
+
+def _outcome(compute: Callable[[], date]) -> tuple[str, object]:
+    """The date ``compute`` returns, or the type and message of what it raises."""
+    try:
+        return ("date", compute())
+    except (ValueError, OverflowError) as exc:
+        return (type(exc).__name__, str(exc))
+
+
+def test_due_date_matches_relativedelta_for_every_month_end_anchor() -> None:
+    """Every anchor on day 28-31 of every month of 1999-2101 (2000 leap, 2100 not), 0-49 steps.
+
+    due_date computes calendar steps itself rather than through relativedelta;
+    this pins it to relativedelta's results where clamping happens.
+    """
+    checked = 0
+    for year in range(1999, 2102):
+        for month in range(1, 13):
+            for day in range(28, calendar.monthrange(year, month)[1] + 1):
+                anchor = date(year, month, day)
+                for index in range(50):
+                    for unit in ("month", "year"):
+                        got = due_date(anchor, Interval(unit, 1), index)
+                        assert got == anchor + relative_steps(unit, index), (anchor, unit, index)
+                        assert type(got) is date
+                        checked += 1
+    assert checked == 2 * 50 * sum(
+        calendar.monthrange(y, m)[1] - 27 for y in range(1999, 2102) for m in range(1, 13)
+    )
+
+
+@given(
+    st.dates(),
+    st.sampled_from(UNITS),
+    st.integers(1, 400),
+    st.integers(0, 10_000) | st.integers(0, 2**70),
+)
+def test_due_date_matches_relativedelta_over_the_whole_calendar(
+    anchor: date, unit: str, count: int, index: int
+) -> None:
+    """Any date from year 1 to 9999, any step: the same date, or the same error, as relativedelta.
+
+    Large indexes run past year 9999 (and past C integers), where both raise.
+    """
+    interval = Interval(unit, count)  # type: ignore[arg-type]
+    expected = _outcome(lambda: anchor + relative_steps(unit, count * index))
+    assert _outcome(lambda: due_date(anchor, interval, index)) == expected
+
+
+@given(
+    st.dates(min_value=date(1, 1, 28), max_value=date(9000, 12, 31)).filter(lambda d: d.day >= 28),
+    st.integers(0, 400),
+)
+def test_due_date_clamps_late_days_like_relativedelta(anchor: date, months: int) -> None:
+    """Days 28-31 over many months and years, leap Februaries included."""
+    assert due_date(anchor, Interval.months(1), months) == anchor + relativedelta(months=months)
+    assert due_date(anchor, Interval.years(1), months) == anchor + relativedelta(years=months)
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_due_date_keeps_relativedelta_rules_for_datetimes(unit: str) -> None:
+    """A datetime anchor keeps its time of day and zone: it goes through relativedelta itself."""
+    anchor = datetime(2028, 1, 31, 9, 30, tzinfo=UTC)
+    got = due_date(anchor, Interval(unit, 1), 1)  # type: ignore[arg-type]
+    assert got == anchor + relative_steps(unit, 1)
+    assert isinstance(got, datetime)
+    assert (got.hour, got.minute, got.tzinfo) == (9, 30, UTC)
 
 
 @given(dates(), dates())

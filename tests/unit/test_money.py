@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -420,3 +421,19 @@ def test_ratio_allocation_properties(whole: Money, ratios: list[int], granularit
     assert all(e == 0 for e, r in zip(extras, ratios, strict=True) if r == 0)
     receiving = [e for e, r in zip(extras, ratios, strict=True) if r]
     assert receiving == sorted(receiving, reverse=True)
+
+
+@given(
+    money(min_minor=-(10**15), max_minor=10**15),
+    st.lists(st.integers(min_value=0, max_value=1000), min_size=1, max_size=12).filter(any),
+)
+def test_allocated_shares_are_ordinary_money(whole: Money, ratios: list[int]) -> None:
+    """Shares equal, hash like and are as frozen as Money built through the constructor."""
+    parts = whole.allocate(ratios)
+    rebuilt = tuple(Money(p.minor, p.currency) for p in parts)
+    assert parts == rebuilt
+    assert [hash(p) for p in parts] == [hash(r) for r in rebuilt]
+    assert all(type(p) is Money and type(p.minor) is int for p in parts)
+    assert all(p.currency == whole.currency for p in parts)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        parts[0].minor = 1  # type: ignore[misc]  # the point of the test

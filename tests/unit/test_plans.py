@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from enrollpay.domain.calendar import Interval
 from enrollpay.domain.money import Money
@@ -80,6 +82,28 @@ def test_percent_deposit_rounds_to_the_granularity() -> None:
     """With granularity 100 (whole dollars), 20% of 299.00 (59.80) becomes 60.00."""
     assert Deposit.percent(20).amount_for(usd("299.00"), granularity=100) == usd("60.00")
     assert Deposit.percent(20).amount_for(usd("297.00"), granularity=100) == usd("59.00")
+
+
+@given(
+    st.decimals(min_value="0.0001", max_value="99.9999", places=4),
+    st.integers(min_value=1, max_value=10**12),
+    st.sampled_from([1, 5, 10, 100]),
+)
+def test_percent_deposit_is_the_exact_share_rounded_half_up(
+    percent: Decimal, units: int, granularity: int
+) -> None:
+    """Exactly price * p / 100 / g rounded half up, times g; PlanError outside (0, price)."""
+    price = Money(units * granularity, "USD")
+    share = Fraction(percent) * price.minor / (100 * granularity)
+    whole, rest = divmod(share.numerator, share.denominator)
+    expected = (whole + (2 * rest >= share.denominator)) * granularity
+    if 0 < expected < price.minor:
+        assert Deposit.percent(percent).amount_for(price, granularity=granularity) == Money(
+            expected, "USD"
+        )
+    else:
+        with pytest.raises(PlanError, match="above zero and below the price"):
+            Deposit.percent(percent).amount_for(price, granularity=granularity)
 
 
 def test_fixed_deposit_is_taken_as_given() -> None:

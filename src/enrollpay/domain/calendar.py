@@ -9,7 +9,8 @@ on Jan 31 runs Jan 31, Feb 28 (29 in leap years), Mar 31, Apr 30, ...
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from calendar import isleap
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 import attrs
@@ -110,8 +111,36 @@ def due_date(anchor: date, interval: Interval, index: int) -> date:
     """The ``index``-th date of the series anchored at ``anchor`` (index 0 is the anchor)."""
     if index < 0:
         raise InvalidInputError(f"index must not be negative, got {index}")
+    if type(anchor) is date and type(index) is int:
+        steps = interval.count * index
+        if interval.unit == "month":
+            return _plus_months(anchor, steps)
+        if interval.unit == "year":
+            return _plus_months(anchor, 12 * steps)
+        return anchor + timedelta(days=steps if interval.unit == "day" else 7 * steps)
+    # Anything else (a datetime, a subclass, a non-int index) keeps relativedelta's own rules.
     result: date = anchor + interval.times(index)
     return result
+
+
+# Days in each month of a common year; February gains a day in leap years.
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _plus_months(anchor: date, months: int) -> date:
+    """``anchor + relativedelta(months=months)`` for ``months >= 0``, without building one.
+
+    The day is kept and clamped to the length of the target month, exactly as
+    relativedelta does (tests/unit/test_calendar.py compares the two over
+    month ends, leap years and out-of-range years, errors included).
+    """
+    year, month0 = divmod(anchor.month - 1 + months, 12)
+    year += anchor.year
+    day = anchor.day
+    if day > 28:  # every month has 28 days: only later days can need clamping
+        last = _MONTH_DAYS[month0] + (month0 == 1 and isleap(year))
+        day = min(day, last)
+    return date(year, month0 + 1, day)
 
 
 def days_between(start: date, end: date) -> int:

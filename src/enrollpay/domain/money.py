@@ -219,7 +219,21 @@ class Money:
         receivers = [index for index, ratio in enumerate(ratios) if ratio]
         for index in receivers[:leftover]:
             shares[index] += 1
-        return tuple(Money(sign * s * granularity, self.currency) for s in shares)
+        # The shares are plain ints computed here and the currency is this Money's
+        # (already checked), so the shares skip the constructor's validators.
+        return tuple(_checked_already(sign * s * granularity, self.currency) for s in shares)
+
+
+def _checked_already(minor: int, currency: str) -> Money:
+    """A Money from values known valid (an int, a canonical code), without re-validating.
+
+    Only for values derived inside this module from a validated Money; every
+    outside value goes through ``Money(...)`` and its validators.
+    """
+    money = object.__new__(Money)
+    object.__setattr__(money, "minor", minor)
+    object.__setattr__(money, "currency", currency)
+    return money
 
 
 def _shift(value: Decimal, places: int) -> Decimal:

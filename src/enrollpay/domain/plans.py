@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
-from fractions import Fraction
 from typing import Any, ClassVar, Protocol, TypeAlias
 
 import attrs
@@ -76,9 +75,13 @@ class Deposit:
                 raise PlanError(f"deposit {deposit} is not a multiple of {granularity} minor units")
         else:
             assert self.percent_value is not None  # noqa: S101 - guaranteed by post-init
-            share = Fraction(self.percent_value) * price.minor / (100 * granularity)
+            # p = n/d exactly, so the share is n * price / (d * 100 * g); round_half_up
+            # depends only on the ratio, so it need not be reduced first.
+            numerator, denominator = self.percent_value.as_integer_ratio()
             deposit = Money(
-                round_half_up(share.numerator, share.denominator) * granularity, price.currency
+                round_half_up(numerator * price.minor, denominator * 100 * granularity)
+                * granularity,
+                price.currency,
             )
         if not 0 < deposit.minor < price.minor:
             raise PlanError(f"deposit {deposit} must be above zero and below the price {price}")
