@@ -70,10 +70,15 @@ def jsonable(value: Any) -> Any:
 
 _PLAIN = frozenset({str, int, bool})
 
+#: The text an entry's hash is taken over. One encoder for every entry:
+#: ``json.dumps`` with these options builds a new one per call. ``encode``
+#: keeps no state between calls, so sharing it is safe across threads.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
 
 def _digest(prev_hash: str, seq: int, draft: AuditDraft | AuditEntry, data: Any = None) -> str:
     """The entry's hash; ``data``: ``jsonable(draft.data)`` when the caller has it."""
-    body = json.dumps(
+    body = _CANONICAL.encode(
         {
             "seq": seq,
             "at": draft.at.astimezone(UTC).isoformat(),
@@ -82,10 +87,7 @@ def _digest(prev_hash: str, seq: int, draft: AuditDraft | AuditEntry, data: Any 
             "entity_type": draft.entity_type,
             "entity_id": draft.entity_id,
             "data": jsonable(draft.data) if data is None else data,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
+        }
     )
     return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 

@@ -18,13 +18,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import exc
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from enrollpay import Installments, PaymentSystem
+from enrollpay.errors import NaiveDatetimeError
 from enrollpay.storage import sql as sql_package
 from enrollpay.storage.sql import SqlStore, migrate
 from enrollpay.storage.sql import mapping as m
+from enrollpay.storage.sql.plans import _bind_processor
 from enrollpay.storage.sql.prepared import Driver, Plans, Prepared, observed
-from enrollpay.storage.sql.schema import enrollments, products, schedule_items
+from enrollpay.storage.sql.schema import UTCDateTime, enrollments, products, schedule_items
 from enrollpay.storage.sql.transaction import SqlTransaction
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
 from tests.service.conftest import state_of, usd
@@ -373,3 +376,33 @@ def test_a_result_read_after_the_next_statement_is_refused_not_misread(engine: s
             row = first.first()
             assert row is not None
             assert row["id"] == product.id
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [
+        datetime(2027, 3, 15, 9, 0, tzinfo=UTC),  # no microseconds: still six digits
+        datetime(2027, 3, 15, 9, 0, 0, 7, tzinfo=UTC),
+        datetime(2027, 3, 15, 11, 0, 0, 999999, tzinfo=timezone(timedelta(hours=2))),
+        datetime(2027, 3, 15, 9, 0, tzinfo=timezone(timedelta(0))),  # UTC, another object
+        datetime(1, 1, 1, 0, 0, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    ],
+)
+def test_an_instant_is_bound_on_sqlite_as_sqlalchemy_binds_it(instant: datetime) -> None:
+    """The plan's one-step instant binding writes SQLAlchemy's text, UTC or not."""
+    dialect = sqlite_dialect()
+    ours = _bind_processor(UTCDateTime(), dialect)
+    theirs = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert ours is not None
+    assert theirs is not None
+    assert ours(instant) == theirs(instant)
+    assert ours(None) is theirs(None) is None
+
+
+def test_a_naive_instant_is_refused_by_the_sqlite_binding() -> None:
+    """Binding a naive datetime fails as :class:`UTCDateTime` makes it fail."""
+    ours = _bind_processor(UTCDateTime(), sqlite_dialect())
+    assert ours is not None
+    with pytest.raises(NaiveDatetimeError):
+        ours(datetime(2027, 3, 15, 9, 0))  # noqa: DTZ001 - naive on purpose

@@ -11,7 +11,7 @@ from __future__ import annotations
 import operator
 import threading
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import attrs
@@ -128,7 +128,8 @@ def _bind_processor(type_: Any, dialect: Dialect) -> _Processor | None:
     (``YYYY-MM-DD HH:MM:SS.ffffff``, ``YYYY-MM-DD``), so a ``datetime`` or
     ``date`` is formatted by it instead: the same text, in C. Anything else
     still goes to SQLAlchemy's processor. An instant first passes
-    :class:`UTCDateTime`'s own check (aware, converted to UTC).
+    :class:`UTCDateTime`'s own check (aware, converted to UTC), except one
+    whose zone is ``UTC`` itself, which that check would return unchanged.
     """
     standard: _Processor | None = type_.dialect_impl(dialect).bind_processor(dialect)
     if dialect.name != "sqlite" or standard is None:
@@ -137,6 +138,9 @@ def _bind_processor(type_: Any, dialect: Dialect) -> _Processor | None:
         to_utc = type_.process_bind_param
 
         def instant(value: Any) -> Any:
+            if type(value) is datetime and value.tzinfo is UTC:
+                # Already UTC (the clock's instants): what the check would give.
+                return value.replace(tzinfo=None).isoformat(" ", "microseconds")
             naive = to_utc(value, dialect)
             if type(naive) is datetime:
                 return naive.isoformat(" ", "microseconds")

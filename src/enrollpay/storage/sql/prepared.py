@@ -61,7 +61,17 @@ def observed(conn: sa.Connection) -> bool:
 class Driver:
     """Runs the statements of one SQLAlchemy connection's transaction (see the module doc)."""
 
-    __slots__ = ("_conn", "_cur", "_dbapi", "_dialect", "_error", "_fast", "_plans", "_turn")
+    __slots__ = (
+        "_conn",
+        "_cur",
+        "_dbapi",
+        "_dialect",
+        "_error",
+        "_fast",
+        "_plans",
+        "_shared",
+        "_turn",
+    )
 
     def __init__(
         self, conn: sa.Connection, plans: Plans | None = None, *, watched: bool | None = None
@@ -81,6 +91,7 @@ class Driver:
         #: counts its statements, so that a result read after the next
         #: statement ran fails loudly instead of reading that statement's rows.
         self._cur: Any = None
+        self._shared = self._dialect.name == "postgresql"
         self._turn = 0
 
     @property
@@ -139,7 +150,7 @@ class Driver:
         return self._cursor(plan.sql, args, many=many, plan=plan)
 
     def _cursor(self, sql: str, args: Any, *, many: bool, plan: Plan | None = None) -> Rows:
-        shared = self._dialect.name == "postgresql"
+        shared = self._shared
         cursor = self._cur if shared else None
         if cursor is None:
             cursor = self._dbapi.cursor()  # type: ignore[union-attr]
