@@ -133,14 +133,14 @@ def test_an_event_id_is_stored_once(store: Store) -> None:
 
 def holds_events_until_commit(store: Store) -> bool:
     """Whether ``store`` writes a unit of work's events at its commit (see ``add_events``)."""
-    return isinstance(store, SqlStore) and store.engine.dialect.name == "sqlite"
+    return isinstance(store, SqlStore)  # SQLite and PostgreSQL; the memory store at once
 
 
 def test_a_known_id_is_refused_at_once_or_at_commit(store: Store) -> None:
     """A store that writes at once refuses the batch and the block goes on to commit.
 
-    A store that holds events until the commit (the SQL store on SQLite)
-    refuses the commit instead, and nothing of the block is kept.
+    A store that holds events until the commit (the SQL store) refuses the
+    commit instead, and nothing of the block is kept.
     """
     add(store, an_event("evt_1"))
     refused: list[tuple[str, object]] = []
@@ -286,3 +286,23 @@ def test_a_holder_that_lost_the_lease_cannot_mark_events(store: Store) -> None:
     assert ids(read(store, lambda tx: tx.pending_events(limit=10))) == ["evt_2"]
     assert mark(store, "evt_2", "worker-b", at=UNTIL)
     assert read(store, lambda tx: tx.pending_events(limit=10)) == []
+
+
+def test_a_known_id_met_by_a_read_of_the_outbox_leaves_the_block_usable(store: Store) -> None:
+    """A store that holds events sends them before a read; a known id fails there, at once.
+
+    None of that batch is kept, and the block can go on and commit, as with
+    a store that refuses at ``add_events``.
+    """
+    add(store, an_event("evt_1"))
+    refused: list[object] = []
+    with store.transaction() as tx:
+        try:
+            tx.add_events([an_event("evt_2"), an_event("evt_1")])
+            tx.pending_events(limit=10)  # a holding store sends its rows here
+        except DuplicateError as error:
+            refused.append(error.key)
+        assert ids(tx.pending_events(limit=10)) == ["evt_1"]
+        tx.add_events([an_event("evt_3")])
+    assert refused == ["evt_1"]
+    assert ids(look(store, lambda view: view.list_events())) == ["evt_1", "evt_3"]

@@ -115,8 +115,8 @@ class EventOutbox(Protocol):
 
         ``DuplicateError`` if an event id is repeated in ``events`` (at once)
         or is stored already. A store may hold the events back and write a
-        unit of work's events together when it commits (the SQL store does
-        on SQLite); it then finds a known id at the commit, which fails with
+        unit of work's events together when it commits (the SQL store does,
+        on SQLite and PostgreSQL); it then finds a known id at the commit, which fails with
         ``DuplicateError`` and keeps nothing of the transaction. A store
         that writes at once raises here, adds none of ``events``, and the
         transaction goes on.

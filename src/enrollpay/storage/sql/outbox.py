@@ -48,6 +48,28 @@ __all__ = ["OutboxRepository", "event_from_row", "event_to_row"]
 LEASE_ROW = 1
 
 
+#: Rows per multi-row outbox INSERT on PostgreSQL (a unit of work writes one to three).
+_PG_BATCH = 16
+_EVENT_COLUMNS = ("id", "kind", "enrollment_id", "at", "data")
+_INSERT_EVENTS: dict[int, Prepared] = {}
+
+
+def _insert_events(count: int) -> Prepared:
+    """``INSERT`` of ``count`` outbox rows (values ``<column>_<n>``), skipping taken ids."""
+    prepared = _INSERT_EVENTS.get(count)
+    if prepared is None:
+        rows = [
+            {
+                name: sa.bindparam(f"{name}_{n}", type_=outbox.c[name].type)
+                for name in _EVENT_COLUMNS
+            }
+            for n in range(count)
+        ]
+        stmt = postgresql.insert(outbox).values(rows).on_conflict_do_nothing(index_elements=["id"])
+        prepared = _INSERT_EVENTS.setdefault(count, Prepared(stmt.returning(outbox.c.id)))
+    return prepared
+
+
 def _lease_held(*, pg: bool) -> sa.Select[Any]:
     """The lease row if ``:me`` holds it past ``:now`` (read ``FOR SHARE`` on PostgreSQL)."""
     held = sa.select(outbox_lease.c.id).where(
@@ -111,51 +133,70 @@ class OutboxRepository(SqlUnit):
     def add_events(self, events: Sequence[DomainEvent]) -> None:
         """Append in order; ``DuplicateError`` on a repeated or known id (see the port).
 
-        An id repeated in ``events`` is refused at once. A known id:
+        An id repeated in ``events`` is refused at once. The rows wait in the
+        transaction and go out together when it ends (:meth:`flush_events`,
+        before the commit and before any read of the outbox in this
+        transaction), as the audit entries do: a unit of work writes one to
+        three events, and a statement each cost more than writing them. A
+        known id then fails the commit with ``DuplicateError``, naming the id,
+        and nothing of the transaction is kept. (Ids come from the id
+        factory: 128 random bits by default.)
 
-        - SQLite: the rows wait in the transaction and go out in one
-          ``executemany`` when it ends (:meth:`flush_events`, before the
-          commit and before any read of the outbox in this transaction), as
-          the audit entries do: a unit of work writes one to three events,
-          and a statement each cost more than writing them. A known id then
-          fails the commit with ``DuplicateError`` and nothing of the
-          transaction is kept. (Ids come from the id factory: 128 random
-          bits by default.)
-        - PostgreSQL: each event is a prepared ``INSERT ... ON CONFLICT DO
-          NOTHING`` at once. A taken id comes back as no row instead of an
-          error, so the transaction stays usable without a SAVEPOINT; the
-          rows of the batch that did go in are deleted again and
-          ``DuplicateError`` is raised here.
+        - SQLite: one ``executemany``; the transaction holds the write lock.
+        - PostgreSQL: one multi-row ``INSERT ... ON CONFLICT DO NOTHING
+          RETURNING id`` per :data:`_PG_BATCH` rows, one round trip: a taken
+          id comes back as no row instead of an error, so the transaction
+          stays usable (the rows that did go in are deleted again).
         """
         if not events:
             return
         repeated = _first_repeated([e.id for e in events])
         if repeated is not None:
             raise DuplicateError("event id", repeated)
-        if not self._pg:
-            self._events.extend(event_to_row(e) for e in events)
-            return
-        stmt = q.INSERT_NEW[outbox.name, True]
-        inserted: list[str] = []
-        for event in events:
-            if self._d.run(stmt, event_to_row(event), value_keys=True).first() is None:
-                if inserted:
-                    self._d.run(sa.delete(outbox).where(outbox.c.id.in_(inserted)))
-                raise DuplicateError("event id", event.id)
-            inserted.append(event.id)
+        self._events.extend(event_to_row(e) for e in events)
 
     def flush_events(self) -> None:
-        """Send the events added so far (SQLite; see :meth:`add_events`)."""
+        """Send the events added so far (see :meth:`add_events`)."""
         if not self._events:
             return
         rows, self._events = self._events, []
+        if self._pg:
+            self._flush_pg(rows)
+            return
         try:
             self._d.run(q.INSERT[outbox.name], rows, value_keys=True)
         except exc.IntegrityError as error:
-            taken = self._taken_event_id([row["id"] for row in rows])
+            ids = [str(row["id"]) for row in rows]
+            taken = self._taken_event_id(ids)
             if taken is None:  # pragma: no cover - every column is set from a valid event
                 raise
+            # The rows before the refused one went in: take them out again, so
+            # that a caller who goes on (a read of the outbox met the error)
+            # finds none of them, as on PostgreSQL.
+            ours = ids[: ids.index(taken)]
+            for chunk in chunks(ours):
+                self._d.run(sa.delete(outbox).where(outbox.c.id.in_(chunk)))
             raise DuplicateError("event id", taken) from error
+
+    def _flush_pg(self, rows: list[dict[str, Any]]) -> None:
+        ids = [str(row["id"]) for row in rows]
+        repeated = _first_repeated(ids)  # two batches of one transaction may share an id
+        if repeated is not None:
+            raise DuplicateError("event id", repeated)
+        written: set[str] = set()
+        for start in range(0, len(rows), _PG_BATCH):
+            batch = rows[start : start + _PG_BATCH]
+            values = {
+                f"{key}_{n}": value for n, row in enumerate(batch) for key, value in row.items()
+            }
+            found = self._d.run(_insert_events(len(batch)), values).all()
+            written.update(str(row["id"]) for row in found)
+        if len(written) == len(ids):
+            return
+        if written:
+            for chunk in chunks(sorted(written)):
+                self._d.run(sa.delete(outbox).where(outbox.c.id.in_(chunk)))
+        raise DuplicateError("event id", next(i for i in ids if i not in written))
 
     def _taken_event_id(self, ids: Sequence[str]) -> str | None:
         """The id whose row the database refused in a failed ``executemany`` of ``ids``.
