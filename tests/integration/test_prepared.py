@@ -21,7 +21,7 @@ from sqlalchemy import exc
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from enrollpay import Installments, PaymentSystem
-from enrollpay.errors import NaiveDatetimeError
+from enrollpay.errors import NaiveDatetimeError, StorageError
 from enrollpay.storage import sql as sql_package
 from enrollpay.storage.sql import SqlStore, migrate
 from enrollpay.storage.sql import mapping as m
@@ -406,3 +406,26 @@ def test_a_naive_instant_is_refused_by_the_sqlite_binding() -> None:
     assert ours is not None
     with pytest.raises(NaiveDatetimeError):
         ours(datetime(2027, 3, 15, 9, 0))  # noqa: DTZ001 - naive on purpose
+
+
+@pytest.mark.postgres
+def test_a_pooled_postgresql_connection_the_server_closed_fails_once_then_is_replaced(
+    pg_url: str,
+) -> None:
+    """A transaction on a connection the server ended is a StorageError; the next one works."""
+    store = SqlStore.from_url(pg_url, migrate=False, pool_size=1, max_overflow=0)
+    pid = "SELECT pg_backend_pid() AS pid"
+    try:
+        with store.reader() as view:
+            assert isinstance(view, SqlTransaction)
+            [row] = view._d.run(pid).all()
+        with sa.create_engine(pg_url, poolclass=sa.NullPool).connect() as admin:
+            admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": row["pid"]})
+        with pytest.raises(StorageError), store.transaction() as tx:
+            tx.get_product("nope")
+        with store.transaction() as tx:  # the pool replaced the dead connection
+            assert tx.get_product("nope") is None
+            [again] = tx._d.run(pid).all()
+        assert again["pid"] != row["pid"]
+    finally:
+        store.close()

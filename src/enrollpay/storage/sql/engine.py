@@ -107,12 +107,19 @@ def begin_postgresql(conn: sa.Connection, *, read_only: bool) -> None:
     the connection out next finds it as SQLAlchemy left it.
     """
     dbapi: Any = conn.connection.dbapi_connection
-    levels = conn.dialect.loaded_dbapi.IsolationLevel
-    level = levels.REPEATABLE_READ if read_only else levels.READ_COMMITTED
-    if dbapi.isolation_level != level:
-        dbapi.isolation_level = level
-    if dbapi.read_only != read_only:
-        dbapi.read_only = read_only
+    driver = conn.dialect.loaded_dbapi
+    level = (
+        driver.IsolationLevel.REPEATABLE_READ if read_only else driver.IsolationLevel.READ_COMMITTED
+    )
+    try:
+        if dbapi.isolation_level != level:
+            dbapi.isolation_level = level
+        if dbapi.read_only != read_only:
+            dbapi.read_only = read_only
+    except driver.Error as error:  # a broken connection: SQLAlchemy's error, as from a statement
+        raise exc.DBAPIError.instance(
+            "SET TRANSACTION", None, error, driver.Error, dialect=conn.dialect
+        ) from error
 
 
 def reset_postgresql(conn: sa.Connection) -> None:
