@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import attrs
 import pytest
 
 from enrollpay import Money, PaymentSystem
-from enrollpay.storage.memory import InMemoryStore
-from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds, SignedWebhook
+from enrollpay.testing import FakeGateway, SignedWebhook
+from tests.support import app_fixtures
 
 from .route_clients import FRAMEWORKS, Framework, configure_django
+
+# The clock, fake gateway and system fixtures shared with the example apps' tests.
+clock = app_fixtures.clock
+fake = app_fixtures.fake
+system = app_fixtures.system
 
 
 @attrs.frozen
@@ -23,24 +27,6 @@ class Paid:
     fake: FakeGateway
     enrollment_id: str
     hook: SignedWebhook
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    """A frozen clock on a Monday morning."""
-    return FrozenClock(datetime(2027, 3, 15, 9, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def fake(clock: FrozenClock) -> FakeGateway:
-    """The fake gateway on the frozen clock."""
-    return FakeGateway(clock=clock)
-
-
-@pytest.fixture
-def system(fake: FakeGateway, clock: FrozenClock) -> PaymentSystem:
-    """An in-memory system on the fake gateway."""
-    return PaymentSystem(store=InMemoryStore(), gateway=fake, clock=clock, ids=SequentialIds())
 
 
 @pytest.fixture
