@@ -173,7 +173,7 @@ class Driver:
             if not shared:
                 cursor.close()
             return _NoRows(count)
-        return DriverResult(plan, cursor, None if not shared else self)
+        return DriverResult(plan, cursor, self if shared else None)
 
 
 class Rows(Protocol):

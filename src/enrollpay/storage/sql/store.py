@@ -253,14 +253,15 @@ class SqlStore:
                 raise translate(error) from error
             try:
                 driver = Driver(conn, self._plans)
-                if is_postgresql(conn) and not driver.watched:
-                    begin_postgresql(conn, read_only=read_only)
-                elif is_postgresql(conn):
-                    conn.execution_options(
-                        isolation_level="REPEATABLE READ" if read_only else "READ COMMITTED",
-                        postgresql_readonly=read_only,
-                    )
-                    conn.begin()
+                if is_postgresql(conn):
+                    if driver.watched:
+                        conn.execution_options(
+                            isolation_level="REPEATABLE READ" if read_only else "READ COMMITTED",
+                            postgresql_readonly=read_only,
+                        )
+                        conn.begin()
+                    else:
+                        begin_postgresql(conn, read_only=read_only)
                 elif driver.watched:
                     conn.info[READ_ONLY] = read_only
                     conn.begin()
