@@ -40,6 +40,7 @@ CASES = (
     "build_schedule",
     "enroll",
     "collect_due",
+    "collect_memory",
     "webhooks",
     "rate_limit",
     "scale_out",
@@ -69,12 +70,14 @@ class _Run:
         out: Path | None = None,
         skip_postgres: bool = False,
         faults_items: int | None = None,
+        memory_items: int | None = None,
     ) -> None:
         self.quick = quick
         self.keep = keep
         self.out = out
         self.skip_postgres = skip_postgres
         self.faults_items = faults_items
+        self.memory_items = memory_items
         self.files = SqliteFiles(folder)
         self.server = server
         self.results: list[CaseResult] = []
@@ -90,6 +93,11 @@ class _Run:
                 case_enroll.run(files=self.files, quick=self.quick)
             ),
             "collect_due": self._collect,
+            "collect_memory": lambda: self.results.append(
+                case_collect.run_memory_at(
+                    files=self.files, quick=self.quick, items=self.memory_items
+                )
+            ),
             "webhooks": lambda: self.results.append(
                 case_webhooks.run(files=self.files, quick=self.quick)
             ),
@@ -256,6 +264,14 @@ def _parser() -> argparse.ArgumentParser:
         "(default 1,000,000; 300 with --quick)",
     )
     parser.add_argument(
+        "--memory-items",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="the collect_memory case at N items against 10,000 "
+        "(default 1,000,000; 2,000 against 200 with --quick)",
+    )
+    parser.add_argument(
         "--keep-outcomes",
         action="store_true",
         help="collect_due with its default report (every outcome kept) in the SQLite runs",
@@ -285,6 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 out=args.out,
                 skip_postgres=args.skip_postgres,
                 faults_items=args.faults_items,
+                memory_items=args.memory_items,
             )
             for name in chosen:
                 run.case(name)

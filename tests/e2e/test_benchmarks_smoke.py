@@ -14,6 +14,7 @@ EVERY_RESULT = {
     "enroll",
     "collect_due_sqlite",
     "collect_due_memory",
+    "collect_due_memory_at_scale",
     "collect_due_postgres",
     "webhooks",
     "rate_limited_collection",
