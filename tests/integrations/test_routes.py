@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
+from typing import cast
 
 import pytest
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
@@ -22,10 +24,12 @@ from enrollpay.integrations.routes import (
     API_ROUTES,
     PLAN_CHANGE_ROUTES,
     ROUTES_BY_NAME,
+    Route,
     django_path,
     flask_path,
     parse_body,
     reply,
+    serve,
 )
 
 from .route_clients import Framework, route_client
@@ -73,6 +77,39 @@ def test_route_names_are_unique_and_every_write_is_a_post() -> None:
 def test_a_body_is_its_json_or_none(raw: bytes, parsed: object) -> None:
     """Empty, malformed or undecodable bodies reach the handlers as None; JSON as its value."""
     assert parse_body(raw) == parsed
+
+
+@pytest.mark.parametrize("raw", [b"{oops", b"\xff\xfe", b"[1]", b'"text"', b"null"])
+def test_a_post_body_that_is_not_a_json_object_is_refused_before_the_handler(raw: bytes) -> None:
+    """422 ``invalid_input`` for every POST route; the handler (which would write) never runs."""
+    called: list[object] = []
+
+    def handler(*args: object) -> ApiAnswer:
+        called.append(args)
+        return ApiAnswer(201, {})
+
+    route = Route("POST", "/things", "things", handler, "Write a thing.")
+    answer = serve(route, cast("PaymentSystem", object()), {}, {}, raw)
+
+    assert (answer.status, json.loads(answer.body)) == (
+        422,
+        {"error": "invalid_input", "message": "the body must be a JSON object"},
+    )
+    assert called == []
+
+
+@pytest.mark.parametrize(("raw", "body"), [(b"", None), (b"  ", None), (b'{"a": 1}', {"a": 1})])
+def test_an_empty_body_or_an_object_reaches_the_handler(raw: bytes, body: object) -> None:
+    """Nothing (the routes' defaults apply) or the object as parsed."""
+    seen: list[object] = []
+
+    def handler(_system: object, _path: object, _query: object, got: object) -> ApiAnswer:
+        seen.append(got)
+        return ApiAnswer(201, {})
+
+    route = Route("POST", "/things", "things", handler, "Write a thing.")
+    assert serve(route, cast("PaymentSystem", object()), {}, {}, raw).status == 201
+    assert seen == [body]
 
 
 def test_replies_carry_json_as_fastapi_writes_it_and_documents_as_they_are() -> None:

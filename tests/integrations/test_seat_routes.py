@@ -93,6 +93,17 @@ def test_refusals_are_json_errors(
         )
     assert entry["status"] == "offered"  # a seat was free
     assert bad_start.status_code == 422
+    with client:
+        broken = client.post(f"/api/seat-offers/{entry['id']}/accept", content=b"{oops")
+        not_object = client.post(f"/api/seat-offers/{entry['id']}/accept", content=b'["x"]')
+        after = client.get(f"/api/products/{unlimited}/seats").json()
+    for refused in (broken, not_object):  # never the default start: nothing is accepted
+        assert (refused.status_code, refused.json()) == (
+            422,
+            {"error": "invalid_input", "message": "the body must be a JSON object"},
+        )
+    assert [(o["id"], o["status"]) for o in after["offers"]] == [(entry["id"], "offered")]
+    assert (after["seats"]["reserved"], after["seats"]["offered"]) == (0, 1)
     clock.advance(timedelta(hours=49))
     with client:
         late = client.post(f"/api/seat-offers/{entry['id']}/accept")

@@ -12,9 +12,11 @@ changes, kept apart so an app serves them only behind its staff's
 authentication. :func:`flask_path` and :func:`django_path` translate a
 template to those frameworks' syntax (FastAPI's is the template itself).
 
-A body that is not JSON (or is empty) reaches the handler as None; the
-handlers answer it as the framework-free modules describe (422 where the
-route needs a body).
+Every POST route takes a JSON object or nothing. An empty body reaches
+the handler as None (422 where the route needs a body); a body that is
+not JSON, or is JSON but not an object, is refused by :func:`serve` with
+422 ``invalid_input`` before any handler runs, so a broken request never
+falls back to a default (an offer accepted with the default start).
 """
 
 from __future__ import annotations
@@ -132,8 +134,17 @@ def serve(
     raw_body: bytes = b"",
 ) -> Reply:
     """Run ``route`` for one request (the body is read only by POST routes)."""
-    body = parse_body(raw_body) if route.method == "POST" else None
+    body = None
+    if route.method == "POST":
+        body = parse_body(raw_body)
+        if not isinstance(body, dict) and raw_body.strip():
+            return reply(_NOT_AN_OBJECT)
     return reply(route.handler(system, parameters, query, body))
+
+
+_NOT_AN_OBJECT: Final = ApiAnswer(
+    422, {"error": "invalid_input", "message": "the body must be a JSON object"}
+)
 
 
 def _object(body: object) -> dict[str, Any] | None:
