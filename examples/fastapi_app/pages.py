@@ -2,8 +2,8 @@
 
 ``install_pages`` adds Starlette's signed-cookie ``SessionMiddleware``, the
 page routers, and error handling that answers page requests with HTML (a
-redirect to the sign-in page when nobody is signed in) while ``/api``
-keeps its JSON errors.
+redirect to the sign-in page when nobody is signed in; 403 for a form
+without the session's token) while ``/api`` keeps its JSON errors.
 """
 
 from __future__ import annotations
@@ -28,7 +28,14 @@ from . import (
     student_pages,
 )
 from .errors import library_error
-from .web import SETTINGS_KEY, LoginRequiredError, PageSettings, page, redirect
+from .web import (
+    SETTINGS_KEY,
+    FormTokenError,
+    LoginRequiredError,
+    PageSettings,
+    page,
+    redirect,
+)
 
 __all__ = ["DEMO_ADMIN_PASSWORD", "install_pages"]
 
@@ -69,7 +76,15 @@ def install_pages(
             message = "Something went wrong; please try again."
         return page(request, "error.html", {"message": message}, status=answer.status_code)
 
+    async def on_form_token(request: Request, _exc: Exception) -> Response:
+        message = (
+            "This form could not be accepted: it came from another site or an old page. "
+            "Go back, reload the page and try again."
+        )
+        return page(request, "error.html", {"message": message}, status=403)
+
     app.add_exception_handler(LoginRequiredError, on_login_required)
+    app.add_exception_handler(FormTokenError, on_form_token)
     app.add_exception_handler(EnrollpayError, on_library_error)
     app.include_router(student_pages.router)
     app.include_router(receipt_pages.router)

@@ -5,12 +5,17 @@ CSS, no scripts or fonts from elsewhere: they work offline). Forms are read
 as ``application/x-www-form-urlencoded`` with the standard library, so the
 example needs no multipart parser. Who is signed in lives in Starlette's
 signed session cookie (``SessionMiddleware``, which uses itsdangerous):
-``admin`` for the admin's name, ``student`` for the student id.
+``admin`` for the admin's name, ``student`` for the student id, ``csrf``
+for the session's form token. Every POST form carries that token in a
+hidden ``csrf`` field, and :func:`read_form` refuses a form without it
+(:class:`FormTokenError`), before the page does anything: a form posted
+from another site cannot sign anyone in or out, enroll, pay or move money.
 """
 
 from __future__ import annotations
 
 import hmac
+import secrets
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -28,11 +33,14 @@ from enrollpay.gateways.fake import FakeGateway
 from enrollpay.integrations.fastapi import get_system
 
 __all__ = [
+    "CSRF_FIELD",
     "DEFAULT_LOCALE",
+    "FormTokenError",
     "LoginRequiredError",
     "PageSettings",
     "fake_gateway",
     "flash",
+    "form_token",
     "page",
     "read_form",
     "redirect",
@@ -42,6 +50,8 @@ __all__ = [
 ]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+#: The hidden field of every POST form, and the session key of its token.
+CSRF_FIELD = "csrf"
 DEFAULT_LOCALE = "en_US"
 #: Where the app keeps its page settings on ``app.state``.
 SETTINGS_KEY = "enrollpay_pages"
@@ -108,11 +118,35 @@ def safe_next(value: str | None, default: str) -> str:
     return default
 
 
+class FormTokenError(Exception):
+    """A POSTed form without this session's token: another site's form, or a lost session."""
+
+
+def form_token(request: Request) -> str:
+    """The session's form token, made on the first page that needs one."""
+    token = request.session.get(CSRF_FIELD)
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        request.session[CSRF_FIELD] = token
+    return token
+
+
 async def read_form(request: Request) -> dict[str, str]:
-    """The urlencoded body as ``{name: last value}`` (empty strings kept)."""
+    """The urlencoded body as ``{name: last value}`` (empty strings kept), token checked.
+
+    The ``csrf`` field must equal the session's token (compared in constant
+    time), else :class:`FormTokenError`; it is not among the fields returned.
+    """
     raw = (await request.body()).decode("utf-8", errors="replace")
     parsed = parse_qs(raw, keep_blank_values=True, max_num_fields=100)
-    return {name: values[-1].strip() for name, values in parsed.items()}
+    form = {name: values[-1].strip() for name, values in parsed.items()}
+    sent = form.pop(CSRF_FIELD, "")
+    expected = request.session.get(CSRF_FIELD)
+    if not isinstance(expected, str) or not expected:
+        raise FormTokenError
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise FormTokenError
+    return form
 
 
 def request_locale(request: Request) -> str:
@@ -179,6 +213,7 @@ def page(
         {
             **context,
             "request": request,
+            "csrf_token": form_token(request),
             "locale": locale,
             "money": money,
             "day": day,

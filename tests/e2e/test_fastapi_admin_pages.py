@@ -9,8 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, Protocol
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from enrollpay import FullPayment, Installments, Money, PayerShare, PaymentSystem
@@ -34,18 +36,49 @@ def course(system: PaymentSystem) -> Product:
     )
 
 
+class Answer(Protocol):
+    """What the tests read of a response (the test client's httpx or httpx2)."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+class PageClient(TestClient):
+    """A test client that posts forms as the pages do: with the session's form token."""
+
+    token = ""
+
+    def submit(self, url: str, fields: dict[str, str], **options: Any) -> Answer:
+        """POST ``fields`` and the token the last page handed out (``csrf``)."""
+        return self.post(url, data={**fields, "csrf": self.token}, **options)
+
+
+def form_token(html: str) -> str:
+    """The hidden ``csrf`` field of the page's forms."""
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None, "no form token on the page"
+    return found.group(1)
+
+
 @pytest.fixture
-def admin(system: PaymentSystem, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    """A test client of the example app, signed in as the admin ``alice``."""
+def app(system: PaymentSystem, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
+    """The example app over ``system``, with the test password."""
     monkeypatch.syspath_prepend(str(ROOT))
     from examples.fastapi_app.app import create_app  # noqa: PLC0415 - needs the path above
 
-    app = create_app(system, admin_password=PASSWORD, session_secret="page-tests")
-    with TestClient(app) as client:
-        signed_in = client.post(
-            "/admin/login",
-            data={"username": "alice", "password": PASSWORD},
-            follow_redirects=False,
+    return create_app(system, admin_password=PASSWORD, session_secret="page-tests")
+
+
+@pytest.fixture
+def admin(app: FastAPI) -> Iterator[PageClient]:
+    """A test client of the example app, signed in as the admin ``alice``."""
+    with PageClient(app) as client:
+        client.token = form_token(client.get("/admin/login").text)
+        signed_in = client.submit(
+            "/admin/login", {"username": "alice", "password": PASSWORD}, follow_redirects=False
         )
         assert signed_in.status_code == 303
         yield client
@@ -79,7 +112,7 @@ def plan_changes(system: PaymentSystem, enrollment_id: str) -> list[str]:
 
 
 def test_a_split_enrollment_shows_each_payers_share_and_items(
-    admin: TestClient, system: PaymentSystem, course: Product
+    admin: PageClient, system: PaymentSystem, course: Product
 ) -> None:
     """Payers: each payer's share, what their items add up to, and those items; else no section."""
     system.add_payer(payer_id="acme", kind="employer", name="Acme Ltd", email="ap@acme.example")
@@ -114,7 +147,7 @@ def test_a_split_enrollment_shows_each_payers_share_and_items(
 
 
 def test_the_seat_section_shows_the_seat_or_the_place_on_the_waitlist(
-    admin: TestClient, system: PaymentSystem, clock: FrozenClock, course: Product
+    admin: PageClient, system: PaymentSystem, clock: FrozenClock, course: Product
 ) -> None:
     """Seat: held or reserved, else the student's place in line or their offer, else neither."""
     system.set_seat_limit(course.id, 1)
@@ -142,7 +175,7 @@ def test_the_seat_section_shows_the_seat_or_the_place_on_the_waitlist(
 
 
 def test_a_plan_change_blocked_by_a_payment_under_way_is_shown_and_writes_nothing(
-    admin: TestClient, system: PaymentSystem, course: Product
+    admin: PageClient, system: PaymentSystem, course: Product
 ) -> None:
     """The first payment's checkout is open: preview and confirm both show why; nothing changes."""
     result = system.enroll(user_id="stu-3", product_id=course.id, plan=Installments(3))
@@ -154,7 +187,7 @@ def test_a_plan_change_blocked_by_a_payment_under_way_is_shown_and_writes_nothin
     assert preview.status_code == 422
     assert "under way" in by_id(preview.text, "form-error")
     assert 'id="confirm"' not in preview.text  # no confirm step without a diff
-    confirmed = admin.post(url, data={"plan": full, "at": "", "confirm": "yes"})
+    confirmed = admin.submit(url, {"plan": full, "at": "", "confirm": "yes"})
     assert confirmed.status_code == 422
     assert "retry after it settles" in by_id(confirmed.text, "form-error")
 
@@ -163,7 +196,7 @@ def test_a_plan_change_blocked_by_a_payment_under_way_is_shown_and_writes_nothin
 
 
 def test_a_plan_not_offered_a_past_date_and_a_refused_change_write_nothing(
-    admin: TestClient, system: PaymentSystem, fake: FakeGateway, course: Product
+    admin: PageClient, system: PaymentSystem, fake: FakeGateway, course: Product
 ) -> None:
     """Each refusal shows next to its field or above the form; the schedule stays as it was."""
     result = system.enroll(user_id="stu-4", product_id=course.id, plan=Installments(3))
@@ -176,7 +209,7 @@ def test_a_plan_not_offered_a_past_date_and_a_refused_change_write_nothing(
     assert "3 installments" not in re.sub(r".*<select|</select>.*", "", form, flags=re.S)
     before = system.payment_details(result.enrollment_id).items
 
-    unknown = admin.post(url, data={"plan": "99", "confirm": "yes"})
+    unknown = admin.submit(url, {"plan": "99", "confirm": "yes"})
     assert unknown.status_code == 422
     assert by_id(unknown.text, "plan-error") == "Choose one of the plans offered."
     past = admin.get(url, params={"plan": full, "at": "2027-03-01"})
@@ -191,7 +224,7 @@ def test_a_plan_not_offered_a_past_date_and_a_refused_change_write_nothing(
     before = system.payment_details(result.enrollment_id).items
     page = admin.get(f"/admin/enrollments/{result.enrollment_id}").text
     assert 'id="change-plan-link"' not in page
-    paused = admin.post(url, data={"plan": full, "confirm": "yes"})
+    paused = admin.submit(url, {"plan": full, "confirm": "yes"})
     assert paused.status_code == 422
     assert "cannot change plan: status" in by_id(paused.text, "form-error")
 
@@ -200,7 +233,7 @@ def test_a_plan_not_offered_a_past_date_and_a_refused_change_write_nothing(
 
 
 def test_a_confirm_for_a_diff_that_no_longer_holds_shows_the_new_diff_and_writes_nothing(
-    admin: TestClient, system: PaymentSystem, fake: FakeGateway, course: Product
+    admin: PageClient, system: PaymentSystem, fake: FakeGateway, course: Product
 ) -> None:
     """A payment recorded between preview and confirm: the old confirmation is refused."""
     result = system.enroll(user_id="stu-5", product_id=course.id, plan=Installments(3))
@@ -216,8 +249,8 @@ def test_a_confirm_for_a_diff_that_no_longer_holds_shows_the_new_diff_and_writes
 
     second = system.payment_details(result.enrollment_id).items[1]
     system.record_manual_payment(second.id, method="cash", actor="admin:bo")
-    stale = admin.post(
-        url, data={"plan": full, "at": "", "fingerprint": fingerprint.group(1), "confirm": "yes"}
+    stale = admin.submit(
+        url, {"plan": full, "at": "", "fingerprint": fingerprint.group(1), "confirm": "yes"}
     )
     assert stale.status_code == 422
     assert "not the one previewed" in by_id(stale.text, "form-error")
@@ -225,3 +258,67 @@ def test_a_confirm_for_a_diff_that_no_longer_holds_shows_the_new_diff_and_writes
     statuses = [i.status for i in system.payment_details(result.enrollment_id).items]
     assert statuses == [ItemStatus.PAID, ItemStatus.PAID, ItemStatus.SCHEDULED]
     assert plan_changes(system, result.enrollment_id) == []
+
+
+def test_a_form_without_the_session_token_is_refused_and_writes_nothing(
+    admin: PageClient, app: FastAPI, system: PaymentSystem, course: Product
+) -> None:
+    """Another site's form (no token, or a token of another session) moves no money."""
+    result = system.enroll(user_id="stu-6", product_id=course.id, plan=Installments(3))
+    item = system.payment_details(result.enrollment_id).items[1]
+    url = f"/admin/items/{item.id}/record-payment"
+    fields = {"method": "cash", "reference": "", "amount": "", "notes": "", "confirm": "yes"}
+    with PageClient(app) as other:
+        other_token = form_token(other.get("/admin/login").text)
+    assert other_token != admin.token
+
+    missing = admin.post(url, data=fields)
+    foreign = admin.post(url, data={**fields, "csrf": other_token})
+    for refused in (missing, foreign):
+        assert refused.status_code == 403
+        assert "came from another site or an old page" in refused.text
+    assert system.payment_details(result.enrollment_id).items[1] == item
+    assert system.payment_details(result.enrollment_id).payments == ()
+
+    recorded = admin.submit(url, fields, follow_redirects=False)  # the same form, with it
+    assert recorded.status_code == 303
+    assert system.payment_details(result.enrollment_id).items[1].status == ItemStatus.PAID
+
+
+def test_signing_in_and_out_needs_the_token_too(app: FastAPI) -> None:
+    """A login posted from elsewhere signs nobody in; a logout from elsewhere signs nobody out."""
+    with PageClient(app) as client:
+        client.token = form_token(client.get("/admin/login").text)
+        forged = client.post("/admin/login", data={"username": "alice", "password": PASSWORD})
+        assert forged.status_code == 403
+        assert client.get("/admin", follow_redirects=False).status_code == 303  # still out
+
+        assert (
+            client.submit(
+                "/admin/login", {"username": "alice", "password": PASSWORD}, follow_redirects=False
+            ).status_code
+            == 303
+        )
+        assert client.post("/admin/logout", follow_redirects=False).status_code == 403
+        assert client.get("/admin", follow_redirects=False).status_code == 200  # still in
+        signed_out = client.submit("/admin/logout", {}, follow_redirects=False)
+        assert signed_out.status_code == 303
+        assert client.get("/admin", follow_redirects=False).status_code == 303
+
+
+def test_a_student_checkout_from_another_site_enrolls_nobody(
+    app: FastAPI, system: PaymentSystem, course: Product
+) -> None:
+    """The student pages check the token as the admin pages do."""
+    with PageClient(app) as student:
+        student.token = form_token(student.get("/login").text)
+        assert (
+            student.submit("/login", {"student_id": "stu-7"}, follow_redirects=False).status_code
+            == 303
+        )
+        forged = student.post(f"/checkout/{course.id}", data={"plan": "0"})
+        assert forged.status_code == 403
+        assert system.list_enrollments(user_id="stu-7") == []
+        chosen = student.submit(f"/checkout/{course.id}", {"plan": "0"}, follow_redirects=False)
+        assert chosen.status_code == 303  # the same form with the token enrolls
+    assert len(system.list_enrollments(user_id="stu-7")) == 1
