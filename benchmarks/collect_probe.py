@@ -31,7 +31,7 @@ from enrollpay.service.results import ItemOutcome
 from enrollpay.storage.sql import SqlStore
 from enrollpay.testing import FrozenClock
 
-__all__ = ["main"]
+__all__ = ["main", "peak_kb", "reset_peak"]
 
 
 def _status_kb(field: str) -> int | None:
@@ -44,7 +44,7 @@ def _status_kb(field: str) -> int | None:
     return None
 
 
-def _reset_peak() -> bool:
+def reset_peak() -> bool:
     """Reset the peak RSS to the current RSS (Linux); False if it cannot be."""
     try:
         Path("/proc/self/clear_refs").write_text("5")
@@ -53,7 +53,8 @@ def _reset_peak() -> bool:
     return _status_kb("VmHWM") is not None
 
 
-def _peak_kb(exact: bool) -> int:
+def peak_kb(exact: bool) -> int:
+    """The peak RSS since :func:`reset_peak` (kB); ``ru_maxrss`` if it could not reset."""
     peak = _status_kb("VmHWM") if exact else None
     return peak if peak is not None else int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
@@ -74,12 +75,12 @@ def main(argv: list[str]) -> int:
         if seen % segment == 0:
             marks.append(time.perf_counter())
 
-    exact = _reset_peak()
+    exact = reset_peak()
     before = _status_kb("VmRSS") if exact else None
     start = time.perf_counter()
     report = system.collect_due(progress=tick, keep_outcomes=keep)
     elapsed = time.perf_counter() - start
-    after = _peak_kb(exact)
+    after = peak_kb(exact)
     edges = [start, *marks]
     print(
         json.dumps(
@@ -90,7 +91,7 @@ def main(argv: list[str]) -> int:
                 "charged": gateway.charged,
                 "seconds": elapsed,
                 "segment_seconds": [b - a for a, b in itertools.pairwise(edges)],
-                "rss_kb_before": before if before is not None else _peak_kb(exact=False),
+                "rss_kb_before": before if before is not None else peak_kb(exact=False),
                 "peak_rss_kb": after,
                 "peak_is_exact": exact,
             }

@@ -5,7 +5,11 @@ Like :mod:`benchmarks.scale_worker`, with the gateway that keeps nothing
 million-item run measures the library and not a fake's memory. Every
 outcome's wall-clock time is kept (an array of doubles: 8 bytes an item)
 for the throughput plot, and the peak resident memory of the process is
-reported with them.
+reported with them: Linux's ``VmHWM``, reset when the worker starts.
+``getrusage``'s ``ru_maxrss`` would report the parent's resident size at
+the moment it started the worker (Linux keeps it across ``exec``), which
+is what run 16 reported by mistake; ``ru_maxrss`` is only the fallback
+where ``VmHWM`` cannot be reset.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from array import array
 from datetime import timedelta
 from typing import Any
 
+from benchmarks.collect_probe import peak_kb, reset_peak
 from benchmarks.gateways import InstantGateway
 from benchmarks.seed import BENCH_NOW
 from enrollpay import PaymentSystem, SystemConfig
@@ -32,6 +37,7 @@ def run_worker(url: str, latency: float, ready: Any, go: Any, results: Any) -> N
 
     The report: (pid, the outcomes' times as bytes, peak KiB, charges, CPU s).
     """
+    exact = reset_peak()
     clock = FrozenClock(BENCH_NOW)
     store = SqlStore.from_url(url, pool_size=2)
     gateway = InstantGateway(latency=latency)
@@ -50,4 +56,4 @@ def run_worker(url: str, latency: float, ready: Any, go: Any, results: Any) -> N
     after = resource.getrusage(resource.RUSAGE_SELF)
     store.close()
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    results.put((os.getpid(), stamps.tobytes(), after.ru_maxrss, gateway.charged, cpu))
+    results.put((os.getpid(), stamps.tobytes(), peak_kb(exact), gateway.charged, cpu))
