@@ -19,44 +19,18 @@ from __future__ import annotations
 
 import itertools
 import json
-import resource
 import sys
 import time
-from pathlib import Path
 
 from benchmarks.gateways import InstantGateway
+from benchmarks.machine import peak_kb, reset_peak, status_kb
 from benchmarks.seed import BENCH_NOW
 from enrollpay import PaymentSystem
 from enrollpay.service.results import ItemOutcome
 from enrollpay.storage.sql import SqlStore
 from enrollpay.testing import FrozenClock
 
-__all__ = ["main", "peak_kb", "reset_peak"]
-
-
-def _status_kb(field: str) -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def reset_peak() -> bool:
-    """Reset the peak RSS to the current RSS (Linux); False if it cannot be."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        return False
-    return _status_kb("VmHWM") is not None
-
-
-def peak_kb(exact: bool) -> int:
-    """The peak RSS since :func:`reset_peak` (kB); ``ru_maxrss`` if it could not reset."""
-    peak = _status_kb("VmHWM") if exact else None
-    return peak if peak is not None else int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+__all__ = ["main"]
 
 
 def main(argv: list[str]) -> int:
@@ -76,7 +50,7 @@ def main(argv: list[str]) -> int:
             marks.append(time.perf_counter())
 
     exact = reset_peak()
-    before = _status_kb("VmRSS") if exact else None
+    before = status_kb("VmRSS") if exact else None
     start = time.perf_counter()
     report = system.collect_due(progress=tick, keep_outcomes=keep)
     elapsed = time.perf_counter() - start

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import os
 import platform
+import resource
 import sys
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["describe_machine", "load_average", "postgres_version"]
+__all__ = [
+    "describe_machine",
+    "load_average",
+    "peak_kb",
+    "postgres_version",
+    "reset_peak",
+    "status_kb",
+]
 
 
 def _cpu_model() -> str:
@@ -62,3 +70,34 @@ def describe_machine() -> dict[str, Any]:
         "sqlalchemy": sa.__version__,
         "load_average": load_average(),
     }
+
+
+def status_kb(field: str) -> int | None:
+    """A kB field of this process's ``/proc/self/status`` (``VmRSS``, ``VmHWM``); None elsewhere."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak() -> bool:
+    """Reset this process's peak RSS to its current RSS (Linux); False if it cannot be.
+
+    A process started by another keeps that one's resident size in
+    ``getrusage``'s ``ru_maxrss`` across ``exec`` (Linux), so a measured
+    process resets ``VmHWM`` instead and reads it with :func:`peak_kb`.
+    """
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return status_kb("VmHWM") is not None
+
+
+def peak_kb(exact: bool) -> int:
+    """The peak RSS since :func:`reset_peak` (kB); ``ru_maxrss`` if it could not reset."""
+    peak = status_kb("VmHWM") if exact else None
+    return peak if peak is not None else int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

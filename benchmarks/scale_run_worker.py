@@ -21,8 +21,8 @@ from array import array
 from datetime import timedelta
 from typing import Any
 
-from benchmarks.collect_probe import peak_kb, reset_peak
 from benchmarks.gateways import InstantGateway
+from benchmarks.machine import peak_kb, reset_peak
 from benchmarks.seed import BENCH_NOW
 from enrollpay import PaymentSystem, SystemConfig
 from enrollpay.service.results import ItemOutcome

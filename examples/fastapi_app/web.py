@@ -142,9 +142,11 @@ async def read_form(request: Request) -> dict[str, str]:
     form = {name: values[-1].strip() for name, values in parsed.items()}
     sent = form.pop(CSRF_FIELD, "")
     expected = request.session.get(CSRF_FIELD)
-    if not isinstance(expected, str) or not expected:
-        raise FormTokenError
-    if not hmac.compare_digest(sent.encode(), expected.encode()):
+    if (
+        not isinstance(expected, str)
+        or not expected
+        or not hmac.compare_digest(sent.encode(), expected.encode())
+    ):
         raise FormTokenError
     return form
 

@@ -13,7 +13,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,8 +20,10 @@ import pytest
 
 from enrollpay import FullPayment, Installments, Money, PaymentSystem
 from enrollpay.domain.records import Product
-from enrollpay.storage.memory import InMemoryStore
-from enrollpay.testing import FakeGateway, FrozenClock
+from tests.support.app_fixtures import clock, fake, system
+
+# The clock, fake gateway and system fixtures shared with the other app-level tests.
+__all__ = ["clock", "fake", "system"]
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -65,24 +66,6 @@ def browser() -> Iterator[Browser]:
         )
         yield launched
         launched.close()
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    """The seed's enrollment day, 09:00 UTC."""
-    return FrozenClock(datetime(2027, 3, 15, 9, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def fake(clock: FrozenClock) -> FakeGateway:
-    """The fake gateway (the pages show their TEST-MODE card form on it)."""
-    return FakeGateway(clock=clock)
-
-
-@pytest.fixture
-def system(fake: FakeGateway, clock: FrozenClock) -> PaymentSystem:
-    """An in-memory system on the fake gateway and the frozen clock."""
-    return PaymentSystem(store=InMemoryStore(), gateway=fake, clock=clock)
 
 
 @pytest.fixture

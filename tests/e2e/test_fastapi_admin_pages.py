@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -19,6 +19,7 @@ from enrollpay import FullPayment, Installments, Money, PayerShare, PaymentSyste
 from enrollpay.domain.lifecycle import ItemStatus
 from enrollpay.domain.records import Product
 from enrollpay.testing import FakeGateway, FrozenClock
+from tests.support.responses import Answer
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "page-test-password"
@@ -34,16 +35,6 @@ def course(system: PaymentSystem) -> Product:
         price=Money.of("300.00", "USD"),
         offered_plans=[FullPayment(), Installments(3)],
     )
-
-
-class Answer(Protocol):
-    """What the tests read of a response (the test client's httpx or httpx2)."""
-
-    @property
-    def status_code(self) -> int: ...
-
-    @property
-    def text(self) -> str: ...
 
 
 class PageClient(TestClient):

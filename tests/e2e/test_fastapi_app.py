@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from enrollpay import PaymentSystem
 from enrollpay.storage.memory import InMemoryStore
 from enrollpay.testing import FakeGateway, FrozenClock, SignedWebhook
+from tests.support.responses import Answer
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = {"X-Actor": "admin:alice"}
@@ -29,16 +30,6 @@ COURSE = {
     "auto_assign_payment_plan": True,
     "payment_plan": "deposit=20%,installments=3",
 }
-
-
-class Answer(Protocol):
-    """What the tests read of a test client's response (httpx or httpx2)."""
-
-    @property
-    def status_code(self) -> int: ...
-
-    @property
-    def text(self) -> str: ...
 
 
 def _no_float(text: str) -> float:
