@@ -5,7 +5,9 @@ a gateway that answers after 20 ms and keeps nothing, by 8 worker processes
 of ``collect_due`` started together. Reported: the wall time, items per
 second, each worker's peak resident memory, the 50th and 99th percentile of
 an item's time in a worker (from the previous item's outcome to this one's:
-the claim's share, the charge with its 20 ms, the recording), and the
+the claim's share, the charge with its 20 ms, the recording), what the
+server's sessions were doing (:mod:`benchmarks.pg_waits`: the share of
+half-second samples waiting for a lock, running, or idle), and the
 throughput over time, drawn with matplotlib next to the JSON output
 (``<out>.scale_run.png``; the docs keep the full run's picture). The
 baseline is the gateway-bound limit: 8 workers each waiting 20 ms per item
@@ -27,6 +29,7 @@ import sqlalchemy as sa
 
 from benchmarks.core import CaseResult
 from benchmarks.databases import PgServer
+from benchmarks.pg_waits import WaitSampler
 from benchmarks.scale_run_worker import run_worker
 from benchmarks.seed import seed_due_items
 from enrollpay.storage.sql.schema import payments, schedule_items
@@ -108,16 +111,25 @@ def _work(url: str, workers: int) -> tuple[list[Any], float, float]:
     return outputs, started, elapsed
 
 
-def run(*, server: PgServer, quick: bool, out: Path | None = None) -> CaseResult:
-    """One monthly run; the plot goes beside ``out`` (the JSON's path) when given."""
+def run(
+    *, server: PgServer, quick: bool, out: Path | None = None, items: int | None = None
+) -> CaseResult:
+    """One monthly run; the plot goes beside ``out`` (the JSON's path) when given.
+
+    ``items``: another number of items, with the same workers (``--scale-items``;
+    a comparison of two versions of the code takes minutes instead of hours).
+    """
     count, workers = (400, 2) if quick else (1_000_000, 8)
+    if items is not None:
+        count = items
     url = server.new()
     engine = sa.create_engine(url, poolclass=sa.NullPool)
     try:
         seed_due_items(engine, count)
     finally:
         engine.dispose()
-    outputs, started, elapsed = _work(url, workers)
+    with WaitSampler(url) as sessions:
+        outputs, started, elapsed = _work(url, workers)
     check = _check(url, count)
     server.drop(url)
     stamps: list[float] = []
@@ -160,6 +172,8 @@ def run(*, server: PgServer, quick: bool, out: Path | None = None) -> CaseResult
             "worker_cpu_s_per_item": sum(o[4] for o in outputs) / count,
             "charged_per_worker": [o[3] for o in outputs],
             "plot": str(plot) if plot else None,
+            "server_session_shares": sessions.shares(),
+            "server_session_samples": sum(sessions.counts.values()),
             **check,
         },
     )

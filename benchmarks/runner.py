@@ -71,6 +71,7 @@ class _Run:
         skip_postgres: bool = False,
         faults_items: int | None = None,
         memory_items: int | None = None,
+        scale_items: int | None = None,
     ) -> None:
         self.quick = quick
         self.keep = keep
@@ -78,6 +79,7 @@ class _Run:
         self.skip_postgres = skip_postgres
         self.faults_items = faults_items
         self.memory_items = memory_items
+        self.scale_items = scale_items
         self.files = SqliteFiles(folder)
         self.server = server
         self.results: list[CaseResult] = []
@@ -152,7 +154,11 @@ class _Run:
         if self.server is None:
             self.skipped.append("scale_run_postgres")
             return
-        self.results.append(case_scale_run.run(server=self.server, quick=self.quick, out=self.out))
+        self.results.append(
+            case_scale_run.run(
+                server=self.server, quick=self.quick, out=self.out, items=self.scale_items
+            )
+        )
 
     def _outbox(self) -> None:
         if self.server is None:
@@ -272,6 +278,14 @@ def _parser() -> argparse.ArgumentParser:
         "(default 1,000,000; 2,000 against 200 with --quick)",
     )
     parser.add_argument(
+        "--scale-items",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="the scale_run case at N items, with the workers of its size "
+        "(default 1,000,000 and 8 workers; 400 and 2 with --quick)",
+    )
+    parser.add_argument(
         "--keep-outcomes",
         action="store_true",
         help="collect_due with its default report (every outcome kept) in the SQLite runs",
@@ -302,6 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 skip_postgres=args.skip_postgres,
                 faults_items=args.faults_items,
                 memory_items=args.memory_items,
+                scale_items=args.scale_items,
             )
             for name in chosen:
                 run.case(name)

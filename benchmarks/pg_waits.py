@@ -1,0 +1,78 @@
+"""What a PostgreSQL database's sessions are doing, sampled while a case runs.
+
+Every half second one query over ``pg_stat_activity`` reads the state of
+every other session of the database, and each is counted under one label:
+
+- ``advisory_lock``: waiting for an advisory lock (the audit chain's, the
+  webhook event's, a seat lock's);
+- ``other_lock``: waiting for a row, a tuple or a transaction id;
+- ``running``: running a statement (including waits for I/O);
+- ``between_statements``: in a transaction, waiting for its client;
+- ``idle``: between transactions.
+
+The shares tell whether the workers queue behind a lock (the fix is in the
+code) or the server and the workers are busy (the fix is in cores).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from types import TracebackType
+
+import sqlalchemy as sa
+
+__all__ = ["WaitSampler"]
+
+_SAMPLE = sa.text(
+    "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND backend_type = 'client backend'"
+)
+
+
+def _label(state: str | None, wait_type: str | None, wait: str | None) -> str:
+    if wait_type == "Lock":
+        return "advisory_lock" if wait == "advisory" else "other_lock"
+    if state == "active":
+        return "running"
+    if state is not None and state.startswith("idle in transaction"):
+        return "between_statements"
+    return "idle"
+
+
+class WaitSampler:
+    """A thread that samples the sessions of ``url``'s database until the block ends."""
+
+    def __init__(self, url: str, every: float = 0.5) -> None:
+        self._engine = sa.create_engine(url, poolclass=sa.NullPool)
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.counts: Counter[str] = Counter()
+
+    def _run(self) -> None:
+        with self._engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            while not self._stop.wait(self._every):
+                for row in conn.execute(_SAMPLE):
+                    self.counts[_label(row.state, row.wait_event_type, row.wait_event)] += 1
+
+    def __enter__(self) -> WaitSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self._engine.dispose()
+
+    def shares(self) -> dict[str, float]:
+        """Each label's share of all the samples taken (0 to 1)."""
+        total = sum(self.counts.values())
+        return {label: n / total for label, n in sorted(self.counts.items())} if total else {}
