@@ -42,7 +42,7 @@ def quote_cancellation(
     ctx: Context, enrollment_id: str, *, on: date | None = None, policy: RefundPolicy | None = None
 ) -> RefundQuote:
     """The refund a cancellation would give, with its line items (writes nothing)."""
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         enrollment = locked_enrollment(ctx, tx, enrollment_id)
         day = ctx.today() if on is None else check_date(on, "on")
         return _quote(ctx, tx, enrollment, day, policy)
@@ -88,7 +88,7 @@ def cancel_enrollment(
     ctx.authorize(actor, "cancel", enrollment_id)
     check_text(reason, "reason", limit=MAX_TEXT)
     now = ctx.now()
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         enrollment = locked_enrollment(ctx, tx, enrollment_id)
         if enrollment.status == EnrollmentStatus.CANCELLED:
             raise InvalidStateError(f"enrollment {enrollment_id!r} is already cancelled")
@@ -126,7 +126,7 @@ def cancel_enrollment(
         cancelled_items,
     )
     refunds = send_refunds(ctx, refunds)
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         item_ids = [i.id for i in tx.items_of(enrollment_id)]
     close_checkouts(ctx, item_ids, actor=actor)
     if updated.gateway_subscription_id is not None and ctx.gateway is not None:
@@ -144,7 +144,7 @@ def _cancel_gateway_subscription(ctx: Context, enrollment: Enrollment) -> None:
             idempotency_key=f"cancel-subscription:{enrollment.id}",
         )
     except (GatewayUnavailableError, GatewayRequestError) as exc:
-        with ctx.store.transaction() as tx:
+        with ctx.unit() as tx:
             ctx.audit(
                 tx,
                 actor="system",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from functools import partial
 
 import attrs
 
@@ -99,7 +100,7 @@ def _prepare_attempt(
     the common case, where there is none.
     """
     now = ctx.now()
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         if enrollment_id is None:
             peek = tx.get_item(item_id)
             if peek is None:
@@ -204,7 +205,7 @@ def _charge(
         _mark_unknown(ctx, attempt.id, str(exc))
         return ItemOutcome(item_id, "unknown", attempt.id)
     except GatewayRequestError as exc:
-        with ctx.store.transaction() as tx:
+        with ctx.unit() as tx:
             applied = _refuse_attempt(ctx, tx, attempt.id, exc)
         return ItemOutcome(item_id, applied, attempt.id)
     ctx.checkpoint("after_gateway_answered")
@@ -212,7 +213,7 @@ def _charge(
         # Off-session, no customer is to act: the gateway settles it later (a
         # bank debit). Recorded so below; the webhook or reconcile() tells the outcome.
         result = attrs.evolve(result, settles_later=True)
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         # Lock the enrollment from what we know of the attempt; settlement
         # then finds its records held instead of reading them first.
         ctx.lock(tx, attempt.enrollment_id)
@@ -228,7 +229,7 @@ def _charge(
             applied_result = _RESULT_OF_STATUS.get(fresh.status, "processing")
             if fresh.lease_until is not None:
                 tx.update_item(attrs.evolve(fresh, lease_until=None))
-        ctx.checkpoint("before_commit")
+        ctx.at_end(tx, partial(ctx.checkpoint, "before_commit"))  # after the held writes
     ctx.checkpoint("after_commit")
     return ItemOutcome(item_id, applied_result, attempt.id, result.decline_code)
 
@@ -262,12 +263,12 @@ def _close_abandoned_checkout(
             except GatewayUnavailableError:
                 return _postpone(ctx, item_id, lease, last.id)
         if state is not None and state.status == "succeeded":
-            with ctx.store.transaction() as tx:
+            with ctx.unit() as tx:
                 apply_charge_result(ctx, tx, last.id, state)
             return ItemOutcome(item_id, "succeeded", last.id)
         if state is not None and state.status not in ("canceled", "failed"):
             return _postpone(ctx, item_id, lease, last.id)
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         current = tx.get_attempt(last.id)
         assert current is not None  # noqa: S101
         # A declined checkout is FAILED already, yet still payable until now:
@@ -286,7 +287,7 @@ def _close_abandoned_checkout(
 
 def _postpone(ctx: Context, item_id: str, lease: datetime, attempt_id: str) -> ItemOutcome:
     """Keep the item leased for another lease period (not retried in this run)."""
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         item = ctx.lock_item(tx, item_id)
         if item is not None and item.lease_until == lease:
             tx.update_item(attrs.evolve(item, lease_until=ctx.now() + ctx.config.lease))
@@ -296,7 +297,7 @@ def _postpone(ctx: Context, item_id: str, lease: datetime, attempt_id: str) -> I
 def _mark_unknown(
     ctx: Context, attempt_id: str, message: str, gateway_payment_id: str | None = None
 ) -> None:
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         attempt = ctx.lock_attempt(tx, attempt_id)
         if attempt.status != AttemptStatus.PENDING:
             return

@@ -43,7 +43,7 @@ _PAYABLE_NOW = frozenset(
 def start_payment(ctx: Context, item_id: str) -> PaymentSession:
     """Open (or reopen) an on-session payment for an item the student pays now."""
     gateway = ctx.require_gateway()
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         item, attempt = _payable_attempt(ctx, tx, item_id)
     if attempt.gateway_payment_id is not None:
         # Reopen the very payment the customer (or collection) started:
@@ -56,14 +56,14 @@ def start_payment(ctx: Context, item_id: str) -> PaymentSession:
         if state is not None and state.status == "canceled":
             # Cancelled at the gateway (an abandoned checkout, or by staff):
             # it can never be paid, so the customer gets a new payment.
-            with ctx.store.transaction() as tx:
+            with ctx.unit() as tx:
                 current = ctx.lock_attempt(tx, attempt.id)
                 mark_checkout_cancelled(ctx, tx, current, "the payment was canceled at the gateway")
                 renewed_item, renewed = _payable_attempt(ctx, tx, item_id)
             return _open(ctx, gateway, renewed_item, renewed)
         if state is not None and state.client_secret:
             if state.status == "succeeded":
-                with ctx.store.transaction() as tx:
+                with ctx.unit() as tx:
                     apply_charge_result(ctx, tx, attempt.id, state)
                 raise ItemNotPayableError(item_id, "paid")
             status: Literal["requires_action", "requires_payment_method"] = (
@@ -89,7 +89,7 @@ def _open(
 
 
 def _user_of(ctx: Context, item: ScheduleItem) -> str:
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         enrollment = tx.get_enrollment(item.enrollment_id)
     assert enrollment is not None  # noqa: S101
     return enrollment.user_id
@@ -142,7 +142,7 @@ def _payable_attempt(
 
 def open_checkout(ctx: Context, item_id: str) -> PaymentAttempt | None:
     """The item's on-session payment a student could still complete, if any."""
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         attempts = tx.attempts_of(item_id)
     last = attempts[-1] if attempts else None
     return last if is_open_checkout(last) else None
@@ -161,7 +161,7 @@ def close_checkouts(ctx: Context, item_ids: list[str], *, actor: str) -> None:
         except ItemNotPayableError:
             continue  # the late payment is recorded and flagged
         except (GatewayUnavailableError, GatewayRequestError) as exc:
-            with ctx.store.transaction() as tx:
+            with ctx.unit() as tx:
                 ctx.audit(
                     tx,
                     actor="system",
@@ -189,10 +189,10 @@ def cancel_open_checkout(ctx: Context, item_id: str, *, actor: str) -> None:
             idempotency_key=f"cancel:{attempt.id}",
         )
         if state.status == "succeeded":
-            with ctx.store.transaction() as tx:
+            with ctx.unit() as tx:
                 apply_charge_result(ctx, tx, attempt.id, state)
             raise ItemNotPayableError(item_id, "paid by card meanwhile")
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         current = ctx.lock_attempt(tx, attempt.id)
         if not mark_checkout_cancelled(
             ctx, tx, current, "checkout cancelled by an admin operation"

@@ -127,7 +127,7 @@ def _collect_in_threads(  # noqa: PLR0917 - a private step: the old method's arg
 
 def _claim(ctx: Context, at: datetime, size: int) -> list[ScheduleItem]:
     """Lease up to ``size`` collectible items (one transaction)."""
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         return tx.claim_due(
             today=ctx.today(at), now=at, lease_until=at + ctx.config.lease, limit=size
         )
@@ -154,7 +154,7 @@ def retry_now(ctx: Context, item_id: str, *, actor: str = "customer") -> ItemOut
     gateway = ctx.require_gateway()
     now = ctx.now()
     lease = now + ctx.config.lease
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         item = lock_chargeable_item(ctx, tx, item_id)
         if item.status not in _RETRYABLE or (
             item.lease_until is not None and item.lease_until > now

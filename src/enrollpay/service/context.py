@@ -10,8 +10,10 @@ and its events, in one transaction).
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -66,6 +68,8 @@ class Context:
         self.dispatch_turn = threading.Lock()
         #: The dispatch holder whose call raised: the next call reuses it (its lease).
         self.unreleased_dispatch: str | None = None
+        #: The steps each open unit of work holds back for its end (see :meth:`unit`).
+        self._held: dict[int, list[Callable[[], object]]] = {}
         invoicing = config.installment_collection == "invoice" and gateway is not None
         if invoicing and item_invoices(gateway) is None:  # type: ignore[arg-type]
             raise InvoiceCollectionUnsupportedError(
@@ -98,6 +102,40 @@ class Context:
         if self._faults is not None:
             self._faults(name)
 
+    # -- units of work -------------------------------------------------------------
+
+    @contextmanager
+    def unit(self) -> Iterator[StoreTransaction]:
+        """A store transaction whose serialised writes wait for the end of its work.
+
+        The audit chain has one head and a receipt series has no gaps, so each
+        admits one writer at a time, and a writer keeps it until it commits.
+        Inside this block, audit entries (:meth:`audit`), receipts
+        (:meth:`record_payment`) and credit notes (:meth:`emit`) are therefore
+        held back and written when the block's own work is done, in the order
+        they were asked for, just before the commit: the serialised part of a
+        unit of work is its last few statements, not the whole of it. If the
+        block raises they are never written, and the transaction rolls back.
+        In a transaction not opened here, they are written at once.
+        """
+        with self.store.transaction() as tx:
+            held: list[Callable[[], object]] = []
+            self._held[id(tx)] = held
+            try:
+                yield tx
+                while held:  # a step may hold back another: it runs too
+                    held.pop(0)()
+            finally:
+                del self._held[id(tx)]
+
+    def at_end(self, tx: StoreTransaction, step: Callable[[], object]) -> None:
+        """Run ``step`` at the end of ``tx``'s unit of work (at once outside :meth:`unit`)."""
+        held = self._held.get(id(tx))
+        if held is None:
+            step()
+        else:
+            held.append(step)
+
     # -- audit and authorisation -------------------------------------------------
 
     def audit(
@@ -111,17 +149,16 @@ class Context:
         data: Mapping[str, Any] | None = None,
         at: datetime | None = None,
     ) -> None:
-        """Append an audit entry inside the caller's transaction."""
-        tx.append_audit(
-            AuditDraft(
-                at=at or self.now(),
-                actor=actor,
-                action=action,
-                entity_type=entity_type,
-                entity_id=entity_id,
-                data=dict(data or {}),
-            )
+        """Append an audit entry inside the caller's transaction (at its end: :meth:`unit`)."""
+        draft = AuditDraft(
+            at=at or self.now(),
+            actor=actor,
+            action=action,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            data=dict(data or {}),
         )
+        self.at_end(tx, partial(tx.append_audit, draft))
 
     def authorize(self, actor: str, action: str, target: str) -> None:
         """Ask the authorisation policy; on refusal write a denied entry and raise."""
@@ -193,13 +230,14 @@ class Context:
             tx.add_events([event.stamp(self.new_id("evt")) for event in events])
         for event in events:
             if event.kind == "refund.issued":
-                issue_credit_note(self, tx, str(event.data["refund_id"]))
+                refund_id = str(event.data["refund_id"])
+                self.at_end(tx, partial(issue_credit_note, self, tx, refund_id))
         seat_events(self, tx, events)
 
     def record_payment(self, tx: StoreTransaction, payment: Payment) -> None:
-        """Store money received with its numbered receipt, in this transaction."""
+        """Store money received, and its numbered receipt at the end of the unit of work."""
         tx.add_payment(payment)
-        issue_receipt(self, tx, payment)
+        self.at_end(tx, partial(issue_receipt, self, tx, payment))
 
     def save_enrollment(self, tx: StoreTransaction, change: Change[Enrollment]) -> Enrollment:
         """Store an enrollment transition and its events."""

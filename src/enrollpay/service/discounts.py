@@ -56,7 +56,7 @@ def create_coupon(ctx: Context, coupon: Coupon, *, actor: str = "system") -> Cou
         raise InvalidInputError(f"coupon must be a Coupon, got {type(coupon).__name__}")
     ctx.authorize(actor, "create_coupon", coupon.code)
     stored = attrs.evolve(coupon, redeemed=0, created_at=ctx.now())
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         tx.add_coupon(stored)
         ctx.audit(
             tx,
@@ -76,7 +76,7 @@ def create_coupon(ctx: Context, coupon: Coupon, *, actor: str = "system") -> Cou
 
 def list_coupons(ctx: Context, *, active: bool | None = None) -> list[Coupon]:
     """Every coupon by code (``active``: only active or only inactive ones)."""
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         return tx.list_coupons(active=active)
 
 
@@ -84,7 +84,7 @@ def deactivate_coupon(ctx: Context, code: str, *, actor: str = "system") -> Coup
     """Stop a coupon applying to new enrollments (those that redeemed it keep their discount)."""
     key = Coupon(code, percent_off=1).code  # the code as stored, or a typed error
     ctx.authorize(actor, "deactivate_coupon", key)
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         coupon = tx.set_coupon_active(key, False)
         if coupon is None:
             raise CouponNotFoundError(key)
@@ -128,7 +128,7 @@ def grant_scholarship(
         amount_off=amount_off,
         product_id=product_id,
     )
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         if product_id is not None and tx.get_product(product_id) is None:
             raise ProductNotFoundError(product_id)
         tx.add_scholarship(scholarship)
@@ -151,7 +151,7 @@ def grant_scholarship(
 
 def list_scholarships(ctx: Context, *, user_id: str | None = None) -> list[Scholarship]:
     """Scholarships, oldest grant first, optionally of one student."""
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         return tx.list_scholarships(user_id=user_id)
 
 
@@ -290,7 +290,7 @@ def preview_discount(
     """
     check_text(product_id, "product_id")
     now = ctx.now()
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         product = tx.get_product(product_id)
         if product is None:
             raise ProductNotFoundError(product_id)

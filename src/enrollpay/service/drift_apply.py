@@ -170,7 +170,7 @@ def _apply_payment(ctx: Context, seen: LedgerPayment, drift: Drift) -> DriftEntr
     """Record the payment as ``payment_intent.succeeded`` would have; None if done meanwhile."""
     assert drift.target is not None  # noqa: S101 - payment_missing names its attempt
     gid = seen.gateway_payment_id
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         attempt = ctx.lock_attempt(tx, drift.target)
         if not apply_success(
             ctx,
@@ -274,7 +274,7 @@ def _enrollment_of_refund(known: StoredRefund) -> str | None:
 def _apply_refund(ctx: Context, seen: LedgerRefund) -> DriftEntry | None:
     """Record or settle the refund as the refund webhook would have; compared again first."""
     gid = seen.gateway_refund_id
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         # Applicable refund drift always has the refund's payment recorded.
         payment = tx.find_payment_by_gateway_id(seen.gateway_payment_id or "")
         assert payment is not None  # noqa: S101
@@ -350,7 +350,7 @@ def report_drift(
             for e in view.list_audit(entity_type="gateway_object", entity_id=gid)
         )
     if not seen_before:
-        with ctx.store.transaction() as tx:
+        with ctx.unit() as tx:
             audit_drift(ctx, tx, "drift.reported", gid, drift)
     return DriftEntry(
         object_kind, gid, drift.kind, amount, drift.detail, applied=False, enrollment_id=enrollment

@@ -75,7 +75,7 @@ def _dispute_facts(view: StoreReader, page: Sequence[LedgerDispute]) -> dict[str
 
 def _apply(ctx: Context, seen: LedgerDispute, payment: Payment) -> DriftEntry | None:
     """Record the dispute or move it on, as its webhook would have; compared again first."""
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         ctx.lock(tx, payment.enrollment_id)
         known = StoredDispute(
             payment=payment, dispute=tx.find_dispute_by_gateway_id(seen.dispute_id)

@@ -125,7 +125,7 @@ def enroll(
         currency=currency,
         split=bool(payers),
     )
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         product = tx.get_product(product_id)
         if product is None:
             raise ProductNotFoundError(product_id)
@@ -276,7 +276,7 @@ def open_setup(
     if customer is None:
         customer_id = gateway.ensure_customer(user_id, idempotency_key=customer_key(user_id))
         # Stored before the setup call, so a gateway outage there loses nothing.
-        with ctx.store.transaction() as tx:
+        with ctx.unit() as tx:
             customer = _record_customer(ctx, tx, user_id, customer_id)
     return gateway.start_payment_method_update(
         customer_id=customer.gateway_customer_id,
@@ -287,12 +287,12 @@ def open_setup(
 
 def ensure_customer(ctx: Context, gateway: Gateway, user_id: str) -> Customer:
     """The user's gateway customer, created once (the key makes it idempotent)."""
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         customer = tx.get_customer(user_id)
     if customer is not None:
         return customer
     customer_id = gateway.ensure_customer(user_id, idempotency_key=customer_key(user_id))
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         return _record_customer(ctx, tx, user_id, customer_id)
 
 
@@ -335,7 +335,7 @@ def open_session(
     after the gateway calls, not three.
     """
     if customer is None and not customer_read:
-        with ctx.store.transaction() as tx:
+        with ctx.unit() as tx:
             customer = tx.get_customer(tx_user)
     new_customer_id: str | None = None
     if customer is not None:
@@ -355,7 +355,7 @@ def open_session(
         },
         description=f"enrollment {attempt.enrollment_id}",
     )
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         if new_customer_id is not None:
             _record_customer(ctx, tx, tx_user, new_customer_id)
         current = tx.get_attempt(attempt.id)

@@ -51,7 +51,7 @@ def charge_invoice(
     ctx: Context, invoices: ItemInvoiceGateway, attempt: PaymentAttempt, customer_id: str
 ) -> InvoiceCharge:
     """Issue and charge the item's invoice, or pay again the one an earlier attempt issued."""
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         item = tx.get_item(attempt.item_id)
     method = attempt.payment_method_id or ""
     if item is not None and item.gateway_invoice_id is not None:

@@ -63,7 +63,7 @@ def _record_manual(  # noqa: PLR0917 - private twin of the keyword-only public m
     check_text(reference, "reference", limit=MAX_TEXT, required=False)
     check_text(notes, "notes", limit=MAX_TEXT * 4, required=False)
     now = ctx.now()
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         item = locked_item(ctx, tx, item_id)
         enrollment = locked_enrollment(ctx, tx, item.enrollment_id)
         if enrollment.status == EnrollmentStatus.CANCELLED:

@@ -23,7 +23,7 @@ def pause(ctx: Context, enrollment_id: str, *, actor: str, reason: str | None = 
     check_text(reason, "reason", limit=MAX_TEXT, required=False)
     now = ctx.now()
     today = ctx.today(now)
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         enrollment = locked_enrollment(ctx, tx, enrollment_id)
         if enrollment.status in (
             EnrollmentStatus.CANCELLED,
@@ -65,7 +65,7 @@ def resume(ctx: Context, enrollment_id: str, *, actor: str) -> Enrollment:
     ctx.authorize(actor, "resume", enrollment_id)
     now = ctx.now()
     today = ctx.today(now)
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         enrollment = locked_enrollment(ctx, tx, enrollment_id)
         if enrollment.status != EnrollmentStatus.PAUSED or enrollment.paused_on is None:
             raise InvalidStateError(f"enrollment {enrollment_id!r} is not paused")

@@ -82,7 +82,7 @@ def add_payer(
     if payment_method_id is not None and gateway_customer_id is None:
         raise InvalidInputError("a payment method belongs to a gateway customer: give both")
     ctx.authorize(actor, "add_payer", pid)
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         tx.add_payer(payer)
         ctx.audit(
             tx,
@@ -123,7 +123,7 @@ def set_payer_method(
     if payment_method_id is not None:
         check_text(payment_method_id, "payment_method_id")
     ctx.authorize(actor, "set_payer_method", payer_id)
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         payer = tx.get_payer(check_text(payer_id, "payer_id"))
         if payer is None:
             raise PayerNotFoundError(payer_id)
@@ -302,7 +302,7 @@ def remember_method(
 
 def ensure_payer_customer(ctx: Context, gateway: Gateway, payer_id: str) -> Customer:
     """The payer's gateway customer, created once (by the payer's key) and stored on the payer."""
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         payer = tx.get_payer(payer_id)
     if payer is None:
         raise PayerNotFoundError(payer_id)
@@ -310,7 +310,7 @@ def ensure_payer_customer(ctx: Context, gateway: Gateway, payer_id: str) -> Cust
         customer_id = gateway.ensure_customer(
             f"payer:{payer.id}", idempotency_key=payer_customer_key(payer.id)
         )
-        with ctx.store.transaction() as tx:
+        with ctx.unit() as tx:
             current = tx.get_payer(payer_id)
             assert current is not None  # noqa: S101 - payers are never deleted
             if current.gateway_customer_id is None:

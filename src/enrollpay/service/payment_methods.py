@@ -85,7 +85,7 @@ def update_payment_method(
     method = check_payment_method_id(payment_method_id)
     gateway = ctx.require_gateway()
     customer = ensure_customer(ctx, gateway, user_id)
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         tx.put_customer(attrs.evolve(customer, payment_method_id=method))
         ctx.audit(
             tx,

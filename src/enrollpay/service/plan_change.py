@@ -95,7 +95,7 @@ def preview_plan_change(
     """What :func:`change_plan` would do now, and the same refusals; writes nothing."""
     check_text(enrollment_id, "enrollment_id")
     anchor = _anchor(ctx, at)
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         return _decide(ctx, tx, enrollment_id, plan, anchor)
 
 
@@ -124,7 +124,7 @@ def change_plan(
     anchor = _anchor(ctx, at)
     now = ctx.now()
     cancelled: list[PaymentAttempt] = []
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         decided = _decide(ctx, tx, enrollment_id, plan, anchor)
         for item in decided.removed:
             attempts = tx.attempts_of(item.id)
@@ -173,7 +173,7 @@ def _cancel_checkouts_at_gateway(
                 idempotency_key=f"cancel:{attempt.id}",
             )
         except (GatewayUnavailableError, GatewayRequestError) as exc:
-            with ctx.store.transaction() as tx:
+            with ctx.unit() as tx:
                 ctx.audit(
                     tx,
                     actor="system",
@@ -185,10 +185,10 @@ def _cancel_checkouts_at_gateway(
             continue
         if state.status == "succeeded":
             # Paid meanwhile: recorded, and flagged as unapplied (its item is superseded).
-            with ctx.store.transaction() as tx:
+            with ctx.unit() as tx:
                 apply_charge_result(ctx, tx, attempt.id, state)
         else:
-            with ctx.store.transaction() as tx:
+            with ctx.unit() as tx:
                 ctx.audit(
                     tx,
                     actor=actor,

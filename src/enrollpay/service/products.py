@@ -83,7 +83,7 @@ def register_product(
         if plan is not None:
             _check_plan_prices(ctx, plan, all_prices)
     now = ctx.now()
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         existing = tx.find_product(product_type, product_id)
         fields: dict[str, Any] = {
             "name": name,
@@ -158,7 +158,7 @@ def _check_plan(ctx: Context, plan: PaymentPlan, price: Money) -> None:
 
 def get_product(ctx: Context, product_id: str) -> Product:
     """A product by its internal id."""
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         product = tx.get_product(product_id)
     if product is None:
         raise ProductNotFoundError(product_id)
@@ -167,7 +167,7 @@ def get_product(ctx: Context, product_id: str) -> Product:
 
 def find_product(ctx: Context, product_type: str, product_id: str) -> Product:
     """A product by the host app's ``(product_type, product_id)``."""
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         product = tx.find_product(product_type, product_id)
     if product is None:
         raise ProductNotFoundError(f"{product_type}:{product_id}")
@@ -182,7 +182,7 @@ def list_products(ctx: Context, *, active: bool | None = None) -> list[Product]:
 
 def deactivate_product(ctx: Context, product_id: str, *, actor: str = "system") -> Product:
     """Stop selling a product (existing enrollments are untouched)."""
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         product = tx.get_product(product_id)
         if product is None:
             raise ProductNotFoundError(product_id)
@@ -205,7 +205,7 @@ def set_plan_rules(ctx: Context, rules: Sequence[PlanRule], *, actor: str = "sys
     for rule in rules:
         if not isinstance(rule, PlanRule):
             raise InvalidInputError(f"expected PlanRule, got {type(rule).__name__}")
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         tx.replace_plan_rules(list(rules))
         ctx.audit(
             tx,

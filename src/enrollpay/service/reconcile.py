@@ -60,7 +60,7 @@ def reconcile(ctx: Context) -> ReconcileReport:
         ]
     for attempt in attempts:
         if attempt.status == AttemptStatus.PENDING:
-            with ctx.store.transaction() as tx:
+            with ctx.unit() as tx:
                 item = tx.get_item(attempt.item_id)
             if attempt.mode == "off_session" and (
                 item is None or item.lease_until is None or item.lease_until > now
@@ -81,7 +81,7 @@ def reconcile(ctx: Context) -> ReconcileReport:
             resolved, settling = resolved + known, settling + young
             overdue.extend(late)
             continue
-        with ctx.store.transaction() as tx:
+        with ctx.unit() as tx:
             if result is None:
                 if attempt.mode == "off_session" and attempt.status == AttemptStatus.UNKNOWN:
                     resent += _resend_later(ctx, tx, attempt, now)
@@ -148,7 +148,7 @@ def _processing(
     """
     if attempt.mode == "off_session":
         result = attrs.evolve(result, settles_later=True)
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         resolved = int(apply_charge_result(ctx, tx, attempt.id, result) is not None)
         current = ctx.lock_attempt(tx, attempt.id)
     if current.status != AttemptStatus.PROCESSING:

@@ -168,7 +168,7 @@ def send_refunds(ctx: Context, refunds: Sequence[Refund]) -> list[Refund]:
 
 
 def _send_refund(ctx: Context, gateway: Gateway, refund: Refund) -> Refund:
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         payment = tx.get_payment(refund.payment_id)
     assert payment is not None  # noqa: S101 - refunds reference recorded payments
     assert payment.gateway_payment_id is not None  # noqa: S101 - method "gateway"
@@ -198,7 +198,7 @@ def _settle_refund(
     status: RefundStatus,
     message: str | None,
 ) -> Refund:
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         current = tx.get_refund(refund_id)
         assert current is not None  # noqa: S101
         updated = record_refund_outcome(
@@ -278,7 +278,7 @@ def refund_payment(
     """Refund part or all of one payment (gateway payments through the gateway)."""
     ctx.authorize(actor, "refund", payment_id)
     check_text(reason, "reason", limit=MAX_TEXT, required=False)
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         payment = tx.get_payment(payment_id)
         if payment is None:
             raise PaymentNotFoundError(payment_id)

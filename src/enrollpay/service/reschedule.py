@@ -34,7 +34,7 @@ def reschedule(ctx: Context, item_id: str, new_due: date, *, actor: str) -> Sche
     today = ctx.today()
     if new_due < today:
         raise InvalidInputError(f"cannot reschedule into the past: {new_due} < {today}")
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         item = locked_item(ctx, tx, item_id)
         if item.status not in _RESCHEDULABLE or in_flight(ctx, tx, item):
             raise InvalidStateError(
@@ -59,7 +59,7 @@ def waive_item(
     """Forgive an unpaid item: it is no longer owed."""
     ctx.authorize(actor, "waive", item_id)
     check_text(reason, "reason", limit=MAX_TEXT, required=False)
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         item = locked_item(ctx, tx, item_id)
         if item.status in TERMINAL_ITEM_STATUSES or in_flight(ctx, tx, item):
             raise ItemNotPayableError(item_id, item.status)

@@ -175,7 +175,7 @@ def _move_cursors(
     moving = {kind: o for kind, o in outcomes.items() if o.complete and o.newest is not None}
     if not moving:
         return
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         for kind, outcome in moving.items():
             assert outcome.newest is not None  # noqa: S101 - filtered above
             stored = tx.advance_sync_cursor(SyncCursor(source, kind, outcome.newest, now))

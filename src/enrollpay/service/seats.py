@@ -136,7 +136,7 @@ def set_seat_limit(
     limit = check_seat_limit(seat_limit)
     ctx.authorize(actor, "set_seat_limit", product_id)
     now = ctx.now()
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         product = tx.get_product(product_id)
         if product is None:
             raise ProductNotFoundError(product_id)
@@ -284,7 +284,7 @@ def join_waitlist(
     check_text(user_id, "user_id")
     check_text(product_id, "product_id")
     now = ctx.now()
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         product = tx.get_product(product_id)
         if product is None:
             raise ProductNotFoundError(product_id)
@@ -327,7 +327,7 @@ def expire_seat_offers(ctx: Context, now: datetime | None = None) -> list[Waitli
     with ctx.store.reader() as view:  # a sweep with nothing to do commits nothing
         lapsed = view.lapsed_offers(at)
     for peek in lapsed:
-        with ctx.store.transaction() as tx:
+        with ctx.unit() as tx:
             tx.lock_seats(peek.product_id)
             seat = tx.get_seat(peek.id)
             assert seat is not None  # noqa: S101 - seats are never deleted

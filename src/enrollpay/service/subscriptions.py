@@ -69,7 +69,7 @@ def subscribe_at_gateway(
         raise GatewayNotConfiguredError(f"the {gateway.name} gateway bills no subscriptions")
     if not isinstance(price_id, str) or not price_id:
         raise InvalidInputError(f"price_id must be a non-empty string, got {price_id!r}")
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         enrollment = tx.get_enrollment(enrollment_id)
     if enrollment is None:
         raise EnrollmentNotFoundError(enrollment_id)
@@ -84,7 +84,7 @@ def subscribe_at_gateway(
         trial_days=trial_days,
         default_payment_method=customer.payment_method_id,
     )
-    with ctx.store.transaction() as tx:
+    with ctx.unit() as tx:
         locked = ctx.lock(tx, enrollment_id).enrollment
         change = transitions.link_subscription(
             locked, subscription_id=info.subscription_id, at=ctx.now()

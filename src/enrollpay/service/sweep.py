@@ -56,7 +56,7 @@ def sweep(ctx: Context, now: datetime | None = None) -> SweepReport:
     enrollment_ids = list(dict.fromkeys(item.enrollment_id for item in late))
     overdue = changed = suspended = 0
     for enrollment_id in enrollment_ids:
-        with ctx.store.transaction() as tx:
+        with ctx.unit() as tx:
             locked = ctx.lock(tx, enrollment_id)
             before = locked.enrollment
             if before.status in _EXPLICIT:
@@ -121,7 +121,7 @@ def _remind(ctx: Context, *, at: datetime, today: date) -> int:
         ]
     reminded = 0
     for enrollment_id in candidates:
-        with ctx.store.transaction() as tx:
+        with ctx.unit() as tx:
             locked = ctx.lock(tx, enrollment_id)
             if not _in_good_standing(locked.enrollment):  # changed since the snapshot
                 continue

@@ -71,7 +71,7 @@ def accept_seat_offer(
     goes to the next in line at the next sweep); nothing is written then.
     """
     check_text(offer_id, "offer_id")
-    with self._ctx.store.transaction() as tx:
+    with self._ctx.unit() as tx:
         entry = tx.get_waitlist_entry(offer_id)
     if entry is None:
         raise SeatOfferNotFoundError(offer_id)

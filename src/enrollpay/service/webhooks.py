@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from functools import partial
 from typing import cast
 
 import attrs
@@ -72,14 +73,15 @@ def handle_webhook(
         logger.warning("webhook refused: %s", exc)
         raise
     try:
-        with ctx.store.transaction() as tx:
+        with ctx.unit() as tx:
             if tx.get_webhook_receipt(event.id) is not None:
                 logger.info("webhook %s (%s): duplicate", event.id, event.type)
                 return WebhookOutcome("duplicate", event.id, event.type)
             result, detail = _apply_event(ctx, tx, event)
             if result != "deferred":  # a deferred event must apply when redelivered
                 tx.add_webhook_receipt(WebhookReceipt(event.id, event.type, ctx.now(), result))
-            ctx.checkpoint("webhook_before_commit")
+            # after the writes held back for the end of the unit of work:
+            ctx.at_end(tx, partial(ctx.checkpoint, "webhook_before_commit"))
     except DuplicateError as exc:
         if exc.what != "webhook event":
             raise

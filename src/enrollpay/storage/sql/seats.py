@@ -20,7 +20,6 @@ import sqlalchemy as sa
 from enrollpay.domain.records import Product
 from enrollpay.domain.seats import LIVE_SEAT_STATUSES, OPEN_WAITLIST_STATUSES, Seat, WaitlistEntry
 from enrollpay.errors import DuplicateError, StorageError
-from enrollpay.storage.sql.auditchain import AUDIT_LOCK_KEY
 from enrollpay.storage.sql.mapping.seats import (
     entry_from_row,
     entry_to_row,
@@ -57,15 +56,15 @@ class SeatRepository(SqlUnit):
     def _seat_lock(self, product_id: str) -> tuple[bool, int | None]:
         """Lock the product's row; (whether it exists, its seat limit).
 
-        PostgreSQL: the audit chain's lock first. Every seat writer audits,
-        and a writer that audited already holds that lock, so taking it
-        before the product's row keeps one order among all writers (an
-        enrollment audits before it takes its seat, a waitlist entry takes
-        the row before it audits: without this the two could deadlock).
+        Every seat writer audits too. The service appends its audit entries
+        at the end of the unit of work (:meth:`Context.unit
+        <enrollpay.service.context.Context.unit>`), after every row lock it
+        takes, so all writers take the product's row before the audit
+        chain's lock: one order, no deadlock, and the chain is not held
+        while the seat is counted.
         """
         stmt = sa.select(products.c.seat_limit).where(products.c.id == product_id)
         if self._pg:
-            self._g.lock(AUDIT_LOCK_KEY)
             stmt = stmt.with_for_update(key_share=True)
         row = self._d.run(stmt).first()
         return (False, None) if row is None else (True, row["seat_limit"])
