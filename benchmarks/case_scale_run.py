@@ -146,6 +146,7 @@ def run(
         plot_throughput(stamps, started, plot, title)
     throughput = count / elapsed
     limit = workers / LATENCY
+    held = sessions.chain_held_share()
     return CaseResult(
         name="scale_run_postgres",
         title=title,
@@ -174,6 +175,8 @@ def run(
             "plot": str(plot) if plot else None,
             "server_session_shares": sessions.shares(),
             "server_session_samples": sum(sessions.counts.values()),
+            "audit_chain_held_share": held,
+            "audit_chain_ms_per_item": None if held is None else 1e3 * held * elapsed / count,
             **check,
         },
     )

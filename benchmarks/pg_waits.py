@@ -10,6 +10,11 @@ every other session of the database, and each is counted under one label:
 - ``between_statements``: in a transaction, waiting for its client;
 - ``idle``: between transactions.
 
+Each sample also notes whether some session holds the audit chain's lock
+(``pg_locks``): the share of samples in which it is held, times the run's
+wall time, over the items, is how long each item keeps the chain to itself.
+Near 1, the chain bounds the run however many workers there are.
+
 The shares tell whether the workers queue behind a lock (the fix is in the
 code) or the server and the workers are busy (the fix is in cores).
 """
@@ -22,6 +27,8 @@ from types import TracebackType
 
 import sqlalchemy as sa
 
+from enrollpay.storage.sql.auditchain import AUDIT_LOCK_KEY
+
 __all__ = ["WaitSampler"]
 
 _SAMPLE = sa.text(
@@ -29,6 +36,13 @@ _SAMPLE = sa.text(
     "WHERE datname = current_database() AND pid <> pg_backend_pid() "
     "AND backend_type = 'client backend'"
 )
+
+#: pg_locks shows a bigint advisory key as two 32-bit halves, with objsubid 1.
+_CHAIN_HELD = sa.text(
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND classid::bigint = :high AND objid::bigint = :low AND objsubid = 1"
+).bindparams(high=AUDIT_LOCK_KEY >> 32, low=AUDIT_LOCK_KEY & 0xFFFFFFFF)
 
 
 def _label(state: str | None, wait_type: str | None, wait: str | None) -> str:
@@ -50,6 +64,9 @@ class WaitSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.counts: Counter[str] = Counter()
+        #: Samples taken, and those in which a session held the chain's lock.
+        self.samples = 0
+        self.chain_held = 0
 
     def _run(self) -> None:
         with self._engine.connect() as conn:
@@ -57,6 +74,8 @@ class WaitSampler:
             while not self._stop.wait(self._every):
                 for row in conn.execute(_SAMPLE):
                     self.counts[_label(row.state, row.wait_event_type, row.wait_event)] += 1
+                self.samples += 1
+                self.chain_held += int(conn.execute(_CHAIN_HELD).scalar_one() > 0)
 
     def __enter__(self) -> WaitSampler:
         self._thread.start()
@@ -71,6 +90,10 @@ class WaitSampler:
         self._stop.set()
         self._thread.join(timeout=30)
         self._engine.dispose()
+
+    def chain_held_share(self) -> float | None:
+        """The share of samples in which the audit chain's lock was held (None: no sample)."""
+        return self.chain_held / self.samples if self.samples else None
 
     def shares(self) -> dict[str, float]:
         """Each label's share of all the samples taken (0 to 1)."""

@@ -8,6 +8,7 @@ they go out as one statement when the store commits (:meth:`AuditChain.flush`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +18,6 @@ from enrollpay.domain.records import AuditEntry
 from enrollpay.ports import AuditDraft
 from enrollpay.storage.sql import mapping as m
 from enrollpay.storage.sql import statements as q
-from enrollpay.storage.sql.guards import Guards
 from enrollpay.storage.sql.prepared import Driver
 from enrollpay.storage.sql.schema import audit_log
 
@@ -32,12 +32,15 @@ _CHAIN_HEAD = "enrollpay_audit_head"
 class AuditChain:
     """The chain as one transaction extends it."""
 
-    __slots__ = ("_c", "_d", "_data_version", "_guards", "_head", "_pg", "_rows")
+    __slots__ = ("_c", "_d", "_data_version", "_head", "_hold", "_pg", "_rows")
 
-    def __init__(self, conn: sa.Connection, driver: Driver, guards: Guards, *, pg: bool) -> None:
+    def __init__(
+        self, conn: sa.Connection, driver: Driver, *, hold: Callable[[], None], pg: bool
+    ) -> None:
         self._c = conn
         self._d = driver
-        self._guards = guards
+        #: PostgreSQL: takes the chain's lock for the rest of the transaction.
+        self._hold = hold
         self._pg = pg
         #: The chain's last entry once this transaction holds the chain (None: not yet).
         self._head: AuditEntry | None = None
@@ -52,7 +55,7 @@ class AuditChain:
         head = self._head
         if head is None:  # once per transaction: after that, the head is the entry we wrote
             if self._pg:
-                self._guards.lock(AUDIT_LOCK_KEY)  # held until the transaction ends
+                self._hold()  # the chain's lock, held until the transaction ends
                 head = self._read_head()
             else:
                 head = self._sqlite_head()

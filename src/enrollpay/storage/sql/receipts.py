@@ -24,7 +24,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from enrollpay.domain.money import Money
 from enrollpay.domain.receipts import Receipt, ReceiptKind, ReceiptLine
 from enrollpay.errors import DuplicateError
-from enrollpay.storage.sql.auditchain import AUDIT_LOCK_KEY
 from enrollpay.storage.sql.mapping.values import Row
 from enrollpay.storage.sql.prepared import Prepared
 from enrollpay.storage.sql.schema_receipts import receipt_counters, receipts
@@ -140,7 +139,7 @@ class ReceiptRepository(SqlUnit):
     def next_receipt_sequence(self, issuer: str, kind: ReceiptKind) -> int:
         """The next number of ``issuer``'s ``kind`` series (1 first), held by this unit of work."""
         if self._pg:
-            self._g.lock(AUDIT_LOCK_KEY)  # the lock order: audit chain, then counter
+            self._hold_chain()  # the lock order: audit chain, then counter
         row = self._d.run(_NEXT_NUMBER[self._pg], {"issuer_": issuer, "kind_": kind}).first()
         assert row is not None  # noqa: S101 - an upsert with RETURNING always returns its row
         return int(row["last"])
