@@ -18,7 +18,7 @@ from enrollpay.domain.records import AuditEntry
 from enrollpay.ports import AuditDraft
 from enrollpay.storage.sql import mapping as m
 from enrollpay.storage.sql import statements as q
-from enrollpay.storage.sql.prepared import Driver, Prepared
+from enrollpay.storage.sql.prepared import Driver
 from enrollpay.storage.sql.schema import audit_log
 
 __all__ = ["AUDIT_LOCK_KEY", "AuditChain"]
@@ -27,30 +27,22 @@ __all__ = ["AUDIT_LOCK_KEY", "AuditChain"]
 AUDIT_LOCK_KEY = 0x656E726F6C6C6175
 #: Key of (data_version, chain head) in an SQLite connection's ``info``.
 _CHAIN_HEAD = "enrollpay_audit_head"
-#: PostgreSQL: take the chain's lock, then read its last entry (see :meth:`AuditChain.hold`).
-_LOCK_AND_READ_HEAD = Prepared(
-    sa.select(*(sa.column(c.name, c.type) for c in audit_log.c)).select_from(
-        sa.func.enrollpay_audit_head(sa.bindparam("key", type_=sa.BigInteger())).alias("head")
-    )
-)
 
 
 class AuditChain:
     """The chain as one transaction extends it."""
 
-    __slots__ = ("_before_lock", "_c", "_d", "_data_version", "_head", "_held", "_pg", "_rows")
+    __slots__ = ("_c", "_d", "_data_version", "_head", "_hold", "_pg", "_rows")
 
     def __init__(
-        self, conn: sa.Connection, driver: Driver, *, before_lock: Callable[[], None], pg: bool
+        self, conn: sa.Connection, driver: Driver, *, hold: Callable[[], None], pg: bool
     ) -> None:
         self._c = conn
         self._d = driver
-        #: PostgreSQL: what to send before the chain's lock is taken (the held outbox rows).
-        self._before_lock = before_lock
+        #: PostgreSQL: takes the chain's lock for the rest of the transaction.
+        self._hold = hold
         self._pg = pg
-        #: True once this transaction holds the chain and knows its head.
-        self._held = False
-        #: The chain's last entry while this transaction holds it (None: the chain is empty).
+        #: The chain's last entry once this transaction holds the chain (None: not yet).
         self._head: AuditEntry | None = None
         #: Audit rows linked but not yet sent: one multi-row INSERT at the end.
         self._rows: list[dict[str, Any]] = []
@@ -58,28 +50,16 @@ class AuditChain:
         #: first needed the chain's head (see :meth:`_sqlite_head`).
         self._data_version: int | None = None
 
-    def hold(self) -> None:
-        """Hold the chain for the rest of the transaction, and learn its head (once).
-
-        PostgreSQL: one call of ``enrollpay_audit_head`` (migration 0024)
-        takes the advisory lock and then reads the last entry, after the
-        previous holder committed. SQLite: the transaction holds the
-        database's write lock already; the head is read (or remembered).
-        """
-        if self._held:
-            return
-        if self._pg:
-            self._before_lock()
-            last = self._d.run(_LOCK_AND_READ_HEAD, {"key": AUDIT_LOCK_KEY}).first()
-            self._head = None if last is None else m.audit_from_row(last)
-        else:
-            self._head = self._sqlite_head()
-        self._held = True
-
     def append(self, draft: AuditDraft) -> AuditEntry:
         """Link ``draft`` after the chain's last entry (serialised among writers)."""
-        self.hold()
-        entry = link_entry(draft, self._head)
+        head = self._head
+        if head is None:  # once per transaction: after that, the head is the entry we wrote
+            if self._pg:
+                self._hold()  # the chain's lock, held until the transaction ends
+                head = self._read_head()
+            else:
+                head = self._sqlite_head()
+        entry = link_entry(draft, head)
         self._rows.append(m.audit_to_row(entry))
         self._head = entry
         return entry

@@ -32,7 +32,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 #: Where Alembic records the schema revision of enrollpay's tables.
 VERSION_TABLE = "enrollpay_alembic_version"
 #: The latest revision.
-HEAD = "0024"
+HEAD = "0023"
 #: pg_advisory_xact_lock key that serialises concurrent migrate() calls (b"enrollmi").
 _MIGRATE_LOCK_KEY = 0x656E726F6C6C6D69
 

@@ -139,7 +139,7 @@ class ReceiptRepository(SqlUnit):
     def next_receipt_sequence(self, issuer: str, kind: ReceiptKind) -> int:
         """The next number of ``issuer``'s ``kind`` series (1 first), held by this unit of work."""
         if self._pg:
-            self._chain.hold()  # the lock order: audit chain, then counter
+            self._hold_chain()  # the lock order: audit chain, then counter
         row = self._d.run(_NEXT_NUMBER[self._pg], {"issuer_": issuer, "kind_": kind}).first()
         assert row is not None  # noqa: S101 - an upsert with RETURNING always returns its row
         return int(row["last"])

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from enrollpay.storage.sql import mapping as m
-from enrollpay.storage.sql.auditchain import AuditChain
+from enrollpay.storage.sql.auditchain import AUDIT_LOCK_KEY, AuditChain
 from enrollpay.storage.sql.engine import is_postgresql
 from enrollpay.storage.sql.guards import Guards
 from enrollpay.storage.sql.prepared import Driver, Prepared
@@ -57,14 +57,23 @@ class SqlUnit:
         self._pg = is_postgresql(conn)
         self._held = RowCache(pg=self._pg)
         self._g = Guards(self._d, pg=self._pg)
-        # The outbox's held rows go out before the chain's lock is taken: they need
-        # no lock, and sent after it they would keep every other writer waiting.
-        self._chain = AuditChain(conn, self._d, before_lock=self.flush_events, pg=self._pg)
+        self._chain = AuditChain(conn, self._d, hold=self._hold_chain, pg=self._pg)
         #: SQLite: outbox rows added but not yet sent (one ``executemany`` at the end).
         self._events: list[dict[str, Any]] = []
         #: Enrollments this transaction locked: their item ids and, once read,
         #: the ids of their attempts in flight.
         self._locked: dict[str, Locked] = {}
+
+    def _hold_chain(self) -> None:
+        """PostgreSQL: take the audit chain's lock, held until the transaction ends.
+
+        Every writer of the chain or of a receipt series takes it (the chain
+        first, then a series' counter: one order, no deadlock), so it is
+        held as briefly as it can be: the outbox rows waiting to go out are
+        sent before it is taken, since they need no lock of theirs.
+        """
+        self.flush_events()
+        self._g.lock(AUDIT_LOCK_KEY)
 
     def _rows(self, stmt: sa.Executable | Prepared, key: object = None) -> Sequence[m.Row]:
         return self._d.run(stmt, None if key is None else {"key": key}).all()
