@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from benchmarks.core import CaseResult
 from benchmarks.databases import PgServer
-from benchmarks.pg_waits import WaitSampler
+from benchmarks.pg_waits import sampling
 from benchmarks.scale_run_worker import run_worker
 from benchmarks.seed import seed_due_items
 from enrollpay.storage.sql.schema import payments, schedule_items
@@ -128,7 +128,7 @@ def run(
         seed_due_items(engine, count)
     finally:
         engine.dispose()
-    with WaitSampler(url) as sessions:
+    with sampling(url) as sessions:
         outputs, started, elapsed = _work(url, workers)
     check = _check(url, count)
     server.drop(url)

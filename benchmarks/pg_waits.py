@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from types import TracebackType
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 
 from enrollpay.storage.sql.auditchain import AUDIT_LOCK_KEY
 
-__all__ = ["WaitSampler"]
+__all__ = ["WaitSampler", "sampling"]
 
 _SAMPLE = sa.text(
     "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
@@ -56,40 +57,26 @@ def _label(state: str | None, wait_type: str | None, wait: str | None) -> str:
 
 
 class WaitSampler:
-    """A thread that samples the sessions of ``url``'s database until the block ends."""
+    """A thread that samples the sessions of ``url``'s database (see :func:`sampling`)."""
 
     def __init__(self, url: str, every: float = 0.5) -> None:
-        self._engine = sa.create_engine(url, poolclass=sa.NullPool)
-        self._every = every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.engine = sa.create_engine(url, poolclass=sa.NullPool)
+        self.every = every
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
         self.counts: Counter[str] = Counter()
         #: Samples taken, and those in which a session held the chain's lock.
         self.samples = 0
         self.chain_held = 0
 
     def _run(self) -> None:
-        with self._engine.connect() as conn:
+        with self.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT")
-            while not self._stop.wait(self._every):
+            while not self.stop.wait(self.every):
                 for row in conn.execute(_SAMPLE):
                     self.counts[_label(row.state, row.wait_event_type, row.wait_event)] += 1
                 self.samples += 1
                 self.chain_held += int(conn.execute(_CHAIN_HELD).scalar_one() > 0)
-
-    def __enter__(self) -> WaitSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-        self._engine.dispose()
 
     def chain_held_share(self) -> float | None:
         """The share of samples in which the audit chain's lock was held (None: no sample)."""
@@ -99,3 +86,16 @@ class WaitSampler:
         """Each label's share of all the samples taken (0 to 1)."""
         total = sum(self.counts.values())
         return {label: n / total for label, n in sorted(self.counts.items())} if total else {}
+
+
+@contextmanager
+def sampling(url: str, every: float = 0.5) -> Iterator[WaitSampler]:
+    """Sample the sessions of ``url``'s database while the block runs."""
+    sampler = WaitSampler(url, every)
+    sampler.thread.start()
+    try:
+        yield sampler
+    finally:
+        sampler.stop.set()
+        sampler.thread.join(timeout=30)
+        sampler.engine.dispose()

@@ -48,7 +48,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -68,10 +67,11 @@ from enrollpay import (
 )
 from enrollpay.domain.records import Payment, Product, Refund, ScheduleItem
 from enrollpay.errors import InvalidStateError, ItemNotPayableError, RefundExceedsPaidError
-from enrollpay.ports import ChargeResult, Store, StoreReader, StoreTransaction
+from enrollpay.ports import ChargeResult, Store
 from enrollpay.service.results import ItemOutcome
 from enrollpay.storage.sql import SqlStore
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
+from tests.support.stores import WrappedStore
 
 pytestmark = pytest.mark.postgres
 
@@ -191,29 +191,19 @@ class HookedIds:
         return self._ids(prefix)
 
 
-class PausingStore:
+class PausingStore(WrappedStore):
     """A store that runs a one-shot hook right after its next committed transaction."""
 
     def __init__(self, inner: SqlStore) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._hook: Callable[[], None] | None = None
 
     def after_next_commit(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` once the next transaction has committed."""
         self._hook = hook
 
-    def transaction(self) -> AbstractContextManager[StoreTransaction]:
-        """The inner store's transaction, then the hook."""
-        return self._transaction()
-
-    def reader(self) -> AbstractContextManager[StoreReader]:
-        """The inner store's reader (no hook: a read commits nothing)."""
-        return self._inner.reader()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[StoreTransaction]:
-        with self._inner.transaction() as tx:
-            yield tx
+    def committed(self) -> None:
+        """Run the hook, if one is armed."""
         hook, self._hook = self._hook, None
         if hook is not None:
             hook()

@@ -9,17 +9,16 @@ whole life of an enrollment and check that order, on every store.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from typing import Any, cast
 
 from enrollpay import Installments, PaymentSystem
 from enrollpay.domain.records import Product
-from enrollpay.ports import Store, StoreReader, StoreTransaction
+from enrollpay.ports import Store, StoreTransaction
 from enrollpay.service.context import Context
 from enrollpay.testing import FakeGateway, FrozenClock, SequentialIds
 from tests.service.conftest import usd
+from tests.support.stores import WrappedStore
 
 #: The writes that wait for the chain or a receipt series, and what comes with them.
 SERIALISED = frozenset({"append_audit", "next_receipt_sequence"})
@@ -48,29 +47,23 @@ class _Recording:
         return call
 
 
-class RecordingStore:
+class RecordingStore(WrappedStore):
     """A store that keeps the calls of each transaction it committed."""
 
     def __init__(self, inner: Store) -> None:
-        self._inner = inner
-        self.committed: list[list[str]] = []
+        super().__init__(inner)
+        self.committed_calls: list[list[str]] = []
         #: The calls of the transaction in progress.
         self.open: list[str] = []
 
-    def transaction(self) -> AbstractContextManager[StoreTransaction]:
-        """The inner store's transaction, recorded."""
-        return self._transaction()
+    def wrap(self, tx: StoreTransaction) -> StoreTransaction:
+        """The transaction, its calls noted in a new list."""
+        self.open = []
+        return cast("StoreTransaction", _Recording(tx, self.open))
 
-    def reader(self) -> AbstractContextManager[StoreReader]:
-        """The inner store's reader (reads write nothing)."""
-        return self._inner.reader()
-
-    @contextmanager
-    def _transaction(self) -> Iterator[StoreTransaction]:
-        calls = self.open = []
-        with self._inner.transaction() as tx:
-            yield cast("StoreTransaction", _Recording(tx, calls))
-        self.committed.append(calls)
+    def committed(self) -> None:
+        """Keep the committed transaction's calls."""
+        self.committed_calls.append(self.open)
 
 
 def _late_writes(calls: list[str]) -> list[str]:
@@ -109,12 +102,12 @@ def test_each_unit_of_work_audits_and_numbers_receipts_after_all_its_other_write
     system.cancel_enrollment(enrolled.enrollment_id, actor="admin", reason="moved away")
     fake.deliver(system)
 
-    numbering = [calls for calls in recording.committed if "next_receipt_sequence" in calls]
-    auditing = [calls for calls in recording.committed if "append_audit" in calls]
+    numbering = [calls for calls in recording.committed_calls if "next_receipt_sequence" in calls]
+    auditing = [calls for calls in recording.committed_calls if "append_audit" in calls]
     assert len(numbering) >= 4  # three receipts and a credit note at least
     assert len(auditing) >= len(numbering)
-    assert [_late_writes(calls) for calls in recording.committed] == [
-        [] for _ in recording.committed
+    assert [_late_writes(calls) for calls in recording.committed_calls] == [
+        [] for _ in recording.committed_calls
     ]
     assert system.verify_audit_chain().ok
     receipts = system.list_receipts(enrolled.enrollment_id)
@@ -164,5 +157,5 @@ def test_in_a_unit_the_entry_waits_for_its_end_and_outside_one_it_does_not(
         ctx.audit(tx, actor="t", action="test.direct", entity_type="t", entity_id="2")
         seen.append(list(recording.open))
     assert seen == [[], ["append_audit"]]
-    assert recording.committed == [["append_audit"], ["append_audit"]]
+    assert recording.committed_calls == [["append_audit"], ["append_audit"]]
     assert [e.action for e in system.audit_log()][-2:] == ["test.held", "test.direct"]
