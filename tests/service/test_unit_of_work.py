@@ -12,6 +12,8 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, cast
 
+import pytest
+
 from enrollpay import Installments, PaymentSystem
 from enrollpay.domain.records import Product
 from enrollpay.ports import Store, StoreTransaction
@@ -77,9 +79,7 @@ def test_each_unit_of_work_audits_and_numbers_receipts_after_all_its_other_write
 ) -> None:
     """Enroll, pay by webhook, collect, pay by hand, refund, cancel: the chain's part comes last."""
     recording = RecordingStore(store)
-    system = PaymentSystem(
-        store=cast("Store", recording), gateway=fake, clock=clock, ids=SequentialIds()
-    )
+    system = PaymentSystem(store=recording, gateway=fake, clock=clock, ids=SequentialIds())
     course: Product = system.register_product(
         product_type="course",
         product_id="c-1",
@@ -129,13 +129,8 @@ def test_held_writes_are_dropped_with_a_unit_that_raises(store: Store, clock: Fr
         ctx.audit(tx, actor="t", action="test.held", entity_type="t", entity_id="1")
         raise RuntimeError("the unit fails after asking for an audit entry")
 
-    raised = False
-    try:
-        with ctx.unit() as tx:
-            fail(tx)
-    except RuntimeError:
-        raised = True
-    assert raised
+    with pytest.raises(RuntimeError), ctx.unit() as tx:
+        fail(tx)
     assert system.audit_log() == before
     with ctx.unit() as tx:
         ctx.audit(tx, actor="t", action="test.held", entity_type="t", entity_id="2")
@@ -147,7 +142,7 @@ def test_in_a_unit_the_entry_waits_for_its_end_and_outside_one_it_does_not(
 ) -> None:
     """Inside ``unit()`` the append comes when the block's work is done; elsewhere at once."""
     recording = RecordingStore(store)
-    system = PaymentSystem(store=cast("Store", recording), clock=clock, ids=SequentialIds())
+    system = PaymentSystem(store=recording, clock=clock, ids=SequentialIds())
     ctx: Context = system._ctx
     seen: list[list[str]] = []
     with ctx.unit() as tx:

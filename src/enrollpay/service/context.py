@@ -123,8 +123,8 @@ class Context:
             self._held[id(tx)] = held
             try:
                 yield tx
-                while held:  # a step may hold back another: it runs too
-                    held.pop(0)()
+                for step in held:  # a step that holds back another: the loop reaches it too
+                    step()
             finally:
                 del self._held[id(tx)]
 
