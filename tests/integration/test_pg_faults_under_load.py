@@ -32,6 +32,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from benchmarks import faults as fault_run
+from benchmarks import progress
 
 from enrollpay import PaymentSystem
 from enrollpay.storage.sql import SqlStore
@@ -117,6 +118,10 @@ def test_collection_survives_kills_a_restart_and_gateway_faults(
     assert checks.failures() == []
     assert (checks.items, checks.charged, checks.events) == (ITEMS, ITEMS, len(events))
     assert (checks.handler_calls, checks.chain_entries) == (calls, verified.checked)
+    # And the outside watcher of the full-size run (benchmarks.progress) counts the same.
+    watched = progress.sample_once(url)
+    assert (watched["charged"], watched["delivered"]) == (ITEMS, len(events))
+    assert watched["faults"] == faults
     print(  # the run's figures, for `pytest -s` (docs/performance.md quotes them)
         f"items={ITEMS} seconds={run.drained_s:.0f} kills={len(run.killed)} faults={faults} "
         f"events={len(events)} handler_calls={calls}"
