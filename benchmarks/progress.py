@@ -8,11 +8,12 @@ the charges that moved money in the durable gateway's ledger, the outbox
 events marked delivered, and the faults the gateway injected, by kind. A
 sample that cannot connect (the restart, the end of the run) is written as
 an error line, so the gaps show. ``plot`` draws the charges and deliveries
-per second between samples, with the gaps marked.
+per second between samples, with the gaps marked, and (``--result``, the
+case's JSON output) the moments of the PostgreSQL restart and the 429 burst.
 
 ```sh
 python -m benchmarks.progress sample --url postgresql://postgres@127.0.0.1:PORT/DB --out p.jsonl
-python -m benchmarks.progress plot p.jsonl --png p.png --title "..."
+python -m benchmarks.progress plot p.jsonl --png p.png --title "..." --result faults.json
 ```
 
 ``sample`` stops after ``--give-up`` seconds (default 300) of failed samples
@@ -35,7 +36,7 @@ import psycopg
 
 from benchmarks.databases import libpq
 
-__all__ = ["main", "origin", "plot", "rates", "sample_once"]
+__all__ = ["fault_marks", "main", "origin", "plot", "rates", "sample_once"]
 
 QUERIES = {
     "charged": "SELECT count(*) FROM test_charges",
@@ -110,8 +111,23 @@ def rates(rows: Sequence[dict[str, Any]], field: str) -> list[tuple[float, float
     ]
 
 
-def plot(samples: Path, png: Path, title: str) -> None:
-    """Charges and deliveries per second over the run, failed samples marked in red."""
+def fault_marks(result: Path) -> dict[str, float]:
+    """The restart's and the 429 burst's seconds into the run, from the case's JSON output."""
+    data = json.loads(result.read_text(encoding="utf-8"))
+    case = next(case for case in data["cases"] if case["name"] == "faults_postgres")
+    marks = {
+        "PostgreSQL restarted": case["extra"]["restarted_at_s"],
+        "429 burst": case["extra"]["burst_at_s"],
+    }
+    return {label: float(at) for label, at in marks.items() if at is not None}
+
+
+def plot(samples: Path, png: Path, title: str, marks: dict[str, float] | None = None) -> None:
+    """Charges and deliveries per second over the run, failed samples marked in red.
+
+    ``marks`` are labelled moments, in seconds from the workers' start (the
+    case's own clock); the samples' origin matches it to within one sample.
+    """
     import matplotlib  # noqa: PLC0415 - only the benchmarks draw
 
     matplotlib.use("Agg")
@@ -130,6 +146,16 @@ def plot(samples: Path, png: Path, title: str) -> None:
     for row in rows:  # failed samples inside the run: the restart
         if "error" in row and start < row["t"] < last_good:
             axes.axvline(row["t"] - start, color="red", alpha=0.4, linewidth=1.5)
+    for number, (label, at) in enumerate(sorted((marks or {}).items(), key=lambda mark: mark[1])):
+        axes.axvline(at, color="black", linestyle="--", linewidth=0.8)
+        axes.annotate(
+            label,
+            (at, 1 - 0.08 * (number + 1)),
+            xycoords=("data", "axes fraction"),
+            xytext=(3, 0),
+            textcoords="offset points",
+            fontsize=7,
+        )
     axes.set_xlabel("seconds since the run started (red: a sample that could not connect)")
     axes.set_ylabel("per second")
     axes.set_title(title, fontsize=10)
@@ -153,11 +179,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     drawer.add_argument("samples", type=Path)
     drawer.add_argument("--png", type=Path, required=True)
     drawer.add_argument("--title", default="faults run: throughput over time")
+    drawer.add_argument("--result", type=Path, help="the case's JSON output: mark its faults")
     args = parser.parse_args(argv)
     if args.command == "sample":
         sample(args.url, args.out, every_s=args.every, give_up_s=args.give_up)
     else:
-        plot(args.samples, args.png, args.title)
+        marks = fault_marks(args.result) if args.result else None
+        plot(args.samples, args.png, args.title, marks)
     return 0
 
 

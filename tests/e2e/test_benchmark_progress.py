@@ -48,11 +48,17 @@ def test_rates_skip_failed_samples_and_average_across_the_gap() -> None:
 
 
 def test_the_plot_is_a_png(tmp_path: Path) -> None:
-    """``plot`` draws a PNG, and refuses samples that hold no rate."""
+    """``plot`` draws a PNG with the faults marked, and refuses samples that hold no rate."""
     samples = tmp_path / "p.jsonl"
     samples.write_text("".join(json.dumps(row) + "\n" for row in ROWS), encoding="utf-8")
+    result = tmp_path / "faults.json"
+    extra = {"restarted_at_s": 25.0, "burst_at_s": None}
+    cases = [{"name": "scale_run", "extra": {}}, {"name": "faults_postgres", "extra": extra}]
+    result.write_text(json.dumps({"cases": cases}), encoding="utf-8")
+    assert progress.fault_marks(result) == {"PostgreSQL restarted": 25.0}  # no burst opened
     png = tmp_path / "p.png"
-    assert progress.main(["plot", str(samples), "--png", str(png), "--title", "t"]) == 0
+    argv = ["plot", str(samples), "--png", str(png), "--title", "t", "--result", str(result)]
+    assert progress.main(argv) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     too_few = tmp_path / "few.jsonl"
     too_few.write_text(json.dumps(ROWS[1]) + "\n", encoding="utf-8")
