@@ -55,6 +55,7 @@ __all__ = [
     "FaultRun",
     "Restartable",
     "check_run",
+    "faults_by_kind",
     "prepare",
     "run_with_faults",
 ]
@@ -144,6 +145,12 @@ def _count(url: str, sql: str) -> int:
     return int(row[0]) if row else 0
 
 
+def faults_by_kind(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    """The faults the gateway injected so far, counted by kind (``500``, ``lost``, ...)."""
+    rows = conn.execute("SELECT kind, count(*) FROM test_faults GROUP BY kind").fetchall()
+    return {str(kind): int(count) for kind, count in rows}
+
+
 def _collector(url: str, deadline: float, plan: FaultPlan) -> Any:
     process = SPAWN.Process(
         target=collect_until_done, args=(url, deadline, plan.lease_s, plan.latency_s)
@@ -227,7 +234,7 @@ def run_with_faults(server: Restartable, url: str, plan: FaultPlan, *, seed: int
                 process.kill()
                 process.join(timeout=30)
     with psycopg.connect(libpq(url)) as conn:
-        rows = conn.execute("SELECT kind, count(*) FROM test_faults GROUP BY kind").fetchall()
+        faults = faults_by_kind(conn)
     return FaultRun(
         collect_s=collect_s,
         drained_s=drained_s,
@@ -236,7 +243,7 @@ def run_with_faults(server: Restartable, url: str, plan: FaultPlan, *, seed: int
         dispatcher=dispatcher.exitcode,
         restarted_at_s=None if restarted_at is None else restarted_at - started,
         burst_at_s=None if burst_at is None else burst_at - started,
-        faults={str(kind): int(n) for kind, n in rows},
+        faults=faults,
     )
 
 

@@ -35,6 +35,7 @@ from typing import Any
 import psycopg
 
 from benchmarks.databases import libpq
+from benchmarks.faults import faults_by_kind
 
 __all__ = ["fault_marks", "main", "origin", "plot", "rates", "sample_once"]
 
@@ -53,8 +54,7 @@ def sample_once(url: str) -> dict[str, Any]:
             for name, query in QUERIES.items():
                 found = conn.execute(query).fetchone()
                 row[name] = int(found[0]) if found else 0
-            kinds = conn.execute("SELECT kind, count(*) FROM test_faults GROUP BY kind").fetchall()
-            row["faults"] = {str(kind): int(count) for kind, count in kinds}
+            row["faults"] = faults_by_kind(conn)
             return row
     except psycopg.Error as error:
         return {"t": stamp, "error": type(error).__name__}
